@@ -1,0 +1,47 @@
+"""Base classes every app's API builds on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers, viewsets
+
+from core.querysets import VIEW
+
+
+class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Refuses fields it does not declare, and writable input for read-only fields, instead of ignoring them.
+
+    Silently dropping ``team`` or ``created_by`` from a request hides a client's mistake (and an attacker's probe).
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                read_only = [name for name in unknown if name in self.fields]
+                errors = {name: ["This field is read-only."] for name in read_only}
+                errors.update({name: ["Unknown field."] for name in unknown if name not in self.fields})
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):  # type: ignore[type-arg]
+    pass
+
+
+class RestrictedViewSetMixin:
+    """Builds the queryset from ``Model.objects.restrict(user, action)`` so out-of-scope objects are 404s."""
+
+    queryset: QuerySet[Any]
+    request: Any
+    action: str | None
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.queryset.restrict(self.request.user, VIEW)  # type: ignore[attr-defined]
+
+
+class ReadOnlyRestrictedViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    pass

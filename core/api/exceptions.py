@@ -1,0 +1,57 @@
+"""One JSON error shape for the whole API.
+
+``{"error": {"code": ..., "message": ..., "fields": {"name": ["..."]}}}``: ``fields`` names each offending field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(fields)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, IntegrityError):
+        exc = exceptions.ValidationError({"non_field_errors": ["This conflicts with an existing record."]})
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = getattr(exc, "detail", None)
+    code = "error"
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+    body: dict[str, Any] = {"code": code}
+    if isinstance(exc, exceptions.ValidationError) and isinstance(detail, dict):
+        body["message"] = "Invalid input: " + ", ".join(sorted(str(key) for key in detail))
+        body["fields"] = _flatten(detail)
+    elif isinstance(exc, exceptions.ValidationError) and isinstance(detail, list):
+        body["message"] = "; ".join(str(item) for item in detail)
+        body["fields"] = {"non_field_errors": _flatten(detail)}
+    else:
+        body["message"] = str(detail) if detail is not None else response.status_text
+    response.data = {"error": body}
+    if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response

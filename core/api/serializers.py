@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from core.api.base import StrictModelSerializer, StrictSerializer
+from core.choices import BoardRole, Role
+from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, JobLogLine, Membership, ServiceAccount, Team
+
+User = get_user_model()
+
+
+class MembershipBriefSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["team", "role", "board_role"]
+
+
+class MeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    memberships = MembershipBriefSerializer(many=True, read_only=True)
+    is_service_account = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "email", "is_superuser", "is_service_account",
+                  "memberships"]
+        read_only_fields = fields
+
+    def get_is_service_account(self, user: Any) -> bool:
+        return hasattr(user, "service_account")
+
+
+class TeamSerializer(StrictModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "slug", "name", "description", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class TeamUpdateSerializer(StrictModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["name", "description"]
+        extra_kwargs = {"name": {"required": False}, "description": {"required": False}}
+
+
+class MembershipSerializer(StrictModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
+    role = serializers.ChoiceField(choices=Role.choices)
+    board_role = serializers.ChoiceField(choices=BoardRole.choices, required=False, allow_blank=True, default="")
+    granted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "team", "user", "role", "board_role", "created_at", "granted_by"]
+        read_only_fields = ["id", "created_at", "granted_by"]
+        validators: list[Any] = []  # uniqueness is the action's (and the database's) to enforce
+
+
+class ServiceAccountSerializer(StrictModelSerializer):
+    username = serializers.RegexField(r"^svc-[a-z0-9][a-z0-9-]{1,60}$", source="user.username",
+                                      help_text="Must start with 'svc-': lower-case letters, digits and hyphens.")
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    role = serializers.ChoiceField(choices=[Role.ENGINEER, Role.AUDITOR], default=Role.ENGINEER, write_only=True)
+
+    class Meta:
+        model = ServiceAccount
+        fields = ["id", "username", "team", "description", "role", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ApiTokenSerializer(StrictModelSerializer):
+    owner = serializers.SlugRelatedField(source="user", slug_field="username", read_only=True)
+    state = serializers.CharField(read_only=True)
+    prefix = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "kind", "owner", "prefix", "state", "created_at", "expires_at", "last_used_at",
+                  "revoked_at"]
+        read_only_fields = fields
+
+    def get_prefix(self, token: ApiToken) -> str:
+        return f"assay_{token.key_id}_"
+
+
+class ApiTokenCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    ttl_days = serializers.IntegerField(required=False, min_value=1)
+    service_account = serializers.SlugRelatedField(
+        slug_field="user__username", queryset=ServiceAccount.objects.all(), required=False,
+        help_text="Username of a service account of a team you administer; omit for a personal token.",
+    )
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="Shown once: store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = AuditEvent
+        fields = ["seq", "occurred_at", "event_type", "actor_id", "actor_name", "team_id", "team_slug",
+                  "target_type", "target_id", "target_repr", "before", "after", "metadata", "request_id",
+                  "prev_hash", "hash"]
+        read_only_fields = fields
+
+
+class ChainReportSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    intact = serializers.BooleanField()
+    events_checked = serializers.IntegerField()
+    head_seq = serializers.IntegerField(allow_null=True)
+    head_hash = serializers.CharField(allow_null=True)
+    broken_seq = serializers.IntegerField(allow_null=True)
+    broken_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class AuditCheckpointSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    algorithm = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditCheckpoint
+        fields = ["id", "seq", "head_hash", "created_at", "key_fingerprint", "public_key", "payload", "signature",
+                  "algorithm"]
+        read_only_fields = fields
+
+    def get_algorithm(self, checkpoint: AuditCheckpoint) -> str:
+        return "Ed25519"
+
+
+class JobLogLineSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = JobLogLine
+        fields = ["at", "level", "message"]
+
+
+class JobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "team", "target_type", "target_id", "target_repr", "requested_by", "params",
+                  "status", "progress", "stage", "result", "error", "attempts", "created_at", "started_at",
+                  "finished_at", "cancel_requested_at"]
+        read_only_fields = fields
+
+
+class JobDetailSerializer(JobSerializer):
+    log = JobLogLineSerializer(source="log_lines", many=True, read_only=True)
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "log"]
+        read_only_fields = fields
+
+
+class JobRequestSerializer(StrictSerializer):
+    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)

@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import RetrieveAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core import actions, audit
+from core.api import serializers as s
+from core.api.base import ReadOnlyRestrictedViewSet, RestrictedViewSetMixin
+from core.api.permissions import IsAuditReader, IsNotServiceAccount
+from core.filtersets import AuditEventFilterSet, JobFilterSet, MembershipFilterSet
+from core.jobs import dispatch_job, do_cancel_job
+from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, ServiceAccount, Team
+from core.querysets import CHANGE
+
+User = get_user_model()
+
+
+class MeView(RetrieveAPIView):  # type: ignore[type-arg]
+    """The authenticated user, with their memberships."""
+
+    serializer_class = s.MeSerializer
+
+    def get_object(self) -> Any:
+        return User.objects.prefetch_related("memberships__team").get(pk=self.request.user.pk)
+
+
+class TeamViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+                  viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Teams you belong to. Platform administrators create teams; team admins edit them."""
+
+    queryset = Team.objects.all()
+    serializer_class = s.TeamSerializer
+    lookup_field = "slug"
+    ordering_fields = ["slug", "name", "created_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_serializer_class(self) -> Any:
+        return s.TeamUpdateSerializer if self.action == "partial_update" else s.TeamSerializer
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = actions.do_create_team(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = actions.do_update_team(serializer.instance, actor=self.request.user,
+                                                     **serializer.validated_data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        super().update(request, *args, **kwargs)
+        return Response(s.TeamSerializer(self.get_object()).data)
+
+
+class MembershipViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                        viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Who holds which role in which team. Team admins grant and revoke."""
+
+    queryset = Membership.objects.select_related("team", "user", "granted_by")
+    serializer_class = s.MembershipSerializer
+    filterset_class = MembershipFilterSet
+    ordering_fields = ["created_at", "role"]
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        if hasattr(serializer, "fields") and "team" in serializer.fields:
+            # A team outside your scope reads as absent ("does not exist"), never as "forbidden".
+            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user)
+        return serializer
+
+    def perform_create(self, serializer: Any) -> None:
+        data = serializer.validated_data
+        serializer.instance = actions.do_grant_membership(
+            data["team"], actor=self.request.user, user=data["user"], role=data["role"],
+            board_role=data.get("board_role", ""),
+        )
+
+    def perform_destroy(self, instance: Membership) -> None:
+        actions.do_revoke_membership(instance, actor=self.request.user)
+
+
+class ServiceAccountViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin,
+                            viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Non-human users for applications and CI, created by team admins."""
+
+    queryset = ServiceAccount.objects.select_related("user", "team")
+    serializer_class = s.ServiceAccountSerializer
+    ordering_fields = ["created_at"]
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        if hasattr(serializer, "fields") and "team" in serializer.fields:
+            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user)
+        return serializer
+
+    def perform_create(self, serializer: Any) -> None:
+        data = serializer.validated_data
+        serializer.instance = actions.do_create_service_account(
+            data["team"], actor=self.request.user, username=data["user"]["username"],
+            description=data.get("description", ""), role=data["role"],
+        )
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                      viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """Your API tokens, and those of the service accounts of teams you administer. DELETE revokes."""
+
+    serializer_class = s.ApiTokenSerializer
+    ordering_fields = ["created_at", "expires_at", "name"]
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return ApiToken.objects.restrict(self.request.user).select_related("user")
+
+    @extend_schema(request=s.ApiTokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer})
+    def create(self, request: Request) -> Response:
+        """Create a token. The response is the only time its secret is shown."""
+        serializer = s.ApiTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        owner = None
+        if "service_account" in data:
+            owner = data["service_account"].user
+        token, plaintext = actions.do_create_token(actor=request.user, name=data["name"], owner=owner,
+                                                   ttl_days=data.get("ttl_days"))
+        body = s.ApiTokenCreatedSerializer(token).data
+        body["token"] = plaintext
+        response = Response(body, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(request=None, responses={200: s.ApiTokenSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        token = actions.do_revoke_token(self.get_object(), actor=request.user)
+        return Response(s.ApiTokenSerializer(token).data)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        actions.do_revoke_token(instance, actor=self.request.user)
+
+
+class AuditEventViewSet(ReadOnlyRestrictedViewSet):
+    """The audit log of the teams where you are a compliance officer, auditor or admin. Read only."""
+
+    queryset = AuditEvent.objects.all()
+    serializer_class = s.AuditEventSerializer
+    filterset_class = AuditEventFilterSet
+    lookup_field = "seq"
+    ordering_fields = ["seq", "occurred_at"]
+
+    @extend_schema(responses={200: s.ChainReportSerializer})
+    @action(detail=False, methods=["get"], permission_classes=[IsAuditReader])
+    def verify(self, request: Request) -> Response:
+        """Verify the whole chain now and report intact, or the first broken row."""
+        return Response(audit.verify_chain().as_dict())
+
+
+class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Signed statements of the chain head. POST starts a job that signs the current head."""
+
+    queryset = AuditCheckpoint.objects.all()
+    serializer_class = s.AuditCheckpointSerializer
+    permission_classes = [IsAuditReader]
+    ordering_fields = ["seq", "created_at"]
+
+    @extend_schema(request=s.JobRequestSerializer, responses={202: s.JobSerializer, 200: s.JobSerializer})
+    def create(self, request: Request) -> Response:
+        serializer = s.JobRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job, created = dispatch_job("audit.checkpoint", actor=request.user,
+                                    idempotency_key=serializer.validated_data.get("idempotency_key", ""))
+        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+    @extend_schema(responses={200: OpenApiResponse(description="The checkpoint, self-contained, for keeping.")})
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str | None = None) -> Response:
+        return Response(audit.export_checkpoint(self.get_object()))
+
+    @extend_schema(responses={200: OpenApiResponse(description="Whether the signature and the chain agree.")})
+    @action(detail=True, methods=["get"], url_path="verify")
+    def verify_checkpoint(self, request: Request, pk: str | None = None) -> Response:
+        ok, reason = audit.verify_checkpoint(audit.export_checkpoint(self.get_object()))
+        return Response({"valid": ok, "reason": reason})
+
+
+class JobViewSet(ReadOnlyRestrictedViewSet):
+    """Background jobs you requested or that belong to your teams, with their progress and log."""
+
+    queryset = Job.objects.select_related("team", "requested_by")
+    serializer_class = s.JobSerializer
+    filterset_class = JobFilterSet
+    lookup_field = "public_id"
+    ordering_fields = ["created_at", "finished_at", "status"]
+
+    def get_serializer_class(self) -> Any:
+        return s.JobDetailSerializer if self.action == "retrieve" else s.JobSerializer
+
+    @extend_schema(request=None, responses={200: s.JobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, public_id: str | None = None) -> Response:
+        job = self.get_object()
+        if job.requested_by_id != request.user.pk and not Job.objects.restrict(request.user, CHANGE).filter(
+            pk=job.pk
+        ).exists():
+            return Response({"error": {"code": "permission_denied",
+                                       "message": "Only the requester or a team admin may cancel this job."}},
+                            status=status.HTTP_403_FORBIDDEN)
+        return Response(s.JobSerializer(do_cancel_job(job, actor=request.user)).data)
+
+
+class AuditVerificationViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """Start a background verification of the whole chain (for chains too long to verify within a request)."""
+
+    permission_classes = [IsAuditReader, IsNotServiceAccount]
+    serializer_class = s.JobRequestSerializer
+
+    @extend_schema(request=s.JobRequestSerializer, responses={202: s.JobSerializer, 200: s.JobSerializer})
+    def create(self, request: Request) -> Response:
+        serializer = s.JobRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job, created = dispatch_job("audit.verify", actor=request.user,
+                                    idempotency_key=serializer.validated_data.get("idempotency_key", ""))
+        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+

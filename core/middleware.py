@@ -1,0 +1,97 @@
+"""Request-level guards: a request id on every request and log line, a body-size limit answered with 413, and a
+fast 503 when the database or the job broker is down."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from core.context import current_request_id
+from core.jobs import BrokerUnavailable
+
+logger = logging.getLogger(__name__)
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+class RequestIdMiddleware:
+    """Takes a well-formed ``X-Request-ID`` from the client or makes one; echoes it in the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        supplied = request.headers.get("X-Request-ID", "")
+        request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 before reading a body whose declared length is over ``MAX_REQUEST_BODY_BYTES``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(declared)
+        except ValueError:
+            return _error(request, 400, "invalid_content_length", "The Content-Length header is not a number.")
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        if length > limit:
+            return _error(request, 413, "request_too_large",
+                          f"The request body is {length} bytes; the limit is {limit} bytes.")
+        return self.get_response(request)
+
+
+class ServiceUnavailableMiddleware:
+    """Turns an unreachable database or broker into a quick 503 with ``Retry-After``, not a hang or a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, BrokerUnavailable):
+            logger.warning("job broker unavailable: %s", exception)
+            return _error(request, 503, "broker_unavailable",
+                          "The job service is unavailable; nothing was started. Try again shortly.")
+        if isinstance(exception, (OperationalError, InterfaceError)) and _is_connection_error(exception):
+            logger.error("database unavailable: %s", exception)
+            return _error(request, 503, "database_unavailable", "The database is unavailable. Try again shortly.")
+        return None
+
+
+def _is_connection_error(exc: DatabaseError) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("connect", "connection", "server closed", "timeout", "database is locked"))
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    else:
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    if status == 503:
+        response["Retry-After"] = "5"
+    return response

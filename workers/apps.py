@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class WorkersConfig(AppConfig):
+    name = "workers"
+    verbose_name = "Background jobs"
+
+    def ready(self) -> None:
+        # Registers every job kind with the job layer (core.jobs) and the Celery tasks that run them.
+        from workers import tasks  # noqa: F401

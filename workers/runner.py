@@ -1,0 +1,128 @@
+"""Runs one job: re-reads its record, moves it through its statuses and records progress and log lines.
+
+``job_task("kind")`` turns ``fn(job, ctx) -> dict`` into a Celery task named ``assay.job.kind`` and registers the
+kind with the job layer. The task takes only the job's primary key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from celery import shared_task
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.audit import record_event
+from core.context import current_request_id
+from core.choices import AuditEventType, JobStatus
+from core.jobs import append_log, finish_job, register_job_kind, task_name
+from core.models import Job
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when its cancellation was requested."""
+
+
+class JobFailed(Exception):
+    """Raised by a job to fail with a message meant for its requester (no traceback in the record)."""
+
+
+class JobContext:
+    """What a running job uses to report: progress, log lines and the cancellation check."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def progress(self, fraction: float, stage: str = "") -> None:
+        fraction = min(max(fraction, 0.0), 1.0)
+        Job.objects.filter(pk=self.job.pk).update(progress=fraction, stage=stage[:200])
+        if stage:
+            append_log(self.job, f"{fraction:.0%} {stage}")
+        self.check_cancelled()
+
+    def log(self, message: str, level: str = "info") -> None:
+        append_log(self.job, message, level)
+
+    def check_cancelled(self) -> None:
+        if Job.objects.filter(pk=self.job.pk, cancel_requested_at__isnull=False).exists():
+            raise JobCancelled()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _start(job_id: int) -> Job | None:
+    """Claim the job for this attempt; None when there is nothing to run (gone, finished or out of attempts)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            logger.info("job %s no longer exists; nothing to do", job_id)
+            return None
+        if job.is_finished:
+            # A redelivered message for a job that already ended: idempotent, do nothing.
+            return None
+        if job.cancel_requested_at is not None:
+            finish_job(job, status=JobStatus.CANCELLED)
+            return None
+        if job.attempts >= MAX_ATTEMPTS:
+            finish_job(job, status=JobStatus.FAILED,
+                       error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.")
+            return None
+        retry = job.status == JobStatus.RUNNING
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), stage="starting"
+        )
+        job.refresh_from_db()
+        append_log(job, f"{'restarted after an interrupted attempt' if retry else 'started'} on {worker_name()}"
+                   f" (attempt {job.attempts})")
+        record_event(AuditEventType.JOB_STARTED, actor=None, target=job, team=job.team,
+                     metadata={"attempt": job.attempts, "worker": worker_name()})
+    return job
+
+
+def run_job(job_id: int, fn: Callable[[Job, JobContext], dict[str, Any] | None]) -> None:
+    job = _start(job_id)
+    if job is None:
+        return
+    token = current_request_id.set(f"job-{job.public_id}")
+    try:
+        result = fn(job, JobContext(job))
+    except JobCancelled:
+        with transaction.atomic():
+            finish_job(job, status=JobStatus.CANCELLED)
+    except JobFailed as exc:
+        with transaction.atomic():
+            finish_job(job, status=JobStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        logger.exception("job %s (%s) failed", job.public_id, job.kind)
+        with transaction.atomic():
+            finish_job(job, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+    else:
+        with transaction.atomic():
+            finish_job(job, status=JobStatus.SUCCEEDED, result=result or {})
+    finally:
+        current_request_id.reset(token)
+
+
+def job_task(kind: str, *, queue: str = "default", description: str = "") -> Callable[..., Any]:
+    def decorate(fn: Callable[[Job, JobContext], dict[str, Any] | None]) -> Any:
+        register_job_kind(kind, queue=queue, description=description or (fn.__doc__ or "").strip())
+
+        @shared_task(name=task_name(kind), ignore_result=True)
+        def task(job_id: int) -> None:
+            run_job(int(job_id), fn)
+
+        task.__doc__ = fn.__doc__
+        return task
+
+    return decorate
