@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -42,7 +41,10 @@ def do_create_team(*, actor: Any, slug: str, name: str, description: str = "") -
     team.full_clean()
     team.save()
     record_event(
-        AuditEventType.TEAM_CREATED, actor=actor, target=team, team=team,
+        AuditEventType.TEAM_CREATED,
+        actor=actor,
+        target=team,
+        team=team,
         after={"slug": slug, "name": name, "description": description},
     )
     return team
@@ -65,8 +67,12 @@ def do_update_team(team: Team, *, actor: Any, name: str | None = None, descripti
     team.save(update_fields=["name", "description"])
     changed = [key for key in after if after[key] != before[key]]
     record_event(
-        AuditEventType.TEAM_UPDATED, actor=actor, target=team, team=team,
-        before={key: before[key] for key in changed}, after={key: after[key] for key in changed},
+        AuditEventType.TEAM_UPDATED,
+        actor=actor,
+        target=team,
+        team=team,
+        before={key: before[key] for key in changed},
+        after={key: after[key] for key in changed},
     )
     return team
 
@@ -75,7 +81,7 @@ def do_update_team(team: Team, *, actor: Any, name: str | None = None, descripti
 
 
 @transaction.atomic
-def do_grant_membership(team: Team, *, actor: Any, user: AbstractBaseUser, role: str, board_role: str = "") -> Membership:
+def do_grant_membership(team: Team, *, actor: Any, user: Any, role: str, board_role: str = "") -> Membership:
     _require(actor, team)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
@@ -91,7 +97,10 @@ def do_grant_membership(team: Team, *, actor: Any, user: AbstractBaseUser, role:
     membership.full_clean()
     membership.save()
     record_event(
-        AuditEventType.MEMBERSHIP_GRANTED, actor=actor, target=membership, team=team,
+        AuditEventType.MEMBERSHIP_GRANTED,
+        actor=actor,
+        target=membership,
+        team=team,
         after={"user": user.get_username(), "role": role, "board_role": board_role},
     )
     return membership
@@ -101,9 +110,11 @@ def do_grant_membership(team: Team, *, actor: Any, user: AbstractBaseUser, role:
 def do_revoke_membership(membership: Membership, *, actor: Any) -> None:
     team = membership.team
     _require(actor, team)
-    if membership.role == Role.ADMIN and not Membership.objects.filter(team=team, role=Role.ADMIN).exclude(
-        pk=membership.pk
-    ).exists() and not actor.is_superuser:
+    if (
+        membership.role == Role.ADMIN
+        and not Membership.objects.filter(team=team, role=Role.ADMIN).exclude(pk=membership.pk).exists()
+        and not actor.is_superuser
+    ):
         raise ValidationError({"role": "A team keeps at least one admin; grant another before revoking this one."})
     before = {"user": membership.user.get_username(), "role": membership.role, "board_role": membership.board_role}
     record_event(AuditEventType.MEMBERSHIP_REVOKED, actor=actor, target=membership, team=team, before=before)
@@ -126,7 +137,10 @@ def do_create_service_account(
     account.full_clean()
     account.save()
     record_event(
-        AuditEventType.SERVICE_ACCOUNT_CREATED, actor=actor, target=account, team=team,
+        AuditEventType.SERVICE_ACCOUNT_CREATED,
+        actor=actor,
+        target=account,
+        team=team,
         after={"username": username, "description": description},
     )
     do_grant_membership(team, actor=actor, user=user, role=role)
@@ -135,7 +149,7 @@ def do_create_service_account(
 
 @transaction.atomic
 def do_create_token(
-    *, actor: Any, name: str, owner: AbstractBaseUser | None = None, ttl_days: int | None = None
+    *, actor: Any, name: str, owner: Any | None = None, ttl_days: int | None = None
 ) -> tuple[ApiToken, str]:
     """Create a token for ``owner`` (default: the actor). Returns the row and the one-time plaintext token."""
     owner = owner or actor
@@ -153,16 +167,29 @@ def do_create_token(
     key_id, secret = ApiToken.new_secret()
     now = timezone.now()
     token = ApiToken(
-        user=owner, name=name, kind=TokenKind.SERVICE if account else TokenKind.PERSONAL,
-        key_id=key_id, digest=digest_secret(secret), created_at=now, created_by=actor,
+        user=owner,
+        name=name,
+        kind=TokenKind.SERVICE if account else TokenKind.PERSONAL,
+        key_id=key_id,
+        digest=digest_secret(secret),
+        created_at=now,
+        created_by=actor,
         expires_at=now + timedelta(days=ttl),
     )
     token.full_clean()
     token.save()
     record_event(
-        AuditEventType.TOKEN_CREATED, actor=actor, target=token, team=account.team if account else None,
-        after={"name": name, "owner": owner.get_username(), "kind": token.kind, "key_id": key_id,
-               "expires_at": token.expires_at},
+        AuditEventType.TOKEN_CREATED,
+        actor=actor,
+        target=token,
+        team=account.team if account else None,
+        after={
+            "name": name,
+            "owner": owner.get_username(),
+            "kind": token.kind,
+            "key_id": key_id,
+            "expires_at": token.expires_at,
+        },
     )
     return token, ApiToken.compose(key_id, secret)
 
@@ -177,7 +204,10 @@ def do_revoke_token(token: ApiToken, *, actor: Any) -> ApiToken:
     if changed:
         account = getattr(token.user, "service_account", None)
         record_event(
-            AuditEventType.TOKEN_REVOKED, actor=actor, target=token, team=account.team if account else None,
+            AuditEventType.TOKEN_REVOKED,
+            actor=actor,
+            target=token,
+            team=account.team if account else None,
             after={"key_id": token.key_id, "owner": token.user.get_username()},
         )
     return token
@@ -189,6 +219,10 @@ def do_revoke_token(token: ApiToken, *, actor: Any) -> ApiToken:
 @transaction.atomic
 def do_record_auth_event(event_type: AuditEventType, *, actor: Any | None, username: str, remote_addr: str) -> None:
     record_event(
-        event_type, actor=actor, target_type="auth.user", target_id=username[:64], target_repr=username[:255],
+        event_type,
+        actor=actor,
+        target_type="auth.user",
+        target_id=username[:64],
+        target_repr=username[:255],
         metadata={"remote_addr": remote_addr},
     )

@@ -8,9 +8,9 @@ IMMEDIATE write lock on SQLite) so that concurrent writers never fork the chain.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,15 +92,15 @@ def record_event(
     if not connection.in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records.")
     described = _describe(target)
-    actor_known = actor is not None and getattr(actor, "is_authenticated", False)
+    known = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     _lock_chain()
     head = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
     event = AuditEvent(
         seq=(head["seq"] + 1) if head else 1,
         occurred_at=timezone.now(),
         event_type=AuditEventType(event_type).value,
-        actor_id=actor.pk if actor_known else None,
-        actor_name=actor.get_username() if actor_known else "",
+        actor_id=known.pk if known else None,
+        actor_name=known.get_username() if known else "",
         team_id=team.pk if team else None,
         team_slug=team.slug if team else "",
         target_type=target_type or described[0],
@@ -142,9 +142,7 @@ class ChainReport:
         }
 
 
-def verify_chain(
-    chunk_size: int = 2000, on_progress: Callable[[int, int], None] | None = None
-) -> ChainReport:
+def verify_chain(chunk_size: int = 2000, on_progress: Callable[[int, int], None] | None = None) -> ChainReport:
     """Walk the whole chain in order and report the first row that does not hold, or that it is intact.
 
     An edited row fails its own hash; a deleted row leaves a gap in ``seq``; a swapped or re-inserted row breaks the
@@ -165,8 +163,15 @@ def verify_chain(
         elif compute_hash(event) != event.hash:
             broken = "content does not match its hash (the row was edited)"
         if broken:
-            return ChainReport(False, checked, last.seq if last else None, last.hash if last else None,
-                               broken_seq=event.seq, broken_id=event.pk, reason=broken)
+            return ChainReport(
+                False,
+                checked,
+                last.seq if last else None,
+                last.hash if last else None,
+                broken_seq=event.seq,
+                broken_id=event.pk,
+                reason=broken,
+            )
         checked += 1
         expected_prev = event.hash
         expected_seq += 1
@@ -220,7 +225,7 @@ def sign_checkpoint(*, actor: Any | None) -> AuditCheckpoint:
         seq=report.head_seq,
         head_hash=report.head_hash or "",
         created_at=now,
-        key_fingerprint=statement["key_fingerprint"],
+        key_fingerprint=key_fingerprint(public),
         public_key=public_key_pem(public),
         payload=payload.decode(),
         signature=base64.b64encode(key.sign(payload)).decode(),

@@ -55,8 +55,9 @@ def check_broker() -> None:
 
     try:
         with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
-                                   timeout=settings.JOB_DISPATCH_CHECK_TIMEOUT)
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=settings.JOB_DISPATCH_CHECK_TIMEOUT
+            )
     except (OperationalError, OSError, ConnectionError) as exc:
         raise BrokerUnavailable(f"The job broker is unavailable: {exc}") from exc
 
@@ -108,9 +109,16 @@ def dispatch_job(
     )
     job.full_clean()
     job.save()
-    JobLogLine.objects.create(job=job, message=f"queued by {requester.get_username() if requester else 'the scheduler'}")
-    record_event(AuditEventType.JOB_REQUESTED, actor=requester, target=job, team=team,
-                 after={"kind": kind, "params": job.params, "target": job.target_repr})
+    JobLogLine.objects.create(
+        job=job, message=f"queued by {requester.get_username() if requester else 'the scheduler'}"
+    )
+    record_event(
+        AuditEventType.JOB_REQUESTED,
+        actor=requester,
+        target=job,
+        team=team,
+        after={"kind": kind, "params": job.params, "target": job.target_repr},
+    )
     transaction.on_commit(lambda: _send(job.pk, kind))
     return job, True
 
@@ -130,16 +138,24 @@ def finish_job(job: Job, *, status: JobStatus, result: dict[str, Any] | None = N
     """Move a job to a final status once. Returns False when it had already finished. Call inside a transaction."""
     now = timezone.now()
     # Conditional update: a job that finished meanwhile (say, cancelled) keeps its first final status.
-    changed = Job.objects.filter(pk=job.pk).exclude(status__in=FINISHED_JOB_STATUSES).update(
-        status=status, finished_at=now, result=result or {}, error=error[:20_000],
-        progress=1.0 if status == JobStatus.SUCCEEDED else models.F("progress"),
+    changed = (
+        Job.objects.filter(pk=job.pk)
+        .exclude(status__in=FINISHED_JOB_STATUSES)
+        .update(
+            status=status,
+            finished_at=now,
+            result=result or {},
+            error=error[:20_000],
+            progress=1.0 if status == JobStatus.SUCCEEDED else models.F("progress"),
+        )
     )
     if not changed:
         return False
     job.refresh_from_db()
     append_log(job, f"{status}: {error}" if error else str(status), level="error" if error else "info")
-    record_event(_FINISH_EVENTS[status], actor=None, target=job, team=job.team,
-                 after={"status": status, "error": error[:500]})
+    record_event(
+        _FINISH_EVENTS[status], actor=None, target=job, team=job.team, after={"status": status, "error": error[:500]}
+    )
     return True
 
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core.context import current_request_id
@@ -57,8 +57,9 @@ class BodySizeLimitMiddleware:
             return _error(request, 400, "invalid_content_length", "The Content-Length header is not a number.")
         limit = settings.MAX_REQUEST_BODY_BYTES
         if length > limit:
-            return _error(request, 413, "request_too_large",
-                          f"The request body is {length} bytes; the limit is {limit} bytes.")
+            return _error(
+                request, 413, "request_too_large", f"The request body is {length} bytes; the limit is {limit} bytes."
+            )
         return self.get_response(request)
 
 
@@ -74,15 +75,19 @@ class ServiceUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, BrokerUnavailable):
             logger.warning("job broker unavailable: %s", exception)
-            return _error(request, 503, "broker_unavailable",
-                          "The job service is unavailable; nothing was started. Try again shortly.")
+            return _error(
+                request,
+                503,
+                "broker_unavailable",
+                "The job service is unavailable; nothing was started. Try again shortly.",
+            )
         if isinstance(exception, (OperationalError, InterfaceError)) and _is_connection_error(exception):
             logger.error("database unavailable: %s", exception)
             return _error(request, 503, "database_unavailable", "The database is unavailable. Try again shortly.")
         return None
 
 
-def _is_connection_error(exc: DatabaseError) -> bool:
+def _is_connection_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return any(word in text for word in ("connect", "connection", "server closed", "timeout", "database is locked"))
 

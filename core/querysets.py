@@ -29,7 +29,7 @@ def member_team_ids(user: AbstractBaseUser | AnonymousUser, roles: tuple[str, ..
     """The ids of the teams in which ``user`` holds one of ``roles``, as a subquery."""
     from core.models import Membership
 
-    return Membership.objects.filter(user_id=user.pk, role__in=roles).values("team_id")
+    return Membership.objects.filter(user_id=user.pk or 0, role__in=roles).values("team_id")
 
 
 class RestrictedQuerySet(models.QuerySet[Any]):
@@ -42,5 +42,5 @@ class RestrictedQuerySet(models.QuerySet[Any]):
         roles = policy.get(action)
         if not roles:
             return self.none()
-        lookup: str = self.model.team_lookup  # type: ignore[attr-defined]
+        lookup: str = self.model.team_lookup
         return self.filter(**{f"{lookup}__in": member_team_ids(user, roles)})

@@ -18,8 +18,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.audit import record_event
-from core.context import current_request_id
 from core.choices import AuditEventType, JobStatus
+from core.context import current_request_id
 from core.jobs import append_log, finish_job, register_job_kind, task_name
 from core.models import Job
 
@@ -75,18 +75,29 @@ def _start(job_id: int) -> Job | None:
             finish_job(job, status=JobStatus.CANCELLED)
             return None
         if job.attempts >= MAX_ATTEMPTS:
-            finish_job(job, status=JobStatus.FAILED,
-                       error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.")
+            finish_job(
+                job,
+                status=JobStatus.FAILED,
+                error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.",
+            )
             return None
         retry = job.status == JobStatus.RUNNING
         Job.objects.filter(pk=job.pk).update(
             status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), stage="starting"
         )
         job.refresh_from_db()
-        append_log(job, f"{'restarted after an interrupted attempt' if retry else 'started'} on {worker_name()}"
-                   f" (attempt {job.attempts})")
-        record_event(AuditEventType.JOB_STARTED, actor=None, target=job, team=job.team,
-                     metadata={"attempt": job.attempts, "worker": worker_name()})
+        append_log(
+            job,
+            f"{'restarted after an interrupted attempt' if retry else 'started'} on {worker_name()}"
+            f" (attempt {job.attempts})",
+        )
+        record_event(
+            AuditEventType.JOB_STARTED,
+            actor=None,
+            target=job,
+            team=job.team,
+            metadata={"attempt": job.attempts, "worker": worker_name()},
+        )
     return job
 
 

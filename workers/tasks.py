@@ -17,11 +17,13 @@ from workers.runner import JobContext, JobFailed, job_task
 @job_task("audit.verify", description="Verify the whole audit chain and report the first broken row.")
 def verify_audit_chain(job: Job, ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0.0, "counting events")
-    report = audit.verify_chain(on_progress=lambda done, total: ctx.progress(done / max(total, 1),
-                                                                            f"verified {done} of {total} events"))
+    report = audit.verify_chain(
+        on_progress=lambda done, total: ctx.progress(done / max(total, 1), f"verified {done} of {total} events")
+    )
     with transaction.atomic():
-        audit.record_event(AuditEventType.AUDIT_CHAIN_VERIFIED, actor=job.requested_by, target=job,
-                           after=report.as_dict())
+        audit.record_event(
+            AuditEventType.AUDIT_CHAIN_VERIFIED, actor=job.requested_by, target=job, after=report.as_dict()
+        )
     if not report.intact:
         raise JobFailed(f"The audit chain is broken at row #{report.broken_seq}: {report.reason}")
     return report.as_dict()

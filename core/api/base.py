@@ -6,11 +6,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
+from rest_framework.generics import GenericAPIView
 
 from core.querysets import VIEW
 
 
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class StrictSerializer(serializers.Serializer[Any]):
     """Refuses fields it does not declare, and writable input for read-only fields, instead of ignoring them.
 
     Silently dropping ``team`` or ``created_by`` from a request hides a client's mistake (and an attacker's probe).
@@ -28,20 +29,18 @@ class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return super().to_internal_value(data)
 
 
-class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):  # type: ignore[type-arg]
+class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer[Any]):
     pass
 
 
-class RestrictedViewSetMixin:
-    """Builds the queryset from ``Model.objects.restrict(user, action)`` so out-of-scope objects are 404s."""
-
-    queryset: QuerySet[Any]
-    request: Any
-    action: str | None
+class RestrictedViewSetMixin(GenericAPIView[Any]):
+    """Narrows the queryset with ``Model.objects.restrict(user, VIEW)`` so that out-of-scope objects are 404s."""
 
     def get_queryset(self) -> QuerySet[Any]:
-        return self.queryset.restrict(self.request.user, VIEW)  # type: ignore[attr-defined]
+        queryset: Any = super().get_queryset()
+        restricted: QuerySet[Any] = queryset.restrict(self.request.user, VIEW)
+        return restricted
 
 
-class ReadOnlyRestrictedViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class ReadOnlyRestrictedViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
     pass

@@ -12,22 +12,30 @@ from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, JobLogLine, 
 User = get_user_model()
 
 
-class MembershipBriefSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class MembershipBriefSerializer(serializers.ModelSerializer[Any]):
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Membership
         fields = ["team", "role", "board_role"]
 
 
-class MeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class MeSerializer(serializers.ModelSerializer[Any]):
     memberships = MembershipBriefSerializer(many=True, read_only=True)
     is_service_account = serializers.SerializerMethodField()
 
     class Meta:
         model = User
-        fields = ["id", "username", "first_name", "last_name", "email", "is_superuser", "is_service_account",
-                  "memberships"]
+        fields = [
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "is_superuser",
+            "is_service_account",
+            "memberships",
+        ]
         read_only_fields = fields
 
     def get_is_service_account(self, user: Any) -> bool:
@@ -49,11 +57,15 @@ class TeamUpdateSerializer(StrictModelSerializer):
 
 
 class MembershipSerializer(StrictModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
-    user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all()
+    )
+    user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all()
+    )
     role = serializers.ChoiceField(choices=Role.choices)
     board_role = serializers.ChoiceField(choices=BoardRole.choices, required=False, allow_blank=True, default="")
-    granted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    granted_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Membership
@@ -63,9 +75,14 @@ class MembershipSerializer(StrictModelSerializer):
 
 
 class ServiceAccountSerializer(StrictModelSerializer):
-    username = serializers.RegexField(r"^svc-[a-z0-9][a-z0-9-]{1,60}$", source="user.username",
-                                      help_text="Must start with 'svc-': lower-case letters, digits and hyphens.")
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    username = serializers.RegexField(
+        r"^svc-[a-z0-9][a-z0-9-]{1,60}$",
+        source="user.username",
+        help_text="Must start with 'svc-': lower-case letters, digits and hyphens.",
+    )
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all()
+    )
     role = serializers.ChoiceField(choices=[Role.ENGINEER, Role.AUDITOR], default=Role.ENGINEER, write_only=True)
 
     class Meta:
@@ -75,14 +92,26 @@ class ServiceAccountSerializer(StrictModelSerializer):
 
 
 class ApiTokenSerializer(StrictModelSerializer):
-    owner = serializers.SlugRelatedField(source="user", slug_field="username", read_only=True)
+    owner: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        source="user", slug_field="username", read_only=True
+    )
     state = serializers.CharField(read_only=True)
     prefix = serializers.SerializerMethodField()
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "kind", "owner", "prefix", "state", "created_at", "expires_at", "last_used_at",
-                  "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "owner",
+            "prefix",
+            "state",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
     def get_prefix(self, token: ApiToken) -> str:
@@ -92,8 +121,10 @@ class ApiTokenSerializer(StrictModelSerializer):
 class ApiTokenCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     ttl_days = serializers.IntegerField(required=False, min_value=1)
-    service_account = serializers.SlugRelatedField(
-        slug_field="user__username", queryset=ServiceAccount.objects.all(), required=False,
+    service_account: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="user__username",
+        queryset=ServiceAccount.objects.all(),
+        required=False,
         help_text="Username of a service account of a team you administer; omit for a personal token.",
     )
 
@@ -106,16 +137,31 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
         read_only_fields = fields
 
 
-class AuditEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class AuditEventSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = AuditEvent
-        fields = ["seq", "occurred_at", "event_type", "actor_id", "actor_name", "team_id", "team_slug",
-                  "target_type", "target_id", "target_repr", "before", "after", "metadata", "request_id",
-                  "prev_hash", "hash"]
+        fields = [
+            "seq",
+            "occurred_at",
+            "event_type",
+            "actor_id",
+            "actor_name",
+            "team_id",
+            "team_slug",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "before",
+            "after",
+            "metadata",
+            "request_id",
+            "prev_hash",
+            "hash",
+        ]
         read_only_fields = fields
 
 
-class ChainReportSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ChainReportSerializer(serializers.Serializer[Any]):
     intact = serializers.BooleanField()
     events_checked = serializers.IntegerField()
     head_seq = serializers.IntegerField(allow_null=True)
@@ -125,35 +171,63 @@ class ChainReportSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField()
 
 
-class AuditCheckpointSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class AuditCheckpointSerializer(serializers.ModelSerializer[Any]):
     algorithm = serializers.SerializerMethodField()
 
     class Meta:
         model = AuditCheckpoint
-        fields = ["id", "seq", "head_hash", "created_at", "key_fingerprint", "public_key", "payload", "signature",
-                  "algorithm"]
+        fields = [
+            "id",
+            "seq",
+            "head_hash",
+            "created_at",
+            "key_fingerprint",
+            "public_key",
+            "payload",
+            "signature",
+            "algorithm",
+        ]
         read_only_fields = fields
 
     def get_algorithm(self, checkpoint: AuditCheckpoint) -> str:
         return "Ed25519"
 
 
-class JobLogLineSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class JobLogLineSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = JobLogLine
         fields = ["at", "level", "message"]
 
 
-class JobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class JobSerializer(serializers.ModelSerializer[Any]):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "team", "target_type", "target_id", "target_repr", "requested_by", "params",
-                  "status", "progress", "stage", "result", "error", "attempts", "created_at", "started_at",
-                  "finished_at", "cancel_requested_at"]
+        fields = [
+            "id",
+            "kind",
+            "team",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "requested_by",
+            "params",
+            "status",
+            "progress",
+            "stage",
+            "result",
+            "error",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "cancel_requested_at",
+        ]
         read_only_fields = fields
 
 

@@ -23,17 +23,18 @@ from core.querysets import CHANGE
 User = get_user_model()
 
 
-class MeView(RetrieveAPIView):  # type: ignore[type-arg]
+class MeView(RetrieveAPIView[Any]):
     """The authenticated user, with their memberships."""
 
     serializer_class = s.MeSerializer
 
     def get_object(self) -> Any:
-        return User.objects.prefetch_related("memberships__team").get(pk=self.request.user.pk)
+        return User.objects.prefetch_related("memberships__team").get(pk=self.request.user.pk or 0)
 
 
-class TeamViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                  viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class TeamViewSet(
+    RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet[Any]
+):
     """Teams you belong to. Platform administrators create teams; team admins edit them."""
 
     queryset = Team.objects.all()
@@ -49,16 +50,18 @@ class TeamViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.Update
         serializer.instance = actions.do_create_team(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer: Any) -> None:
-        serializer.instance = actions.do_update_team(serializer.instance, actor=self.request.user,
-                                                     **serializer.validated_data)
+        serializer.instance = actions.do_update_team(
+            serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         super().update(request, *args, **kwargs)
         return Response(s.TeamSerializer(self.get_object()).data)
 
 
-class MembershipViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                        viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class MembershipViewSet(
+    RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[Any]
+):
     """Who holds which role in which team. Team admins grant and revoke."""
 
     queryset = Membership.objects.select_related("team", "user", "granted_by")
@@ -76,7 +79,10 @@ class MembershipViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
         serializer.instance = actions.do_grant_membership(
-            data["team"], actor=self.request.user, user=data["user"], role=data["role"],
+            data["team"],
+            actor=self.request.user,
+            user=data["user"],
+            role=data["role"],
             board_role=data.get("board_role", ""),
         )
 
@@ -84,8 +90,7 @@ class MembershipViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.
         actions.do_revoke_membership(instance, actor=self.request.user)
 
 
-class ServiceAccountViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin,
-                            viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class ServiceAccountViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Any]):
     """Non-human users for applications and CI, created by team admins."""
 
     queryset = ServiceAccount.objects.select_related("user", "team")
@@ -101,13 +106,17 @@ class ServiceAccountViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin,
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
         serializer.instance = actions.do_create_service_account(
-            data["team"], actor=self.request.user, username=data["user"]["username"],
-            description=data.get("description", ""), role=data["role"],
+            data["team"],
+            actor=self.request.user,
+            username=data["user"]["username"],
+            description=data.get("description", ""),
+            role=data["role"],
         )
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-                      viewsets.GenericViewSet):  # type: ignore[type-arg]
+class ApiTokenViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[Any]
+):
     """Your API tokens, and those of the service accounts of teams you administer. DELETE revokes."""
 
     serializer_class = s.ApiTokenSerializer
@@ -125,8 +134,9 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
         owner = None
         if "service_account" in data:
             owner = data["service_account"].user
-        token, plaintext = actions.do_create_token(actor=request.user, name=data["name"], owner=owner,
-                                                   ttl_days=data.get("ttl_days"))
+        token, plaintext = actions.do_create_token(
+            actor=request.user, name=data["name"], owner=owner, ttl_days=data.get("ttl_days")
+        )
         body = s.ApiTokenCreatedSerializer(token).data
         body["token"] = plaintext
         response = Response(body, status=status.HTTP_201_CREATED)
@@ -159,7 +169,7 @@ class AuditEventViewSet(ReadOnlyRestrictedViewSet):
         return Response(audit.verify_chain().as_dict())
 
 
-class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet[Any]):
     """Signed statements of the chain head. POST starts a job that signs the current head."""
 
     queryset = AuditCheckpoint.objects.all()
@@ -171,8 +181,9 @@ class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[typ
     def create(self, request: Request) -> Response:
         serializer = s.JobRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job, created = dispatch_job("audit.checkpoint", actor=request.user,
-                                    idempotency_key=serializer.validated_data.get("idempotency_key", ""))
+        job, created = dispatch_job(
+            "audit.checkpoint", actor=request.user, idempotency_key=serializer.validated_data.get("idempotency_key", "")
+        )
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
     @extend_schema(responses={200: OpenApiResponse(description="The checkpoint, self-contained, for keeping.")})
@@ -203,16 +214,23 @@ class JobViewSet(ReadOnlyRestrictedViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, public_id: str | None = None) -> Response:
         job = self.get_object()
-        if job.requested_by_id != request.user.pk and not Job.objects.restrict(request.user, CHANGE).filter(
-            pk=job.pk
-        ).exists():
-            return Response({"error": {"code": "permission_denied",
-                                       "message": "Only the requester or a team admin may cancel this job."}},
-                            status=status.HTTP_403_FORBIDDEN)
+        if (
+            job.requested_by_id != request.user.pk
+            and not Job.objects.restrict(request.user, CHANGE).filter(pk=job.pk).exists()
+        ):
+            return Response(
+                {
+                    "error": {
+                        "code": "permission_denied",
+                        "message": "Only the requester or a team admin may cancel this job.",
+                    }
+                },
+                status=status.HTTP_403_FORBIDDEN,
+            )
         return Response(s.JobSerializer(do_cancel_job(job, actor=request.user)).data)
 
 
-class AuditVerificationViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class AuditVerificationViewSet(viewsets.GenericViewSet[Any]):
     """Start a background verification of the whole chain (for chains too long to verify within a request)."""
 
     permission_classes = [IsAuditReader, IsNotServiceAccount]
@@ -222,7 +240,7 @@ class AuditVerificationViewSet(viewsets.GenericViewSet):  # type: ignore[type-ar
     def create(self, request: Request) -> Response:
         serializer = s.JobRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job, created = dispatch_job("audit.verify", actor=request.user,
-                                    idempotency_key=serializer.validated_data.get("idempotency_key", ""))
+        job, created = dispatch_job(
+            "audit.verify", actor=request.user, idempotency_key=serializer.validated_data.get("idempotency_key", "")
+        )
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
-
