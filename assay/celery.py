@@ -1,4 +1,7 @@
-"""The Celery application. JSON only, late acknowledgement, and a redelivered message when a worker dies."""
+"""The Celery application: JSON only, late acknowledgement, a redelivered message when a worker dies.
+
+How jobs use it: docs/jobs.md.
+"""
 
 from __future__ import annotations
 

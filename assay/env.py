@@ -7,12 +7,15 @@ each accepts ``NAME_FILE`` in place of ``NAME`` so that secrets can be mounted a
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# What DRF's throttles understand: a count, a slash, and a period that DRF reads by its first letter.
+_RATE = re.compile(r"^[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
 def _raw(name: str) -> str | None:
@@ -65,16 +68,33 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list. An empty value is an empty list; an empty item or one with spaces inside is a typo."""
     value = _raw(name)
     if value is None:
         return default
-    return [item.strip() for item in value.split(",") if item.strip()]
+    if not value.strip():
+        return []
+    items = [item.strip() for item in value.split(",")]
+    for item in items:
+        if not item or any(char.isspace() for char in item):
+            raise ImproperlyConfigured(
+                f"{name}={value!r} is not a comma-separated list: item {item!r} is empty or contains spaces."
+            )
+    return items
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).strip().lower()
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}.")
+    return value
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate such as ``60/min``."""
+    value = env_str(name, default).strip()
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as 60/min (count/s, min, hour or day).")
     return value
 
 

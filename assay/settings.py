@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from assay.env import env_bool, env_choice, env_int, env_list, env_optional, env_path, env_str
+from assay.env import env_bool, env_choice, env_int, env_list, env_optional, env_path, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,9 @@ if PRODUCTION:
 else:
     SECRET_KEY = env_optional("SECRET_KEY") or _local_secret("secret_key", lambda: secrets.token_urlsafe(50))
     AUDIT_SIGNING_KEY = env_optional("AUDIT_SIGNING_KEY") or _local_secret("audit_signing_key.pem", _new_ed25519_pem)
+# Public keys (PEM, several may follow one another) of retired audit signing keys, so that checkpoints signed before
+# a key rotation still verify. Usually given as AUDIT_TRUSTED_PUBLIC_KEYS_FILE.
+AUDIT_TRUSTED_PUBLIC_KEYS = env_str("AUDIT_TRUSTED_PUBLIC_KEYS", "")
 
 DEBUG = env_bool("DEBUG", False)
 if PRODUCTION and DEBUG:
@@ -222,8 +225,8 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env_str("API_THROTTLE_ANON", "60/min"),
-        "user": env_str("API_THROTTLE_USER", "2000/min"),
+        "anon": env_rate("API_THROTTLE_ANON", "60/min"),
+        "user": env_rate("API_THROTTLE_USER", "2000/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -237,11 +240,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two serializers have a "role" field with different choices; name both enums rather than get a hashed name.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "core.choices.Role",
+        "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
+    },
 }
 
 # API tokens
 API_TOKEN_DEFAULT_TTL_DAYS = env_int("API_TOKEN_DEFAULT_TTL_DAYS", 90, minimum=1)
 API_TOKEN_MAX_TTL_DAYS = env_int("API_TOKEN_MAX_TTL_DAYS", 365, minimum=1)
+if API_TOKEN_DEFAULT_TTL_DAYS > API_TOKEN_MAX_TTL_DAYS:
+    raise ImproperlyConfigured(
+        f"API_TOKEN_DEFAULT_TTL_DAYS ({API_TOKEN_DEFAULT_TTL_DAYS}) is above API_TOKEN_MAX_TTL_DAYS "
+        f"({API_TOKEN_MAX_TTL_DAYS}): every token created with the default would be refused."
+    )
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -256,12 +269,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     "socket_timeout": 5,
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (BROKER_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         data_folder_in=str(BROKER_DATA_DIR / "queue"),
         data_folder_out=str(BROKER_DATA_DIR / "queue"),
         processed_folder=str(BROKER_DATA_DIR / "processed"),
+        # Without it kombu keeps its exchange tables in ./control, under whatever folder the process started in.
+        control_folder=str(BROKER_DATA_DIR / "control"),
         store_processed=False,
     )
 JOB_DISPATCH_CHECK_TIMEOUT = env_int("JOB_DISPATCH_CHECK_TIMEOUT", 2, minimum=1)

@@ -108,12 +108,18 @@ def do_grant_membership(team: Team, *, actor: Any, user: Any, role: str, board_r
 
 @transaction.atomic
 def do_revoke_membership(membership: Membership, *, actor: Any) -> None:
-    team = membership.team
-    _require(actor, team)
+    _require(actor, membership.team)
+    # Lock the team: two admins revoking each other at once would each see the other remain and leave none.
+    team = Team.objects.select_for_update().get(pk=membership.team_id)
+    current = Membership.objects.select_related("user").filter(pk=membership.pk).first()
+    if current is None:
+        return  # revoked meanwhile by someone else, who wrote the event
+    membership = current
+    # Superusers too: a team without an admin can be run only by platform administrators, which is not a state
+    # to reach by accident. Grant the new admin first.
     if (
         membership.role == Role.ADMIN
         and not Membership.objects.filter(team=team, role=Role.ADMIN).exclude(pk=membership.pk).exists()
-        and not actor.is_superuser
     ):
         raise ValidationError({"role": "A team keeps at least one admin; grant another before revoking this one."})
     before = {"user": membership.user.get_username(), "role": membership.role, "board_role": membership.board_role}
@@ -196,6 +202,8 @@ def do_create_token(
 
 @transaction.atomic
 def do_revoke_token(token: ApiToken, *, actor: Any) -> ApiToken:
+    if not ApiToken.objects.restrict(actor).filter(pk=token.pk).exists():
+        raise PermissionDenied("You may only revoke your own tokens and those of your teams' service accounts.")
     # Conditional update: of two concurrent revocations only one changes the row and writes the event.
     changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=actor

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+_KEY_HINT = "Generate one with: python manage.py generate_signing_key (or: openssl genpkey -algorithm ed25519)."
 
 
 @register(Tags.security)
@@ -20,21 +23,34 @@ def check_audit_signing_key(app_configs: Any, **kwargs: Any) -> list[CheckMessag
             Error(
                 f"AUDIT_SIGNING_KEY is not a PEM private key: {exc}",
                 id="assay.E001",
-                hint="Generate one with: python manage.py generate_signing_key",
+                hint=_KEY_HINT,
             )
         ]
     if not isinstance(key, Ed25519PrivateKey):
-        return [Error("AUDIT_SIGNING_KEY must be an Ed25519 key.", id="assay.E001")]
+        return [Error("AUDIT_SIGNING_KEY must be an Ed25519 key.", id="assay.E001", hint=_KEY_HINT)]
     return []
 
 
 @register()
 def check_artifact_root(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    root = settings.ARTIFACT_ROOT
-    probe = root if root.exists() else root.parent
-    if not os.access(probe, os.W_OK):
-        return [Error(f"ARTIFACT_ROOT {root} is not writable.", id="assay.E002")]
-    return []
+    root = Path(settings.ARTIFACT_ROOT)
+    # The folder is created on first use, so what must be writable is the nearest folder that exists already.
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        problem = f"{probe} is not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problem = f"{probe} is not writable by this process"
+    else:
+        return []
+    return [
+        Error(
+            f"ARTIFACT_ROOT {root} is not writable: {problem}.",
+            id="assay.E002",
+            hint="Point ARTIFACT_ROOT at a folder that the web and worker processes can write.",
+        )
+    ]
 
 
 @register(deploy=True)

@@ -51,6 +51,7 @@ class AuditEventType(models.TextChoices):
     AUDIT_CHECKPOINT_SIGNED = "audit.checkpoint_signed", "Audit checkpoint signed"
     JOB_REQUESTED = "job.requested", "Job requested"
     JOB_STARTED = "job.started", "Job started"
+    JOB_INTERRUPTED = "job.interrupted", "Job interrupted (worker stopped)"
     JOB_SUCCEEDED = "job.succeeded", "Job succeeded"
     JOB_FAILED = "job.failed", "Job failed"
     JOB_CANCEL_REQUESTED = "job.cancel_requested", "Job cancellation requested"

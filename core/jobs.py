@@ -2,25 +2,35 @@
 
 Apps never import the workers app. The workers app registers each job kind here at start-up
 (``register_job_kind``); anyone may then ``dispatch_job("audit.verify", ...)``. The task receives only the job's
-primary key, re-reads its row and records its progress there.
+primary key, re-reads its row and records its progress there. ``finish_job`` ends a job exactly once, and
+``sweep_interrupted_jobs`` takes back the jobs of a worker node that died. See docs/jobs.md.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
+from kombu.exceptions import KombuError
 
 from core.audit import record_event
 from core.choices import FINISHED_JOB_STATUSES, AuditEventType, JobStatus
 from core.models import Job, JobLogLine, Team
+from core.querysets import CHANGE
 
 logger = logging.getLogger(__name__)
+
+
+# A job whose worker died this many times is failed rather than started again: it is likely the job itself that
+# kills its worker (memory, a crash in native code), and retrying for ever would hide that.
+MAX_ATTEMPTS = 3
 
 
 class BrokerUnavailable(Exception):
@@ -49,27 +59,40 @@ def task_name(kind: str) -> str:
     return f"assay.job.{kind}"
 
 
+class UnknownJobKind(ValueError):
+    """No job kind of that name is registered: nothing was written."""
+
+
+def _broker_errors(conn: Any) -> tuple[type[BaseException], ...]:
+    # Each transport raises its own client's errors (redis.ConnectionError, kombu's ChannelError for the
+    # filesystem, ...); kombu lists them per transport.
+    return (KombuError, OSError, *conn.connection_errors, *conn.channel_errors)
+
+
 def check_broker() -> None:
     """Fail fast, before anything is written, when the broker is down."""
     from assay.celery import app
 
-    try:
-        with app.connection_for_write() as conn:
+    with app.connection_for_write() as conn:
+        try:
             conn.ensure_connection(
                 max_retries=1, interval_start=0, interval_step=0, timeout=settings.JOB_DISPATCH_CHECK_TIMEOUT
             )
-    except (OperationalError, OSError, ConnectionError) as exc:
-        raise BrokerUnavailable(f"The job broker is unavailable: {exc}") from exc
+        except _broker_errors(conn) as exc:
+            raise BrokerUnavailable(f"The job broker is unavailable: {exc}") from exc
 
 
-def _send(job_id: int, kind: str) -> None:
+def send_job(job: Job) -> None:
+    """Publish the message that runs ``job``. Call after commit: the worker must find the row it names.
+
+    When publishing fails the job is marked failed, so that it never sits "queued" with no message to run it.
+    """
     from assay.celery import app
 
-    job = Job.objects.get(pk=job_id)
+    kind = _KINDS[job.kind]
     try:
-        app.send_task(task_name(kind), args=[job_id], queue=_KINDS[kind].queue, task_id=str(job.public_id))
-    except (OperationalError, OSError, ConnectionError) as exc:
-        # The job row is committed but the message was not sent: mark it failed so that it never sits "queued".
+        app.send_task(task_name(kind.name), args=[job.pk], queue=kind.queue, task_id=job.task_id)
+    except _broker_errors(app.connection_for_write()) as exc:
         with transaction.atomic():
             finish_job(job, status=JobStatus.FAILED, error=f"Could not reach the job broker: {exc}")
         raise BrokerUnavailable(f"The job broker is unavailable: {exc}") from exc
@@ -88,12 +111,15 @@ def dispatch_job(
     """Create a job record and enqueue its task after commit. Returns ``(job, created)``.
 
     With an ``idempotency_key``, a repeated request by the same user for the same kind returns the first job.
+    Raises ``UnknownJobKind`` for a kind no app registered, and ``BrokerUnavailable`` (before writing anything)
+    when the broker cannot be reached, or (after commit, with the job marked failed) when publishing fails.
     """
     if kind not in _KINDS:
-        raise ValueError(f"Unknown job kind {kind!r}.")
+        raise UnknownJobKind(f"Unknown job kind {kind!r}.")
     requester = actor if actor is not None and actor.is_authenticated else None
-    if idempotency_key and requester is not None:
-        existing = Job.objects.filter(requested_by=requester, kind=kind, idempotency_key=idempotency_key).first()
+    idempotency_key = idempotency_key if requester is not None else ""
+    if idempotency_key:
+        existing = _job_with_key(requester, kind, idempotency_key)
         if existing is not None:
             return existing, False
     check_broker()
@@ -105,10 +131,21 @@ def dispatch_job(
         target_repr=str(target)[:255] if target is not None else "",
         requested_by=requester,
         params=params or {},
-        idempotency_key=idempotency_key if requester is not None else "",
+        idempotency_key=idempotency_key,
     )
-    job.full_clean()
-    job.save()
+    job.task_id = str(job.public_id)
+    try:
+        # Race: two requests with the same key both found no job above. The winner's commit makes the other fail
+        # here, in full_clean's constraint check or (when still uncommitted then) on the unique constraint at
+        # insert, which waits for the winner; either way the loser returns the winner's job.
+        job.full_clean()
+        with transaction.atomic():
+            job.save(force_insert=True)
+    except (ValidationError, IntegrityError):
+        existing = _job_with_key(requester, kind, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
     JobLogLine.objects.create(
         job=job, message=f"queued by {requester.get_username() if requester else 'the scheduler'}"
     )
@@ -119,8 +156,12 @@ def dispatch_job(
         team=team,
         after={"kind": kind, "params": job.params, "target": job.target_repr},
     )
-    transaction.on_commit(lambda: _send(job.pk, kind))
+    transaction.on_commit(partial(send_job, job))
     return job, True
+
+
+def _job_with_key(requester: Any, kind: str, idempotency_key: str) -> Job | None:
+    return Job.objects.filter(requested_by=requester, kind=kind, idempotency_key=idempotency_key).first()
 
 
 def append_log(job: Job, message: str, level: str = "info") -> None:
@@ -161,7 +202,12 @@ def finish_job(job: Job, *, status: JobStatus, result: dict[str, Any] | None = N
 
 @transaction.atomic
 def do_cancel_job(job: Job, *, actor: Any) -> Job:
-    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next checkpoint."""
+    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next checkpoint.
+
+    Only the requester, or an admin of the job's team, may cancel it.
+    """
+    if job.requested_by_id != actor.pk and not Job.objects.restrict(actor, CHANGE).filter(pk=job.pk).exists():
+        raise PermissionDenied("Only the requester or a team admin may cancel this job.")
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.is_finished:
         return job
@@ -173,3 +219,46 @@ def do_cancel_job(job: Job, *, actor: Any) -> Job:
     if job.status == JobStatus.QUEUED:
         finish_job(job, status=JobStatus.CANCELLED, error="")
     return job
+
+
+@transaction.atomic
+def sweep_interrupted_jobs(*, worker: str) -> list[Job]:
+    """Deal with the jobs a worker node was running when it died; called when the node starts again.
+
+    A node that is only starting runs nothing yet, so every job still "running" under its name was interrupted.
+    Each goes back to "queued" with a fresh message (a new ``task_id``: should the broker also redeliver the old
+    message, the runner ignores it as stale), or fails once it has used up ``MAX_ATTEMPTS``. Returns the jobs swept.
+    """
+    swept = []
+    for job in Job.objects.select_for_update().filter(status=JobStatus.RUNNING, worker=worker).order_by("pk"):
+        swept.append(job)
+        if job.cancel_requested_at is not None:
+            finish_job(job, status=JobStatus.CANCELLED)
+        elif job.kind not in _KINDS:
+            finish_job(job, status=JobStatus.FAILED, error=f"Interrupted, and the job kind {job.kind!r} is gone.")
+        elif job.attempts >= MAX_ATTEMPTS:
+            finish_job(
+                job,
+                status=JobStatus.FAILED,
+                error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.",
+            )
+        else:
+            job.status = JobStatus.QUEUED
+            job.stage = "interrupted"
+            job.task_id = str(uuid.uuid4())
+            job.save(update_fields=["status", "stage", "task_id"])
+            append_log(
+                job,
+                f"attempt {job.attempts} was interrupted: worker {worker} stopped mid-job; queued again",
+                level="warning",
+            )
+            record_event(
+                AuditEventType.JOB_INTERRUPTED,
+                actor=None,
+                target=job,
+                team=job.team,
+                metadata={"attempt": job.attempts, "worker": worker},
+            )
+            # robust: a publish failure (which marks that job failed) must not keep the other jobs from being sent.
+            transaction.on_commit(partial(send_job, job), robust=True)
+    return swept

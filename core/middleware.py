@@ -87,9 +87,14 @@ class ServiceUnavailableMiddleware:
         return None
 
 
+# Words of the errors that mean "cannot reach the database" (psycopg: refused, timed out, server gone; SQLite: the
+# file cannot be opened, or another writer held the lock past the busy timeout), as opposed to a bad query.
+_UNAVAILABLE = ("connect", "connection", "server closed", "timeout", "database is locked", "unable to open")
+
+
 def _is_connection_error(exc: Exception) -> bool:
     text = str(exc).lower()
-    return any(word in text for word in ("connect", "connection", "server closed", "timeout", "database is locked"))
+    return any(words in text for words in _UNAVAILABLE)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:

@@ -1,10 +1,21 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from core import views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("logout/", views.SignOutView.as_view(), name="logout"),
     path("", views.dashboard, name="dashboard"),
+    path("teams/", views.team_list, name="team-list"),
+    path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
+    path("teams/<slug:slug>/members/", views.membership_grant, name="membership-grant"),
+    path("teams/<slug:slug>/members/<int:pk>/revoke/", views.membership_revoke, name="membership-revoke"),
+    path("audit/", views.audit_log, name="audit-log"),
+    path("audit/verify/", views.audit_verify, name="audit-verify"),
+    path("audit/<int:seq>/", views.audit_event_detail, name="audit-event"),
+    path("jobs/", views.job_list, name="job-list"),
+    path("jobs/<uuid:public_id>/", views.job_detail, name="job-detail"),
+    path("jobs/<uuid:public_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("tokens/", views.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
 ]

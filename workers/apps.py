@@ -6,5 +6,6 @@ class WorkersConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self) -> None:
-        # Registers every job kind with the job layer (core.jobs) and the Celery tasks that run them.
-        from workers import tasks  # noqa: F401
+        # Registers every job kind with the job layer (core.jobs) and the Celery tasks that run them, and the
+        # worker's start-up sweep of interrupted jobs.
+        from workers import signals, tasks  # noqa: F401

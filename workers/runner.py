@@ -12,20 +12,18 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.audit import record_event
-from core.choices import AuditEventType, JobStatus
+from core.choices import FINISHED_JOB_STATUSES, AuditEventType, JobStatus
 from core.context import current_request_id
-from core.jobs import append_log, finish_job, register_job_kind, task_name
+from core.jobs import MAX_ATTEMPTS, append_log, finish_job, register_job_kind, task_name
 from core.models import Job
 
 logger = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 3
 
 
 class JobCancelled(Exception):
@@ -44,7 +42,10 @@ class JobContext:
 
     def progress(self, fraction: float, stage: str = "") -> None:
         fraction = min(max(fraction, 0.0), 1.0)
-        Job.objects.filter(pk=self.job.pk).update(progress=fraction, stage=stage[:200])
+        # A job finished meanwhile (cancelled while queued again, failed by the sweep) keeps its final record.
+        Job.objects.filter(pk=self.job.pk).exclude(status__in=FINISHED_JOB_STATUSES).update(
+            progress=fraction, stage=stage[:200]
+        )
         if stage:
             append_log(self.job, f"{fraction:.0%} {stage}")
         self.check_cancelled()
@@ -58,18 +59,30 @@ class JobContext:
 
 
 def worker_name() -> str:
+    """This process's name, for log lines: the node name is in the job's ``worker`` field."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _start(job_id: int) -> Job | None:
-    """Claim the job for this attempt; None when there is nothing to run (gone, finished or out of attempts)."""
+def claim_job(job_id: int, *, task_id: str, worker: str) -> Job | None:
+    """Claim the job for this attempt; None when there is nothing to run.
+
+    Nothing runs when the job is gone, already finished (a redelivered message), cancelled, out of attempts, or
+    when this message is not the one the job expects (``task_id``): the sweep re-sent the job under a new id and
+    this is the old message, redelivered by the broker.
+    """
     with transaction.atomic():
+        # The row lock closes the race between two deliveries of the job (and a cancellation) claiming it at once.
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             logger.info("job %s no longer exists; nothing to do", job_id)
             return None
         if job.is_finished:
-            # A redelivered message for a job that already ended: idempotent, do nothing.
+            logger.info("job %s already %s; ignoring a repeated message", job.public_id, job.status)
+            return None
+        if job.task_id and task_id != job.task_id:
+            logger.info(
+                "job %s was sent again as %s; ignoring the stale message %s", job.public_id, job.task_id, task_id
+            )
             return None
         if job.cancel_requested_at is not None:
             finish_job(job, status=JobStatus.CANCELLED)
@@ -81,31 +94,45 @@ def _start(job_id: int) -> Job | None:
                 error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.",
             )
             return None
-        retry = job.status == JobStatus.RUNNING
+        # An earlier attempt was interrupted: either the same message came back still "running" (its pool process
+        # died and the broker redelivered it: acks_late + reject_on_worker_lost, or Redis's visibility timeout), or
+        # the start-up sweep queued the job again under a new message.
+        retry = job.status == JobStatus.RUNNING or job.attempts > 0
         Job.objects.filter(pk=job.pk).update(
-            status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), stage="starting"
+            status=JobStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=timezone.now(),
+            stage="starting",
+            worker=worker[:255],
         )
         job.refresh_from_db()
         append_log(
             job,
-            f"{'restarted after an interrupted attempt' if retry else 'started'} on {worker_name()}"
-            f" (attempt {job.attempts})",
+            f"{'restarted after an interrupted attempt' if retry else 'started'} on {worker} ({worker_name()})"
+            f", attempt {job.attempts}",
         )
         record_event(
             AuditEventType.JOB_STARTED,
             actor=None,
             target=job,
             team=job.team,
-            metadata={"attempt": job.attempts, "worker": worker_name()},
+            metadata={"attempt": job.attempts, "worker": worker},
         )
     return job
 
 
-def run_job(job_id: int, fn: Callable[[Job, JobContext], dict[str, Any] | None]) -> None:
-    job = _start(job_id)
-    if job is None:
-        return
-    token = current_request_id.set(f"job-{job.public_id}")
+def run_job(job_id: int, fn: Callable[[Job, JobContext], dict[str, Any] | None], *, task_id: str, worker: str) -> None:
+    token = current_request_id.set(f"job-{task_id}"[:64])
+    try:
+        job = claim_job(job_id, task_id=task_id, worker=worker)
+        if job is None:
+            return
+        _run(job, fn)
+    finally:
+        current_request_id.reset(token)
+
+
+def _run(job: Job, fn: Callable[[Job, JobContext], dict[str, Any] | None]) -> None:
     try:
         result = fn(job, JobContext(job))
     except JobCancelled:
@@ -121,17 +148,17 @@ def run_job(job_id: int, fn: Callable[[Job, JobContext], dict[str, Any] | None])
     else:
         with transaction.atomic():
             finish_job(job, status=JobStatus.SUCCEEDED, result=result or {})
-    finally:
-        current_request_id.reset(token)
 
 
 def job_task(kind: str, *, queue: str = "default", description: str = "") -> Callable[..., Any]:
     def decorate(fn: Callable[[Job, JobContext], dict[str, Any] | None]) -> Any:
         register_job_kind(kind, queue=queue, description=description or (fn.__doc__ or "").strip())
 
-        @shared_task(name=task_name(kind), ignore_result=True)
-        def task(job_id: int) -> None:
-            run_job(int(job_id), fn)
+        @shared_task(name=task_name(kind), bind=True, ignore_result=True)
+        def task(self: Task[Any, Any], job_id: int) -> None:
+            run_job(
+                int(job_id), fn, task_id=self.request.id or "", worker=self.request.hostname or socket.gethostname()
+            )
 
         task.__doc__ = fn.__doc__
         return task

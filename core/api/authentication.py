@@ -3,53 +3,91 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from core.api.throttling import FailedAuthenticationThrottle
 from core.models import ApiToken
 
 # last_used_at is written at most once a minute per token, so reads do not become writes on every call.
-_LAST_USED_RESOLUTION = timedelta(minutes=1)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Query parameters that clients commonly (and wrongly) use to carry a token.
+_TOKEN_PARAMS = ("token", "access_token", "api_key")
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        if self._token_in_url(request):
+            # Tokens in URLs end up in access logs, proxies and browser history: refuse even with a valid header,
+            # so that the client learns to stop before the token leaks for real.
+            self._fail(request, "Send the token in the Authorization header, never in the URL.")
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
-            if request.query_params.get("token") or request.query_params.get("access_token"):
-                # Tokens in URLs end up in logs and browser history.
-                raise exceptions.AuthenticationFailed("Send the token in the Authorization header, not the URL.")
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token>'.")
+            self._fail(request, "Malformed Authorization header: expected 'Bearer <token>'.")
         try:
             raw = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Malformed token.") from None
+            self._fail(request, "Malformed token.")
         parsed = ApiToken.parse(raw)
         if parsed is None:
-            raise exceptions.AuthenticationFailed("Malformed token.")
+            self._fail(request, "Malformed token.")
         key_id, secret = parsed
         token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
         # One message for unknown, wrong, revoked and expired tokens would hide why a client fails; these states
-        # are not secrets to the holder of the key id, so say which.
+        # are not secrets to the holder of the key id (and a wrong secret is "invalid", revealing nothing).
         if token is None or not token.matches(secret):
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            self._fail(request, "Invalid token.")
         if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This token has been revoked.")
+            self._fail(request, "This token has been revoked.")
         now = timezone.now()
         if token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This token has expired.")
+            self._fail(request, "This token has expired.")
         if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("This account is disabled.")
-        if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            self._fail(request, "This account is disabled.")
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            # A conditional update, so that concurrent requests write it once, not once each.
+            ApiToken.objects.filter(pk=token.pk, last_used_at=token.last_used_at).update(last_used_at=now)
+            token.last_used_at = now
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
+
+    @staticmethod
+    def _token_in_url(request: Request) -> bool:
+        params = request.query_params
+        if any(params.get(name) for name in _TOKEN_PARAMS):
+            return True
+        # Any parameter whose value has the shape of one of our tokens, whatever the parameter is called.
+        return any(ApiToken.parse(value) is not None for _, values in params.lists() for value in values)
+
+    @staticmethod
+    def _fail(request: Request, message: str) -> NoReturn:
+        # Bad credentials spend the anonymous budget of the address, so guessing tokens meets a 429, not
+        # an endless series of 401s (DRF authenticates before its own throttles run).
+        throttle = FailedAuthenticationThrottle()
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no view: we run before it
+            raise exceptions.Throttled(throttle.wait())
+        raise exceptions.AuthenticationFailed(message)
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "core.api.authentication.TokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "assay_<key id>_<secret>",
+            "description": "An API token, created at POST /api/v1/tokens/. Never send it in the URL.",
+        }

@@ -52,6 +52,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         body["message"] = str(detail) if detail is not None else response.status_text
     response.data = {"error": body}
-    if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
-        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        # RFC 6750 section 3: credentials that were presented and refused carry error="invalid_token"; a request
+        # without any carries no error code.
+        challenge = 'Bearer realm="api"'
+        if isinstance(exc, exceptions.AuthenticationFailed):
+            challenge += ', error="invalid_token"'
+        response["WWW-Authenticate"] = challenge
     return response

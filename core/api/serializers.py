@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.base import StrictModelSerializer, StrictSerializer
@@ -20,7 +22,13 @@ class MembershipBriefSerializer(serializers.ModelSerializer[Any]):
         fields = ["team", "role", "board_role"]
 
 
-class MeSerializer(serializers.ModelSerializer[Any]):
+class MeSerializer(StrictModelSerializer):
+    """Every field is read-only: accounts, roles and privileges change through memberships and administrators.
+
+    ``PATCH /me/`` exists so that a client trying to set one of these (``is_superuser``, ``memberships``) hears
+    a 400 naming the field, not a silent success.
+    """
+
     memberships = MembershipBriefSerializer(many=True, read_only=True)
     is_service_account = serializers.SerializerMethodField()
 
@@ -58,7 +66,8 @@ class TeamUpdateSerializer(StrictModelSerializer):
 
 class MembershipSerializer(StrictModelSerializer):
     team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Team.objects.all()
+        slug_field="slug",
+        queryset=Team.objects.none(),  # narrowed by the view to teams the caller administers
     )
     user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.all()
@@ -81,7 +90,8 @@ class ServiceAccountSerializer(StrictModelSerializer):
         help_text="Must start with 'svc-': lower-case letters, digits and hyphens.",
     )
     team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Team.objects.all()
+        slug_field="slug",
+        queryset=Team.objects.none(),  # narrowed by the view to teams the caller administers
     )
     role = serializers.ChoiceField(choices=[Role.ENGINEER, Role.AUDITOR], default=Role.ENGINEER, write_only=True)
 
@@ -118,12 +128,20 @@ class ApiTokenSerializer(StrictModelSerializer):
         return f"assay_{token.key_id}_"
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class ServiceAccountField(serializers.SlugRelatedField[Any]):
+    """A service account named by its username. The view narrows the queryset to the caller's reach."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="user__username", queryset=ServiceAccount.objects.none(), **kwargs)
+
+
 class ApiTokenCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    ttl_days = serializers.IntegerField(required=False, min_value=1)
-    service_account: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="user__username",
-        queryset=ServiceAccount.objects.all(),
+    ttl_days = serializers.IntegerField(
+        required=False, min_value=1, help_text="Days until it expires; default and maximum come from the settings."
+    )
+    service_account = ServiceAccountField(
         required=False,
         help_text="Username of a service account of a team you administer; omit for a personal token.",
     )
@@ -168,6 +186,7 @@ class ChainReportSerializer(serializers.Serializer[Any]):
     head_hash = serializers.CharField(allow_null=True)
     broken_seq = serializers.IntegerField(allow_null=True)
     broken_id = serializers.IntegerField(allow_null=True)
+    broken_kind = serializers.CharField(help_text="gap, link or content; empty when intact")
     reason = serializers.CharField()
 
 
@@ -223,6 +242,7 @@ class JobSerializer(serializers.ModelSerializer[Any]):
             "result",
             "error",
             "attempts",
+            "worker",
             "created_at",
             "started_at",
             "finished_at",

@@ -4,32 +4,63 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import RetrieveAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import actions, audit
 from core.api import serializers as s
-from core.api.base import ReadOnlyRestrictedViewSet, RestrictedViewSetMixin
-from core.api.permissions import IsAuditReader, IsNotServiceAccount
+from core.api.base import FILTER_BACKENDS, ApiViewMixin, ReadOnlyRestrictedViewSet, RestrictedViewSetMixin
+from core.api.permissions import IsAuditReader, IsNotServiceAccount, IsSuperuserToCreate, RestrictedObjectPermission
 from core.filtersets import AuditEventFilterSet, JobFilterSet, MembershipFilterSet
 from core.jobs import dispatch_job, do_cancel_job
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, ServiceAccount, Team
-from core.querysets import CHANGE
+from core.querysets import CHANGE, VIEW
 
 User = get_user_model()
 
+# Every view that writes: authenticated, and a 403 for objects the caller may read but not change.
+WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
 
-class MeView(RetrieveAPIView[Any]):
-    """The authenticated user, with their memberships."""
+
+def _team_for_write(request: Request) -> None:
+    """Check the ``team`` named in a create request before anything else in the body is validated.
+
+    A team you cannot see reads as absent (400, exactly like a missing slug); one you see but do not administer is
+    a 403. Either way nothing else is looked at, so a non-admin cannot use the other fields' errors to learn which
+    usernames exist.
+    """
+    slug = request.data.get("team") if isinstance(request.data, dict) else None
+    if not isinstance(slug, str):
+        return  # missing or of the wrong type: the serializer says so
+    if Team.objects.restrict(request.user, CHANGE).filter(slug=slug).exists():
+        return
+    if Team.objects.restrict(request.user, VIEW).filter(slug=slug).exists():
+        raise PermissionDenied(f"Only admins of team {slug} may do this.")
+    raise ValidationError({"team": [f"Object with slug={slug} does not exist."]})
+
+
+class MeView(ApiViewMixin, RetrieveAPIView[Any]):
+    """The authenticated user, with their memberships. Nothing here is writable (PATCH says which field)."""
 
     serializer_class = s.MeSerializer
 
     def get_object(self) -> Any:
         return User.objects.prefetch_related("memberships__team").get(pk=self.request.user.pk or 0)
+
+    def patch(self, request: Request) -> Response:
+        user = self.get_object()
+        serializer = self.get_serializer(user, data=request.data, partial=True)
+        # Raises for any field sent; an empty body changes nothing and reads back the profile.
+        serializer.is_valid(raise_exception=True)
+        return Response(serializer.data)
 
 
 class TeamViewSet(
@@ -39,6 +70,7 @@ class TeamViewSet(
 
     queryset = Team.objects.all()
     serializer_class = s.TeamSerializer
+    permission_classes = [*WRITE_PERMISSIONS, IsSuperuserToCreate]
     lookup_field = "slug"
     ordering_fields = ["slug", "name", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -54,27 +86,32 @@ class TeamViewSet(
             serializer.instance, actor=self.request.user, **serializer.validated_data
         )
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        super().update(request, *args, **kwargs)
+    @extend_schema(request=s.TeamUpdateSerializer, responses={200: s.TeamSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        super().partial_update(request, *args, **kwargs)
         return Response(s.TeamSerializer(self.get_object()).data)
 
 
 class MembershipViewSet(
     RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[Any]
 ):
-    """Who holds which role in which team. Team admins grant and revoke."""
+    """Who holds which role in which team. Team admins grant and revoke; DELETE revokes."""
 
     queryset = Membership.objects.select_related("team", "user", "granted_by")
     serializer_class = s.MembershipSerializer
+    permission_classes = WRITE_PERMISSIONS
     filterset_class = MembershipFilterSet
     ordering_fields = ["created_at", "role"]
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         serializer = super().get_serializer(*args, **kwargs)
         if hasattr(serializer, "fields") and "team" in serializer.fields:
-            # A team outside your scope reads as absent ("does not exist"), never as "forbidden".
-            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user)
+            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user, CHANGE)
         return serializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        _team_for_write(request)
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
@@ -91,17 +128,22 @@ class MembershipViewSet(
 
 
 class ServiceAccountViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Any]):
-    """Non-human users for applications and CI, created by team admins."""
+    """Non-human users for applications and CI, created by team admins. They hold tokens and cannot sign in."""
 
     queryset = ServiceAccount.objects.select_related("user", "team")
     serializer_class = s.ServiceAccountSerializer
+    permission_classes = WRITE_PERMISSIONS
     ordering_fields = ["created_at"]
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         serializer = super().get_serializer(*args, **kwargs)
         if hasattr(serializer, "fields") and "team" in serializer.fields:
-            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user)
+            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user, CHANGE)
         return serializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        _team_for_write(request)
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
@@ -120,6 +162,7 @@ class ApiTokenViewSet(
     """Your API tokens, and those of the service accounts of teams you administer. DELETE revokes."""
 
     serializer_class = s.ApiTokenSerializer
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["created_at", "expires_at", "name"]
 
     def get_queryset(self) -> QuerySet[ApiToken]:
@@ -128,12 +171,16 @@ class ApiTokenViewSet(
     @extend_schema(request=s.ApiTokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer})
     def create(self, request: Request) -> Response:
         """Create a token. The response is the only time its secret is shown."""
+        if hasattr(request.user, "service_account"):
+            raise PermissionDenied("A service account cannot create tokens; an admin of its team creates them.")
         serializer = s.ApiTokenCreateSerializer(data=request.data)
+        # A service account you cannot administer reads as absent, like any object out of reach.
+        serializer.fields["service_account"].queryset = ServiceAccount.objects.restrict(  # type: ignore[attr-defined]
+            request.user, CHANGE
+        ).select_related("user", "team")
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        owner = None
-        if "service_account" in data:
-            owner = data["service_account"].user
+        owner = data["service_account"].user if "service_account" in data else None
         token, plaintext = actions.do_create_token(
             actor=request.user, name=data["name"], owner=owner, ttl_days=data.get("ttl_days")
         )
@@ -158,12 +205,14 @@ class AuditEventViewSet(ReadOnlyRestrictedViewSet):
 
     queryset = AuditEvent.objects.all()
     serializer_class = s.AuditEventSerializer
+    permission_classes = [IsAuthenticated, IsAuditReader]
     filterset_class = AuditEventFilterSet
     lookup_field = "seq"
+    lookup_value_regex = r"[0-9]+"
     ordering_fields = ["seq", "occurred_at"]
 
     @extend_schema(responses={200: s.ChainReportSerializer})
-    @action(detail=False, methods=["get"], permission_classes=[IsAuditReader])
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def verify(self, request: Request) -> Response:
         """Verify the whole chain now and report intact, or the first broken row."""
         return Response(audit.verify_chain().as_dict())
@@ -174,7 +223,8 @@ class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
     queryset = AuditCheckpoint.objects.all()
     serializer_class = s.AuditCheckpointSerializer
-    permission_classes = [IsAuditReader]
+    permission_classes = [IsAuthenticated, IsAuditReader]
+    filter_backends = FILTER_BACKENDS
     ordering_fields = ["seq", "created_at"]
 
     @extend_schema(request=s.JobRequestSerializer, responses={202: s.JobSerializer, 200: s.JobSerializer})
@@ -199,13 +249,23 @@ class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class JobViewSet(ReadOnlyRestrictedViewSet):
-    """Background jobs you requested or that belong to your teams, with their progress and log."""
+    """Background jobs you requested or that belong to your teams, with their progress and log.
+
+    Cancelling is for the requester and the admins of the job's team (``Job.objects.restrict(user, "change")``).
+    """
 
     queryset = Job.objects.select_related("team", "requested_by")
     serializer_class = s.JobSerializer
+    permission_classes = WRITE_PERMISSIONS
     filterset_class = JobFilterSet
     lookup_field = "public_id"
     ordering_fields = ["created_at", "finished_at", "status"]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("log_lines")
+        return queryset
 
     def get_serializer_class(self) -> Any:
         return s.JobDetailSerializer if self.action == "retrieve" else s.JobSerializer
@@ -213,27 +273,13 @@ class JobViewSet(ReadOnlyRestrictedViewSet):
     @extend_schema(request=None, responses={200: s.JobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, public_id: str | None = None) -> Response:
-        job = self.get_object()
-        if (
-            job.requested_by_id != request.user.pk
-            and not Job.objects.restrict(request.user, CHANGE).filter(pk=job.pk).exists()
-        ):
-            return Response(
-                {
-                    "error": {
-                        "code": "permission_denied",
-                        "message": "Only the requester or a team admin may cancel this job.",
-                    }
-                },
-                status=status.HTTP_403_FORBIDDEN,
-            )
-        return Response(s.JobSerializer(do_cancel_job(job, actor=request.user)).data)
+        return Response(s.JobSerializer(do_cancel_job(self.get_object(), actor=request.user)).data)
 
 
 class AuditVerificationViewSet(viewsets.GenericViewSet[Any]):
     """Start a background verification of the whole chain (for chains too long to verify within a request)."""
 
-    permission_classes = [IsAuditReader, IsNotServiceAccount]
+    permission_classes = [IsAuthenticated, IsAuditReader, IsNotServiceAccount]
     serializer_class = s.JobRequestSerializer
 
     @extend_schema(request=s.JobRequestSerializer, responses={202: s.JobSerializer, 200: s.JobSerializer})
@@ -244,3 +290,23 @@ class AuditVerificationViewSet(viewsets.GenericViewSet[Any]):
             "audit.verify", actor=request.user, idempotency_key=serializer.validated_data.get("idempotency_key", "")
         )
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+def not_found_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404`` for the project: a path under /api/ that matches no route answers in the API's JSON shape."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": {"code": "not_found", "message": "No such endpoint. See /api/schema/ for the API's paths."}},
+            status=404,
+        )
+    return defaults.page_not_found(request, exception or Http404())
+
+
+def server_error_handler(request: HttpRequest) -> HttpResponse:
+    """``handler500`` for the project: an unexpected error under /api/ answers JSON, never a Django HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": {"code": "server_error", "message": "An unexpected error occurred; it has been logged."}},
+            status=500,
+        )
+    return defaults.server_error(request)

@@ -1,11 +1,27 @@
 from __future__ import annotations
 
+from typing import Any, Self
+
 from django.db import models
+from django.db.models import Exists, Q
 
 from core.choices import AuditEventType, Role
-from core.querysets import RestrictedQuerySet
+from core.querysets import VIEW, RestrictedQuerySet, member_team_ids
 
 GENESIS_HASH = "0" * 64
+
+# Who reads the platform-wide events (those of no team: sign-ins, personal tokens, checkpoints). Team admins read
+# their own team's events, not these.
+PLATFORM_EVENT_READERS = (Role.COMPLIANCE_OFFICER, Role.AUDITOR)
+
+
+class AuditEventQuerySet(RestrictedQuerySet):
+    def restrict(self, user: Any, action: str = VIEW) -> Self:
+        if action != VIEW or not user.is_authenticated or not user.is_active or user.is_superuser:
+            return super().restrict(user, action)
+        team_reader = Q(team_id__in=member_team_ids(user, AuditEvent.access_policy[VIEW]))
+        platform_reader = Q(team_id__isnull=True) & Q(Exists(member_team_ids(user, PLATFORM_EVENT_READERS)))
+        return self.filter(team_reader | platform_reader)
 
 
 class AuditEvent(models.Model):
@@ -36,8 +52,8 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
 
-    # Events with no team (platform-wide ones) are visible to superusers only.
-    objects = RestrictedQuerySet.as_manager()
+    # Events with no team (platform-wide ones) are for superusers and PLATFORM_EVENT_READERS.
+    objects = AuditEventQuerySet.as_manager()
     team_lookup = "team_id"
     access_policy = {"view": (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN)}
 

@@ -24,10 +24,15 @@ class JobQuerySet(RestrictedQuerySet):
 class Job(models.Model):
     """The record of one background job: what was asked, by whom, and how it went.
 
-    ``kind`` names the registered task (see ``workers.registry``); ``target_*`` names the object it works on, as
-    text so that it reads after deletion. ``params`` and ``result`` are JSON. ``progress`` is 0..1 with ``stage``
-    describing the current step. ``idempotency_key`` makes a repeated request return the first job instead of
-    starting a second. Status changes and progress are also written as ``JobLogLine`` rows.
+    ``kind`` names the registered job kind (``core.jobs.register_job_kind``; its Celery task is
+    ``assay.job.<kind>``); ``target_*`` names the object it works on, as text so that it reads after deletion.
+    ``params`` and ``result`` are JSON. ``progress`` is 0..1 with ``stage`` describing the current step.
+    ``idempotency_key`` makes a repeated request return the first job instead of starting a second. ``attempts``
+    counts the times a worker started it; ``worker`` is the Celery node name of the latest attempt, so that a
+    restarted node can find the jobs it was running when it died. ``task_id`` is the id of the one broker message
+    entitled to run the job: the start-up sweep sends a fresh message with a new id, and the old one, should the
+    broker redeliver it, is recognised as stale and ignored. Status changes and progress are also written as
+    ``JobLogLine`` rows. See docs/jobs.md.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -47,6 +52,8 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

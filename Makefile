@@ -1,0 +1,60 @@
+# The two commands of the README: `make run` (the demo, on the embedded SQLite database and filesystem broker) and
+# `make test` (the whole suite). Both create .venv on first use and reinstall only when a requirements file changes.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+ARGS ?=
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help run test lint bench install install-dev
+
+help:
+	@echo "make run    start Assay on http://$(HOST):$(PORT)/ with a worker, beat and demo data"
+	@echo "make test   run the whole test suite (extra pytest arguments: make test ARGS='-k audit')"
+	@echo "make lint   ruff check, ruff format --check, mypy"
+	@echo "make bench  audit log and API benchmarks"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: pip runs again only when the requirements it installed from have changed.
+$(VENV)/.installed-base: requirements/base.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --quiet -r requirements/base.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --quiet -r requirements/dev.txt
+	@touch $@ $(VENV)/.installed-base
+
+install: $(VENV)/.installed-base
+install-dev: $(VENV)/.installed-dev
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium
+
+run: $(VENV)/.installed-base
+	$(BIN)/python manage.py migrate --no-input --verbosity 0
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery worker and beat; Ctrl-C stops all three)"
+	@echo
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
+
+test: $(VENV)/.installed-dev $(CHROMIUM)
+	$(BIN)/pytest $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy .
+
+bench: $(VENV)/.installed-base
+	$(BIN)/python -m bench $(ARGS)

@@ -1,0 +1,109 @@
+"""Run the audit benchmarks on SQLite, and on PostgreSQL when DATABASE_URL names a server, each in a throwaway
+database: a fresh data folder for SQLite, a database of its own (``assay_bench_<random>``, dropped afterwards) on the
+PostgreSQL server. The user's own database is never touched.
+
+    python -m bench [--sizes 10000,100000] [--sample 2000] [--threads 8] [--requests 200] [--backend all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="chain lengths to measure at (comma-separated)")
+    parser.add_argument("--sample", type=int, default=2000, help="events appended per throughput measurement")
+    parser.add_argument("--threads", type=int, default=8, help="threads for the concurrent append measurement")
+    parser.add_argument("--requests", type=int, default=200, help="API requests per latency measurement")
+    parser.add_argument(
+        "--backend",
+        choices=("all", "sqlite", "postgresql"),
+        default="all",
+        help="'all': SQLite, and PostgreSQL when DATABASE_URL is set",
+    )
+    return parser.parse_args(argv)
+
+
+def _child_env(data_dir: str, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_BROKER_URL", "ASSAY_"))}
+    env.update(
+        ASSAY_ENV="development",
+        ASSAY_DATA_DIR=data_dir,
+        CELERY_BROKER_URL="filesystem://",
+        DJANGO_SETTINGS_MODULE="assay.settings",
+        API_THROTTLE_USER="1000000/min",
+        LOG_LEVEL="warning",
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def _run_child(options: argparse.Namespace, env: dict[str, str]) -> int:
+    args = [
+        sys.executable,
+        "-m",
+        "bench.audit",
+        f"--sizes={options.sizes}",
+        f"--sample={options.sample}",
+        f"--threads={options.threads}",
+        f"--requests={options.requests}",
+    ]
+    return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
+
+
+def _postgres(options: argparse.Namespace, server_url: str) -> int:
+    import psycopg
+
+    parts = urlsplit(server_url)
+    name = f"assay_bench_{secrets.token_hex(4)}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    data_dir = tempfile.mkdtemp(prefix="assay-bench-")
+    try:
+        return _run_child(options, _child_env(data_dir, urlunsplit(parts._replace(path=f"/{name}"))))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _sqlite(options: argparse.Namespace) -> int:
+    data_dir = tempfile.mkdtemp(prefix="assay-bench-")
+    try:
+        return _run_child(options, _child_env(data_dir, None))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    options = _options(argv)
+    server_url = os.environ.get("DATABASE_URL", "")
+    is_postgres = server_url.startswith(("postgres://", "postgresql://"))
+    failures = 0
+    if options.backend in ("all", "sqlite"):
+        failures += _sqlite(options) != 0
+    if options.backend == "postgresql" and not is_postgres:
+        print("--backend postgresql needs DATABASE_URL=postgres://user@host:port/db (a server to create a database on)")
+        return 2
+    if options.backend in ("all", "postgresql") and is_postgres:
+        failures += _postgres(options, server_url) != 0
+    elif options.backend == "all":
+        print("\n(PostgreSQL skipped: set DATABASE_URL=postgres://... to measure it too.)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
