@@ -4,15 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0003_job_worker_and_task_id'),
+        ("core", "0003_job_worker_and_task_id"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='event_type',
-            field=models.CharField(choices=[('team.created', 'Team created'), ('team.updated', 'Team updated'), ('membership.granted', 'Membership granted'), ('membership.revoked', 'Membership revoked'), ('service_account.created', 'Service account created'), ('token.created', 'API token created'), ('token.revoked', 'API token revoked'), ('auth.login_succeeded', 'Login succeeded'), ('auth.login_failed', 'Login failed'), ('auth.locked_out', 'Account locked out'), ('auth.logout', 'Logout'), ('audit.chain_verified', 'Audit chain verified'), ('audit.checkpoint_signed', 'Audit checkpoint signed'), ('job.requested', 'Job requested'), ('job.started', 'Job started'), ('job.interrupted', 'Job interrupted (worker stopped)'), ('job.succeeded', 'Job succeeded'), ('job.failed', 'Job failed'), ('job.cancel_requested', 'Job cancellation requested'), ('job.cancelled', 'Job cancelled')], db_index=True, max_length=64),
+            model_name="auditevent",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("team.created", "Team created"),
+                    ("team.updated", "Team updated"),
+                    ("membership.granted", "Membership granted"),
+                    ("membership.revoked", "Membership revoked"),
+                    ("service_account.created", "Service account created"),
+                    ("token.created", "API token created"),
+                    ("token.revoked", "API token revoked"),
+                    ("auth.login_succeeded", "Login succeeded"),
+                    ("auth.login_failed", "Login failed"),
+                    ("auth.locked_out", "Account locked out"),
+                    ("auth.logout", "Logout"),
+                    ("audit.chain_verified", "Audit chain verified"),
+                    ("audit.checkpoint_signed", "Audit checkpoint signed"),
+                    ("job.requested", "Job requested"),
+                    ("job.started", "Job started"),
+                    ("job.interrupted", "Job interrupted (worker stopped)"),
+                    ("job.succeeded", "Job succeeded"),
+                    ("job.failed", "Job failed"),
+                    ("job.cancel_requested", "Job cancellation requested"),
+                    ("job.cancelled", "Job cancelled"),
+                ],
+                db_index=True,
+                max_length=64,
+            ),
         ),
     ]
