@@ -30,6 +30,49 @@ def _require(actor: Any, team: Team, action: str = CHANGE) -> None:
         raise PermissionDenied(f"You may not {action} team {team.slug}.")
 
 
+# --- People -------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_create_user(
+    *,
+    actor: Any | None,
+    username: str,
+    password: str | None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    is_superuser: bool = False,
+) -> Any:
+    """Create a person. Platform administrators create people; ``actor=None`` only bootstraps the first superuser."""
+    if actor is None:
+        if not is_superuser or User.objects.filter(is_superuser=True).exists():
+            raise PermissionDenied("Only platform administrators create users.")
+    elif not actor.is_superuser:
+        raise PermissionDenied("Only platform administrators create users.")
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_staff=is_superuser,
+        is_superuser=is_superuser,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    record_event(
+        AuditEventType.USER_CREATED,
+        actor=actor,
+        target=user,
+        after={"username": username, "email": email, "is_superuser": is_superuser},
+    )
+    return user
+
+
 # --- Teams --------------------------------------------------------------------------------------------------------
 
 
@@ -155,9 +198,18 @@ def do_create_service_account(
 
 @transaction.atomic
 def do_create_token(
-    *, actor: Any, name: str, owner: Any | None = None, ttl_days: int | None = None
+    *,
+    actor: Any,
+    name: str,
+    owner: Any | None = None,
+    ttl_days: int | None = None,
+    presented_token: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``owner`` (default: the actor). Returns the row and the one-time plaintext token."""
+    """Create a token for ``owner`` (default: the actor). Returns the row and the one-time plaintext token.
+
+    ``presented_token`` is the token the request authenticated with, if any: a new token never outlives it, so that
+    a leaked short-lived token cannot be turned into a long-lived one.
+    """
     owner = owner or actor
     assert owner is not None
     account = getattr(owner, "service_account", None)
@@ -172,6 +224,9 @@ def do_create_token(
         raise ValidationError({"ttl_days": f"Must be between 1 and {settings.API_TOKEN_MAX_TTL_DAYS} days."})
     key_id, secret = ApiToken.new_secret()
     now = timezone.now()
+    expires_at = now + timedelta(days=ttl)
+    if presented_token is not None and presented_token.expires_at < expires_at:
+        expires_at = presented_token.expires_at
     token = ApiToken(
         user=owner,
         name=name,
@@ -180,7 +235,7 @@ def do_create_token(
         digest=digest_secret(secret),
         created_at=now,
         created_by=actor,
-        expires_at=now + timedelta(days=ttl),
+        expires_at=expires_at,
     )
     token.full_clean()
     token.save()

@@ -69,3 +69,15 @@ def check_production_backends(app_configs: Any, **kwargs: Any) -> list[CheckMess
             )
         )
     return messages
+
+
+@register(Tags.security)
+def check_trusted_public_keys(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """A malformed AUDIT_TRUSTED_PUBLIC_KEYS would otherwise show only when an auditor verifies a checkpoint."""
+    from core.audit import CheckpointError, trusted_public_keys
+
+    try:
+        trusted_public_keys()
+    except (CheckpointError, ValueError, TypeError) as exc:
+        return [Error(f"AUDIT_TRUSTED_PUBLIC_KEYS cannot be read: {exc}", id="assay.E003")]
+    return []

@@ -36,6 +36,7 @@ FINISHED_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCEL
 
 
 class AuditEventType(models.TextChoices):
+    USER_CREATED = "user.created", "User created"
     TEAM_CREATED = "team.created", "Team created"
     TEAM_UPDATED = "team.updated", "Team updated"
     MEMBERSHIP_GRANTED = "membership.granted", "Membership granted"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import filters, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.generics import GenericAPIView
-from rest_framework.request import Request
 
+from core.api.filters import StrictOrderingFilter
 from core.querysets import VIEW
 
 
@@ -34,33 +33,6 @@ class StrictSerializer(serializers.Serializer[Any]):
 
 class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer[Any]):
     pass
-
-
-class StrictOrderingFilter(filters.OrderingFilter):
-    """``?ordering=`` on a field the view does not declare in ``ordering_fields`` is a 400 naming it.
-
-    DRF drops such terms silently; we refuse them, as we refuse unknown body fields, so that a client never reads
-    a list in an order it did not get. Views that declare no ``ordering_fields`` accept no ordering at all (DRF
-    would otherwise allow every serializer field, including ones that walk into related objects).
-    """
-
-    def get_valid_fields(self, queryset: QuerySet[Any], view: Any, context: Mapping[str, Any] | None = None) -> Any:
-        if getattr(view, "ordering_fields", None) is None:
-            return []
-        return super().get_valid_fields(queryset, view, context or {})
-
-    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
-        params = request.query_params.get(self.ordering_param)
-        if params:
-            terms = [term.strip() for term in params.split(",") if term.strip()]
-            valid = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
-            invalid = [term for term in terms if term.removeprefix("-") not in valid]
-            if invalid:
-                allowed = ", ".join(valid) if valid else "nothing (this list has a fixed order)"
-                raise serializers.ValidationError(
-                    {self.ordering_param: [f"Cannot order by {', '.join(invalid)}; choose from {allowed}."]}
-                )
-        return super().get_ordering(request, queryset, view)
 
 
 # The filter backends of every API list; the same as settings.REST_FRAMEWORK's DEFAULT_FILTER_BACKENDS should name.

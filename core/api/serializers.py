@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.base import StrictModelSerializer, StrictSerializer
+from core.audit import HASHED_FIELDS
 from core.choices import BoardRole, Role
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, JobLogLine, Membership, ServiceAccount, Team
 
@@ -158,24 +159,8 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 class AuditEventSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = AuditEvent
-        fields = [
-            "seq",
-            "occurred_at",
-            "event_type",
-            "actor_id",
-            "actor_name",
-            "team_id",
-            "team_slug",
-            "target_type",
-            "target_id",
-            "target_repr",
-            "before",
-            "after",
-            "metadata",
-            "request_id",
-            "prev_hash",
-            "hash",
-        ]
+        # Every hashed column and the hash itself, so that a client can recompute each hash (docs/audit-log.md).
+        fields = [*HASHED_FIELDS, "hash"]
         read_only_fields = fields
 
 

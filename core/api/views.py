@@ -182,7 +182,11 @@ class ApiTokenViewSet(
         data = serializer.validated_data
         owner = data["service_account"].user if "service_account" in data else None
         token, plaintext = actions.do_create_token(
-            actor=request.user, name=data["name"], owner=owner, ttl_days=data.get("ttl_days")
+            actor=request.user,
+            name=data["name"],
+            owner=owner,
+            ttl_days=data.get("ttl_days"),
+            presented_token=request.auth if isinstance(request.auth, ApiToken) else None,
         )
         body = s.ApiTokenCreatedSerializer(token).data
         body["token"] = plaintext

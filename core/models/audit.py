@@ -59,7 +59,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-seq"]
-        indexes = [models.Index(fields=["target_type", "target_id"], name="auditevent_target")]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="auditevent_target"),
+            # A team member's audit list is "events of my teams, newest first": served by this index, not a scan.
+            models.Index(fields=["team_id", "-seq"], name="auditevent_team_seq"),
+        ]
         constraints = [models.CheckConstraint(condition=models.Q(seq__gte=1), name="auditevent_seq_positive")]
 
     def __str__(self) -> str:

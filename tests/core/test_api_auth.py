@@ -179,7 +179,10 @@ def test_last_used_at_is_written_at_most_once_a_minute(cast, token):
 
 def test_default_ttl_comes_from_the_settings(cast, api_as, settings):
     settings.API_TOKEN_DEFAULT_TTL_DAYS = 12
-    response = api_as(cast.engineer_a).post("/api/v1/tokens/", {"name": "default"}, format="json")
+    # A session, not a token: a token-authenticated request cannot mint a token outliving its own.
+    client = APIClient()
+    client.force_login(cast.engineer_a)
+    response = client.post("/api/v1/tokens/", {"name": "default"}, format="json")
     assert response.status_code == 201
     row = ApiToken.objects.get(pk=response.json()["id"])
     assert row.expires_at - row.created_at == timedelta(days=12)
@@ -271,3 +274,21 @@ def test_the_revoke_action_itself_refuses_someone_elses_token(cast, token):
         actions.do_revoke_token(row, actor=cast.engineer_b)
     assert AuditEvent.objects.count() == before
     assert bearer(plaintext).get(ME).status_code == 200
+
+
+def test_a_token_cannot_mint_a_token_that_outlives_it(cast):
+    """GIVEN a client authenticated by a token that expires in 2 days
+    WHEN it creates a new token asking for 90 days
+    THEN the new token expires when the presenting one does; a session-authenticated user gets the full 90 days."""
+    short, secret = actions.do_create_token(actor=cast.engineer_a, name="short", ttl_days=2)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = client.post("/api/v1/tokens/", {"name": "longer", "ttl_days": 90}, format="json")
+    assert response.status_code == 201, response.content
+    assert ApiToken.objects.get(pk=response.json()["id"]).expires_at == short.expires_at
+
+    session = APIClient()
+    session.force_login(cast.engineer_a)
+    response = session.post("/api/v1/tokens/", {"name": "from the browser", "ttl_days": 90}, format="json")
+    created = ApiToken.objects.get(pk=response.json()["id"])
+    assert created.expires_at - created.created_at == timedelta(days=90)

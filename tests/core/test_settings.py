@@ -325,3 +325,17 @@ def test_backend_checks_quiet_on_postgresql_and_redis() -> None:
     postgres = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "assay"}}
     with override_settings(DATABASES=postgres, CELERY_BROKER_URL="redis://127.0.0.1:6379/0"):
         assert checks.check_production_backends(None) == []
+
+
+def test_unreadable_trusted_public_keys_fail_the_check():
+    """GIVEN AUDIT_TRUSTED_PUBLIC_KEYS holding a PEM block that is not a key
+    WHEN the system checks run
+    THEN assay.E003 names the setting, instead of failing later when an auditor verifies a checkpoint."""
+    from core.checks import check_trusted_public_keys
+
+    garbage = "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----"
+    with override_settings(AUDIT_TRUSTED_PUBLIC_KEYS=garbage):
+        [error] = check_trusted_public_keys(None)
+    assert error.id == "assay.E003"
+    assert "AUDIT_TRUSTED_PUBLIC_KEYS" in error.msg
+    assert check_trusted_public_keys(None) == []

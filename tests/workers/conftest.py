@@ -53,6 +53,8 @@ def purge_queue() -> int:
     """Drop every message waiting in the job queue: messages of earlier runs must not reach this test's worker."""
     with app.connection_for_write() as conn:
         channel: Any = conn.default_channel
+        # Declared first: on an empty Redis the queue does not exist yet, and purging it would raise.
+        channel.queue_declare(QUEUE)
         return int(channel.queue_purge(QUEUE) or 0)
 
 

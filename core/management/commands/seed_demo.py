@@ -94,15 +94,21 @@ class Command(BaseCommand):
             self._print_logins(options["password"])
 
     def _user(self, username: str, password: str, **extra: Any) -> tuple[Any, bool]:
-        # There is no user action yet (core.actions creates teams, memberships and service accounts, not people),
-        # so people are made through Django's own manager, the path createsuperuser takes.
         existing = User.objects.filter(username=username).first()
         if existing is not None:
             return existing, False
-        email = f"{username}@assay.example"
-        if extra.pop("superuser", False):
-            return User.objects.create_superuser(username=username, email=email, password=password, **extra), True
-        return User.objects.create_user(username=username, email=email, password=password, **extra), True
+        superuser = extra.pop("superuser", False)
+        # The first superuser bootstraps itself (actor None); the platform admin creates everyone else.
+        actor = None if superuser else User.objects.get(username=ADMIN)
+        user = actions.do_create_user(
+            actor=actor,
+            username=username,
+            password=password,
+            email=f"{username}@assay.example",
+            is_superuser=superuser,
+            **extra,
+        )
+        return user, True
 
     def _seed(self, password: str) -> tuple[int, str | None]:
         created = 0
