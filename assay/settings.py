@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "core",
+    "registry",
     "workers",
 ]
 
