@@ -194,6 +194,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", DATA_DIR / "artifacts")
+# Limits of the child process that validates an uploaded ONNX model (registry.onnx_validation): memory for the whole
+# process (Python, onnx and onnxruntime take about 170 MB of it) and wall-clock seconds, start-up included.
+ARTIFACT_VALIDATION_MEMORY_BYTES = env_int("ARTIFACT_VALIDATION_MEMORY_BYTES", 2 * 1024**3, minimum=256 * 1024**2)
+ARTIFACT_VALIDATION_SECONDS = env_int("ARTIFACT_VALIDATION_SECONDS", 120, minimum=5)
 SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
 
 # --- Request limits -----------------------------------------------------------------------------------------------

@@ -254,6 +254,10 @@ class ArtifactStore:
                 # The copy on disk rotted or was tampered with; the staged bytes are known good, so heal it.
                 os.replace(staged.path, target)
                 created = True
+        except OSError:
+            # A filesystem without hard links: rename is atomic too, and a lost race only rewrites identical bytes.
+            created = not target.exists()
+            os.replace(staged.path, target)
         staged.discard()
         staged.committed = True
         return StoredArtifact(sha256=staged.sha256, size=staged.size, path=target, created=created)

@@ -26,14 +26,19 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 __all__ = [
     "IDENTIFIER_KINDS",
+    "KEY_LENGTH_FACTOR",
     "RESERVED_IDENTIFIERS",
     "NameRefused",
     "name_key",
+    "name_keys",
+    "names_collide",
+    "shape_key",
     "skeleton",
     "slug_rules",
     "validate_display_name",
@@ -75,6 +80,10 @@ _ALLOWED_SCRIPT_MIXES = (
 # passes is built to defeat the key, and is refused rather than given an unstable key.
 _MAX_KEY_PASSES = 8
 
+# A key can be much longer than its name (U+FDFA is 18 letters after NFKC): keys of an accepted name are at most this
+# many times ``max_length``, so that a key column can have a fixed size (512 for the default 128).
+KEY_LENGTH_FACTOR = 4
+
 _WORD_SEPARATOR = re.compile(r"[\s\-_.:/,;+()\[\]{}'\"]+")
 
 
@@ -113,8 +122,9 @@ def _load_prototypes() -> dict[str, str]:
     - a class of three or more has exactly one member linked to all the others: the prototype;
     - a class of two with a multi-character member: that member is the prototype ("m" -> "rn");
     - a class of two single characters (about 1,400, mostly combining marks and punctuation) does not say which side
-      is the prototype. Either choice gives the same classes, so the same collisions; the one kept is the member
-      that NFKC and case folding leave alone, then the lower code point, so that the key is stable.
+      is the prototype. Either choice gives the same classes, so the same collisions. The one kept is the member
+      found inside a multi-character prototype, else the one NFKC and case folding leave alone, else the lower code
+      point; prototypes are then mapped until none holds a mapped character.
     """
     table: dict[str, list[dict[str, str]]] = _load_json("confusables.json")
     neighbours: dict[str, set[str]] = defaultdict(set)
@@ -126,6 +136,9 @@ def _load_prototypes() -> dict[str, str]:
                 neighbours[left].add(right)
                 neighbours[right].add(left)
 
+    # Characters that occur inside a multi-character prototype are prototypes themselves (UTS #39 prototypes are
+    # fixed points): evidence for the direction of a two-character class.
+    in_sequences = {char for node in neighbours if len(node) > 1 for char in node}
     prototypes: dict[str, str] = {}
     seen: set[str] = set()
     for start in sorted(neighbours):
@@ -139,14 +152,24 @@ def _load_prototypes() -> dict[str, str]:
                 component.add(node)
                 pending.extend(neighbours[node] - component)
         seen |= component
-        centre = _choose_prototype(component, neighbours)
+        centre = _choose_prototype(component, neighbours, in_sequences)
         for member in component:
             if member != centre and len(member) == 1:
                 prototypes[member] = unicodedata.normalize("NFD", centre)
+    # Where a guess about a two-character class was wrong, a prototype can still hold a mapped character; map until
+    # every prototype is a fixed point, as UTS #39 guarantees for its own table.
+    for _ in range(_MAX_KEY_PASSES):
+        closed = {
+            source: unicodedata.normalize("NFD", "".join(prototypes.get(char, char) for char in target))
+            for source, target in prototypes.items()
+        }
+        if closed == prototypes:
+            break
+        prototypes = closed
     return prototypes
 
 
-def _choose_prototype(component: set[str], neighbours: dict[str, set[str]]) -> str:
+def _choose_prototype(component: set[str], neighbours: dict[str, set[str]], in_sequences: set[str]) -> str:
     if len(component) > 2:
         centres = [node for node in component if neighbours[node] == component - {node}]
         if len(centres) == 1:
@@ -155,9 +178,9 @@ def _choose_prototype(component: set[str], neighbours: dict[str, set[str]]) -> s
     if len(longer) == 1:
         return longer[0]
 
-    def preference(node: str) -> tuple[bool, str]:
+    def preference(node: str) -> tuple[bool, bool, str]:
         stable = unicodedata.normalize("NFKC", node).casefold() == node
-        return (not stable, node)
+        return (node not in in_sequences, not stable, node)
 
     return min(component, key=preference)
 
@@ -169,21 +192,55 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", "".join(prototypes.get(char, char) for char in decomposed))
 
 
+def _fixed_point(name: str, step: Callable[[str], str]) -> str:
+    current = name
+    for _ in range(_MAX_KEY_PASSES):
+        following = step(current)
+        if following == current:
+            return current
+        current = following
+    raise NameRefused("name", "the name does not settle to a stable comparison key")
+
+
+def _fold_then_skeleton(text: str) -> str:
+    return skeleton(unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()))
+
+
+def _skeleton_then_fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", skeleton(unicodedata.normalize("NFKC", text)).casefold())
+
+
 def name_key(name: str) -> str:
     """The uniqueness key of a name: NFKC, case folding and the confusable skeleton, repeated to a fixed point.
 
     One pass is not enough for ``name_key(name_key(x)) == name_key(x)``: some prototypes are capitals ("0" -> "O")
     or compatibility characters that the next NFKC and case folding would change again. Repeating until the text
     stops changing makes the key idempotent by construction, and makes the classes a little coarser than one pass
-    would ("0" and "o" share a key). Call it on a name that ``validate_display_name`` accepted.
+    would ("0" and "o" share a key). Call it on a name that ``validate_display_name`` accepted. The key is for
+    comparison only ("model" keys to "rnodel"); never show it.
     """
-    current = name
-    for _ in range(_MAX_KEY_PASSES):
-        following = skeleton(unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", current).casefold()))
-        if following == current:
-            return current
-        current = following
-    raise NameRefused("name", "the name does not settle to a stable comparison key")
+    return _fixed_point(name, _fold_then_skeleton)
+
+
+def shape_key(name: str) -> str:
+    """The second uniqueness key: the skeleton taken before case folding, repeated to a fixed point.
+
+    Folding case first (``name_key``) is what makes "Iris" and "iris" one name, but it hides capitals that look
+    alike and whose small letters do not: Greek capital alpha and beta fold to alpha and beta, never to "ab"; "I" folds
+    to "i" and never meets "l". No single key can hold both, since "I" would then join "i" and "l" to each other.
+    The skeleton taken first catches these; a name is a duplicate when either of its keys is already taken.
+    """
+    return _fixed_point(name, _skeleton_then_fold)
+
+
+def name_keys(name: str) -> tuple[str, str]:
+    """``(name_key, shape_key)``: store both, each unique per team."""
+    return name_key(name), shape_key(name)
+
+
+def names_collide(first: str, second: str) -> bool:
+    """True if the two names would be taken for one another (they share either key)."""
+    return any(a == b for a, b in zip(name_keys(first), name_keys(second), strict=True))
 
 
 @functools.cache
@@ -243,8 +300,9 @@ def _refused_char(char: str) -> str | None:
 def validate_display_name(name: Any, *, field: str = "name", max_length: int = 128) -> str:
     """Return ``name`` without surrounding whitespace, or raise ``NameRefused`` saying which character and why.
 
-    Length is counted in code points after stripping. Inner spaces must be plain U+0020 and single spaces are kept
-    as typed; the uniqueness key, not this function, decides whether two names clash.
+    Length is counted in code points after stripping, and each uniqueness key of an accepted name is at most
+    ``KEY_LENGTH_FACTOR * max_length`` code points long. Inner spaces must be plain U+0020 and single spaces are kept
+    as typed; the uniqueness keys, not this function, decide whether two names clash.
     """
     if not isinstance(name, str):
         raise NameRefused(field, "must be a string")
@@ -266,6 +324,16 @@ def validate_display_name(name: Any, *, field: str = "name", max_length: int = 1
             raise NameRefused(field, f"more than {_MAX_STACKED_MARKS} combining marks on one character are not allowed")
     if "  " in stripped:
         raise NameRefused(field, "must not contain consecutive spaces")
+    try:
+        longest_key = max(len(key) for key in name_keys(stripped))
+    except NameRefused as refused:
+        raise NameRefused(field, refused.reason) from None
+    if longest_key > KEY_LENGTH_FACTOR * max_length:
+        raise NameRefused(
+            field,
+            f"expands to {longest_key} characters once normalised for comparison (ligatures and compatibility "
+            f"characters such as U+FDFA expand); at most {KEY_LENGTH_FACTOR * max_length} are allowed",
+        )
     mixed = _mixed_script_word(unicodedata.normalize("NFKC", stripped))
     if mixed is not None:
         word, scripts = mixed
@@ -289,7 +357,8 @@ _SQL_RESERVED = frozenset(
     unknown user using when where with
     """.split()  # noqa: SIM905
 )
-RESERVED_IDENTIFIERS = _SQL_RESERVED | frozenset(word.lower() for word in [*keyword.kwlist, *keyword.softkwlist])
+# Hard keywords only: soft keywords (match, case, type) are valid attribute names, and their list grows with Python.
+RESERVED_IDENTIFIERS = _SQL_RESERVED | frozenset(word.lower() for word in keyword.kwlist)
 
 IDENTIFIER_KINDS = frozenset({"feature_view", "feature", "entity"})
 

@@ -1,0 +1,302 @@
+"""The validator child: loads one untrusted ONNX model under resource limits and prints what it found as JSON.
+
+Run only by :func:`registry.onnx_validation.validate_onnx` as ``python -m registry._validate_child``. It reads one
+JSON request on stdin and writes one JSON object on its original stdout: ``{"ok": true, "report": {...}}`` or
+``{"ok": false, "code": ..., "message": ...}``. It must not import Django or anything of the project: it runs in a
+bare interpreter so that a hostile file meets as little code as possible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+# How ONNX element types are named in the interface contract: numpy's names where numpy has one.
+_ELEMENT_NAMES = {"FLOAT": "float32", "DOUBLE": "float64", "FLOAT16": "float16", "UNDEFINED": "undefined"}
+_MEMORY_HINTS = ("bad_alloc", "failed to allocate", "cannot allocate memory", "out of memory")
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _apply_limits(memory_limit_bytes: int, cpu_seconds: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+    # The soft limit sends SIGXCPU, the hard one SIGKILL a second later if that is ignored.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    # A crash under the memory limit must not leave a core file of the model's memory behind.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def is_plain_file_name(name: str) -> bool:
+    return (
+        bool(name)
+        and name not in {".", ".."}
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and not (len(name) >= 2 and name[1] == ":")  # a Windows drive, "C:x"
+    )
+
+
+def _graph_tensors(graph: Any) -> Iterator[tuple[str, Any]]:
+    for tensor in graph.initializer:
+        yield tensor.name, tensor
+    for sparse in graph.sparse_initializer:
+        yield sparse.values.name, sparse.values
+        yield sparse.values.name, sparse.indices
+    for node in graph.node:
+        yield from _node_tensors(node)
+
+
+def _node_tensors(node: Any) -> Iterator[tuple[str, Any]]:
+    label = node.name or node.op_type
+    for attribute in node.attribute:
+        if attribute.HasField("t"):
+            yield label, attribute.t
+        for tensor in attribute.tensors:
+            yield label, tensor
+        sparse_tensors = [attribute.sparse_tensor] if attribute.HasField("sparse_tensor") else []
+        for sparse in [*sparse_tensors, *attribute.sparse_tensors]:
+            yield label, sparse.values
+            yield label, sparse.indices
+        if attribute.HasField("g"):
+            yield from _graph_tensors(attribute.g)
+        for graph in attribute.graphs:
+            yield from _graph_tensors(graph)
+
+
+def _model_tensors(model: Any) -> Iterator[tuple[str, Any]]:
+    yield from _graph_tensors(model.graph)
+    for function in model.functions:
+        for node in function.node:
+            yield from _node_tensors(node)
+    for training in model.training_info:
+        yield from _graph_tensors(training.initialization)
+        yield from _graph_tensors(training.algorithm)
+
+
+def check_external_data(model: Any, allowed: set[str]) -> list[str]:
+    """Refuse every external-data reference except plain names of files uploaded with the model."""
+    from onnx import TensorProto
+
+    used: list[str] = []
+    for owner, tensor in _model_tensors(model):
+        if tensor.data_location != TensorProto.EXTERNAL and not tensor.external_data:
+            continue
+        entries = {entry.key: entry.value for entry in tensor.external_data}
+        location = entries.get("location", "")
+        what = f"Tensor {tensor.name or owner!r} keeps its data in external file {location!r}"
+        if not is_plain_file_name(location):
+            raise Refused("external_data_refused", f"{what}: only a plain file name next to the model is accepted.")
+        if location not in allowed:
+            raise Refused("external_data_refused", f"{what}, which was not uploaded with the model.")
+        if location not in used:
+            used.append(location)
+    return used
+
+
+def _element_name(element_type: int) -> str:
+    from onnx import TensorProto
+
+    try:
+        name = TensorProto.DataType.Name(element_type)
+    except ValueError:
+        return f"unknown({element_type})"
+    return _ELEMENT_NAMES.get(name, name.lower())
+
+
+def _shape(tensor_type: Any) -> list[int | str | None] | None:
+    if not tensor_type.HasField("shape"):
+        return None  # rank unknown
+    dims: list[int | str | None] = []
+    for dim in tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(dim.dim_value)
+        elif dim.HasField("dim_param"):
+            dims.append(dim.dim_param)
+        else:
+            dims.append(None)
+    return dims
+
+
+def _type_text(type_proto: Any) -> str:
+    kind = type_proto.WhichOneof("value")
+    if kind == "tensor_type":
+        return f"tensor({_element_name(type_proto.tensor_type.elem_type)})"
+    if kind == "sparse_tensor_type":
+        return f"sparse_tensor({_element_name(type_proto.sparse_tensor_type.elem_type)})"
+    if kind == "sequence_type":
+        return f"seq({_type_text(type_proto.sequence_type.elem_type)})"
+    if kind == "map_type":
+        key = _element_name(type_proto.map_type.key_type)
+        return f"map({key},{_type_text(type_proto.map_type.value_type)})"
+    if kind == "optional_type":
+        return f"optional({_type_text(type_proto.optional_type.elem_type)})"
+    return "unknown"
+
+
+def describe_value(value_info: Any) -> dict[str, Any]:
+    type_proto = value_info.type
+    kind = type_proto.WhichOneof("value")
+    if kind in {"tensor_type", "sparse_tensor_type"}:
+        tensor_type = getattr(type_proto, kind)
+        return {
+            "name": value_info.name,
+            "kind": kind.removesuffix("_type"),
+            "elem_type": _element_name(tensor_type.elem_type),
+            "shape": _shape(tensor_type),
+        }
+    # Sequences and maps (a ZipMap output, say) have no single element type: the whole type is spelt out.
+    return {
+        "name": value_info.name,
+        "kind": (kind or "unknown").removesuffix("_type"),
+        "elem_type": _type_text(type_proto),
+        "shape": None,
+    }
+
+
+def build_report(model: Any, external_files: list[str], warnings: list[str]) -> dict[str, Any]:
+    import onnx
+    import onnxruntime
+
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    opsets: list[dict[str, Any]] = []
+    for opset in model.opset_import:
+        entry = {"domain": opset.domain or "ai.onnx", "version": opset.version}
+        if entry not in opsets:
+            opsets.append(entry)
+    graph_metadata = getattr(model.graph, "metadata_props", [])
+    return {
+        "ir_version": model.ir_version,
+        "producer_name": model.producer_name,
+        "producer_version": model.producer_version,
+        "domain": model.domain,
+        "model_version": model.model_version,
+        "graph_name": model.graph.name,
+        "opset_imports": opsets,
+        # Before IR 4 initializers were listed among the inputs; callers never feed those.
+        "inputs": [describe_value(value) for value in model.graph.input if value.name not in initializers],
+        "outputs": [describe_value(value) for value in model.graph.output],
+        "metadata_props": {prop.key: prop.value for prop in model.metadata_props},
+        "graph_metadata_props": {prop.key: prop.value for prop in graph_metadata},
+        "external_data_files": external_files,
+        "warnings": warnings,
+        "validated_with": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+    }
+
+
+def _looks_like_memory(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or any(hint in text for hint in _MEMORY_HINTS)
+
+
+def _address_space_used() -> int:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def validate(model_path: Path, allowed: set[str], memory_limit_bytes: int) -> dict[str, Any]:
+    import onnx
+    import onnxruntime
+
+    size = model_path.stat().st_size
+    headroom = memory_limit_bytes - _address_space_used()
+    try:
+        model = onnx.load_model(str(model_path), load_external_data=False)
+    except MemoryError:
+        raise
+    except Exception as error:  # protobuf's DecodeError, or onnx's own complaints about what it read
+        # protobuf reports an allocation failure while parsing as a decode error; parsing holds the file's bytes
+        # and the parsed message at once, so a file that size cannot have been parsed within the limit.
+        if 2 * size > headroom:
+            raise MemoryError(f"parsing a {size}-byte model needs more than the memory left") from None
+        with model_path.open("rb") as handle:
+            first = handle.read(1)
+        # Every ONNX writer puts ir_version (field 1, varint: tag 0x08) first.
+        if first == b"\x08":
+            raise Refused("truncated", f"The file starts like an ONNX model but cannot be parsed: {error}") from None
+        raise Refused("not_onnx", f"The file is not an ONNX model (it does not parse as one: {error}).") from None
+    if not model.HasField("graph") or model.ir_version <= 0:
+        raise Refused("not_onnx", "The file parses, but it is not an ONNX model: it has no graph or no IR version.")
+
+    external_files = check_external_data(model, allowed)
+
+    warnings: list[str] = []
+    try:
+        onnx.checker.check_model(str(model_path))
+    except MemoryError:
+        raise
+    except Exception as error:  # ValidationError mostly; the checker also raises plain errors on odd files
+        raise Refused("checker_failed", f"The ONNX checker refused the model: {error}") from None
+    try:
+        onnx.checker.check_model(str(model_path), full_check=True)
+    except MemoryError:
+        raise
+    except Exception as error:
+        # Strict shape inference rejects some valid models (custom domains, converters' loose shapes); the session
+        # below is the authority on whether the model runs, so this is reported but not fatal.
+        warnings.append(f"Full shape inference failed: {error}")
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Only the ONNX protobuf format: never ORT's flatbuffer format, whatever the file turns out to be.
+    options.add_session_config_entry("session.load_model_format", "ONNX")
+    try:
+        session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:
+        if _looks_like_memory(error):
+            raise
+        raise Refused("runtime_failed", f"ONNX Runtime cannot load the model: {error}") from None
+    del session
+    return build_report(model, external_files, warnings)
+
+
+def _reply(out: int, payload: dict[str, Any], private_folder: str) -> NoReturn:
+    # The private folder is an implementation detail of the server; messages name only the files the client sent.
+    if "message" in payload:
+        payload["message"] = payload["message"].replace(private_folder + os.sep, "").replace(private_folder, ".")
+    data = (json.dumps(payload) + "\n").encode()
+    while data:
+        data = data[os.write(out, data) :]
+    os._exit(0)
+
+
+def main() -> NoReturn:
+    request = json.loads(sys.stdin.read())
+    private_folder = str(Path(request["model"]).parent)
+    # Libraries print to stdout at times; only our JSON goes to the real one.
+    out = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        _apply_limits(int(request["memory_limit_bytes"]), int(request["cpu_seconds"]))
+        report = validate(Path(request["model"]), set(request["allowed_external"]), int(request["memory_limit_bytes"]))
+    except Refused as refusal:
+        _reply(out, {"ok": False, "code": refusal.code, "message": refusal.message}, private_folder)
+    except Exception as error:
+        if _looks_like_memory(error):
+            limit = request["memory_limit_bytes"]
+            message = f"Validation ran out of memory under its limit of {limit} bytes. {error}".strip()
+            _reply(out, {"ok": False, "code": "memory_limit", "message": message}, private_folder)
+        _reply(out, {"ok": False, "code": "runtime_failed", "message": f"Validation failed: {error!r}"}, private_folder)
+    _reply(out, {"ok": True, "report": report}, private_folder)
+
+
+if __name__ == "__main__":
+    main()

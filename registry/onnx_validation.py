@@ -1,0 +1,287 @@
+"""Validation of uploaded ONNX models before the store accepts them.
+
+Two stages. First a cheap sniff in this process that reads only the first bytes and refuses what is plainly not
+ONNX (pickles, archives, compressed files, other frameworks' formats) with a message saying what it looks like.
+Then a child process — a fresh interpreter, never a fork of the web or worker process with its threads and
+database connections — parses the model, checks its external-data references, runs the ONNX checker and opens an
+ONNX Runtime session, under an address-space limit, a CPU limit and a wall-clock timeout enforced from here. The
+child answers in JSON on stdout; nothing from it is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from registry._validate_child import is_plain_file_name
+
+DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
+DEFAULT_TIME_LIMIT_SECONDS = 120.0
+MIN_MODEL_BYTES = 16
+CHILD_MODULE = "registry._validate_child"
+_MODEL_NAME = "model.onnx"
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Refusal(StrEnum):
+    NOT_ONNX = "not_onnx"
+    PICKLE = "pickle"
+    ZIP_ARCHIVE = "zip_archive"
+    TRUNCATED = "truncated"
+    EXTERNAL_DATA_REFUSED = "external_data_refused"
+    CHECKER_FAILED = "checker_failed"
+    RUNTIME_FAILED = "runtime_failed"
+    MEMORY_LIMIT = "memory_limit"
+    TIMEOUT = "timeout"
+
+
+class OnnxValidationError(Exception):
+    def __init__(self, code: Refusal | str, message: str) -> None:
+        super().__init__(message)
+        self.code = Refusal(code)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class OnnxReport:
+    """What validation learnt about a model; ``as_dict()`` is the JSON stored with a model version.
+
+    ``inputs``/``outputs`` hold one dict per graph input/output: ``name``, ``kind`` (tensor, sparse_tensor,
+    sequence, map, optional), ``elem_type`` ("float32", "int64", "string"... or the full type for non-tensors) and
+    ``shape`` (a list of ints, symbolic names and None for unnamed dims; None when the rank is unknown).
+    Opset domain "ai.onnx" is the default domain (empty in the file).
+    """
+
+    ir_version: int
+    producer_name: str
+    producer_version: str
+    domain: str
+    model_version: int
+    graph_name: str
+    opset_imports: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    metadata_props: dict[str, str]
+    graph_metadata_props: dict[str, str]
+    external_data_files: list[str]
+    warnings: list[str]
+    validated_with: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _zip_member_hint(head: bytes) -> str:
+    # The first local header names the first member (offset 26: name length, 30: name) — no unzipping needed.
+    if len(head) < 30:
+        return ""
+    length = int.from_bytes(head[26:28], "little")
+    first = head[30 : 30 + length].decode("utf-8", "replace")
+    if first.endswith("data.pkl") or "/data/" in first or first.endswith("/version"):
+        return "a PyTorch checkpoint (.pt/.pth files are ZIP archives of pickles)"
+    if first.endswith(".npy"):
+        return "a NumPy .npz archive"
+    if first in {"metadata.json", "config.json", "model.weights.h5"}:
+        return "a Keras .keras archive"
+    return "a ZIP archive"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(char.isprintable() or char in "\r\n\t" for char in text)
+
+
+def sniff(head: bytes, size: int) -> OnnxValidationError | None:
+    """What the first bytes of a file say it is, if that is plainly not ONNX; None when it may be ONNX."""
+    if size == 0:
+        return OnnxValidationError(Refusal.NOT_ONNX, "The file is empty.")
+    if head[:1] == b"\x80" and head[1:2] in {b"\x02", b"\x03", b"\x04", b"\x05"}:
+        return OnnxValidationError(
+            Refusal.PICKLE,
+            f"This is a Python pickle (protocol {head[1]}), not ONNX: a joblib, pickle or scikit-learn dump. Pickles "
+            "are never loaded here; convert the model to ONNX (skl2onnx, torch.onnx.export, tf2onnx) and upload that.",
+        )
+    if head.startswith((b"(dp", b"(lp", b"(tp", b"}q", b"]q", b"ccopy_reg", b"c__builtin__", b"cnumpy", b"csklearn")):
+        return OnnxValidationError(Refusal.PICKLE, "This looks like a Python pickle (an old protocol), not ONNX.")
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return OnnxValidationError(
+            Refusal.ZIP_ARCHIVE,
+            f"This is {_zip_member_hint(head)}, not ONNX. Export the model to ONNX and upload that.",
+        )
+    magics = [
+        (b"\x1f\x8b", "a gzip-compressed file (a compressed joblib dump or a tarball?)"),
+        (b"BZh", "a bzip2-compressed file"),
+        (b"\xfd7zXZ\x00", "an xz-compressed file"),
+        (b"\x04\x22\x4d\x18", "an LZ4-compressed file"),
+        (b"\x28\xb5\x2f\xfd", "a Zstandard-compressed file"),
+        (b"\x89HDF\r\n\x1a\n", "an HDF5 file (a Keras .h5 model?)"),
+        (b"\x93NUMPY", "a NumPy .npy array"),
+        (b"\x7fELF", "an executable (ELF)"),
+    ]
+    for magic, what in magics:
+        if head.startswith(magic):
+            return OnnxValidationError(Refusal.NOT_ONNX, f"This is {what}, not ONNX.")
+    if head[:1] == b"\x78" and head[1:2] in {b"\x01", b"\x5e", b"\x9c", b"\xda"}:
+        return OnnxValidationError(
+            Refusal.NOT_ONNX, "This is zlib-compressed data (a compressed joblib dump?), not ONNX."
+        )
+    if head[4:8] == b"TFL3":
+        return OnnxValidationError(Refusal.NOT_ONNX, "This is a TensorFlow Lite model, not ONNX.")
+    if head[4:8] == b"ORTM":
+        return OnnxValidationError(Refusal.NOT_ONNX, "This is an ONNX Runtime (.ort) model; upload the .onnx file.")
+    if head[8:10] == b'{"':
+        return OnnxValidationError(Refusal.NOT_ONNX, "This is a safetensors file (weights only), not ONNX.")
+    if _looks_like_text(head):
+        return OnnxValidationError(Refusal.NOT_ONNX, "This is a text file (JSON, YAML, a script...), not ONNX.")
+    if size < MIN_MODEL_BYTES:
+        code = Refusal.TRUNCATED if head[:1] == b"\x08" else Refusal.NOT_ONNX
+        return OnnxValidationError(code, f"The file is only {size} bytes: too small to be an ONNX model.")
+    return None
+
+
+def _check_extra_files(extra_files: dict[str, Path]) -> None:
+    for name, path in extra_files.items():
+        if not is_plain_file_name(name) or name == _MODEL_NAME:
+            raise OnnxValidationError(
+                Refusal.EXTERNAL_DATA_REFUSED, f"External data file name {name!r} is not a plain file name."
+            )
+        info = Path(path).lstat()
+        if not stat.S_ISREG(info.st_mode):
+            raise OnnxValidationError(
+                Refusal.EXTERNAL_DATA_REFUSED, f"External data file {name!r} is not a regular file (a symlink?)."
+            )
+
+
+def _place(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _child_environment() -> dict[str, str]:
+    # Nothing of the parent's environment (secrets, DATABASE_URL) reaches the child; one thread per library.
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        # Each malloc arena reserves address space, which counts against the child's RLIMIT_AS.
+        "MALLOC_ARENA_MAX": "2",
+    }
+
+
+def _classify_crash(returncode: int, stderr: str) -> OnnxValidationError:
+    lowered = stderr.lower()
+    if returncode == -signal.SIGXCPU:
+        return OnnxValidationError(Refusal.TIMEOUT, "Validation used up its CPU time limit.")
+    if any(hint in lowered for hint in ("memoryerror", "bad_alloc", "cannot allocate memory", "out of memory")):
+        return OnnxValidationError(Refusal.MEMORY_LIMIT, "Validation ran out of memory under its limit.")
+    if returncode == -signal.SIGKILL:
+        return OnnxValidationError(Refusal.MEMORY_LIMIT, "The validator was killed by the system (out of memory).")
+    tail = stderr.strip().splitlines()[-1:] or [""]
+    how = f"signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
+    return OnnxValidationError(Refusal.RUNTIME_FAILED, f"The validator crashed ({how}). {tail[0][:300]}".strip())
+
+
+def _run_child(request: dict[str, Any], time_limit_seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryFile() as stderr_file:
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell, no client input
+            [sys.executable, "-E", "-s", "-B", "-m", CHILD_MODULE],
+            cwd=_PROJECT_ROOT,
+            env=_child_environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            start_new_session=True,  # its own process group, so a kill reaches anything it started
+            close_fds=True,
+        )
+        try:
+            stdout, _ = child.communicate(json.dumps(request).encode(), timeout=time_limit_seconds)
+        except subprocess.TimeoutExpired:
+            raise OnnxValidationError(
+                Refusal.TIMEOUT, f"Validation took longer than {time_limit_seconds:g} seconds and was stopped."
+            ) from None
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.communicate()
+        stderr_file.seek(0)
+        stderr = stderr_file.read(65536).decode("utf-8", "replace")
+    try:
+        reply: dict[str, Any] = json.loads(stdout)
+    except ValueError:
+        raise _classify_crash(child.returncode, stderr) from None
+    return reply
+
+
+def validate_onnx(
+    path: Path | str,
+    *,
+    extra_files: dict[str, Path] | None = None,
+    memory_limit_bytes: int | None = None,
+    time_limit_seconds: float | None = None,
+) -> OnnxReport:
+    """Validate the ONNX model at ``path``; return its interface contract or raise ``OnnxValidationError``.
+
+    ``extra_files`` maps the plain file names a model may reference as external data to the uploaded files holding
+    them; any other reference is refused. The limits default to the settings ``ARTIFACT_VALIDATION_MEMORY_BYTES``
+    (address space of the whole validator process, runtime libraries included) and
+    ``ARTIFACT_VALIDATION_SECONDS`` (wall clock, interpreter start-up included).
+    """
+    if memory_limit_bytes is None:
+        memory_limit_bytes = int(getattr(settings, "ARTIFACT_VALIDATION_MEMORY_BYTES", DEFAULT_MEMORY_LIMIT_BYTES))
+    if time_limit_seconds is None:
+        time_limit_seconds = float(getattr(settings, "ARTIFACT_VALIDATION_SECONDS", DEFAULT_TIME_LIMIT_SECONDS))
+    path = Path(path)
+    extra_files = dict(extra_files or {})
+
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise OnnxValidationError(Refusal.NOT_ONNX, "The upload is not a regular file.")
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    refusal = sniff(head, info.st_size)
+    if refusal is not None:
+        raise refusal
+    _check_extra_files(extra_files)
+
+    # The model and only the files uploaded with it, alone in a private folder: the runtime resolves external
+    # data relative to the model, so nothing else on the disk can be reached that way.
+    workdir = Path(tempfile.mkdtemp(prefix=".onnx-check-", dir=path.parent))
+    try:
+        _place(path, workdir / _MODEL_NAME)
+        for name, source in extra_files.items():
+            shutil.copyfile(source, workdir / name)
+        request = {
+            "model": str(workdir / _MODEL_NAME),
+            "allowed_external": sorted(extra_files),
+            "memory_limit_bytes": memory_limit_bytes,
+            "cpu_seconds": max(1, math.ceil(time_limit_seconds)),
+        }
+        reply = _run_child(request, time_limit_seconds)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if not reply.get("ok"):
+        raise OnnxValidationError(reply.get("code", Refusal.RUNTIME_FAILED), str(reply.get("message", "")))
+    return OnnxReport(**reply["report"])
