@@ -205,6 +205,9 @@ SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
 # Bodies over this size answer 413 before they are read (see core.middleware.BodySizeLimitMiddleware).
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# The largest ONNX artifact accepted, and the POST paths that may carry one (regular expressions over the path).
+MAX_ARTIFACT_BYTES = env_int("MAX_ARTIFACT_BYTES", 512 * 1024 * 1024, minimum=1024 * 1024)
+UPLOAD_PATHS = [r"/api/v1/models/\d+/versions/"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # --- REST API -----------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ fast 503 when the database or the job broker is down."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -44,7 +45,11 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 before reading a body whose declared length is over ``MAX_REQUEST_BODY_BYTES``."""
+    """Answers 413 before reading a body whose declared length is over ``MAX_REQUEST_BODY_BYTES``.
+
+    Upload endpoints (``settings.UPLOAD_PATHS``, POST only) take bodies up to ``MAX_ARTIFACT_BYTES`` plus room for
+    the multipart framing; the upload itself enforces the exact artifact limit while it streams.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -56,11 +61,25 @@ class BodySizeLimitMiddleware:
         except ValueError:
             return _error(request, 400, "invalid_content_length", "The Content-Length header is not a number.")
         limit = settings.MAX_REQUEST_BODY_BYTES
+        if request.method == "POST" and any(pattern.fullmatch(request.path) for pattern in _upload_paths()):
+            limit = settings.MAX_ARTIFACT_BYTES + _MULTIPART_ALLOWANCE
         if length > limit:
             return _error(
                 request, 413, "request_too_large", f"The request body is {length} bytes; the limit is {limit} bytes."
             )
         return self.get_response(request)
+
+
+_MULTIPART_ALLOWANCE = 1024 * 1024
+
+
+@functools.cache
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in patterns)
+
+
+def _upload_paths() -> tuple[re.Pattern[str], ...]:
+    return _compiled(tuple(settings.UPLOAD_PATHS))
 
 
 class ServiceUnavailableMiddleware:

@@ -19,6 +19,7 @@ APPS = ("core", "registry", "workers")
 # Models reached only through another object's API, each with the reason.
 NO_OWN_API = {
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",
+    "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
 }
 
 

@@ -1,0 +1,332 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.api.base import StrictModelSerializer, StrictSerializer
+from core.models import Team
+from registry.choices import VersionStatus
+from registry.models import (
+    Dataset,
+    DatasetVersion,
+    FeatureSetVersion,
+    FeatureView,
+    KpiObservation,
+    ModelVersion,
+    ModelVersionTransition,
+    RegisteredModel,
+    UseCase,
+)
+
+User = get_user_model()
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(" + "|".join(VersionStatus.values) + ")$",
+        "description": "Lifecycle status: " + ", ".join(VersionStatus.values) + ".",
+    }
+)
+class VersionStatusField(serializers.ChoiceField):
+    """A lifecycle status. Described by a pattern, not an ``enum``, in the OpenAPI schema: drf-spectacular names
+    enums after the field, and jobs already own ``status`` (settings.ENUM_NAME_OVERRIDES would be the cleaner fix).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=VersionStatus.choices, **kwargs)
+
+
+def team_field() -> serializers.SlugRelatedField[Any]:
+    # Views narrow the queryset to the teams the caller may write to.
+    return serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+
+
+def user_field(**kwargs: Any) -> serializers.SlugRelatedField[Any]:
+    return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), **kwargs)
+
+
+def created_by_field() -> serializers.SlugRelatedField[Any]:
+    return serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+
+# --- Use cases ----------------------------------------------------------------------------------------------------
+
+USE_CASE_EDITABLE = [
+    "name",
+    "objective",
+    "kpis",
+    "expected_roi",
+    "roi_measurement",
+    "decision_mode",
+    "output_users",
+    "scope",
+    "limitations",
+    "owner",
+    "stakeholders",
+    "risk_tier",
+]
+
+
+class UseCaseSerializer(StrictModelSerializer):
+    team = team_field()
+    owner = user_field()
+    created_by = created_by_field()
+
+    class Meta:
+        model = UseCase
+        fields = ["id", "team", *USE_CASE_EDITABLE, "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+        # Uniqueness is decided by the action on the name's key, with a message naming the clash.
+        validators: list[Any] = []
+
+
+class UseCaseUpdateSerializer(UseCaseSerializer):
+    class Meta(UseCaseSerializer.Meta):
+        read_only_fields = ["id", "team", "created_by", "created_at", "updated_at"]
+
+
+class KpiObservationSerializer(StrictModelSerializer):
+    recorded_by = created_by_field()
+
+    class Meta:
+        model = KpiObservation
+        fields = ["id", "use_case", "kpi", "value", "observed_at", "note", "recorded_by", "recorded_at"]
+        read_only_fields = ["id", "use_case", "recorded_by", "recorded_at"]
+
+
+# --- Datasets -----------------------------------------------------------------------------------------------------
+
+DATASET_EDITABLE = [
+    "name",
+    "owner",
+    "description",
+    "storage_format",
+    "location",
+    "partitioning",
+    "residency_region",
+    "classification",
+    "legal_basis",
+]
+
+
+class DatasetSerializer(StrictModelSerializer):
+    team = team_field()
+    owner = user_field()
+    created_by = created_by_field()
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "team", *DATASET_EDITABLE, "latest_version", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+        validators: list[Any] = []
+
+
+class DatasetUpdateSerializer(DatasetSerializer):
+    class Meta(DatasetSerializer.Meta):
+        read_only_fields = ["id", "team", "created_by", "created_at", "updated_at"]
+
+
+class DatasetVersionSerializer(StrictModelSerializer):
+    dataset: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
+    created_by = created_by_field()
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "id",
+            "dataset",
+            "number",
+            "schema",
+            "schema_fingerprint",
+            "content_fingerprint",
+            "fingerprint_source",
+            "row_count",
+            "evolution",
+            "breaking_change",
+            "description",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DatasetVersionCreateSerializer(StrictSerializer):
+    """A new dataset version. ``schema`` is ``{"columns": [...]}`` (docs/registry.md); ``allow_breaking_change``
+    must be true to register a schema that breaks readers of the previous version."""
+
+    schema = serializers.JSONField()
+    content_fingerprint = serializers.CharField(max_length=64)
+    row_count = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    allow_breaking_change = serializers.BooleanField(required=False, default=False)
+
+
+# --- Registered models --------------------------------------------------------------------------------------------
+
+MODEL_EDITABLE = [
+    "name",
+    "owner",
+    "on_call",
+    "escalation_path",
+    "use_case",
+    "description",
+    "intended_use",
+    "limitations",
+    "assumptions",
+    "upstream_dependencies",
+    "tags",
+]
+
+
+class RegisteredModelSerializer(StrictModelSerializer):
+    team = team_field()
+    owner = user_field()
+    use_case = serializers.PrimaryKeyRelatedField(queryset=UseCase.objects.all(), allow_null=True, required=False)
+    created_by = created_by_field()
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["id", "team", *MODEL_EDITABLE, "latest_version", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+        validators: list[Any] = []
+
+
+class RegisteredModelUpdateSerializer(RegisteredModelSerializer):
+    class Meta(RegisteredModelSerializer.Meta):
+        read_only_fields = ["id", "team", "created_by", "created_at", "updated_at"]
+
+
+class ModelVersionTransitionSerializer(serializers.ModelSerializer[Any]):
+    actor = serializers.CharField(source="actor_name", read_only=True)
+    from_status = VersionStatusField(read_only=True)
+    to_status = VersionStatusField(read_only=True)
+
+    class Meta:
+        model = ModelVersionTransition
+        fields = ["from_status", "to_status", "reason", "actor", "occurred_at"]
+        read_only_fields = fields
+
+
+class ModelVersionSerializer(serializers.ModelSerializer[Any]):
+    model: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
+    model_name = serializers.CharField(source="model.name", read_only=True)
+    team = serializers.CharField(source="model.team.slug", read_only=True)
+    dataset_versions: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    feature_set_versions: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    authors: Any = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    status = VersionStatusField(read_only=True)
+    created_by = created_by_field()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "model",
+            "model_name",
+            "team",
+            "number",
+            "status",
+            "artifact_sha256",
+            "artifact_size",
+            "artifact_filename",
+            "interface",
+            "training_params",
+            "metrics",
+            "description",
+            "dataset_versions",
+            "feature_set_versions",
+            "authors",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    transitions = ModelVersionTransitionSerializer(many=True, read_only=True)
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "transitions"]
+        read_only_fields = fields
+
+
+class ModelVersionUploadSerializer(StrictSerializer):
+    """``multipart/form-data``: the ONNX ``file``, and JSON text for ``training_params`` and ``metrics``.
+
+    ``dataset_versions`` (ids) and ``authors`` (usernames) may repeat; authors default to the uploader.
+    """
+
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+    training_params = serializers.JSONField(binary=True, required=False, default=dict)
+    metrics = serializers.JSONField(binary=True, required=False, default=dict)
+    dataset_versions = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    feature_set_versions = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list
+    )
+    authors = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TransitionRequestSerializer(StrictSerializer):
+    to_status = VersionStatusField()
+    reason = serializers.CharField(max_length=4000)
+
+
+# --- Feature views ------------------------------------------------------------------------------------------------
+
+FEATURE_VIEW_EDITABLE = ["name", "entity", "source_dataset", "event_time_column", "features", "owner", "description"]
+
+
+class FeatureViewSerializer(StrictModelSerializer):
+    """``features``: ``[{"name", "definition", "aggregation", "window", "description"}]`` (docs/registry.md)."""
+
+    team = team_field()
+    owner = user_field()
+    source_dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    created_by = created_by_field()
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = FeatureView
+        fields = ["id", "team", *FEATURE_VIEW_EDITABLE, "latest_version", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+        validators: list[Any] = []
+
+
+class FeatureViewUpdateSerializer(FeatureViewSerializer):
+    class Meta(FeatureViewSerializer.Meta):
+        read_only_fields = ["id", "team", "created_by", "created_at", "updated_at"]
+
+
+class FeatureSetVersionSerializer(serializers.ModelSerializer[Any]):
+    feature_view: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
+    dataset_versions: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    created_by = created_by_field()
+
+    class Meta:
+        model = FeatureSetVersion
+        fields = [
+            "id",
+            "feature_view",
+            "number",
+            "features",
+            "dataset_versions",
+            "fingerprint",
+            "statistics",
+            "description",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class FeatureSetVersionCreateSerializer(StrictSerializer):
+    dataset_versions = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    statistics = serializers.JSONField(required=False, default=dict)
+    description = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,0 +1,458 @@
+"""The registry's REST API. Views validate input and call registry.actions; they never write models themselves.
+
+Reads are restricted in SQL (``Model.objects.restrict(user, "view")``), so another team's objects are 404s. A
+create names its team (or its parent object): a team the caller cannot see reads as absent, one they see but may not
+write to is a 403, checked before the rest of the body is looked at.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+from django.db.models import Max, Prefetch, QuerySet
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.base import RestrictedViewSetMixin
+from core.api.permissions import RestrictedObjectPermission
+from core.querysets import CHANGE, VIEW
+from registry import actions, artifacts
+from registry.api import serializers as s
+from registry.filtersets import (
+    DatasetFilterSet,
+    DatasetVersionFilterSet,
+    FeatureViewFilterSet,
+    KpiObservationFilterSet,
+    ModelVersionFilterSet,
+    RegisteredModelFilterSet,
+    UseCaseFilterSet,
+)
+from registry.models import (
+    Dataset,
+    DatasetVersion,
+    FeatureSetVersion,
+    FeatureView,
+    KpiObservation,
+    ModelVersion,
+    ModelVersionTransition,
+    RegisteredModel,
+    UseCase,
+)
+from registry.querysets import teams_for
+
+logger = logging.getLogger(__name__)
+
+WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
+
+
+class ArtifactCorrupted(APIException):
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_code = "artifact_corrupted"
+    default_detail = "The stored artifact failed its integrity check and was not served; the event is recorded."
+
+
+class ArtifactTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "artifact_too_large"
+    default_detail = "The file is over the size limit."
+
+
+def _team_for_write(request: Request) -> None:
+    """A team the caller cannot see reads as absent (400); one they see but may not write to is a 403."""
+    slug = request.data.get("team") if isinstance(request.data, dict) else None
+    if not isinstance(slug, str):
+        return  # missing or of the wrong type: the serializer says so
+    if teams_for(request.user, CHANGE).filter(slug=slug).exists():
+        return
+    if teams_for(request.user, VIEW).filter(slug=slug).exists():
+        raise PermissionDenied(f"Only engineers and admins of team {slug} may do this.")
+    raise ValidationError({"team": [f"Object with slug={slug} does not exist."]})
+
+
+def _require_write(request: Request, obj: Any) -> None:
+    if not type(obj)._default_manager.restrict(request.user, CHANGE).filter(pk=obj.pk).exists():
+        raise PermissionDenied("You may see this, but not change it.")
+
+
+def _refusing(call: Any, *, actor: Any, team: Any, target: Any) -> Any:
+    """Run an action; if it refuses with a ``RegistryRefusal``, record that (after the rollback) and re-raise."""
+    try:
+        return call()
+    except actions.RegistryRefusal as refusal:
+        actions.do_record_refusal(refusal.event_type, actor=actor, team=team, target=target, metadata=refusal.metadata)
+        if refusal.metadata.get("reason") == "too_large":
+            raise ArtifactTooLarge("; ".join(refusal.messages)) from None
+        raise
+
+
+class RegistryViewSet(
+    RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet[Any]
+):
+    """List, detail, create and PATCH for a team-owned registry object."""
+
+    permission_classes = WRITE_PERMISSIONS
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    update_serializer_class: Any = None
+    read_serializer_class: Any = None
+
+    def get_serializer_class(self) -> Any:
+        return self.update_serializer_class if self.action == "partial_update" else self.read_serializer_class
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        fields = getattr(serializer, "fields", {})
+        if "team" in fields and not fields["team"].read_only:
+            fields["team"].queryset = teams_for(self.request.user, CHANGE)
+        return serializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        _team_for_write(request)
+        return super().create(request, *args, **kwargs)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        super().partial_update(request, *args, **kwargs)
+        return Response(self.read_serializer_class(self.get_object(), context=self.get_serializer_context()).data)
+
+
+# --- Use cases ----------------------------------------------------------------------------------------------------
+
+
+@extend_schema(responses=s.UseCaseSerializer)
+class UseCaseViewSet(RegistryViewSet):
+    """Use cases: why a model exists, its KPIs, expected ROI and EU AI Act risk tier."""
+
+    queryset = UseCase.objects.select_related("team", "owner", "created_by")
+    serializer_class = s.UseCaseSerializer
+    read_serializer_class = s.UseCaseSerializer
+    update_serializer_class = s.UseCaseUpdateSerializer
+    filterset_class = UseCaseFilterSet
+    ordering_fields = ["name", "created_at", "updated_at", "risk_tier"]
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        team = data.pop("team")
+        serializer.instance = actions.do_create_use_case(team, actor=self.request.user, **data)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = actions.do_update_use_case(
+            serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+
+class KpiObservationViewSet(
+    RestrictedViewSetMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet[Any]
+):
+    """A use case's KPI observations over time (filter by ``kpi``, ``observed_after``, ``observed_before``); POST
+    records one. Observations are facts: none is edited."""
+
+    serializer_class = s.KpiObservationSerializer
+    queryset = KpiObservation.objects.select_related("recorded_by").order_by("kpi", "observed_at", "id")
+    filterset_class = KpiObservationFilterSet
+    ordering_fields = ["observed_at", "recorded_at"]
+
+    def parent(self) -> UseCase:
+        queryset = UseCase.objects.restrict(self.request.user, VIEW).select_related("team")
+        return get_object_or_404(queryset, pk=self.kwargs["use_case_pk"])
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return KpiObservation.objects.none()
+        return super().get_queryset().filter(use_case_id=self.parent().pk)
+
+    def create(self, request: Request, use_case_pk: str) -> Response:
+        use_case = self.parent()
+        _require_write(request, use_case)
+        serializer = s.KpiObservationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        observation = actions.do_record_kpi_observation(use_case, actor=request.user, **serializer.validated_data)
+        return Response(s.KpiObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
+
+
+# --- Datasets -----------------------------------------------------------------------------------------------------
+
+
+@extend_schema(responses=s.DatasetSerializer)
+class DatasetViewSet(RegistryViewSet):
+    """Datasets: where the data lives, its classification and legal basis. Versions are under ``versions/``."""
+
+    queryset = (
+        Dataset.objects.select_related("team", "owner", "created_by")
+        .annotate(latest_version=Max("versions__number"))
+        .order_by("team_id", "name")
+    )  # an aggregate drops Meta.ordering
+    serializer_class = s.DatasetSerializer
+    read_serializer_class = s.DatasetSerializer
+    update_serializer_class = s.DatasetUpdateSerializer
+    filterset_class = DatasetFilterSet
+    ordering_fields = ["name", "created_at", "updated_at"]
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        team = data.pop("team")
+        created = actions.do_create_dataset(team, actor=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=created.pk)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = actions.do_update_dataset(
+            serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+
+class DatasetVersionViewSet(
+    RestrictedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+):
+    """The immutable versions of one dataset, newest first. POST registers the next one; nothing edits them."""
+
+    serializer_class = s.DatasetVersionSerializer
+    queryset = DatasetVersion.objects.select_related("dataset", "created_by")
+    filterset_class = DatasetVersionFilterSet
+    lookup_field = "number"
+    lookup_value_regex = r"[0-9]+"
+    ordering_fields = ["number", "created_at"]
+
+    def parent(self) -> Dataset:
+        queryset = Dataset.objects.restrict(self.request.user, VIEW).select_related("team")
+        return get_object_or_404(queryset, pk=self.kwargs["dataset_pk"])
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return DatasetVersion.objects.none()
+        return super().get_queryset().filter(dataset_id=self.parent().pk)
+
+    @extend_schema(request=s.DatasetVersionCreateSerializer, responses={201: s.DatasetVersionSerializer})
+    def create(self, request: Request, dataset_pk: str) -> Response:
+        dataset = self.parent()
+        _require_write(request, dataset)
+        serializer = s.DatasetVersionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = _refusing(
+            lambda: actions.do_register_dataset_version(dataset, actor=request.user, **serializer.validated_data),
+            actor=request.user,
+            team=dataset.team,
+            target=dataset,
+        )
+        return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+# --- Registered models --------------------------------------------------------------------------------------------
+
+
+@extend_schema(responses=s.RegisteredModelSerializer)
+class RegisteredModelViewSet(RegistryViewSet):
+    """Registered models: who answers for them, what they are for. Versions are under ``versions/``."""
+
+    queryset = (
+        RegisteredModel.objects.select_related("team", "owner", "created_by")
+        .annotate(latest_version=Max("versions__number"))
+        .order_by("team_id", "name")
+    )  # an aggregate drops Meta.ordering
+    serializer_class = s.RegisteredModelSerializer
+    read_serializer_class = s.RegisteredModelSerializer
+    update_serializer_class = s.RegisteredModelUpdateSerializer
+    filterset_class = RegisteredModelFilterSet
+    ordering_fields = ["name", "created_at", "updated_at"]
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        fields = getattr(serializer, "fields", {})
+        if "use_case" in fields:
+            # Another team's use case reads as absent; the action checks it is the model's own team's.
+            fields["use_case"].queryset = UseCase.objects.restrict(self.request.user, VIEW)
+        return serializer
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        team = data.pop("team")
+        created = actions.do_create_model(team, actor=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=created.pk)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = actions.do_update_model(
+            serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+
+def _version_queryset() -> Any:
+    return ModelVersion.objects.select_related("model__team", "created_by").prefetch_related(
+        "dataset_versions", "feature_set_versions", "authors"
+    )
+
+
+class ModelVersionSearchViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
+    """Every model version you may see, across models: search by model name (``q``), ``tag``, ``status``, team."""
+
+    serializer_class = s.ModelVersionSerializer
+    filterset_class = ModelVersionFilterSet
+    ordering_fields = ["created_at", "number"]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return _version_queryset().restrict(self.request.user, VIEW).order_by("-created_at", "-id")
+
+    def get_serializer_class(self) -> Any:
+        return s.ModelVersionDetailSerializer if self.action == "retrieve" else s.ModelVersionSerializer
+
+
+class ModelVersionViewSet(
+    RestrictedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+):
+    """The immutable versions of one model, newest first. POST uploads the next (multipart, an ONNX file)."""
+
+    filterset_class = ModelVersionFilterSet
+    lookup_field = "number"
+    lookup_value_regex = r"[0-9]+"
+    ordering_fields = ["number", "created_at"]
+    # The upload is a form; the transitions are JSON. A JSON upload is refused as missing its file.
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def parent(self) -> RegisteredModel:
+        queryset = RegisteredModel.objects.restrict(self.request.user, VIEW).select_related("team")
+        return get_object_or_404(queryset, pk=self.kwargs["model_pk"])
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        queryset: Any = _version_queryset().filter(model_id=self.parent().pk)
+        if self.action != "list":
+            queryset = queryset.prefetch_related(
+                Prefetch("transitions", queryset=ModelVersionTransition.objects.order_by("occurred_at", "id"))
+            )
+        return queryset.restrict(self.request.user, VIEW)
+
+    def get_serializer_class(self) -> Any:
+        return s.ModelVersionSerializer if self.action == "list" else s.ModelVersionDetailSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": s.ModelVersionUploadSerializer}, responses={201: s.ModelVersionDetailSerializer}
+    )
+    def create(self, request: Request, model_pk: str) -> Response:
+        model = self.parent()
+        _require_write(request, model)
+        serializer = s.ModelVersionUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        upload = data.pop("file")
+        version = _refusing(
+            lambda: actions.do_register_model_version(
+                model,
+                actor=request.user,
+                chunks=upload.chunks(),
+                filename=upload.name or "",
+                **data,
+            ),
+            actor=request.user,
+            team=model.team,
+            target=model,
+        )
+        version = self.get_queryset().get(pk=version.pk)
+        return Response(s.ModelVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.TransitionRequestSerializer, responses={200: s.ModelVersionDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def transitions(self, request: Request, model_pk: str, number: str) -> Response:
+        """Move the version along its lifecycle: ``{"to_status": "in_review", "reason": "..."}``."""
+        version = self.get_object()
+        serializer = s.TransitionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        actions.do_change_version_status(version, actor=request.user, **serializer.validated_data)
+        return Response(s.ModelVersionDetailSerializer(self.get_queryset().get(pk=version.pk)).data)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The ONNX file")})
+    @action(detail=True, methods=["get"])
+    def artifact(self, request: Request, model_pk: str, number: str) -> StreamingHttpResponse:
+        """Download the ONNX file. Its SHA-256 is checked before the first byte and again as it streams."""
+        version = self.get_object()
+        try:
+            artifacts.verify(version.artifact_sha256)
+            reader = artifacts.open_verified(version.artifact_sha256)
+        except (artifacts.ArtifactCorrupted, artifacts.ArtifactMissing) as error:
+            logger.error("artifact of %s failed its check: %s", version, error)
+            actions.do_record_artifact_corruption(version, actor=request.user, detail=str(error))
+            raise ArtifactCorrupted() from None
+        response = StreamingHttpResponse(iter(reader), content_type="application/octet-stream")
+        filename = f"{version.model.name}-v{version.number}.onnx"
+        response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+        response["Content-Length"] = str(version.artifact_size)
+        response["ETag"] = f'"{version.artifact_sha256}"'
+        digest = base64.b64encode(bytes.fromhex(version.artifact_sha256)).decode()
+        response["Repr-Digest"] = f"sha-256=:{digest}:"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+# --- Feature views ------------------------------------------------------------------------------------------------
+
+
+@extend_schema(responses=s.FeatureViewSerializer)
+class FeatureViewViewSet(RegistryViewSet):
+    """Feature views: features of one entity computed from one source dataset. Versions are under ``versions/``."""
+
+    queryset = (
+        FeatureView.objects.select_related("team", "owner", "created_by")
+        .annotate(latest_version=Max("versions__number"))
+        .order_by("team_id", "name")  # an aggregate drops Meta.ordering
+    )
+    serializer_class = s.FeatureViewSerializer
+    read_serializer_class = s.FeatureViewSerializer
+    update_serializer_class = s.FeatureViewUpdateSerializer
+    filterset_class = FeatureViewFilterSet
+    ordering_fields = ["name", "created_at", "updated_at"]
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        fields = getattr(serializer, "fields", {})
+        if "source_dataset" in fields:
+            # Another team's dataset reads as absent; the action checks it is the view's own team's.
+            fields["source_dataset"].queryset = Dataset.objects.restrict(self.request.user, VIEW)
+        return serializer
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        team = data.pop("team")
+        created = actions.do_create_feature_view(team, actor=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=created.pk)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = actions.do_update_feature_view(
+            serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+
+class FeatureSetVersionViewSet(
+    RestrictedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+):
+    """The immutable versions of one feature view, newest first. POST pins the view's definitions and inputs."""
+
+    serializer_class = s.FeatureSetVersionSerializer
+    queryset = FeatureSetVersion.objects.select_related("created_by").prefetch_related("dataset_versions")
+    lookup_field = "number"
+    lookup_value_regex = r"[0-9]+"
+    ordering_fields = ["number", "created_at"]
+
+    def parent(self) -> FeatureView:
+        queryset = FeatureView.objects.restrict(self.request.user, VIEW).select_related("team")
+        return get_object_or_404(queryset, pk=self.kwargs["feature_view_pk"])
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return FeatureSetVersion.objects.none()
+        return super().get_queryset().filter(feature_view_id=self.parent().pk)
+
+    @extend_schema(request=s.FeatureSetVersionCreateSerializer, responses={201: s.FeatureSetVersionSerializer})
+    def create(self, request: Request, feature_view_pk: str) -> Response:
+        view = self.parent()
+        _require_write(request, view)
+        serializer = s.FeatureSetVersionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = actions.do_register_feature_set_version(view, actor=request.user, **serializer.validated_data)
+        return Response(s.FeatureSetVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+
+from registry.choices import Classification, DecisionMode, RiskTier, StorageFormat, VersionStatus
+from registry.models import (
+    Dataset,
+    DatasetVersion,
+    FeatureView,
+    KpiObservation,
+    ModelVersion,
+    RegisteredModel,
+    UseCase,
+)
+
+
+def _tag(queryset: QuerySet[Any], prefix: str, value: str) -> QuerySet[Any]:
+    # The tag as stored ("|fraud|"): exact, so that "fra" does not find "fraud".
+    return queryset.filter(**{f"{prefix}tag_index__contains": f"|{value.strip().lower()}|"})
+
+
+class UseCaseFilterSet(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug")
+    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices)
+    decision_mode = django_filters.ChoiceFilter(choices=DecisionMode.choices)
+    owner = django_filters.CharFilter(field_name="owner__username")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = UseCase
+        fields: list[str] = []
+
+
+class KpiObservationFilterSet(django_filters.FilterSet):
+    kpi = django_filters.CharFilter()
+    observed_after = django_filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
+    observed_before = django_filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="lt")
+
+    class Meta:
+        model = KpiObservation
+        fields: list[str] = []
+
+
+class DatasetFilterSet(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug")
+    classification = django_filters.MultipleChoiceFilter(choices=Classification.choices)
+    storage_format = django_filters.ChoiceFilter(choices=StorageFormat.choices)
+    owner = django_filters.CharFilter(field_name="owner__username")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = Dataset
+        fields: list[str] = []
+
+
+class DatasetVersionFilterSet(django_filters.FilterSet):
+    breaking_change = django_filters.BooleanFilter()
+
+    class Meta:
+        model = DatasetVersion
+        fields: list[str] = []
+
+
+class RegisteredModelFilterSet(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug")
+    owner = django_filters.CharFilter(field_name="owner__username")
+    use_case = django_filters.NumberFilter(field_name="use_case_id")
+    tag = django_filters.CharFilter(method="filter_tag", label="Has tag")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = RegisteredModel
+        fields: list[str] = []
+
+    def filter_tag(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return _tag(queryset, "", value)
+
+
+class ModelVersionFilterSet(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="model__team__slug")
+    model = django_filters.NumberFilter(field_name="model_id")
+    status = django_filters.MultipleChoiceFilter(choices=VersionStatus.choices)
+    tag = django_filters.CharFilter(method="filter_tag", label="Model has tag")
+    q = django_filters.CharFilter(field_name="model__name", lookup_expr="icontains", label="Model name contains")
+    sha256 = django_filters.CharFilter(field_name="artifact_sha256")
+
+    class Meta:
+        model = ModelVersion
+        fields: list[str] = []
+
+    def filter_tag(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return _tag(queryset, "model__", value)
+
+
+class FeatureViewFilterSet(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug")
+    entity = django_filters.CharFilter()
+    source_dataset = django_filters.NumberFilter(field_name="source_dataset_id")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = FeatureView
+        fields: list[str] = []

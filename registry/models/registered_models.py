@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.querysets import RestrictedQuerySet
+from registry.choices import VersionStatus
+from registry.models.datasets import SHA256_HEX
+from registry.models.validators import (
+    validate_json_object,
+    validate_numeric_map,
+    validate_string_list,
+    validate_tags,
+)
+from registry.querysets import REGISTRY_POLICY
+
+
+class RegisteredModel(models.Model):
+    """A model a team builds and answers for; its trained artifacts are ``ModelVersion`` rows.
+
+    ``owner`` answers for it; ``on_call`` is who to page when it misbehaves and ``escalation_path`` who comes
+    next. ``use_case`` (of the same team) is why it exists. ``intended_use``, ``limitations`` and ``assumptions``
+    are the model-card statements; ``upstream_dependencies`` names the systems and models it depends on; ``tags``
+    are short lower-case labels for search. ``name_key`` is the name's uniqueness key (registry.naming.name_key),
+    unique per team.
+    """
+
+    team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="registered_models")
+    name = models.CharField(max_length=128)
+    name_key = models.CharField(max_length=512, editable=False)
+    shape_key = models.CharField(max_length=512, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    on_call = models.CharField(max_length=256, blank=True)
+    escalation_path = models.TextField(blank=True)
+    use_case = models.ForeignKey(
+        "registry.UseCase", on_delete=models.PROTECT, null=True, blank=True, related_name="registered_models"
+    )
+    description = models.TextField(blank=True)
+    intended_use = models.TextField(blank=True)
+    limitations = models.TextField(blank=True)
+    assumptions = models.TextField(blank=True)
+    upstream_dependencies = models.JSONField(default=list, blank=True, validators=[validate_string_list])
+    tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    # "|fraud|tier-1|": the tags as text, so that one portable LIKE finds a tag exactly on SQLite and PostgreSQL
+    # (JSON containment is PostgreSQL-only). Kept in step with ``tags`` by ``save``.
+    tag_index = models.CharField(max_length=2200, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+    team_lookup = "team_id"
+    access_policy = REGISTRY_POLICY
+
+    class Meta:
+        ordering = ["team_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name_key"], name="registered_model_unique_name"),
+            models.UniqueConstraint(fields=["team", "shape_key"], name="registered_model_unique_shape"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.tag_index = tag_index(self.tags)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "tags" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "tag_index"}
+        super().save(*args, **kwargs)
+
+
+def tag_index(tags: Any) -> str:
+    return "|" + "|".join(tags) + "|" if isinstance(tags, list) and tags else ""
+
+
+class ModelVersion(models.Model):
+    """One trained, immutable artifact of a registered model, numbered from 1 under a lock on the model.
+
+    ``artifact_sha256`` names the ONNX file in the content-addressed store (registry.artifacts) and
+    ``artifact_size`` its length; ``artifact_filename`` is the client's file name, sanitized, for display only.
+    ``interface`` is the contract registry.onnx_validation read from the graph (inputs and outputs with names,
+    types and shapes, opsets, producer). ``training_params`` are the hyper-parameters, ``metrics`` numbers only.
+    ``dataset_versions``, ``feature_set_versions`` and ``authors`` record what it was trained on and who made it.
+    ``status`` is the current lifecycle state; every change is a ``ModelVersionTransition`` row. Database
+    triggers refuse an UPDATE of any column but ``status`` (migration 0002).
+    """
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    artifact_sha256 = models.CharField(max_length=64)
+    artifact_size = models.BigIntegerField()
+    artifact_filename = models.CharField(max_length=255, blank=True)
+    interface = models.JSONField(validators=[validate_json_object])
+    training_params = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    metrics = models.JSONField(default=dict, blank=True, validators=[validate_numeric_map])
+    description = models.TextField(blank=True)
+    dataset_versions = models.ManyToManyField("registry.DatasetVersion", blank=True, related_name="model_versions")
+    feature_set_versions = models.ManyToManyField(
+        "registry.FeatureSetVersion", blank=True, related_name="model_versions"
+    )
+    authors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.REGISTERED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+    team_lookup = "model__team_id"
+    access_policy = REGISTRY_POLICY
+
+    class Meta:
+        ordering = ["model_id", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "number"], name="model_version_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="model_version_number_positive"),
+            models.CheckConstraint(condition=Q(artifact_size__gte=0), name="model_version_size_positive"),
+            models.CheckConstraint(condition=Q(artifact_sha256__regex=SHA256_HEX), name="model_version_sha256"),
+        ]
+        indexes = [models.Index(fields=["artifact_sha256"], name="model_version_artifact")]
+
+    def __str__(self) -> str:
+        return f"{self.model} v{self.number}"
+
+
+class ModelVersionTransition(models.Model):
+    """One change of a model version's status: who (``actor``), from what, to what, why, and when."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=16, choices=VersionStatus.choices)
+    to_status = models.CharField(max_length=16, choices=VersionStatus.choices)
+    reason = models.TextField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+    team_lookup = "version__model__team_id"
+    access_policy = REGISTRY_POLICY
+
+    class Meta:
+        ordering = ["version_id", "occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.from_status} -> {self.to_status}"

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from core.querysets import RestrictedQuerySet
+from registry.choices import DecisionMode, RiskTier
+from registry.models.validators import validate_kpis, validate_string_list
+from registry.querysets import REGISTRY_POLICY
+
+
+class UseCase(models.Model):
+    """The business side of a model: why it exists, how its value is measured and how much risk it carries.
+
+    ``kpis`` lists the KPIs it serves, each ``{"name", "unit", "baseline", "target", "description"}``;
+    ``expected_roi`` is the return expected and ``roi_measurement`` how it is measured. ``decision_mode`` says
+    whether the output decides by itself or supports a person; ``output_users`` who uses the output; ``scope`` what
+    it covers and ``limitations`` what it must not be used for. ``owner`` answers for it; ``stakeholders`` names
+    the people and groups affected or consulted. ``risk_tier`` follows the EU AI Act. ``name_key`` is the name's
+    uniqueness key (registry.naming.name_key), unique per team.
+    """
+
+    team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="use_cases")
+    name = models.CharField(max_length=128)
+    name_key = models.CharField(max_length=512, editable=False)
+    shape_key = models.CharField(max_length=512, editable=False)
+    objective = models.TextField()
+    kpis = models.JSONField(default=list, blank=True, validators=[validate_kpis])
+    expected_roi = models.TextField(blank=True)
+    roi_measurement = models.TextField(blank=True)
+    decision_mode = models.CharField(max_length=32, choices=DecisionMode.choices)
+    output_users = models.TextField(blank=True)
+    scope = models.TextField(blank=True)
+    limitations = models.TextField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    stakeholders = models.JSONField(default=list, blank=True, validators=[validate_string_list])
+    risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+    team_lookup = "team_id"
+    access_policy = REGISTRY_POLICY
+
+    class Meta:
+        ordering = ["team_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name_key"], name="use_case_unique_name_per_team"),
+            models.UniqueConstraint(fields=["team", "shape_key"], name="use_case_unique_shape_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def kpi_names(self) -> list[str]:
+        return [kpi["name"] for kpi in self.kpis]
+
+
+class KpiObservation(models.Model):
+    """One measured value of one of a use case's KPIs (``kpi`` is its name), at ``observed_at``.
+
+    Observations are facts and are never edited: a wrong one is corrected by recording another with a ``note``.
+    """
+
+    use_case = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="observations")
+    kpi = models.CharField(max_length=128)
+    value = models.FloatField()
+    observed_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+    team_lookup = "use_case__team_id"
+    access_policy = REGISTRY_POLICY
+
+    class Meta:
+        ordering = ["use_case_id", "kpi", "observed_at", "id"]
+        indexes = [models.Index(fields=["use_case", "kpi", "observed_at"], name="kpi_observation_series")]
+
+    def __str__(self) -> str:
+        return f"{self.kpi} = {self.value:g} at {self.observed_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from registry import views
+
+# Names carry a "registry-" prefix: the API's router already uses "dataset-list", "registered-model-detail"...
+urlpatterns = [
+    path("models/", views.model_list, name="registry-model-list"),
+    path("models/<int:pk>/", views.model_detail, name="registry-model-detail"),
+    path("models/<int:pk>/versions/<int:number>/", views.model_version_detail, name="registry-model-version"),
+    path("datasets/", views.dataset_list, name="registry-dataset-list"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="registry-dataset-detail"),
+    path("datasets/<int:pk>/versions/<int:number>/", views.dataset_version_detail, name="registry-dataset-version"),
+    path("use-cases/", views.use_case_list, name="registry-use-case-list"),
+    path("use-cases/<int:pk>/", views.use_case_detail, name="registry-use-case-detail"),
+]

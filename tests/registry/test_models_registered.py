@@ -1,0 +1,295 @@
+"""Registered models and their immutable ONNX versions: registration all-or-nothing, lifecycle, database guards.
+
+The ONNX files are real (scikit-learn -> skl2onnx, built by the ``models`` fixture of tests/registry/conftest.py);
+the hostile ones only pretend to be models and are never loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, transaction
+
+from core.choices import AuditEventType
+from core.models import AuditEvent
+from registry import actions, artifacts
+from registry.models import ModelVersion, ModelVersionTransition
+from tests.registry import factories
+from tests.registry.factories import (
+    make_dataset,
+    make_dataset_version,
+    make_model,
+    make_model_version,
+    make_use_case,
+)
+
+pytestmark = pytest.mark.django_db
+
+artifact_root = factories.artifact_root
+
+
+def stored_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def test_a_version_holds_the_artifact_and_the_contract_read_from_it(cast, models, artifact_root):
+    model = make_model(cast.team_a, cast.engineer_a)
+    dataset_version = make_dataset_version(make_dataset(cast.team_a, cast.engineer_a), cast.engineer_a)
+    version = make_model_version(
+        model, cast.engineer_a, models.logistic, dataset_versions=[dataset_version.pk], filename="../../evil\\x.onnx"
+    )
+    data = models.logistic.read_bytes()
+    assert version.number == 1
+    assert version.artifact_size == len(data)
+    assert artifacts.read_verified(version.artifact_sha256) == data
+    assert [item["name"] for item in version.interface["inputs"]] == ["X"]
+    assert version.interface["inputs"][0]["elem_type"] == "float32"
+    assert {item["name"] for item in version.interface["outputs"]} == {"label", "probabilities"}
+    assert version.artifact_filename == "x.onnx"  # display only: the path it was stored under is the digest
+    assert stored_files(artifact_root) == [artifacts.ArtifactStore.default().path_for(version.artifact_sha256)]
+    assert list(version.dataset_versions.all()) == [dataset_version]
+    assert [user.username for user in version.authors.all()] == ["erin-engineer"]
+    assert version.status == "registered"
+    event: Any = AuditEvent.objects.get(event_type=AuditEventType.MODEL_VERSION_REGISTERED)
+    assert event.after["artifact_sha256"] == version.artifact_sha256
+    assert event.after["dataset_versions"] == [dataset_version.pk]
+
+
+def test_versions_are_numbered_and_identical_content_is_stored_once(cast, models, artifact_root):
+    model = make_model(cast.team_a, cast.engineer_a)
+    first = make_model_version(model, cast.engineer_a, models.logistic)
+    second = make_model_version(model, cast.engineer_a, models.logistic)
+    third = make_model_version(model, cast.engineer_a, models.forest)
+    assert [first.number, second.number, third.number] == [1, 2, 3]
+    assert len(stored_files(artifact_root)) == 2
+
+
+@pytest.mark.parametrize(
+    ("fixture", "code"),
+    [
+        ("pickle", "pickle"),
+        ("joblib", "pickle"),
+        ("torch_zip", "zip_archive"),
+        ("truncated", "truncated"),
+        ("random", "not_onnx"),
+        ("empty", "not_onnx"),
+    ],
+)
+def test_files_that_are_not_onnx_are_refused_and_nothing_is_kept(cast, models, artifact_root, fixture, code):
+    model = make_model(cast.team_a, cast.engineer_a)
+    with pytest.raises(actions.RegistryRefusal) as refused:
+        make_model_version(model, cast.engineer_a, getattr(models, fixture))
+    assert f"({code})" in refused.value.message_dict["file"][0]
+    assert refused.value.metadata["reason"] == code
+    assert not ModelVersion.objects.exists()
+    assert stored_files(artifact_root) == []
+
+
+def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(cast, models, artifact_root, settings):
+    settings.MAX_ARTIFACT_BYTES = 100
+    model = make_model(cast.team_a, cast.engineer_a)
+    with pytest.raises(actions.RegistryRefusal) as refused:
+        make_model_version(model, cast.engineer_a, models.logistic)
+    assert refused.value.metadata["reason"] == "too_large"
+    assert stored_files(artifact_root) == []
+
+
+def test_another_teams_dataset_version_reads_as_missing(cast, models, artifact_root):
+    # GIVEN a dataset version of team B
+    theirs = make_dataset_version(make_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b), cast.engineer_b)
+    model = make_model(cast.team_a, cast.engineer_a)
+    # WHEN team A registers a version trained on it
+    with pytest.raises(ValidationError) as refused:
+        make_model_version(model, cast.engineer_a, models.logistic, dataset_versions=[theirs.pk])
+    # THEN it reads exactly like an id that does not exist, and nothing is stored
+    assert refused.value.message_dict["dataset_versions"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
+    assert not ModelVersion.objects.exists()
+    assert stored_files(artifact_root) == []
+
+
+def test_authors_must_belong_to_the_team(cast, models, artifact_root):
+    model = make_model(cast.team_a, cast.engineer_a)
+    with pytest.raises(ValidationError) as refused:
+        make_model_version(model, cast.engineer_a, models.logistic, authors=["erin-engineer", "bob-engineer"])
+    assert "'bob-engineer' is not a member of team team-a." in refused.value.message_dict["authors"]
+
+
+@pytest.mark.parametrize(
+    "metrics", [{"auc": "0.9"}, {"auc": True}, {"auc": float("nan")}, [0.9], {"a": {"b": {"c": 1}}}]
+)
+def test_metrics_are_numbers_only(cast, models, artifact_root, metrics):
+    model = make_model(cast.team_a, cast.engineer_a)
+    with pytest.raises(ValidationError) as refused:
+        make_model_version(model, cast.engineer_a, models.logistic, metrics=metrics)
+    assert "metrics" in refused.value.message_dict
+    assert stored_files(artifact_root) == []
+
+
+def test_a_failure_after_the_file_is_stored_removes_it(cast, models, artifact_root, monkeypatch):
+    # GIVEN a registration that fails after the artifact reached its content address (a lost connection, say)
+    real_commit = artifacts.commit
+
+    def commit_then_fail(staged):
+        real_commit(staged)
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(actions.artifacts, "commit", commit_then_fail)
+    model = make_model(cast.team_a, cast.engineer_a)
+    with pytest.raises(DatabaseError):
+        make_model_version(model, cast.engineer_a, models.logistic)
+    # THEN neither the row nor the file remains
+    assert not ModelVersion.objects.exists()
+    assert stored_files(artifact_root) == []
+
+
+def test_a_failure_keeps_content_other_versions_reference(cast, models, artifact_root, monkeypatch):
+    model = make_model(cast.team_a, cast.engineer_a)
+    kept = make_model_version(model, cast.engineer_a, models.logistic)
+
+    def fail(staged):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(actions.artifacts, "commit", fail)
+    with pytest.raises(DatabaseError):
+        make_model_version(model, cast.engineer_a, models.logistic)
+    assert artifacts.verify(kept.artifact_sha256).size == kept.artifact_size
+
+
+def test_versions_cannot_be_updated_except_their_status(cast, models, artifact_root):
+    version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
+    changes: list[dict[str, Any]] = [
+        {"metrics": {"auc": 1.0}},
+        {"artifact_sha256": "0" * 64},
+        {"interface": {}},
+        {"number": 7},
+    ]
+    for change in changes:
+        with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+            ModelVersion.objects.filter(pk=version.pk).update(**change)
+    ModelVersion.objects.filter(pk=version.pk).update(status="in_review")  # through actions only, but allowed in SQL
+
+
+def test_the_lifecycle_records_each_change(cast, models, artifact_root):
+    # GIVEN a registered version
+    version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
+    # WHEN it goes through review, approval, deployment, deprecation and retirement
+    steps = [
+        (cast.engineer_a, "in_review", "Ready"),
+        (cast.reviewers["risk"], "approved", "Risk assessment done"),
+        (cast.engineer_a, "deployed", "Release 12"),
+        (cast.engineer_a, "deprecated", "Replaced by v2"),
+        (cast.admin_a, "retired", "No traffic for 30 days"),
+    ]
+    for actor, to_status, reason in steps:
+        version = actions.do_change_version_status(version, actor=actor, to_status=to_status, reason=reason)
+    # THEN each change is a row with actor, from, to and reason, and an audit event
+    rows = list(
+        ModelVersionTransition.objects.filter(version=version).values_list("actor_name", "from_status", "to_status")
+    )
+    assert rows == [
+        ("erin-engineer", "registered", "in_review"),
+        ("rita-risk", "in_review", "approved"),
+        ("erin-engineer", "approved", "deployed"),
+        ("erin-engineer", "deployed", "deprecated"),
+        ("alice-admin", "deprecated", "retired"),
+    ]
+    assert AuditEvent.objects.filter(event_type=AuditEventType.MODEL_VERSION_STATUS_CHANGED).count() == 5
+
+
+@pytest.mark.parametrize(("path", "to_status"), [([], "approved"), ([], "deployed"), (["in_review"], "deployed")])
+def test_transitions_outside_the_lifecycle_are_refused(cast, models, artifact_root, path, to_status):
+    version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
+    for step in path:
+        version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status=step, reason="step")
+    with pytest.raises(ValidationError) as refused:
+        actions.do_change_version_status(version, actor=cast.admin_a, to_status=to_status, reason="skip")
+    assert "cannot become" in refused.value.message_dict["to_status"][0]
+    version.refresh_from_db()
+    assert version.status == (path[-1] if path else "registered")
+
+
+def test_engineers_do_not_approve_and_reasons_are_required(cast, models, artifact_root):
+    version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
+    with pytest.raises(ValidationError):
+        actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="  ")
+    version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="Ready")
+    with pytest.raises(PermissionDenied):
+        actions.do_change_version_status(version, actor=cast.engineer_a, to_status="approved", reason="LGTM")
+    with pytest.raises(PermissionDenied):
+        actions.do_change_version_status(version, actor=cast.auditor, to_status="approved", reason="LGTM")
+
+
+def test_model_names_are_unique_per_team_by_how_they_look(cast):
+    make_model(cast.team_a, cast.engineer_a, name="Churn scorer")
+    for variant in ["churn SCORER", "Churn scorer\u200b", "\u0421hurn scorer", "Churn \u202escorer"]:
+        with pytest.raises(ValidationError) as refused:
+            make_model(cast.team_a, cast.engineer_a, name=variant)
+        assert "name" in refused.value.message_dict
+
+
+def test_capitals_that_look_alike_collide_though_their_small_letters_do_not(cast):
+    """GIVEN a model named with a capital I
+    WHEN another is registered whose name differs only by a small l in its place
+    THEN it is refused: case folding alone (name_key) keeps "i" and "l" apart; the shape key catches it.
+
+    And the other way round, a name whose keys are both free is accepted."""
+    from registry.naming import name_key
+
+    make_model(cast.team_a, cast.engineer_a, name="Ilse scorer")
+    assert name_key("Ilse scorer") != name_key("llse scorer")
+    with pytest.raises(ValidationError) as refused:
+        make_model(cast.team_a, cast.engineer_a, name="llse scorer")
+    assert "looks the same" in refused.value.message_dict["name"][0]
+    assert make_model(cast.team_a, cast.engineer_a, name="Else scorer").shape_key
+
+
+def test_a_model_serves_only_its_own_teams_use_case(cast):
+    theirs = make_use_case(cast.team_b, cast.engineer_b, owner=cast.engineer_b)
+    with pytest.raises(ValidationError) as refused:
+        make_model(cast.team_a, cast.engineer_a, use_case=theirs)
+    assert "does not exist" in refused.value.message_dict["use_case"][0]
+
+
+@pytest.mark.parametrize("tags", [["Churn"], ["a b"], ["x" * 64], ["churn", "churn"], "churn", [1]])
+def test_tags_are_short_lower_case_labels(cast, tags):
+    with pytest.raises(ValidationError) as refused:
+        make_model(cast.team_a, cast.engineer_a, tags=tags)
+    assert "tags" in refused.value.message_dict
+
+
+def test_update_model_records_the_change_and_keeps_the_tag_index(cast):
+    model = make_model(cast.team_a, cast.engineer_a)
+    assert model.tag_index == "|churn|tier-1|"
+    model = actions.do_update_model(model, actor=cast.engineer_a, tags=["churn", "tier-2"])
+    model.refresh_from_db()
+    assert model.tag_index == "|churn|tier-2|"
+    event = AuditEvent.objects.get(event_type=AuditEventType.MODEL_UPDATED)
+    assert event.after == {"tags": ["churn", "tier-2"]}
+
+
+def test_a_use_case_turned_prohibited_stops_its_models(cast, models, artifact_root):
+    # GIVEN a model serving a use case, with one version deployed and one approved
+    use_case = make_use_case(cast.team_a, cast.engineer_a)
+    model = make_model(cast.team_a, cast.engineer_a, use_case=use_case)
+    deployed = make_model_version(model, cast.engineer_a, models.logistic)
+    approved = make_model_version(model, cast.engineer_a, models.forest)
+    for version, last in ((deployed, "deployed"), (approved, "approved")):
+        version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="r")
+        version = actions.do_change_version_status(version, actor=cast.compliance, to_status="approved", reason="ok")
+        if last == "deployed":
+            actions.do_change_version_status(version, actor=cast.engineer_a, to_status="deployed", reason="go")
+    # WHEN the use case is classified as prohibited while a version is deployed, THEN that is refused
+    with pytest.raises(ValidationError) as refused:
+        actions.do_update_use_case(use_case, actor=cast.admin_a, risk_tier="prohibited")
+    assert "retire it" in refused.value.message_dict["risk_tier"][0]
+    # WHEN the deployed version is withdrawn first, THEN the use case may be prohibited, and nothing deploys again
+    deployed.refresh_from_db()
+    actions.do_change_version_status(deployed, actor=cast.engineer_a, to_status="deprecated", reason="stop")
+    actions.do_update_use_case(use_case, actor=cast.admin_a, risk_tier="prohibited")
+    approved.refresh_from_db()
+    with pytest.raises(ValidationError) as refused:
+        actions.do_change_version_status(approved, actor=cast.engineer_a, to_status="deployed", reason="go")
+    assert "prohibited" in refused.value.message_dict["to_status"][0]
