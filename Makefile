@@ -43,6 +43,7 @@ run: $(VENV)/.installed-base
 	$(BIN)/python manage.py migrate --no-input --verbosity 0
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_registry_demo
 	@echo
 	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery worker and beat; Ctrl-C stops all three)"
 	@echo
