@@ -31,15 +31,20 @@ $(VENV)/.installed-dev: requirements/dev.txt requirements/base.txt | $(BIN)/pyth
 	$(BIN)/python -m pip install --quiet --quiet -r requirements/dev.txt
 	@touch $@ $(VENV)/.installed-base
 
-install: $(VENV)/.installed-base
-install-dev: $(VENV)/.installed-dev
+# The `assay` command (assay_cli/, docs/cli.md), installed editable so that it follows the checkout.
+$(VENV)/.installed-cli: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --quiet --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed-base $(VENV)/.installed-cli
+install-dev: $(VENV)/.installed-dev $(VENV)/.installed-cli
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium
 
-run: $(VENV)/.installed-base
+run: $(VENV)/.installed-base $(VENV)/.installed-cli
 	$(BIN)/python manage.py migrate --no-input --verbosity 0
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo
@@ -49,7 +54,7 @@ run: $(VENV)/.installed-base
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
-test: $(VENV)/.installed-dev $(CHROMIUM)
+test: $(VENV)/.installed-dev $(VENV)/.installed-cli $(CHROMIUM)
 	$(BIN)/pytest $(ARGS)
 
 lint: $(VENV)/.installed-dev

@@ -1,0 +1,3 @@
+from assay_cli.main import main
+
+raise SystemExit(main())

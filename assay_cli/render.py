@@ -1,0 +1,180 @@
+"""Human-readable output: short, stable lines that read well in a CI log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def field_errors(fields: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``{"schema": ["..."], "kpis": {"0": {"name": ["..."]}}}`` as ``schema: ...`` and ``kpis.0.name: ...``."""
+    lines: list[str] = []
+    for key, value in fields.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            lines += field_errors(value, f"{name}.")
+        elif isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    lines += field_errors(item, f"{name}.{index}.")
+                elif item:
+                    lines.append(f"{name}.{index}: {item}")
+        elif isinstance(value, list):
+            lines += [f"{name}: {item}" for item in value]
+        else:
+            lines.append(f"{name}: {value}")
+    return lines
+
+
+def whoami(me: Mapping[str, Any], url: str) -> str:
+    lines = [f"{me['username']} (user #{me['id']}) on {url}"]
+    if me.get("is_superuser"):
+        lines.append("  platform administrator")
+    if me.get("is_service_account"):
+        lines.append("  service account")
+    for membership in me.get("memberships") or []:
+        board = f" ({membership['board_role']})" if membership.get("board_role") else ""
+        lines.append(f"  {membership['team']}: {membership['role']}{board}")
+    if not me.get("memberships"):
+        lines.append("  no team memberships")
+    return "\n".join(lines)
+
+
+def dataset(data: Mapping[str, Any], *, created: bool) -> str:
+    verb = "Created" if created else "Reusing existing"
+    latest = data.get("latest_version")
+    return "\n".join(
+        [
+            f"{verb} dataset {data['name']!r} (id {data['id']}, team {data['team']})",
+            f"  format {data['storage_format']}, location {data['location']}",
+            f"  classification {data['classification']}, legal basis {data['legal_basis']}"
+            + (f", residency {data['residency_region']}" if data.get("residency_region") else ""),
+            f"  latest version: {latest if latest is not None else 'none yet'}",
+        ]
+    )
+
+
+def dataset_version(data: Mapping[str, Any], parent: Mapping[str, Any]) -> str:
+    columns = (data.get("schema") or {}).get("columns") or []
+    personal = [column["name"] for column in columns if column.get("personal_data")]
+    lines = [
+        f"Registered {parent['name']!r} version {data['number']} (dataset {data['dataset']}, team {parent['team']})",
+        f"  train a model on it: assay model version ... --dataset-version {data['dataset']}:{data['number']}",
+        f"  columns: {len(columns)}" + (f" (personal data: {', '.join(personal)})" if personal else ""),
+        f"  schema fingerprint:  {data['schema_fingerprint']}",
+        f"  content fingerprint: {data['content_fingerprint']} ({data['fingerprint_source']})",
+    ]
+    if data.get("row_count") is not None:
+        lines.append(f"  rows: {data['row_count']}")
+    lines += evolution(data.get("evolution") or {}, data["number"], data.get("breaking_change", False))
+    return "\n".join(lines)
+
+
+def evolution(report: Mapping[str, Any], number: int, allowed_breaking: bool) -> list[str]:
+    changes = report.get("changes") or []
+    if number == 1:
+        return ["Schema evolution: first version, nothing to compare."]
+    if not changes:
+        return [f"Schema evolution against version {number - 1}: no change."]
+    if report.get("breaking"):
+        verdict = "BREAKING (registered with --allow-breaking-change)" if allowed_breaking else "BREAKING"
+    else:
+        verdict = "compatible"
+    lines = [f"Schema evolution against version {number - 1}: {verdict}"]
+    for change in changes:
+        mark = "compatible" if change.get("compatible") else "BREAKING  "
+        review = "  [needs review]" if change.get("needs_review") else ""
+        lines.append(f"  {mark}  {change.get('kind')}  {change.get('column')}: {change.get('detail')}{review}")
+    if report.get("needs_review"):
+        lines.append("  A privacy protection was removed: a compliance officer should confirm it.")
+    return lines
+
+
+def model(data: Mapping[str, Any], *, created: bool) -> str:
+    verb = "Created" if created else "Reusing existing"
+    latest = data.get("latest_version")
+    lines = [f"{verb} model {data['name']!r} (id {data['id']}, team {data['team']})"]
+    if data.get("tags"):
+        lines.append(f"  tags: {', '.join(data['tags'])}")
+    if data.get("use_case"):
+        lines.append(f"  use case: {data['use_case']}")
+    lines.append(f"  latest version: {latest if latest is not None else 'none yet'}")
+    return "\n".join(lines)
+
+
+def _shape(shape: Any) -> str:
+    if shape is None:
+        return "-"
+    return "[" + ", ".join("?" if dim is None else str(dim) for dim in shape) + "]"
+
+
+def model_version(data: Mapping[str, Any]) -> str:
+    interface = data.get("interface") or {}
+    lines = [
+        f"Registered {data['model_name']!r} version {data['number']} (model {data['model']}, team {data['team']})",
+        f"  status: {data['status']}",
+        f"  sha256: {data['artifact_sha256']}",
+        f"  size:   {data['artifact_size']} bytes ({data.get('artifact_filename') or 'unnamed'})",
+    ]
+    if data.get("dataset_versions"):
+        lines.append(f"  trained on dataset versions (ids): {', '.join(map(str, data['dataset_versions']))}")
+    if data.get("metrics"):
+        lines.append(f"  metrics: {_flat(data['metrics'])}")
+    lines.append("Interface contract:")
+    for direction in ("inputs", "outputs"):
+        for value in interface.get(direction) or []:
+            lines.append(
+                f"  {direction[:-1]:<6}  {value.get('name')}  {value.get('kind', '')} "
+                f"{value.get('elem_type')} {_shape(value.get('shape'))}"
+            )
+    opsets = interface.get("opset_imports") or []
+    if opsets:
+        lines.append("  opsets: " + ", ".join(f"{item['domain']} {item['version']}" for item in opsets))
+    return "\n".join(lines)
+
+
+def _flat(metrics: Mapping[str, Any], prefix: str = "") -> str:
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, Mapping):
+            parts.append(_flat(value, f"{prefix}{key}."))
+        else:
+            parts.append(f"{prefix}{key}={value}")
+    return ", ".join(parts)
+
+
+def version_list(versions: list[Mapping[str, Any]]) -> str:
+    if not versions:
+        return "No versions yet."
+    rows = [("VERSION", "STATUS", "SHA256", "SIZE", "CREATED", "BY")]
+    for item in versions:
+        rows.append(
+            (
+                str(item["number"]),
+                item["status"],
+                item["artifact_sha256"][:16],
+                str(item["artifact_size"]),
+                str(item["created_at"])[:19].replace("T", " "),
+                item.get("created_by") or "",
+            )
+        )
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def status_change(data: Mapping[str, Any]) -> str:
+    transitions = data.get("transitions") or []
+    last = transitions[-1] if transitions else {}
+    return f"{data['model_name']!r} version {data['number']}: {last.get('from_status', '?')} -> {data['status']}" + (
+        f" (by {last['actor']}: {last['reason']})" if last.get("actor") else ""
+    )
+
+
+def download(data: Mapping[str, Any], path: Any) -> str:
+    return (
+        f"Downloaded {data['model_name']!r} version {data['number']} to {path}\n"
+        f"  sha256: {data['artifact_sha256']} (checked)\n"
+        f"  size:   {data['artifact_size']} bytes, status {data['status']}"
+    )
