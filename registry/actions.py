@@ -173,6 +173,41 @@ def do_record_refusal(
     record_event(event_type, actor=actor, team=team, target=target, metadata=metadata)
 
 
+def _update_named(
+    obj: Any,
+    *,
+    actor: Any,
+    fields: Any,
+    changes: dict[str, Any],
+    check: Any,
+    event: AuditEventType,
+) -> Any:
+    """The shared body of the updates of named objects (use cases, datasets, models), on a row already locked.
+
+    Applies the allowed ``changes``, re-derives the name keys when the name changes, validates with ``check``, and
+    saves and records ``event`` with only the changed fields, or does nothing when nothing changed.
+    """
+    before = _snapshot(obj, fields)
+    _apply(obj, fields, changes)
+    if "name" in changes:
+        obj.name, obj.name_key, obj.shape_key = _valid_name(type(obj), obj.team, changes["name"], exclude_pk=obj.pk)
+    check(obj)
+    after = _snapshot(obj, fields)
+    changed = _changed(before, after)
+    if not changed:
+        return obj
+    obj.save()
+    record_event(
+        event,
+        actor=actor,
+        target=obj,
+        team=obj.team,
+        before={key: before[key] for key in changed},
+        after={key: after[key] for key in changed},
+    )
+    return obj
+
+
 # --- Use cases ----------------------------------------------------------------------------------------------------
 
 
@@ -204,32 +239,20 @@ def do_update_use_case(use_case: UseCase, *, actor: Any, **changes: Any) -> UseC
     _require(actor, use_case.team)
     # Lock the row so that two concurrent edits each record the true "before".
     use_case = UseCase.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=use_case.pk)
-    before = _snapshot(use_case, USE_CASE_FIELDS)
-    _apply(use_case, USE_CASE_FIELDS, changes)
-    if "name" in changes:
-        use_case.name, use_case.name_key, use_case.shape_key = _valid_name(
-            UseCase, use_case.team, changes["name"], exclude_pk=use_case.pk
-        )
     if (
         changes.get("risk_tier") == RiskTier.PROHIBITED
         and use_case.registered_models.filter(versions__status=VersionStatus.DEPLOYED).exists()
     ):
         raise ValidationError({"risk_tier": "A model of this use case is deployed; retire it before prohibiting."})
-    _check_use_case(use_case)
-    after = _snapshot(use_case, USE_CASE_FIELDS)
-    changed = _changed(before, after)
-    if not changed:
-        return use_case
-    use_case.save()
-    record_event(
-        AuditEventType.USE_CASE_UPDATED,
+    updated: UseCase = _update_named(
+        use_case,
         actor=actor,
-        target=use_case,
-        team=use_case.team,
-        before={key: before[key] for key in changed},
-        after={key: after[key] for key in changed},
+        fields=USE_CASE_FIELDS,
+        changes=changes,
+        check=_check_use_case,
+        event=AuditEventType.USE_CASE_UPDATED,
     )
-    return use_case
+    return updated
 
 
 @transaction.atomic
@@ -287,27 +310,15 @@ def do_create_dataset(team: Team, *, actor: Any, **fields: Any) -> Dataset:
 def do_update_dataset(dataset: Dataset, *, actor: Any, **changes: Any) -> Dataset:
     _require(actor, dataset.team)
     dataset = Dataset.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=dataset.pk)
-    before = _snapshot(dataset, DATASET_FIELDS)
-    _apply(dataset, DATASET_FIELDS, changes)
-    if "name" in changes:
-        dataset.name, dataset.name_key, dataset.shape_key = _valid_name(
-            Dataset, dataset.team, changes["name"], exclude_pk=dataset.pk
-        )
-    _check_dataset(dataset)
-    after = _snapshot(dataset, DATASET_FIELDS)
-    changed = _changed(before, after)
-    if not changed:
-        return dataset
-    dataset.save()
-    record_event(
-        AuditEventType.DATASET_UPDATED,
+    updated: Dataset = _update_named(
+        dataset,
         actor=actor,
-        target=dataset,
-        team=dataset.team,
-        before={key: before[key] for key in changed},
-        after={key: after[key] for key in changed},
+        fields=DATASET_FIELDS,
+        changes=changes,
+        check=_check_dataset,
+        event=AuditEventType.DATASET_UPDATED,
     )
-    return dataset
+    return updated
 
 
 @transaction.atomic
@@ -423,27 +434,15 @@ def do_update_model(model: RegisteredModel, *, actor: Any, **changes: Any) -> Re
         .select_related("team", "owner", "use_case")
         .get(pk=model.pk)
     )
-    before = _snapshot(model, MODEL_FIELDS)
-    _apply(model, MODEL_FIELDS, changes)
-    if "name" in changes:
-        model.name, model.name_key, model.shape_key = _valid_name(
-            RegisteredModel, model.team, changes["name"], exclude_pk=model.pk
-        )
-    _check_model(model)
-    after = _snapshot(model, MODEL_FIELDS)
-    changed = _changed(before, after)
-    if not changed:
-        return model
-    model.save()
-    record_event(
-        AuditEventType.MODEL_UPDATED,
+    updated: RegisteredModel = _update_named(
+        model,
         actor=actor,
-        target=model,
-        team=model.team,
-        before={key: before[key] for key in changed},
-        after={key: after[key] for key in changed},
+        fields=MODEL_FIELDS,
+        changes=changes,
+        check=_check_model,
+        event=AuditEventType.MODEL_UPDATED,
     )
-    return model
+    return updated
 
 
 def _same_team_dataset_versions(team: Team, ids: Iterable[int]) -> list[DatasetVersion]:
