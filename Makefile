@@ -11,13 +11,14 @@ ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help run test lint bench install install-dev
+.PHONY: help run test lint bench bench-registry install install-dev
 
 help:
 	@echo "make run    start Assay on http://$(HOST):$(PORT)/ with a worker, beat and demo data"
 	@echo "make test   run the whole test suite (extra pytest arguments: make test ARGS='-k audit')"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  audit log and API benchmarks"
+	@echo "make bench-registry  registry benchmark against MLflow (ARGS='--quick' for a smoke run)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +65,6 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-base
 	$(BIN)/python -m bench $(ARGS)
+
+bench-registry: $(VENV)/.installed-base
+	$(BIN)/python -m bench.registry_vs_mlflow $(ARGS)
