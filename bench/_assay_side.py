@@ -75,7 +75,7 @@ def _setup(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def _memoised_validation() -> None:
-    from registry import actions as registry_actions
+    from registry.actions import registered_models as registry_actions
     from registry.onnx_validation import validate_onnx
 
     reports: dict[str, Any] = {}

@@ -1,0 +1,139 @@
+"""Actions on datasets and their immutable versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.audit import record_event
+from core.choices import AuditEventType
+from core.models import Team
+from registry import artifacts
+from registry.actions._shared import (
+    DATASET_FIELDS,
+    RegistryRefusal,
+    _create_named,
+    _require,
+    _require_member,
+    _update_named,
+)
+from registry.choices import FingerprintSource
+from registry.models import (
+    Dataset,
+    DatasetVersion,
+)
+from registry.naming import NameRefused
+from registry.schema import BreakingSchemaChange, SchemaError, check_evolution, fingerprint_schema, parse_schema
+
+# --- Datasets -----------------------------------------------------------------------------------------------------
+
+
+def _check_dataset(dataset: Dataset) -> None:
+    _require_member(dataset.team, dataset.owner if dataset.owner_id else None, "owner")
+    dataset.full_clean(exclude=["name_key", "shape_key"])
+
+
+@transaction.atomic
+def do_create_dataset(team: Team, *, actor: Any, **fields: Any) -> Dataset:
+    _require(actor, team)
+    created: Dataset = _create_named(
+        Dataset(team=team, created_by=actor),
+        actor=actor,
+        fields=DATASET_FIELDS,
+        values=fields,
+        check=_check_dataset,
+        event=AuditEventType.DATASET_CREATED,
+    )
+    return created
+
+
+@transaction.atomic
+def do_update_dataset(dataset: Dataset, *, actor: Any, **changes: Any) -> Dataset:
+    _require(actor, dataset.team)
+    dataset = Dataset.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=dataset.pk)
+    updated: Dataset = _update_named(
+        dataset,
+        actor=actor,
+        fields=DATASET_FIELDS,
+        changes=changes,
+        check=_check_dataset,
+        event=AuditEventType.DATASET_UPDATED,
+    )
+    return updated
+
+
+@transaction.atomic
+def do_register_dataset_version(
+    dataset: Dataset,
+    *,
+    actor: Any,
+    schema: Any,
+    content_fingerprint: str,
+    row_count: int | None = None,
+    description: str = "",
+    allow_breaking_change: bool = False,
+) -> DatasetVersion:
+    """Register the next version of ``dataset``; a breaking schema change needs ``allow_breaking_change``.
+
+    The fingerprint is supplied by the client: Assay cannot reach the data from a request (it never fetches a
+    location), so ``fingerprint_source`` says so.
+    """
+    _require(actor, dataset.team)
+    # The lock serializes version numbers per dataset: two registrations at once would otherwise both read the
+    # same latest version and race for its number (the unique constraint is the backstop).
+    dataset = Dataset.objects.select_for_update(of=("self",)).select_related("team").get(pk=dataset.pk)
+    try:
+        parsed = parse_schema(schema)
+    except (SchemaError, NameRefused) as error:
+        raise ValidationError({"schema": str(error)}) from None
+    previous = dataset.versions.order_by("-number").first()
+    try:
+        evolution = check_evolution(
+            parse_schema(previous.schema) if previous else None, parsed, allow_breaking=allow_breaking_change
+        )
+    except BreakingSchemaChange as breaking:
+        raise RegistryRefusal(
+            {"schema": str(breaking)},
+            event_type=AuditEventType.DATASET_VERSION_REFUSED,
+            metadata={
+                "reason": "breaking_schema_change",
+                "against_version": previous.number if previous else None,
+                "evolution": breaking.diff.to_json(),
+            },
+        ) from None
+    version = DatasetVersion(
+        dataset=dataset,
+        number=(previous.number + 1) if previous else 1,
+        schema=parsed.to_json(),
+        schema_fingerprint=fingerprint_schema(parsed),
+        content_fingerprint=(content_fingerprint or "").lower(),
+        fingerprint_source=FingerprintSource.SUPPLIED,
+        row_count=row_count,
+        evolution=evolution.to_json(),
+        breaking_change=evolution.is_breaking,
+        description=description,
+        created_by=actor,
+    )
+    try:
+        artifacts.check_digest(version.content_fingerprint)
+    except artifacts.InvalidDigest:
+        raise ValidationError({"content_fingerprint": "Must be a SHA-256 digest: 64 hexadecimal characters."}) from None
+    version.full_clean()
+    version.save()
+    record_event(
+        AuditEventType.DATASET_VERSION_REGISTERED,
+        actor=actor,
+        target=version,
+        team=dataset.team,
+        after={
+            "number": version.number,
+            "schema_fingerprint": version.schema_fingerprint,
+            "content_fingerprint": version.content_fingerprint,
+            "row_count": row_count,
+            "breaking_change": version.breaking_change,
+            "evolution": version.evolution,
+        },
+    )
+    return version

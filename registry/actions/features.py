@@ -1,0 +1,240 @@
+"""Actions on feature views and feature-set versions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.audit import record_event
+from core.canonical import canonical_digest
+from core.choices import AuditEventType
+from core.models import Team
+from registry.actions._shared import (
+    _apply,
+    _changed,
+    _require,
+    _require_member,
+    _same_team_dataset_versions,
+    _snapshot,
+)
+from registry.choices import Aggregation
+from registry.models import (
+    DatasetVersion,
+    FeatureSetVersion,
+    FeatureView,
+)
+from registry.naming import NameRefused, validate_identifier
+
+# --- Feature views and feature-set versions -----------------------------------------------------------------------
+
+FEATURE_VIEW_FIELDS = ("name", "entity", "source_dataset", "event_time_column", "features", "owner", "description")
+FEATURE_KEYS = frozenset({"name", "definition", "aggregation", "window", "description"})
+_WINDOW = re.compile(r"\A[1-9][0-9]{0,5}(s|m|h|d|w)\Z")
+_EVENT_TIME_TYPES = frozenset({"timestamp", "timestamp_ntz", "date"})
+
+
+def _identifier(value: Any, kind: str, field: str) -> str:
+    try:
+        return validate_identifier(value, kind)
+    except NameRefused as refused:
+        raise ValidationError({field: f"{value!r} {refused.reason}"}) from None
+
+
+def _clean_features(raw: Any) -> list[dict[str, Any]]:
+    """The features list in its stored shape, or a ValidationError naming the offending item."""
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError({"features": "Must be a non-empty list of feature definitions."})
+    if len(raw) > 500:
+        raise ValidationError({"features": "A feature view holds at most 500 features."})
+    cleaned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        where = f"features[{index}]"
+        if not isinstance(item, dict):
+            raise ValidationError({"features": f"{where} must be an object."})
+        unknown = sorted(set(item) - FEATURE_KEYS)
+        if unknown:
+            raise ValidationError({"features": f"{where} has unknown keys: {', '.join(unknown)}."})
+        name = _identifier(item.get("name"), "feature", "features")
+        if name in seen:
+            raise ValidationError({"features": f"{where}.name {name!r} repeats an earlier feature."})
+        seen.add(name)
+        definition = item.get("definition")
+        if not isinstance(definition, str) or not definition.strip() or len(definition) > 4000:
+            raise ValidationError({"features": f"{where}.definition must be an expression of 1 to 4000 characters."})
+        aggregation = item.get("aggregation", Aggregation.NONE)
+        if aggregation not in Aggregation.values:
+            allowed = ", ".join(Aggregation.values)
+            raise ValidationError({"features": f"{where}.aggregation {aggregation!r} is not one of {allowed}."})
+        window = item.get("window", "")
+        if not isinstance(window, str):
+            raise ValidationError({"features": f"{where}.window must be a string such as '7d'."})
+        if aggregation == Aggregation.NONE and window:
+            raise ValidationError({"features": f"{where}.window needs an aggregation; 'none' takes no window."})
+        if aggregation != Aggregation.NONE and not _WINDOW.match(window):
+            raise ValidationError(
+                {"features": f"{where}.window {window!r} must be a count and a unit s, m, h, d or w ('7d', '24h')."}
+            )
+        description = item.get("description", "")
+        if not isinstance(description, str):
+            raise ValidationError({"features": f"{where}.description must be a string."})
+        cleaned.append(
+            {
+                "name": name,
+                "definition": definition.strip(),
+                "aggregation": aggregation,
+                "window": window,
+                "description": description,
+            }
+        )
+    return cleaned
+
+
+def _check_feature_view(view: FeatureView) -> None:
+    view.name = _identifier(view.name, "feature_view", "name")
+    view.entity = _identifier(view.entity, "entity", "entity")
+    view.features = _clean_features(view.features)
+    _require_member(view.team, view.owner if view.owner_id else None, "owner")
+    if view.source_dataset_id is not None and view.source_dataset.team_id != view.team_id:
+        raise ValidationError({"source_dataset": f'Invalid pk "{view.source_dataset_id}" - object does not exist.'})
+    latest = DatasetVersion.objects.filter(dataset_id=view.source_dataset_id).order_by("-number").first()
+    if latest is not None:
+        # Checked against the newest version of the source: a typo here would surface only when a job runs.
+        column = next(
+            (item for item in latest.schema["columns"] if item["name"].casefold() == view.event_time_column.casefold()),
+            None,
+        )
+        if column is None:
+            raise ValidationError({"event_time_column": f"{view.event_time_column!r} is not a column of {latest}."})
+        if column["type"] not in _EVENT_TIME_TYPES:
+            raise ValidationError(
+                {
+                    "event_time_column": (
+                        f"{view.event_time_column!r} is a {column['type']}; it must be a timestamp or a date."
+                    )
+                }
+            )
+    if FeatureView.objects.filter(team_id=view.team_id, name=view.name).exclude(pk=view.pk).exists():
+        raise ValidationError({"name": f"{view.name!r} is already taken in team {view.team.slug}."})
+    view.full_clean(validate_unique=False)
+
+
+@transaction.atomic
+def do_create_feature_view(team: Team, *, actor: Any, **fields: Any) -> FeatureView:
+    _require(actor, team)
+    view = FeatureView(team=team, created_by=actor)
+    _apply(view, FEATURE_VIEW_FIELDS, fields)
+    _check_feature_view(view)
+    view.save()
+    record_event(
+        AuditEventType.FEATURE_VIEW_CREATED,
+        actor=actor,
+        target=view,
+        team=team,
+        after=_snapshot(view, FEATURE_VIEW_FIELDS),
+    )
+    return view
+
+
+@transaction.atomic
+def do_update_feature_view(view: FeatureView, *, actor: Any, **changes: Any) -> FeatureView:
+    """Change a view's definitions or documentation. Versions already registered keep the definitions they pinned."""
+    _require(actor, view.team)
+    view = FeatureView.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=view.pk)
+    before = _snapshot(view, FEATURE_VIEW_FIELDS)
+    _apply(view, FEATURE_VIEW_FIELDS, changes)
+    _check_feature_view(view)
+    after = _snapshot(view, FEATURE_VIEW_FIELDS)
+    changed = _changed(before, after)
+    if not changed:
+        return view
+    view.save()
+    record_event(
+        AuditEventType.FEATURE_VIEW_UPDATED,
+        actor=actor,
+        target=view,
+        team=view.team,
+        before={key: before[key] for key in changed},
+        after={key: after[key] for key in changed},
+    )
+    return view
+
+
+def _check_statistics(statistics: Any, feature_names: set[str]) -> None:
+    if not isinstance(statistics, dict):
+        raise ValidationError({"statistics": "Must be an object mapping feature names to statistics."})
+    for name, values in statistics.items():
+        if name not in feature_names:
+            raise ValidationError({"statistics": f"{name!r} is not a feature of this view."})
+        if not isinstance(values, dict):
+            raise ValidationError({"statistics": f"statistics[{name!r}] must be an object of numbers."})
+        for key, value in values.items():
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or value != value
+                or value
+                in (
+                    float("inf"),
+                    float("-inf"),
+                )
+            ):
+                raise ValidationError({"statistics": f"statistics[{name!r}][{key!r}] must be a finite number."})
+
+
+@transaction.atomic
+def do_register_feature_set_version(
+    view: FeatureView,
+    *,
+    actor: Any,
+    dataset_versions: Iterable[int],
+    statistics: dict[str, Any] | None = None,
+    description: str = "",
+) -> FeatureSetVersion:
+    """Pin the view's current definitions and the dataset versions they were built from, as the next version.
+
+    At least one pinned version must be of the view's source dataset; all must belong to the view's team.
+    """
+    _require(actor, view.team)
+    # The lock serializes numbering and keeps the definitions from changing under us while they are copied.
+    view = FeatureView.objects.select_for_update(of=("self",)).select_related("team").get(pk=view.pk)
+    pinned = _same_team_dataset_versions(view.team, dataset_versions)
+    if not any(version.dataset_id == view.source_dataset_id for version in pinned):
+        raise ValidationError({"dataset_versions": "Pin at least one version of the view's source dataset."})
+    _check_statistics(statistics or {}, {feature["name"] for feature in view.features})
+    latest = view.versions.order_by("-number").values_list("number", flat=True).first()
+    inputs = [
+        {"dataset_version": row.pk, "content_fingerprint": row.content_fingerprint}
+        for row in sorted(pinned, key=lambda row: row.pk)
+    ]
+    version = FeatureSetVersion(
+        feature_view=view,
+        number=(latest or 0) + 1,
+        features=view.features,
+        fingerprint=canonical_digest(
+            {
+                "entity": view.entity,
+                "event_time_column": view.event_time_column,
+                "features": view.features,
+                "inputs": inputs,
+            }
+        ),
+        statistics=statistics or {},
+        description=description,
+        created_by=actor,
+    )
+    version.full_clean()
+    version.save()
+    version.dataset_versions.set(pinned)
+    record_event(
+        AuditEventType.FEATURE_SET_VERSION_REGISTERED,
+        actor=actor,
+        target=version,
+        team=view.team,
+        after={"number": version.number, "fingerprint": version.fingerprint, "inputs": inputs},
+    )
+    return version

@@ -1,0 +1,302 @@
+"""Actions on registered models, their ONNX versions and the versions' lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.audit import record_event
+from core.choices import AuditEventType
+from core.models import Team
+from core.querysets import CHANGE
+from registry import artifacts
+from registry.actions._shared import (
+    MODEL_FIELDS,
+    RegistryRefusal,
+    User,
+    _create_named,
+    _require,
+    _require_member,
+    _same_team_dataset_versions,
+    _same_team_feature_set_versions,
+    _update_named,
+    max_artifact_bytes,
+)
+from registry.choices import VERSION_TRANSITIONS, RiskTier, VersionStatus
+from registry.models import (
+    DatasetVersion,
+    FeatureSetVersion,
+    ModelVersion,
+    ModelVersionTransition,
+    RegisteredModel,
+)
+from registry.onnx_validation import OnnxValidationError, validate_onnx
+from registry.querysets import REVIEW
+
+# --- Registered models --------------------------------------------------------------------------------------------
+
+
+def _check_model(model: RegisteredModel) -> None:
+    _require_member(model.team, model.owner if model.owner_id else None, "owner")
+    if model.use_case_id is not None:
+        use_case = model.use_case
+        assert use_case is not None
+        if use_case.team_id != model.team_id:
+            # Read like a missing object: another team's use case is not for this team to learn about.
+            raise ValidationError({"use_case": f'Invalid pk "{use_case.pk}" - object does not exist.'})
+        if use_case.risk_tier == RiskTier.PROHIBITED:
+            raise ValidationError({"use_case": "This use case is a prohibited practice; no model may serve it."})
+    model.full_clean(exclude=["name_key", "shape_key"])
+
+
+@transaction.atomic
+def do_create_model(team: Team, *, actor: Any, **fields: Any) -> RegisteredModel:
+    _require(actor, team)
+    created: RegisteredModel = _create_named(
+        RegisteredModel(team=team, created_by=actor),
+        actor=actor,
+        fields=MODEL_FIELDS,
+        values=fields,
+        check=_check_model,
+        event=AuditEventType.MODEL_CREATED,
+    )
+    return created
+
+
+@transaction.atomic
+def do_update_model(model: RegisteredModel, *, actor: Any, **changes: Any) -> RegisteredModel:
+    _require(actor, model.team)
+    model = (
+        RegisteredModel.objects.select_for_update(of=("self",))
+        .select_related("team", "owner", "use_case")
+        .get(pk=model.pk)
+    )
+    updated: RegisteredModel = _update_named(
+        model,
+        actor=actor,
+        fields=MODEL_FIELDS,
+        changes=changes,
+        check=_check_model,
+        event=AuditEventType.MODEL_UPDATED,
+    )
+    return updated
+
+
+def _team_members(team: Team, usernames: Iterable[str]) -> list[Any]:
+    wanted = list(dict.fromkeys(usernames))
+    members = {
+        user.get_username(): user
+        for user in User.objects.filter(username__in=wanted, memberships__team=team).distinct()
+    }
+    missing = [name for name in wanted if name not in members]
+    if missing:
+        raise ValidationError({"authors": [f"{name!r} is not a member of team {team.slug}." for name in missing]})
+    return [members[name] for name in wanted]
+
+
+def do_register_model_version(
+    model: RegisteredModel,
+    *,
+    actor: Any,
+    chunks: Iterable[bytes],
+    filename: str = "",
+    training_params: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    dataset_versions: Iterable[int] = (),
+    feature_set_versions: Iterable[int] = (),
+    authors: Iterable[str] | None = None,
+    description: str = "",
+) -> ModelVersion:
+    """Receive, validate and store an ONNX file and register it as the model's next version, all or nothing.
+
+    The file is streamed into the artifact store's staging folder and validated in a child process before any
+    database lock is taken; it is moved to its content address only inside the transaction that writes the row,
+    and removed again if that transaction fails, unless a committed version already references the same content.
+    Raises ``RegistryRefusal`` for a file that is not a valid ONNX model or is too large.
+    """
+    _require(actor, model.team)
+    display_name = ""
+    if filename:
+        try:
+            display_name = artifacts.sanitize_display_name(filename)
+        except ValueError as error:
+            raise ValidationError({"file": str(error)}) from None
+    # Cheap checks first, so that a bad request does not cost a validation child process.
+    version_check = ModelVersion(metrics=metrics or {}, training_params=training_params or {}, interface={})
+    version_check.full_clean(exclude=["model", "number", "artifact_sha256", "artifact_size", "interface", "status"])
+    dataset_rows = _same_team_dataset_versions(model.team, dataset_versions)
+    feature_rows = _same_team_feature_set_versions(model.team, feature_set_versions)
+    author_rows = _team_members(model.team, authors if authors is not None else [actor.get_username()])
+    try:
+        staged = artifacts.receive(chunks, max_bytes=max_artifact_bytes())
+    except artifacts.ArtifactTooLarge as error:
+        raise RegistryRefusal(
+            {"file": str(error)},
+            event_type=AuditEventType.MODEL_VERSION_REFUSED,
+            metadata={"reason": "too_large", "filename": display_name, "max_bytes": max_artifact_bytes()},
+        ) from None
+    with staged:
+        try:
+            report = validate_onnx(Path(staged.path))
+        except OnnxValidationError as error:
+            raise RegistryRefusal(
+                {"file": f"{error.message} ({error.code})"},
+                event_type=AuditEventType.MODEL_VERSION_REFUSED,
+                metadata={
+                    "reason": str(error.code),
+                    "filename": display_name,
+                    "sha256": staged.sha256,
+                    "size": staged.size,
+                },
+            ) from None
+        # Known before the commit: if the transaction then fails, a file that was not there before is ours to remove.
+        existed = staged.store.exists(staged.sha256)
+        try:
+            with transaction.atomic():
+                version = _create_model_version(
+                    model,
+                    actor=actor,
+                    staged=staged,
+                    display_name=display_name,
+                    interface=report.as_dict(),
+                    training_params=training_params or {},
+                    metrics=metrics or {},
+                    dataset_rows=dataset_rows,
+                    feature_rows=feature_rows,
+                    author_rows=author_rows,
+                    description=description,
+                )
+                # Last, so that every check has passed before the file takes its permanent place.
+                artifacts.commit(staged)
+        except BaseException:
+            if not existed:
+                _forget_unreferenced(staged.store.path_for(staged.sha256), staged.sha256)
+            raise
+    return version
+
+
+def _forget_unreferenced(path: Path, sha256: str) -> None:
+    # Only content no committed version references. A concurrent upload of the same new content that commits its
+    # row after this check would lose its file; the window is the gap between two COMMITs, and a later digest check
+    # on download reports it (ArtifactMissing) rather than serving anything wrong.
+    if not ModelVersion.objects.filter(artifact_sha256=sha256).exists():
+        path.unlink(missing_ok=True)
+
+
+def _create_model_version(
+    model: RegisteredModel,
+    *,
+    actor: Any,
+    staged: artifacts.StagedArtifact,
+    display_name: str,
+    interface: dict[str, Any],
+    training_params: dict[str, Any],
+    metrics: dict[str, Any],
+    dataset_rows: list[DatasetVersion],
+    feature_rows: list[FeatureSetVersion],
+    author_rows: list[Any],
+    description: str,
+) -> ModelVersion:
+    # The lock on the model serializes numbering (the unique constraint is the backstop).
+    model = RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").get(pk=model.pk)
+    latest = model.versions.order_by("-number").values_list("number", flat=True).first()
+    version = ModelVersion(
+        model=model,
+        number=(latest or 0) + 1,
+        artifact_sha256=staged.sha256,
+        artifact_size=staged.size,
+        artifact_filename=display_name,
+        interface=interface,
+        training_params=training_params,
+        metrics=metrics,
+        description=description,
+        created_by=actor,
+    )
+    version.full_clean()
+    version.save()
+    version.dataset_versions.set(dataset_rows)
+    version.feature_set_versions.set(feature_rows)
+    version.authors.set(author_rows)
+    record_event(
+        AuditEventType.MODEL_VERSION_REGISTERED,
+        actor=actor,
+        target=version,
+        team=model.team,
+        after={
+            "number": version.number,
+            "artifact_sha256": version.artifact_sha256,
+            "artifact_size": version.artifact_size,
+            "artifact_filename": display_name,
+            "dataset_versions": [row.pk for row in dataset_rows],
+            "feature_set_versions": [row.pk for row in feature_rows],
+            "authors": [user.get_username() for user in author_rows],
+            "metrics": metrics,
+        },
+    )
+    return version
+
+
+@transaction.atomic
+def do_change_version_status(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+    """Move a version along its lifecycle (registry.choices.VERSION_TRANSITIONS), recording who, when and why.
+
+    Approving needs the ``review`` permission (reviewers, compliance officers, admins); the rest needs ``change``.
+    """
+    team = version.model.team
+    _require(actor, team, REVIEW if to_status == VersionStatus.APPROVED else CHANGE)
+    # Two transitions at once would both read the same "from" and the later one would overwrite the earlier.
+    version = ModelVersion.objects.select_for_update(of=("self",)).select_related("model__use_case").get(pk=version.pk)
+    if to_status not in VersionStatus.values:
+        raise ValidationError({"to_status": f"Unknown status {to_status!r}."})
+    if (version.status, to_status) not in VERSION_TRANSITIONS:
+        allowed = sorted(to for (frm, to) in VERSION_TRANSITIONS if frm == version.status)
+        raise ValidationError(
+            {"to_status": f"A {version.status} version cannot become {to_status}; it may become: {', '.join(allowed)}."}
+        )
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError({"reason": "Say why: a status change needs a reason."})
+    use_case = version.model.use_case
+    if (
+        to_status in (VersionStatus.APPROVED, VersionStatus.DEPLOYED)
+        and use_case
+        and use_case.risk_tier == RiskTier.PROHIBITED
+    ):
+        raise ValidationError({"to_status": "The model's use case is a prohibited practice."})
+    from_status = version.status
+    transition = ModelVersionTransition(
+        version=version,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason.strip(),
+        actor=actor,
+        actor_name=actor.get_username(),
+    )
+    transition.full_clean()
+    version.status = to_status
+    version.save(update_fields=["status"])
+    transition.save()
+    record_event(
+        AuditEventType.MODEL_VERSION_STATUS_CHANGED,
+        actor=actor,
+        target=version,
+        team=team,
+        before={"status": from_status},
+        after={"status": to_status, "reason": transition.reason},
+    )
+    return version
+
+
+@transaction.atomic
+def do_record_artifact_corruption(version: ModelVersion, *, actor: Any, detail: str) -> None:
+    """Record that a stored artifact failed its digest check when read: evidence of tampering or bit rot."""
+    record_event(
+        AuditEventType.ARTIFACT_CORRUPTED,
+        actor=actor,
+        target=version,
+        team=version.model.team,
+        metadata={"sha256": version.artifact_sha256, "detail": detail},
+    )
