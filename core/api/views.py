@@ -233,12 +233,7 @@ class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
     @extend_schema(request=s.JobRequestSerializer, responses={202: s.JobSerializer, 200: s.JobSerializer})
     def create(self, request: Request) -> Response:
-        serializer = s.JobRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        job, created = dispatch_job(
-            "audit.checkpoint", actor=request.user, idempotency_key=serializer.validated_data.get("idempotency_key", "")
-        )
-        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return _start_job("audit.checkpoint", request)
 
     @extend_schema(responses={200: OpenApiResponse(description="The checkpoint, self-contained, for keeping.")})
     @action(detail=True, methods=["get"])
@@ -288,12 +283,18 @@ class AuditVerificationViewSet(viewsets.GenericViewSet[Any]):
 
     @extend_schema(request=s.JobRequestSerializer, responses={202: s.JobSerializer, 200: s.JobSerializer})
     def create(self, request: Request) -> Response:
-        serializer = s.JobRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        job, created = dispatch_job(
-            "audit.verify", actor=request.user, idempotency_key=serializer.validated_data.get("idempotency_key", "")
-        )
-        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return _start_job("audit.verify", request)
+
+
+def _start_job(kind: str, request: Request) -> Response:
+    """Start a job of ``kind`` for the requester: 202 with the new job, or 200 with the first one when the
+    request's ``idempotency_key`` was seen before."""
+    serializer = s.JobRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    job, created = dispatch_job(
+        kind, actor=request.user, idempotency_key=serializer.validated_data.get("idempotency_key", "")
+    )
+    return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 def not_found_handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
