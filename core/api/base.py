@@ -7,10 +7,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from core.api.filters import StrictOrderingFilter
-from core.querysets import VIEW
+from core.querysets import CHANGE, VIEW
 
 
 class StrictSerializer(serializers.Serializer[Any]):
@@ -56,3 +59,38 @@ class RestrictedViewSetMixin(ApiViewMixin):
 
 class ReadOnlyRestrictedViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
     pass
+
+
+class TeamScopedCreateMixin(GenericAPIView[Any]):
+    """For views whose create names its ``team`` by slug: the team is checked before anything else in the body.
+
+    A team you cannot see reads as absent (400, exactly like a missing slug); one you see but may not write to is a
+    403. Either way nothing else is looked at, so other fields' errors cannot tell which usernames or names exist.
+    The writable ``team`` field accepts only ``writable_teams``. Views name the rule through ``writable_teams`` and
+    the 403's wording through ``team_writers`` ("admins", "engineers and admins").
+    """
+
+    team_writers = "admins"
+
+    def writable_teams(self, action: str) -> QuerySet[Any]:
+        from core.models import Team
+
+        teams: QuerySet[Any] = Team.objects.restrict(self.request.user, action)
+        return teams
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        fields = getattr(serializer, "fields", {})
+        if "team" in fields and not fields["team"].read_only:
+            fields["team"].queryset = self.writable_teams(CHANGE)
+        return serializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        slug = request.data.get("team") if isinstance(request.data, dict) else None
+        if isinstance(slug, str) and not self.writable_teams(CHANGE).filter(slug=slug).exists():
+            if self.writable_teams(VIEW).filter(slug=slug).exists():
+                raise PermissionDenied(f"Only {self.team_writers} of team {slug} may do this.")
+            raise serializers.ValidationError({"team": [f"Object with slug={slug} does not exist."]})
+        # Missing or of the wrong type: the serializer says so.
+        response: Response = super().create(request, *args, **kwargs)  # type: ignore[misc]
+        return response

@@ -9,7 +9,7 @@ from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -17,34 +17,23 @@ from rest_framework.response import Response
 
 from core import actions, audit
 from core.api import serializers as s
-from core.api.base import FILTER_BACKENDS, ApiViewMixin, ReadOnlyRestrictedViewSet, RestrictedViewSetMixin
+from core.api.base import (
+    FILTER_BACKENDS,
+    ApiViewMixin,
+    ReadOnlyRestrictedViewSet,
+    RestrictedViewSetMixin,
+    TeamScopedCreateMixin,
+)
 from core.api.permissions import IsAuditReader, IsNotServiceAccount, IsSuperuserToCreate, RestrictedObjectPermission
 from core.filtersets import AuditEventFilterSet, JobFilterSet, MembershipFilterSet
 from core.jobs import dispatch_job, do_cancel_job
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, ServiceAccount, Team
-from core.querysets import CHANGE, VIEW
+from core.querysets import CHANGE
 
 User = get_user_model()
 
 # Every view that writes: authenticated, and a 403 for objects the caller may read but not change.
 WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
-
-
-def _team_for_write(request: Request) -> None:
-    """Check the ``team`` named in a create request before anything else in the body is validated.
-
-    A team you cannot see reads as absent (400, exactly like a missing slug); one you see but do not administer is
-    a 403. Either way nothing else is looked at, so a non-admin cannot use the other fields' errors to learn which
-    usernames exist.
-    """
-    slug = request.data.get("team") if isinstance(request.data, dict) else None
-    if not isinstance(slug, str):
-        return  # missing or of the wrong type: the serializer says so
-    if Team.objects.restrict(request.user, CHANGE).filter(slug=slug).exists():
-        return
-    if Team.objects.restrict(request.user, VIEW).filter(slug=slug).exists():
-        raise PermissionDenied(f"Only admins of team {slug} may do this.")
-    raise ValidationError({"team": [f"Object with slug={slug} does not exist."]})
 
 
 class MeView(ApiViewMixin, RetrieveAPIView[Any]):
@@ -93,7 +82,11 @@ class TeamViewSet(
 
 
 class MembershipViewSet(
-    RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet[Any]
+    TeamScopedCreateMixin,
+    RestrictedViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet[Any],
 ):
     """Who holds which role in which team. Team admins grant and revoke; DELETE revokes."""
 
@@ -102,16 +95,6 @@ class MembershipViewSet(
     permission_classes = WRITE_PERMISSIONS
     filterset_class = MembershipFilterSet
     ordering_fields = ["created_at", "role"]
-
-    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        serializer = super().get_serializer(*args, **kwargs)
-        if hasattr(serializer, "fields") and "team" in serializer.fields:
-            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user, CHANGE)
-        return serializer
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        _team_for_write(request)
-        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
@@ -127,23 +110,15 @@ class MembershipViewSet(
         actions.do_revoke_membership(instance, actor=self.request.user)
 
 
-class ServiceAccountViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Any]):
+class ServiceAccountViewSet(
+    TeamScopedCreateMixin, RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Any]
+):
     """Non-human users for applications and CI, created by team admins. They hold tokens and cannot sign in."""
 
     queryset = ServiceAccount.objects.select_related("user", "team")
     serializer_class = s.ServiceAccountSerializer
     permission_classes = WRITE_PERMISSIONS
     ordering_fields = ["created_at"]
-
-    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        serializer = super().get_serializer(*args, **kwargs)
-        if hasattr(serializer, "fields") and "team" in serializer.fields:
-            serializer.fields["team"].queryset = Team.objects.restrict(self.request.user, CHANGE)
-        return serializer
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        _team_for_write(request)
-        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data

@@ -18,13 +18,13 @@ from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import RestrictedViewSetMixin
+from core.api.base import RestrictedViewSetMixin, TeamScopedCreateMixin
 from core.api.permissions import RestrictedObjectPermission
 from core.querysets import CHANGE, VIEW
 from registry import actions, artifacts
@@ -68,18 +68,6 @@ class ArtifactTooLarge(APIException):
     default_detail = "The file is over the size limit."
 
 
-def _team_for_write(request: Request) -> None:
-    """A team the caller cannot see reads as absent (400); one they see but may not write to is a 403."""
-    slug = request.data.get("team") if isinstance(request.data, dict) else None
-    if not isinstance(slug, str):
-        return  # missing or of the wrong type: the serializer says so
-    if teams_for(request.user, CHANGE).filter(slug=slug).exists():
-        return
-    if teams_for(request.user, VIEW).filter(slug=slug).exists():
-        raise PermissionDenied(f"Only engineers and admins of team {slug} may do this.")
-    raise ValidationError({"team": [f"Object with slug={slug} does not exist."]})
-
-
 def _require_write(request: Request, obj: Any) -> None:
     if not type(obj)._default_manager.restrict(request.user, CHANGE).filter(pk=obj.pk).exists():
         raise PermissionDenied("You may see this, but not change it.")
@@ -97,7 +85,11 @@ def _refusing(call: Any, *, actor: Any, team: Any, target: Any) -> Any:
 
 
 class RegistryViewSet(
-    RestrictedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet[Any]
+    TeamScopedCreateMixin,
+    RestrictedViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet[Any],
 ):
     """List, detail, create and PATCH for a team-owned registry object."""
 
@@ -109,16 +101,10 @@ class RegistryViewSet(
     def get_serializer_class(self) -> Any:
         return self.update_serializer_class if self.action == "partial_update" else self.read_serializer_class
 
-    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        serializer = super().get_serializer(*args, **kwargs)
-        fields = getattr(serializer, "fields", {})
-        if "team" in fields and not fields["team"].read_only:
-            fields["team"].queryset = teams_for(self.request.user, CHANGE)
-        return serializer
+    team_writers = "engineers and admins"
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        _team_for_write(request)
-        return super().create(request, *args, **kwargs)
+    def writable_teams(self, action: str) -> QuerySet[Any]:
+        return teams_for(self.request.user, action)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         super().partial_update(request, *args, **kwargs)
