@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "csp",
     "core",
     "registry",
+    "governance",
+    "serving",
     "workers",
 ]
 

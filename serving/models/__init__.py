@@ -1,0 +1,3 @@
+from serving.models.deployments import Deployment
+
+__all__ = ["Deployment"]

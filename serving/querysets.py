@@ -1,0 +1,25 @@
+"""Who sees deployments, as SQL filters (see core.querysets): every member of the model's team, and the members
+of the board that judged the release. Deployments are only ever created through the gate (serving.actions)."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from django.db.models import Q
+
+from core.querysets import ALL_ROLES, VIEW, RestrictedQuerySet, member_team_ids
+from governance.querysets import boards_of
+
+
+class DeploymentQuerySet(RestrictedQuerySet):
+    def restrict(self, user: Any, action: str = VIEW) -> Self:
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        if action != VIEW:
+            return self.none()
+        return self.filter(
+            Q(model__team_id__in=member_team_ids(user, ALL_ROLES))
+            | Q(release__policy_version__policy__board_id__in=boards_of(user))
+        )
