@@ -202,6 +202,12 @@ ARTIFACT_VALIDATION_MEMORY_BYTES = env_int("ARTIFACT_VALIDATION_MEMORY_BYTES", 2
 ARTIFACT_VALIDATION_SECONDS = env_int("ARTIFACT_VALIDATION_SECONDS", 120, minimum=5)
 SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
 
+# Argon2id parameters that seal new web-signing keys under the reviewer's passphrase (governance.keywrap): memory in
+# KiB, passes, lanes. Each sealed key records its own, so raising them later leaves older keys usable.
+SIGNING_KEY_KDF_MEMORY_KIB = env_int("SIGNING_KEY_KDF_MEMORY_KIB", 64 * 1024, minimum=8)
+SIGNING_KEY_KDF_ITERATIONS = env_int("SIGNING_KEY_KDF_ITERATIONS", 3, minimum=1)
+SIGNING_KEY_KDF_LANES = env_int("SIGNING_KEY_KDF_LANES", 4, minimum=1)
+
 # --- Request limits -----------------------------------------------------------------------------------------------
 
 # Bodies over this size answer 413 before they are read (see core.middleware.BodySizeLimitMiddleware).

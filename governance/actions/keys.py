@@ -1,0 +1,155 @@
+"""Actions on signing keys: registering a client-held public key, creating a web-signing key sealed by a passphrase,
+and revoking either.
+
+A private key never reaches the server from a client: a request that carries one is refused before anything else
+(``refuse_private_keys``), and neither the refusal's audit event nor any log line repeats it. Keys are never
+deleted, so that old envelopes can still be checked; a revoked key stops counting from its revocation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from assay_trust import keys as trust_keys
+from assay_trust.errors import KeyFormatError
+from core.audit import record_event
+from core.choices import AuditEventType
+from governance.actions._shared import GovernanceRefusal, PrivateKeyRefused, do_record_refusal
+from governance.choices import KeyKind
+from governance.models import SigningKey
+
+MIN_PASSPHRASE_CHARS = 12
+MAX_PASSPHRASE_CHARS = 1024
+
+
+def refuse_private_keys(
+    value: Any, *, actor: Any, where: str, event_type: AuditEventType = AuditEventType.SIGNING_KEY_REFUSED
+) -> None:
+    """Raise ``PrivateKeyRefused`` (after recording the refusal, without the material) if ``value`` holds any."""
+    if trust_keys.contains_private_key(value):
+        refusal = PrivateKeyRefused(event_type=event_type, where=where)
+        do_record_refusal(event_type, actor=actor, metadata=refusal.metadata)
+        raise refusal
+
+
+def _refuse_key(actor: Any, reason: str, message: str, *, field: str = "public_key") -> GovernanceRefusal:
+    refusal = GovernanceRefusal(
+        reason,
+        message,
+        event_type=AuditEventType.SIGNING_KEY_REFUSED,
+        field=field,
+        metadata={"reason": reason, "message": message},
+    )
+    do_record_refusal(refusal.event_type, actor=actor, metadata=refusal.metadata)
+    return refusal
+
+
+def _require_person(actor: Any) -> None:
+    if hasattr(actor, "service_account"):
+        raise PermissionDenied("Service accounts do not sign approvals; people register signing keys.")
+
+
+def do_register_signing_key(*, actor: Any, public_key: Any, name: str = "") -> SigningKey:
+    """Register the public half of a key pair the reviewer keeps (PEM SubjectPublicKeyInfo or an ``ssh-ed25519``
+    line). Refuses private key material, anything not an Ed25519 public key, and a key already registered, each
+    with an audit event that names the reason and not the key."""
+    _require_person(actor)
+    refuse_private_keys(public_key, actor=actor, where="public_key")
+    refuse_private_keys(name, actor=actor, where="name")
+    try:
+        parsed = trust_keys.load_public_key(public_key)
+    except KeyFormatError as error:
+        raise _refuse_key(actor, "malformed_key", f"Not accepted as an Ed25519 public key: {error}.") from None
+    fingerprint = trust_keys.fingerprint(parsed)
+    if SigningKey.objects.filter(fingerprint=fingerprint).exists():
+        raise _refuse_key(actor, "duplicate_key", f"The key {fingerprint} is already registered.")
+    return _save_key(actor=actor, kind=KeyKind.CLIENT, name=name, public=parsed, sealed="")
+
+
+@transaction.atomic
+def _save_key(*, actor: Any, kind: str, name: str, public: Any, sealed: str) -> SigningKey:
+    key = SigningKey(
+        owner=actor,
+        name=name,
+        kind=kind,
+        fingerprint=trust_keys.fingerprint(public),
+        public_key=trust_keys.public_key_pem(public),
+        sealed_private_key=sealed,
+    )
+    key.full_clean()
+    key.save()
+    record_event(
+        AuditEventType.SIGNING_KEY_REGISTERED,
+        actor=actor,
+        target=key,
+        after={"owner": actor.get_username(), "kind": kind, "name": name, "fingerprint": key.fingerprint},
+    )
+    return key
+
+
+def kdf_parameters() -> dict[str, int]:
+    """The Argon2id parameters new web-signing keys are sealed with (settings; docs/configuration.md)."""
+    return {
+        "memory_kib": int(settings.SIGNING_KEY_KDF_MEMORY_KIB),
+        "iterations": int(settings.SIGNING_KEY_KDF_ITERATIONS),
+        "lanes": int(settings.SIGNING_KEY_KDF_LANES),
+    }
+
+
+def check_passphrase(passphrase: Any, field: str = "passphrase") -> str:
+    if not isinstance(passphrase, str):
+        raise ValidationError({field: "A signing passphrase is text."})
+    if not MIN_PASSPHRASE_CHARS <= len(passphrase) <= MAX_PASSPHRASE_CHARS:
+        raise ValidationError(
+            {field: f"A signing passphrase has {MIN_PASSPHRASE_CHARS} to {MAX_PASSPHRASE_CHARS} characters."}
+        )
+    return passphrase
+
+
+@transaction.atomic
+def do_create_web_signing_key(*, actor: Any, passphrase: Any, name: str = "") -> SigningKey:
+    """Make a key pair on the server for signing in the web UI; its private half is stored sealed under a key
+    derived from ``passphrase`` (governance.keywrap) and is opened only for one signing request."""
+    _require_person(actor)
+    check_passphrase(passphrase)
+    live = SigningKey.objects.filter(owner=actor, kind=KeyKind.SERVER, revoked_at__isnull=True).first()
+    if live is not None:
+        raise ValidationError(
+            {"kind": f"You already have a web-signing key ({live.fingerprint}); revoke it before making another."}
+        )
+    from governance import keywrap  # written alongside assay_trust
+
+    private = trust_keys.generate_private_key()
+    sealed = keywrap.seal(private, passphrase, **kdf_parameters())
+    return _save_key(actor=actor, kind=KeyKind.SERVER, name=name, public=private.public_key(), sealed=sealed)
+
+
+@transaction.atomic
+def do_revoke_signing_key(key: SigningKey, *, actor: Any, reason: Any) -> SigningKey:
+    """Revoke a key (its owner, a compliance officer of a team its owner belongs to, or a platform administrator).
+    Approvals made with it stop counting from now (server time)."""
+    if not SigningKey.objects.restrict(actor, "change").filter(pk=key.pk).exists():
+        raise PermissionDenied(
+            "Only the key's owner, a compliance officer of the owner's team or a platform administrator revokes it."
+        )
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError({"reason": "Say why the key is revoked."})
+    # Conditional update: of two concurrent revocations only one changes the row and writes the event.
+    changed = SigningKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor, revocation_reason=reason.strip()
+    )
+    key.refresh_from_db()
+    if not changed:
+        raise ValidationError({"reason": f"The key was already revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC."})
+    record_event(
+        AuditEventType.SIGNING_KEY_REVOKED,
+        actor=actor,
+        target=key,
+        after={"owner": key.owner.get_username(), "fingerprint": key.fingerprint, "reason": key.revocation_reason},
+    )
+    return key

@@ -1,0 +1,281 @@
+"""Actions on release requests: requesting one (the manifest is built here, from the database), withdrawing one,
+exporting its bundle, and the model version's status moves that go with them."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from assay_trust import bundle as trust_bundle
+from core.audit import record_event
+from core.choices import AuditEventType
+from core.querysets import CHANGE, VIEW
+from governance.actions.policies import policy_in_force
+from governance.choices import ReleaseStatus
+from governance.manifest import build_manifest, manifest_digest, subject_name
+from governance.models import Environment, Release, SigningKey
+from registry.actions import do_change_version_status
+from registry.choices import RiskTier, VersionStatus
+from registry.models import ModelVersion, ModelVersionTransition
+from registry.querysets import teams_for
+
+MAX_JUSTIFICATION_CHARS = 4000
+
+
+@transaction.atomic
+def do_request_release(
+    model_version: ModelVersion, *, actor: Any, environment: Environment, justification: str = ""
+) -> Release:
+    """Ask to put ``model_version`` into ``environment`` (engineers and admins of the model's team).
+
+    Needs a use case with a risk tier that is not prohibited, and a policy in force for (team, environment, tier).
+    Builds the manifest from the database with a fresh server nonce; a registered version moves to ``in_review``.
+    One open release per version and environment.
+    """
+    team = model_version.model.team
+    if not teams_for(actor, CHANGE).filter(pk=team.pk).exists():
+        raise PermissionDenied(f"Only engineers and admins of team {team.slug} request releases of its models.")
+    if not isinstance(justification, str) or len(justification) > MAX_JUSTIFICATION_CHARS:
+        raise ValidationError({"justification": f"Text of at most {MAX_JUSTIFICATION_CHARS} characters."})
+    # Lock the version: two requests at once would both find no open release and both open one.
+    version = (
+        ModelVersion.objects.select_for_update(of=("self",))
+        .select_related("model__team", "model__use_case", "model__owner", "created_by")
+        .get(pk=model_version.pk)
+    )
+    use_case = version.model.use_case
+    if use_case is None:
+        raise ValidationError(
+            {"model_version": f"Model {version.model} has no use case: a release needs one, with its risk tier."}
+        )
+    if use_case.risk_tier == RiskTier.PROHIBITED:
+        raise ValidationError({"model_version": f"Use case {use_case} is a prohibited practice: it is never released."})
+    if version.status == VersionStatus.RETIRED:
+        raise ValidationError({"model_version": f"{version} is retired."})
+    policy_version = policy_in_force(team, environment, use_case.risk_tier)
+    if policy_version is None:
+        raise ValidationError(
+            {
+                "environment": f"No release policy is in force for team {team.slug}, environment {environment.slug} "
+                f"and {use_case.risk_tier} risk: a compliance officer must create one first."
+            }
+        )
+    open_release = Release.objects.filter(
+        model_version=version, environment=environment, status=ReleaseStatus.OPEN
+    ).first()
+    if open_release is not None:
+        raise ValidationError(
+            {
+                "model_version": f"Release {open_release.pk} of {version} to {environment.slug} is still open; "
+                "withdraw it before requesting another."
+            }
+        )
+    release = Release(
+        model_version=version,
+        environment=environment,
+        policy_version=policy_version,
+        requested_by=actor,
+        requested_at=timezone.now(),
+        nonce=secrets.token_hex(16),
+        justification=justification.strip(),
+    )
+    release.manifest = build_manifest(release)
+    release.manifest_digest = manifest_digest(release.manifest)
+    release.full_clean()
+    release.save()
+    record_event(
+        AuditEventType.RELEASE_REQUESTED,
+        actor=actor,
+        target=release,
+        team=team,
+        after={
+            "uid": str(release.uid),
+            "model_version": str(version),
+            "environment": environment.slug,
+            "policy": policy_version.policy.name,
+            "policy_version": policy_version.number,
+            "manifest_digest": release.manifest_digest,
+            "justification": release.justification,
+        },
+    )
+    if version.status == VersionStatus.REGISTERED:
+        do_change_version_status(
+            version,
+            actor=actor,
+            to_status=VersionStatus.IN_REVIEW,
+            reason=f"Release {release.pk} to {environment.slug} requested.",
+        )
+    return release
+
+
+@transaction.atomic
+def do_withdraw_release(release: Release, *, actor: Any, reason: Any) -> Release:
+    """Close an open release without deploying it (engineers and admins of the model's team). Its approvals stay on
+    record. A version in review with no other open release goes back to ``registered``."""
+    if not Release.objects.restrict(actor, CHANGE).filter(pk=release.pk).exists():
+        raise PermissionDenied("Only engineers and admins of the model's team withdraw its releases.")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError({"reason": "Say why the release is withdrawn."})
+    # Lock the release: a withdrawal racing a deployment or a final approval must see the other's outcome.
+    release = Release.objects.select_for_update().select_related("model_version__model__team").get(pk=release.pk)
+    if release.status != ReleaseStatus.OPEN:
+        raise ValidationError(
+            {"status": f"Release {release.pk} is {release.status}; only an open release is withdrawn."}
+        )
+    release.status = ReleaseStatus.WITHDRAWN
+    release.withdrawn_at = timezone.now()
+    release.withdrawn_by = actor
+    release.withdrawal_reason = reason.strip()
+    release.full_clean()
+    release.save(update_fields=["status", "withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    version = release.model_version
+    record_event(
+        AuditEventType.RELEASE_WITHDRAWN,
+        actor=actor,
+        target=release,
+        team=version.model.team,
+        before={"status": ReleaseStatus.OPEN},
+        after={"status": ReleaseStatus.WITHDRAWN, "reason": release.withdrawal_reason},
+    )
+    others_open = Release.objects.filter(model_version=version, status=ReleaseStatus.OPEN).exists()
+    if version.status == VersionStatus.IN_REVIEW and not others_open:
+        do_change_version_status(
+            version,
+            actor=actor,
+            to_status=VersionStatus.REGISTERED,
+            reason=f"Release {release.pk} withdrawn: {release.withdrawal_reason}",
+        )
+    return release
+
+
+def move_version_on_quorum(release: Release, *, actor: Any) -> None:
+    """Move the release's version from ``in_review`` to ``approved`` once its signatures meet the policy.
+
+    registry.actions.do_change_version_status asks for the ``review`` permission on the model's team, which a
+    member of an organisation board from another team lacks though the quorum, not the person, decides here. Until
+    the registry gives the release path its own entry, such a move is recorded here in the same shape (a
+    ModelVersionTransition and MODEL_VERSION_STATUS_CHANGED), by the signer whose approval completed the quorum.
+    """
+    version = release.model_version
+    reason = f"Release {release.pk}: its review board's signatures meet policy {release.policy_version}."
+    if teams_for(actor, "review").filter(pk=version.model.team_id).exists():
+        do_change_version_status(version, actor=actor, to_status=VersionStatus.APPROVED, reason=reason)
+        return
+    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+    if locked.status != VersionStatus.IN_REVIEW:
+        return
+    ModelVersionTransition.objects.create(
+        version=locked,
+        from_status=VersionStatus.IN_REVIEW,
+        to_status=VersionStatus.APPROVED,
+        reason=reason,
+        actor=actor,
+        actor_name=actor.get_username(),
+    )
+    locked.status = VersionStatus.APPROVED
+    locked.save(update_fields=["status"])
+    record_event(
+        AuditEventType.MODEL_VERSION_STATUS_CHANGED,
+        actor=actor,
+        target=locked,
+        team=version.model.team,
+        before={"status": VersionStatus.IN_REVIEW},
+        after={"status": VersionStatus.APPROVED, "reason": reason},
+    )
+
+
+# --- Bundles ------------------------------------------------------------------------------------------------------
+
+
+def _deployment_of(release: Release) -> dict[str, Any] | None:
+    # serving is the layer above: read its rows by name, without importing it.
+    deployments = getattr(release, "deployments", None)
+    if deployments is None:
+        return None
+    latest = deployments.order_by("-id").first()
+    if latest is None:
+        return None
+    return {
+        "id": latest.pk,
+        "environment": release.environment.slug,
+        "deployed_at": latest.deployed_at,
+        "deployed_by": latest.deployed_by.get_username(),
+        "is_rollback": latest.is_rollback,
+    }
+
+
+@transaction.atomic
+def do_export_bundle(release: Release, *, actor: Any) -> dict[str, Any]:
+    """The release bundle (assay_trust.bundle, format v1) for offline verification: the current manifest, the
+    approvals that signed it, the public keys that verify them, the policy and the artifact digest."""
+    if not Release.objects.restrict(actor, VIEW).filter(pk=release.pk).exists():
+        raise PermissionDenied("You may not read this release.")
+    release = Release.objects.select_related(
+        "model_version__model__team", "environment", "policy_version__policy", "requested_by"
+    ).get(pk=release.pk)
+    manifest = build_manifest(release)
+    digest = manifest_digest(manifest)
+    version = release.model_version
+    policy_version = release.policy_version
+    approvals = list(
+        release.approvals.filter(manifest_digest=digest).select_related("key", "signer").order_by("received_at", "id")
+    )
+    keys = SigningKey.objects.filter(pk__in={approval.key_id for approval in approvals}).select_related("owner")
+    bundle = trust_bundle.build_bundle(
+        exported_at=timezone.now(),
+        release={
+            "id": str(release.uid),
+            "environment": release.environment.slug,
+            "model": subject_name(release).rsplit("@v", 1)[0],
+            "version": version.number,
+            "requested_by": release.requested_by.get_username(),
+        },
+        manifest=manifest,
+        artifact={"sha256": version.artifact_sha256, "size": version.artifact_size},
+        policy={
+            "name": policy_version.policy.name,
+            "version": policy_version.number,
+            "environment": release.environment.slug,
+            "risk_tier": policy_version.policy.risk_tier,
+            "requirements": {
+                "roles": policy_version.required_roles,
+                "min_total": policy_version.min_total,
+                "approval_valid_days": policy_version.approval_valid_days,
+                "checks": policy_version.required_checks,
+            },
+        },
+        approvals=[
+            {
+                "envelope": approval.envelope,
+                "received_at": approval.received_at,
+                "signer": approval.signer_name,
+                "board_role": approval.board_role,
+                "key": approval.key.fingerprint,
+            }
+            for approval in approvals
+        ],
+        public_keys=[
+            {
+                "fingerprint": key.fingerprint,
+                "owner": key.owner.get_username(),
+                "public_key": key.public_key,
+                "created_at": key.created_at,
+                "revoked_at": key.revoked_at,
+                "revocation_reason": key.revocation_reason or None,
+            }
+            for key in keys
+        ],
+        deployment=_deployment_of(release),
+    )
+    record_event(
+        AuditEventType.RELEASE_BUNDLE_EXPORTED,
+        actor=actor,
+        target=release,
+        team=version.model.team,
+        metadata={"manifest_digest": digest, "approvals": len(approvals)},
+    )
+    return bundle

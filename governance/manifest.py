@@ -1,0 +1,323 @@
+"""The release manifest: what a reviewer signs, built from the database and never accepted from a client.
+
+``build_manifest(release)`` reads the current state of everything the release covers: the model version's artifact
+(digest and size), interface contract, training parameters and metrics and authors; the model card (intended use,
+limitations, assumptions, owner); the use case and its risk tier; each dataset version the model was trained on
+with its fingerprints and the dataset's compliance metadata (classification, residency, legal basis, and the
+columns marked personal, special-category, protected or prohibited); each feature-set version with its fingerprint;
+the audit reports, the DPIA and the lineage (empty until those exist); the policy version in force with its rules;
+the requester, the server's nonce and the request time. ``manifest_digest`` is the SHA-256 of its RFC 8785 bytes.
+
+Rebuilt later with the release's own nonce and time, it gives the same digest unless something it covers changed;
+an approval counts only while the digest it signed is the current one (governance.evaluation). docs/releases.md
+("The manifest") lists every field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Q
+
+from core.canonical import canonical_digest, to_stored_json
+from core.choices import AuditEventType
+from core.models import AuditEvent
+from governance.models import Release
+
+MANIFEST_FORMAT = "assay.release-manifest/v1"
+_FLAGS = ("personal_data", "special_category", "protected_attribute", "prohibited_input")
+
+# The events that change what a manifest covers (status changes and the release path's own events do not).
+CHANGE_EVENTS = (
+    AuditEventType.USE_CASE_CREATED,
+    AuditEventType.USE_CASE_UPDATED,
+    AuditEventType.DATASET_CREATED,
+    AuditEventType.DATASET_UPDATED,
+    AuditEventType.DATASET_VERSION_REGISTERED,
+    AuditEventType.MODEL_CREATED,
+    AuditEventType.MODEL_UPDATED,
+    AuditEventType.MODEL_VERSION_REGISTERED,
+    AuditEventType.FEATURE_VIEW_CREATED,
+    AuditEventType.FEATURE_VIEW_UPDATED,
+    AuditEventType.FEATURE_SET_VERSION_REGISTERED,
+)
+
+
+def format_time(moment: datetime) -> str:
+    """UTC, always six fraction digits, ``Z``: one spelling, so the same instant always hashes the same."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def subject_name(release: Release) -> str:
+    """``<team slug>/<model name>@v<number>``: the statement subject of the release's artifact."""
+    version = release.model_version
+    return f"{version.model.team.slug}/{version.model.name}@v{version.number}"
+
+
+def _username(user: Any) -> str | None:
+    return None if user is None else str(user.get_username())
+
+
+def _flagged_columns(schema: Any) -> dict[str, list[str]]:
+    columns = schema.get("columns", []) if isinstance(schema, dict) else []
+    return {
+        flag: sorted(str(column.get("name")) for column in columns if isinstance(column, dict) and column.get(flag))
+        for flag in _FLAGS
+    }
+
+
+def _dataset_versions(model_version: Any) -> list[dict[str, Any]]:
+    rows = model_version.dataset_versions.select_related("dataset__owner").order_by("dataset_id", "number")
+    return [
+        {
+            "id": row.pk,
+            "dataset": {
+                "id": row.dataset.pk,
+                "name": row.dataset.name,
+                "owner": _username(row.dataset.owner),
+                "classification": row.dataset.classification,
+                "residency_region": row.dataset.residency_region,
+                "legal_basis": row.dataset.legal_basis,
+                "location": row.dataset.location,
+            },
+            "version": row.number,
+            "schema_fingerprint": row.schema_fingerprint,
+            "content_fingerprint": row.content_fingerprint,
+            "fingerprint_source": row.fingerprint_source,
+            "row_count": row.row_count,
+            "columns": _flagged_columns(row.schema),
+        }
+        for row in rows
+    ]
+
+
+def _feature_set_versions(model_version: Any) -> list[dict[str, Any]]:
+    rows = (
+        model_version.feature_set_versions.select_related("feature_view")
+        .prefetch_related("dataset_versions")
+        .order_by("feature_view_id", "number")
+    )
+    return [
+        {
+            "id": row.pk,
+            "feature_view": {"id": row.feature_view.pk, "name": row.feature_view.name},
+            "version": row.number,
+            "fingerprint": row.fingerprint,
+            "dataset_versions": sorted(dataset_version.pk for dataset_version in row.dataset_versions.all()),
+        }
+        for row in rows
+    ]
+
+
+def build_manifest(release: Release) -> dict[str, Any]:
+    """The manifest of ``release`` from the database as it is now (the release need not be saved yet: its uid,
+    nonce, request time, requester, environment and policy version are read from the object)."""
+    version = release.model_version
+    model = version.model
+    use_case = model.use_case
+    policy_version = release.policy_version
+    policy = policy_version.policy
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "release": str(release.uid),
+        "environment": {"slug": release.environment.slug, "name": release.environment.name},
+        "subject": {"name": subject_name(release), "sha256": version.artifact_sha256},
+        "artifact": {"sha256": version.artifact_sha256, "size": version.artifact_size},
+        "model": {
+            "id": model.pk,
+            "team": model.team.slug,
+            "name": model.name,
+            "owner": _username(model.owner),
+            "description": model.description,
+            "intended_use": model.intended_use,
+            "limitations": model.limitations,
+            "assumptions": model.assumptions,
+            "upstream_dependencies": model.upstream_dependencies,
+        },
+        "model_version": {
+            "id": version.pk,
+            "number": version.number,
+            "interface": version.interface,
+            "training_params": version.training_params,
+            "metrics": version.metrics,
+            "authors": sorted(str(user.get_username()) for user in version.authors.all()),
+            "registered_by": _username(version.created_by),
+        },
+        "use_case": None
+        if use_case is None
+        else {
+            "id": use_case.pk,
+            "name": use_case.name,
+            "owner": _username(use_case.owner),
+            "risk_tier": use_case.risk_tier,
+            "decision_mode": use_case.decision_mode,
+            "scope": use_case.scope,
+            "limitations": use_case.limitations,
+        },
+        "datasets": _dataset_versions(version),
+        "feature_sets": _feature_set_versions(version),
+        "audit_reports": [],
+        "dpia": None,
+        "lineage": [],
+        "policy": {
+            "id": policy.pk,
+            "name": policy.name,
+            "team": policy.team.slug if policy.team_id else None,
+            "board": policy.board.slug,
+            "version": policy_version.number,
+            "requirements": {
+                "required_roles": policy_version.required_roles,
+                "min_total": policy_version.min_total,
+                "approval_valid_days": policy_version.approval_valid_days,
+                "required_checks": policy_version.required_checks,
+            },
+        },
+        "requester": _username(release.requested_by),
+        "justification": release.justification,
+        "nonce": release.nonce,
+        "requested_at": format_time(release.requested_at),
+    }
+    # What a JSON column gives back unchanged on SQLite and PostgreSQL, so that the stored manifest and one rebuilt
+    # from the database hash the same.
+    stored: dict[str, Any] = to_stored_json(manifest)
+    return stored
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the manifest's RFC 8785 canonical JSON: what reviewers sign."""
+    return canonical_digest(manifest)
+
+
+def current_digest(release: Release) -> str:
+    return manifest_digest(build_manifest(release))
+
+
+# --- What changed -------------------------------------------------------------------------------------------------
+
+
+def _keyed(items: list[Any]) -> dict[Any, Any] | None:
+    """A list of objects each with a distinct ``id``, keyed by it; else None (compared by position)."""
+    if not items or not all(isinstance(item, dict) and "id" in item for item in items):
+        return None
+    keyed = {item["id"]: item for item in items}
+    return keyed if len(keyed) == len(items) else None
+
+
+def manifest_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
+    """Every difference between two manifests (or parts of one): ``{"path", "before", "after"}``, where ``path``
+    reads ``datasets[id=3].dataset.classification``. A value added has ``before`` None, one removed ``after``
+    None. Lists of objects with ids are matched by id, other lists by position."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes: list[dict[str, Any]] = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            changes += manifest_diff(old.get(key), new.get(key), where)
+        return changes
+    if isinstance(old, list) and isinstance(new, list):
+        old_keyed, new_keyed = _keyed(old), _keyed(new)
+        if old_keyed is not None and new_keyed is not None:
+            changes = []
+            for key in sorted(set(old_keyed) | set(new_keyed), key=str):
+                changes += manifest_diff(old_keyed.get(key), new_keyed.get(key), f"{path}[id={key}]")
+            return changes
+        if len(old) == len(new) and all(not isinstance(item, dict | list) for item in old + new):
+            return [] if old == new else [{"path": path, "before": old, "after": new}]
+        if len(old) == len(new):
+            changes = []
+            for index, (before, after) in enumerate(zip(old, new, strict=True)):
+                changes += manifest_diff(before, after, f"{path}[{index}]")
+            return changes
+    if old == new:
+        return []
+    return [{"path": path, "before": old, "after": new}]
+
+
+def last_approved_release(release: Release) -> Release | None:
+    """The newest earlier release of the same model that was approved (deployed, or approved by its signatures
+    now), to show what changed since."""
+    from governance.evaluation import release_state
+
+    earlier = (
+        Release.objects.filter(
+            model_version__model_id=release.model_version.model_id, requested_at__lt=release.requested_at
+        )
+        .exclude(pk=release.pk)
+        .select_related("model_version__model__team", "environment", "policy_version__policy__board", "requested_by")
+        .order_by("-requested_at", "-id")
+    )
+    for candidate in earlier[:20]:
+        if candidate.status == "deployed" or release_state(candidate).approved:
+            return candidate
+    return None
+
+
+def changes_since_last_approved(release: Release) -> tuple[Release | None, list[dict[str, Any]]]:
+    """The last approved release of this model and what changed between the manifest its approvers signed and this
+    release's current manifest (release-specific fields, such as the nonce, are left out)."""
+    previous = last_approved_release(release)
+    if previous is None:
+        return None, []
+    signed = previous.approvals.filter(decision="approve").order_by("-received_at").values_list("manifest", flat=True)
+    before = signed.first() or previous.manifest
+    skip = {"release", "nonce", "requested_at", "requester", "justification", "environment"}
+    old = {key: value for key, value in before.items() if key not in skip}
+    new = {key: value for key, value in build_manifest(release).items() if key not in skip}
+    return previous, manifest_diff(old, new)
+
+
+# --- Separation of duties -----------------------------------------------------------------------------------------
+
+
+def _covered_targets(release: Release) -> list[tuple[str, list[str]]]:
+    """(audit target type, ids) of every object whose change alters the manifest."""
+    version = release.model_version
+    model = version.model
+    dataset_versions = list(version.dataset_versions.values_list("pk", "dataset_id"))
+    feature_sets = list(version.feature_set_versions.values_list("pk", "feature_view_id"))
+    targets = [
+        ("registry.registeredmodel", [model.pk]),
+        ("registry.modelversion", [version.pk]),
+        ("registry.datasetversion", [pk for pk, _ in dataset_versions]),
+        ("registry.dataset", sorted({dataset for _, dataset in dataset_versions})),
+        ("registry.featuresetversion", [pk for pk, _ in feature_sets]),
+        ("registry.featureview", sorted({view for _, view in feature_sets})),
+    ]
+    if model.use_case_id is not None:
+        targets.append(("registry.usecase", [model.use_case_id]))
+    return [(kind, [str(pk) for pk in ids]) for kind, ids in targets if ids]
+
+
+def conflicted_users(release: Release) -> dict[int, str]:
+    """Who may not approve ``release`` (separation of duties), each with the reason: the requester, the model
+    version's authors and whoever registered it, and whoever last changed an object the manifest covers (the model,
+    its use case, the dataset and feature-set versions and their datasets and views), as the audit log says.
+
+    Conflicted people may still reject: a veto needs no independence. The policy and the board are not "covered"
+    here: they are the rules the release is judged by, not its subject.
+    """
+    version = release.model_version
+    reasons: dict[int, str] = {}
+
+    def add(user_id: int | None, reason: str) -> None:
+        if user_id is not None and user_id not in reasons:
+            reasons[user_id] = reason
+
+    add(release.requested_by_id, "requested this release")
+    for user_id in version.authors.values_list("pk", flat=True):
+        add(user_id, f"an author of {version}")
+    add(version.created_by_id, f"registered {version}")
+    condition = Q()
+    for kind, ids in _covered_targets(release):
+        condition |= Q(target_type=kind, target_id__in=ids)
+    latest: dict[tuple[str, str], tuple[int | None, str, str]] = {}
+    events = (
+        AuditEvent.objects.filter(condition, event_type__in=CHANGE_EVENTS)
+        .order_by("seq")
+        .values_list("target_type", "target_id", "actor_id", "event_type", "target_repr")
+    )
+    for kind, target_id, actor_id, event_type, target_repr in events:
+        latest[(kind, target_id)] = (actor_id, event_type, target_repr)
+    for (kind, _), (actor_id, event_type, target_repr) in sorted(latest.items()):
+        add(actor_id, f"last changed {kind.split('.')[-1]} {target_repr} ({event_type})")
+    return reasons
