@@ -1,18 +1,35 @@
-"""The validator child: loads one untrusted ONNX model under resource limits and prints what it found as JSON.
+"""The validator child: loads one untrusted ONNX model under resource limits and answers what it found as JSON.
 
-Run only by :func:`registry.onnx_validation.validate_onnx` as ``python -m registry._validate_child``. It reads one
-JSON request on stdin and writes one JSON object on its original stdout: ``{"ok": true, "report": {...}}`` or
-``{"ok": false, "code": ..., "message": ...}``. It must not import Django or anything of the project: it runs in a
-bare interpreter so that a hostile file meets as little code as possible.
+Run only by :mod:`registry.onnx_validation`, in one of two ways:
+
+- ``python -m registry._validate_child``: one request as JSON on stdin, one answer as JSON on the original stdout,
+  then exit. The fallback, and the reference: a fresh interpreter per upload.
+- ``python -m registry._validate_child --serve``: a fork server. It imports onnx and ONNX Runtime once, warms the
+  ONNX checker up on a model of its own, makes sure it has a single thread (no ONNX Runtime session ever exists in
+  it, and ONNX Runtime's telemetry thread is switched off by the environment), then waits on the socket its parent
+  handed it as stdin. Each request forks a fresh child that sets its limits before it touches the upload, answers
+  on a socket of its own and exits; the server kills it at its wall-clock deadline, reaps it and reports how it
+  ended on another socket that the child never holds (see ``serve``).
+
+An answer is ``{"ok": true, "report": {...}}`` or ``{"ok": false, "code": ..., "message": ...}``. This module must
+not import Django or anything of the project: it runs in a bare interpreter so that a hostile file meets as little
+code as possible.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import resource
+import select
+import signal
+import socket
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -268,6 +285,22 @@ def validate(model_path: Path, allowed: set[str], memory_limit_bytes: int) -> di
     return build_report(model, external_files, warnings)
 
 
+def answer(request: dict[str, Any]) -> dict[str, Any]:
+    """Set the limits, then validate the model the request names; the answer to send back, refusals included."""
+    try:
+        _apply_limits(int(request["memory_limit_bytes"]), int(request["cpu_seconds"]))
+        report = validate(Path(request["model"]), set(request["allowed_external"]), int(request["memory_limit_bytes"]))
+    except Refused as refusal:
+        return {"ok": False, "code": refusal.code, "message": refusal.message}
+    except Exception as error:
+        if _looks_like_memory(error):
+            limit = request["memory_limit_bytes"]
+            message = f"Validation ran out of memory under its limit of {limit} bytes. {error}".strip()
+            return {"ok": False, "code": "memory_limit", "message": message}
+        return {"ok": False, "code": "runtime_failed", "message": f"Validation failed: {error!r}"}
+    return {"ok": True, "report": report}
+
+
 def _reply(out: int, payload: dict[str, Any], private_folder: str) -> NoReturn:
     # The private folder is an implementation detail of the server; messages name only the files the client sent.
     if "message" in payload:
@@ -284,19 +317,200 @@ def main() -> NoReturn:
     # Libraries print to stdout at times; only our JSON goes to the real one.
     out = os.dup(1)
     os.dup2(2, 1)
+    _reply(out, answer(request), private_folder)
+
+
+# --- The fork server --------------------------------------------------------------------------------------------
+
+# Linux prctl(2) options.
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+# What a request carries besides its JSON: the socket the child answers on, the socket the server reports the
+# child's end on, and the file that receives the child's stderr.
+_REQUEST_FDS = 3
+_MAX_REQUEST_BYTES = 1024 * 1024
+_REPLY_FD = 3
+
+
+@dataclass
+class _Child:
+    status_fd: int
+    deadline: float
+    timed_out: bool = False
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+
+
+def _thread_count() -> int:
     try:
-        _apply_limits(int(request["memory_limit_bytes"]), int(request["cpu_seconds"]))
-        report = validate(Path(request["model"]), set(request["allowed_external"]), int(request["memory_limit_bytes"]))
-    except Refused as refusal:
-        _reply(out, {"ok": False, "code": refusal.code, "message": refusal.message}, private_folder)
-    except Exception as error:
-        if _looks_like_memory(error):
-            limit = request["memory_limit_bytes"]
-            message = f"Validation ran out of memory under its limit of {limit} bytes. {error}".strip()
-            _reply(out, {"ok": False, "code": "memory_limit", "message": message}, private_folder)
-        _reply(out, {"ok": False, "code": "runtime_failed", "message": f"Validation failed: {error!r}"}, private_folder)
-    _reply(out, {"ok": True, "report": report}, private_folder)
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1  # no /proc: nothing to count with; the imports below start no thread of ours
+
+
+def _warm_up() -> dict[str, str]:
+    """Import and exercise what every validation uses, on a model built here, so that forks inherit it ready.
+
+    No ONNX Runtime session is created: forking a process that holds one (its thread pools, its allocators) is not
+    safe, and the session is the part of validation that must see each upload fresh anyway.
+    """
+    import numpy  # noqa: F401  (onnx's numpy helpers)
+    import onnx
+    import onnx.checker
+    import onnx.shape_inference
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "warm-up",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 3]) for name in ("x", "w")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = onnx.load_model_from_string(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    onnx.checker.check_model(model)
+    onnx.checker.check_model(model, full_check=True)
+    build_report(model, [], [])
+    onnxruntime.SessionOptions()
+    return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+
+
+def _send(fd: int, payload: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # the caller gave up and closed its end: nobody to tell
+        os.write(fd, (json.dumps(payload) + "\n").encode())
+    os.close(fd)
+
+
+def _kill_group(pid: int) -> None:
+    # The child leads a process group of its own (setsid), so this reaches anything it started. A child killed before
+    # its setsid has no group yet: it is killed by pid. Its pid cannot have been reused: it is not reaped yet.
+    for kill in (os.killpg, os.kill):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(pid, signal.SIGKILL)
+
+
+def _become_validator(request: dict[str, Any], reply_fd: int, stderr_fd: int, server_pid: int) -> NoReturn:
+    """The forked child: one upload, then exit, whatever happens (it must never fall back into the server loop)."""
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        os.setsid()
+        # Dies with the server, so that no validation outlives the process that enforces its deadline.
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server_pid:
+            os._exit(1)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(stderr_fd, 2)
+        os.dup2(2, 1)  # libraries print to stdout at times; only our JSON goes to the reply socket
+        os.dup2(reply_fd, _REPLY_FD)
+        # Everything else goes: the server's control socket and the report sockets of the other validations in
+        # flight, so that this child can neither forge another's answer nor talk to the server.
+        os.closerange(_REPLY_FD + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
+        private_folder = str(Path(request["model"]).parent)
+        _reply(_REPLY_FD, answer(request), private_folder)
+    finally:
+        os._exit(1)
+
+
+def serve() -> NoReturn:
+    """The fork server's loop (module docstring). Exits when its parent closes the control socket."""
+    versions = _warm_up()
+    control = socket.socket(fileno=0)
+    threads = _thread_count()
+    if threads != 1:
+        # A fork copies only the calling thread; a lock held by another one would never be released in the child.
+        _send(os.dup(0), {"ready": False, "error": f"the validator server has {threads} threads; it forks only alone"})
+        os._exit(1)
+    # Children run as the same user: a child that a model took over must not be able to attach to the server.
+    _prctl(_PR_SET_DUMPABLE, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, whose exit closes our socket
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    server_pid = os.getpid()
+    children: dict[int, _Child] = {}
+    gc.freeze()  # what the server holds stays out of the children's collections, and so unshared pages stay few
+    control.sendall(json.dumps({"ready": True, "pid": server_pid, "versions": versions}).encode())
+    poller = select.poll()
+    poller.register(control, select.POLLIN)
+    poller.register(wake_read, select.POLLIN)
+
+    def reap() -> None:
+        while children:
+            try:
+                # WNOWAIT: the child stays a zombie, its pid reserved, while what it started is killed.
+                found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if found is None:
+                return
+            _kill_group(found.si_pid)
+            pid, status = os.waitpid(found.si_pid, 0)
+            child = children.pop(pid, None)
+            if child is not None:
+                code = os.waitstatus_to_exitcode(status)
+                _send(child.status_fd, {"pid": pid, "returncode": code, "timed_out": child.timed_out})
+
+    while True:
+        now = time.monotonic()
+        for pid, child in children.items():
+            if not child.timed_out and now >= child.deadline:
+                _kill_group(pid)
+                child.timed_out = True
+        pending = [child.deadline - now for child in children.values() if not child.timed_out]
+        timeout = max(0, int(min(pending) * 1000) + 1) if pending else None
+        events = dict(poller.poll(timeout))
+        if wake_read in events:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_read, 4096)
+        if control.fileno() in events:
+            try:
+                message, fds, flags, _ = socket.recv_fds(control, _MAX_REQUEST_BYTES, _REQUEST_FDS)
+            except OSError:
+                message, fds, flags = b"", [], 0
+            if not message:
+                break  # the parent is gone
+            if len(fds) != _REQUEST_FDS or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+                for fd in fds:
+                    os.close(fd)
+                continue
+            reply_fd, status_fd, stderr_fd = fds
+            try:
+                envelope = json.loads(message)
+                request, seconds = envelope["request"], float(envelope["seconds"])
+                pid = os.fork()
+            except Exception as error:  # a malformed request or no fork: say so on its status socket
+                os.close(reply_fd)
+                os.close(stderr_fd)
+                _send(status_fd, {"pid": 0, "returncode": None, "timed_out": False, "error": repr(error)})
+                continue
+            if pid == 0:
+                control.detach()
+                _become_validator(request, reply_fd, stderr_fd, server_pid)
+            os.close(reply_fd)
+            os.close(stderr_fd)
+            children[pid] = _Child(status_fd=status_fd, deadline=time.monotonic() + seconds)
+        reap()
+    for pid, child in children.items():
+        _kill_group(pid)
+        os.waitpid(pid, 0)
+        os.close(child.status_fd)
+    os._exit(0)
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        serve()
     main()

@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from registry import onnx_validation
 from registry.onnx_validation import (
     CHILD_MODULE,
+    SERVER,
     OnnxValidationError,
     Refusal,
     _classify_crash,
@@ -31,9 +37,9 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(entry.name for entry in folder.iterdir() if entry.name.startswith(".onnx-check-"))
 
 
-def validator_children() -> list[int]:
-    """Validator processes started by this test process that are still alive (zombies included)."""
-    found = []
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process we can read."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -43,15 +49,34 @@ def validator_children() -> list[int]:
         except OSError:
             continue
         parent = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:"))
-        if int(parent) == os.getpid() and CHILD_MODULE in cmdline:
-            found.append(int(entry.name))
+        found[int(entry.name)] = (int(parent), cmdline)
     return found
+
+
+def validator_children() -> list[int]:
+    """Validator processes working for this test process that are still alive (zombies included): a fresh
+    interpreter's, our own children, or the fork server's children. The fork server itself is not one of them."""
+    processes = _processes()
+    ours = {pid for pid, (parent, cmdline) in processes.items() if parent == os.getpid() and CHILD_MODULE in cmdline}
+    servers = {pid for pid in ours if "--serve" in processes[pid][1]}
+    return sorted(
+        pid
+        for pid, (parent, cmdline) in processes.items()
+        if CHILD_MODULE in cmdline and pid not in servers and (parent in servers or pid in ours)
+    )
+
+
+@pytest.fixture(params=["fork server", "fresh interpreter"])
+def each_way(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Runs a test through the fork server and again through a fresh interpreter per validation."""
+    settings.ARTIFACT_VALIDATION_FORK_SERVER = request.param == "fork server"
+    return str(request.param)
 
 
 # --- Accepted models and their interface contract ------------------------------------------------------------------
 
 
-def test_logistic_regression_contract(models: Models) -> None:
+def test_logistic_regression_contract(models: Models, each_way: str) -> None:
     """GIVEN a scikit-learn LogisticRegression converted by skl2onnx
     WHEN it is validated
     THEN it is accepted and its contract names the input, outputs, element types, shapes and opsets."""
@@ -253,7 +278,7 @@ def test_pickle_is_never_loaded(models: Models, tmp_path: Path) -> None:
 # --- Files refused by the child --------------------------------------------------------------------------------------
 
 
-def test_truncated_model_is_refused_as_truncated(models: Models) -> None:
+def test_truncated_model_is_refused_as_truncated(models: Models, each_way: str) -> None:
     """GIVEN the first half of a real model
     WHEN it is validated
     THEN it is refused as truncated."""
@@ -262,7 +287,7 @@ def test_truncated_model_is_refused_as_truncated(models: Models) -> None:
     assert error.code == Refusal.TRUNCATED
 
 
-def test_random_bytes_are_refused_as_not_onnx(models: Models) -> None:
+def test_random_bytes_are_refused_as_not_onnx(models: Models, each_way: str) -> None:
     """GIVEN four kilobytes of random bytes
     WHEN they are validated
     THEN they are refused as not ONNX."""
@@ -271,7 +296,7 @@ def test_random_bytes_are_refused_as_not_onnx(models: Models) -> None:
     assert error.code == Refusal.NOT_ONNX
 
 
-def test_checker_failure_is_reported(models: Models) -> None:
+def test_checker_failure_is_reported(models: Models, each_way: str) -> None:
     """GIVEN a graph where a node reads a value nothing produces
     WHEN it is validated
     THEN the ONNX checker's refusal is reported as checker_failed."""
@@ -281,7 +306,7 @@ def test_checker_failure_is_reported(models: Models) -> None:
     assert "missing" in error.message
 
 
-def test_model_the_runtime_cannot_load_is_refused(models: Models) -> None:
+def test_model_the_runtime_cannot_load_is_refused(models: Models, each_way: str) -> None:
     """GIVEN a well-formed model using an operator of an unknown domain
     WHEN it is validated
     THEN ONNX Runtime's refusal is reported as runtime_failed."""
@@ -295,7 +320,7 @@ def test_model_the_runtime_cannot_load_is_refused(models: Models) -> None:
 # --- Limits -----------------------------------------------------------------------------------------------------
 
 
-def test_memory_limit_kills_validation_not_the_parent(models: Models) -> None:
+def test_memory_limit_kills_validation_not_the_parent(models: Models, each_way: str) -> None:
     """GIVEN a model with a 160 MB initializer, and a memory limit under which a small model still validates
     WHEN it is validated under that limit
     THEN it is refused with memory_limit, nothing is left behind, and the same model passes with the default limit
@@ -310,13 +335,14 @@ def test_memory_limit_kills_validation_not_the_parent(models: Models) -> None:
     assert validate_onnx(models.big).inputs[0]["shape"] == [40_000_000]
 
 
-def test_timeout_kills_the_child(models: Models) -> None:
-    """GIVEN a time limit far too short for any validation
-    WHEN a normal model is validated
+def test_timeout_kills_the_child(models: Models, each_way: str) -> None:
+    """GIVEN a time limit far too short to parse a 160 MB model
+    WHEN it is validated
     THEN it is refused with timeout, the child process is gone and its private folder removed."""
-    error = refusal_of(models.logistic, time_limit_seconds=0.05)
+    error = refusal_of(models.big, time_limit_seconds=0.05)
 
     assert error.code == Refusal.TIMEOUT
+    assert "longer than 0.05 seconds" in error.message
     assert validator_children() == []
     assert leftovers(models.folder) == []
 
@@ -327,7 +353,7 @@ def test_limits_default_from_settings(models: Models, settings: object) -> None:
     THEN the setting applies."""
     settings.ARTIFACT_VALIDATION_SECONDS = 0.05  # type: ignore[attr-defined]
 
-    assert refusal_of(models.logistic).code == Refusal.TIMEOUT
+    assert refusal_of(models.big).code == Refusal.TIMEOUT
 
 
 def test_a_symlink_is_not_validated(models: Models, tmp_path: Path) -> None:
@@ -388,3 +414,172 @@ def test_a_child_that_dies_without_answering_is_classified(returncode: int, stde
     THEN CPU exhaustion reads as timeout, allocation failures and kernel kills as memory_limit, other crashes as
     runtime_failed."""
     assert _classify_crash(returncode, stderr).code == code
+
+
+# --- The fork server ----------------------------------------------------------------------------------------------
+
+
+def _while_validating(path: Path, during: Any) -> Any:
+    """Validate ``path`` in a thread and call ``during()`` once its validator child is running; return both."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = validate_onnx(path)
+        except Exception as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not validator_children() and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    seen = during()
+    thread.join(60)
+    assert not thread.is_alive()
+    return outcome, seen
+
+
+def test_each_upload_gets_a_fresh_child_of_the_server(models: Models) -> None:
+    """GIVEN the fork server is running
+    WHEN two models are validated one after the other
+    THEN each ran in a child of its own (forked by the server, not the server itself), gone once it answered."""
+    validate_onnx(models.add)
+    server = SERVER.pid
+    assert server
+    assert server != os.getpid()
+
+    first, children_first = _while_validating(models.big, validator_children)
+    second, children_second = _while_validating(models.big, validator_children)
+
+    assert "report" in first
+    assert "report" in second
+    assert len(children_first) == 1
+    assert len(children_second) == 1
+    assert children_first != children_second
+    assert server not in children_first + children_second
+    assert SERVER.pid == server
+    assert validator_children() == []
+
+
+def test_the_server_is_single_threaded_and_keeps_nothing_of_our_environment(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a secret in this process's environment when the fork server starts
+    WHEN it serves a validation
+    THEN its environment holds none of ours (only PATH, locale, thread counts, ONNX Runtime telemetry off) and it
+    runs a single thread, the one that forks."""
+    SERVER.stop()
+    monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/assay")
+
+    validate_onnx(models.add)
+
+    environ = Path(f"/proc/{SERVER.pid}/environ").read_bytes().split(b"\x00")
+    names = {item.split(b"=", 1)[0].decode() for item in environ if item}
+    assert "DATABASE_URL" not in names
+    assert names <= {
+        "PATH",
+        "LANG",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "MALLOC_ARENA_MAX",
+        "ORT_DISABLE_TELEMETRY",
+    }
+    assert os.listdir(f"/proc/{SERVER.pid}/task") == [str(SERVER.pid)]
+
+
+def test_a_dead_server_is_replaced(models: Models) -> None:
+    """GIVEN the fork server was killed between two uploads
+    WHEN the next model is validated
+    THEN a new server takes over and the validation succeeds."""
+    validate_onnx(models.add)
+    dead = SERVER.pid
+    os.kill(dead, signal.SIGKILL)
+
+    report = validate_onnx(models.add)
+
+    assert report.outputs[0]["name"] == "y"
+    assert SERVER.pid not in {0, dead}
+
+
+def test_a_server_killed_mid_validation_takes_its_child_along_and_the_upload_is_validated_again(
+    models: Models,
+) -> None:
+    """GIVEN a validation in progress
+    WHEN its fork server is killed
+    THEN the child dies with it (nothing is left running), and the upload is validated by a new server."""
+    validate_onnx(models.add)
+    dead = SERVER.pid
+
+    def kill_server() -> list[int]:
+        children = validator_children()
+        os.kill(dead, signal.SIGKILL)
+        return children
+
+    outcome, children = _while_validating(models.big, kill_server)
+
+    assert children, "the validation was not caught running"
+    assert outcome.get("report") is not None, outcome
+    assert SERVER.pid not in {0, dead}
+    deadline = time.monotonic() + 10
+    while any(pid in _processes() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(pid in _processes() for pid in children)
+
+
+def test_a_forked_process_starts_a_server_of_its_own(models: Models) -> None:
+    """GIVEN a process that forks after its fork server started (a Celery prefork worker, gunicorn --preload)
+    WHEN the forked child validates
+    THEN it uses a server of its own, and the parent's server still serves the parent."""
+    validate_onnx(models.add)
+    parent_server = SERVER.pid
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            inherited = SERVER.pid
+            validate_onnx(models.add)
+            os.write(write_end, f"{inherited} {SERVER.pid}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    answer = os.read(read_end, 100).decode()
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    inherited, child_server = (int(value) for value in answer.split())
+    assert inherited == 0
+    assert child_server not in {0, parent_server}
+    assert validate_onnx(models.add).outputs[0]["name"] == "y"
+    assert SERVER.pid == parent_server
+
+
+def test_a_server_that_cannot_start_falls_back_to_fresh_interpreters(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a fork server that cannot start (here: its command fails at once)
+    WHEN models are validated
+    THEN it is tried twice, then each upload gets a fresh interpreter: accepted and refused as before."""
+    broken = onnx_validation.ValidatorServer(command=[sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(onnx_validation, "SERVER", broken)
+
+    assert validate_onnx(models.add).outputs[0]["name"] == "y"
+    assert not broken.usable
+    assert refusal_of(models.truncated).code == Refusal.TRUNCATED
+    assert validator_children() == []
+
+
+def test_the_server_refuses_to_fork_with_a_second_thread(models: Models) -> None:
+    """GIVEN ONNX Runtime's telemetry left on, which starts a thread when it is imported
+    WHEN a fork server is started
+    THEN it refuses to serve (a fork copies one thread; a lock held by another would stay locked in every child)."""
+    environment = onnx_validation._child_environment()
+    del environment["ORT_DISABLE_TELEMETRY"]
+    server = onnx_validation.ValidatorServer(environment=environment)
+
+    assert server.validate({}, 5.0) is None
+    assert not server.usable
