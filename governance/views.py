@@ -1,0 +1,588 @@
+"""The release pages: the review queue, a release with its evidence and signing form, signing keys, boards,
+policies and the release list.
+
+Every page reads through ``Model.objects.restrict(user)``: another team's release, board or policy is a 404
+exactly like a missing one. Every write calls an action in ``governance.actions``; what a release's signatures
+are worth (stale, expired, revoked, conflicted, roles still needed) is computed by ``governance.evaluation`` and
+the gate by ``governance.gate``: these pages show their answers and never work them out again. List pages run a
+fixed number of queries whatever the number of rows (tests/governance/test_ui.py checks it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Prefetch, Q
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from core.choices import BoardRole, Role
+from core.models import Membership, Team
+from core.querysets import CHANGE
+from governance import actions
+from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
+from governance.evaluation import ReleaseState, release_state
+from governance.forms import CreateWebKeyForm, RevokeKeyForm, SignReleaseForm
+from governance.gate import known_checks, run_gate
+from governance.manifest import build_manifest, changes_since_last_approved, conflicted_users, manifest_digest
+from governance.models import (
+    BoardMember,
+    Environment,
+    GateEvaluation,
+    Release,
+    ReleasePolicy,
+    ReleasePolicyVersion,
+    ReviewBoard,
+    SigningKey,
+)
+from governance.querysets import SIGN
+from registry.choices import RiskTier
+from registry.views import PRIVACY_FLAGS, _contract_rows, _flat_metrics
+
+PAGE_SIZE = 50
+BOARD_ROLE_LABELS = dict(BoardRole.choices)
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def _filtered(request: HttpRequest) -> bool:
+    return any(value for key, value in request.GET.items() if key != "page")
+
+
+def _visible_teams(request: HttpRequest) -> Any:
+    return Team.objects.restrict(request.user).order_by("name").values_list("slug", "name")
+
+
+def role_rows(required_roles: Any) -> list[dict[str, Any]]:
+    """A policy's ``{"legal": 1, "technical": 2}`` as rows in the order of BoardRole, with their labels."""
+    if not isinstance(required_roles, dict):
+        return []
+    order = {value: index for index, value in enumerate(BoardRole.values)}
+    return [
+        {"role": role, "label": BOARD_ROLE_LABELS.get(role, role), "count": count}
+        for role, count in sorted(required_roles.items(), key=lambda item: (order.get(item[0], 99), item[0]))
+    ]
+
+
+# --- Boards -------------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def board_list(request: HttpRequest) -> HttpResponse:
+    boards = (
+        ReviewBoard.objects.restrict(request.user)
+        .select_related("team")
+        .annotate(
+            member_count=Count("members__user", distinct=True),
+            seat_count=Count("members", distinct=True),
+            policy_count=Count("policies", distinct=True),
+        )
+        .prefetch_related(Prefetch("members", queryset=BoardMember.objects.only("id", "board_id", "board_role")))
+        .order_by("team__slug", "name", "pk")
+    )
+    page = Paginator(boards, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for board in page.object_list:
+        seats: dict[str, int] = {}
+        for member in board.members.all():
+            seats[member.board_role] = seats.get(member.board_role, 0) + 1
+        rows.append({"board": board, "roles": role_rows(seats)})
+    context = {"section": "boards", "page": page, "rows": rows, "query": _query_without_page(request)}
+    return render(request, "governance/board_list.html", context)
+
+
+@login_required
+@require_GET
+def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    board = get_object_or_404(ReviewBoard.objects.restrict(request.user).select_related("team", "created_by"), pk=pk)
+    seats = (
+        BoardMember.objects.restrict(request.user)
+        .filter(board=board)
+        .select_related("user", "added_by")
+        .order_by("user__username", "board_role")
+    )
+    people: dict[int, dict[str, Any]] = {}
+    for seat in seats:
+        person = people.setdefault(seat.user_id, {"user": seat.user, "seats": []})
+        person["seats"].append(seat)
+    by_role = [
+        {"role": value, "label": label, "members": [s.user for s in seats if s.board_role == value]}
+        for value, label in BoardRole.choices
+    ]
+    policies = (
+        ReleasePolicy.objects.restrict(request.user)
+        .filter(board=board)
+        .select_related("team", "environment")
+        .annotate(latest_number=Max("versions__number"))
+    )
+    context = {
+        "section": "boards",
+        "board": board,
+        "people": list(people.values()),
+        "by_role": by_role,
+        "policies": policies,
+        "open_releases": Release.objects.restrict(request.user)
+        .filter(policy_version__policy__board=board, status=ReleaseStatus.OPEN)
+        .select_related("model_version__model", "environment", "requested_by")[:20],
+    }
+    return render(request, "governance/board_detail.html", context)
+
+
+# --- Policies -----------------------------------------------------------------------------------------------------
+
+
+def _current_versions() -> Prefetch:
+    # Versions are few per policy and immutable: all of them in one query, newest first, and the page takes the first.
+    return Prefetch(
+        "versions", queryset=ReleasePolicyVersion.objects.order_by("-number"), to_attr="versions_newest_first"
+    )
+
+
+@login_required
+@require_GET
+def policy_list(request: HttpRequest) -> HttpResponse:
+    policies = (
+        ReleasePolicy.objects.restrict(request.user)
+        .select_related("team", "environment", "board")
+        .prefetch_related(_current_versions())
+        .order_by("environment__rank", "environment__slug", "risk_tier", "team__slug", "name", "pk")
+    )
+    environment = request.GET.get("environment", "")
+    team = request.GET.get("team", "")
+    risk_tier = request.GET.get("risk_tier", "")
+    valid = True
+    if environment:
+        policies = policies.filter(environment__slug=environment)
+    if team == "-":
+        policies = policies.filter(team__isnull=True)
+    elif team:
+        policies = policies.filter(team__slug=team)
+    if risk_tier in RiskTier.values:
+        policies = policies.filter(risk_tier=risk_tier)
+    elif risk_tier:
+        valid, policies = False, policies.none()
+    page = Paginator(policies, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for policy in page.object_list:
+        current = policy.versions_newest_first[0] if policy.versions_newest_first else None
+        rows.append(
+            {"policy": policy, "current": current, "roles": role_rows(current.required_roles if current else {})}
+        )
+    context = {
+        "section": "policies",
+        "page": page,
+        "rows": rows,
+        "query": _query_without_page(request),
+        "filtered": _filtered(request),
+        "environments": Environment.objects.restrict(request.user).values_list("slug", "name"),
+        "teams": _visible_teams(request),
+        "risk_tiers": [(value, label) for value, label in RiskTier.choices if value != RiskTier.PROHIBITED],
+        "selected": {"environment": environment, "team": team, "risk_tier": risk_tier},
+        "valid": valid,
+    }
+    return render(request, "governance/policy_list.html", context, status=200 if valid else 400)
+
+
+@login_required
+@require_GET
+def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    policy = get_object_or_404(
+        ReleasePolicy.objects.restrict(request.user).select_related("team", "environment", "board", "created_by"),
+        pk=pk,
+    )
+    versions = (
+        ReleasePolicyVersion.objects.restrict(request.user)
+        .filter(policy=policy)
+        .select_related("created_by")
+        .annotate(release_count=Count("releases"))
+        .order_by("-number")
+    )
+    context = {
+        "section": "policies",
+        "policy": policy,
+        "versions": [{"version": v, "roles": role_rows(v.required_roles)} for v in versions],
+        "board_visible": ReviewBoard.objects.restrict(request.user).filter(pk=policy.board_id).exists(),
+    }
+    return render(request, "governance/policy_detail.html", context)
+
+
+# --- Releases -----------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def release_list(request: HttpRequest) -> HttpResponse:
+    releases = (
+        Release.objects.restrict(request.user)
+        .select_related("model_version__model__team", "environment", "requested_by", "policy_version__policy__board")
+        .annotate(
+            approval_count=Count("approvals", filter=Q(approvals__decision="approve"), distinct=True),
+            rejection_count=Count("approvals", filter=Q(approvals__decision="reject"), distinct=True),
+            deployment_count=Count("deployments", distinct=True),
+        )
+        .order_by("-requested_at", "-id")
+    )
+    status = request.GET.get("status", "")
+    environment = request.GET.get("environment", "")
+    team = request.GET.get("team", "")
+    model = request.GET.get("model", "").strip()
+    valid = True
+    if status in ReleaseStatus.values:
+        releases = releases.filter(status=status)
+    elif status:
+        valid = False
+    if environment:
+        releases = releases.filter(environment__slug=environment)
+    if team:
+        releases = releases.filter(model_version__model__team__slug=team)
+    if model:
+        releases = releases.filter(model_version__model__name__icontains=model)
+    if not valid:
+        releases = releases.none()
+    page = Paginator(releases, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "section": "releases",
+        "page": page,
+        "query": _query_without_page(request),
+        "filtered": _filtered(request),
+        "statuses": ReleaseStatus.choices,
+        "environments": Environment.objects.restrict(request.user).values_list("slug", "name"),
+        "teams": _visible_teams(request),
+        "selected": {"status": status, "environment": environment, "team": team, "model": model},
+        "valid": valid,
+    }
+    return render(request, "governance/release_list.html", context, status=200 if valid else 400)
+
+
+# --- Signing keys -------------------------------------------------------------------------------------------------
+
+
+def _render_keys(
+    request: HttpRequest,
+    *,
+    create_form: CreateWebKeyForm | None = None,
+    revoke_form: RevokeKeyForm | None = None,
+    revoke_key: int | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    mine = SigningKey.objects.filter(owner_id=user.pk).select_related("revoked_by").order_by("-created_at", "-id")
+    # Compliance officers revoke the keys of their teams' members (a laptop stolen on a Friday night): the same
+    # rule as the API, SigningKey.objects.restrict(user, CHANGE).
+    others = (
+        SigningKey.objects.restrict(user, CHANGE)
+        .exclude(owner_id=user.pk)
+        .select_related("owner", "revoked_by")
+        .order_by("owner__username", "-created_at", "-id")
+    )
+    page = Paginator(others, PAGE_SIZE).get_page(request.GET.get("page"))
+    mine_list = list(mine)
+    context = {
+        "section": "keys",
+        "mine": mine_list,
+        "live_web_key": next((k for k in mine_list if k.kind == KeyKind.SERVER and k.revoked_at is None), None),
+        "page": page,
+        "query": _query_without_page(request),
+        "manages_others": user.is_superuser
+        or Membership.objects.filter(user_id=user.pk or 0, role=Role.COMPLIANCE_OFFICER).exists(),
+        "create_form": create_form or CreateWebKeyForm(),
+        "revoke_form": revoke_form,
+        "revoke_key": revoke_key,
+    }
+    return render(request, "governance/keys.html", context, status=status)
+
+
+@login_required
+def key_list(request: HttpRequest) -> HttpResponseBase:
+    if request.method == "GET":
+        return _render_keys(request)
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    form = CreateWebKeyForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            key = actions.do_create_web_signing_key(
+                actor=request.user, passphrase=data["passphrase"], name=data["name"]
+            )
+        except actions.GovernanceRefusal as refusal:
+            form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+        except ValidationError as exc:
+            _apply_validation_error(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Created web-signing key {key.fingerprint}.")
+            return redirect("governance-key-list")
+    return _render_keys(request, create_form=form, status=400)
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    # Everyone reads public keys; only those who may revoke one find it here (anyone else: 404).
+    key = get_object_or_404(SigningKey.objects.restrict(request.user, CHANGE).select_related("owner"), pk=pk)
+    form = RevokeKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.do_revoke_signing_key(key, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            _apply_validation_error(form, exc)
+        else:
+            whose = "your" if key.owner_id == request.user.pk else f"{key.owner.get_username()}'s"
+            messages.success(request, f"Revoked {whose} key {key.fingerprint}: approvals made with it no longer count.")
+            return redirect("governance-key-list")
+    return _render_keys(request, revoke_form=form, revoke_key=key.pk, status=400)
+
+
+def _apply_validation_error(form: Form, exc: ValidationError) -> None:
+    """An action's ValidationError on the form: on the field it names when the form has one, else on top."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for name, errors in exc.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+# --- The review queue ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    release: Release
+    state: ReleaseState
+    my_roles: list[str]
+    awaited_roles: list[str]
+    conflict: str
+    signed_now: bool
+    resign: bool
+
+
+def _my_seats(user: Any) -> dict[int, list[str]]:
+    seats: dict[int, list[str]] = {}
+    for board_id, role in BoardMember.objects.filter(user_id=user.pk or 0).values_list("board_id", "board_role"):
+        seats.setdefault(board_id, []).append(role)
+    return seats
+
+
+@login_required
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Open releases before a board the user sits on, that await a role the user holds, and that the user has not
+    signed in their current form. Whether a role is still awaited and whether a signature is current are the
+    evaluation's answers (governance.evaluation.release_state), so each candidate is judged once: the page costs a
+    fixed number of queries plus a fixed number per open release of the user's boards."""
+    user = request.user
+    seats = _my_seats(user)
+    candidates = (
+        Release.objects.restrict(user, SIGN)
+        .filter(status=ReleaseStatus.OPEN)
+        .select_related(
+            "model_version__model__team",
+            "model_version__model__use_case",
+            "environment",
+            "requested_by",
+            "policy_version__policy__board",
+        )
+        .order_by("requested_at", "id")
+    )
+    waiting: list[QueueRow] = []
+    done: list[QueueRow] = []
+    for release in candidates:
+        my_roles = seats.get(release.policy_version.policy.board_id, [])
+        if not my_roles:  # a platform administrator sees every release, but signs none without a seat
+            continue
+        state = release_state(release)
+        signed_now = any(
+            s.approval.signer_id == user.pk and s.approval.manifest_digest == state.current_digest
+            for s in state.approvals
+        )
+        awaited = [role for role in my_roles if state.roles_needed.get(role)]
+        if not awaited and state.approvers_needed and not state.roles_needed:
+            awaited = list(my_roles)
+        conflict = conflicted_users(release).get(user.pk or 0, "") if awaited and not signed_now else ""
+        resign = not signed_now and any(s.approval.signer_id == user.pk and s.stale for s in state.approvals)
+        row = QueueRow(release, state, my_roles, awaited, conflict, signed_now, resign)
+        if signed_now or not awaited or state.rejected:
+            done.append(row)
+        else:
+            waiting.append(row)
+    context = {"section": "reviews", "waiting": waiting, "done": done, "has_seats": bool(seats)}
+    return render(request, "governance/review_queue.html", context)
+
+
+# --- A release ----------------------------------------------------------------------------------------------------
+
+
+def _visible_release(request: HttpRequest, pk: int) -> Release:
+    queryset = Release.objects.restrict(request.user).select_related(
+        "model_version__model__team",
+        "model_version__model__use_case",
+        "environment",
+        "requested_by",
+        "withdrawn_by",
+        "policy_version__policy__board",
+        "policy_version__policy__team",
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _dataset_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for entry in manifest.get("datasets") or []:
+        if not isinstance(entry, dict):
+            continue
+        columns = entry.get("columns") or {}
+        flags = [
+            {"key": key, "label": label, "hint": hint, "columns": columns.get(key) or []}
+            for key, label, hint in PRIVACY_FLAGS
+            if columns.get(key)
+        ]
+        rows.append({**entry, "flags": flags})
+    return rows
+
+
+def _change_rows(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def show(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    return [
+        {
+            "path": change.get("path", ""),
+            "before": show(change.get("before")),
+            "after": show(change.get("after")),
+            "added": change.get("before") is None,
+            "removed": change.get("after") is None,
+        }
+        for change in changes
+    ]
+
+
+def _sign_context(request: HttpRequest, release: Release, state: ReleaseState) -> dict[str, Any]:
+    """What the signing card needs: whether the user may sign here, in which roles, with which key, and if not, why."""
+    user = request.user
+    roles = list(
+        BoardMember.objects.filter(board_id=release.policy_version.policy.board_id, user_id=user.pk or 0)
+        .order_by("board_role")
+        .values_list("board_role", flat=True)
+    )
+    mine = [s for s in state.approvals if s.approval.signer_id == user.pk]
+    return {
+        "roles": roles,
+        "on_board": bool(roles),
+        "is_open": release.status == ReleaseStatus.OPEN,
+        "web_key": SigningKey.objects.filter(owner_id=user.pk, kind=KeyKind.SERVER, revoked_at__isnull=True).first(),
+        "my_current": next((s for s in mine if s.approval.manifest_digest == state.current_digest), None),
+        "my_stale": [s for s in mine if s.approval.manifest_digest != state.current_digest],
+        "conflict": conflicted_users(release).get(user.pk or 0, "") if roles else "",
+    }
+
+
+def _render_release(
+    request: HttpRequest, release: Release, *, form: SignReleaseForm | None = None, status: int = 200
+) -> HttpResponse:
+    manifest = build_manifest(release)
+    digest = manifest_digest(manifest)
+    state = release_state(release, current_digest=digest)
+    # A preview: judged now and written nowhere; the artifact is looked at, not re-hashed (the deploy path does).
+    preview = run_gate(release, actor=request.user, purpose=EvaluationPurpose.PREVIEW, rehash=False)
+    descriptions = {name: check.description for name, check in known_checks().items()}
+    previous, changes = changes_since_last_approved(release)
+    sign = _sign_context(request, release, state)
+    if form is None and sign["on_board"]:
+        form = SignReleaseForm(roles=sign["roles"])
+    version = manifest.get("model_version") or {}
+    interface = version.get("interface") or {}
+    context = {
+        "section": "releases",
+        "release": release,
+        "manifest": manifest,
+        "manifest_json": json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False),
+        "digest": digest,
+        "digest_changed": digest != release.manifest_digest,
+        "requirements": (manifest.get("policy") or {}).get("requirements") or {},
+        "required_roles": role_rows(release.policy_version.required_roles),
+        "inputs": _contract_rows(interface.get("inputs")),
+        "outputs": _contract_rows(interface.get("outputs")),
+        "metrics": _flat_metrics(version.get("metrics")),
+        "training_params": _flat_metrics(version.get("training_params")),
+        "datasets": _dataset_rows(manifest),
+        "state": state,
+        "roles_needed": role_rows(state.roles_needed),
+        "preview": preview,
+        "checks": [{**check, "description": descriptions.get(check["name"], "")} for check in preview.checks],
+        "evaluations": GateEvaluation.objects.restrict(request.user)
+        .filter(release=release, purpose=EvaluationPurpose.DEPLOY)
+        .select_related("evaluated_by")[:10],
+        "previous": previous,
+        "previous_visible": previous is not None
+        and Release.objects.restrict(request.user).filter(pk=previous.pk).exists(),
+        "changes": _change_rows(changes),
+        "sign": sign,
+        "form": form,
+    }
+    return render(request, "governance/release_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_release(request, _visible_release(request, pk))
+
+
+@login_required
+@require_POST
+def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    release = _visible_release(request, pk)
+    roles = list(
+        BoardMember.objects.filter(board_id=release.policy_version.policy.board_id, user_id=request.user.pk or 0)
+        .order_by("board_role")
+        .values_list("board_role", flat=True)
+    )
+    if not roles:
+        raise PermissionDenied("Only members of the release's review board sign it.")
+    form = SignReleaseForm(request.POST, roles=roles)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            approval = actions.do_sign_release_web(
+                release,
+                actor=request.user,
+                board_role=data["board_role"],
+                decision=data["decision"],
+                comment=data["comment"],
+                passphrase=data["passphrase"],
+            )
+        except actions.GovernanceRefusal as refusal:
+            form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+        except ValidationError as exc:
+            _apply_validation_error(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Signed: {approval.get_decision_display().lower()} as {approval.get_board_role_display()}, "
+                f"manifest {approval.manifest_digest[:12]}….",
+            )
+            return redirect(reverse("governance-release-detail", args=[release.pk]) + "#signatures")
+    # The passphrase field is never rendered back (PasswordInput keeps no value).
+    return _render_release(request, release, form=form, status=400)
