@@ -1,0 +1,91 @@
+"""Helpers of the gate's and serving's tests, on top of governance's (tests/governance/factories.py): signatures
+submitted through the real action with real Ed25519 keys in DSSE envelopes, more versions and releases of the same
+model, and the tamperer's tools (an artifact overwritten in the store).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import onnx
+from onnx import TensorProto, helper
+
+from core.choices import BoardRole
+from governance import actions as governance
+from governance.models import Approval, Release
+from registry import actions as registry
+from registry.artifacts import ArtifactStore
+from registry.models import ModelVersion
+from tests.governance.factories import ReleaseWorld, sign
+from tests.registry.factories import chunks_of
+
+
+def write_onnx(path: Path, tag: int) -> Path:
+    """A small valid ONNX model (y = x + w) whose bytes differ with ``tag``: one distinct artifact per tag."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "add",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("w", TensorProto.FLOAT, ["batch", 3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="assay-tests", model_version=tag
+    )
+    onnx.save_model(model, path)
+    return path
+
+
+def submit(rw: ReleaseWorld, user: Any, role: str, *, release: Release | None = None, **overrides: Any) -> Approval:
+    """``user`` signs ``release`` (default: the world's) in ``role`` over its current manifest, with their client
+    key, and submits the envelope as the CLI would."""
+    release = release or rw.release
+    private, _ = rw.key_of(user)
+    envelope = sign(release, user, private, board_role=role, **overrides)
+    approval: Approval = governance.do_submit_approval(release, actor=user, envelope=envelope)
+    return approval
+
+
+def approve(rw: ReleaseWorld, release: Release | None = None) -> list[Approval]:
+    """The signatures the default policy asks for: the legal and the technical reviewer approve."""
+    reviewers = rw.cast.reviewers
+    return [
+        submit(rw, reviewers[BoardRole.LEGAL], BoardRole.LEGAL, release=release),
+        submit(rw, reviewers[BoardRole.TECHNICAL], BoardRole.TECHNICAL, release=release),
+    ]
+
+
+def new_version(rw: ReleaseWorld, folder: Path, tag: int) -> ModelVersion:
+    """Another version of the world's model, on the same dataset version, with its own artifact."""
+    path = write_onnx(folder / f"model-{tag}.onnx", tag)
+    version: ModelVersion = registry.do_register_model_version(
+        rw.version.model,
+        actor=rw.cast.engineer_a,
+        chunks=chunks_of(path),
+        filename=path.name,
+        dataset_versions=list(rw.version.dataset_versions.values_list("pk", flat=True)),
+    )
+    return version
+
+
+def request(rw: ReleaseWorld, version: ModelVersion) -> Release:
+    release: Release = governance.do_request_release(
+        version, actor=rw.cast.engineer_a, environment=rw.environment, justification="Next one."
+    )
+    return release
+
+
+def overwrite_artifact(version: ModelVersion, data: bytes | None = None) -> Path:
+    """Replace the stored bytes of ``version``'s artifact behind the store's back, as an intruder on the disk
+    would: same path, same size unless ``data`` says otherwise."""
+    path = ArtifactStore.default().path_for(version.artifact_sha256)
+    original = path.read_bytes()
+    replacement = data if data is not None else bytes(b ^ 0xFF for b in original[:16]) + original[16:]
+    os.chmod(path, 0o644)
+    path.write_bytes(replacement)
+    os.chmod(path, 0o444)
+    return path
