@@ -21,6 +21,7 @@ from assay_trust import statement as trust_statement
 from assay_trust.errors import EnvelopeError, KeyFormatError, SignatureError, StatementError
 from core.audit import record_event
 from core.choices import AuditEventType
+from governance import keywrap
 from governance.actions._shared import GovernanceRefusal, do_record_refusal
 from governance.actions.keys import refuse_private_keys
 from governance.actions.releases import move_version_on_quorum
@@ -205,17 +206,19 @@ def do_sign_release_web(
 def _sign_on_server(
     release: Release, *, actor: Any, board_role: str, decision: str, comment: str, passphrase: str
 ) -> dict[str, Any]:
-    from governance import keywrap  # written alongside assay_trust
-
     key = SigningKey.objects.filter(owner_id=actor.pk, kind=KeyKind.SERVER, revoked_at__isnull=True).first()
     if key is None:
         raise _refused(
             "no_web_key", "You have no web-signing key: create one (with a passphrase) first.", field="passphrase"
         )
     try:
-        private = keywrap.unseal(key.sealed_private_key, passphrase)
-    except keywrap.UnsealError:
+        private = keywrap.unseal(key.sealed_private_key, passphrase, owner_id=actor.pk)
+    except (keywrap.WrongPassphrase, keywrap.PassphraseError):
         raise _refused("wrong_passphrase", "Wrong signing passphrase.", field="passphrase") from None
+    except keywrap.SealedKeyError as error:
+        raise _refused(
+            "sealed_key_unusable", f"Your web-signing key cannot be opened ({error}).", field="passphrase"
+        ) from None
     release = Release.objects.select_related("model_version__model__team").get(pk=release.pk)
     try:
         statement = trust_statement.build_statement(

@@ -19,12 +19,10 @@ from assay_trust import keys as trust_keys
 from assay_trust.errors import KeyFormatError
 from core.audit import record_event
 from core.choices import AuditEventType
+from governance import keywrap
 from governance.actions._shared import GovernanceRefusal, PrivateKeyRefused, do_record_refusal
 from governance.choices import KeyKind
 from governance.models import SigningKey
-
-MIN_PASSPHRASE_CHARS = 12
-MAX_PASSPHRASE_CHARS = 1024
 
 
 def refuse_private_keys(
@@ -92,23 +90,20 @@ def _save_key(*, actor: Any, kind: str, name: str, public: Any, sealed: str) -> 
     return key
 
 
-def kdf_parameters() -> dict[str, int]:
-    """The Argon2id parameters new web-signing keys are sealed with (settings; docs/configuration.md)."""
-    return {
-        "memory_kib": int(settings.SIGNING_KEY_KDF_MEMORY_KIB),
-        "iterations": int(settings.SIGNING_KEY_KDF_ITERATIONS),
-        "lanes": int(settings.SIGNING_KEY_KDF_LANES),
-    }
+def kdf_parameters() -> Any:
+    """The Argon2id parameters new web-signing keys are sealed with (settings ``SIGNING_KEY_KDF_*``)."""
+    return keywrap.KdfParams(
+        memory_kib=int(settings.SIGNING_KEY_KDF_MEMORY_KIB),
+        iterations=int(settings.SIGNING_KEY_KDF_ITERATIONS),
+        lanes=int(settings.SIGNING_KEY_KDF_LANES),
+    )
 
 
 def check_passphrase(passphrase: Any, field: str = "passphrase") -> str:
-    if not isinstance(passphrase, str):
-        raise ValidationError({field: "A signing passphrase is text."})
-    if not MIN_PASSPHRASE_CHARS <= len(passphrase) <= MAX_PASSPHRASE_CHARS:
-        raise ValidationError(
-            {field: f"A signing passphrase has {MIN_PASSPHRASE_CHARS} to {MAX_PASSPHRASE_CHARS} characters."}
-        )
-    return passphrase
+    try:
+        return keywrap.check_passphrase(passphrase)
+    except keywrap.PassphraseError as error:
+        raise ValidationError({field: f"{str(error)[:1].upper()}{str(error)[1:]}."}) from None
 
 
 @transaction.atomic
@@ -116,16 +111,14 @@ def do_create_web_signing_key(*, actor: Any, passphrase: Any, name: str = "") ->
     """Make a key pair on the server for signing in the web UI; its private half is stored sealed under a key
     derived from ``passphrase`` (governance.keywrap) and is opened only for one signing request."""
     _require_person(actor)
-    check_passphrase(passphrase)
+    passphrase = check_passphrase(passphrase)
     live = SigningKey.objects.filter(owner=actor, kind=KeyKind.SERVER, revoked_at__isnull=True).first()
     if live is not None:
         raise ValidationError(
             {"kind": f"You already have a web-signing key ({live.fingerprint}); revoke it before making another."}
         )
-    from governance import keywrap  # written alongside assay_trust
-
     private = trust_keys.generate_private_key()
-    sealed = keywrap.seal(private, passphrase, **kdf_parameters())
+    sealed = keywrap.seal(private, passphrase, owner_id=actor.pk, params=kdf_parameters())
     return _save_key(actor=actor, kind=KeyKind.SERVER, name=name, public=private.public_key(), sealed=sealed)
 
 
