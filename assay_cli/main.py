@@ -1,7 +1,9 @@
-"""The ``assay`` command: register datasets, dataset versions, models and ONNX model versions over the REST API.
+"""The ``assay`` command: register datasets, dataset versions, models and ONNX model versions over the REST API;
+sign and deploy releases and verify release bundles offline (signing.py).
 
-Exit codes: 0 done; 1 refused by the server (4xx) or no token; 2 usage error (bad arguments, unreadable local
-file); 3 the server cannot be reached or failed (5xx). docs/cli.md has the details and a CI example.
+Exit codes: 0 done; 1 refused by the server (4xx), no token, or a check failed; 2 usage error (bad arguments,
+unreadable local file, malformed bundle); 3 the server cannot be reached or failed (5xx). docs/cli.md has the
+details and a CI example.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from assay_cli import __version__, render
+from assay_cli import __version__, render, signing
 from assay_cli.client import CHUNK_BYTES, Client, LocalFileError, Refused, Unreachable
+from assay_cli.errors import OK, REFUSED, UNREACHABLE, USAGE, NoToken, Rejected, UsageError
+from assay_cli.render import emit
 
-OK, REFUSED, USAGE, UNREACHABLE = 0, 1, 2, 3
 DEFAULT_URL = "http://127.0.0.1:8000"
 STORAGE_FORMATS = ["parquet", "avro", "orc", "csv", "delta"]
 CLASSIFICATIONS = ["public", "internal", "confidential", "restricted"]
@@ -36,7 +39,8 @@ LEGAL_BASES = [
 STATUSES = ["registered", "in_review", "approved", "deployed", "deprecated", "retired"]
 
 DESCRIPTION = """\
-Register datasets and ONNX model versions in Assay, from a terminal or a CI pipeline.
+Register datasets and ONNX model versions in Assay, request and sign releases, deploy them, and verify exported
+release bundles offline, from a terminal or a CI pipeline.
 
 Configuration:
   server  --url or ASSAY_URL (default http://127.0.0.1:8000)
@@ -47,7 +51,7 @@ logs. Create a token in the web UI (/tokens/) or with POST /api/v1/tokens/, and 
 """
 
 EPILOG = """\
-exit codes: 0 done, 1 refused by the server (or no token), 2 usage error, 3 server unreachable or failing (5xx)
+exit codes: 0 done, 1 refused (by the server, no token, a failed check), 2 usage error, 3 server unreachable or 5xx
 
 examples:
   export ASSAY_URL=https://assay.example.com ASSAY_TOKEN=assay_...
@@ -60,6 +64,11 @@ examples:
       --dataset-version 7:1
   assay model status --team team-a --name "Churn scorer" --version 1 --to in_review --reason "Ready for review"
   assay model download --team team-a --name "Churn scorer" --version 1 -o model.onnx
+  assay key generate --out ~/.assay/signing-key.pem && assay key register --public-key ~/.assay/signing-key.pem.pub
+  assay release request --model-version 12 --environment production
+  assay release sign 7 --key ~/.assay/signing-key.pem --role legal --decision approve --comment "DPIA checked"
+  assay release deploy 7 --idempotency-key "$CI_PIPELINE_ID"
+  assay release bundle 7 --out release-7.json && assay verify-release release-7.json --artifact model.onnx
 """
 
 
@@ -93,14 +102,6 @@ class _RefuseTokenArgument(argparse.Action):
             "there is no --token option: a token on the command line shows in process lists and CI logs. "
             "Set ASSAY_TOKEN, or pass --token-file PATH."
         )
-
-
-class UsageError(Exception):
-    """A problem with the arguments or a local file, found before (or instead of) asking the server."""
-
-
-class NoToken(Exception):
-    pass
 
 
 # --- Arguments ----------------------------------------------------------------------------------------------------
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--version", dest="number", type=int, required=True, metavar="N")
     status.add_argument("--to", dest="to_status", required=True, choices=STATUSES)
     status.add_argument("--reason", required=True)
+
+    signing.add_commands(commands, command, Parser)
     return parser
 
 
@@ -383,10 +386,6 @@ def cmd_model_status(client: Client, args: argparse.Namespace) -> int:
 # --- Helpers ------------------------------------------------------------------------------------------------------
 
 
-def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True) if getattr(args, "json", False) else human())
-
-
 def _create_or_reuse(client: Client, path: str, payload: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """POST the new object, or reuse the one another client created under that name in the meantime (two pipelines
     racing). Any other refusal is the caller's to report."""
@@ -529,8 +528,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(USAGE, f"{parser.prog}: error: {redact(message)}\n")
 
     try:
+        handler: Callable[[Client | None, argparse.Namespace], int] = args.handler
+        if getattr(args, "offline", False):  # key generate, verify-release: no server, no token
+            return handler(None, args)
         client = Client(_base_url(args), _token(args), timeout=getattr(args, "timeout", 600.0))
-        handler: Callable[[Client, argparse.Namespace], int] = args.handler
         return handler(client, args)
     except UsageError as error:
         usage(str(error))
@@ -544,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines.append("Check ASSAY_TOKEN / --token-file: the token may be wrong, revoked or expired.")
         extra = {"status": refused.status, "fields": refused.fields}
         return _fail(args, REFUSED, "\n  ".join(lines), extra)
+    except Rejected as rejected:
+        return _fail(args, REFUSED, "\n  ".join([str(rejected), *rejected.lines]))
     except Unreachable as error:
         return _fail(args, UNREACHABLE, str(error), {"status": error.status})
     except KeyboardInterrupt:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+
+def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
+    """``data`` as JSON with ``--json``, else the human lines ``human()`` makes."""
+    print(json.dumps(data, indent=2, sort_keys=True) if getattr(args, "json", False) else human())
 
 
 def field_errors(fields: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -178,3 +186,131 @@ def download(data: Mapping[str, Any], path: Any) -> str:
         f"  sha256: {data['artifact_sha256']} (checked)\n"
         f"  size:   {data['artifact_size']} bytes, status {data['status']}"
     )
+
+
+# --- Keys and releases (signing.py) -------------------------------------------------------------------------------
+
+
+def _when(value: Any) -> str:
+    return str(value)[:19].replace("T", " ") if value else "-"
+
+
+def generated_key(data: Mapping[str, Any]) -> str:
+    protection = "encrypted with ASSAY_KEY_PASSPHRASE" if data["encrypted"] else "unencrypted, readable by you only"
+    return "\n".join(
+        [
+            f"Private key: {data['private_key_file']} (mode 0600, {protection}). Keep it; it is never sent.",
+            f"Public key:  {data['public_key_file']}",
+            f"Fingerprint: {data['fingerprint']}",
+            "",
+            data["public_key"].rstrip(),
+            data["openssh"],
+            "",
+            f"Register it: assay key register --public-key {data['public_key_file']}",
+        ]
+    )
+
+
+def signing_key(data: Mapping[str, Any], verb: str) -> str:
+    lines = [f"{verb} signing key {data.get('id', '?')}: {data.get('fingerprint', '?')}"]
+    details = [
+        f"owner {data['owner']}" if data.get("owner") else "",
+        f"kind {data['kind']}" if data.get("kind") else "",
+    ]
+    if data.get("name"):
+        details.append(f"name {data['name']!r}")
+    if any(details):
+        lines.append("  " + ", ".join(item for item in details if item))
+    if data.get("revoked_at"):
+        lines.append(f"  revoked {_when(data['revoked_at'])}: {data.get('revocation_reason') or ''}")
+    return "\n".join(lines)
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def signing_keys(items: Sequence[Mapping[str, Any]]) -> str:
+    if not items:
+        return "No signing keys yet: assay key generate, then assay key register."
+    rows = [("ID", "FINGERPRINT", "KIND", "NAME", "CREATED", "REVOKED")]
+    for item in items:
+        rows.append(
+            (
+                str(item.get("id", "")),
+                str(item.get("fingerprint", "")),
+                str(item.get("kind", "")),
+                str(item.get("name") or ""),
+                _when(item.get("created_at")),
+                _when(item.get("revoked_at")) if item.get("revoked_at") else "",
+            )
+        )
+    return _table(rows)
+
+
+def release(data: Mapping[str, Any], verb: str) -> str:
+    """A release as the API serves it: what, where, who asked, and (in the detail) whether it is approved now."""
+    lines = [
+        f"{verb} release {data.get('id', '?')}: {data.get('team', '?')}/{data.get('model_name', '?')} "
+        f"v{data.get('version_number', '?')} to {data.get('environment', '?')} ({data.get('status', '?')})"
+    ]
+    lines.append(f"  requested by {data.get('requested_by') or '?'} at {_when(data.get('requested_at'))}")
+    if data.get("manifest_digest"):
+        lines.append(f"  manifest digest: {data['manifest_digest']}")
+    state = data.get("release_state")
+    if isinstance(state, Mapping):
+        if state.get("manifest_changed"):
+            lines.append(f"  the manifest changed since the request: now {state.get('current_digest')}")
+        verdict = "APPROVED" if state.get("approved") else "rejected" if state.get("rejected") else "not approved yet"
+        lines.append(f"  {verdict}: {state.get('summary', '')}")
+        for item in state.get("approvals") or []:
+            counted = "counts" if item.get("counts") else "does not count: " + "; ".join(item.get("reasons") or [])
+            lines.append(f"    {item.get('decision')} by {item.get('signer')} ({item.get('board_role')}), {counted}")
+    lines.append(f"  sign it: assay release sign {data.get('id', 'ID')} --key KEY --role ROLE --decision approve")
+    return "\n".join(lines)
+
+
+def signed(stored: Any, answer: Mapping[str, Any], decision: str, role: str, key: str) -> str:
+    approval_id = stored.get("id", "?") if isinstance(stored, Mapping) else "?"
+    return "\n".join(
+        [
+            f"Signed: {decision} of release {answer['release']} as {role} (approval {approval_id})",
+            f"  subject:  {answer['subject_name']} sha256 {answer['artifact']['sha256']}",
+            f"  manifest: {answer['manifest_digest']} (recomputed here before signing)",
+            f"  key:      {key}",
+        ]
+    )
+
+
+def deployed(data: Any, release_id: int) -> str:
+    if not isinstance(data, Mapping):
+        return f"Deployed release {release_id}."
+    return (
+        f"Deployed release {release_id}: {data.get('model_name', '?')} to {data.get('environment', '?')} "
+        f"(deployment {data.get('id', '?')}, gate evaluation {data.get('gate_evaluation', '?')})\n"
+        f"  artifact sha256 {data.get('artifact_sha256', '?')}, by {data.get('deployed_by', '?')} at "
+        f"{_when(data.get('deployed_at'))}"
+    )
+
+
+def bundle_written(bundle: Mapping[str, Any], path: Path) -> str:
+    release = bundle["release"]
+    return (
+        f"Wrote the bundle of release {release['id']} ({release['model']} v{release['version']} to "
+        f"{release['environment']}, {len(bundle['approvals'])} approvals) to {path}\n"
+        f"  verify it anywhere: assay verify-release {path} --artifact <model.onnx>"
+    )
+
+
+def checks(items: Sequence[Any], passed: bool) -> str:
+    lines = [f"{'PASS' if item.passed else 'FAIL'} {item.name}: {item.detail}" for item in items]
+    failed = sum(1 for item in items if not item.passed)
+    lines.append(
+        f"Verified: all {len(items)} checks passed."
+        if passed
+        else f"NOT verified: {failed} of {len(items)} checks failed."
+    )
+    return "\n".join(lines)
