@@ -51,11 +51,13 @@ class Cli:
     folder: Path
     token: str | None = None
     secrets: list[str] = field(default_factory=list)
+    # The registration commands run on the standard library alone; the signing ones need cryptography.
+    stdlib_only: bool = True
 
     def __call__(self, *args: str, token: str | None = OWN_TOKEN, url: str | None = None, env: Any = None) -> Result:
         environment = {key: value for key, value in os.environ.items() if not key.startswith("ASSAY_")}
-        # -S: no site-packages, so neither Django nor anything else installed is importable; the CLI must run on the
-        # standard library alone, as on a CI machine that installed only this package.
+        # -S: no site-packages, so neither Django nor anything else installed is importable; the registration commands
+        # must run on the standard library alone, as on a CI machine that installed only this package.
         environment["PYTHONPATH"] = str(ROOT)
         environment["ASSAY_URL"] = url or self.url
         chosen = self.token if token == OWN_TOKEN else token
@@ -63,7 +65,7 @@ class Cli:
             environment["ASSAY_TOKEN"] = chosen
         environment.update(env or {})
         completed = subprocess.run(
-            [sys.executable, "-S", "-m", "assay_cli", *args],
+            [sys.executable, *(["-S"] if self.stdlib_only else []), "-m", "assay_cli", *args],
             capture_output=True,
             text=True,
             cwd=self.folder,
