@@ -33,7 +33,13 @@ from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
 from governance.evaluation import ReleaseState, release_state
 from governance.forms import CreateWebKeyForm, RevokeKeyForm, SignReleaseForm
 from governance.gate import known_checks, run_gate
-from governance.manifest import build_manifest, changes_since_last_approved, conflicted_users, manifest_digest
+from governance.manifest import (
+    build_manifest,
+    changes_since_last_approved,
+    conflicted_users,
+    manifest_diff,
+    manifest_digest,
+)
 from governance.models import (
     BoardMember,
     Environment,
@@ -50,6 +56,8 @@ from registry.views import PRIVACY_FLAGS, _contract_rows, _flat_metrics
 
 PAGE_SIZE = 50
 BOARD_ROLE_LABELS = dict(BoardRole.choices)
+# A prohibited practice is never released, so no policy governs it (ReleasePolicy's check constraint).
+POLICY_TIERS = tuple(value for value in RiskTier.values if value != RiskTier.PROHIBITED)
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -171,7 +179,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         policies = policies.filter(team__isnull=True)
     elif team:
         policies = policies.filter(team__slug=team)
-    if risk_tier in RiskTier.values:
+    if risk_tier in POLICY_TIERS:
         policies = policies.filter(risk_tier=risk_tier)
     elif risk_tier:
         valid, policies = False, policies.none()
@@ -190,7 +198,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         "filtered": _filtered(request),
         "environments": Environment.objects.restrict(request.user).values_list("slug", "name"),
         "teams": _visible_teams(request),
-        "risk_tiers": [(value, label) for value, label in RiskTier.choices if value != RiskTier.PROHIBITED],
+        "risk_tiers": [(value, label) for value, label in RiskTier.choices if value in POLICY_TIERS],
         "selected": {"environment": environment, "team": team, "risk_tier": risk_tier},
         "valid": valid,
     }
@@ -536,6 +544,10 @@ def _render_release(
         "previous_visible": previous is not None
         and Release.objects.restrict(request.user).filter(pk=previous.pk).exists(),
         "changes": _change_rows(changes),
+        # What reviewers who signed early must read before signing again.
+        "since_request": _change_rows(manifest_diff(release.manifest, manifest))
+        if digest != release.manifest_digest
+        else [],
         "sign": sign,
         "form": form,
     }
