@@ -1,0 +1,242 @@
+"""Deployments: the only way a model version reaches an environment is through the gate (governance.gate).
+
+``do_deploy`` and ``do_rollback`` follow the rules of every action (core.actions), with one difference in their
+transactions, on purpose: a refused deployment must leave its record behind. The deployment itself is made in a
+transaction that is rolled back when the gate refuses; the gate's evaluation, the ``gate.failed`` event (and an
+``artifact.corrupted`` event when the bytes no longer match) are then written in a transaction of their own, and
+``GateRefused`` carries the stored evaluation to the caller. Call them outside any transaction of your own: inside
+one, your rollback would take that record with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.audit import record_event
+from core.choices import AuditEventType
+from core.querysets import CHANGE
+from governance.actions.releases import move_version_on_quorum
+from governance.choices import EvaluationPurpose, ReleaseStatus
+from governance.gate import GateRun, probe_artifact, record_gate, run_gate
+from governance.models import Environment, GateEvaluation, Release
+from registry.actions import do_change_version_status
+from registry.choices import VersionStatus
+from registry.models import ModelVersion, RegisteredModel
+from serving.models import Deployment
+
+IDEMPOTENCY_KEY_MAX = 128
+
+# The steps a model version takes to "deployed", from each status it may be in when its release passes the gate.
+_TO_DEPLOYED: dict[str, tuple[str, ...]] = {
+    VersionStatus.REGISTERED: (VersionStatus.IN_REVIEW, VersionStatus.APPROVED, VersionStatus.DEPLOYED),
+    VersionStatus.IN_REVIEW: (VersionStatus.APPROVED, VersionStatus.DEPLOYED),
+    VersionStatus.APPROVED: (VersionStatus.DEPLOYED,),
+    VersionStatus.DEPRECATED: (VersionStatus.DEPLOYED,),
+    VersionStatus.DEPLOYED: (),
+}
+
+
+class GateRefused(Exception):
+    """The gate refused a deployment. ``evaluation`` is stored; ``failed`` lists the checks that did not pass."""
+
+    def __init__(self, evaluation: GateEvaluation) -> None:
+        self.evaluation = evaluation
+        self.failed = [check for check in evaluation.checks if not check["passed"]]
+        names = ", ".join(check["name"] for check in self.failed)
+        super().__init__(f"The deployment gate refused release {evaluation.release_id}: {names} failed.")
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was already used for a deployment of another release to this environment."""
+
+    def __init__(self, key: str, deployment: Deployment | None) -> None:
+        self.key = key
+        self.deployment = deployment
+        other = f" (deployment {deployment.pk}, release {deployment.release_id})" if deployment else ""
+        super().__init__(f"The idempotency key {key!r} was already used for another deployment{other}.")
+
+
+class _Refused(Exception):
+    """Raised inside the deploy transaction to roll it back; carries the unsaved gate run out of it."""
+
+    def __init__(self, run: GateRun) -> None:
+        self.run = run
+
+
+def _clean_key(idempotency_key: Any) -> str:
+    if idempotency_key is None:
+        return ""
+    if not isinstance(idempotency_key, str):
+        raise ValidationError({"idempotency_key": "Must be a string."})
+    key = idempotency_key.strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationError({"idempotency_key": f"At most {IDEMPOTENCY_KEY_MAX} characters."})
+    if any(not char.isprintable() for char in key):
+        raise ValidationError({"idempotency_key": "Only printable characters."})
+    return key
+
+
+def _require_deployer(actor: Any, release: Release) -> None:
+    if not Release.objects.restrict(actor, CHANGE).filter(pk=release.pk).exists():
+        raise PermissionDenied("Only engineers and admins of the model's team deploy its releases.")
+
+
+def _replayed(release: Release, key: str) -> Deployment | None:
+    """The deployment an earlier request with this key made, if it was of this release; a conflict if not."""
+    if not key:
+        return None
+    earlier = Deployment.objects.filter(environment_id=release.environment_id, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    if earlier.release_id != release.pk:
+        raise IdempotencyConflict(key, earlier)
+    return earlier
+
+
+def _mark_version_deployed(version: ModelVersion, *, actor: Any, release: Release) -> None:
+    """Walk the version to ``deployed``. The step to ``approved`` is the board's quorum, which the gate just
+    confirmed: it goes through governance's ``move_version_on_quorum``, because the registry's own transition asks
+    for the ``review`` permission that the engineer deploying does not hold (the registry is to give the release
+    path its own entry)."""
+    reason = f"Deployed to {release.environment.slug} through release {release.pk}, which passed the gate."
+    for step in _TO_DEPLOYED.get(version.status, ()):
+        if step == VersionStatus.APPROVED:
+            move_version_on_quorum(release, actor=actor)
+            version = ModelVersion.objects.get(pk=version.pk)
+        else:
+            version = do_change_version_status(version, actor=actor, to_status=step, reason=reason)
+
+
+def _deploy(release: Release, *, actor: Any, key: str, redeploy: bool, artifact: Any) -> Deployment:
+    # The race: two deploy requests of one release (a retried click, two CI jobs) both pass the gate and both create
+    # a deployment. Locking the release row makes the second wait for the first to commit, then read the release as
+    # deployed (and its idempotency key as used). Locking the model row serializes deployments of *different*
+    # releases of one model to one environment, so that each takes over from the one before it (``replaces``) and
+    # history never forks. Locks are taken release first, then model, everywhere.
+    release = Release.objects.select_for_update(of=("self",)).get(pk=release.pk)
+    model = RegisteredModel.objects.select_for_update(of=("self",)).get(pk=release.model_version.model_id)
+    earlier = _replayed(release, key)
+    if earlier is not None:
+        return earlier
+    previous = (
+        Deployment.objects.filter(model_id=model.pk, environment_id=release.environment_id)
+        .order_by("-deployed_at", "-id")
+        .first()
+    )
+    if redeploy and previous is not None and previous.release_id == release.pk:
+        raise ValidationError({"release": f"Release {release.pk} is the one serving in this environment now."})
+    run = run_gate(release, actor=actor, purpose=EvaluationPurpose.DEPLOY, redeploy=redeploy, artifact=artifact)
+    if not run.passed:
+        raise _Refused(run)
+    evaluation = record_gate(run, actor=actor)
+    release = run.release  # with its model version, environment and policy loaded
+    deployment = Deployment(
+        environment_id=release.environment_id,
+        release=release,
+        gate_evaluation=evaluation,
+        model=model,
+        model_version=release.model_version,
+        replaces=previous,
+        is_rollback=redeploy,
+        deployed_by=actor,
+        deployed_at=timezone.now(),
+        idempotency_key=key,
+    )
+    deployment.full_clean(exclude=["idempotency_key"] if key else None)
+    try:
+        with transaction.atomic():
+            deployment.save()
+    except IntegrityError:
+        # Another release took this key in this environment between our check and our insert (its transaction
+        # committed while we held other locks): the unique constraint caught it.
+        raise IdempotencyConflict(key, None) from None
+    if release.status != ReleaseStatus.DEPLOYED:
+        release.status = ReleaseStatus.DEPLOYED
+        release.save(update_fields=["status"])
+    _mark_version_deployed(release.model_version, actor=actor, release=release)
+    record_event(
+        AuditEventType.DEPLOYMENT_CREATED,
+        actor=actor,
+        target=deployment,
+        team=model.team,
+        after={
+            "release": str(release.uid),
+            "release_id": release.pk,
+            "environment": release.environment.slug,
+            "model": model.name,
+            "model_version": release.model_version.number,
+            "artifact_sha256": release.model_version.artifact_sha256,
+            "manifest_digest": evaluation.manifest_digest,
+            "gate_evaluation": evaluation.pk,
+            "replaces": previous.pk if previous else None,
+            "is_rollback": redeploy,
+            "idempotency_key": key,
+        },
+    )
+    return deployment
+
+
+def _deploy_through_gate(release: Release, *, actor: Any, key: str, redeploy: bool) -> Deployment:
+    # The artifact is re-hashed before any lock is taken: reading hundreds of megabytes while holding the release
+    # row (or, on SQLite, the database's write lock) would stall every other writer. Bytes changed after this read
+    # are caught where it matters, by the serving path's own re-hash before a model is loaded.
+    version = release.model_version
+    artifact = probe_artifact(version.artifact_sha256, version.artifact_size)
+    try:
+        with transaction.atomic():
+            return _deploy(release, actor=actor, key=key, redeploy=redeploy, artifact=artifact)
+    except _Refused as refused:
+        with transaction.atomic():
+            # The release row first, as every writer of a release does, and only then the audit chain's lock: the
+            # evaluation's foreign key to the release is checked at COMMIT (PostgreSQL's deferred constraints) with a
+            # share lock on that row, which would otherwise wait on a deploy or approval that holds the row and
+            # waits in turn for the chain lock we hold.
+            Release.objects.select_for_update(of=("self",)).values_list("pk", flat=True).get(pk=release.pk)
+            evaluation = record_gate(refused.run, actor=actor)
+            record_event(
+                AuditEventType.GATE_FAILED,
+                actor=actor,
+                target=refused.run.release,
+                team=refused.run.release.model_version.model.team,
+                metadata={
+                    "release": str(refused.run.release.uid),
+                    "environment": refused.run.release.environment.slug,
+                    "gate_evaluation": evaluation.pk,
+                    "is_rollback": redeploy,
+                    "failed": [{"name": check["name"], "reason": check["reason"]} for check in refused.run.failed],
+                },
+            )
+        raise GateRefused(evaluation) from None
+
+
+def do_deploy(release: Release, *, actor: Any, idempotency_key: str = "") -> Deployment:
+    """Deploy ``release`` to its environment if the gate passes; raise ``GateRefused`` (with the stored evaluation)
+    if not. The same ``idempotency_key`` again returns the deployment it made; used for another release of the same
+    environment it raises ``IdempotencyConflict``."""
+    _require_deployer(actor, release)
+    key = _clean_key(idempotency_key)
+    return _deploy_through_gate(release, actor=actor, key=key, redeploy=False)
+
+
+def do_rollback(
+    model: RegisteredModel, environment: Environment, *, actor: Any, to_release: Release, idempotency_key: str = ""
+) -> Deployment:
+    """Put an earlier release of ``model`` back into ``environment``. The release must have been deployed there
+    before and must not be the one serving now; it goes through the gate again, so its approvals must still count
+    (unexpired, not stale, keys unrevoked). The new deployment is marked ``is_rollback``."""
+    _require_deployer(actor, to_release)
+    key = _clean_key(idempotency_key)
+    release = Release.objects.select_related("model_version", "environment").get(pk=to_release.pk)
+    if release.model_version.model_id != model.pk:
+        raise ValidationError({"release": f"Release {release.pk} is not a release of model {model.name}."})
+    if release.environment_id != environment.pk:
+        raise ValidationError(
+            {"release": f"Release {release.pk} is for {release.environment.slug}, not {environment.slug}."}
+        )
+    if not Deployment.objects.filter(release_id=release.pk).exists():
+        raise ValidationError({"release": f"Release {release.pk} was never deployed: there is nothing to return to."})
+    return _deploy_through_gate(release, actor=actor, key=key, redeploy=True)

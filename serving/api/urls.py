@@ -1,0 +1,17 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from serving.api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("deployments", views.DeploymentViewSet, basename="deployment")
+
+# The gate's routes under a release sit beside governance's release viewset (its own module) rather than in it.
+urlpatterns = [
+    path("releases/<int:pk>/gate/", views.ReleaseGateView.as_view(), name="release-gate"),
+    path("releases/<int:pk>/deploy/", views.ReleaseDeployView.as_view(), name="release-deploy"),
+    path("releases/<int:pk>/bundle/", views.ReleaseBundleView.as_view(), name="release-bundle"),
+    path("models/<int:pk>/rollback/", views.ModelRollbackView.as_view(), name="model-rollback"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,234 @@
+"""The gate's and serving's REST API: a release's gate preview, deploy and bundle, deployment history, rollback.
+
+The release sub-routes (``/releases/{id}/gate/``, ``deploy/``, ``bundle/``) are views of their own, beside
+governance's release viewset rather than inside it. Views validate input and call the actions (serving.actions,
+governance.gate, governance.actions); they never write models themselves. A release or model the caller cannot
+see is a 404; one they see but may not deploy is a 403, answered before the body is read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.base import ApiViewMixin, ReadOnlyRestrictedViewSet
+from core.querysets import CHANGE, VIEW
+from governance.actions.releases import do_export_bundle
+from governance.choices import EvaluationPurpose
+from governance.gate import run_gate
+from governance.models import Environment, GateEvaluation, Release
+from registry.actions import do_record_artifact_corruption
+from registry.models import RegisteredModel
+from serving import actions
+from serving.api import serializers as s
+from serving.filtersets import DeploymentFilterSet
+from serving.models import Deployment
+
+logger = logging.getLogger(__name__)
+
+
+class IdempotencyConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_conflict"
+    default_detail = "The idempotency key was already used for another deployment."
+
+
+def _refusal_response(refused: actions.GateRefused) -> Response:
+    evaluation = refused.evaluation
+    names = ", ".join(check["name"] for check in refused.failed)
+    return Response(
+        {
+            "error": {
+                "code": "gate_refused",
+                "message": f"The deployment gate refused release {evaluation.release_id}: {names} failed.",
+                "gate_evaluation": evaluation.pk,
+                "checks": evaluation.checks,
+            }
+        },
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
+def _deployments() -> QuerySet[Deployment]:
+    return Deployment.objects.select_related(
+        "environment", "release", "model__team", "model_version", "deployed_by"
+    ).order_by("-deployed_at", "-id")
+
+
+class ReleaseSubView(ApiViewMixin, GenericAPIView[Any]):
+    """A view on one release the caller can see (``pk`` in the URL)."""
+
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    def release(self) -> Release:
+        queryset = Release.objects.restrict(self.request.user, VIEW).select_related(
+            "model_version__model__team", "environment", "policy_version__policy"
+        )
+        release: Release = get_object_or_404(queryset, pk=self.kwargs["pk"])
+        return release
+
+    def deployable(self) -> Release:
+        release = self.release()
+        if not Release.objects.restrict(self.request.user, CHANGE).filter(pk=release.pk).exists():
+            raise PermissionDenied("Only engineers and admins of the model's team deploy its releases.")
+        return release
+
+
+class ReleaseGateView(ReleaseSubView):
+    serializer_class = s.GateEvaluationSerializer
+
+    @extend_schema(
+        operation_id="releases_gate_preview",
+        parameters=[
+            OpenApiParameter(
+                "rehash",
+                OpenApiTypes.BOOL,
+                description="Re-hash the artifact's bytes as a deployment would (default true); false only checks "
+                "that the stored file is there with the right size.",
+            )
+        ],
+        responses={200: s.GateEvaluationSerializer},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        """What the gate would say if the release were deployed now: every check with its verdict and reason.
+
+        A preview is not stored and writes nothing (it is not a deployment attempt), except that an artifact found
+        corrupted or missing is recorded as ``artifact.corrupted``, as on every path that reads the bytes.
+        """
+        release = self.release()
+        flag = request.query_params.get("rehash", "true").lower()
+        if flag not in ("true", "false", "1", "0"):
+            raise serializers.ValidationError({"rehash": ["Must be true or false."]})
+        run = run_gate(release, actor=request.user, purpose=EvaluationPurpose.PREVIEW, rehash=flag in ("true", "1"))
+        if run.artifact is not None and run.artifact.fault and run.artifact.rehashed:
+            do_record_artifact_corruption(
+                run.release.model_version,
+                actor=request.user,
+                detail=f"gate preview of release {release.pk}: {run.artifact.fault}",
+            )
+        run_by: Any = request.user
+        preview = GateEvaluation(
+            release=run.release,
+            purpose=run.purpose,
+            passed=run.passed,
+            checks=run.checks,
+            manifest_digest=run.manifest_digest,
+            evaluated_at=run.evaluated_at,
+            evaluated_by=run_by,
+            duration_ms=run.duration_ms,
+        )
+        return Response(s.GateEvaluationSerializer(preview).data)
+
+
+class ReleaseDeployView(ReleaseSubView):
+    serializer_class = s.DeployRequestSerializer
+
+    @extend_schema(
+        operation_id="releases_deploy",
+        request=s.DeployRequestSerializer,
+        responses={
+            201: s.DeploymentSerializer,
+            409: OpenApiResponse(
+                s.GateRefusalSerializer,
+                description="The gate refused (every check listed, the evaluation stored, ``gate.failed`` "
+                "written), or the idempotency key was used for another release.",
+            ),
+        },
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        """Deploy the release to its environment through the gate. The same ``idempotency_key`` again returns the
+        same deployment (201 again) instead of making a second."""
+        release = self.deployable()
+        body = s.DeployRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            deployment = actions.do_deploy(
+                release, actor=request.user, idempotency_key=body.validated_data.get("idempotency_key", "")
+            )
+        except actions.GateRefused as refused:
+            return _refusal_response(refused)
+        except actions.IdempotencyConflict as conflict:
+            raise IdempotencyConflict(str(conflict)) from None
+        return Response(s.DeploymentSerializer(_deployments().get(pk=deployment.pk)).data, status=201)
+
+
+class ReleaseBundleView(ReleaseSubView):
+    @extend_schema(
+        operation_id="releases_bundle",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The release bundle (docs/releases.md)")},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        """The release bundle for offline verification (``assay verify-release``): the current manifest, the
+        approvals that signed it, their public keys, the policy and the artifact digest. Each export is recorded
+        (``release.bundle_exported``)."""
+        bundle = do_export_bundle(self.release(), actor=request.user)
+        return Response(bundle)
+
+
+@extend_schema(responses=s.DeploymentSerializer)
+class DeploymentViewSet(ReadOnlyRestrictedViewSet):
+    """Deployment history, newest first: who put which release of which model into which environment, and when.
+    Filter by ``environment`` (slug) and ``model`` (id)."""
+
+    queryset = _deployments()
+    serializer_class = s.DeploymentSerializer
+    filterset_class = DeploymentFilterSet
+    ordering_fields = ["deployed_at"]
+
+
+class ModelRollbackView(ApiViewMixin, GenericAPIView[Any]):
+    serializer_class = s.RollbackRequestSerializer
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="models_rollback",
+        request=s.RollbackRequestSerializer,
+        responses={
+            201: s.DeploymentSerializer,
+            409: OpenApiResponse(s.GateRefusalSerializer, description="The gate refused the earlier release."),
+        },
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        """Return the model in ``environment`` to an earlier ``release`` that was deployed there before. It goes
+        through the gate again: its approvals must still count."""
+        model = get_object_or_404(RegisteredModel.objects.restrict(request.user, VIEW), pk=pk)
+        if not RegisteredModel.objects.restrict(request.user, CHANGE).filter(pk=model.pk).exists():
+            raise PermissionDenied("Only engineers and admins of the model's team deploy and roll back its releases.")
+        body = s.RollbackRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        environment = Environment.objects.filter(slug=data["environment"]).first()
+        if environment is None:
+            raise serializers.ValidationError({"environment": [f"No environment {data['environment']!r}."]})
+        release = (
+            Release.objects.restrict(request.user, VIEW)
+            .filter(pk=data["release"], model_version__model_id=model.pk)
+            .first()
+        )
+        if release is None:
+            raise serializers.ValidationError({"release": [f"Model {model.pk} has no release {data['release']}."]})
+        try:
+            deployment = actions.do_rollback(
+                model,
+                environment,
+                actor=request.user,
+                to_release=release,
+                idempotency_key=data.get("idempotency_key", ""),
+            )
+        except actions.GateRefused as refused:
+            return _refusal_response(refused)
+        except actions.IdempotencyConflict as conflict:
+            raise IdempotencyConflict(str(conflict)) from None
+        return Response(s.DeploymentSerializer(_deployments().get(pk=deployment.pk)).data, status=201)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import django_filters
+
+from serving.models import Deployment
+
+
+class DeploymentFilterSet(django_filters.FilterSet):
+    environment = django_filters.CharFilter(field_name="environment__slug", label="Environment slug")
+    model = django_filters.NumberFilter(field_name="model_id", label="Registered model id")
+    release = django_filters.NumberFilter(field_name="release_id", label="Release id")
+    is_rollback = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Deployment
+        fields: list[str] = []
