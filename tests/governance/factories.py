@@ -132,7 +132,11 @@ def make_client_key(user: Any, name: str = "laptop") -> tuple[Ed25519PrivateKey,
 
 
 def approval_statement(release: Any, user: Any, key_fingerprint: str, **overrides: Any) -> dict[str, Any]:
-    """The statement ``user`` signs about ``release`` over its current manifest; ``overrides`` replace fields."""
+    """The statement ``user`` signs about ``release`` over its current manifest (read from the database, as a
+    reviewer fetching it would); ``overrides`` replace fields."""
+    from governance.models import Release
+
+    release = Release.objects.get(pk=release.pk)
     fields: dict[str, Any] = {
         "subject_name": subject_name(release),
         "artifact_sha256": release.model_version.artifact_sha256,
