@@ -163,7 +163,7 @@ def build_manifest(release: Release) -> dict[str, Any]:
         "policy": {
             "id": policy.pk,
             "name": policy.name,
-            "team": policy.team.slug if policy.team_id else None,
+            "team": policy.team.slug if policy.team is not None else None,
             "board": policy.board.slug,
             "version": policy_version.number,
             "requirements": {

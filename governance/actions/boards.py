@@ -96,9 +96,12 @@ def do_add_board_member(board: ReviewBoard, *, actor: Any, user: Any, board_role
         raise ValidationError({"user": "A service account cannot sit on a board: approvals are signed by people."})
     if not user.is_active:
         raise ValidationError({"user": f"{user.get_username()} is deactivated."})
-    if board.team_id is not None and not Membership.objects.filter(team_id=board.team_id, user_id=user.pk).exists():
+    if board.team is not None and not Membership.objects.filter(team_id=board.team.pk, user_id=user.pk).exists():
         raise ValidationError(
-            {"user": f"{user.get_username()} is not a member of team {board.team.slug}; a team board seats its members."}
+            {
+                "user": f"{user.get_username()} is not a member of team {board.team.slug}; "
+                "a team board seats its members."
+            }
         )
     # Lock the board: two concurrent adds of the same seat would both pass the check below.
     board = ReviewBoard.objects.select_for_update().get(pk=board.pk)

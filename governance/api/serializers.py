@@ -47,7 +47,7 @@ class EnvironmentSerializer(StrictModelSerializer):
         fields = ["id", "slug", "name", "description", "rank", "created_by", "created_at"]
         read_only_fields = ["id", "created_by", "created_at"]
         validators: list[Any] = []  # uniqueness is the action's, with a message naming the slug
-        extra_kwargs = {"slug": {"validators": []}}
+        extra_kwargs: dict[str, Any] = {"slug": {"validators": []}}
 
 
 # --- Boards -------------------------------------------------------------------------------------------------------
@@ -114,7 +114,8 @@ class PolicySerializer(StrictModelSerializer):
     board: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
         queryset=ReviewBoard.objects.all()
     )
-    risk_tier = serializers.ChoiceField(choices=[c for c in RiskTier.choices if c[0] != RiskTier.PROHIBITED])
+    # All tiers, as the registry's use cases list them (one enum in the schema); the action refuses "prohibited".
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices)
     current_version = serializers.SerializerMethodField()
     created_by = username_field()
 
@@ -169,6 +170,8 @@ class SigningKeySerializer(StrictModelSerializer):
 
     owner = username_field()
     revoked_by = username_field()
+    # Text in the schema: a "kind" enum would collide with the jobs' (drf-spectacular names enums by field).
+    kind = serializers.CharField(read_only=True, help_text="client (key held by the reviewer) or server (web signing).")
 
     class Meta:
         model = SigningKey
@@ -208,10 +211,11 @@ class ReleaseSerializer(StrictModelSerializer):
     model_name = serializers.CharField(source="model_version.model.name", read_only=True)
     model_version: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
     version_number = serializers.IntegerField(source="model_version.number", read_only=True)
-    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    environment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     policy = serializers.SerializerMethodField()
     requested_by = username_field()
     withdrawn_by = username_field()
+    status = serializers.CharField(read_only=True, help_text="open, deployed or withdrawn (approval is computed).")
 
     class Meta:
         model = Release

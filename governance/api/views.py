@@ -382,7 +382,7 @@ class ReleaseViewSet(
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         release = self.get_object()
-        data = dict(s.ReleaseSerializer(release).data)
+        data: dict[str, Any] = dict(s.ReleaseSerializer(release).data)
         data["release_state"] = _state_payload(release)
         previous, changes = changes_since_last_approved(release)
         data["changes_since_last_approved"] = {"release": previous.pk if previous else None, "changes": changes}
@@ -458,7 +458,7 @@ class ApprovalViewSet(GovernanceApiMixin, RestrictedViewSetMixin, mixins.ListMod
         return super().get_queryset().filter(release_id=self.release().pk).order_by("received_at", "id")
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False) and self.request.method in SAFE_METHODS:
             from governance.evaluation import approval_states
 

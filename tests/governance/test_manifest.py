@@ -190,7 +190,7 @@ def test_requesting_a_release_puts_the_version_in_review_and_withdrawing_takes_i
     version = ModelVersion.objects.get(pk=rw.version.pk)
     assert version.status == "in_review"
     requested = AuditEvent.objects.get(event_type=AuditEventType.RELEASE_REQUESTED)
-    assert requested.after["manifest_digest"] == rw.release.manifest_digest
+    assert (requested.after or {})["manifest_digest"] == rw.release.manifest_digest
     assert requested.actor_id == rw.cast.engineer_a.pk
     # A second open release of the same version to the same environment is refused
     with pytest.raises(ValidationError) as raised:
@@ -205,7 +205,9 @@ def test_requesting_a_release_puts_the_version_in_review_and_withdrawing_takes_i
     assert withdrawn.status == "withdrawn"
     assert withdrawn.withdrawn_at is not None
     assert ModelVersion.objects.get(pk=rw.version.pk).status == "registered"
-    assert AuditEvent.objects.get(event_type=AuditEventType.RELEASE_WITHDRAWN).after["reason"] == "Retrain first"
+    assert (AuditEvent.objects.get(event_type=AuditEventType.RELEASE_WITHDRAWN).after or {})[
+        "reason"
+    ] == "Retrain first"
     # Twice: refused
     with pytest.raises(ValidationError):
         actions.do_withdraw_release(withdrawn, actor=rw.cast.engineer_a, reason="again")
