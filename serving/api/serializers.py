@@ -75,8 +75,17 @@ class DeploymentSerializer(serializers.ModelSerializer[Any]):
         read_only_fields = fields
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: a number sent where a key belongs is a client's mistake, not a key."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class DeployRequestSerializer(StrictSerializer):
-    idempotency_key = serializers.CharField(
+    idempotency_key = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=IDEMPOTENCY_KEY_MAX,
