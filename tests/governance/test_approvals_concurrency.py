@@ -26,15 +26,13 @@ def test_two_final_approvals_at_once_both_count_and_approve_the_version_once(
         user = cast.reviewers[role]
         private, _ = make_client_key(user)
         envelopes[role] = (user, sign(rw.release, user, private, board_role=role))
+
     # WHEN both are submitted at the same moment
-    results = race(
-        [
-            lambda role=role: actions.do_submit_approval(
-                rw.release, actor=envelopes[role][0], envelope=envelopes[role][1]
-            )
-            for role in ("legal", "technical")
-        ]
-    )
+    def submit(role: str) -> Any:
+        user, envelope = envelopes[role]
+        return actions.do_submit_approval(rw.release, actor=user, envelope=envelope)
+
+    results = race([lambda: submit("legal"), lambda: submit("technical")])
     # THEN both are stored, and whichever came second saw the first: the version is approved, once
     assert all(isinstance(result, Approval) for result in results), results
     version = ModelVersion.objects.get(pk=rw.version.pk)
