@@ -1,0 +1,86 @@
+"""The release path's demo (`manage.py seed_governance_demo`, run by `make run` after the registry's demo): the
+demo model is deployed to staging through the gate after the technical reviewer signed in the web flow, the
+production release waits for the legal and risk reviewers, the reviewers' web keys open with the printed
+passphrase, a second run adds nothing, and production refuses it."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from core.choices import AuditEventType, BoardRole
+from core.models import AuditEvent
+from governance import keywrap
+from governance.evaluation import release_state
+from governance.management.commands.seed_governance_demo import DEMO_SIGNING_PASSPHRASE, REVIEWERS
+from governance.models import Approval, GateEvaluation, Release, ReleasePolicy, SigningKey
+from serving.models import Deployment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def artifact_root(settings: Any, tmp_path: Path) -> Path:
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    return Path(settings.ARTIFACT_ROOT)
+
+
+def seed() -> str:
+    call_command("seed_demo", "--quiet-logins", stdout=StringIO())
+    call_command("seed_registry_demo", stdout=StringIO())
+    out = StringIO()
+    call_command("seed_governance_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_demo_deploys_to_staging_through_the_gate_and_leaves_production_for_review() -> None:
+    # GIVEN the people and the registry demo WHEN the governance demo runs
+    output = seed()
+
+    # THEN staging serves the demo model through a passed gate evaluation
+    deployment = Deployment.objects.select_related("release", "gate_evaluation").get()
+    assert deployment.environment.slug == "staging"
+    assert deployment.gate_evaluation.passed
+    assert deployment.release.approvals.get().signer.username == "theo-technical"
+    # AND production waits for the legal and risk reviewers, the technical signature already counting
+    production = Release.objects.get(environment__slug="production")
+    state = release_state(production)
+    assert not state.approved
+    assert production.approvals.get().board_role == BoardRole.TECHNICAL
+    assert set(state.roles_needed) == {BoardRole.LEGAL, BoardRole.RISK}
+    # AND every tier but the prohibited one has a policy in both environments
+    assert ReleasePolicy.objects.filter(team__isnull=True).count() == 6
+    # AND the printed passphrase opens every reviewer's web key
+    assert DEMO_SIGNING_PASSPHRASE in output
+    for key in SigningKey.objects.filter(owner__username__in=REVIEWERS, kind="server"):
+        keywrap.unseal(key.sealed_private_key, DEMO_SIGNING_PASSPHRASE, owner_id=key.owner_id)
+    assert AuditEvent.objects.filter(event_type=AuditEventType.DEPLOYMENT_CREATED).count() == 1
+
+
+def test_second_run_adds_nothing() -> None:
+    seed()
+    tables = (Release, Approval, GateEvaluation, Deployment, SigningKey, ReleasePolicy, AuditEvent)
+    before = {model.__name__: model.objects.count() for model in tables}
+
+    out = StringIO()
+    call_command("seed_governance_demo", stdout=out)
+
+    assert {model.__name__: model.objects.count() for model in tables} == before
+    assert "already present" in out.getvalue()
+
+
+def test_refused_in_production(settings: Any) -> None:
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        call_command("seed_governance_demo", stdout=StringIO())
+
+
+def test_refused_without_the_registry_demo() -> None:
+    call_command("seed_demo", "--quiet-logins", stdout=StringIO())
+    with pytest.raises(CommandError, match="seed_registry_demo"):
+        call_command("seed_governance_demo", stdout=StringIO())
