@@ -15,11 +15,20 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
+from registry.models.registered_models import RegisteredModelTag
+from registry.naming import name_key
 
 
-def _tag(queryset: QuerySet[Any], prefix: str, value: str) -> QuerySet[Any]:
-    # The tag as stored ("|fraud|"): exact, so that "fra" does not find "fraud".
-    return queryset.filter(**{f"{prefix}tag_index__contains": f"|{value.strip().lower()}|"})
+def _tag(queryset: QuerySet[Any], model_field: str, value: str) -> QuerySet[Any]:
+    # Exact, so that "fra" does not find "fraud": a lookup of the (tag, model) index of the tag rows.
+    tagged = RegisteredModelTag.objects.filter(tag=value.strip().lower()).values("model_id")
+    return queryset.filter(**{f"{model_field}__in": tagged})
+
+
+def _name(queryset: QuerySet[Any], key_field: str, value: str) -> QuerySet[Any]:
+    # Compared as names are when they are registered (registry.naming.name_key: case, width and look-alike
+    # characters folded), on the indexed key, so that it finds the one model a team has under that name.
+    return queryset.filter(**{key_field: name_key(value.strip())})
 
 
 class UseCaseFilterSet(django_filters.FilterSet):
@@ -68,7 +77,10 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     owner = django_filters.CharFilter(field_name="owner__username")
     use_case = django_filters.NumberFilter(field_name="use_case_id")
-    tag = django_filters.CharFilter(method="filter_tag", label="Has tag")
+    tag = django_filters.CharFilter(method="filter_tag", label="Has this tag (exact)")
+    name = django_filters.CharFilter(
+        method="filter_name", label="Is named this (exact, compared as names are: case and look-alikes folded)"
+    )
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
 
     class Meta:
@@ -76,14 +88,20 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_tag(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return _tag(queryset, "", value)
+        return _tag(queryset, "id", value)
+
+    def filter_name(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return _name(queryset, "name_key", value)
 
 
 class ModelVersionFilterSet(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="model__team__slug")
     model = django_filters.NumberFilter(field_name="model_id")
     status = django_filters.MultipleChoiceFilter(choices=VersionStatus.choices)
-    tag = django_filters.CharFilter(method="filter_tag", label="Model has tag")
+    tag = django_filters.CharFilter(method="filter_tag", label="Model has this tag (exact)")
+    name = django_filters.CharFilter(
+        method="filter_name", label="Model is named this (exact, compared as names are: case and look-alikes folded)"
+    )
     q = django_filters.CharFilter(field_name="model__name", lookup_expr="icontains", label="Model name contains")
     sha256 = django_filters.CharFilter(field_name="artifact_sha256")
 
@@ -92,7 +110,10 @@ class ModelVersionFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_tag(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return _tag(queryset, "model__", value)
+        return _tag(queryset, "model_id", value)
+
+    def filter_name(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return _name(queryset, "model__name_key", value)
 
 
 class FeatureViewFilterSet(django_filters.FilterSet):

@@ -20,6 +20,7 @@ APPS = ("core", "registry", "governance", "serving", "workers")
 NO_OWN_API = {
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",
     "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
+    "registry.registeredmodeltag": "the model's 'tags' as rows for the tag filters; written by the model's actions",
 }
 
 

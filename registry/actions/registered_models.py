@@ -34,6 +34,7 @@ from registry.models import (
     ModelVersionTransition,
     RegisteredModel,
 )
+from registry.models.registered_models import RegisteredModelTag
 from registry.onnx_validation import OnnxValidationError, validate_onnx
 from registry.querysets import REVIEW
 
@@ -64,6 +65,7 @@ def do_create_model(team: Team, *, actor: Any, **fields: Any) -> RegisteredModel
         check=_check_model,
         event=AuditEventType.MODEL_CREATED,
     )
+    _write_tag_rows(created, before=[])
     return created
 
 
@@ -75,6 +77,7 @@ def do_update_model(model: RegisteredModel, *, actor: Any, **changes: Any) -> Re
         .select_related("team", "owner", "use_case")
         .get(pk=model.pk)
     )
+    tags_before = list(model.tags)
     updated: RegisteredModel = _update_named(
         model,
         actor=actor,
@@ -83,7 +86,18 @@ def do_update_model(model: RegisteredModel, *, actor: Any, **changes: Any) -> Re
         check=_check_model,
         event=AuditEventType.MODEL_UPDATED,
     )
+    _write_tag_rows(updated, before=tags_before)
     return updated
+
+
+def _write_tag_rows(model: RegisteredModel, *, before: list[str]) -> None:
+    """Keep the model's ``RegisteredModelTag`` rows (what tag filters look up) in step with its ``tags``."""
+    tags = list(dict.fromkeys(model.tags or []))
+    if tags == list(dict.fromkeys(before)):
+        return
+    if before:
+        RegisteredModelTag.objects.filter(model=model).delete()
+    RegisteredModelTag.objects.bulk_create(RegisteredModelTag(model=model, tag=tag) for tag in tags)
 
 
 def _team_members(team: Team, usernames: Iterable[str]) -> list[Any]:
@@ -116,7 +130,8 @@ def do_register_model_version(
     The file is streamed into the artifact store's staging folder and validated in a child process before any
     database lock is taken; it is moved to its content address only inside the transaction that writes the row,
     and removed again if that transaction fails, unless a committed version already references the same content.
-    Raises ``RegistryRefusal`` for a file that is not a valid ONNX model or is too large.
+    Raises ``RegistryRefusal`` for a file that is not a valid ONNX model or is too large. The version returned has its
+    model (with its team), its ``links`` (see registry.models.load_links) and its (empty) transitions loaded.
     """
     _require(actor, model.team)
     display_name = ""
@@ -216,11 +231,30 @@ def _create_model_version(
         description=description,
         created_by=actor,
     )
-    version.full_clean()
+    # Every field was checked before the lock (version_check above, the report from the validator) or is derived
+    # here: the model is the row just locked, the creator is the actor, the number is taken under the lock. The
+    # unique number and the check constraints are the database's own, so asking them again first would only cost
+    # a query each (five), not add a rule.
+    version.full_clean(exclude=["model", "created_by"], validate_unique=False, validate_constraints=False)
     version.save()
-    version.dataset_versions.set(dataset_rows)
-    version.feature_set_versions.set(feature_rows)
-    version.authors.set(author_rows)
+    # A new row has no links yet: they are inserted as given (their order is kept: load_links reads them back in
+    # it), without set()'s read of the current ones, one statement per kind of link.
+    for relation, rows in (
+        (ModelVersion.dataset_versions, dataset_rows),
+        (ModelVersion.feature_set_versions, feature_rows),
+        (ModelVersion.authors, author_rows),
+    ):
+        if rows:
+            through: Any = relation.through
+            target = relation.field.m2m_reverse_field_name()
+            through.objects.bulk_create(through(**{"modelversion": version, target: row}) for row in rows)
+    # What the answer shows, known without reading it back (registry.models.load_links reads the same for a list).
+    version.links = {
+        "dataset_versions": [row.pk for row in dataset_rows],
+        "feature_set_versions": [row.pk for row in feature_rows],
+        "authors": [user.get_username() for user in author_rows],
+    }
+    _keep_loaded(version, transitions=[])
     record_event(
         AuditEventType.MODEL_VERSION_REGISTERED,
         actor=actor,
@@ -238,6 +272,17 @@ def _create_model_version(
         },
     )
     return version
+
+
+def _keep_loaded(obj: Any, **relations: list[Any]) -> None:
+    """Record what ``obj``'s many-valued relations hold, as ``prefetch_related`` would, for rows this action has just
+    written: whoever serialises the result reads them from memory instead of reading back what was just stored."""
+    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in relations.items():
+        queryset = getattr(obj, name).get_queryset()
+        queryset._result_cache = list(rows)
+        queryset._prefetch_done = True
+        cache[name] = queryset
 
 
 @transaction.atomic

@@ -11,7 +11,9 @@ import base64
 import logging
 from typing import Any
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.core.paginator import Page
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
@@ -19,12 +21,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import RestrictedViewSetMixin, TeamScopedCreateMixin
+from core.api.pagination import Pagination
 from core.api.permissions import RestrictedObjectPermission
 from core.querysets import CHANGE, VIEW
 from registry import actions, artifacts
@@ -49,6 +53,7 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
+from registry.models.registered_models import load_links
 from registry.querysets import teams_for
 
 logger = logging.getLogger(__name__)
@@ -269,28 +274,72 @@ class RegisteredModelViewSet(RegistryViewSet):
         )
 
 
-def _version_queryset() -> Any:
-    return ModelVersion.objects.select_related("model__team", "created_by").prefetch_related(
-        "dataset_versions", "feature_set_versions", "authors"
-    )
+# What a version list shows of the rows it joins (ModelVersionSerializer): reading only that keeps the model's long
+# texts and the users' other columns out of every row of a page.
+_LISTED_RELATED = ("model__name", "model__team__slug", "created_by__username")
 
 
-class ModelVersionSearchViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
-    """Every model version you may see, across models: search by model name (``q``), ``tag``, ``status``, team."""
+def _version_queryset(*, listing: bool = False) -> Any:
+    # Links (dataset and feature-set versions, authors) are read per page by load_links, not prefetched.
+    queryset = ModelVersion.objects.select_related("model__team", "created_by")
+    if not listing:
+        return queryset
+    own = [field.name for field in ModelVersion._meta.concrete_fields]
+    return queryset.only(*own, *_LISTED_RELATED)
+
+
+class KeysFirstPaginator(DjangoPaginator):
+    """Cuts a page in one statement, keys first: the keys of the page's rows, in the list's order (an index holds
+    the matches' keys in that order, so no row is read to find them), then only those rows. Slicing the rows
+    themselves makes the database read and sort every matching row in full to keep fifty."""
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        queryset: Any = self.object_list
+        return Page(queryset.filter(pk__in=queryset.values("pk")[bottom:top]), number, self)
+
+
+class VersionPagination(Pagination):
+    django_paginator_class = KeysFirstPaginator
+
+
+class _LoadsVersionLinks(GenericAPIView[Any]):
+    pagination_class = VersionPagination
+
+    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            load_links(page)
+        return page
+
+
+class ModelVersionSearchViewSet(_LoadsVersionLinks, RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
+    """Every model version you may see, across models, newest first. Filter by exact model ``name`` and exact
+    ``tag`` (index lookups: what a client that knows what it looks for should use), ``status``, ``team``, ``model``
+    or ``sha256``; ``q`` (model name contains) is for people typing, and reads every model name."""
 
     serializer_class = s.ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
     ordering_fields = ["created_at", "number"]
 
     def get_queryset(self) -> QuerySet[Any]:
-        return _version_queryset().restrict(self.request.user, VIEW).order_by("-created_at", "-id")
+        queryset = _version_queryset(listing=self.action == "list")
+        return queryset.restrict(self.request.user, VIEW).order_by("-created_at", "-id")
 
     def get_serializer_class(self) -> Any:
         return s.ModelVersionDetailSerializer if self.action == "retrieve" else s.ModelVersionSerializer
 
 
 class ModelVersionViewSet(
-    RestrictedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+    _LoadsVersionLinks,
+    RestrictedViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Any],
 ):
     """The immutable versions of one model, newest first. POST uploads the next (multipart, an ONNX file)."""
 
@@ -301,14 +350,21 @@ class ModelVersionViewSet(
     # The upload is a form; the transitions are JSON. A JSON upload is refused as missing its file.
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    def parent(self) -> RegisteredModel:
+    def parent(self, *, for_change: bool = False) -> RegisteredModel:
         queryset = RegisteredModel.objects.restrict(self.request.user, VIEW).select_related("team")
-        return get_object_or_404(queryset, pk=self.kwargs["model_pk"])
+        if for_change:
+            # Whether the caller may also write to it, in the same query.
+            writable = RegisteredModel.objects.restrict(self.request.user, CHANGE).filter(pk=OuterRef("pk"))
+            queryset = queryset.annotate(may_change=Exists(writable))
+        model: RegisteredModel = get_object_or_404(queryset, pk=self.kwargs["model_pk"])
+        if for_change and not model.may_change:  # type: ignore[attr-defined]
+            raise PermissionDenied("You may see this, but not change it.")
+        return model
 
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):
             return ModelVersion.objects.none()
-        queryset: Any = _version_queryset().filter(model_id=self.parent().pk)
+        queryset: Any = _version_queryset(listing=self.action == "list").filter(model_id=self.parent().pk)
         if self.action != "list":
             queryset = queryset.prefetch_related(
                 Prefetch("transitions", queryset=ModelVersionTransition.objects.order_by("occurred_at", "id"))
@@ -322,8 +378,7 @@ class ModelVersionViewSet(
         request={"multipart/form-data": s.ModelVersionUploadSerializer}, responses={201: s.ModelVersionDetailSerializer}
     )
     def create(self, request: Request, model_pk: str) -> Response:
-        model = self.parent()
-        _require_write(request, model)
+        model = self.parent(for_change=True)
         serializer = s.ModelVersionUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -340,7 +395,7 @@ class ModelVersionViewSet(
             team=model.team,
             target=model,
         )
-        version = self.get_queryset().get(pk=version.pk)
+        # The action returns the version with everything the answer shows loaded: no need to read it back.
         return Response(s.ModelVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.TransitionRequestSerializer, responses={200: s.ModelVersionDetailSerializer})

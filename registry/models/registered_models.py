@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -24,8 +25,9 @@ class RegisteredModel(models.Model):
     ``owner`` answers for it; ``on_call`` is who to page when it misbehaves and ``escalation_path`` who comes
     next. ``use_case`` (of the same team) is why it exists. ``intended_use``, ``limitations`` and ``assumptions``
     are the model-card statements; ``upstream_dependencies`` names the systems and models it depends on; ``tags``
-    are short lower-case labels for search. ``name_key`` is the name's uniqueness key (registry.naming.name_key),
-    unique per team.
+    are short lower-case labels for search, kept as ``RegisteredModelTag`` rows too (by the model's actions) so that
+    a tag filter is an index lookup. ``name_key`` is the name's uniqueness key (registry.naming.name_key), unique
+    per team, and what an exact name filter compares.
     """
 
     team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="registered_models")
@@ -44,9 +46,6 @@ class RegisteredModel(models.Model):
     assumptions = models.TextField(blank=True)
     upstream_dependencies = models.JSONField(default=list, blank=True, validators=[validate_string_list])
     tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
-    # "|fraud|tier-1|": the tags as text, so that one portable LIKE finds a tag exactly on SQLite and PostgreSQL
-    # (JSON containment is PostgreSQL-only). Kept in step with ``tags`` by ``save``.
-    tag_index = models.CharField(max_length=2200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -67,16 +66,20 @@ class RegisteredModel(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.tag_index = tag_index(self.tags)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "tags" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "tag_index"}
-        super().save(*args, **kwargs)
 
+class RegisteredModelTag(models.Model):
+    """One of a registered model's ``tags``, as a row: the unique (``tag``, ``model``) index is what the tag filters
+    of the model and version lists look up. Written only by the model's actions, in step with ``tags``, which stays
+    the model's own record (its audit events and API show that list)."""
 
-def tag_index(tags: Any) -> str:
-    return "|" + "|".join(tags) + "|" if isinstance(tags, list) and tags else ""
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=63)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tag", "model"], name="registered_model_tag_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.model_id}: {self.tag}"
 
 
 class ModelVersion(models.Model):
@@ -123,10 +126,46 @@ class ModelVersion(models.Model):
             models.CheckConstraint(condition=Q(artifact_size__gte=0), name="model_version_size_positive"),
             models.CheckConstraint(condition=Q(artifact_sha256__regex=SHA256_HEX), name="model_version_sha256"),
         ]
-        indexes = [models.Index(fields=["artifact_sha256"], name="model_version_artifact")]
+        indexes = [
+            models.Index(fields=["artifact_sha256"], name="model_version_artifact"),
+            # The version lists' order (newest first), across models and within one: read backwards, an index
+            # serves the first page without sorting every match.
+            models.Index(fields=["created_at", "id"], name="model_version_created"),
+            models.Index(fields=["model", "created_at", "id"], name="model_version_model_created"),
+        ]
+
+    # Set by load_links (or by the action that made them): what the version links to, for display.
+    links: dict[str, list[Any]]
 
     def __str__(self) -> str:
         return f"{self.model} v{self.number}"
+
+
+# A version's links as they are shown: the column of each link table, read in the order the links were made.
+LINK_COLUMNS = {
+    "dataset_versions": "datasetversion_id",
+    "feature_set_versions": "featuresetversion_id",
+    "authors": "user__username",
+}
+
+
+def load_links(versions: Iterable[ModelVersion]) -> None:
+    """Set ``links`` on each version: ``{"dataset_versions": [ids], "feature_set_versions": [ids], "authors":
+    [usernames]}``, each in the order given at registration, with one query per kind of link for all the versions.
+
+    Cheaper than ``prefetch_related`` for a page of versions: no model instance per linked row, and no queryset per
+    version to hold them.
+    """
+    by_id = {version.pk: version for version in versions}
+    for version in by_id.values():
+        version.links = {name: [] for name in LINK_COLUMNS}
+    if not by_id:
+        return
+    for name, column in LINK_COLUMNS.items():
+        through: Any = getattr(ModelVersion, name).through
+        rows = through.objects.filter(modelversion_id__in=list(by_id)).order_by("id")
+        for version_id, value in rows.values_list("modelversion_id", column):
+            by_id[version_id].links[name].append(value)
 
 
 class ModelVersionTransition(models.Model):

@@ -11,12 +11,16 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers as drf
 
-from core.choices import AuditEventType
+from core import actions as core_actions
+from core.choices import AuditEventType, Role
 from core.models import AuditEvent
-from registry import artifacts
+from registry import actions, artifacts
+from registry.api.serializers import ModelVersionDetailSerializer, ModelVersionSerializer
 from registry.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel
 from tests.api_cases import assert_error_shape
+from tests.conftest import make_user
 from tests.registry import factories
 from tests.registry.factories import (
     SCHEMA,
@@ -90,6 +94,60 @@ def test_upload_registers_a_version_from_a_real_onnx_file(cast, engineer, models
     assert body["status"] == "registered"
     assert body["transitions"] == []
     assert last_event(AuditEventType.MODEL_VERSION_REGISTERED).actor_id == cast.engineer_a.pk
+
+
+def test_the_upload_answer_is_the_stored_version(cast, engineer, api_as, models, artifact_root, big_bodies):
+    """GIVEN an upload naming dataset versions, a feature-set version's absence and two authors
+    WHEN it is registered
+    THEN the 201 answer (built from what the action wrote, not read back) is exactly what a GET of it returns."""
+    model = make_model(cast.team_a, cast.engineer_a)
+    dataset = make_dataset(cast.team_a, cast.engineer_a)
+    first, second = make_dataset_version(dataset, cast.engineer_a), make_dataset_version(dataset, cast.engineer_a)
+    response = upload(
+        engineer,
+        model,
+        models.add,
+        metrics='{"auc": 0.9}',
+        dataset_versions=[second.pk, first.pk],
+        authors=["alice-admin", "erin-engineer"],
+    )
+    assert response.status_code == 201, response.content
+
+    stored = api_as(cast.compliance).get(f"/api/v1/models/{model.pk}/versions/{response.json()['number']}/")
+
+    assert stored.status_code == 200
+    assert response.json() == stored.json()
+
+
+def test_registering_a_version_costs_the_same_statements_however_many_links(
+    cast, engineer, models, artifact_root, big_bodies
+):
+    """GIVEN uploads with one, then three dataset versions and authors
+    WHEN each is registered through the API
+    THEN both cost the same number of SQL statements, and few: the token, the model and the right to write to it,
+    the actor's right in the action, the authors, the lock, the last number, the row, its links (one statement per
+    kind of link), the audit chain's head and the event."""
+    model = make_model(cast.team_a, cast.engineer_a)
+    dataset = make_dataset(cast.team_a, cast.engineer_a)
+    versions = [make_dataset_version(dataset, cast.engineer_a) for _ in range(3)]
+    assert engineer.get("/api/v1/me/").status_code == 200  # the token's last-use write, out of the counts
+
+    def statements(links: int) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = upload(
+                engineer,
+                model,
+                models.add,
+                dataset_versions=[row.pk for row in versions[:links]],
+                authors=["erin-engineer", "alice-admin", "carol-compliance"][:links],
+            )
+        assert response.status_code == 201, response.content
+        return [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
+
+    one, three = statements(1), statements(3)
+    assert len(one) == len(three)
+    # A database's own extra (PostgreSQL's advisory lock on the audit chain) stays within the bound.
+    assert len(one) <= 13, "\n".join(one)
 
 
 @pytest.mark.parametrize(
@@ -426,9 +484,78 @@ def test_models_and_versions_filter_by_tag_and_name(cast, api_as, models, artifa
     assert names("/api/v1/models/?tag=churn") == ["Churn scorer"]
     assert names("/api/v1/models/?tag=churn-adjacent") == ["Fraud scorer"]
     assert names("/api/v1/model-versions/?tag=churn") == ["Churn scorer"]
+    assert names("/api/v1/model-versions/?tag=CHURN") == ["Churn scorer"]
+    assert names("/api/v1/model-versions/?tag=chur") == []
     assert names("/api/v1/model-versions/?q=fraud") == ["Fraud scorer"]
+    # An exact name is compared as names are when registered: case and look-alike letters fold, parts do not match.
+    assert names("/api/v1/model-versions/?name=Churn scorer") == ["Churn scorer"]
+    assert names("/api/v1/model-versions/?name=CHURN SCORER") == ["Churn scorer"]
+    assert names("/api/v1/model-versions/?name=Churn sc\u043erer") == ["Churn scorer"]  # a Cyrillic "o"
+    assert names("/api/v1/model-versions/?name=Churn") == []
+    assert names("/api/v1/models/?name=fraud scorer") == ["Fraud scorer"]
+    assert names("/api/v1/models/?name=Fraud") == []
+    assert names("/api/v1/model-versions/?name=Fraud scorer&tag=churn") == []
     assert names("/api/v1/model-versions/?status=registered") == ["Churn scorer", "Fraud scorer"]
     assert names("/api/v1/model-versions/?status=deployed") == []
+
+
+def test_version_pages_are_cut_keys_first_and_still_walk_every_version_once(cast, api_as, models, artifact_root):
+    """GIVEN five versions over two models, and one of another team's
+    WHEN the versions are read two at a time, following ``next``
+    THEN every visible version comes exactly once, newest first, with the right count, and the other team's never."""
+    churn = make_model(cast.team_a, cast.engineer_a, name="Churn scorer")
+    fraud = make_model(cast.team_a, cast.engineer_a, name="Fraud scorer", tags=["fraud"])
+    for model in (churn, fraud, churn, fraud, churn):
+        make_model_version(model, cast.engineer_a, models.add)
+    make_model_version(make_model(cast.team_b, cast.engineer_b, name="Other"), cast.engineer_b, models.add)
+    client = api_as(cast.compliance)
+    expected = list(
+        ModelVersion.objects.filter(model__team=cast.team_a).order_by("-created_at", "-id").values_list("id", flat=True)
+    )
+
+    seen, url = [], "/api/v1/model-versions/?page_size=2"
+    while url:
+        page = client.get(url).json()
+        assert page["count"] == 5
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+
+    assert seen == expected
+    second = client.get("/api/v1/model-versions/?page_size=2&page=2&name=churn scorer").json()
+    assert second["count"] == 3
+    assert [row["number"] for row in second["results"]] == [1]
+    last = client.get("/api/v1/model-versions/?page_size=2&page=3").json()["results"]
+    assert [row["id"] for row in last] == expected[-1:]
+    assert last[0] == {
+        key: value
+        for key, value in client.get(f"/api/v1/model-versions/{expected[-1]}/").json().items()
+        if key != "transitions"
+    }
+    assert client.get("/api/v1/model-versions/?page_size=2&page=4").status_code == 404
+
+
+def test_version_answers_are_what_drf_would_build(cast, models, artifact_root):
+    """GIVEN versions with and without links, a creator who was deleted, and a status history
+    WHEN the version serializers' direct representation is compared with DRF's field-by-field one
+    THEN they are equal, key for key and in the same order."""
+    model = make_model(cast.team_a, cast.engineer_a)
+    dataset = make_dataset(cast.team_a, cast.engineer_a)
+    dataset_version = make_dataset_version(dataset, cast.engineer_a)
+    linked = make_model_version(
+        model, cast.engineer_a, models.add, dataset_versions=[dataset_version.pk], authors=["alice-admin"]
+    )
+    actions.do_change_version_status(linked, actor=cast.engineer_a, to_status="in_review", reason="Ready.")
+    departed = make_user("frank-former")
+    core_actions.do_grant_membership(cast.team_a, actor=cast.superuser, user=departed, role=Role.ENGINEER)
+    plain = make_model_version(model, departed, models.add, authors=[])
+    departed.delete()
+    for serializer_class in (ModelVersionSerializer, ModelVersionDetailSerializer):
+        for version in ModelVersion.objects.filter(pk__in=[linked.pk, plain.pk]):
+            serializer = serializer_class()
+            direct = serializer.to_representation(version)
+            generic = dict(drf.ModelSerializer.to_representation(serializer, version))
+            assert direct == generic
+            assert list(direct) == list(generic) == serializer_class.Meta.fields
 
 
 def _grow(cast, models, size: int) -> None:
@@ -446,6 +573,9 @@ LISTS = [
     "/api/v1/models/",
     "/api/v1/model-versions/",
     "/api/v1/model-versions/?tag=churn",
+    "/api/v1/model-versions/?name=Model 1",
+    "/api/v1/model-versions/?q=model",
+    "/api/v1/models/?tag=churn",
 ]
 
 

@@ -17,6 +17,7 @@ from core.choices import AuditEventType
 from core.models import AuditEvent
 from registry import actions, artifacts
 from registry.models import ModelVersion, ModelVersionTransition
+from registry.models.registered_models import RegisteredModelTag
 from tests.registry import factories
 from tests.registry.factories import (
     make_dataset,
@@ -260,14 +261,20 @@ def test_tags_are_short_lower_case_labels(cast, tags):
     assert "tags" in refused.value.message_dict
 
 
-def test_update_model_records_the_change_and_keeps_the_tag_index(cast):
+def test_update_model_records_the_change_and_keeps_the_tag_rows(cast):
+    def tag_rows(model):
+        return sorted(RegisteredModelTag.objects.filter(model=model).values_list("tag", flat=True))
+
     model = make_model(cast.team_a, cast.engineer_a)
-    assert model.tag_index == "|churn|tier-1|"
+    assert tag_rows(model) == ["churn", "tier-1"]
     model = actions.do_update_model(model, actor=cast.engineer_a, tags=["churn", "tier-2"])
-    model.refresh_from_db()
-    assert model.tag_index == "|churn|tier-2|"
+    assert tag_rows(model) == ["churn", "tier-2"]
     event = AuditEvent.objects.get(event_type=AuditEventType.MODEL_UPDATED)
     assert event.after == {"tags": ["churn", "tier-2"]}
+    actions.do_update_model(model, actor=cast.engineer_a, description="Other words, same tags.")
+    assert tag_rows(model) == ["churn", "tier-2"]
+    actions.do_update_model(model, actor=cast.engineer_a, tags=[])
+    assert tag_rows(model) == []
 
 
 def test_a_use_case_turned_prohibited_stops_its_models(cast, models, artifact_root):
