@@ -200,6 +200,9 @@ ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", DATA_DIR / "artifacts")
 # process (Python, onnx and onnxruntime take about 170 MB of it) and wall-clock seconds, start-up included.
 ARTIFACT_VALIDATION_MEMORY_BYTES = env_int("ARTIFACT_VALIDATION_MEMORY_BYTES", 2 * 1024**3, minimum=256 * 1024**2)
 ARTIFACT_VALIDATION_SECONDS = env_int("ARTIFACT_VALIDATION_SECONDS", 120, minimum=5)
+# Each validating process keeps a fork server with onnx and ONNX Runtime imported and forks a fresh child per upload;
+# off, every upload gets a fresh interpreter (about 140 ms more CPU each). docs/artifacts.md.
+ARTIFACT_VALIDATION_FORK_SERVER = env_bool("ARTIFACT_VALIDATION_FORK_SERVER", True)
 SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
 
 # Argon2id parameters that seal new web-signing keys under the reviewer's passphrase (governance.keywrap): memory in

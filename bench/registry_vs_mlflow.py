@@ -371,8 +371,8 @@ class Assay(System):
         self.http.wait_ready("/api/v1/me/", process, log)
 
     def seed_commands(self, count: int) -> list[tuple[list[str], dict[str, str] | None]]:
-        # SQLite has one writer at a time; PostgreSQL waits on round trips (about 25 queries a version), which a
-        # second seeder overlaps.
+        # SQLite has one writer at a time; PostgreSQL waits on round trips (about a dozen statements a version),
+        # which a second seeder overlaps.
         parts = 2 if self.database_url else 1
         return [
             (
@@ -408,7 +408,9 @@ class Assay(System):
 
     def search_by_name(self, index: int) -> int:
         name = self.models[index % len(self.models)]["name"]
-        page = self.http.get("/api/v1/model-versions/", q=name, page_size=PAGE)
+        # The exact name filter, as MLflow's name='...' is exact: Assay compares it as names are registered (case and
+        # look-alike letters folded) on the model's indexed name key.
+        page = self.http.get("/api/v1/model-versions/", name=name, page_size=PAGE)
         if not page["results"] or any(row["model_name"] != name for row in page["results"]):
             raise RuntimeError(f"search by name {name!r} returned other models' versions or none")
         return len(page["results"])
@@ -715,7 +717,8 @@ def report(results: dict[int, dict[str, Figures]], systems: list[System], option
     if assay_labels and has_mlflow:
         print(
             "Not the same work: each Assay registration uploads a real ONNX file (~100 B, distinct per version) that "
-            "is streamed to disk, fsynced, validated by onnx.checker and an ONNX Runtime session in a child process, "
+            "is streamed to disk, fsynced, validated by onnx.checker and an ONNX Runtime session in a child process "
+            "(a fresh fork per upload), "
             "stored by SHA-256, and audited in the hash-chained log; MLflow's registry takes no bytes and records a "
             "source URI string. Assay tags are on the registered model, MLflow's searched tags on each version."
         )
