@@ -19,6 +19,7 @@ help:
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  audit log and API benchmarks"
 	@echo "make bench-registry  registry benchmark against MLflow (ARGS='--quick' for a smoke run)"
+	@echo "make bench-gate  deployment gate benchmark (ARGS='--sizes 2000 --samples 50' for a quick run)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,3 +69,8 @@ bench: $(VENV)/.installed-base
 
 bench-registry: $(VENV)/.installed-base
 	$(BIN)/python -m bench.registry_vs_mlflow $(ARGS)
+
+# The deployment gate's benchmark (bench/gate.py, docs/benchmarks.md): ARGS="--sizes 2000 --samples 50" for a quick run.
+.PHONY: bench-gate
+bench-gate: $(VENV)/.installed-base
+	$(BIN)/python -m bench.gate $(ARGS)

@@ -15,8 +15,10 @@ Built-in checks:
 - ``release_open``: the release is not withdrawn, not already deployed (a rollback redeploys one that was), and its
   model version is not retired.
 - ``policy_current``: the release is judged by the policy version it recorded when it was requested (the rules its
-  reviewers signed under, and that an exported bundle carries). That version must still be the newest of its policy:
-  once the rules change, open releases are requested again under the new ones rather than deployed under the old.
+  reviewers signed under, and that an exported bundle carries). That version must still be the one in force for the
+  model's team, the environment and the use case's risk tier (governance.actions.policies.policy_in_force): once the
+  rules change (a new version, a team policy over the organisation's, another risk tier), open releases are requested
+  again under the rules in force rather than deployed under the old ones.
 - ``quorum``: the signatures that still count (governance.evaluation: valid, unrevoked, unexpired, not stale, signer
   on the board and not conflicted) meet the policy, and none of them rejects.
 - ``manifest_current``: the manifest rebuilt from the database now is the one that was signed; if not, what changed.
@@ -41,7 +43,7 @@ from django.utils import timezone
 
 from governance.choices import EvaluationPurpose, ReleaseStatus
 from governance.evaluation import ReleaseState, release_state
-from governance.models import GateEvaluation, Release, ReleasePolicyVersion
+from governance.models import GateEvaluation, Release
 from registry import artifacts
 from registry.choices import VersionStatus
 
@@ -196,24 +198,33 @@ def check_release_open(context: GateContext) -> Verdict:
 
 @register_check(
     "policy_current",
-    "The policy version the release was requested under is still the newest version of its policy.",
+    "The policy version the release was requested under is still the one in force for its team, environment and "
+    "risk tier.",
     always=True,
 )
 def check_policy_current(context: GateContext) -> Verdict:
-    recorded = context.release.policy_version
-    newest = (
-        ReleasePolicyVersion.objects.filter(policy_id=recorded.policy_id)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    name = recorded.policy.name
-    if newest != recorded.number:
+    from governance.actions.policies import policy_in_force
+
+    release = context.release
+    recorded = release.policy_version
+    model = release.model_version.model
+    use_case = model.use_case
+    if use_case is None:
+        return False, f"Model {model.name} no longer serves a use case: no policy can be in force for it."
+    in_force = policy_in_force(model.team, release.environment, use_case.risk_tier)
+    name = f"{recorded.policy.name!r} version {recorded.number}"
+    if in_force is None:
         return False, (
-            f"Policy {name!r} is at version {newest}; this release was requested under version {recorded.number}. "
+            f"No policy is in force now for {release.environment.slug} and {use_case.risk_tier} risk; this release "
+            f"was requested under {name}."
+        )
+    if in_force.pk != recorded.pk:
+        return False, (
+            f"Policy {in_force.policy.name!r} version {in_force.number} is in force now for "
+            f"{release.environment.slug} and {use_case.risk_tier} risk; this release was requested under {name}. "
             "Request the release again to be judged by the rules in force."
         )
-    return True, f"Judged by policy {name!r} version {recorded.number}, still in force."
+    return True, f"Judged by policy {name}, still in force."
 
 
 @register_check(

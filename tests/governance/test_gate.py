@@ -158,8 +158,19 @@ def test_a_release_is_judged_by_the_policy_version_it_recorded_while_that_is_in_
     # THEN the release, requested under version 1, must be requested again; its quorum under v1 still reads met
     evaluation = evaluate_gate(rw.release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
     assert verdicts(evaluation)["policy_current"] is False
-    assert "is at version 2; this release was requested under version 1" in reason(evaluation, "policy_current")
+    assert "version 2 is in force now" in reason(evaluation, "policy_current")
+    assert "requested under 'High-risk production' version 1" in reason(evaluation, "policy_current")
     assert verdicts(evaluation)["quorum"] is True
+
+
+def test_a_use_case_moved_to_another_risk_tier_leaves_the_release_without_its_policy(rw):
+    approve(rw)
+    use_case = rw.version.model.use_case
+    registry_actions.do_update_use_case(use_case, actor=rw.cast.engineer_a, risk_tier="limited")
+    evaluation = evaluate_gate(rw.release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
+    assert verdicts(evaluation)["policy_current"] is False
+    assert "No policy is in force now for production and limited risk" in reason(evaluation, "policy_current")
+    assert verdicts(evaluation)["quorum"] is False  # the risk tier is in the manifest: the signatures are stale
 
 
 def _require(rw: Any, *names: str) -> Any:
