@@ -381,6 +381,11 @@ def _warm_up() -> dict[str, str]:
     onnx.checker.check_model(model, full_check=True)
     build_report(model, [], [])
     onnxruntime.SessionOptions()
+    # Builds ONNX Runtime's kernel registries (what the first session of a process otherwise builds, about 2 ms of
+    # every child's 6) without creating a session; it starts no thread, which serve() checks next.
+    from onnxruntime.capi import _pybind_state
+
+    _pybind_state.get_all_opkernel_def()
     return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
 
 

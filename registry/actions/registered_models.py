@@ -142,9 +142,15 @@ def do_register_model_version(
             raise ValidationError({"file": str(error)}) from None
     # Cheap checks first, so that a bad request does not cost a validation child process.
     version_check = ModelVersion(metrics=metrics or {}, training_params=training_params or {}, interface={})
-    version_check.full_clean(exclude=["model", "number", "artifact_sha256", "artifact_size", "interface", "status"])
-    dataset_rows = _same_team_dataset_versions(model.team, dataset_versions)
-    feature_rows = _same_team_feature_set_versions(model.team, feature_set_versions)
+    # The fields' own validators; the constraints concern the number and the artifact, which come later.
+    version_check.full_clean(
+        exclude=["model", "number", "artifact_sha256", "artifact_size", "interface", "status"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    dataset_ids, feature_ids = list(dataset_versions), list(feature_set_versions)
+    dataset_rows = _same_team_dataset_versions(model.team, dataset_ids) if dataset_ids else []
+    feature_rows = _same_team_feature_set_versions(model.team, feature_ids) if feature_ids else []
     author_rows = _team_members(model.team, authors if authors is not None else [actor.get_username()])
     try:
         staged = artifacts.receive(chunks, max_bytes=max_artifact_bytes())
