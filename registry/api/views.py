@@ -11,8 +11,6 @@ import base64
 import logging
 from typing import Any
 
-from django.core.paginator import Page
-from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -28,7 +26,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import RestrictedViewSetMixin, TeamScopedCreateMixin
-from core.api.pagination import Pagination
 from core.api.permissions import RestrictedObjectPermission
 from core.querysets import CHANGE, VIEW
 from registry import actions, artifacts
@@ -288,36 +285,23 @@ def _version_queryset(*, listing: bool = False) -> Any:
     return queryset.only(*own, *_LISTED_RELATED)
 
 
-class KeysFirstPaginator(DjangoPaginator):
-    """Cuts a page in one statement, keys first: the keys of the page's rows, in the list's order (an index holds
-    the matches' keys in that order, so no row is read to find them), then only those rows. Slicing the rows
-    themselves makes the database read and sort every matching row in full to keep fifty."""
-
-    def page(self, number: Any) -> Page:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        queryset: Any = self.object_list
-        return Page(queryset.filter(pk__in=queryset.values("pk")[bottom:top]), number, self)
-
-
-class VersionPagination(Pagination):
-    django_paginator_class = KeysFirstPaginator
-
-
-class _LoadsVersionLinks(GenericAPIView[Any]):
-    pagination_class = VersionPagination
+class _VersionPages(GenericAPIView[Any]):
+    """Version lists cut a page keys first: the page of keys out of the filtered, permission-restricted query (an
+    index holds the matches' keys in the list's order, so no row is read to find them), then only those rows by key,
+    then their links with one query per kind (registry.models.load_links). Slicing the rows themselves made the
+    database read and sort every match in full to keep fifty."""
 
     def paginate_queryset(self, queryset: Any) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None:
-            load_links(page)
+        keys = super().paginate_queryset(queryset.values_list("pk", flat=True))
+        if keys is None:
+            return None
+        rows = {row.pk: row for row in _version_queryset(listing=True).filter(pk__in=keys)}
+        page = [rows[key] for key in keys]
+        load_links(page)
         return page
 
 
-class ModelVersionSearchViewSet(_LoadsVersionLinks, RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
+class ModelVersionSearchViewSet(_VersionPages, RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
     """Every model version you may see, across models, newest first. Filter by exact model ``name`` and exact
     ``tag`` (index lookups: what a client that knows what it looks for should use), ``status``, ``team``, ``model``
     or ``sha256``; ``q`` (model name contains) is for people typing, and reads every model name."""
@@ -335,7 +319,7 @@ class ModelVersionSearchViewSet(_LoadsVersionLinks, RestrictedViewSetMixin, view
 
 
 class ModelVersionViewSet(
-    _LoadsVersionLinks,
+    _VersionPages,
     RestrictedViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

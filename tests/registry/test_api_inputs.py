@@ -499,7 +499,7 @@ def test_models_and_versions_filter_by_tag_and_name(cast, api_as, models, artifa
     assert names("/api/v1/model-versions/?status=deployed") == []
 
 
-def test_version_pages_are_cut_keys_first_and_still_walk_every_version_once(cast, api_as, models, artifact_root):
+def test_version_pages_cut_keys_first_still_walk_every_version_once(cast, api_as, models, artifact_root):
     """GIVEN five versions over two models, and one of another team's
     WHEN the versions are read two at a time, following ``next``
     THEN every visible version comes exactly once, newest first, with the right count, and the other team's never."""
