@@ -462,6 +462,30 @@ def test_each_upload_gets_a_fresh_child_of_the_server(models: Models) -> None:
     assert validator_children() == []
 
 
+def test_validations_from_several_threads_at_once_each_get_their_own_answer(models: Models) -> None:
+    """GIVEN one process validating from eight threads at once (a threaded server, say), good and bad models mixed
+    WHEN the validations overlap
+    THEN each gets the answer for its own model, and no child is left."""
+    paths = [models.add, models.truncated, models.logistic, models.checker_fails] * 2
+    answers: dict[int, Any] = {}
+
+    def run(index: int) -> None:
+        try:
+            answers[index] = validate_onnx(paths[index]).graph_name
+        except OnnxValidationError as error:
+            answers[index] = error.code
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(paths))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    expected = ["add", Refusal.TRUNCATED, validate_onnx(models.logistic).graph_name, Refusal.CHECKER_FAILED] * 2
+    assert [answers[index] for index in range(len(paths))] == expected
+    assert validator_children() == []
+
+
 def test_the_server_is_single_threaded_and_keeps_nothing_of_our_environment(
     models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
