@@ -51,6 +51,7 @@ run: $(VENV)/.installed-base $(VENV)/.installed-cli
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_registry_demo
+	$(BIN)/python manage.py seed_release_demo
 	@echo
 	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery worker and beat; Ctrl-C stops all three)"
 	@echo

@@ -75,7 +75,14 @@ def _lock_chain() -> None:
     if connection.vendor == "postgresql":
         # Held until the transaction ends, so the next writer reads the head only after our row is committed (or
         # rolled back). Under READ COMMITTED its head query takes a fresh snapshot after the lock is granted.
+        #
+        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED on PostgreSQL: checked at COMMIT, where each check
+        # takes a KEY SHARE lock on the referenced row. Checked there, after we hold the chain lock, they would wait
+        # for a row another transaction holds FOR UPDATE while that one waits for the chain lock: a deadlock. Checking
+        # them now (and the rest of the transaction's as they come) takes the row locks before the chain lock, the
+        # order every action follows (lock the parent, change rows, then write the event).
         with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
     # SQLite: the settings open every transaction IMMEDIATE, so this transaction already holds the database's
     # only write lock, and no other writer can append between our read of the head and our insert.

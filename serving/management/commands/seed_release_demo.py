@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
-            raise CommandError("seed_governance_demo refuses to run with ASSAY_ENV=production: it writes demo data.")
+            raise CommandError("seed_release_demo refuses to run with ASSAY_ENV=production: it writes demo data.")
         version = ModelVersion.objects.filter(model__team__slug=TEAM, model__name=MODEL).order_by("-number").first()
         if version is None:
             raise CommandError("Run seed_demo and seed_registry_demo first: the demo model is missing.")

@@ -1,4 +1,4 @@
-"""The release path's demo (`manage.py seed_governance_demo`, run by `make run` after the registry's demo): the
+"""The release path's demo (`manage.py seed_release_demo`, run by `make run` after the registry's demo): the
 demo model is deployed to staging through the gate after the technical reviewer signed in the web flow, the
 production release waits for the legal and risk reviewers, the reviewers' web keys open with the printed
 passphrase, a second run adds nothing, and production refuses it."""
@@ -17,8 +17,8 @@ from core.choices import AuditEventType, BoardRole
 from core.models import AuditEvent
 from governance import keywrap
 from governance.evaluation import release_state
-from governance.management.commands.seed_governance_demo import DEMO_SIGNING_PASSPHRASE, REVIEWERS
 from governance.models import Approval, GateEvaluation, Release, ReleasePolicy, SigningKey
+from serving.management.commands.seed_release_demo import DEMO_SIGNING_PASSPHRASE, REVIEWERS
 from serving.models import Deployment
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def seed() -> str:
     call_command("seed_demo", "--quiet-logins", stdout=StringIO())
     call_command("seed_registry_demo", stdout=StringIO())
     out = StringIO()
-    call_command("seed_governance_demo", stdout=out)
+    call_command("seed_release_demo", stdout=out)
     return out.getvalue()
 
 
@@ -68,7 +68,7 @@ def test_second_run_adds_nothing() -> None:
     before = {model.__name__: model.objects.count() for model in tables}
 
     out = StringIO()
-    call_command("seed_governance_demo", stdout=out)
+    call_command("seed_release_demo", stdout=out)
 
     assert {model.__name__: model.objects.count() for model in tables} == before
     assert "already present" in out.getvalue()
@@ -77,10 +77,10 @@ def test_second_run_adds_nothing() -> None:
 def test_refused_in_production(settings: Any) -> None:
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="production"):
-        call_command("seed_governance_demo", stdout=StringIO())
+        call_command("seed_release_demo", stdout=StringIO())
 
 
 def test_refused_without_the_registry_demo() -> None:
     call_command("seed_demo", "--quiet-logins", stdout=StringIO())
     with pytest.raises(CommandError, match="seed_registry_demo"):
-        call_command("seed_governance_demo", stdout=StringIO())
+        call_command("seed_release_demo", stdout=StringIO())
