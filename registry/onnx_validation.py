@@ -353,17 +353,21 @@ class ValidatorServer:
     def validate(self, request: dict[str, Any], time_limit_seconds: float) -> dict[str, Any] | None:
         """The child's answer, or None when no server could do it (the caller then uses a fresh interpreter)."""
         while self.usable:
+            control = None
             try:
                 control = self._connection()
                 reply = self._exchange(control, request, time_limit_seconds)
             except _ServerGone as error:
-                self._failures += 1
+                with self._lock:
+                    # One death seen by several threads at once counts once: only the first stops that server.
+                    if control is None or control is self._control:
+                        self._failures += 1
+                        self._stop_locked()
                 logger.warning(
                     "ONNX validator fork server unavailable (%s); %s",
                     error,
                     "retrying" if self.usable else "using a fresh interpreter per upload from now on",
                 )
-                self.stop()
                 continue
             self._failures = 0
             return reply

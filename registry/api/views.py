@@ -50,7 +50,6 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
-from registry.models.registered_models import load_links
 from registry.querysets import teams_for
 
 logger = logging.getLogger(__name__)
@@ -271,34 +270,23 @@ class RegisteredModelViewSet(RegistryViewSet):
         )
 
 
-# What a version list shows of the rows it joins (ModelVersionSerializer): reading only that keeps the model's long
-# texts and the users' other columns out of every row of a page.
-_LISTED_RELATED = ("model__name", "model__team__slug", "created_by__username")
-
-
-def _version_queryset(*, listing: bool = False) -> Any:
-    # Links (dataset and feature-set versions, authors) are read per page by load_links, not prefetched.
-    queryset = ModelVersion.objects.select_related("model__team", "created_by")
-    if not listing:
-        return queryset
-    own = [field.name for field in ModelVersion._meta.concrete_fields]
-    return queryset.only(*own, *_LISTED_RELATED)
+def _version_queryset() -> Any:
+    # Links (dataset and feature-set versions, authors) are read by registry.models.version_links, not prefetched.
+    return ModelVersion.objects.select_related("model__team", "created_by")
 
 
 class _VersionPages(GenericAPIView[Any]):
     """Version lists cut a page keys first: the page of keys out of the filtered, permission-restricted query (an
-    index holds the matches' keys in the list's order, so no row is read to find them), then only those rows by key,
-    then their links with one query per kind (registry.models.load_links). Slicing the rows themselves made the
-    database read and sort every match in full to keep fifty."""
+    index holds the matches' keys in the list's order, so no row is read to find them), then the columns of only
+    those rows and their links (ModelVersionSerializer.page). Slicing the rows themselves made the database read
+    and sort every match in full to keep fifty."""
 
-    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
-        keys = super().paginate_queryset(queryset.values_list("pk", flat=True))
-        if keys is None:
-            return None
-        rows = {row.pk: row for row in _version_queryset(listing=True).filter(pk__in=keys)}
-        page = [rows[key] for key in keys]
-        load_links(page)
-        return page
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        keys: Any = self.filter_queryset(self.get_queryset()).values_list("pk", flat=True)
+        page = self.paginate_queryset(keys)
+        if page is None:
+            return Response(s.ModelVersionSerializer.page(list(keys)))
+        return self.get_paginated_response(s.ModelVersionSerializer.page(list(page)))
 
 
 class ModelVersionSearchViewSet(_VersionPages, RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[Any]):
@@ -311,8 +299,7 @@ class ModelVersionSearchViewSet(_VersionPages, RestrictedViewSetMixin, viewsets.
     ordering_fields = ["created_at", "number"]
 
     def get_queryset(self) -> QuerySet[Any]:
-        queryset = _version_queryset(listing=self.action == "list")
-        return queryset.restrict(self.request.user, VIEW).order_by("-created_at", "-id")
+        return _version_queryset().restrict(self.request.user, VIEW).order_by("-created_at", "-id")
 
     def get_serializer_class(self) -> Any:
         return s.ModelVersionDetailSerializer if self.action == "retrieve" else s.ModelVersionSerializer
@@ -348,7 +335,7 @@ class ModelVersionViewSet(
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):
             return ModelVersion.objects.none()
-        queryset: Any = _version_queryset(listing=self.action == "list").filter(model_id=self.parent().pk)
+        queryset: Any = _version_queryset().filter(model_id=self.parent().pk)
         if self.action != "list":
             queryset = queryset.prefetch_related(
                 Prefetch("transitions", queryset=ModelVersionTransition.objects.order_by("occurred_at", "id"))

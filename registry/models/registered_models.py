@@ -5,7 +5,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Cast
 
 from core.querysets import RestrictedQuerySet
 from registry.choices import VersionStatus
@@ -149,23 +150,36 @@ LINK_COLUMNS = {
 }
 
 
-def load_links(versions: Iterable[ModelVersion]) -> None:
-    """Set ``links`` on each version: ``{"dataset_versions": [ids], "feature_set_versions": [ids], "authors":
-    [usernames]}``, each in the order given at registration, with one query per kind of link for all the versions.
+def version_links(version_ids: Iterable[int]) -> dict[int, dict[str, list[Any]]]:
+    """What each version links to, as shown: ``{"dataset_versions": [ids], "feature_set_versions": [ids],
+    "authors": [usernames]}``, each in the order given at registration; one query for all the versions and kinds.
 
-    Cheaper than ``prefetch_related`` for a page of versions: no model instance per linked row, and no queryset per
-    version to hold them.
+    Cheaper than ``prefetch_related`` for a page of versions: one statement instead of three, no model instance per
+    linked row, and no queryset per version to hold them.
     """
-    by_id = {version.pk: version for version in versions}
-    for version in by_id.values():
-        version.links = {name: [] for name in LINK_COLUMNS}
-    if not by_id:
-        return
-    for name, column in LINK_COLUMNS.items():
+    links: dict[int, dict[str, list[Any]]] = {pk: {name: [] for name in LINK_COLUMNS} for pk in version_ids}
+    if not links:
+        return links
+    names = list(LINK_COLUMNS)
+    parts = []
+    for kind, (name, column) in enumerate(LINK_COLUMNS.items()):
         through: Any = getattr(ModelVersion, name).through
-        rows = through.objects.filter(modelversion_id__in=list(by_id)).order_by("id")
-        for version_id, value in rows.values_list("modelversion_id", column):
-            by_id[version_id].links[name].append(value)
+        parts.append(
+            through.objects.filter(modelversion_id__in=list(links))
+            .annotate(kind=Value(kind), shown=Cast(column, models.CharField()))
+            .values_list("kind", "id", "modelversion_id", "shown")
+        )
+    for kind, _, version_id, shown in parts[0].union(*parts[1:], all=True).order_by("kind", "id"):
+        name = names[kind]
+        links[version_id][name].append(shown if name == "authors" else int(shown))
+    return links
+
+
+def load_links(versions: Iterable[ModelVersion]) -> None:
+    """Set ``links`` (see ``version_links``) on each of these versions."""
+    by_id = {version.pk: version for version in versions}
+    for pk, links in version_links(by_id).items():
+        by_id[pk].links = links
 
 
 class ModelVersionTransition(models.Model):
