@@ -36,7 +36,8 @@ LEGAL_BASES = [
     "legitimate_interests",
     "not_applicable",
 ]
-STATUSES = ["registered", "in_review", "approved", "deployed", "deprecated", "retired"]
+# approved and deployed come from the release path (assay release), never from a status change.
+STATUSES = ["registered", "in_review", "deprecated", "retired"]
 
 DESCRIPTION = """\
 Register datasets and ONNX model versions in Assay, request and sign releases, deploy them, and verify exported

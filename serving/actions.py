@@ -19,27 +19,18 @@ from django.utils import timezone
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.querysets import CHANGE
-from governance.actions.releases import move_version_on_quorum
 from governance.choices import EvaluationPurpose, ReleaseStatus
 from governance.gate import GateRun, probe_artifact, record_gate, run_gate
 from governance.models import Environment, GateEvaluation, Release
-from registry.actions import do_change_version_status
+from registry.actions import record_release_transition
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 from serving.models import Deployment
 
 IDEMPOTENCY_KEY_MAX = 128
 
+
 # The steps a model version takes to "deployed", from each status it may be in when its release passes the gate.
-_TO_DEPLOYED: dict[str, tuple[str, ...]] = {
-    VersionStatus.REGISTERED: (VersionStatus.IN_REVIEW, VersionStatus.APPROVED, VersionStatus.DEPLOYED),
-    VersionStatus.IN_REVIEW: (VersionStatus.APPROVED, VersionStatus.DEPLOYED),
-    VersionStatus.APPROVED: (VersionStatus.DEPLOYED,),
-    VersionStatus.DEPRECATED: (VersionStatus.DEPLOYED,),
-    VersionStatus.DEPLOYED: (),
-}
-
-
 class GateRefused(Exception):
     """The gate refused a deployment. ``evaluation`` is stored; ``failed`` lists the checks that did not pass."""
 
@@ -98,17 +89,9 @@ def _replayed(release: Release, key: str) -> Deployment | None:
 
 
 def _mark_version_deployed(version: ModelVersion, *, actor: Any, release: Release) -> None:
-    """Walk the version to ``deployed``. The step to ``approved`` is the board's quorum, which the gate just
-    confirmed: it goes through governance's ``move_version_on_quorum``, because the registry's own transition asks
-    for the ``review`` permission that the engineer deploying does not hold (the registry is to give the release
-    path its own entry)."""
+    """Walk the version to ``deployed`` (through ``approved``, which the gate's quorum check just confirmed)."""
     reason = f"Deployed to {release.environment.slug} through release {release.pk}, which passed the gate."
-    for step in _TO_DEPLOYED.get(version.status, ()):
-        if step == VersionStatus.APPROVED:
-            move_version_on_quorum(release, actor=actor)
-            version = ModelVersion.objects.get(pk=version.pk)
-        else:
-            version = do_change_version_status(version, actor=actor, to_status=step, reason=reason)
+    record_release_transition(version, actor=actor, to_status=VersionStatus.DEPLOYED, reason=reason)
 
 
 def _deploy(release: Release, *, actor: Any, key: str, redeploy: bool, artifact: Any) -> Deployment:

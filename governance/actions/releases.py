@@ -18,9 +18,9 @@ from governance.actions.policies import policy_in_force
 from governance.choices import ReleaseStatus
 from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import Environment, Release, SigningKey
-from registry.actions import do_change_version_status
+from registry.actions import do_change_version_status, record_release_transition
 from registry.choices import RiskTier, VersionStatus
-from registry.models import ModelVersion, ModelVersionTransition
+from registry.models import ModelVersion
 from registry.querysets import teams_for
 
 MAX_JUSTIFICATION_CHARS = 4000
@@ -153,39 +153,10 @@ def do_withdraw_release(release: Release, *, actor: Any, reason: Any) -> Release
 
 
 def move_version_on_quorum(release: Release, *, actor: Any) -> None:
-    """Move the release's version from ``in_review`` to ``approved`` once its signatures meet the policy.
-
-    registry.actions.do_change_version_status asks for the ``review`` permission on the model's team, which a
-    member of an organisation board from another team lacks though the quorum, not the person, decides here. Until
-    the registry gives the release path its own entry, such a move is recorded here in the same shape (a
-    ModelVersionTransition and MODEL_VERSION_STATUS_CHANGED), by the signer whose approval completed the quorum.
-    """
-    version = release.model_version
+    """Move the release's version to ``approved`` once its signatures meet the policy: the quorum decides, not the
+    person whose signature completed it (who may sit on an organisation board with no role in the model's team)."""
     reason = f"Release {release.pk}: its review board's signatures meet policy {release.policy_version}."
-    if teams_for(actor, "review").filter(pk=version.model.team_id).exists():
-        do_change_version_status(version, actor=actor, to_status=VersionStatus.APPROVED, reason=reason)
-        return
-    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
-    if locked.status != VersionStatus.IN_REVIEW:
-        return
-    ModelVersionTransition.objects.create(
-        version=locked,
-        from_status=VersionStatus.IN_REVIEW,
-        to_status=VersionStatus.APPROVED,
-        reason=reason,
-        actor=actor,
-        actor_name=actor.get_username(),
-    )
-    locked.status = VersionStatus.APPROVED
-    locked.save(update_fields=["status"])
-    record_event(
-        AuditEventType.MODEL_VERSION_STATUS_CHANGED,
-        actor=actor,
-        target=locked,
-        team=version.model.team,
-        before={"status": VersionStatus.IN_REVIEW},
-        after={"status": VersionStatus.APPROVED, "reason": reason},
-    )
+    record_release_transition(release.model_version, actor=actor, to_status=VersionStatus.APPROVED, reason=reason)
 
 
 # --- Bundles ------------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from registry.actions.registered_models import (
     do_record_artifact_corruption,
     do_register_model_version,
     do_update_model,
+    record_release_transition,
 )
 from registry.actions.use_cases import (
     do_create_use_case,
@@ -56,4 +57,5 @@ __all__ = [
     "do_update_model",
     "do_update_use_case",
     "max_artifact_bytes",
+    "record_release_transition",
 ]

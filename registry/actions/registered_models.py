@@ -36,7 +36,6 @@ from registry.models import (
 )
 from registry.models.registered_models import RegisteredModelTag
 from registry.onnx_validation import OnnxValidationError, validate_onnx
-from registry.querysets import REVIEW
 
 # --- Registered models --------------------------------------------------------------------------------------------
 
@@ -291,14 +290,59 @@ def _keep_loaded(obj: Any, **relations: list[Any]) -> None:
         cache[name] = queryset
 
 
+# Approved and deployed say what a review board signed and what the gate let through: only the release path
+# (governance, serving) sets them, through ``record_release_transition``. A status field anyone could set to
+# "approved" is exactly the kind of approval Assay exists to replace.
+RELEASE_PATH_STATUSES = frozenset({VersionStatus.APPROVED, VersionStatus.DEPLOYED})
+RELEASE_PATH_MESSAGE = (
+    "A version becomes approved when its review board's signatures meet the release policy, and deployed through "
+    "the deployment gate: request a release (POST /api/v1/releases/) instead."
+)
+
+
 @transaction.atomic
 def do_change_version_status(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
     """Move a version along its lifecycle (registry.choices.VERSION_TRANSITIONS), recording who, when and why.
 
-    Approving needs the ``review`` permission (reviewers, compliance officers, admins); the rest needs ``change``.
+    Engineers and admins of the team send a version to review and back, deprecate and retire it; ``approved`` and
+    ``deployed`` are refused here (RELEASE_PATH_STATUSES).
     """
+    if to_status in RELEASE_PATH_STATUSES:
+        raise ValidationError({"to_status": RELEASE_PATH_MESSAGE})
+    _require(actor, version.model.team, CHANGE)
+    return _transition(version, actor=actor, to_status=to_status, reason=reason)
+
+
+def record_release_transition(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+    """The release path's entry: move ``version`` to ``to_status`` (walking through ``approved`` on the way to
+    ``deployed`` when it is not there yet) inside the caller's transaction, as ``actor``.
+
+    For governance and serving actions only, which have checked their own permission (a quorum of the board, the
+    gate): the signer who completes a quorum may sit on an organisation board without any role in the model's team.
+    Every step is still a transition row with its audit event, and the lifecycle's rules still hold.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_release_transition runs inside the release action's transaction.")
+    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+    steps: dict[str, dict[str, tuple[str, ...]]] = {
+        VersionStatus.APPROVED: {
+            VersionStatus.REGISTERED: (VersionStatus.IN_REVIEW, VersionStatus.APPROVED),
+            VersionStatus.IN_REVIEW: (VersionStatus.APPROVED,),
+        },
+        VersionStatus.DEPLOYED: {
+            VersionStatus.REGISTERED: (VersionStatus.IN_REVIEW, VersionStatus.APPROVED, VersionStatus.DEPLOYED),
+            VersionStatus.IN_REVIEW: (VersionStatus.APPROVED, VersionStatus.DEPLOYED),
+            VersionStatus.APPROVED: (VersionStatus.DEPLOYED,),
+            VersionStatus.DEPRECATED: (VersionStatus.DEPLOYED,),
+        },
+    }
+    for step in steps.get(to_status, {}).get(locked.status, ()):
+        locked = _transition(locked, actor=actor, to_status=step, reason=reason)
+    return locked
+
+
+def _transition(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
     team = version.model.team
-    _require(actor, team, REVIEW if to_status == VersionStatus.APPROVED else CHANGE)
     # Two transitions at once would both read the same "from" and the later one would overwrite the earlier.
     version = ModelVersion.objects.select_for_update(of=("self",)).select_related("model__use_case").get(pk=version.pk)
     if to_status not in VersionStatus.values:
@@ -311,11 +355,7 @@ def do_change_version_status(version: ModelVersion, *, actor: Any, to_status: st
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError({"reason": "Say why: a status change needs a reason."})
     use_case = version.model.use_case
-    if (
-        to_status in (VersionStatus.APPROVED, VersionStatus.DEPLOYED)
-        and use_case
-        and use_case.risk_tier == RiskTier.PROHIBITED
-    ):
+    if to_status in RELEASE_PATH_STATUSES and use_case and use_case.risk_tier == RiskTier.PROHIBITED:
         raise ValidationError({"to_status": "The model's use case is a prohibited practice."})
     from_status = version.status
     transition = ModelVersionTransition(

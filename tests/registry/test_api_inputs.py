@@ -309,22 +309,26 @@ def test_transitions_through_the_api(cast, api_as, models, artifact_root):
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
     url = f"/api/v1/models/{version.model_id}/versions/1/transitions/"
     engineer, officer = api_as(cast.engineer_a), api_as(cast.compliance)
-    response = engineer.post(url, {"to_status": "approved", "reason": "skip review"}, format="json")
-    assert response.status_code == 403  # approving is not an engineer's call
     response = engineer.post(url, {"to_status": "in_review", "reason": "Ready"}, format="json")
     assert response.status_code == 200
-    response = engineer.post(url, {"to_status": "deployed", "reason": "now"}, format="json")
+    # approved and deployed are the release path's: nobody sets them here, whatever their role
+    for client in (engineer, officer):
+        for to_status in ("approved", "deployed"):
+            response = client.post(url, {"to_status": to_status, "reason": "Reviewed the model card"}, format="json")
+            assert response.status_code == 400
+            assert "request a release" in assert_error_shape(response)["fields"]["to_status"][0]
+    response = engineer.post(url, {"to_status": "deprecated", "reason": "now"}, format="json")
     assert response.status_code == 400
-    assert "cannot become deployed" in assert_error_shape(response)["fields"]["to_status"][0]
-    response = officer.post(url, {"to_status": "approved", "reason": "Reviewed the model card"}, format="json")
+    assert "cannot become deprecated" in assert_error_shape(response)["fields"]["to_status"][0]
+    response = engineer.post(url, {"to_status": "registered", "reason": "Metrics need another look"}, format="json")
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "approved"
+    assert body["status"] == "registered"
     assert [(row["from_status"], row["to_status"], row["actor"]) for row in body["transitions"]] == [
         ("registered", "in_review", "erin-engineer"),
-        ("in_review", "approved", "carol-compliance"),
+        ("in_review", "registered", "erin-engineer"),
     ]
-    response = officer.post(url, {"to_status": "approved"}, format="json")
+    response = engineer.post(url, {"to_status": "in_review"}, format="json")
     assert response.status_code == 400
     assert "reason" in assert_error_shape(response)["fields"]
 

@@ -23,7 +23,7 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
-from tests.api_cases import PERSONAS, REVIEWERS, TEAM_A, ApiCase, World, matrix, run_case
+from tests.api_cases import PERSONAS, TEAM_A, ApiCase, World, matrix, run_case
 from tests.registry import factories
 from tests.registry.factories import (
     FEATURES,
@@ -45,7 +45,6 @@ world = factories.world
 EVERYONE = dict.fromkeys(PERSONAS, 200)
 TEAM_A_AND_ROOT = ("superuser", *TEAM_A)
 WRITERS = ("superuser", "admin_a", "engineer_a")
-APPROVERS = ("superuser", "admin_a", "compliance", *REVIEWERS)
 
 
 def only(status: int, personas: tuple[str, ...]) -> dict[str, int]:
@@ -395,12 +394,12 @@ CASES = [
         event=AuditEventType.MODEL_VERSION_STATUS_CHANGED,
     ),
     ApiCase(
-        "model_versions.approve",
+        "model_versions.send_back",
         "post",
         lambda w: f"/api/v1/models/{w.model.pk}/versions/1/transitions/",
-        data=lambda w: {"to_status": "approved", "reason": "Model card and metrics reviewed"},
+        data=lambda w: {"to_status": "registered", "reason": "Metrics need another look"},
         setup=_in_review,
-        statuses={**only(200, APPROVERS), "engineer_b": 404},
+        statuses=writes(200),
         event=AuditEventType.MODEL_VERSION_STATUS_CHANGED,
     ),
     ApiCase(

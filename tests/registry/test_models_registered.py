@@ -173,19 +173,25 @@ def test_versions_cannot_be_updated_except_their_status(cast, models, artifact_r
     ModelVersion.objects.filter(pk=version.pk).update(status="in_review")  # through actions only, but allowed in SQL
 
 
+def _release_path(version, actor, to_status, reason="Release 12"):
+    """What governance and serving do inside their actions: the release path's own entry."""
+    with transaction.atomic():
+        return actions.record_release_transition(version, actor=actor, to_status=to_status, reason=reason)
+
+
 def test_the_lifecycle_records_each_change(cast, models, artifact_root):
     # GIVEN a registered version
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
-    # WHEN it goes through review, approval, deployment, deprecation and retirement
-    steps = [
-        (cast.engineer_a, "in_review", "Ready"),
-        (cast.reviewers["risk"], "approved", "Risk assessment done"),
-        (cast.engineer_a, "deployed", "Release 12"),
-        (cast.engineer_a, "deprecated", "Replaced by v2"),
-        (cast.admin_a, "retired", "No traffic for 30 days"),
-    ]
-    for actor, to_status, reason in steps:
-        version = actions.do_change_version_status(version, actor=actor, to_status=to_status, reason=reason)
+    # WHEN it goes through review, approval and deployment (the release path), deprecation and retirement
+    version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="Ready")
+    version = _release_path(version, cast.reviewers["risk"], "approved", "Quorum met")
+    version = _release_path(version, cast.engineer_a, "deployed", "Release 12")
+    version = actions.do_change_version_status(
+        version, actor=cast.engineer_a, to_status="deprecated", reason="Replaced by v2"
+    )
+    version = actions.do_change_version_status(
+        version, actor=cast.admin_a, to_status="retired", reason="No traffic for 30 days"
+    )
     # THEN each change is a row with actor, from, to and reason, and an audit event
     rows = list(
         ModelVersionTransition.objects.filter(version=version).values_list("actor_name", "from_status", "to_status")
@@ -200,7 +206,17 @@ def test_the_lifecycle_records_each_change(cast, models, artifact_root):
     assert AuditEvent.objects.filter(event_type=AuditEventType.MODEL_VERSION_STATUS_CHANGED).count() == 5
 
 
-@pytest.mark.parametrize(("path", "to_status"), [([], "approved"), ([], "deployed"), (["in_review"], "deployed")])
+def test_the_release_path_walks_through_approved(cast, models, artifact_root):
+    version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
+    version = _release_path(version, cast.engineer_a, "deployed")
+    assert version.status == "deployed"
+    assert list(version.transitions.values_list("to_status", flat=True)) == ["in_review", "approved", "deployed"]
+
+
+@pytest.mark.parametrize(
+    ("path", "to_status"),
+    [([], "deprecated"), ([], "registered"), (["in_review"], "deprecated"), (["retired"], "in_review")],
+)
 def test_transitions_outside_the_lifecycle_are_refused(cast, models, artifact_root, path, to_status):
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
     for step in path:
@@ -212,15 +228,27 @@ def test_transitions_outside_the_lifecycle_are_refused(cast, models, artifact_ro
     assert version.status == (path[-1] if path else "registered")
 
 
-def test_engineers_do_not_approve_and_reasons_are_required(cast, models, artifact_root):
+@pytest.mark.parametrize("to_status", ["approved", "deployed"])
+def test_nobody_approves_or_deploys_by_hand(cast, models, artifact_root, to_status):
+    """GIVEN a version in review WHEN anyone, whatever their role, sets it approved or deployed by hand
+    THEN it is refused and pointed at the release path: a status field is not an approval."""
+    version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
+    version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="Ready")
+    for actor in (cast.engineer_a, cast.admin_a, cast.compliance, cast.reviewers["risk"], cast.superuser):
+        with pytest.raises(ValidationError) as refused:
+            actions.do_change_version_status(version, actor=actor, to_status=to_status, reason="LGTM")
+        assert "request a release" in refused.value.message_dict["to_status"][0]
+    version.refresh_from_db()
+    assert version.status == "in_review"
+
+
+def test_reasons_are_required_and_only_writers_move_versions(cast, models, artifact_root):
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
     with pytest.raises(ValidationError):
         actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="  ")
-    version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="Ready")
-    with pytest.raises(PermissionDenied):
-        actions.do_change_version_status(version, actor=cast.engineer_a, to_status="approved", reason="LGTM")
-    with pytest.raises(PermissionDenied):
-        actions.do_change_version_status(version, actor=cast.auditor, to_status="approved", reason="LGTM")
+    for outsider in (cast.auditor, cast.engineer_b, cast.reviewers["risk"]):
+        with pytest.raises(PermissionDenied):
+            actions.do_change_version_status(version, actor=outsider, to_status="in_review", reason="Ready")
 
 
 def test_model_names_are_unique_per_team_by_how_they_look(cast):
@@ -284,10 +312,7 @@ def test_a_use_case_turned_prohibited_stops_its_models(cast, models, artifact_ro
     deployed = make_model_version(model, cast.engineer_a, models.logistic)
     approved = make_model_version(model, cast.engineer_a, models.forest)
     for version, last in ((deployed, "deployed"), (approved, "approved")):
-        version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="r")
-        version = actions.do_change_version_status(version, actor=cast.compliance, to_status="approved", reason="ok")
-        if last == "deployed":
-            actions.do_change_version_status(version, actor=cast.engineer_a, to_status="deployed", reason="go")
+        _release_path(version, cast.engineer_a, last)
     # WHEN the use case is classified as prohibited while a version is deployed, THEN that is refused
     with pytest.raises(ValidationError) as refused:
         actions.do_update_use_case(use_case, actor=cast.admin_a, risk_tier="prohibited")
@@ -298,5 +323,5 @@ def test_a_use_case_turned_prohibited_stops_its_models(cast, models, artifact_ro
     actions.do_update_use_case(use_case, actor=cast.admin_a, risk_tier="prohibited")
     approved.refresh_from_db()
     with pytest.raises(ValidationError) as refused:
-        actions.do_change_version_status(approved, actor=cast.engineer_a, to_status="deployed", reason="go")
+        _release_path(approved, cast.engineer_a, "deployed")
     assert "prohibited" in refused.value.message_dict["to_status"][0]

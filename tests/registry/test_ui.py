@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -105,12 +105,17 @@ def build_registry(cast: Any, onnx_path: Path) -> RegistryWorld:
     v2 = make_dataset_version(dataset, engineer, schema=SCHEMA_V2, row_count=130_500, allow_breaking_change=True)
     model = make_model(cast.team_a, engineer, use_case=use_case)
     mv1 = make_model_version(model, engineer, onnx_path, dataset_versions=[v1.pk])
-    for to_status, actor, reason in [
-        ("in_review", engineer, "Ready for the model risk board."),
-        ("approved", compliance, "Fairness checks passed on age bands."),
-        ("deployed", engineer, "Rolled out to the retention tool."),
-    ]:
-        mv1 = actions.do_change_version_status(mv1, actor=actor, to_status=to_status, reason=reason)
+    mv1 = actions.do_change_version_status(
+        mv1, actor=engineer, to_status="in_review", reason="Ready for the model risk board."
+    )
+    # What the release path records when the board's quorum signs and the gate lets a release through.
+    with transaction.atomic():
+        mv1 = actions.record_release_transition(
+            mv1, actor=compliance, to_status="approved", reason="Fairness checks passed on age bands."
+        )
+        mv1 = actions.record_release_transition(
+            mv1, actor=engineer, to_status="deployed", reason="Rolled out to the retention tool."
+        )
     mv2 = make_model_version(
         model,
         engineer,
