@@ -204,6 +204,9 @@ ARTIFACT_VALIDATION_SECONDS = env_int("ARTIFACT_VALIDATION_SECONDS", 120, minimu
 # off, every upload gets a fresh interpreter (about 140 ms more CPU each). docs/artifacts.md.
 ARTIFACT_VALIDATION_FORK_SERVER = env_bool("ARTIFACT_VALIDATION_FORK_SERVER", True)
 SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
+SPARK_EXECUTOR_MEMORY = env_str("SPARK_EXECUTOR_MEMORY", "2g")
+SPARK_DRIVER_MEMORY = env_str("SPARK_DRIVER_MEMORY", "2g")
+SPARK_SHUFFLE_PARTITIONS = env_int("SPARK_SHUFFLE_PARTITIONS", 8, minimum=1)
 
 # Argon2id parameters that seal new web-signing keys under the reviewer's passphrase (governance.keywrap): memory in
 # KiB, passes, lanes. Each sealed key records its own, so raising them later leaves older keys usable.
@@ -345,7 +348,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # py4j narrates every gateway connection at INFO (and at interpreter exit, after the streams closed).
+    "loggers": {"axes": {"level": "WARNING"}, "py4j": {"level": "WARNING"}},
 }
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

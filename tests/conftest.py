@@ -118,3 +118,14 @@ def api_as(db: None) -> Callable[[Any], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local SparkSession for the whole test session (starting one costs 7 to 14 seconds here), built by the
+    same code the workers use (workers.spark)."""
+    from workers.spark import get_spark, stop_spark
+
+    session = get_spark()
+    yield session
+    stop_spark()
