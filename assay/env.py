@@ -101,3 +101,25 @@ def env_rate(name: str, default: str) -> str:
 def env_path(name: str, default: Path) -> Path:
     value = _raw(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+_URI = re.compile(r"\A[a-z][a-z0-9+.-]*://\S+\Z")
+
+
+def env_path_or_uri(name: str, default: Path) -> str:
+    """A local folder (made absolute) or a URI such as ``s3a://bucket/prefix`` that another system reads.
+
+    A value with ``://`` must be a well-formed URI without spaces; anything else is a path.
+    """
+    value = _raw(name)
+    if not value or not value.strip():
+        return str(default)
+    value = value.strip()
+    if "://" in value:
+        if not _URI.match(value) or value.startswith("file://"):
+            raise ImproperlyConfigured(
+                f"{name}={value!r} is neither a folder nor a URI such as s3a://bucket/prefix (file:// is refused: "
+                "give the folder itself)."
+            )
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())

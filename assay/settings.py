@@ -12,7 +12,17 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from assay.env import env_bool, env_choice, env_int, env_list, env_optional, env_path, env_rate, env_str
+from assay.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_optional,
+    env_path,
+    env_path_or_uri,
+    env_rate,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -207,6 +217,13 @@ SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
 SPARK_EXECUTOR_MEMORY = env_str("SPARK_EXECUTOR_MEMORY", "2g")
 SPARK_DRIVER_MEMORY = env_str("SPARK_DRIVER_MEMORY", "2g")
 SPARK_SHUFFLE_PARTITIONS = env_int("SPARK_SHUFFLE_PARTITIONS", 8, minimum=1)
+# Where ``lake://path`` dataset locations resolve: a local folder, or a URI Spark reads (s3a://bucket/prefix) when
+# the jobs run on a cluster. A location never escapes it (registry.pipelines.io). docs/spark-jobs.md.
+DATA_LAKE_ROOT = env_path_or_uri("DATA_LAKE_ROOT", DATA_DIR / "lake")
+# How often a running Spark job looks for a cancellation request and reports Spark's progress, in seconds.
+SPARK_JOB_POLL_SECONDS = env_int("SPARK_JOB_POLL_SECONDS", 2, minimum=1)
+# The Celery queue of the Spark jobs (features, training): one worker process per machine takes it (Procfile).
+SPARK_QUEUE = env_str("SPARK_QUEUE", "spark")
 
 # Argon2id parameters that seal new web-signing keys under the reviewer's passphrase (governance.keywrap): memory in
 # KiB, passes, lanes. Each sealed key records its own, so raising them later leaves older keys usable.

@@ -19,7 +19,13 @@ MAX_LIST_ITEMS = 64
 MAX_SHORT_TEXT = 128
 TAG_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9._:-]{0,62}\Z")
 
-LOCATION_SCHEMES = frozenset({"s3", "s3a", "gs", "abfss", "hdfs", "dbfs", "https"})
+LOCATION_SCHEMES = frozenset({"s3", "s3a", "gs", "abfss", "hdfs", "dbfs", "https", "lake"})
+# ``lake://<relative path>``: a place under the DATA_LAKE_ROOT setting (registry.pipelines.io resolves it). Each
+# segment is plain: letters, digits and ``._=+-`` (``month=2024-01`` partition folders), never ``.`` or ``..``, never
+# percent-encoded (``%2e%2e`` would be ``..`` to a reader that decodes it).
+LAKE_SCHEME = "lake"
+_LAKE_SEGMENT = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._=+-]{0,254}\Z")
+MAX_LAKE_DEPTH = 32
 # Hosts that resolve to cloud metadata services or to this machine, whatever their address.
 _REFUSED_HOSTS = frozenset({"localhost", "metadata", "metadata.google.internal", "instance-data"})
 # Query keys of pre-signed URLs and embedded secrets (S3, GCS, Azure SAS): a location is metadata, never a credential.
@@ -131,6 +137,9 @@ def validate_location(value: str) -> None:
         raise ValidationError("The location must be a URI of at most 2048 visible characters without spaces.")
     parsed = urllib.parse.urlsplit(value)
     scheme = parsed.scheme.lower()
+    if scheme == LAKE_SCHEME:
+        lake_path(value)
+        return
     if scheme not in LOCATION_SCHEMES:
         allowed = ", ".join(sorted(LOCATION_SCHEMES))
         raise ValidationError(f"The location scheme {scheme or '(none)'!r} is not allowed; use one of {allowed}.")
@@ -153,3 +162,40 @@ def validate_location(value: str) -> None:
             return
         if not address.is_global:
             raise ValidationError(f"The location address {host} is not a public address and is refused.")
+
+
+def lake_path(value: str) -> str:
+    """The relative path of a ``lake://`` location (``lake://events/2024`` -> ``events/2024``), checked.
+
+    Refused: an absolute path (``lake:///etc``), ``.`` and ``..`` segments, empty segments, percent-encoding, a
+    query or a fragment, control characters (NUL among them), and anything but plain segment characters. Where the
+    path then resolves (symbolic links followed) is checked again when a job reads it: registry.pipelines.io.
+    """
+    prefix = f"{LAKE_SCHEME}://"
+    if not value.lower().startswith(prefix):
+        raise ValidationError(f"A lake location starts with {prefix}.")
+    if not _is_visible_text(value) or any(char.isspace() for char in value):
+        raise ValidationError("The location must not contain spaces or control characters.")
+    relative = value[len(prefix) :]
+    if "%" in relative:
+        raise ValidationError("A lake location must not be percent-encoded: write the path as it is.")
+    if "?" in relative or "#" in relative:
+        raise ValidationError("A lake location takes no query or fragment.")
+    if not relative or relative.startswith("/") or "\\" in relative:
+        raise ValidationError(
+            "A lake location is a relative path under DATA_LAKE_ROOT, such as lake://events/2024 (not absolute)."
+        )
+    segments = relative.rstrip("/").split("/")
+    if len(segments) > MAX_LAKE_DEPTH:
+        raise ValidationError(f"A lake location is at most {MAX_LAKE_DEPTH} folders deep.")
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise ValidationError(
+                f"A lake location must not contain empty, '.' or '..' segments (found {segment or '(empty)'!r})."
+            )
+        if not _LAKE_SEGMENT.match(segment):
+            raise ValidationError(
+                f"The lake path segment {segment!r} may hold only letters, digits and '._=+-', starting with a "
+                "letter, digit or '_'."
+            )
+    return "/".join(segments)
