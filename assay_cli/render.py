@@ -253,8 +253,9 @@ def signing_keys(items: Sequence[Mapping[str, Any]]) -> str:
 
 def release(data: Mapping[str, Any], verb: str) -> str:
     """A release as the API serves it: what, where, who asked, and (in the detail) whether it is approved now."""
+    head = f"{verb} release" if verb else "Release"
     lines = [
-        f"{verb} release {data.get('id', '?')}: {data.get('team', '?')}/{data.get('model_name', '?')} "
+        f"{head} {data.get('id', '?')}: {data.get('team', '?')}/{data.get('model_name', '?')} "
         f"v{data.get('version_number', '?')} to {data.get('environment', '?')} ({data.get('status', '?')})"
     ]
     lines.append(f"  requested by {data.get('requested_by') or '?'} at {_when(data.get('requested_at'))}")

@@ -219,7 +219,7 @@ def cmd_release_request(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_release_show(client: Client, args: argparse.Namespace) -> int:
     found = client.get(f"releases/{args.id}/")
-    emit(args, found, lambda: render.release(found, "Release"))
+    emit(args, found, lambda: render.release(found, ""))
     return OK
 
 
