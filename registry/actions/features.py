@@ -12,7 +12,7 @@ from django.db import transaction
 from core.audit import record_event
 from core.canonical import canonical_digest
 from core.choices import AuditEventType
-from core.models import Team
+from core.models import Job, Team
 from registry.actions._shared import (
     _apply,
     _changed,
@@ -164,6 +164,31 @@ def do_update_feature_view(view: FeatureView, *, actor: Any, **changes: Any) -> 
     return view
 
 
+def _finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value == value
+        and value not in (float("inf"), float("-inf"))
+    )
+
+
+def _check_statistic(value: Any, where: str, *, nested: bool) -> None:
+    """A number, a list of numbers, or (one level down from the feature) an object of those: the quantiles and
+    histogram of a materialized feature set (``{"quantiles": {"0.5": 3.0}, "histogram": {"edges": [...], ...}}``)."""
+    if _finite_number(value):
+        return
+    if isinstance(value, list) and len(value) <= 1000:
+        if all(_finite_number(item) for item in value):
+            return
+        raise ValidationError({"statistics": f"{where} must be a list of finite numbers."})
+    if nested and isinstance(value, dict) and len(value) <= 1000:
+        for key, item in value.items():
+            _check_statistic(item, f"{where}[{key!r}]", nested=False)
+        return
+    raise ValidationError({"statistics": f"{where} must be a finite number."})
+
+
 def _check_statistics(statistics: Any, feature_names: set[str]) -> None:
     if not isinstance(statistics, dict):
         raise ValidationError({"statistics": "Must be an object mapping feature names to statistics."})
@@ -173,17 +198,26 @@ def _check_statistics(statistics: Any, feature_names: set[str]) -> None:
         if not isinstance(values, dict):
             raise ValidationError({"statistics": f"statistics[{name!r}] must be an object of numbers."})
         for key, value in values.items():
-            if (
-                not isinstance(value, int | float)
-                or isinstance(value, bool)
-                or value != value
-                or value
-                in (
-                    float("inf"),
-                    float("-inf"),
-                )
-            ):
-                raise ValidationError({"statistics": f"statistics[{name!r}][{key!r}] must be a finite number."})
+            _check_statistic(value, f"statistics[{name!r}][{key!r}]", nested=True)
+
+
+def _check_output(job: Job | None, view: FeatureView, output: dict[str, Any]) -> None:
+    """A job's output is recorded whole (location, fingerprint, row count) or not at all, by a job of the view's
+    team."""
+    given = {key for key, value in output.items() if value not in ("", None)}
+    if given and given != set(output):
+        missing = ", ".join(sorted(set(output) - given))
+        raise ValidationError({missing.split(", ")[0]: f"A materialized version records {missing} too."})
+    if given and job is None:
+        raise ValidationError({"job": "A materialized version names the job that wrote it."})
+    if job is not None and job.team_id != view.team_id:
+        raise ValidationError({"job": f'Invalid pk "{job.pk}" - object does not exist.'})
+    location = output["storage_location"]
+    if location and (location.startswith(("/", ".")) or ".." in location.split("/") or "\x00" in location):
+        raise ValidationError({"storage_location": "Must be a folder relative to the artifact root."})
+    row_count = output["row_count"]
+    if row_count is not None and (not isinstance(row_count, int) or isinstance(row_count, bool) or row_count < 0):
+        raise ValidationError({"row_count": "Must be a non-negative integer."})
 
 
 @transaction.atomic
@@ -194,18 +228,41 @@ def do_register_feature_set_version(
     dataset_versions: Iterable[int],
     statistics: dict[str, Any] | None = None,
     description: str = "",
+    job: Job | None = None,
+    features: list[dict[str, Any]] | None = None,
+    storage_location: str = "",
+    output_fingerprint: str = "",
+    row_count: int | None = None,
 ) -> FeatureSetVersion:
     """Pin the view's current definitions and the dataset versions they were built from, as the next version.
 
     At least one pinned version must be of the view's source dataset; all must belong to the view's team.
+
+    A materialization job registers what it wrote: ``job`` (of the view's team), the ``features`` it computed (the
+    definitions it read when it started, which the view may have changed since; the view's current ones by
+    default), ``storage_location`` (its Parquet folder, relative to the artifact root), ``output_fingerprint`` and
+    ``row_count`` (registry.pipelines.features.MaterializedFeatures), and ``statistics``. A job registers one
+    version: called again for the same job (a retry after a crash), this returns the version registered first and
+    writes nothing.
     """
     _require(actor, view.team)
-    # The lock serializes numbering and keeps the definitions from changing under us while they are copied.
+    # The lock serializes numbering and keeps the definitions from changing under us while they are copied. It
+    # also serializes registrations for one job (a job materializes one view): the look-up below cannot race.
     view = FeatureView.objects.select_for_update(of=("self",)).select_related("team").get(pk=view.pk)
+    if job is not None:
+        existing = FeatureSetVersion.objects.filter(job=job).first()
+        if existing is not None:
+            return existing
+    _check_output(
+        job,
+        view,
+        {"storage_location": storage_location, "output_fingerprint": output_fingerprint, "row_count": row_count},
+    )
+    definitions = view.features if features is None else _clean_features(features)
     pinned = _same_team_dataset_versions(view.team, dataset_versions)
     if not any(version.dataset_id == view.source_dataset_id for version in pinned):
         raise ValidationError({"dataset_versions": "Pin at least one version of the view's source dataset."})
-    _check_statistics(statistics or {}, {feature["name"] for feature in view.features})
+    _check_statistics(statistics or {}, {feature["name"] for feature in definitions})
     latest = view.versions.order_by("-number").values_list("number", flat=True).first()
     inputs = [
         {"dataset_version": row.pk, "content_fingerprint": row.content_fingerprint}
@@ -214,17 +271,21 @@ def do_register_feature_set_version(
     version = FeatureSetVersion(
         feature_view=view,
         number=(latest or 0) + 1,
-        features=view.features,
+        features=definitions,
         fingerprint=canonical_digest(
             {
                 "entity": view.entity,
                 "event_time_column": view.event_time_column,
-                "features": view.features,
+                "features": definitions,
                 "inputs": inputs,
             }
         ),
         statistics=statistics or {},
         description=description,
+        job=job,
+        storage_location=storage_location,
+        output_fingerprint=output_fingerprint,
+        row_count=row_count,
         created_by=actor,
     )
     version.full_clean()
@@ -235,6 +296,20 @@ def do_register_feature_set_version(
         actor=actor,
         target=version,
         team=view.team,
-        after={"number": version.number, "fingerprint": version.fingerprint, "inputs": inputs},
+        after={
+            "number": version.number,
+            "fingerprint": version.fingerprint,
+            "inputs": inputs,
+            **(
+                {
+                    "job": str(job.public_id),
+                    "storage_location": storage_location,
+                    "output_fingerprint": output_fingerprint,
+                    "row_count": row_count,
+                }
+                if job is not None
+                else {}
+            ),
+        },
     )
     return version

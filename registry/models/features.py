@@ -54,7 +54,14 @@ class FeatureSetVersion(models.Model):
     ``features`` is a copy of the view's definitions when the version was registered, ``dataset_versions`` the
     pinned inputs, ``fingerprint`` the SHA-256 of both (canonical JSON, with the datasets' content fingerprints), so
     that equal inputs give equal fingerprints. ``statistics`` maps feature names to numbers when known
-    (``{"tenure_days": {"mean": 412.5, "null_fraction": 0.0}}``). Database triggers refuse any UPDATE.
+    (``{"tenure_days": {"mean": 412.5, "null_fraction": 0.0}}``); a materialized version's statistics also hold
+    ``quantiles`` and a ``histogram`` (lists of numbers), the baseline for drift monitoring.
+
+    A version written by a materialization job (registry.pipelines.features) also records the ``job`` that produced
+    it (at most one version per job, so a retried job registers nothing twice), the ``storage_location`` of its
+    partitioned Parquet, the ``row_count`` and the ``output_fingerprint``: SHA-256 of the canonical JSON list of
+    the output's files (relative path, size, SHA-256 of the bytes), so that re-hashing the files proves they are
+    the ones registered. Those three are set together or not at all. Database triggers refuse any UPDATE.
     """
 
     feature_view = models.ForeignKey(FeatureView, on_delete=models.PROTECT, related_name="versions")
@@ -64,6 +71,10 @@ class FeatureSetVersion(models.Model):
     fingerprint = models.CharField(max_length=64)
     statistics = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
     description = models.TextField(blank=True)
+    job = models.ForeignKey("core.Job", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    storage_location = models.CharField(max_length=1024, blank=True)
+    output_fingerprint = models.CharField(max_length=64, blank=True)
+    row_count = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -79,6 +90,17 @@ class FeatureSetVersion(models.Model):
             models.UniqueConstraint(fields=["feature_view", "number"], name="feature_set_version_unique_number"),
             models.CheckConstraint(condition=Q(number__gte=1), name="feature_set_version_number_positive"),
             models.CheckConstraint(condition=Q(fingerprint__regex=SHA256_HEX), name="feature_set_version_sha256"),
+            # A job registers at most one version: a retried job finds the one it registered before it died.
+            models.UniqueConstraint(fields=["job"], name="feature_set_version_unique_job"),
+            models.CheckConstraint(
+                condition=Q(output_fingerprint="") | Q(output_fingerprint__regex=SHA256_HEX),
+                name="feature_set_version_output_sha256",
+            ),
+            models.CheckConstraint(
+                condition=(Q(storage_location="") & Q(output_fingerprint="") & Q(row_count__isnull=True))
+                | (~Q(storage_location="") & ~Q(output_fingerprint="") & Q(row_count__isnull=False)),
+                name="feature_set_version_output_complete",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,114 @@
+"""A feature-set version written by a job records the job (one version per job), its Parquet's location, row count
+and output fingerprint. The new columns are frozen like the others: the immutability trigger of 0004 is dropped
+before the table changes (SQLite rebuilds the table to add a constraint, which drops its triggers) and created again
+over all recorded columns afterwards."""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+TABLE = "registry_featuresetversion"
+OLD_COLUMNS = "feature_view_id, number, features, fingerprint, statistics, description, created_at"
+NEW_COLUMNS = f"{OLD_COLUMNS}, job_id, storage_location, output_fingerprint, row_count"
+
+
+def _drop(schema_editor):
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable ON {TABLE}")
+        elif connection.vendor == "sqlite":
+            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable")
+
+
+def _create(schema_editor, columns):
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The function was created by 0002.
+            cursor.execute(
+                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {columns} ON {TABLE} "
+                "FOR EACH ROW EXECUTE FUNCTION assay_registry_immutable()"
+            )
+        elif connection.vendor == "sqlite":
+            cursor.execute(
+                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {columns} ON {TABLE} "
+                f"BEGIN SELECT RAISE(ABORT, '{TABLE} rows are immutable: UPDATE refused'); END"
+            )
+
+
+def drop_trigger(apps, schema_editor):
+    _drop(schema_editor)
+
+
+def create_old_trigger(apps, schema_editor):
+    _drop(schema_editor)
+    _create(schema_editor, OLD_COLUMNS)
+
+
+def create_new_trigger(apps, schema_editor):
+    _drop(schema_editor)
+    _create(schema_editor, NEW_COLUMNS)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("core", "0007_governance_event_types"),
+        ("registry", "0006_tag_rows_and_version_list_indexes"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.RunPython(drop_trigger, create_old_trigger),
+        migrations.AddField(
+            model_name="featuresetversion",
+            name="job",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.job"
+            ),
+        ),
+        migrations.AddField(
+            model_name="featuresetversion",
+            name="output_fingerprint",
+            field=models.CharField(blank=True, max_length=64),
+        ),
+        migrations.AddField(
+            model_name="featuresetversion",
+            name="row_count",
+            field=models.PositiveBigIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="featuresetversion",
+            name="storage_location",
+            field=models.CharField(blank=True, max_length=1024),
+        ),
+        migrations.AddConstraint(
+            model_name="featuresetversion",
+            constraint=models.UniqueConstraint(fields=("job",), name="feature_set_version_unique_job"),
+        ),
+        migrations.AddConstraint(
+            model_name="featuresetversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("output_fingerprint", ""), ("output_fingerprint__regex", "^[0-9a-f]{64}$"), _connector="OR"
+                ),
+                name="feature_set_version_output_sha256",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="featuresetversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("storage_location", ""), ("output_fingerprint", ""), ("row_count__isnull", True)),
+                    models.Q(
+                        models.Q(("storage_location", ""), _negated=True),
+                        models.Q(("output_fingerprint", ""), _negated=True),
+                        ("row_count__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="feature_set_version_output_complete",
+            ),
+        ),
+        migrations.RunPython(create_new_trigger, drop_trigger),
+    ]
