@@ -41,6 +41,8 @@ USE_CASE_FIELDS = (
     "owner",
     "stakeholders",
     "risk_tier",
+    "cost_false_positive",
+    "cost_false_negative",
 )
 DATASET_FIELDS = (
     "name",

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from core.audit import record_event
 from core.choices import AuditEventType
-from core.models import Team
+from core.models import Job, Team
 from core.querysets import CHANGE
 from registry import artifacts
 from registry.actions._shared import (
@@ -34,7 +34,7 @@ from registry.models import (
     ModelVersionTransition,
     RegisteredModel,
 )
-from registry.models.registered_models import RegisteredModelTag
+from registry.models.registered_models import RegisteredModelTag, load_links
 from registry.onnx_validation import OnnxValidationError, validate_onnx
 
 # --- Registered models --------------------------------------------------------------------------------------------
@@ -123,6 +123,7 @@ def do_register_model_version(
     feature_set_versions: Iterable[int] = (),
     authors: Iterable[str] | None = None,
     description: str = "",
+    job: Job | None = None,
 ) -> ModelVersion:
     """Receive, validate and store an ONNX file and register it as the model's next version, all or nothing.
 
@@ -131,8 +132,13 @@ def do_register_model_version(
     and removed again if that transaction fails, unless a committed version already references the same content.
     Raises ``RegistryRefusal`` for a file that is not a valid ONNX model or is too large. The version returned has its
     model (with its team), its ``links`` (see registry.models.load_links) and its (empty) transitions loaded.
+
+    ``job`` is the job that produced the file (a training job): a job registers one version at most, so a retried job
+    gets the version its earlier attempt registered, unchanged, and the file is neither validated nor stored again.
     """
     _require(actor, model.team)
+    if job is not None and (registered := _version_of_job(model, job)) is not None:
+        return registered
     display_name = ""
     if filename:
         try:
@@ -189,13 +195,28 @@ def do_register_model_version(
                     feature_rows=feature_rows,
                     author_rows=author_rows,
                     description=description,
+                    job=job,
                 )
                 # Last, so that every check has passed before the file takes its permanent place.
                 artifacts.commit(staged)
-        except BaseException:
+        except BaseException as error:
             if not existed:
                 _forget_unreferenced(staged.store.path_for(staged.sha256), staged.sha256)
+            # Race: two attempts of one job both found no version above; the unique job column let one commit.
+            registered = _version_of_job(model, job) if isinstance(error, IntegrityError) and job else None
+            if registered is not None:
+                return registered
             raise
+    return version
+
+
+def _version_of_job(model: RegisteredModel, job: Job) -> ModelVersion | None:
+    version = ModelVersion.objects.select_related("model__team").filter(job=job).first()
+    if version is None:
+        return None
+    if version.model_id != model.pk:
+        raise ValidationError({"job": f"Job {job.public_id} registered a version of another model."})
+    load_links([version])
     return version
 
 
@@ -220,6 +241,7 @@ def _create_model_version(
     feature_rows: list[FeatureSetVersion],
     author_rows: list[Any],
     description: str,
+    job: Job | None = None,
 ) -> ModelVersion:
     # The lock on the model serializes numbering (the unique constraint is the backstop).
     model = RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").get(pk=model.pk)
@@ -235,6 +257,7 @@ def _create_model_version(
         metrics=metrics,
         description=description,
         created_by=actor,
+        job=job,
     )
     # Every field was checked before the lock (version_check above, the report from the validator) or is derived
     # here: the model is the row just locked, the creator is the actor, the number is taken under the lock. The
@@ -274,6 +297,7 @@ def _create_model_version(
             "feature_set_versions": [row.pk for row in feature_rows],
             "authors": [user.get_username() for user in author_rows],
             "metrics": metrics,
+            **({"job": str(job.public_id)} if job is not None else {}),
         },
     )
     return version

@@ -69,6 +69,8 @@ USE_CASE_EDITABLE = [
     "owner",
     "stakeholders",
     "risk_tier",
+    "cost_false_positive",
+    "cost_false_negative",
 ]
 
 

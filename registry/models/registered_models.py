@@ -91,8 +91,10 @@ class ModelVersion(models.Model):
     ``interface`` is the contract registry.onnx_validation read from the graph (inputs and outputs with names,
     types and shapes, opsets, producer). ``training_params`` are the hyper-parameters, ``metrics`` numbers only.
     ``dataset_versions``, ``feature_set_versions`` and ``authors`` record what it was trained on and who made it.
-    ``status`` is the current lifecycle state; every change is a ``ModelVersionTransition`` row. Database
-    triggers refuse an UPDATE of any column but ``status`` (migration 0002).
+    ``status`` is the current lifecycle state; every change is a ``ModelVersionTransition`` row. ``job`` is the
+    training job that produced it (none for an upload); one job registers at most one version, so that a retried
+    job finds its version instead of registering a second. Database triggers refuse an UPDATE of any column but
+    ``status`` (migrations 0002, 0008).
     """
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
@@ -109,6 +111,9 @@ class ModelVersion(models.Model):
         "registry.FeatureSetVersion", blank=True, related_name="model_versions"
     )
     authors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    job = models.OneToOneField(
+        "core.Job", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="model_version"
+    )
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.REGISTERED)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

@@ -1,0 +1,843 @@
+"""Distributed training of binary classifiers with Spark ML, exported to ONNX and checked against Spark's own scores.
+
+``train(spark, df, label=..., features=[...], algorithm=..., params={...})`` fits a Spark ML ``Pipeline``
+(VectorAssembler, then logistic regression or gradient-boosted trees) on a feature-set version's rows and returns a
+``TrainedModel``: the fitted pipeline, the chosen hyper-parameters, the decision threshold, metrics on a held-out
+test split, the ONNX bytes and the parity of ONNX Runtime's scores with Spark's. ``register_trained_model`` then
+registers the ONNX as a model version through the registry's own action, once per job. See docs/spark-jobs.md,
+"Training".
+
+What happens, in order:
+
+1. The input is checked before anything is fitted: the label and every feature exist, features are numeric (or
+   boolean), nothing is null, the label holds exactly the two classes 0 and 1 (a one-class label is refused with the
+   class it holds). Features are rounded to float32 here, because the ONNX contract is float32: Spark then trains and
+   scores on exactly the values a caller of the ONNX model can send.
+2. Partition skew is measured (rows per partition, one pass in the JVM) and, when the largest partition holds more
+   than ``SKEW_RATIO`` times its share, the rows are repartitioned on a salted key (``rebalance``).
+3. Rows are split into train, validation and test. With ``event_time_column`` the split is by time: train on the
+   earliest rows, validate on later ones, test on the latest (never a random split across time); otherwise at
+   random, with a fixed seed. Each split must hold both classes.
+4. Class weights (``n / (2 * n_class)`` over the training rows, "balanced") go into a weight column.
+5. Hyper-parameter search over ``params["search"]`` (a grid), candidates fitted ``parallelism`` at a time with Spark
+   ML's ``fitMultiple`` (what TrainValidationSplit runs), each scored by AUC on the validation split. The split is
+   ours rather than TrainValidationSplit's own random one because it must respect time, and because the same
+   validation rows serve GBT's early stopping (``validationIndicatorCol`` + ``validationTol``) and the choice of
+   the threshold. The best candidate is kept as fitted on the training split.
+6. With a ``work_dir``, Spark checkpoints under it (``checkpointInterval`` truncates GBT's lineage) and the fitted
+   pipeline is saved there: a job run again after a crash loads it instead of fitting again (``resumed``).
+7. The threshold is chosen on the validation split: the one of maximum F1, or of minimum business cost when the
+   use case states the cost of a false positive and of a false negative. Test metrics: AUC, precision, recall and
+   F1 at that threshold, log loss, and the business cost.
+8. ONNX export with onnxmltools (one float32 ``[N, 1]`` input per feature, named after it: the interface contract
+   names every input), then parity: a held-out sample scored by Spark and by ONNX Runtime, the largest absolute
+   difference of the positive-class probability reported, and ``ParityError`` above the tolerance
+   (``params["parity_tolerance"]``, else the ``TRAINING_PARITY_TOLERANCE`` setting, else 1e-4).
+
+The ONNX model's outputs are ``prediction`` (Spark's converters cut at 0.5) and ``probability`` ([N, 2]); a caller
+deciding at the chosen threshold reads ``probability[:, 1]`` and compares it with ``metrics["threshold"]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.pool import ThreadPool
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from pyspark.ml import PipelineModel
+    from pyspark.sql import DataFrame, SparkSession
+
+    from core.models import Job
+    from registry.models import FeatureSetVersion, ModelVersion, RegisteredModel
+
+Progress = Callable[[float, str], None]
+
+ALGORITHMS = ("logistic_regression", "gbt")
+DEFAULT_PARITY_TOLERANCE = 1e-4
+# A partition holding more than this many times its even share of the rows counts as skew.
+SKEW_RATIO = 2.0
+THRESHOLD_BINS = 1000
+LOG_LOSS_EPSILON = 1e-15
+
+# Internal columns: a feature may not be named like one.
+LABEL_COL = "__label"
+WEIGHT_COL = "__weight"
+SPLIT_COL = "__split"
+VALIDATION_COL = "__is_validation"
+FEATURES_COL = "__features"
+POSITIVE_COL = "__p"
+TIME_COL = "__event_time"
+
+# Hyper-parameters accepted per algorithm, with their type and bounds (inclusive). Anything else is refused by name.
+_NUMBER = (int, float)
+_MODEL_PARAMS: dict[str, dict[str, tuple[tuple[type, ...], float, float]]] = {
+    "logistic_regression": {
+        "maxIter": ((int,), 1, 10_000),
+        "regParam": (_NUMBER, 0.0, math.inf),
+        "elasticNetParam": (_NUMBER, 0.0, 1.0),
+        "tol": (_NUMBER, 0.0, 1.0),
+        "fitIntercept": ((bool,), 0, 1),
+        "standardization": ((bool,), 0, 1),
+        "aggregationDepth": ((int,), 2, 100),
+    },
+    "gbt": {
+        "maxIter": ((int,), 1, 1_000),
+        "maxDepth": ((int,), 0, 30),
+        "maxBins": ((int,), 2, 10_000),
+        "stepSize": (_NUMBER, 1e-9, 1.0),
+        "subsamplingRate": (_NUMBER, 1e-9, 1.0),
+        "minInstancesPerNode": ((int,), 1, 1_000_000),
+        "minInfoGain": (_NUMBER, 0.0, math.inf),
+        "featureSubsetStrategy": ((str,), 0, 0),
+        "validationTol": (_NUMBER, 0.0, math.inf),
+        "checkpointInterval": ((int,), -1, 1_000_000),
+    },
+}
+_DEFAULT_MODEL_PARAMS: dict[str, dict[str, Any]] = {
+    "logistic_regression": {"maxIter": 100, "regParam": 0.0},
+    "gbt": {"maxIter": 20, "maxDepth": 3, "stepSize": 0.1, "validationTol": 0.01, "checkpointInterval": 10},
+}
+# Settings of the job itself (not of the estimator), with their defaults.
+_JOB_PARAMS: dict[str, Any] = {
+    "search": {},
+    "parallelism": 2,
+    "class_weight": "balanced",
+    "validation_fraction": 0.15,
+    "test_fraction": 0.15,
+    "seed": 42,
+    "parity_tolerance": None,
+    "parity_sample": 1000,
+    "skew_key": None,
+    "salt_buckets": 64,
+}
+
+
+class TrainingError(Exception):
+    """The input cannot be trained on, or the result fails a check: the job fails with this message."""
+
+
+class ParityError(TrainingError):
+    """ONNX Runtime's scores differ from Spark's by more than the tolerance."""
+
+
+@dataclass
+class TrainedModel:
+    """What ``train`` produced. ``params`` are the hyper-parameters of the model kept (after the search) and the
+    job's settings; ``search`` each candidate with its validation AUC; ``metrics`` numbers only (test split unless
+    named otherwise); ``split`` how the rows were divided; ``timings`` seconds per stage."""
+
+    pipeline: PipelineModel
+    algorithm: str
+    label: str
+    features: tuple[str, ...]
+    event_time_column: str | None
+    params: dict[str, Any]
+    search: list[dict[str, Any]]
+    metrics: dict[str, float]
+    threshold: float
+    class_weights: dict[str, float]
+    split: dict[str, Any]
+    skew: dict[str, Any]
+    onnx_bytes: bytes
+    parity_max_abs_diff: float
+    parity_tolerance: float
+    resumed: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def chunks(self, size: int = 1024 * 1024) -> Iterator[bytes]:
+        for start in range(0, len(self.onnx_bytes), size):
+            yield self.onnx_bytes[start : start + size]
+
+    def training_params(self) -> dict[str, Any]:
+        """The version's ``training_params``: everything needed to say how it was trained."""
+        return {
+            "algorithm": self.algorithm,
+            "label": self.label,
+            "features": list(self.features),
+            "event_time_column": self.event_time_column,
+            "params": self.params,
+            "search": self.search,
+            "threshold": self.threshold,
+            "class_weights": self.class_weights,
+            "split": self.split,
+            "skew": self.skew,
+            "parity": {"max_abs_diff": self.parity_max_abs_diff, "tolerance": self.parity_tolerance},
+            "resumed": self.resumed,
+            "timings": self.timings,
+            "onnx": {"inputs": "one float32 [N, 1] tensor per feature, named after it", "outputs": "probability"},
+        }
+
+
+def _no_progress(fraction: float, stage: str) -> None:
+    return None
+
+
+def train(
+    spark: SparkSession,
+    df: DataFrame,
+    *,
+    label: str,
+    features: Sequence[str],
+    algorithm: str,
+    params: dict[str, Any] | None = None,
+    event_time_column: str | None = None,
+    costs: tuple[float, float] | None = None,
+    work_dir: Path | str | None = None,
+    progress: Progress | None = None,
+) -> TrainedModel:
+    """Fit, evaluate, export and check a binary classifier on ``df`` (see the module's docstring).
+
+    ``costs`` is ``(cost of a false positive, cost of a false negative)`` (registry UseCase.decision_costs()).
+    ``work_dir`` (a path every executor can reach) holds Spark's checkpoints and the fitted pipeline, so that a
+    second call with the same inputs resumes. Raises ``TrainingError`` (``ParityError``) with a precise message.
+    """
+    from pyspark.sql import functions as F
+
+    report = progress or _no_progress
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    features = tuple(features)
+    model_params, job_params = _check_params(algorithm, params or {})
+    report(0.02, "checking the data")
+    prepared, class_counts = _prepare(df, label=label, features=features, event_time_column=event_time_column)
+
+    skew = measure_skew(prepared)
+    if skew["ratio"] > SKEW_RATIO:
+        prepared = rebalance(
+            prepared,
+            partitions=skew["partitions"],
+            key=job_params["skew_key"],
+            salt_buckets=job_params["salt_buckets"],
+            seed=job_params["seed"],
+        )
+        skew = {**skew, "rebalanced": True, "ratio_after": measure_skew(prepared)["ratio"]}
+    else:
+        skew = {**skew, "rebalanced": False}
+
+    report(0.08, "splitting")
+    split_df, split = _split(
+        prepared,
+        by_time=event_time_column is not None,
+        validation_fraction=job_params["validation_fraction"],
+        test_fraction=job_params["test_fraction"],
+        seed=job_params["seed"],
+    )
+    class_weights = _class_weights(split["class_counts"]["train"], job_params["class_weight"])
+    weighted = split_df.withColumn(
+        WEIGHT_COL, F.when(F.col(LABEL_COL) == 1.0, class_weights["1"]).otherwise(class_weights["0"])
+    ).persist()
+    split_df.unpersist()
+    try:
+        timings["prepare_seconds"] = time.perf_counter() - started
+        train_rows = weighted.filter(F.col(SPLIT_COL) == "train")
+        validation_rows = weighted.filter(F.col(SPLIT_COL) == "validation")
+        test_rows = weighted.filter(F.col(SPLIT_COL) == "test")
+        # GBT stops early on the validation rows, so they go to its fit, marked; LR must not see them.
+        fit_rows = (
+            weighted.filter(F.col(SPLIT_COL) != "test").withColumn(VALIDATION_COL, F.col(SPLIT_COL) == "validation")
+            if algorithm == "gbt"
+            else train_rows
+        )
+
+        fitted = time.perf_counter()
+        key = _resume_key(algorithm, model_params, job_params, label, features, event_time_column, class_counts)
+        work = Path(work_dir) if work_dir is not None else None
+        resumed = work is not None and _saved(work, key) is not None
+        if work is not None:
+            (work / "checkpoints").mkdir(parents=True, exist_ok=True)
+            spark.sparkContext.setCheckpointDir(str(work / "checkpoints"))
+        if resumed:
+            assert work is not None
+            from pyspark.ml import PipelineModel
+
+            report(0.15, "resuming: loading the pipeline fitted by an earlier attempt")
+            pipeline = PipelineModel.load(str(work / "model"))
+            saved = _saved(work, key)
+            assert saved is not None
+            chosen, search = saved["params"], saved["search"]
+        else:
+            pipeline, chosen, search = _search(
+                spark,
+                algorithm,
+                features,
+                model_params,
+                job_params,
+                fit_rows=fit_rows,
+                validation_rows=validation_rows,
+                report=report,
+            )
+            if work is not None:
+                _save(work, key, pipeline, chosen, search)
+        timings["fit_seconds"] = time.perf_counter() - fitted
+
+        report(0.75, "choosing the threshold on the validation split")
+        scored_validation = _positive_probability(pipeline.transform(validation_rows))
+        threshold = choose_threshold(_bins(scored_validation), costs=costs)
+
+        report(0.8, "scoring the test split")
+        scored_test = _positive_probability(pipeline.transform(test_rows))
+        metrics = _test_metrics(scored_test, threshold=threshold, costs=costs)
+        metrics["validation_auc"] = max(candidate["validation_auc"] for candidate in search)
+        classifier: Any = pipeline.stages[-1]
+        if algorithm == "gbt":
+            metrics["trees"] = float(classifier.getNumTrees)
+
+        report(0.85, "exporting to ONNX")
+        exported = time.perf_counter()
+        onnx_bytes = export_onnx(spark, pipeline, features)
+        timings["onnx_export_seconds"] = time.perf_counter() - exported
+
+        report(0.93, "checking ONNX Runtime's scores against Spark's")
+        tolerance = _tolerance(job_params["parity_tolerance"])
+        sample = scored_test.select(*features, POSITIVE_COL).limit(job_params["parity_sample"]).toPandas()
+        difference = parity(onnx_bytes, sample, features)
+        check_parity(difference, tolerance)
+        metrics["parity_max_abs_diff"] = difference
+        timings["total_seconds"] = time.perf_counter() - started
+        metrics["training_seconds"] = timings["fit_seconds"]
+    finally:
+        weighted.unpersist()
+    report(1.0, "trained")
+    return TrainedModel(
+        pipeline=pipeline,
+        algorithm=algorithm,
+        label=label,
+        features=features,
+        event_time_column=event_time_column,
+        params={
+            **chosen,
+            **{k: v for k, v in job_params.items() if k != "search"},
+            "search_grid": job_params["search"],
+        },
+        search=search,
+        metrics=metrics,
+        threshold=threshold,
+        class_weights=class_weights,
+        split=split,
+        skew=skew,
+        onnx_bytes=onnx_bytes,
+        parity_max_abs_diff=difference,
+        parity_tolerance=tolerance,
+        resumed=resumed,
+        timings=timings,
+    )
+
+
+# --- Input checks -------------------------------------------------------------------------------------------------
+
+
+def _check_params(algorithm: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if algorithm not in ALGORITHMS:
+        raise TrainingError(f"Unknown algorithm {algorithm!r}: one of {', '.join(ALGORITHMS)}.")
+    if not isinstance(params, dict):
+        raise TrainingError("params must be an object of hyper-parameters and job settings.")
+    allowed = _MODEL_PARAMS[algorithm]
+    model_params = dict(_DEFAULT_MODEL_PARAMS[algorithm])
+    job_params = dict(_JOB_PARAMS)
+    for name, value in params.items():
+        if name in _JOB_PARAMS:
+            job_params[name] = value
+        elif name in allowed:
+            model_params[name] = _check_value(name, value, allowed[name])
+        else:
+            raise TrainingError(
+                f"Unknown parameter {name!r} for {algorithm}: hyper-parameters are {', '.join(sorted(allowed))}; "
+                f"job settings are {', '.join(sorted(_JOB_PARAMS))}."
+            )
+    search = job_params["search"]
+    if not isinstance(search, dict):
+        raise TrainingError('params["search"] must map hyper-parameter names to lists of values.')
+    for name, values in search.items():
+        if name not in allowed:
+            raise TrainingError(f'params["search"] names {name!r}, not a hyper-parameter of {algorithm}.')
+        if not isinstance(values, list) or not values:
+            raise TrainingError(f'params["search"]["{name}"] must be a non-empty list of values.')
+        for value in values:
+            _check_value(f'search["{name}"]', value, allowed[name])
+    parallelism = job_params["parallelism"]
+    if not isinstance(parallelism, int) or isinstance(parallelism, bool) or not 1 <= parallelism <= 64:
+        raise TrainingError("parallelism must be an integer from 1 to 64.")
+    if job_params["class_weight"] not in ("balanced", "none"):
+        raise TrainingError('class_weight must be "balanced" or "none".')
+    for name in ("validation_fraction", "test_fraction"):
+        value = job_params[name]
+        if not isinstance(value, _NUMBER) or isinstance(value, bool) or not 0.01 <= value <= 0.5:
+            raise TrainingError(f"{name} must be a number from 0.01 to 0.5.")
+    if job_params["validation_fraction"] + job_params["test_fraction"] > 0.8:
+        raise TrainingError("validation_fraction and test_fraction leave less than 20% of the rows to train on.")
+    tolerance = job_params["parity_tolerance"]
+    if tolerance is not None and (not isinstance(tolerance, _NUMBER) or isinstance(tolerance, bool) or tolerance < 0):
+        raise TrainingError("parity_tolerance must be a number, zero or more.")
+    for name in ("seed", "parity_sample", "salt_buckets"):
+        value = job_params[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "seed" else 1):
+            raise TrainingError(f"{name} must be a positive integer.")
+    return model_params, job_params
+
+
+def _check_value(name: str, value: Any, rule: tuple[tuple[type, ...], float, float]) -> Any:
+    types, low, high = rule
+    if types == (bool,):
+        if not isinstance(value, bool):
+            raise TrainingError(f"{name} must be true or false.")
+        return value
+    if types == (str,):
+        if not isinstance(value, str):
+            raise TrainingError(f"{name} must be a string.")
+        return value
+    if isinstance(value, bool) or not isinstance(value, types):
+        kind = "an integer" if types == (int,) else "a number"
+        raise TrainingError(f"{name} must be {kind}.")
+    number = float(cast(float, value))
+    if not math.isfinite(number) or not low <= number <= high:
+        raise TrainingError(f"{name} must be from {low:g} to {high:g}; got {value!r}.")
+    return value
+
+
+def _prepare(
+    df: DataFrame, *, label: str, features: tuple[str, ...], event_time_column: str | None
+) -> tuple[DataFrame, dict[str, int]]:
+    """The rows to train on: label as 0.0/1.0, features as float32-valued doubles, the event time as seconds.
+    Refuses, before any fit, what cannot be trained on. Returns the frame and the class counts."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if not features:
+        raise TrainingError("Name at least one feature.")
+    duplicates = sorted({name for name in features if features.count(name) > 1})
+    if duplicates:
+        raise TrainingError(f"Features named twice: {', '.join(duplicates)}.")
+    reserved = sorted(name for name in (label, *features) if name.startswith("__"))
+    if reserved:
+        raise TrainingError(f"Column names starting with '__' are reserved: {', '.join(reserved)}.")
+    types = {f.name: f.dataType for f in df.schema.fields}
+    wanted = (label, *features, *([event_time_column] if event_time_column is not None else []))
+    missing = [name for name in wanted if name not in types]
+    if missing:
+        raise TrainingError(
+            f"Column{'s' if len(missing) > 1 else ''} not in the data: {', '.join(missing)} "
+            f"(the data has {', '.join(sorted(types))})."
+        )
+    if label in features:
+        raise TrainingError(f"The label {label!r} is also named as a feature.")
+    numeric = (T.NumericType, T.BooleanType)
+    not_numeric = [
+        f"{name} ({types[name].simpleString()})" for name in features if not isinstance(types[name], numeric)
+    ]
+    if not_numeric:
+        raise TrainingError(
+            "Features must be numeric or boolean; encode these in the feature view first (e.g. target encoding): "
+            + ", ".join(not_numeric)
+            + "."
+        )
+    if not isinstance(types[label], numeric):
+        raise TrainingError(
+            f"The label {label!r} must be numeric or boolean (0/1); it is {types[label].simpleString()}."
+        )
+    time_expr = None
+    if event_time_column is not None:
+        time_type = types[event_time_column]
+        if isinstance(time_type, (T.TimestampType, T.TimestampNTZType)):
+            time_expr = F.col(event_time_column).cast("double")
+        elif isinstance(time_type, T.DateType):
+            time_expr = F.unix_timestamp(F.col(event_time_column).cast("timestamp")).cast("double")
+        elif isinstance(time_type, T.NumericType):
+            time_expr = F.col(event_time_column).cast("double")
+        else:
+            raise TrainingError(
+                f"event_time_column {event_time_column!r} must be a timestamp, a date or a number; "
+                f"it is {time_type.simpleString()}."
+            )
+
+    columns = [F.col(label).cast("double").alias(LABEL_COL)]
+    # float32 first: the ONNX model takes float32, so Spark trains on exactly the values ONNX will be given.
+    columns += [F.col(name).cast("float").cast("double").alias(name) for name in features]
+    if time_expr is not None:
+        columns.append(time_expr.alias(TIME_COL))
+    prepared = df.select(*columns)
+
+    # One pass: class counts (grouped by label) and nulls per column.
+    checked = [LABEL_COL, *features, *([TIME_COL] if time_expr is not None else [])]
+    counts = (
+        prepared.groupBy(LABEL_COL)
+        .agg(F.count(F.lit(1)).alias("rows"), *[F.count_if(F.col(c).isNull()).alias(c) for c in checked[1:]])
+        .collect()
+    )
+    nulls = {name: sum(int(row[name]) for row in counts) for name in checked[1:]}
+    class_counts = {row[LABEL_COL]: int(row["rows"]) for row in counts}
+    if None in class_counts:
+        raise TrainingError(f"The label {label!r} is null in {class_counts[None]} rows.")
+    null_columns = [f"{name} ({count} rows)" for name, count in nulls.items() if count]
+    if null_columns:
+        shown = [item.replace(TIME_COL, str(event_time_column)) for item in null_columns]
+        raise TrainingError("Null values where the model needs numbers: " + ", ".join(shown) + ".")
+    if not class_counts:
+        raise TrainingError("The data has no rows.")
+    other = sorted(value for value in class_counts if value not in (0.0, 1.0))
+    if other:
+        raise TrainingError(
+            f"The label {label!r} must be 0 or 1 (binary classification); "
+            f"it also holds {', '.join(map(str, other[:5]))}."
+        )
+    if len(class_counts) == 1:
+        (only,) = class_counts
+        raise TrainingError(
+            f"The label {label!r} has one class only ({only:g} in all {class_counts[only]} rows): "
+            "a classifier needs examples of both 0 and 1."
+        )
+    return prepared, {str(int(value)): count for value, count in sorted(class_counts.items())}
+
+
+# --- Skew ---------------------------------------------------------------------------------------------------------
+
+
+def measure_skew(df: DataFrame) -> dict[str, Any]:
+    """Rows per partition (counted in the JVM, one pass): ``{"partitions", "rows", "max_rows", "ratio"}``, where
+    ratio is the largest partition's rows over an even share (1.0: perfectly even)."""
+    from pyspark.sql import functions as F
+
+    partitions = max(df.rdd.getNumPartitions(), 1)
+    sizes = [int(row["count"]) for row in df.groupBy(F.spark_partition_id()).count().collect()]
+    rows = sum(sizes)
+    largest = max(sizes, default=0)
+    ratio = largest / (rows / partitions) if rows else 1.0
+    return {"partitions": partitions, "rows": rows, "max_rows": largest, "ratio": round(ratio, 3)}
+
+
+def rebalance(
+    df: DataFrame, *, partitions: int, key: str | None = None, salt_buckets: int = 64, seed: int = 42
+) -> DataFrame:
+    """Repartition ``df`` into ``partitions`` on a salted key: ``(key, salt)`` where the salt is a random bucket in
+    ``[0, salt_buckets)``, so a hot key's rows spread over up to ``salt_buckets`` partitions instead of one (and
+    with no key, the salt alone spreads all rows evenly)."""
+    from pyspark.sql import functions as F
+
+    salt = "__salt"
+    buckets = salt_buckets if key is not None else max(salt_buckets, partitions) * 4
+    salted = df.withColumn(salt, F.floor(F.rand(seed) * buckets).cast("int"))
+    by = [F.col(key), F.col(salt)] if key is not None else [F.col(salt)]
+    return salted.repartition(partitions, *by).drop(salt)
+
+
+# --- Split and weights --------------------------------------------------------------------------------------------
+
+
+def _split(
+    prepared: DataFrame, *, by_time: bool, validation_fraction: float, test_fraction: float, seed: int
+) -> tuple[DataFrame, dict[str, Any]]:
+    from pyspark.sql import functions as F
+
+    train_end = 1.0 - validation_fraction - test_fraction
+    validation_end = 1.0 - test_fraction
+    info: dict[str, Any]
+    if by_time:
+        # Cut points in time: train strictly before the first, validation from it to strictly before the second,
+        # test from the second on. Rows of one instant never straddle a cut.
+        first, second = prepared.approxQuantile(TIME_COL, [train_end, validation_end], 0.0001)
+        position = F.col(TIME_COL)
+        info = {"kind": "time", "validation_from": first, "test_from": second}
+        if first >= second:
+            raise TrainingError(
+                "The event times are too few to split in time (validation and test would start at the same instant)."
+            )
+        cut_first, cut_second = F.lit(first), F.lit(second)
+    else:
+        position = F.rand(seed)
+        cut_first, cut_second = F.lit(train_end), F.lit(validation_end)
+        info = {"kind": "random", "seed": seed}
+    split = prepared.withColumn(
+        SPLIT_COL,
+        F.when(position < cut_first, "train").when(position < cut_second, "validation").otherwise("test"),
+    )
+    counts: dict[str, dict[str, int]] = {"train": {}, "validation": {}, "test": {}}
+    # Materialised once here (the rand column must not be drawn again by a later pass), then counted.
+    split = split.persist()
+    for row in split.groupBy(SPLIT_COL, LABEL_COL).count().collect():
+        counts[row[SPLIT_COL]][str(int(row[LABEL_COL]))] = int(row["count"])
+    for name, by_class in counts.items():
+        missing = [value for value in ("0", "1") if not by_class.get(value)]
+        if missing:
+            raise TrainingError(
+                f"The {name} split has no rows of class {' or '.join(missing)}: too few rows "
+                f"({sum(by_class.values())} in it) to train, validate and test on."
+            )
+    info["class_counts"] = counts
+    info["rows"] = {name: sum(by_class.values()) for name, by_class in counts.items()}
+    return split, info
+
+
+def _class_weights(train_counts: dict[str, int], mode: str) -> dict[str, float]:
+    """Balanced weights, ``n / (classes * n_class)``: each class then carries half of the total weight."""
+    if mode == "none":
+        return {"0": 1.0, "1": 1.0}
+    total = sum(train_counts.values())
+    return {value: total / (2 * train_counts[value]) for value in ("0", "1")}
+
+
+# --- Fit and search -----------------------------------------------------------------------------------------------
+
+
+def _estimator(algorithm: str, features: tuple[str, ...], model_params: dict[str, Any], seed: int) -> Any:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import GBTClassifier, LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    assembler = VectorAssembler(inputCols=list(features), outputCol=FEATURES_COL, handleInvalid="error")
+    common: dict[str, Any] = {"featuresCol": FEATURES_COL, "labelCol": LABEL_COL, "weightCol": WEIGHT_COL}
+    classifier: Any
+    if algorithm == "gbt":
+        classifier = GBTClassifier(**common, validationIndicatorCol=VALIDATION_COL, seed=seed, **model_params)
+    else:
+        classifier = LogisticRegression(**common, family="binomial", **model_params)
+    return Pipeline(stages=[assembler, classifier]), classifier
+
+
+def _search(
+    spark: SparkSession,
+    algorithm: str,
+    features: tuple[str, ...],
+    model_params: dict[str, Any],
+    job_params: dict[str, Any],
+    *,
+    fit_rows: DataFrame,
+    validation_rows: DataFrame,
+    report: Progress,
+) -> tuple[PipelineModel, dict[str, Any], list[dict[str, Any]]]:
+    """Fit every candidate of the grid (``parallelism`` at a time, as Spark ML's TrainValidationSplit does) and keep
+    the one of the best validation AUC."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import ParamGridBuilder
+    from pyspark.util import inheritable_thread_target
+
+    pipeline, classifier = _estimator(algorithm, features, model_params, job_params["seed"])
+    grid = ParamGridBuilder()
+    for name, values in job_params["search"].items():
+        grid = grid.addGrid(classifier.getParam(name), values)
+    param_maps = grid.build()
+    evaluator = BinaryClassificationEvaluator(
+        labelCol=LABEL_COL, rawPredictionCol="probability", metricName="areaUnderROC"
+    )
+    fits = pipeline.fitMultiple(fit_rows, param_maps)
+    total = len(param_maps)
+    results: list[tuple[int, Any, float]] = []
+
+    def fit_one(_: int) -> tuple[int, Any, float]:
+        # fitMultiple's iterator is thread-safe: each call fits the next candidate.
+        index, model = next(fits)
+        return index, model, evaluator.evaluate(model.transform(validation_rows))
+
+    # inheritable_thread_target: the candidates' Spark jobs keep the caller's job group (cancellation reaches them).
+    with ThreadPool(processes=min(job_params["parallelism"], total)) as pool:
+        for done, result in enumerate(pool.imap_unordered(inheritable_thread_target(spark)(fit_one), range(total)), 1):
+            results.append(result)
+            report(0.15 + 0.55 * done / total, f"fitted {done} of {total} candidate{'s' if total > 1 else ''}")
+    results.sort(key=lambda item: item[0])
+    search: list[dict[str, Any]] = [
+        {
+            "params": {param.name: _plain(value) for param, value in param_maps[index].items()},
+            "validation_auc": auc,
+        }
+        for index, _, auc in results
+    ]
+    best_index, best_model, _ = max(results, key=lambda item: (item[2], -item[0]))
+    chosen = {**model_params, **search[best_index]["params"]}
+    return best_model, chosen, search
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _resume_key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _saved(work: Path, key: str) -> dict[str, Any] | None:
+    try:
+        saved: dict[str, Any] = json.loads((work / "model.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if saved.get("key") == key and (work / "model").is_dir() else None
+
+
+def _save(work: Path, key: str, pipeline: PipelineModel, chosen: dict[str, Any], search: list[dict[str, Any]]) -> None:
+    # The pipeline first, the manifest last: a crash between them leaves no manifest, so nothing half-saved resumes.
+    shutil.rmtree(work / "model", ignore_errors=True)
+    pipeline.write().overwrite().save(str(work / "model"))
+    staging = work / "model.json.tmp"
+    staging.write_text(json.dumps({"key": key, "params": chosen, "search": search}))
+    staging.replace(work / "model.json")
+
+
+# --- Threshold and metrics ----------------------------------------------------------------------------------------
+
+
+def _positive_probability(scored: DataFrame) -> DataFrame:
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    return scored.withColumn(POSITIVE_COL, vector_to_array(F.col("probability"))[1])
+
+
+def _bins(scored: DataFrame) -> np.ndarray:
+    """Counts of negatives and positives per probability bin of width 1/THRESHOLD_BINS, as a (bins, 2) array: the
+    validation split reduced to a thousand rows whatever its size."""
+    from pyspark.sql import functions as F
+
+    binned = F.least(F.floor(F.col(POSITIVE_COL) * THRESHOLD_BINS), F.lit(THRESHOLD_BINS - 1)).cast("int")
+    counts = np.zeros((THRESHOLD_BINS, 2))
+    for row in scored.groupBy(binned.alias("bin"), F.col(LABEL_COL)).count().collect():
+        counts[row["bin"], int(row[LABEL_COL])] += row["count"]
+    return counts
+
+
+def choose_threshold(bins: np.ndarray, *, costs: tuple[float, float] | None = None) -> float:
+    """The threshold (a multiple of 1/THRESHOLD_BINS; positive when p >= threshold) of maximum F1 on the binned
+    validation scores or, with ``costs`` (false positive, false negative), of minimum total cost."""
+    negatives, positives = bins[:, 0], bins[:, 1]
+    # Predicting positive from bin b up: true positives are the positives in bins b.., false positives the negatives.
+    tp = positives[::-1].cumsum()[::-1]
+    fp = negatives[::-1].cumsum()[::-1]
+    fn = positives.sum() - tp
+    if costs is not None:
+        cost_fp, cost_fn = costs
+        index = int(np.argmin(cost_fp * fp + cost_fn * fn))
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f1 = np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        index = int(np.argmax(f1))
+    return index / THRESHOLD_BINS
+
+
+def _test_metrics(scored: DataFrame, *, threshold: float, costs: tuple[float, float] | None) -> dict[str, float]:
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.sql import functions as F
+
+    p, y = F.col(POSITIVE_COL), F.col(LABEL_COL)
+    clipped = F.least(F.greatest(p, F.lit(LOG_LOSS_EPSILON)), F.lit(1 - LOG_LOSS_EPSILON))
+    positive = p >= threshold
+    row = scored.agg(
+        F.count_if(positive & (y == 1)).alias("tp"),
+        F.count_if(positive & (y == 0)).alias("fp"),
+        F.count_if(~positive & (y == 1)).alias("fn"),
+        F.count_if(~positive & (y == 0)).alias("tn"),
+        F.avg(-(y * F.log(clipped) + (1 - y) * F.log(1 - clipped))).alias("log_loss"),
+    ).first()
+    assert row is not None
+    tp, fp, fn, tn = (int(row[name]) for name in ("tp", "fp", "fn", "tn"))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    metrics = {
+        "auc": BinaryClassificationEvaluator(
+            labelCol=LABEL_COL, rawPredictionCol=POSITIVE_COL, metricName="areaUnderROC"
+        ).evaluate(scored),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "log_loss": float(row["log_loss"]),
+        "threshold": threshold,
+        "test_rows": float(tp + fp + fn + tn),
+        "true_positives": float(tp),
+        "false_positives": float(fp),
+        "false_negatives": float(fn),
+        "true_negatives": float(tn),
+    }
+    if costs is not None:
+        cost = costs[0] * fp + costs[1] * fn
+        metrics["business_cost"] = cost
+        metrics["business_cost_per_row"] = cost / (tp + fp + fn + tn)
+    return metrics
+
+
+# --- ONNX ---------------------------------------------------------------------------------------------------------
+
+
+def export_onnx(spark: SparkSession, pipeline: PipelineModel, features: Sequence[str]) -> bytes:
+    """The fitted pipeline as ONNX, one float32 ``[N, 1]`` input per feature, named after it."""
+    from onnxmltools import convert_sparkml  # type: ignore[import-untyped]
+    from onnxmltools.convert.common.data_types import FloatTensorType  # type: ignore[import-untyped]
+
+    initial_types = [(name, FloatTensorType([None, 1])) for name in features]
+    # The linear converter prints its attributes to stdout; they belong nowhere.
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = convert_sparkml(pipeline, "assay-spark-ml", initial_types, spark_session=spark)
+    return bytes(model.SerializeToString())
+
+
+def parity(onnx_bytes: bytes, sample: Any, features: Sequence[str]) -> float:
+    """Largest absolute difference between Spark's positive-class probability (``sample[POSITIVE_COL]``) and ONNX
+    Runtime's for the same rows (``sample``: a pandas frame of the features and Spark's score)."""
+    import onnxruntime
+
+    if len(sample) == 0:
+        raise TrainingError("No held-out rows to check the ONNX model's scores against Spark's.")
+    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    feeds = {name: sample[name].to_numpy(dtype=np.float32).reshape(-1, 1) for name in features}
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True))
+    onnx_positive = np.asarray(outputs["probability"])[:, 1]
+    return float(np.max(np.abs(onnx_positive - sample[POSITIVE_COL].to_numpy(dtype=np.float64))))
+
+
+def check_parity(difference: float, tolerance: float) -> None:
+    if not difference <= tolerance:
+        raise ParityError(
+            f"The ONNX model's positive-class probability differs from Spark's by up to {difference:.3g} on "
+            f"held-out rows, above the tolerance of {tolerance:g}: the export is not registered."
+        )
+
+
+def _tolerance(value: float | None) -> float:
+    if value is not None:
+        return float(value)
+    return float(getattr(settings, "TRAINING_PARITY_TOLERANCE", DEFAULT_PARITY_TOLERANCE))
+
+
+# --- Registration -------------------------------------------------------------------------------------------------
+
+
+def register_trained_model(
+    trained: TrainedModel,
+    *,
+    model: RegisteredModel,
+    job: Job,
+    actor: Any,
+    feature_set_version: FeatureSetVersion,
+    description: str = "",
+) -> ModelVersion:
+    """Register ``trained``'s ONNX as ``model``'s next version, once per ``job``: a retried job gets the version
+    its earlier attempt registered. Links the feature-set version trained on (and its dataset versions), the
+    requester as author, the job, the parameters and the metrics."""
+    from registry.actions.registered_models import do_register_model_version
+
+    return do_register_model_version(
+        model,
+        actor=actor,
+        chunks=trained.chunks(),
+        filename=f"{trained.algorithm}.onnx",
+        training_params={**trained.training_params(), "job": str(job.public_id)},
+        metrics=trained.metrics,
+        dataset_versions=list(feature_set_version.dataset_versions.order_by("pk").values_list("pk", flat=True)),
+        feature_set_versions=[feature_set_version.pk],
+        authors=[actor.get_username()],
+        description=description
+        or f"{trained.algorithm} trained on feature-set version {feature_set_version.pk} by job {job.public_id}.",
+        job=job,
+    )
+
+
+def decision_costs(model: RegisteredModel) -> tuple[float, float] | None:
+    """The costs of a false positive and a false negative that ``model``'s use case states, if any."""
+    return model.use_case.decision_costs() if model.use_case is not None else None
