@@ -75,3 +75,9 @@ bench-registry: $(VENV)/.installed-base
 .PHONY: bench-gate
 bench-gate: $(VENV)/.installed-base
 	$(BIN)/python -m bench.gate $(ARGS)
+
+# Feature materialization benchmark (bench/features.py, docs/benchmarks.md): Spark against pandas at 1M and 10M events;
+# ARGS="--sizes 1000000" for the smaller size only.
+.PHONY: bench-features
+bench-features: $(VENV)/.installed-base
+	$(BIN)/python -m bench.features $(ARGS)

@@ -41,11 +41,14 @@ __all__ = [
     "HISTOGRAM_BINS",
     "PARTITION_COLUMN",
     "QUANTILES",
+    "BuiltFeatures",
     "FeatureDefinitionError",
     "MaterializedFeatures",
+    "build_features",
     "check_feature_view",
     "default_spine",
     "entity_column",
+    "feature_statistics",
     "materialize",
     "parse_window",
 ]
@@ -138,7 +141,6 @@ class MaterializedFeatures:
     files: list[list[Any]] = field(repr=False)
     entity_column: str
     time_column: str
-    definitions_digest: str
 
 
 # --- Definitions --------------------------------------------------------------------------------------------------
@@ -392,27 +394,27 @@ def _aggregate(aggregation: str, value: SparkColumn, frame: WindowSpec) -> Spark
     return F.last(value, ignorenulls=True).over(frame)  # last and none: the latest value strictly before t
 
 
-def materialize(
-    spark: SparkSession,
+@dataclass(frozen=True)
+class BuiltFeatures:
+    """The features as a DataFrame not yet computed (``build_features``): one row per spine row, with the entity
+    and time columns, the spine's other columns, each feature, and ``as_of_date``."""
+
+    dataframe: DataFrame
+    entity_column: str
+    time_column: str
+
+
+def build_features(
     feature_view: Any,
     dataset_version_df: DataFrame,
     spine_df: DataFrame | None = None,
     *,
     progress: Progress | None = None,
-    output_key: str | None = None,
     folds: int = DEFAULT_FOLDS,
     smoothing: float = DEFAULT_SMOOTHING,
-) -> MaterializedFeatures:
-    """Compute the view's features at each spine row, write them, summarise them. See the module docstring.
-
-    ``dataset_version_df`` is the source dataset version as read by registry.pipelines.io.read_dataset_version.
-    ``spine_df`` holds the entity column and the view's event-time column (the time each row is computed at), and
-    any label columns target encodings need; without one, ``default_spine`` builds it. Output lands in
-    ARTIFACT_ROOT/features/<output_key>/ (a job passes its own id, so that a retry replaces its earlier attempt; a
-    random key otherwise). Raises FeatureDefinitionError
-    before any Spark job when a definition does not fit the data. ``progress(fraction, stage)`` is called between
-    steps (a callback that raises stops the job; nothing is left behind).
-    """
+) -> BuiltFeatures:
+    """The plan of ``materialize`` without writing it: definitions checked (FeatureDefinitionError, before any Spark
+    job), the spine, windows and target encodings laid out as one lazy DataFrame."""
     from pyspark.errors import AnalysisException
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -501,8 +503,37 @@ def materialize(
         result = _target_encode(result, entity, encodings, folds=folds, smoothing=smoothing)
     result = result.withColumn(PARTITION_COLUMN, F.to_date(F.col(time_column)))
 
+    return BuiltFeatures(result, entity, time_column)
+
+
+def materialize(
+    spark: SparkSession,
+    feature_view: Any,
+    dataset_version_df: DataFrame,
+    spine_df: DataFrame | None = None,
+    *,
+    progress: Progress | None = None,
+    output_key: str | None = None,
+    folds: int = DEFAULT_FOLDS,
+    smoothing: float = DEFAULT_SMOOTHING,
+) -> MaterializedFeatures:
+    """Compute the view's features at each spine row, write them, summarise them. See the module docstring.
+
+    ``dataset_version_df`` is the source dataset version as read by registry.pipelines.io.read_dataset_version.
+    ``spine_df`` holds the entity column and the view's event-time column (the time each row is computed at), and
+    any label columns target encodings need; without one, ``default_spine`` builds it. Output lands in
+    ARTIFACT_ROOT/features/<output_key>/ (a job passes its own id, so that a retry replaces its earlier attempt; a
+    random key otherwise). Raises FeatureDefinitionError before any Spark job when a definition does not fit the
+    data. ``progress(fraction, stage)`` is called between steps; a callback that raises stops the job: before the
+    write nothing is left, after it the folder at the job's key stays until the job's retry replaces it (it is
+    registered only by do_register_feature_set_version, so an unregistered folder is never read).
+    """
+    built = build_features(
+        feature_view, dataset_version_df, spine_df, progress=progress, folds=folds, smoothing=smoothing
+    )
+    features = _features_of(feature_view)
     _report(progress, 0.2, "writing parquet")
-    final, files = _write(result, output_key or uuid.uuid4().hex)
+    final, files = _write(built.dataframe, output_key or uuid.uuid4().hex)
     _report(progress, 0.7, "output written")
     written = spark.read.parquet(str(final))
     _report(progress, 0.8, "computing statistics")
@@ -516,9 +547,8 @@ def materialize(
         row_count=row_count,
         statistics=statistics,
         files=files,
-        entity_column=entity,
-        time_column=time_column,
-        definitions_digest=canonical_digest({"entity": entity, "time": time_column, "features": features}),
+        entity_column=built.entity_column,
+        time_column=built.time_column,
     )
 
 
