@@ -81,3 +81,9 @@ bench-gate: $(VENV)/.installed-base
 .PHONY: bench-features
 bench-features: $(VENV)/.installed-base
 	$(BIN)/python -m bench.features $(ARGS)
+
+# Training benchmark (bench/training.py, docs/benchmarks.md): LR and a small GBT at 1M rows, ONNX export, JVM start
+# apart; ARGS="--sizes 100000" for a quick run.
+.PHONY: bench-training
+bench-training: $(VENV)/.installed-base
+	$(BIN)/python -m bench.training $(ARGS)
