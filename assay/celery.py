@@ -11,6 +11,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assay.settings")
 
+from django.conf import settings
+
 app = Celery("assay")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
@@ -23,6 +25,9 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_ignore_result=True,
     task_default_queue="default",
+    # Spark jobs have a queue of their own, taken by one worker process (Procfile's "spark"): each holds a JVM,
+    # and local[*] already uses every core. core.jobs sends each job to its kind's queue; this covers a direct call.
+    task_routes={"assay.job.registry.*": {"queue": settings.SPARK_QUEUE}},
     # Publishing must not hang a web request when the broker is down: fail at once and answer 503.
     task_publish_retry=False,
     broker_connection_timeout=2,

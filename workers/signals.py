@@ -1,14 +1,17 @@
-"""Worker lifecycle hooks. On start-up a worker node takes back the jobs it was running when it last died."""
+"""Worker lifecycle hooks. On start-up a worker node takes back the jobs it was running when it last died and
+removes the staging files of jobs that no longer run; each pool process stops its SparkSession when it exits."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from celery.signals import worker_ready
+from celery.signals import worker_process_shutdown, worker_ready
 from django.db import connections
 
+from core.choices import JobStatus
 from core.jobs import sweep_interrupted_jobs
+from core.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +28,38 @@ def sweep_on_start(sender: Any, **kwargs: Any) -> None:
         return
     try:
         swept = sweep_interrupted_jobs(worker=hostname)
+        _clean_staging()
     finally:
         # The pool forks its children from this process later on: they must not inherit an open connection.
         connections.close_all()
     for job in swept:
         logger.warning("job %s (%s) was interrupted on %s: %s", job.public_id, job.kind, hostname, job.status)
+
+
+# Staging folders younger than this may belong to a job whose row says "queued" for a moment longer.
+STAGING_GRACE_SECONDS = 600
+
+
+def _clean_staging() -> None:
+    """Remove what jobs that are not running left in ARTIFACT_ROOT/.staging (a worker killed mid-write)."""
+    from registry.pipelines.io import clean_stale_staging
+
+    running = {
+        str(public_id) for public_id in Job.objects.filter(status=JobStatus.RUNNING).values_list("public_id", flat=True)
+    }
+    removed = clean_stale_staging(lambda owner: owner in running, older_than=STAGING_GRACE_SECONDS)
+    if removed:
+        logger.warning(
+            "removed the staging files of %d job(s) that no longer run: %s", len(removed), ", ".join(removed)
+        )
+
+
+@worker_process_shutdown.connect
+def stop_spark_on_exit(**kwargs: Any) -> None:
+    """A pool process that exits (worker shutdown, max-tasks-per-child) stops its JVM cleanly."""
+    from workers.spark import stop_spark
+
+    try:
+        stop_spark()
+    except Exception:  # exiting anyway: a JVM that will not stop dies with the process
+        logger.exception("stopping Spark at process exit failed")

@@ -23,6 +23,10 @@ from registry.actions.features import (
     do_register_feature_set_version,
     do_update_feature_view,
 )
+from registry.actions.jobs import (
+    do_request_materialization,
+    do_request_training,
+)
 from registry.actions.registered_models import (
     do_change_version_status,
     do_create_model,
@@ -52,6 +56,8 @@ __all__ = [
     "do_register_dataset_version",
     "do_register_feature_set_version",
     "do_register_model_version",
+    "do_request_materialization",
+    "do_request_training",
     "do_update_dataset",
     "do_update_feature_view",
     "do_update_model",

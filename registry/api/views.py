@@ -16,7 +16,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.generics import GenericAPIView
@@ -25,10 +25,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import RestrictedViewSetMixin, TeamScopedCreateMixin
+from core.api.base import RestrictedViewSetMixin, StrictSerializer, TeamScopedCreateMixin
 from core.api.permissions import RestrictedObjectPermission
+from core.api.serializers import JobSerializer
+from core.models import Job
 from core.querysets import CHANGE, VIEW
 from registry import actions, artifacts
+from registry.actions.jobs import MATERIALIZE_KIND, TRAIN_KIND
 from registry.api import serializers as s
 from registry.filtersets import (
     DatasetFilterSet,
@@ -110,6 +113,37 @@ class RegistryViewSet(
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         super().partial_update(request, *args, **kwargs)
         return Response(self.read_serializer_class(self.get_object(), context=self.get_serializer_context()).data)
+
+
+# --- Spark jobs (docs/spark-jobs.md) ------------------------------------------------------------------------------
+
+
+class TrainingRequestSerializer(StrictSerializer):
+    """POST /models/{id}/train/: a materialized feature-set version (its id), the label column, the algorithm."""
+
+    feature_set_version = serializers.IntegerField(min_value=1)
+    # Declared fields leave the class body (DRF's metaclass), so this does not shadow Field.label at run time.
+    label = serializers.CharField(max_length=255)  # type: ignore[assignment]
+    algorithm = serializers.CharField(max_length=64, help_text="logistic_regression or gbt")
+    params = serializers.DictField(required=False, help_text="Hyper-parameters and job settings (docs/spark-jobs.md)")
+    features = serializers.ListField(child=serializers.CharField(max_length=255), required=False, min_length=1)
+    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+
+
+class MaterializationRequestSerializer(StrictSerializer):
+    """POST /feature-views/{id}/materialize/: the source dataset version (its id) and, optionally, the spine's."""
+
+    dataset_version = serializers.IntegerField(min_value=1)
+    spine_dataset_version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+
+
+def _job_response(request: Request, kind: str, start: Any) -> Response:
+    """202 with a new job; 200 with the first one when this user sent the same ``idempotency_key`` before."""
+    key = request.data.get("idempotency_key") if isinstance(request.data, dict) else None
+    seen = bool(key) and Job.objects.filter(requested_by=request.user.pk, kind=kind, idempotency_key=key).exists()
+    job = start()
+    return Response(JobSerializer(job).data, status=status.HTTP_200_OK if seen else status.HTTP_202_ACCEPTED)
 
 
 # --- Use cases ----------------------------------------------------------------------------------------------------
@@ -267,6 +301,26 @@ class RegisteredModelViewSet(RegistryViewSet):
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_model(
             serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    @extend_schema(
+        request=TrainingRequestSerializer,
+        responses={
+            202: JobSerializer,
+            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
+        },
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def train(self, request: Request, pk: str | None = None) -> Response:
+        """Start a Spark job that trains a binary classifier on a materialized feature-set version and registers
+        its ONNX export as the model's next version. Follow it at /api/v1/jobs/{id}/ (docs/spark-jobs.md)."""
+        model = self.get_object()
+        serializer = TrainingRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return _job_response(
+            request,
+            TRAIN_KIND,
+            lambda: actions.do_request_training(model, actor=request.user, **serializer.validated_data),
         )
 
 
@@ -437,6 +491,26 @@ class FeatureViewViewSet(RegistryViewSet):
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_feature_view(
             serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    @extend_schema(
+        request=MaterializationRequestSerializer,
+        responses={
+            202: JobSerializer,
+            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
+        },
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def materialize(self, request: Request, pk: str | None = None) -> Response:
+        """Start a Spark job that materializes the view from a version of its source dataset into a new
+        feature-set version. Follow it at /api/v1/jobs/{id}/ (docs/spark-jobs.md)."""
+        view = self.get_object()
+        serializer = MaterializationRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return _job_response(
+            request,
+            MATERIALIZE_KIND,
+            lambda: actions.do_request_materialization(view, actor=request.user, **serializer.validated_data),
         )
 
 

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from registry.choices import FingerprintSource
 from registry.models import Dataset, DatasetVersion
 from registry.models.validators import validate_location
-from registry.pipelines import entity_key_column, io
+from registry.pipelines import io
 from registry.pipelines.io import DataError
 
 SCHEMA: dict[str, Any] = {
@@ -326,9 +326,3 @@ def test_staging_of_dead_jobs_is_cleaned_up(lake: Path) -> None:
     assert (io.staging_root() / "live-job").exists()
     assert io.remove_staging("live-job")
     assert not (io.staging_root() / "live-job").exists()
-
-
-def test_the_entity_key_column() -> None:
-    assert entity_key_column("customer", ["Customer_ID", "amount"]) == "Customer_ID"
-    assert entity_key_column("store", ["store", "amount"]) == "store"
-    assert entity_key_column("store", ["amount"]) is None

@@ -1,0 +1,222 @@
+"""Requests for the registry's Spark jobs: materializing a feature view, training a model.
+
+Each checks everything that can be checked without reading the data (who asks, that the inputs belong to the
+target's team and fit together, that the definitions, the label and the parameters are valid) and then asks the job
+layer for the job (core.jobs.dispatch_job: the job row and its audit event in this transaction, the message after
+commit). A refused request writes nothing. The job re-reads its rows when it runs and checks the data itself
+(registry.pipelines.io). The same ``idempotency_key`` from the same user returns the first job. docs/spark-jobs.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.jobs import dispatch_job
+from core.models import Job
+from registry.actions._shared import _require, _same_team
+from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel
+
+MATERIALIZE_KIND = "registry.materialize_features"
+TRAIN_KIND = "registry.train_model"
+_IDEMPOTENCY_KEY = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
+_LABEL_TYPES = frozenset({"boolean", "int8", "int16", "int32", "int64"})
+
+
+def _clean_key(idempotency_key: Any) -> str:
+    if idempotency_key in (None, ""):
+        return ""
+    if not isinstance(idempotency_key, str) or not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ValidationError({"idempotency_key": "1 to 128 characters: letters, digits and '._:-'."})
+    return idempotency_key
+
+
+def _pk(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError({field: "Must be the id of a dataset or feature-set version (a positive integer)."})
+    return value
+
+
+def _columns(version: DatasetVersion) -> dict[str, dict[str, Any]]:
+    return {column["name"].casefold(): column for column in version.schema["columns"]}
+
+
+def _check_readable(version: DatasetVersion, field: str) -> None:
+    """What can be told from the registry alone: a format Spark reads here, a location it can reach."""
+    from registry.pipelines.io import UNAVAILABLE_FORMATS, DataError, resolve_location
+
+    dataset = version.dataset
+    if dataset.storage_format in UNAVAILABLE_FORMATS:
+        raise ValidationError({field: f"{version}: {UNAVAILABLE_FORMATS[dataset.storage_format]}"})
+    try:
+        resolve_location(dataset.location)
+    except DataError as error:
+        raise ValidationError({field: f"{version}: {error.message}"}) from None
+
+
+@transaction.atomic
+def do_request_materialization(
+    feature_view: FeatureView,
+    *,
+    actor: Any,
+    dataset_version: Any,
+    spine_dataset_version: Any = None,
+    idempotency_key: Any = "",
+) -> Job:
+    """Ask for a job that materializes ``feature_view`` from ``dataset_version`` (a version id of the view's source
+    dataset) into a new feature-set version, computed at each row of the spine (``spine_dataset_version``: a
+    version id of any dataset of the team holding the entity and event-time columns, and the labels target
+    encodings need; by default every entity at each of its event times).
+
+    The view's definitions are pinned in the job's parameters: editing the view meanwhile does not change the job.
+    """
+    from registry.pipelines.features import check_feature_view, entity_column
+
+    _require(actor, feature_view.team)
+    key = _clean_key(idempotency_key)
+    (source,) = _same_team(
+        DatasetVersion.objects.select_related("dataset"),
+        "dataset__team",
+        feature_view.team,
+        [_pk(dataset_version, "dataset_version")],
+        "dataset_version",
+    )
+    if source.dataset_id != feature_view.source_dataset_id:
+        raise ValidationError(
+            {
+                "dataset_version": (
+                    f"{source} is not a version of the view's source dataset {feature_view.source_dataset}."
+                )
+            }
+        )
+    _check_readable(source, "dataset_version")
+    spine = None
+    if spine_dataset_version is not None:
+        (spine,) = _same_team(
+            DatasetVersion.objects.select_related("dataset"),
+            "dataset__team",
+            feature_view.team,
+            [_pk(spine_dataset_version, "spine_dataset_version")],
+            "spine_dataset_version",
+        )
+        _check_readable(spine, "spine_dataset_version")
+        missing = []
+        if entity_column(feature_view, spine.schema) is None:
+            missing.append(f"{feature_view.entity}_id (the entity key)")
+        if feature_view.event_time_column.casefold() not in _columns(spine):
+            missing.append(f"{feature_view.event_time_column} (the event time)")
+        if missing:
+            raise ValidationError(
+                {"spine_dataset_version": f"{spine} lacks the column(s) a spine needs: {', '.join(missing)}."}
+            )
+    problems = check_feature_view(feature_view, source.schema, spine_schema=spine.schema if spine else None)
+    if problems:
+        raise ValidationError({"features": [f"{feature_view}: {problem}" for problem in problems]})
+    job, _ = dispatch_job(
+        MATERIALIZE_KIND,
+        actor=actor,
+        team=feature_view.team,
+        target=feature_view,
+        params={
+            "dataset_version": source.pk,
+            "spine_dataset_version": spine.pk if spine else None,
+            "features": feature_view.features,
+        },
+        idempotency_key=key,
+    )
+    return job
+
+
+@transaction.atomic
+def do_request_training(
+    model: RegisteredModel,
+    *,
+    actor: Any,
+    feature_set_version: Any,
+    label: Any,
+    algorithm: Any,
+    params: Any = None,
+    features: Any = None,
+    idempotency_key: Any = "",
+) -> Job:
+    """Ask for a job that trains a binary classifier of ``algorithm`` on a materialized feature-set version of the
+    model's team, predicting ``label`` from ``features`` (all the version's features by default), and registers
+    the ONNX export as the model's next version.
+
+    The label must be a column of a dataset version the feature set was built from (the spine carries it into the
+    materialized rows), of type boolean or integer; that it holds exactly two classes is checked on the data when
+    the job runs.
+    """
+    from registry.pipelines.training import ALGORITHMS, TrainingError, _check_params
+
+    _require(actor, model.team)
+    key = _clean_key(idempotency_key)
+    (feature_set,) = _same_team(
+        FeatureSetVersion.objects.select_related("feature_view"),
+        "feature_view__team",
+        model.team,
+        [_pk(feature_set_version, "feature_set_version")],
+        "feature_set_version",
+    )
+    if not feature_set.storage_location:
+        raise ValidationError(
+            {
+                "feature_set_version": f"{feature_set} was registered by hand and holds no data: train on a version a "
+                "materialization job wrote."
+            }
+        )
+    if algorithm not in ALGORITHMS:
+        raise ValidationError({"algorithm": f"{algorithm!r} is not one of {', '.join(ALGORITHMS)}."})
+    params = {} if params is None else params
+    try:
+        _check_params(algorithm, params)
+    except TrainingError as error:
+        raise ValidationError({"params": str(error)}) from None
+    feature_names = [feature["name"] for feature in feature_set.features]
+    if features is None:
+        chosen = feature_names
+    else:
+        if not isinstance(features, list) or not features or not all(isinstance(name, str) for name in features):
+            raise ValidationError({"features": "Must be a non-empty list of feature names."})
+        unknown = [name for name in features if name not in feature_names]
+        if unknown:
+            raise ValidationError({"features": f"Not features of {feature_set}: {', '.join(unknown)}."})
+        if len(set(features)) != len(features):
+            raise ValidationError({"features": "A feature is listed twice."})
+        chosen = features
+    if not isinstance(label, str) or not label:
+        raise ValidationError({"label": "Name the label column."})
+    if label in chosen:
+        raise ValidationError({"label": f"{label!r} is also a feature: a model may not read its own label."})
+    label_type = None
+    for version in feature_set.dataset_versions.order_by("pk"):
+        column = _columns(version).get(label.casefold())
+        if column is not None:
+            label_type = column["type"]
+            break
+    if label_type is None:
+        raise ValidationError(
+            {"label": f"{label!r} is not a column of {feature_set} or of the data it was built from."}
+        )
+    if label_type not in _LABEL_TYPES:
+        raise ValidationError(
+            {"label": f"{label!r} is {label_type}; a binary label is boolean or an integer column holding 0 and 1."}
+        )
+    job, _ = dispatch_job(
+        TRAIN_KIND,
+        actor=actor,
+        team=model.team,
+        target=model,
+        params={
+            "feature_set_version": feature_set.pk,
+            "label": label,
+            "algorithm": algorithm,
+            "params": params,
+            "features": chosen,
+        },
+        idempotency_key=key,
+    )
+    return job
