@@ -171,7 +171,7 @@ def job_task(kind: str, *, queue: str = "default", description: str = "") -> Cal
 
         task.__doc__ = fn.__doc__
         # The job's own function, for running it in-process (tests): the task itself claims the job first.
-        task.job_fn = fn
+        task.job_fn = fn  # type: ignore[attr-defined]
         return task
 
     return decorate
