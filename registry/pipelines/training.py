@@ -177,7 +177,10 @@ class TrainedModel:
             "parity": {"max_abs_diff": self.parity_max_abs_diff, "tolerance": self.parity_tolerance},
             "resumed": self.resumed,
             "timings": self.timings,
-            "onnx": {"inputs": "one float32 [N, 1] tensor per feature, named after it", "outputs": "probability"},
+            "onnx": {
+                "inputs": "one float32 [N, 1] tensor per feature, named after it",
+                "outputs": "probability [N, 2] (column 1: the positive class); prediction (cut at 0.5, not threshold)",
+            },
         }
 
 
