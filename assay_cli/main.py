@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from assay_cli import __version__, render, signing
+from assay_cli import __version__, jobs, render, signing
 from assay_cli.client import CHUNK_BYTES, Client, LocalFileError, Refused, Unreachable
 from assay_cli.errors import OK, REFUSED, UNREACHABLE, USAGE, NoToken, Rejected, UsageError
 from assay_cli.render import emit
@@ -241,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--reason", required=True)
 
     signing.add_commands(commands, command, Parser)
+    jobs.add_commands(commands, models, command, Parser)
     return parser
 
 
