@@ -48,6 +48,10 @@ $(JAVA):
 	$(SUDO) apt-get update
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless
 
+.PHONY: java
+java: $(JAVA)
+	@java -version
+
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 $(CHROMIUM):
 	$(SUDO) apt-get update
