@@ -4,6 +4,8 @@ removes the staging files of jobs that no longer run; each pool process stops it
 from __future__ import annotations
 
 import logging
+import uuid
+from pathlib import Path
 from typing import Any
 
 from celery.signals import worker_process_shutdown, worker_ready
@@ -52,6 +54,31 @@ def _clean_staging() -> None:
         logger.warning(
             "removed the staging files of %d job(s) that no longer run: %s", len(removed), ", ".join(removed)
         )
+    _clean_unregistered_outputs()
+
+
+def _clean_unregistered_outputs() -> None:
+    """Remove the feature outputs of finished jobs that never registered them (failed after their last attempt)."""
+    from django.conf import settings
+
+    from core.choices import FINISHED_JOB_STATUSES
+    from workers.tasks import remove_unregistered_output
+
+    folder = Path(settings.ARTIFACT_ROOT) / "features"
+    if not folder.is_dir():
+        return
+    names = [child.name for child in folder.iterdir() if child.is_dir() and _is_uuid(child.name)]
+    for job in Job.objects.filter(public_id__in=names, status__in=FINISHED_JOB_STATUSES):
+        if remove_unregistered_output(job):
+            logger.warning("removed the unregistered output of job %s (%s)", job.public_id, job.status)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 @worker_process_shutdown.connect

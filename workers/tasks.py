@@ -107,7 +107,6 @@ def spark_work(job: Job, ctx: JobContext) -> Iterator[Any]:
     description="Materialize a feature view from a dataset version into a registered feature-set version (Spark).",
 )
 def materialize_features(job: Job, ctx: JobContext) -> dict[str, Any]:
-    from registry.actions.features import do_register_feature_set_version
     from registry.models import DatasetVersion, FeatureSetVersion, FeatureView
 
     done = FeatureSetVersion.objects.filter(job=job).first()
@@ -136,6 +135,33 @@ def materialize_features(job: Job, ctx: JobContext) -> dict[str, Any]:
         "features": params.get("features") or view.features,
     }
     ctx.progress(0.01, f"reading {source}")
+    try:
+        return _materialize(job, ctx, view, source, spine, definitions, actor)
+    except BaseException:
+        # A job that ends without its version (failed, cancelled) leaves no output folder behind. A worker killed
+        # outright cannot get here: its retry replaces the folder, and a job that is never retried has it removed
+        # by the next worker start (workers.signals).
+        remove_unregistered_output(job)
+        raise
+
+
+def remove_unregistered_output(job: Job) -> bool:
+    """Remove ``features/<job id>`` under ARTIFACT_ROOT unless a feature-set version registered it."""
+    from registry.models import FeatureSetVersion
+    from registry.pipelines.io import output_path
+
+    folder = output_path("features", str(job.public_id))
+    if not folder.exists() or FeatureSetVersion.objects.filter(job=job).exists():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+def _materialize(
+    job: Job, ctx: JobContext, view: Any, source: Any, spine: Any, definitions: dict[str, Any], actor: Any
+) -> dict[str, Any]:
+    from registry.actions.features import do_register_feature_set_version
+
     with spark_work(job, ctx) as (spark, watch):
         from registry.pipelines.features import FeatureDefinitionError, materialize
         from registry.pipelines.io import read_dataset_version

@@ -205,7 +205,7 @@ def _check_format(files: Sequence[Path], declared: str, version: Any) -> None:
             described = f"{article} {what} file" if found in _FORMAT_NAMES else what
             raise DataError(
                 f"{version}: {file.name} is not a {_FORMAT_NAMES[declared]} file (it looks like {described}); the "
-                f"version declares storage_format {declared!r}."
+                f"version declares storage_format {str(declared)!r}."
             )
 
 

@@ -1,0 +1,148 @@
+"""The registry's two Spark job kinds, run in this process on the session-wide ``spark`` fixture: a materialization
+and a training job end to end (request, run, registration), a retry that finds its registration instead of making a
+second one, and bad data that fails the job with the reader's message and leaves nothing behind.
+
+(tests/workers/test_spark_jobs.py runs jobs in real workers; here the job function runs in the test process through
+the same runner, without the broker.)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
+
+from core.choices import JobStatus
+from core.models import Job
+from registry import actions
+from registry.models import FeatureSetVersion, ModelVersion
+from registry.pipelines import io
+from tests.registry.factories import EVENTS_SCHEMA, make_dataset, make_dataset_version, make_feature_view, make_model
+from workers import tasks
+from workers.runner import JobContext, run_job
+
+SPINE_SCHEMA: dict[str, Any] = {
+    "columns": [
+        {"name": "customer_id", "type": "int64", "nullable": False},
+        {"name": "event_time", "type": "timestamp", "nullable": False},
+        {"name": "churned", "type": "boolean", "nullable": False},
+    ]
+}
+START = datetime(2024, 1, 1, tzinfo=UTC)
+CUSTOMERS = 40
+
+
+@pytest.fixture
+def lake(settings: Any, tmp_path: Path) -> Path:
+    settings.DATA_LAKE_ROOT = str(tmp_path / "lake")
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.SPARK_JOB_POLL_SECONDS = 1
+    (tmp_path / "lake" / "events").mkdir(parents=True)
+    (tmp_path / "lake" / "labels").mkdir(parents=True)
+    events = [(c, START + timedelta(days=d, hours=c % 7)) for c in range(CUSTOMERS) for d in range(0, 60, 3 + c % 4)]
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": pa.array([c for c, _ in events], pa.int64()),
+                "event_time": pa.array([t for _, t in events], pa.timestamp("us", "UTC")),
+                "amount": pa.array(
+                    [Decimal(f"{(c * 7 + i) % 50}.25") for i, (c, _) in enumerate(events)], pa.decimal128(12, 2)
+                ),
+                "channel": pa.array(["web" if i % 3 else "shop" for i in range(len(events))]),
+            }
+        ),
+        tmp_path / "lake" / "events" / "part-0.parquet",
+    )
+    spine = [(c, START + timedelta(days=30 + w * 7)) for c in range(CUSTOMERS) for w in range(4)]
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": pa.array([c for c, _ in spine], pa.int64()),
+                "event_time": pa.array([t for _, t in spine], pa.timestamp("us", "UTC")),
+                "churned": pa.array([(c % 4 == 0) != (i % 9 == 0) for i, (c, _) in enumerate(spine)]),
+            }
+        ),
+        tmp_path / "lake" / "labels" / "part-0.parquet",
+    )
+    return tmp_path / "lake"
+
+
+def run(job: Job) -> Job:
+    fn = {"registry.materialize_features": tasks.materialize_features, "registry.train_model": tasks.train_model}
+    run_job(job.pk, fn[job.kind].job_fn, task_id=job.task_id, worker="in-process")
+    job.refresh_from_db()
+    return job
+
+
+def _inputs(cast: Any) -> tuple[Any, Any, Any]:
+    engineer = cast.engineer_a
+    events = make_dataset(cast.team_a, engineer, name="Events", location="lake://events")
+    events_version = make_dataset_version(events, engineer, schema=EVENTS_SCHEMA)
+    labels = make_dataset(cast.team_a, engineer, name="Churn labels", location="lake://labels")
+    labels_version = make_dataset_version(labels, engineer, schema=SPINE_SCHEMA)
+    features = [
+        {"name": "spend_30d", "definition": "amount", "aggregation": "sum", "window": "30d"},
+        {"name": "orders_30d", "definition": "1", "aggregation": "count", "window": "30d"},
+    ]
+    view = make_feature_view(cast.team_a, engineer, events, features=features)
+    return view, events_version, labels_version
+
+
+def test_materialize_then_train_registers_once_each(transactional_db: None, cast: Any, lake: Path, spark: Any) -> None:
+    view, events_version, labels_version = _inputs(cast)
+    engineer = cast.engineer_a
+    job = actions.do_request_materialization(
+        view, actor=engineer, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
+    )
+    job = run(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    feature_set = FeatureSetVersion.objects.get(job=job)
+    assert job.result["feature_set_version"] == feature_set.pk
+    assert feature_set.row_count == CUSTOMERS * 4
+    assert job.result["spark"]["stages_done"] >= 1
+    assert not io.staging_root().exists() or not any(io.staging_root().iterdir())
+    # A retry of the same job (its worker died after registering) finds the version: no second one.
+    again = tasks.materialize_features.job_fn(job, JobContext(job))
+    assert again["feature_set_version"] == feature_set.pk
+    assert FeatureSetVersion.objects.filter(feature_view=view).count() == 1
+
+    model = make_model(cast.team_a, engineer)
+    training = actions.do_request_training(
+        model,
+        actor=engineer,
+        feature_set_version=feature_set.pk,
+        label="churned",
+        algorithm="logistic_regression",
+        params={"maxIter": 5},
+    )
+    training = run(training)
+    assert training.status == JobStatus.SUCCEEDED, training.error
+    version = ModelVersion.objects.get(job=training)
+    assert training.result["model_version"] == version.pk
+    assert list(version.feature_set_versions.all()) == [feature_set]
+    again = tasks.train_model.job_fn(training, JobContext(training))
+    assert again["model_version"] == version.pk
+    assert ModelVersion.objects.filter(model=model).count() == 1
+    messages = list(training.log_lines.values_list("message", flat=True))
+    assert any("Spark:" in message for message in messages) or training.result["spark"]["stages_total"] >= 1
+
+
+def test_data_of_another_format_fails_the_job_and_leaves_nothing(
+    transactional_db: None, cast: Any, lake: Path, spark: Any
+) -> None:
+    view, events_version, _ = _inputs(cast)
+    (lake / "events" / "part-0.parquet").write_text("customer_id,event_time\n1,2024-01-01\n")
+    job = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk))
+    assert job.status == JobStatus.FAILED
+    assert job.error == (
+        "Events v1: part-0.parquet is not a Parquet file (it looks like a CSV file); the version declares "
+        "storage_format 'parquet'."
+    )
+    assert not FeatureSetVersion.objects.exists()
+    assert not io.output_path("features", str(job.public_id)).exists()
+    assert not (io.staging_root() / str(job.public_id)).exists()
