@@ -53,8 +53,8 @@ def _options(argv: list[str]) -> argparse.Namespace:
 
 def _write_events(path: Path, n: int, entities: int) -> None:
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs or py.typed
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     rng = np.random.default_rng(n)
     start = np.datetime64("2024-01-01T00:00:00", "us")
@@ -71,7 +71,7 @@ def _write_events(path: Path, n: int, entities: int) -> None:
 
 
 def _pandas_features(path: Path) -> Any:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not a dependency
 
     events = pd.read_parquet(path, columns=["customer_id", "event_time", "amount"])
     events["one"] = 1.0
