@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -145,6 +146,7 @@ def main(argv: list[str]) -> int:
         del frame
         path.unlink()
     stop_spark()
+    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
