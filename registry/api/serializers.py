@@ -404,6 +404,8 @@ class FeatureViewUpdateSerializer(FeatureViewSerializer):
 class FeatureSetVersionSerializer(serializers.ModelSerializer[Any]):
     feature_view: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
     dataset_versions: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    # The materialization job that wrote it (its public id, as /api/v1/jobs/ names jobs), if a job did.
+    job = serializers.UUIDField(source="job.public_id", read_only=True, allow_null=True, default=None)
     created_by = created_by_field()
 
     class Meta:
@@ -416,6 +418,10 @@ class FeatureSetVersionSerializer(serializers.ModelSerializer[Any]):
             "dataset_versions",
             "fingerprint",
             "statistics",
+            "job",
+            "row_count",
+            "output_fingerprint",
+            "storage_location",
             "description",
             "created_by",
             "created_at",
