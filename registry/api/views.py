@@ -520,7 +520,7 @@ class FeatureSetVersionViewSet(
     """The immutable versions of one feature view, newest first. POST pins the view's definitions and inputs."""
 
     serializer_class = s.FeatureSetVersionSerializer
-    queryset = FeatureSetVersion.objects.select_related("created_by").prefetch_related("dataset_versions")
+    queryset = FeatureSetVersion.objects.select_related("created_by", "job").prefetch_related("dataset_versions")
     lookup_field = "number"
     lookup_value_regex = r"[0-9]+"
     ordering_fields = ["number", "created_at"]
