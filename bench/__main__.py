@@ -17,7 +17,10 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench._env import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
+UNTHROTTLED = "1000000/min"  # the API measurements must not hit the per-user rate limit
 
 
 def _options(argv: list[str]) -> argparse.Namespace:
@@ -33,21 +36,6 @@ def _options(argv: list[str]) -> argparse.Namespace:
         help="'all': SQLite, and PostgreSQL when DATABASE_URL is set",
     )
     return parser.parse_args(argv)
-
-
-def _child_env(data_dir: str, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_BROKER_URL", "ASSAY_"))}
-    env.update(
-        ASSAY_ENV="development",
-        ASSAY_DATA_DIR=data_dir,
-        CELERY_BROKER_URL="filesystem://",
-        DJANGO_SETTINGS_MODULE="assay.settings",
-        API_THROTTLE_USER="1000000/min",
-        LOG_LEVEL="warning",
-    )
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
 
 
 def _run_child(options: argparse.Namespace, env: dict[str, str]) -> int:
@@ -73,7 +61,8 @@ def _postgres(options: argparse.Namespace, server_url: str) -> int:
         conn.execute(f'CREATE DATABASE "{name}"')
     data_dir = tempfile.mkdtemp(prefix="assay-bench-")
     try:
-        return _run_child(options, _child_env(data_dir, urlunsplit(parts._replace(path=f"/{name}"))))
+        database_url = urlunsplit(parts._replace(path=f"/{name}"))
+        return _run_child(options, child_env(data_dir, database_url, API_THROTTLE_USER=UNTHROTTLED))
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -83,7 +72,7 @@ def _postgres(options: argparse.Namespace, server_url: str) -> int:
 def _sqlite(options: argparse.Namespace) -> int:
     data_dir = tempfile.mkdtemp(prefix="assay-bench-")
     try:
-        return _run_child(options, _child_env(data_dir, None))
+        return _run_child(options, child_env(data_dir, None, API_THROTTLE_USER=UNTHROTTLED))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

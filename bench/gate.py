@@ -55,6 +55,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bench._env import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED_MODELS = 100
 READ_CHUNK = 1024 * 1024
@@ -72,20 +74,6 @@ def _options(argv: list[str]) -> argparse.Namespace:
 
 
 # --- The launcher: one child process per backend, each on a throwaway database -----------------------------------
-
-
-def _child_env(data_dir: str, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_BROKER_URL", "ASSAY_"))}
-    env.update(
-        ASSAY_ENV="development",
-        ASSAY_DATA_DIR=data_dir,
-        CELERY_BROKER_URL="filesystem://",
-        DJANGO_SETTINGS_MODULE="assay.settings",
-        LOG_LEVEL="warning",
-    )
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
 
 
 def _run_child(argv: list[str], env: dict[str, str]) -> int:
@@ -106,7 +94,7 @@ def _launch(options: argparse.Namespace) -> int:
     if options.backend in ("all", "sqlite"):
         data_dir = tempfile.mkdtemp(prefix="assay-bench-gate-")
         try:
-            failures += _run_child(passed, _child_env(data_dir, None)) != 0
+            failures += _run_child(passed, child_env(data_dir, None)) != 0
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
     if options.backend == "postgresql" and not is_postgres:
@@ -122,7 +110,7 @@ def _launch(options: argparse.Namespace) -> int:
             conn.execute(f'CREATE DATABASE "{name}"')
         data_dir = tempfile.mkdtemp(prefix="assay-bench-gate-")
         try:
-            env = _child_env(data_dir, urlunsplit(parts._replace(path=f"/{name}")))
+            env = child_env(data_dir, urlunsplit(parts._replace(path=f"/{name}")))
             failures += _run_child(passed, env) != 0
         finally:
             with psycopg.connect(admin_url, autocommit=True) as conn:
