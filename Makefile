@@ -63,6 +63,7 @@ run: $(VENV)/.installed-base $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_registry_demo
 	$(BIN)/python manage.py seed_release_demo
+	$(BIN)/python manage.py seed_churn_demo
 	@echo
 	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery worker and beat; Ctrl-C stops all three)"
 	@echo
