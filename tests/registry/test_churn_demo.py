@@ -94,6 +94,13 @@ def test_without_wait_it_requests_the_materialization_and_says_what_is_next(
     before = counts()
     seed()
     assert counts() == before
+    # A job that failed (no Java on the worker, say) is asked for again by the next run, once.
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error="Spark needs Java")
+    seed()
+    again = Job.objects.exclude(pk=job.pk).get()
+    assert (again.kind, again.status, again.idempotency_key) == (job.kind, JobStatus.QUEUED, f"{job.idempotency_key}.2")
+    seed()
+    assert Job.objects.count() == 2
 
 
 def test_production_refuses_it(db: None, settings: Any) -> None:

@@ -238,10 +238,14 @@ class Command(BaseCommand):
                 training = self._run(training)
         self._report(use_case, view, model, materialization, training)
 
-    def _request(self, request: Any, target: Any, **kwargs: Any) -> Job:
-        """A job asked for with a fixed idempotency key: the first run's job, found again by the next runs."""
-        before = Job.objects.filter(requested_by=kwargs["actor"], idempotency_key=kwargs["idempotency_key"]).exists()
-        job: Job = request(target, **kwargs)
+    def _request(self, request: Any, target: Any, *, idempotency_key: str, **kwargs: Any) -> Job:
+        """A job asked for with a fixed idempotency key: the first run's job, found again by the next runs. After a
+        failed or cancelled one (no Java on the worker, say), the next run asks again under the key numbered on."""
+        mine = Job.objects.filter(requested_by=kwargs["actor"], idempotency_key__startswith=idempotency_key)
+        ended = mine.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELLED)).count()
+        key = f"{idempotency_key}.{ended + 1}" if ended else idempotency_key
+        before = mine.filter(idempotency_key=key).exists()
+        job: Job = request(target, idempotency_key=key, **kwargs)
         self.created += not before
         return job
 
