@@ -65,7 +65,7 @@ run: $(VENV)/.installed-base $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py seed_release_demo
 	$(BIN)/python manage.py seed_churn_demo
 	@echo
-	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery worker and beat; Ctrl-C stops all three)"
+	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery workers for jobs and Spark jobs, beat; Ctrl-C stops them all)"
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
 

@@ -113,7 +113,7 @@ def materialize_features(job: Job, ctx: JobContext) -> dict[str, Any]:
     if done is not None:
         # The earlier attempt registered its version, then its worker died before the job was marked done.
         ctx.log(f"{done} was already registered by an earlier attempt of this job")
-        return _feature_set_result(done)
+        return {**_feature_set_result(done), **_then_train(job, ctx, done)}
     view = FeatureView.objects.filter(pk=job.target_id).select_related("team").first()
     if view is None:
         raise JobFailed("The feature view is gone; nothing was materialized.")
@@ -189,7 +189,44 @@ def _materialize(
             description=f"Materialized from {source} by job {job.public_id}.",
         )
     ctx.log(f"registered {version}: {result.row_count} rows at {result.storage_location}")
-    return {**_feature_set_result(version), "spark": dict(watch.figures)}
+    return {**_feature_set_result(version), "spark": dict(watch.figures), **_then_train(job, ctx, version)}
+
+
+def _then_train(job: Job, ctx: JobContext, version: Any) -> dict[str, Any]:
+    """The training job the request chained on (``then_train``), asked for once the feature set is registered.
+
+    Its idempotency key is derived from this job, so a retried materialization finds the training job it asked for
+    before instead of asking twice. A refusal (the label is not in the data, say) is this job's log line and result,
+    not its failure: the feature set is registered and stays useful.
+    """
+    from django.core.exceptions import ValidationError
+
+    from registry.actions import do_request_training
+    from registry.models import RegisteredModel
+
+    chained = job.params.get("then_train")
+    if not chained:
+        return {}
+    model = RegisteredModel.objects.filter(pk=chained["model"]).first()
+    if model is None:
+        ctx.log("the model to train is gone; no training job was requested")
+        return {"training_job": None}
+    try:
+        training = do_request_training(
+            model,
+            actor=_job_user(job),
+            feature_set_version=version.pk,
+            label=chained["label"],
+            algorithm=chained["algorithm"],
+            params=chained.get("params") or {},
+            features=chained.get("features"),
+            idempotency_key=f"after-{job.public_id}",
+        )
+    except ValidationError as error:
+        ctx.log(f"the chained training job was refused: {'; '.join(error.messages)}")
+        return {"training_job": None, "training_refused": error.messages}
+    ctx.log(f"requested training job {training.public_id} on {version}")
+    return {"training_job": str(training.public_id)}
 
 
 def _feature_set_result(version: Any) -> dict[str, Any]:

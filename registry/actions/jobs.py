@@ -65,6 +65,7 @@ def do_request_materialization(
     dataset_version: Any,
     spine_dataset_version: Any = None,
     idempotency_key: Any = "",
+    then_train: Any = None,
 ) -> Job:
     """Ask for a job that materializes ``feature_view`` from ``dataset_version`` (a version id of the view's source
     dataset) into a new feature-set version, computed at each row of the spine (``spine_dataset_version``: a
@@ -72,6 +73,9 @@ def do_request_materialization(
     encodings need; by default every entity at each of its event times).
 
     The view's definitions are pinned in the job's parameters: editing the view meanwhile does not change the job.
+    ``then_train`` (``{"model": id, "label", "algorithm", "params"?, "features"?}``) asks for a training job on the
+    feature-set version once it is registered, as ``do_request_training`` would with those arguments (checked now
+    as far as they can be without the data; the rest when the training job is requested).
     """
     from registry.pipelines.features import check_feature_view, entity_column
 
@@ -115,6 +119,7 @@ def do_request_materialization(
     problems = check_feature_view(feature_view, source.schema, spine_schema=spine.schema if spine else None)
     if problems:
         raise ValidationError({"features": [f"{feature_view}: {problem}" for problem in problems]})
+    chained = _clean_then_train(then_train, feature_view) if then_train is not None else None
     job, _ = dispatch_job(
         MATERIALIZE_KIND,
         actor=actor,
@@ -124,10 +129,37 @@ def do_request_materialization(
             "dataset_version": source.pk,
             "spine_dataset_version": spine.pk if spine else None,
             "features": feature_view.features,
+            **({"then_train": chained} if chained else {}),
         },
         idempotency_key=key,
     )
     return job
+
+
+THEN_TRAIN_KEYS = frozenset({"model", "label", "algorithm", "params", "features"})
+
+
+def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
+    from registry.pipelines.training import ALGORITHMS, TrainingError, _check_params
+
+    if not isinstance(value, dict) or not {"model", "label", "algorithm"} <= value.keys():
+        raise ValidationError({"then_train": 'An object with "model", "label" and "algorithm".'})
+    unknown = sorted(set(value) - THEN_TRAIN_KEYS)
+    if unknown:
+        raise ValidationError({"then_train": f"Unknown field(s): {', '.join(unknown)}."})
+    (model,) = _same_team(
+        RegisteredModel.objects.all(), "team", feature_view.team, [_pk(value["model"], "then_train")], "then_train"
+    )
+    if value["algorithm"] not in ALGORITHMS:
+        raise ValidationError({"then_train": f"{value['algorithm']!r} is not one of {', '.join(ALGORITHMS)}."})
+    params = value.get("params") or {}
+    try:
+        _check_params(value["algorithm"], params)
+    except TrainingError as error:
+        raise ValidationError({"then_train": str(error)}) from None
+    if not isinstance(value["label"], str) or not value["label"]:
+        raise ValidationError({"then_train": "Name the label column."})
+    return {**value, "model": model.pk, "params": params}
 
 
 @transaction.atomic

@@ -136,6 +136,10 @@ class MaterializationRequestSerializer(StrictSerializer):
     dataset_version = serializers.IntegerField(min_value=1)
     spine_dataset_version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+    then_train = serializers.DictField(
+        required=False,
+        help_text='Train on the result once registered: {"model", "label", "algorithm", "params"?, "features"?}',
+    )
 
 
 def _job_response(request: Request, kind: str, start: Any) -> Response:

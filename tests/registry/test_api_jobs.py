@@ -164,6 +164,37 @@ def test_materialization_inputs_are_checked(world: World, change: dict[str, Any]
     assert not Job.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("then_train", "says"),
+    [
+        ({"label": "churned", "algorithm": "gbt"}, 'An object with "model", "label" and "algorithm".'),
+        ({"model": "theirs", "label": "churned", "algorithm": "gbt"}, "object does not exist"),
+        ({"model": "mine", "label": "churned", "algorithm": "random_forest"}, "'random_forest' is not one of"),
+        ({"model": "mine", "label": "churned", "algorithm": "gbt", "epochs": 3}, "Unknown field(s): epochs."),
+        ({"model": "mine", "label": "", "algorithm": "gbt"}, "Name the label column."),
+    ],
+)
+def test_a_chained_training_request_is_checked_with_the_materialization(
+    world: World, then_train: dict[str, Any], says: str
+) -> None:
+    """GIVEN a materialization that asks for training once its feature set is registered (then_train)
+    WHEN what it would train is wrong: another team's model, an unknown algorithm or field, no label
+    THEN the request is refused before any job, naming then_train."""
+    objects = _view(world)
+    models = {
+        "mine": make_model(world.cast.team_a, world.cast.engineer_a),
+        "theirs": make_model(world.cast.team_b, world.cast.engineer_b, owner=world.cast.engineer_b),
+    }
+    if "model" in then_train:
+        then_train = {**then_train, "model": models[then_train["model"]].pk}
+    data = {"dataset_version": objects["version"].pk, "then_train": then_train}
+    response = post(world, f"/api/v1/feature-views/{objects['view'].pk}/materialize/", data)
+    assert response.status_code == 400, response.content
+    assert "then_train" in str(response.json())
+    assert says in str(response.json())
+    assert not Job.objects.exists()
+
+
 def _spine_without_time(world: World) -> Any:
     dataset = make_dataset(world.cast.team_a, world.cast.engineer_a, name="Customers only", location="lake://c")
     return make_dataset_version(

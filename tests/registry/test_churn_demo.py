@@ -59,7 +59,9 @@ def test_the_demo_runs_end_to_end_and_a_second_run_adds_nothing(transactional_db
     assert io.content_fingerprint(io.read_dataset_version(spark, events)) == events.content_fingerprint
 
     materialization = Job.objects.get(kind="registry.materialize_features", idempotency_key=demo.MATERIALIZE_KEY)
-    training = Job.objects.get(kind="registry.train_model", idempotency_key=demo.TRAIN_KEY)
+    # The materialization job asked for the training job itself once its feature set was registered (then_train).
+    training = Job.objects.get(kind="registry.train_model", idempotency_key=f"after-{materialization.public_id}")
+    assert materialization.result["training_job"] == str(training.public_id)
     assert materialization.status == training.status == JobStatus.SUCCEEDED
     feature_set = FeatureSetVersion.objects.get(job=materialization)
     assert feature_set.row_count == demo.CUSTOMERS * len(demo.SNAPSHOTS)
@@ -87,7 +89,8 @@ def test_without_wait_it_requests_the_materialization_and_says_what_is_next(
     assert job.kind == "registry.materialize_features"
     assert job.status == JobStatus.QUEUED
     assert job.params["spine_dataset_version"] == DatasetVersion.objects.get(dataset__name=demo.LABELS).pk
-    assert "assay model train" in out
+    assert job.params["then_train"]["algorithm"] == demo.ALGORITHM
+    assert "asks for the training job" in out
     assert f"/jobs/{job.public_id}/" in out
     assert not FeatureSetVersion.objects.exists()
     # Again: the same job, nothing new.

@@ -218,12 +218,17 @@ class Command(BaseCommand):
             dataset_version=events.pk,
             spine_dataset_version=labels.pk,
             idempotency_key=MATERIALIZE_KEY,
+            # The training job follows on its own once the feature set is registered (workers.tasks._then_train).
+            then_train={"model": model.pk, "label": LABEL, "algorithm": ALGORITHM, "params": TRAINING_PARAMS},
         )
         if options["wait"]:
             materialization = self._run(materialization)
+        training = Job.objects.filter(
+            requested_by=engineer, idempotency_key=f"after-{materialization.public_id}"
+        ).first()
         feature_set = FeatureSetVersion.objects.filter(job=materialization).first()
-        training = None
-        if feature_set is not None:
+        if training is None and feature_set is not None:
+            # A feature set materialized before the chain existed (or whose chained request was refused).
             training = self._request(
                 actions.do_request_training,
                 model,
@@ -234,8 +239,8 @@ class Command(BaseCommand):
                 params=TRAINING_PARAMS,
                 idempotency_key=TRAIN_KEY,
             )
-            if options["wait"]:
-                training = self._run(training)
+        if training is not None and options["wait"]:
+            training = self._run(training)
         self._report(use_case, view, model, materialization, training)
 
     def _request(self, request: Any, target: Any, *, idempotency_key: str, **kwargs: Any) -> Job:
@@ -423,7 +428,6 @@ class Command(BaseCommand):
             assert materialization is not None
             self.stdout.write(
                 "Next: the spark worker materializes the features (follow it on the Jobs page, or `assay job show "
-                f"{materialization.public_id} --wait`); then run this command again to request the training job, "
-                f"or ask for it yourself: `assay model train --model {model.pk} --feature-set-version <id> "
-                f"--label {LABEL} --algorithm {ALGORITHM}`."
+                f"{materialization.public_id} --wait`); once it has registered the feature set it asks for the "
+                "training job, which the same worker runs and which registers the model version."
             )
