@@ -139,9 +139,20 @@ def do_request_materialization(
 THEN_TRAIN_KEYS = frozenset({"model", "label", "algorithm", "params", "features"})
 
 
-def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
+def _check_algorithm(algorithm: Any, params: Any, algorithm_field: str, params_field: str) -> Any:
+    """The algorithm is one training knows and its hyper-parameters fit it; returns the parameters."""
     from registry.pipelines.training import ALGORITHMS, TrainingError, _check_params
 
+    if algorithm not in ALGORITHMS:
+        raise ValidationError({algorithm_field: f"{algorithm!r} is not one of {', '.join(ALGORITHMS)}."})
+    try:
+        _check_params(algorithm, params)
+    except TrainingError as error:
+        raise ValidationError({params_field: str(error)}) from None
+    return params
+
+
+def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
     if not isinstance(value, dict) or not {"model", "label", "algorithm"} <= value.keys():
         raise ValidationError({"then_train": 'An object with "model", "label" and "algorithm".'})
     unknown = sorted(set(value) - THEN_TRAIN_KEYS)
@@ -150,13 +161,7 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
     (model,) = _same_team(
         RegisteredModel.objects.all(), "team", feature_view.team, [_pk(value["model"], "then_train")], "then_train"
     )
-    if value["algorithm"] not in ALGORITHMS:
-        raise ValidationError({"then_train": f"{value['algorithm']!r} is not one of {', '.join(ALGORITHMS)}."})
-    params = value.get("params") or {}
-    try:
-        _check_params(value["algorithm"], params)
-    except TrainingError as error:
-        raise ValidationError({"then_train": str(error)}) from None
+    params = _check_algorithm(value["algorithm"], value.get("params") or {}, "then_train", "then_train")
     if not isinstance(value["label"], str) or not value["label"]:
         raise ValidationError({"then_train": "Name the label column."})
     return {**value, "model": model.pk, "params": params}
@@ -182,7 +187,6 @@ def do_request_training(
     materialized rows), of type boolean or integer; that it holds exactly two classes is checked on the data when
     the job runs.
     """
-    from registry.pipelines.training import ALGORITHMS, TrainingError, _check_params
 
     _require(actor, model.team)
     key = _clean_key(idempotency_key)
@@ -200,13 +204,7 @@ def do_request_training(
                 "materialization job wrote."
             }
         )
-    if algorithm not in ALGORITHMS:
-        raise ValidationError({"algorithm": f"{algorithm!r} is not one of {', '.join(ALGORITHMS)}."})
-    params = {} if params is None else params
-    try:
-        _check_params(algorithm, params)
-    except TrainingError as error:
-        raise ValidationError({"params": str(error)}) from None
+    params = _check_algorithm(algorithm, {} if params is None else params, "algorithm", "params")
     feature_names = [feature["name"] for feature in feature_set.features]
     if features is None:
         chosen = feature_names
