@@ -247,6 +247,8 @@ class ModelVersionSerializer(serializers.ModelSerializer[Any]):
     feature_set_versions = VersionLinkIds(help_text="Feature-set versions it was trained on, in the order given.")
     authors = VersionLinkNames(help_text="Usernames of its authors, in the order given.")
     status = VersionStatusField(read_only=True)
+    # The training job that produced it (its public id, as /api/v1/jobs/ names jobs); null for an upload.
+    job = serializers.UUIDField(source="job.public_id", read_only=True, allow_null=True, default=None)
     created_by = created_by_field()
 
     class Meta:
@@ -268,6 +270,7 @@ class ModelVersionSerializer(serializers.ModelSerializer[Any]):
             "dataset_versions",
             "feature_set_versions",
             "authors",
+            "job",
             "created_by",
             "created_at",
         ]
@@ -288,6 +291,7 @@ class ModelVersionSerializer(serializers.ModelSerializer[Any]):
         "training_params": "training_params",
         "metrics": "metrics",
         "description": "description",
+        "job": "job__public_id",
         "created_by": "created_by__username",
         "created_at": "created_at",
     }
@@ -305,6 +309,7 @@ class ModelVersionSerializer(serializers.ModelSerializer[Any]):
         for key in keys:
             shown = dict(zip(cls.LIST_COLUMNS, rows[key], strict=True))
             shown["created_at"] = created_at.to_representation(shown["created_at"])
+            shown["job"] = str(shown["job"]) if shown["job"] is not None else None
             shown.update(links[key])
             page.append({name: shown[name] for name in cls.Meta.fields})
         return page
@@ -335,6 +340,7 @@ class ModelVersionSerializer(serializers.ModelSerializer[Any]):
             "dataset_versions": list(links["dataset_versions"]),
             "feature_set_versions": list(links["feature_set_versions"]),
             "authors": list(links["authors"]),
+            "job": str(version.job.public_id) if version.job_id is not None else None,
             "created_by": version.created_by.username if version.created_by_id is not None else None,
             "created_at": self.fields["created_at"].to_representation(version.created_at),
         }

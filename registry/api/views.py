@@ -330,7 +330,7 @@ class RegisteredModelViewSet(RegistryViewSet):
 
 def _version_queryset() -> Any:
     # Links (dataset and feature-set versions, authors) are read by registry.models.version_links, not prefetched.
-    return ModelVersion.objects.select_related("model__team", "created_by")
+    return ModelVersion.objects.select_related("model__team", "created_by", "job")
 
 
 class _VersionPages(GenericAPIView[Any]):

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from rest_framework.test import APIClient
 
 from core.choices import JobStatus
 from core.models import Job
@@ -125,6 +126,16 @@ def test_materialize_then_train_registers_once_each(transactional_db: None, cast
     version = ModelVersion.objects.get(job=training)
     assert training.result["model_version"] == version.pk
     assert list(version.feature_set_versions.all()) == [feature_set]
+    # The API names the job that produced each version, as it does for the feature set.
+    client = APIClient()
+    client.force_authenticate(engineer)
+    shown = client.get(f"/api/v1/models/{model.pk}/versions/{version.number}/").json()
+    assert shown["job"] == str(training.public_id)
+    assert shown["feature_set_versions"] == [feature_set.pk]
+    listed = client.get(f"/api/v1/models/{model.pk}/versions/").json()["results"]
+    assert [row["job"] for row in listed] == [str(training.public_id)]
+    fs_shown = client.get(f"/api/v1/feature-views/{view.pk}/versions/{feature_set.number}/").json()
+    assert fs_shown["job"] == str(job.public_id)
     again = tasks.train_model.job_fn(training, JobContext(training))
     assert again["model_version"] == version.pk
     assert ModelVersion.objects.filter(model=model).count() == 1
