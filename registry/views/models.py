@@ -1,0 +1,181 @@
+"""The model pages: the list, a model with its versions and status history, one version with its contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from registry import views as package
+from registry.choices import VersionStatus
+from registry.filtersets import RegisteredModelFilterSet
+from registry.models import DatasetVersion, ModelVersion, ModelVersionTransition, RegisteredModel, UseCase
+from registry.views._shared import (
+    _as_text,
+    _audit_trail,
+    _can_see,
+    _filtered,
+    _filterset,
+    _flat_metrics,
+    _query_without_page,
+    _visible_teams,
+)
+
+
+@login_required
+@require_GET
+def model_list(request: HttpRequest) -> HttpResponse:
+    latest = ModelVersion.objects.filter(model=OuterRef("pk")).order_by("-number")
+    models = (
+        RegisteredModel.objects.restrict(request.user)
+        .select_related("team", "owner", "use_case")
+        .annotate(
+            version_count=Count("versions"),
+            latest_number=Max("versions__number"),
+            latest_status=Subquery(latest.values("status")[:1]),
+        )
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=ModelVersion.objects.filter(status=VersionStatus.DEPLOYED).only("id", "model_id", "number"),
+                to_attr="deployed_versions",
+            )
+        )
+        .order_by("name", "team__slug", "pk")
+    )
+    filterset, rows, valid = _filterset(request, RegisteredModelFilterSet, models)
+    status = request.GET.get("status", "")
+    if status in VersionStatus.values:
+        rows = rows.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"), status=status)))
+    elif status:
+        valid = False
+        rows = rows.none()
+    page = Paginator(rows, package.PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "section": "models",
+        "page": page,
+        "form": filterset.form,
+        "query": _query_without_page(request),
+        "filtered": _filtered(request),
+        "status": status,
+        "statuses": VersionStatus.choices,
+        "teams": _visible_teams(request),
+        "valid": valid,
+    }
+    return render(request, "registry/model_list.html", context, status=200 if valid else 400)
+
+
+def _visible_model(request: HttpRequest, pk: int) -> RegisteredModel:
+    queryset = RegisteredModel.objects.restrict(request.user).select_related("team", "owner", "use_case", "created_by")
+    return get_object_or_404(queryset, pk=pk)
+
+
+@login_required
+@require_GET
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    model = _visible_model(request, pk)
+    versions = (
+        ModelVersion.objects.restrict(request.user)
+        .filter(model=model)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("dataset_versions", queryset=DatasetVersion.objects.select_related("dataset")))
+        .order_by("-number")
+    )
+    page = Paginator(versions, package.VERSION_PAGE_SIZE).get_page(request.GET.get("page"))
+    transitions = (
+        ModelVersionTransition.objects.restrict(request.user)
+        .filter(version__model=model)
+        .select_related("version")
+        .order_by("-occurred_at", "-id")
+    )
+    history = list(transitions[: package.HISTORY_SIZE + 1])
+    use_case = model.use_case if model.use_case_id and _can_see(request, UseCase, model.use_case_id) else None
+    context = {
+        "section": "models",
+        "model": model,
+        "use_case": use_case,
+        "page": page,
+        "query": _query_without_page(request),
+        "version_rows": [{"version": v, "metrics": _flat_metrics(v.metrics)[:4]} for v in page.object_list],
+        "status_counts": _status_counts(model),
+        "transitions": history[: package.HISTORY_SIZE],
+        "history_more": len(history) > package.HISTORY_SIZE,
+        "trail": _audit_trail(
+            request,
+            model.team,
+            [
+                ("registry.registeredmodel", model.pk),
+                ("registry.modelversion", _as_text(ModelVersion.objects.filter(model=model))),
+            ],
+            ("registry.registeredmodel", model.pk),
+        ),
+    }
+    return render(request, "registry/model_detail.html", context)
+
+
+def _status_counts(model: RegisteredModel) -> list[tuple[str, str, int]]:
+    counts = dict(model.versions.values_list("status").annotate(n=Count("id")).order_by())
+    return [(value, label, counts[value]) for value, label in VersionStatus.choices if counts.get(value)]
+
+
+def _shape(shape: Any) -> str:
+    if shape is None:
+        return "unknown rank"
+    if not isinstance(shape, list):
+        return str(shape)
+    return "[" + ", ".join("?" if dim is None else str(dim) for dim in shape) + "]"
+
+
+def _contract_rows(items: Any) -> list[dict[str, Any]]:
+    rows = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            rows.append({**item, "shape_text": _shape(item.get("shape"))})
+    return rows
+
+
+@login_required
+@require_GET
+def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    model = _visible_model(request, pk)
+    version = get_object_or_404(
+        ModelVersion.objects.restrict(request.user).select_related("created_by").prefetch_related("authors"),
+        model=model,
+        number=number,
+    )
+    interface = version.interface if isinstance(version.interface, dict) else {}
+    trained_on = (
+        DatasetVersion.objects.restrict(request.user)
+        .filter(model_versions=version)
+        .select_related("dataset__team")
+        .order_by("dataset__name", "-number")
+    )
+    context = {
+        "section": "models",
+        "model": model,
+        "version": version,
+        "inputs": _contract_rows(interface.get("inputs")),
+        "outputs": _contract_rows(interface.get("outputs")),
+        "interface": interface,
+        "metadata_props": sorted((interface.get("metadata_props") or {}).items()),
+        "metrics": _flat_metrics(version.metrics),
+        "training_params": _flat_metrics(version.training_params),
+        "trained_on": trained_on,
+        "transitions": ModelVersionTransition.objects.restrict(request.user)
+        .filter(version=version)
+        .order_by("occurred_at", "id"),
+        "previous_exists": ModelVersion.objects.filter(model=model, number=number - 1).exists(),
+        "next_exists": ModelVersion.objects.filter(model=model, number=number + 1).exists(),
+        "trail": _audit_trail(
+            request,
+            model.team,
+            [("registry.modelversion", version.pk)],
+            ("registry.modelversion", version.pk),
+        ),
+    }
+    return render(request, "registry/model_version_detail.html", context)
