@@ -4,8 +4,9 @@ Never at import and never in a parent process before it forks: a session (its JV
 before Celery's prefork pool forks is shared by children that cannot use it. ``get_spark()`` checks the process id,
 so a session inherited through a fork is never reused; ``stop_spark()`` ends it (on worker shutdown, at the end of
 a test session). Configuration comes from settings (SPARK_*): the master (``local[*]`` or a cluster), memory,
-shuffle partitions; the driver binds to 127.0.0.1 in local mode, the web UI and console progress bars are off, and
-the Python workers Spark starts run this process's own interpreter.
+shuffle partitions; the driver binds to 127.0.0.1 in local mode and with a master on the loopback, the web UI and
+console progress bars are off, and the Python workers Spark starts run PYSPARK_PYTHON, by default this process's own
+interpreter.
 """
 
 from __future__ import annotations
@@ -99,6 +100,30 @@ _session: SparkSession | None = None
 _owner_pid: int | None = None
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def on_this_machine(master: str) -> bool:
+    """True when the master is ``local[...]``, or a ``spark://`` master whose every host is the loopback (a trial
+    cluster on this machine, as tests/workers/test_spark_cluster.py starts): its executors reach the driver on
+    127.0.0.1. Any other master gets the driver address Spark chooses (``SPARK_LOCAL_IP``, ``spark.driver.host``).
+    """
+    if master.startswith("local"):
+        return True
+    if not master.startswith("spark://"):
+        return False
+    # spark://host:port, or spark://host1:port1,host2:port2 for standby masters.
+    hosts = [address.rsplit(":", 1)[0] for address in master.removeprefix("spark://").split(",")]
+    return all(host in _LOOPBACK_HOSTS for host in hosts)
+
+
+def executor_python() -> str:
+    """The Python that runs Spark's Python workers: PYSPARK_PYTHON when set (a path valid on every executor host),
+    else this process's interpreter. pyspark sends this value with every Python function it ships to the executors.
+    """
+    return os.environ.get("PYSPARK_PYTHON") or sys.executable
+
+
 def spark_conf() -> dict[str, str]:
     """The Spark configuration Assay's jobs run with, from settings."""
     conf = {
@@ -108,10 +133,12 @@ def spark_conf() -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
-        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.python": executor_python(),
         "spark.pyspark.driver.python": sys.executable,
     }
-    if settings.SPARK_MASTER.startswith("local"):
+    if on_this_machine(settings.SPARK_MASTER):
+        # Not the address the host name resolves to, which Spark would pick otherwise: it may be an interface the
+        # executors cannot reach, or none at all in a container.
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
     return conf
@@ -126,7 +153,8 @@ def get_spark() -> SparkSession:
         problem = java_problem()
         if problem:
             raise SparkUnavailable(problem)
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # pyspark reads PYSPARK_PYTHON (not spark.pyspark.python) for the Python it asks the executors to run.
+        os.environ["PYSPARK_PYTHON"] = executor_python()
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         from pyspark.errors import PySparkRuntimeError
         from pyspark.sql import SparkSession

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from workers import spark as spark_module
@@ -17,3 +18,24 @@ def test_the_session_runs_a_job_with_the_configured_settings(spark: Any, setting
 
 def test_the_session_is_reused_in_its_process(spark: Any) -> None:
     assert spark_module.get_spark() is spark
+
+
+def test_the_driver_binds_to_the_loopback_only_when_the_master_is_on_this_machine(settings: Any) -> None:
+    for master in ("local[*]", "local[2]", "spark://127.0.0.1:7077", "spark://localhost:7077,127.0.0.1:7078"):
+        settings.SPARK_MASTER = master
+        conf = spark_module.spark_conf()
+        assert (conf["spark.driver.host"], conf["spark.driver.bindAddress"]) == ("127.0.0.1", "127.0.0.1"), master
+    for master in ("spark://spark-master.internal:7077", "spark://127.0.0.1:7077,10.0.0.5:7077", "yarn"):
+        settings.SPARK_MASTER = master
+        conf = spark_module.spark_conf()
+        # Spark's own choice (SPARK_LOCAL_IP, spark-defaults.conf): executors elsewhere must reach the driver.
+        assert "spark.driver.host" not in conf, master
+        assert "spark.driver.bindAddress" not in conf, master
+
+
+def test_the_executors_python_is_pyspark_python_else_this_interpreter(monkeypatch: Any) -> None:
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    assert spark_module.spark_conf()["spark.pyspark.python"] == sys.executable
+    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/assay/venv/bin/python")
+    assert spark_module.spark_conf()["spark.pyspark.python"] == "/opt/assay/venv/bin/python"
+    assert spark_module.spark_conf()["spark.pyspark.driver.python"] == sys.executable
