@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -229,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     download = command(models, "download", "download a version's ONNX file, checking its SHA-256", cmd_model_download)
     _model_ref(download)
     download.add_argument("--version", dest="number", type=int, required=True, metavar="N")
-    download.add_argument("--output", "-o", type=Path, required=True, help="where to write the file")
+    download.add_argument(
+        "--output", "-o", type=Path, required=True, help="where to write the file; - for standard output"
+    )
 
     listing = command(models, "versions", "list a model's versions, newest first", cmd_model_versions)
     _model_ref(listing)
@@ -347,11 +351,14 @@ def cmd_model_version(client: Client, args: argparse.Namespace) -> int:
 def cmd_model_download(client: Client, args: argparse.Namespace) -> int:
     model_id = _resolve(client, "models/", "--model", args.model, args.team, args.name)["id"]
     version = client.get(f"models/{model_id}/versions/{args.number}/")
+    path = f"models/{model_id}/versions/{args.number}/artifact/"
     output: Path = args.output
+    if str(output) == "-":
+        return _download_to_stdout(client, args, version, path)
     partial = output.with_name(output.name + ".part")
     try:
         with partial.open("wb") as handle:
-            digest, size = client.download(f"models/{model_id}/versions/{args.number}/artifact/", handle)
+            digest, size = client.download(path, handle)
     except OSError as error:  # opening the file: a folder that does not exist, no permission
         partial.unlink(missing_ok=True)
         raise UsageError(f"--output: cannot write {output}: {error.strerror or error}") from None
@@ -360,14 +367,36 @@ def cmd_model_download(client: Client, args: argparse.Namespace) -> int:
         raise
     if (digest, size) != (version["artifact_sha256"], version["artifact_size"]):
         partial.unlink(missing_ok=True)
-        raise Unreachable(
-            f"The download does not match the registered digest ({digest}, {size} bytes; registered "
-            f"{version['artifact_sha256']}, {version['artifact_size']} bytes); nothing was written."
-        )
+        raise _mismatch(version, digest, size)
     partial.replace(output)  # only a complete, checked file ever appears under the asked name
     result = {**version, "path": str(output)}
     emit(args, result, lambda: render.download(version, output))
     return OK
+
+
+def _download_to_stdout(client: Client, args: argparse.Namespace, version: dict[str, Any], path: str) -> int:
+    """``-o -``: the bytes go to standard output only once checked (spooled to a temporary file first, so a
+    mismatch writes nothing there); the summary goes to standard error, where it does not mix with the model."""
+    with tempfile.TemporaryFile() as spool:
+        digest, size = client.download(path, spool)
+        if (digest, size) != (version["artifact_sha256"], version["artifact_size"]):
+            raise _mismatch(version, digest, size)
+        spool.seek(0)
+        sys.stdout.flush()
+        shutil.copyfileobj(spool, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    result = {**version, "path": "-"}
+    as_json = getattr(args, "json", False)
+    summary = json.dumps(result, indent=2, sort_keys=True) if as_json else render.download(version, "standard output")
+    print(summary, file=sys.stderr)
+    return OK
+
+
+def _mismatch(version: dict[str, Any], digest: str, size: int) -> Unreachable:
+    return Unreachable(
+        f"The download does not match the registered digest ({digest}, {size} bytes; registered "
+        f"{version['artifact_sha256']}, {version['artifact_size']} bytes); nothing was written."
+    )
 
 
 def cmd_model_versions(client: Client, args: argparse.Namespace) -> int:

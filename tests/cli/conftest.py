@@ -55,6 +55,13 @@ class Cli:
     stdlib_only: bool = True
 
     def __call__(self, *args: str, token: str | None = OWN_TOKEN, url: str | None = None, env: Any = None) -> Result:
+        code, out, err = self.run(*args, token=token, url=url, env=env)
+        return Result(code, out.decode(), err)
+
+    def run(
+        self, *args: str, token: str | None = OWN_TOKEN, url: str | None = None, env: Any = None
+    ) -> tuple[int, bytes, str]:
+        """The exit code, standard output as bytes (a model written to ``-`` is binary) and standard error."""
         environment = {key: value for key, value in os.environ.items() if not key.startswith("ASSAY_")}
         # -S: no site-packages, so neither Django nor anything else installed is importable; the registration commands
         # must run on the standard library alone, as on a CI machine that installed only this package.
@@ -67,16 +74,16 @@ class Cli:
         completed = subprocess.run(
             [sys.executable, *(["-S"] if self.stdlib_only else []), "-m", "assay_cli", *args],
             capture_output=True,
-            text=True,
             cwd=self.folder,
             env=environment,
             timeout=180,
             check=False,
         )
+        err = completed.stderr.decode()
         for secret in [*self.secrets, *([chosen] if chosen else [])]:
-            assert secret not in completed.stdout
-            assert secret not in completed.stderr
-        return Result(completed.returncode, completed.stdout, completed.stderr)
+            assert secret.encode() not in completed.stdout
+            assert secret not in err
+        return completed.returncode, completed.stdout, err
 
     def write(self, name: str, data: Any) -> Path:
         path = self.folder / name

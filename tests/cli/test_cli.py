@@ -499,3 +499,17 @@ def test_model_download_writes_the_checked_file(cli: Cli, onnx_model: Path) -> N
     nowhere = cli("model", "download", "--model", str(model_id), "--version", "1", "-o", "/nonexistent/dir/m.onnx")
     assert nowhere.code == 2
     assert "cannot write" in nowhere.err
+
+
+def test_model_download_to_standard_output(cli: Cli, onnx_model: Path) -> None:
+    model_id = register_model(cli)
+    cli("model", "version", "--model", str(model_id), "--onnx", str(onnx_model))
+
+    code, out, err = cli.run("model", "download", "--model", str(model_id), "--version", "1", "-o", "-")
+
+    assert code == 0, err
+    assert out == onnx_model.read_bytes()  # the model alone: the summary is on standard error
+    assert "to standard output" in err
+    assert f"sha256: {hashlib.sha256(out).hexdigest()} (checked)" in err
+    assert not (cli.folder / "-").exists()
+    assert not list(cli.folder.glob("*.part"))
