@@ -13,7 +13,9 @@ from django.http import HttpRequest
 from django.utils.http import urlencode
 
 from core.models import AuditEvent, Membership, Team
+from core.querysets import CHANGE
 from registry import views as package
+from registry.querysets import teams_for
 
 # The privacy flags of a schema column, in the order the schema table shows them, with the words it shows:
 # a marker is always text (and a tooltip says what it means), never a colour alone.
@@ -103,3 +105,9 @@ def _number(value: Any) -> Any:
     if isinstance(value, float) and math.isfinite(value):
         return format(value, ".6g")
     return value
+
+
+def may_start_jobs(user: Any, team: Team) -> bool:
+    """Whether ``user`` may ask for jobs on the registry objects of ``team``: the actions' own rule (engineers and
+    admins of the team), asked before a form is shown or read."""
+    return bool(teams_for(user, CHANGE).filter(pk=team.pk).exists())

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
+from core.models import Job
+from registry import actions
 from registry import views as package
+from registry.actions.jobs import TRAIN_KIND
 from registry.choices import VersionStatus
 from registry.filtersets import RegisteredModelFilterSet
-from registry.models import DatasetVersion, ModelVersion, ModelVersionTransition, RegisteredModel, UseCase
+from registry.forms import TrainForm
+from registry.models import (
+    DatasetVersion,
+    FeatureSetVersion,
+    ModelVersion,
+    ModelVersionTransition,
+    RegisteredModel,
+    UseCase,
+)
 from registry.views._shared import (
     _as_text,
     _audit_trail,
@@ -24,7 +37,10 @@ from registry.views._shared import (
     _flat_metrics,
     _query_without_page,
     _visible_teams,
+    may_start_jobs,
 )
+
+CHOICE_LIMIT = 200
 
 
 @login_required
@@ -75,14 +91,63 @@ def _visible_model(request: HttpRequest, pk: int) -> RegisteredModel:
     return get_object_or_404(queryset, pk=pk)
 
 
+def train_form(request: HttpRequest, model: RegisteredModel, data: Any = None) -> TrainForm:
+    """The form with the feature-set versions this user may train on: materialized ones of the model's team."""
+    feature_sets = (
+        FeatureSetVersion.objects.restrict(request.user)
+        .filter(feature_view__team=model.team)
+        .exclude(storage_location="")
+        .select_related("feature_view")
+        .order_by("-created_at", "-pk")[:CHOICE_LIMIT]
+    )
+    choices = [
+        (fs.pk, f"{fs.feature_view.name} v{fs.number} ({fs.row_count:,} rows, {fs.created_at:%Y-%m-%d})")
+        for fs in feature_sets
+    ]
+    return TrainForm(data, feature_set_versions=choices)
+
+
 @login_required
 @require_GET
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     model = _visible_model(request, pk)
+    form = train_form(request, model) if may_start_jobs(request.user, model.team) else None
+    return _render_model(request, model, form)
+
+
+@login_required
+@require_POST
+def model_train(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Train form: asks for the Spark job as the API does (registry.actions.do_request_training)."""
+    model = _visible_model(request, pk)
+    if not may_start_jobs(request.user, model.team):
+        raise PermissionDenied(f"Only engineers and admins of team {model.team.slug} start its jobs.")
+    form = train_form(request, model, request.POST)
+    if form.is_valid():
+        arguments = form.action_arguments()
+        seen = Job.objects.filter(
+            requested_by=request.user.pk, kind=TRAIN_KIND, idempotency_key=arguments["idempotency_key"]
+        ).exists()
+        try:
+            job = actions.do_request_training(model, actor=request.user, **arguments)
+        except ValidationError as error:
+            form.apply_action_error(error)
+        else:
+            if seen:
+                messages.info(request, "This form was already sent: here is the job it started.")
+            else:
+                messages.success(request, f"Training of {model.name} requested: it runs on the Spark worker.")
+            return redirect("job-detail", public_id=job.public_id)
+    return _render_model(request, model, form, status=400)
+
+
+def _render_model(
+    request: HttpRequest, model: RegisteredModel, form: TrainForm | None, status: int = 200
+) -> HttpResponse:
     versions = (
         ModelVersion.objects.restrict(request.user)
         .filter(model=model)
-        .select_related("created_by")
+        .select_related("created_by", "job")
         .prefetch_related(Prefetch("dataset_versions", queryset=DatasetVersion.objects.select_related("dataset")))
         .order_by("-number")
     )
@@ -99,6 +164,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "section": "models",
         "model": model,
         "use_case": use_case,
+        "train_form": form,
         "page": page,
         "query": _query_without_page(request),
         "version_rows": [{"version": v, "metrics": _flat_metrics(v.metrics)[:4]} for v in page.object_list],
@@ -115,7 +181,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ("registry.registeredmodel", model.pk),
         ),
     }
-    return render(request, "registry/model_detail.html", context)
+    return render(request, "registry/model_detail.html", context, status=status)
 
 
 def _status_counts(model: RegisteredModel) -> list[tuple[str, str, int]]:
