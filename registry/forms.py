@@ -88,7 +88,7 @@ class MaterializeForm(_JobRequestForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self._set_choices("dataset_version", _choices(dataset_versions))
-        self._set_choices("spine_dataset_version", _choices(spine_versions, "None: every entity at each event time"))
+        self._set_choices("spine_dataset_version", _choices(spine_versions, "None (every event of every entity)"))
         self._set_choices("train_model", _choices(models, "Choose a model"))
 
     def clean(self) -> dict[str, Any]:

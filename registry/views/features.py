@@ -55,8 +55,9 @@ STATISTICS: tuple[tuple[str, str], ...] = (
 
 
 def _dataset_version_label(version: DatasetVersion) -> str:
-    rows = f"{version.row_count:,} rows" if version.row_count is not None else "rows not recorded"
-    return f"{version.dataset.name} v{version.number} ({rows}, {version.created_at:%Y-%m-%d})"
+    # Short enough for the form's narrow column: the name, the number, the size.
+    rows = f" · {version.row_count:,} rows" if version.row_count is not None else ""
+    return f"{version.dataset.name} v{version.number}{rows}"
 
 
 @login_required

@@ -101,7 +101,7 @@ def train_form(request: HttpRequest, model: RegisteredModel, data: Any = None) -
         .order_by("-created_at", "-pk")[:CHOICE_LIMIT]
     )
     choices = [
-        (fs.pk, f"{fs.feature_view.name} v{fs.number} ({fs.row_count:,} rows, {fs.created_at:%Y-%m-%d})")
+        (fs.pk, f"{fs.feature_view.name} v{fs.number} · {fs.row_count:,} rows · {fs.created_at:%Y-%m-%d}")
         for fs in feature_sets
     ]
     return TrainForm(data, feature_set_versions=choices)
