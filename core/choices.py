@@ -64,6 +64,7 @@ class AuditEventType(models.TextChoices):
     DATASET_UPDATED = "dataset.updated", "Dataset updated"
     DATASET_VERSION_REGISTERED = "dataset.version_registered", "Dataset version registered"
     DATASET_VERSION_REFUSED = "dataset.version_refused", "Dataset version refused"
+    DATASET_VERSION_DATA_CHANGED = "dataset.data_changed", "Dataset version's files changed after Assay first read them"
     MODEL_CREATED = "model.created", "Registered model created"
     MODEL_UPDATED = "model.updated", "Registered model updated"
     MODEL_VERSION_REGISTERED = "model.version_registered", "Model version registered"

@@ -166,8 +166,8 @@ def _materialize(
         from registry.pipelines.features import FeatureDefinitionError, materialize
         from registry.pipelines.io import read_dataset_version
 
-        source_frame = read_dataset_version(spark, source)
-        spine_frame = read_dataset_version(spark, spine) if spine is not None else None
+        source_frame = read_dataset_version(spark, source, job=job)
+        spine_frame = read_dataset_version(spark, spine, job=job) if spine is not None else None
         try:
             result = materialize(
                 spark, definitions, source_frame, spine_frame, progress=watch.report, output_key=str(job.public_id)
@@ -267,6 +267,7 @@ def train_model(job: Job, ctx: JobContext) -> dict[str, Any]:
     data_path = Path(settings.ARTIFACT_ROOT) / feature_set.storage_location
     if not data_path.is_dir():
         raise JobFailed(f"The data of {feature_set} is missing from the artifact store ({data_path}).")
+    _check_feature_set_files(feature_set, data_path, actor)
     ctx.progress(0.01, f"reading {feature_set}")
     with spark_work(job, ctx) as (spark, watch):
         from registry.pipelines.training import TrainingError, decision_costs, register_trained_model, train
@@ -294,6 +295,33 @@ def train_model(job: Job, ctx: JobContext) -> dict[str, Any]:
     shutil.rmtree(Path(settings.ARTIFACT_ROOT) / "training" / str(job.public_id), ignore_errors=True)
     ctx.log(f"registered {version}")
     return {**_model_version_result(version), "spark": dict(watch.figures)}
+
+
+def _check_feature_set_files(feature_set: Any, data_path: Path, actor: Any) -> None:
+    """The folder must hold exactly the Parquet files registered (``output_fingerprint``): a model version records
+    the feature set it was trained on, so training on other bytes would make that record false. A mismatch is
+    ``artifact.corrupted`` in the audit log and the job's failure."""
+    from core.canonical import canonical_digest
+    from registry.pipelines.features import parquet_files
+
+    if not feature_set.output_fingerprint:
+        return
+    found = canonical_digest(parquet_files(data_path))
+    if found == feature_set.output_fingerprint:
+        return
+    with transaction.atomic():
+        audit.record_event(
+            AuditEventType.ARTIFACT_CORRUPTED,
+            actor=actor,
+            target=feature_set,
+            team=feature_set.feature_view.team,
+            metadata={"output_fingerprint": feature_set.output_fingerprint, "found": found, "path": str(data_path)},
+        )
+    raise JobFailed(
+        f"The data of {feature_set} changed after it was registered: the files under {feature_set.storage_location} "
+        f"hash to {found}, not the registered {feature_set.output_fingerprint}; nothing was trained. "
+        "Materialize the feature view again."
+    )
 
 
 def _model_version_result(version: Any) -> dict[str, Any]:

@@ -136,6 +136,10 @@ class DatasetUpdateSerializer(DatasetSerializer):
 
 class DatasetVersionSerializer(StrictModelSerializer):
     dataset: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
+    # The job whose first read pinned the files' digest (its public id), if a job has read the data yet.
+    files_digest_job = serializers.UUIDField(
+        source="files_digest_job.public_id", read_only=True, allow_null=True, default=None
+    )
     created_by = created_by_field()
 
     class Meta:
@@ -152,6 +156,9 @@ class DatasetVersionSerializer(StrictModelSerializer):
             "evolution",
             "breaking_change",
             "description",
+            "files_digest",
+            "files_digest_at",
+            "files_digest_job",
             "created_by",
             "created_at",
         ]

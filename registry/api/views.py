@@ -240,7 +240,7 @@ class DatasetVersionViewSet(
     """The immutable versions of one dataset, newest first. POST registers the next one; nothing edits them."""
 
     serializer_class = s.DatasetVersionSerializer
-    queryset = DatasetVersion.objects.select_related("dataset", "created_by")
+    queryset = DatasetVersion.objects.select_related("dataset", "created_by", "files_digest_job")
     filterset_class = DatasetVersionFilterSet
     lookup_field = "number"
     lookup_value_regex = r"[0-9]+"

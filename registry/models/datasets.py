@@ -62,6 +62,11 @@ class DatasetVersion(models.Model):
     itself; ``fingerprint_source`` says whether Assay computed it or the client supplied it. ``evolution`` is the
     registry.schema diff against the previous version (``{"breaking", "needs_review", "changes"}``);
     ``breaking_change`` is true when a breaking change was registered with the explicit flag.
+
+    ``files_digest`` pins the data as a job first read it (registry.pipelines.io.read_dataset_version): the SHA-256
+    of the canonical list of its files (relative path, size, SHA-256), with when (``files_digest_at``) and by which
+    job (``files_digest_job``). Set once, by a conditional UPDATE from empty, outside the frozen columns; every later
+    read must find the same files. Empty until a job reads a local copy of the data.
     """
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
@@ -74,6 +79,11 @@ class DatasetVersion(models.Model):
     evolution = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
     breaking_change = models.BooleanField(default=False)
     description = models.TextField(blank=True)
+    files_digest = models.CharField(max_length=64, blank=True, editable=False)
+    files_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
+    files_digest_job = models.ForeignKey(
+        "core.Job", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

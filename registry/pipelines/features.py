@@ -16,7 +16,6 @@ docs/spark-jobs.md, "Feature pipelines".
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import uuid
@@ -620,22 +619,13 @@ def _target_encode(
 # --- Output -------------------------------------------------------------------------------------------------------
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+def parquet_files(folder: Path) -> list[list[Any]]:
+    """``[relative path, size, sha256]`` of each Parquet file under ``folder``, sorted by path (Spark's _SUCCESS and
+    .crc files are bookkeeping, not data): what a feature-set version's ``output_fingerprint`` is the digest of."""
+    from registry.pipelines.io import file_listing
 
-
-def _parquet_files(folder: Path) -> list[list[Any]]:
-    """``[relative path, size, sha256]`` of each Parquet file, sorted by path (Spark's _SUCCESS and .crc files are
-    bookkeeping, not data)."""
-    rows: list[list[Any]] = []
-    for path in sorted(folder.rglob("*.parquet")):
-        if path.is_file() and not path.name.startswith((".", "_")):
-            rows.append([path.relative_to(folder).as_posix(), path.stat().st_size, _file_digest(path)])
-    return rows
+    files = [path for path in folder.rglob("*.parquet") if path.is_file() and not path.name.startswith((".", "_"))]
+    return file_listing(files, folder)
 
 
 def _write(frame: DataFrame, key: str) -> tuple[Path, list[list[Any]]]:
@@ -653,7 +643,7 @@ def _write(frame: DataFrame, key: str) -> tuple[Path, list[list[Any]]]:
         owner=key,
         partition_by=[PARTITION_COLUMN],
     )
-    return final, _parquet_files(final)
+    return final, parquet_files(final)
 
 
 # --- Statistics ---------------------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 ``read_dataset_version(spark, version)`` checks, before any job computes on it, that the data is what was
 registered: the files exist and can be read, they are of the declared ``storage_format``, the schema Spark reads
 matches the registered one (names, types in registry.schema's vocabulary, no null in a column registered not
-nullable), and, for a version whose ``fingerprint_source`` is "computed", that the content fingerprint is unchanged.
-Any difference raises ``DataError`` with a message naming what differs.
+nullable), for a version whose ``fingerprint_source`` is "computed", that the content fingerprint is unchanged,
+and, for local data, that its files are the ones a job first read (``files_digest``, pinned by the first read: a
+client-supplied fingerprint cannot be checked, but a change after Assay first saw the data can). Any difference
+raises ``DataError`` with a message naming what differs.
 
 Where the data is: ``lake://<relative path>`` resolves under the DATA_LAKE_ROOT setting (a local folder, or a URI
 such as ``s3a://bucket/prefix`` on a cluster) and never outside it, symbolic links followed; other schemes (s3a, gs,
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from core.canonical import canonical_digest
 from registry import schema as registry_schema
 from registry.choices import FingerprintSource, StorageFormat
 from registry.models.validators import LAKE_SCHEME, lake_path, validate_location
@@ -45,6 +48,7 @@ __all__ = [
     "DataError",
     "clean_stale_staging",
     "content_fingerprint",
+    "file_listing",
     "output_path",
     "read_dataset_version",
     "registry_type",
@@ -274,12 +278,13 @@ def _canonical(text: str) -> str:
 # --- Reading ------------------------------------------------------------------------------------------------------
 
 
-def read_dataset_version(spark: SparkSession, version: DatasetVersion) -> DataFrame:
+def read_dataset_version(spark: SparkSession, version: DatasetVersion, *, job: Any = None) -> DataFrame:
     """The version's data as a DataFrame with the registered columns, in the registered order, after every check.
 
     Raises ``DataError`` naming what is wrong: missing or unreadable files, a format other than the declared one,
-    a schema that differs from the registered one, a null in a column registered not nullable, or (for a computed
-    fingerprint) content that changed since registration.
+    a schema that differs from the registered one, a null in a column registered not nullable, (for a computed
+    fingerprint) content that changed since registration, or (for local data) files that differ from the ones the
+    first read pinned. The first read of a version's local files pins their digest, with ``job`` as the reader.
     """
     dataset = version.dataset
     declared = dataset.storage_format
@@ -296,6 +301,8 @@ def read_dataset_version(spark: SparkSession, version: DatasetVersion) -> DataFr
     registered = registry_schema.parse_schema(version.schema)
     frame = _load(spark, declared, path, registered, version)
     frame = _check_schema(frame, registered, version)
+    if not _is_uri(path) and version.pk is not None:  # an unsaved version (a dry read) has no record to pin on
+        _check_files_pinned(version, files, Path(path), job)
     if version.fingerprint_source == FingerprintSource.COMPUTED:
         found = content_fingerprint(frame)
         if found != version.content_fingerprint:
@@ -304,6 +311,71 @@ def read_dataset_version(spark: SparkSession, version: DatasetVersion) -> DataFr
                 f"{version.content_fingerprint}: the data at {location} changed after it was registered."
             )
     return frame
+
+
+def _check_files_pinned(version: Any, files: Sequence[Path], path: Path, job: Any) -> None:
+    """Pin the files' digest on the first read of ``version``; on later reads, refuse files that differ from it.
+
+    The pin is a conditional UPDATE from empty, so two first reads at once agree on one digest (the loser compares
+    against the winner's). Spark reads the files lazily after this check: a change in between is not caught here.
+    """
+    from django.utils import timezone
+
+    from registry.models import DatasetVersion
+
+    root = path if path.is_dir() else path.parent
+    found = canonical_digest(file_listing(files, root))
+    if not version.files_digest:
+        DatasetVersion.objects.filter(pk=version.pk, files_digest="").update(
+            files_digest=found, files_digest_at=timezone.now(), files_digest_job=job
+        )
+        version.refresh_from_db(fields=["files_digest", "files_digest_at", "files_digest_job"])
+    if version.files_digest != found:
+        first = f"job {version.files_digest_job.public_id}" if version.files_digest_job_id else "an earlier read"
+        when = version.files_digest_at.isoformat(timespec="seconds") if version.files_digest_at else "earlier"
+        _record_data_change(version, found, job)
+        raise DataError(
+            f"{version}: the files at {version.dataset.location} changed after {first} first read them ({when}): "
+            f"they now hash to {found}, not {version.files_digest}. Register a new dataset version for the new "
+            "data, or restore the files."
+        )
+
+
+def _record_data_change(version: Any, found: str, job: Any) -> None:
+    from django.db import transaction
+
+    from core.audit import record_event
+    from core.choices import AuditEventType
+
+    with transaction.atomic():
+        record_event(
+            AuditEventType.DATASET_VERSION_DATA_CHANGED,
+            actor=getattr(job, "requested_by", None),
+            target=version,
+            team=version.dataset.team,
+            metadata={
+                "pinned": version.files_digest,
+                "found": found,
+                "location": version.dataset.location,
+                "job": str(job.public_id) if job is not None else None,
+            },
+        )
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 (hex) of one file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_listing(files: Iterable[Path], root: Path) -> list[list[Any]]:
+    """``[path relative to root, size, sha256]`` of each file, sorted by path: the canonical description of a folder
+    of data whose ``core.canonical.canonical_digest`` fingerprints it (feature-set outputs, dataset files)."""
+    rows = [[file.relative_to(root).as_posix(), file.stat().st_size, file_digest(file)] for file in files]
+    return sorted(rows, key=lambda row: row[0])
 
 
 def _spark_failure(error: Exception, version: Any, location: str, declared: str) -> DataError:

@@ -16,10 +16,12 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 
 from core.choices import JobStatus
-from core.models import Job
+from core.models import AuditEvent, Job
 from registry import actions
 from registry.models import FeatureSetVersion, ModelVersion
 from registry.pipelines import io
@@ -157,3 +159,84 @@ def test_data_of_another_format_fails_the_job_and_leaves_nothing(
     assert not FeatureSetVersion.objects.exists()
     assert not io.output_path("features", str(job.public_id)).exists()
     assert not (io.staging_root() / str(job.public_id)).exists()
+
+
+def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
+    transactional_db: None, cast: Any, lake: Path, spark: Any
+) -> None:
+    view, events_version, _ = _inputs(cast)
+    first = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk))
+    assert first.status == JobStatus.SUCCEEDED, first.error
+    events_version.refresh_from_db()
+    assert len(events_version.files_digest) == 64
+    assert events_version.files_digest_job == first
+    pinned = events_version.files_digest
+    client = APIClient()
+    client.force_authenticate(cast.engineer_a)
+    shown = client.get(f"/api/v1/datasets/{events_version.dataset_id}/versions/1/").json()
+    assert shown["files_digest"] == pinned
+    assert shown["files_digest_job"] == str(first.public_id)
+    browser = Client()
+    browser.force_login(cast.engineer_a)
+    page = browser.get(f"/datasets/{events_version.dataset_id}/versions/1/").content.decode()
+    assert pinned in page
+    assert f"/jobs/{first.public_id}/" in page
+
+    # The same files read again: the pin holds and a second feature set is made.
+    again = actions.do_request_materialization(
+        view, actor=cast.engineer_a, dataset_version=events_version.pk, idempotency_key="again"
+    )
+    assert run(again).status == JobStatus.SUCCEEDED
+    # Somebody rewrites the data in place under the same version (one row less).
+    part = lake / "events" / "part-0.parquet"
+    table = pq.read_table(part)
+    pq.write_table(table.slice(1), part)
+    changed = run(
+        actions.do_request_materialization(
+            view, actor=cast.engineer_a, dataset_version=events_version.pk, idempotency_key="changed"
+        )
+    )
+    assert changed.status == JobStatus.FAILED
+    assert f"the files at lake://events changed after job {first.public_id} first read them" in changed.error
+    assert f"not {pinned}" in changed.error
+    assert FeatureSetVersion.objects.filter(feature_view=view).count() == 2
+    assert not io.output_path("features", str(changed.public_id)).exists()
+    events_version.refresh_from_db()
+    assert events_version.files_digest == pinned  # the pin is not moved by the changed files
+    event = AuditEvent.objects.get(event_type="dataset.data_changed")
+    assert event.target_id == str(events_version.pk)
+    assert event.metadata["pinned"] == pinned
+    assert event.metadata["job"] == str(changed.public_id)
+
+
+def test_training_refuses_a_feature_set_whose_files_changed(
+    transactional_db: None, cast: Any, lake: Path, spark: Any
+) -> None:
+    view, events_version, labels_version = _inputs(cast)
+    job = run(
+        actions.do_request_materialization(
+            view, actor=cast.engineer_a, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
+        )
+    )
+    feature_set = FeatureSetVersion.objects.get(job=job)
+    folder = Path(settings.ARTIFACT_ROOT) / feature_set.storage_location
+    part = sorted(folder.rglob("*.parquet"))[0]
+    table = pq.read_table(part)
+    pq.write_table(table.slice(1), part)  # a row taken out of the data the feature set registered
+
+    model = make_model(cast.team_a, cast.engineer_a)
+    training = run(
+        actions.do_request_training(
+            model,
+            actor=cast.engineer_a,
+            feature_set_version=feature_set.pk,
+            label="churned",
+            algorithm="logistic_regression",
+        )
+    )
+    assert training.status == JobStatus.FAILED
+    assert training.error.startswith(f"The data of {feature_set} changed after it was registered")
+    assert f"not the registered {feature_set.output_fingerprint}; nothing was trained" in training.error
+    assert not ModelVersion.objects.filter(model=model).exists()
+    event = AuditEvent.objects.get(event_type="artifact.corrupted")
+    assert event.target_id == str(feature_set.pk)

@@ -153,6 +153,15 @@ def test_cancelling_a_job_cancels_its_spark_job_group(spark_worker: Any, cast: A
     assert time.monotonic() - started < 30, worker.log()[-6000:]
 
 
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed process whose parent has not reaped it yet)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "zombie" not in status
+
+
 def test_a_worker_killed_mid_write_leaves_no_orphaned_files_and_the_retry_finishes_once(spark_worker: Any) -> None:
     worker = spark_worker(name=f"spark-kill-{os.getpid()}")
     # GIVEN a job killed (worker, pool process and JVM) while Spark writes its Parquet into the staging area
@@ -166,8 +175,11 @@ def test_a_worker_killed_mid_write_leaves_no_orphaned_files_and_the_retry_finish
     pool = worker.pool_process()
     jvms = java_processes_under(pool)
     worker.kill()
-    for pid in jvms:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    # SIGKILL reached the JVMs with the group; a JVM with a few GB mapped and many threads takes a moment to go.
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in jvms) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in jvms if _alive(pid)], "a JVM outlived its killed worker"
     destination = io.output_path("test-output", str(job.public_id))
     assert not destination.exists()
     # WHEN the worker comes back under the same name
