@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -53,6 +54,22 @@ def register_job_kind(name: str, *, queue: str = "default", description: str = "
 
 def job_kinds() -> dict[str, JobKind]:
     return dict(_KINDS)
+
+
+# What a finished job made, as (label, URL) links for its page: each app that owns a job kind's outputs says how to
+# link them (core knows no app above it). The function gets the job and returns links only to what still exists.
+OutputLinks = Callable[[Any], list[tuple[str, str]]]
+_OUTPUT_LINKS: dict[str, OutputLinks] = {}
+
+
+def register_output_links(kind: str, links: OutputLinks) -> None:
+    _OUTPUT_LINKS[kind] = links
+
+
+def output_links(job: Any) -> list[tuple[str, str]]:
+    """Links to what ``job`` made (empty for a kind no app links, or a job without a result)."""
+    links = _OUTPUT_LINKS.get(job.kind)
+    return links(job) if links is not None and job.result else []
 
 
 def task_name(kind: str) -> str:

@@ -29,7 +29,7 @@ from core.api.permissions import is_audit_reader
 from core.choices import AuditEventType, BoardRole, JobStatus, Role
 from core.filtersets import AuditEventFilterSet
 from core.forms import CreateTokenForm, GrantMembershipForm, SignInForm
-from core.jobs import BrokerUnavailable, dispatch_job, do_cancel_job
+from core.jobs import BrokerUnavailable, dispatch_job, do_cancel_job, output_links
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, Team
 from core.querysets import CHANGE
 
@@ -373,6 +373,7 @@ def job_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "params": _pretty(job.params) if job.params else "",
         "can_cancel": not job.is_finished and _may_cancel(request.user, job),
         "duration": (job.finished_at - job.started_at) if job.started_at and job.finished_at else None,
+        "outputs": output_links(job) if job.status == JobStatus.SUCCEEDED else [],
     }
     return render(request, "core/job_detail.html", context)
 

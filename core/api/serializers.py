@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 from core.api.base import StrictModelSerializer, StrictSerializer
 from core.audit import HASHED_FIELDS
-from core.choices import BoardRole, Role
+from core.choices import BoardRole, JobStatus, Role
+from core.jobs import output_links
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, JobLogLine, Membership, ServiceAccount, Team
 
 User = get_user_model()
@@ -236,12 +237,24 @@ class JobSerializer(serializers.ModelSerializer[Any]):
         read_only_fields = fields
 
 
+class JobOutputSerializer(serializers.Serializer[Any]):
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label at run time
+    url = serializers.CharField(help_text="The web page of what the job made")
+
+
 class JobDetailSerializer(JobSerializer):
     log = JobLogLineSerializer(source="log_lines", many=True, read_only=True)
+    outputs = serializers.SerializerMethodField(help_text="What a succeeded job made, with links to its pages")
 
     class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "log"]
+        fields = [*JobSerializer.Meta.fields, "log", "outputs"]
         read_only_fields = fields
+
+    @extend_schema_field(JobOutputSerializer(many=True))
+    def get_outputs(self, job: Job) -> list[dict[str, str]]:
+        if job.status != JobStatus.SUCCEEDED:
+            return []
+        return [{"label": label, "url": url} for label, url in output_links(job)]
 
 
 class JobRequestSerializer(StrictSerializer):

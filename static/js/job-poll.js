@@ -41,6 +41,22 @@
     });
   }
 
+  function renderOutputs(outputs) {
+    var box = document.getElementById("job-outputs");
+    var list = document.getElementById("job-output-list");
+    if (!box || !list || !outputs) { return; }
+    list.textContent = "";
+    outputs.forEach(function (output) {
+      var li = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = output.url;
+      link.textContent = output.label;
+      li.appendChild(link);
+      list.appendChild(li);
+    });
+    box.hidden = outputs.length === 0;
+  }
+
   function render(job) {
     root.setAttribute("data-status", job.status);
     var progress = document.getElementById("job-progress");
@@ -70,6 +86,7 @@
     }
     if (noResult) { noResult.hidden = !!hasResult; }
     renderLog(job.log);
+    renderOutputs(job.outputs);
   }
 
   function poll() {

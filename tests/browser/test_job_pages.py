@@ -99,12 +99,25 @@ def test_an_engineer_materializes_a_feature_view_from_the_ui(ui: Any, cast: Any,
     assert job.status == JobStatus.SUCCEEDED, job.error
     version = FeatureSetVersion.objects.get(job=job)
 
-    # THEN the reloaded job page says so, with its result
+    # THEN a job page left open follows it to the end without a reload and links what it made (the run is replayed
+    # onto the page: SQLite's shared in-memory test database does not take the live server's reads during a job)
+    finished = Job.objects.filter(pk=job.pk).values("status", "progress", "stage", "result", "finished_at").get()
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, progress=0.5, result={}, finished_at=None)
     ui.go(f"/jobs/{job.public_id}/")
+    assert ui.page.locator("#job-outputs").is_hidden()
+    Job.objects.filter(pk=job.pk).update(**finished)
+    ui.page.wait_for_selector("#job-outputs a", state="visible", timeout=15_000)
     assert ui.page.inner_text("#job [data-job-status]") == "Succeeded"
     assert ui.page.inner_text("#job-percent") == "100%"
     assert f'"feature_set_version": {version.pk}' in ui.page.inner_text("#job-result")
+    link = ui.page.locator("#job-outputs a")
+    assert link.inner_text() == f"Feature-set version {version}"
     ui.shot("jobs-job-succeeded")
+    # AND the reloaded page renders the same link on the server
+    ui.go(f"/jobs/{job.public_id}/")
+    assert ui.page.locator("#job-outputs a").get_attribute("href") == (
+        f"/feature-views/{view.pk}/versions/{version.number}/"
+    )
 
     # AND the feature view lists the version it wrote, linked to the job, with its statistics one click away
     ui.go(f"/feature-views/{view.pk}/")

@@ -138,6 +138,11 @@ def test_materialize_then_train_registers_once_each(transactional_db: None, cast
     assert [row["job"] for row in listed] == [str(training.public_id)]
     fs_shown = client.get(f"/api/v1/feature-views/{view.pk}/versions/{feature_set.number}/").json()
     assert fs_shown["job"] == str(job.public_id)
+    # Each job's detail links what it made
+    outputs = client.get(f"/api/v1/jobs/{training.public_id}/").json()["outputs"]
+    assert outputs == [{"label": f"Model version {version}", "url": f"/models/{model.pk}/versions/{version.number}/"}]
+    outputs = client.get(f"/api/v1/jobs/{job.public_id}/").json()["outputs"]
+    assert outputs == [{"label": f"Feature-set version {feature_set}", "url": f"/feature-views/{view.pk}/versions/1/"}]
     again = tasks.train_model.job_fn(training, JobContext(training))
     assert again["model_version"] == version.pk
     assert ModelVersion.objects.filter(model=model).count() == 1
