@@ -7,12 +7,16 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils.http import urlencode
 
-from core.models import AuditEvent, Membership, Team
+from core.jobs import BrokerUnavailable
+from core.models import AuditEvent, Job, Membership, Team
 from core.querysets import CHANGE
 from registry import views as package
 from registry.querysets import teams_for
@@ -111,3 +115,31 @@ def may_start_jobs(user: Any, team: Team) -> bool:
     """Whether ``user`` may ask for jobs on the registry objects of ``team``: the actions' own rule (engineers and
     admins of the team), asked before a form is shown or read."""
     return bool(teams_for(user, CHANGE).filter(pk=team.pk).exists())
+
+
+def start_job(request: HttpRequest, form: Any, kind: str, start: Any, started: str) -> tuple[HttpResponse | None, int]:
+    """Run a job form's action: ``start(**form.action_arguments())``, as the API would.
+
+    Returns the redirect to the job's page (a second submission of the same form finds the job the first started,
+    and says so), or ``(None, status)`` with the refusal on the form: 400 for the action's ValidationError on the
+    field it names, 503 when the broker is down (nothing was written: core.jobs checks before it writes).
+    """
+    if not form.is_valid():
+        return None, 400
+    arguments = form.action_arguments()
+    seen = Job.objects.filter(
+        requested_by=request.user.pk, kind=kind, idempotency_key=arguments["idempotency_key"]
+    ).exists()
+    try:
+        job = start(**arguments)
+    except ValidationError as error:
+        form.apply_action_error(error)
+        return None, 400
+    except BrokerUnavailable:
+        form.add_error(None, "The job service is unavailable, so no job was started. Try again in a moment.")
+        return None, 503
+    if seen:
+        messages.info(request, "This form was already sent: here is the job it started.")
+    else:
+        messages.success(request, started)
+    return redirect("job-detail", public_id=job.public_id), 200

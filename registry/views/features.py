@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.models import Job
@@ -36,6 +35,7 @@ from registry.views._shared import (
     _query_without_page,
     _visible_teams,
     may_start_jobs,
+    start_job,
 )
 
 JOB_ROWS = 20
@@ -169,22 +169,14 @@ def materialize(request: HttpRequest, pk: int) -> HttpResponse:
     if not may_start_jobs(request.user, view.team):
         raise PermissionDenied(f"Only engineers and admins of team {view.team.slug} start its jobs.")
     form = materialize_form(request, view, request.POST)
-    if form.is_valid():
-        arguments = form.action_arguments()
-        seen = Job.objects.filter(
-            requested_by=request.user.pk, kind=MATERIALIZE_KIND, idempotency_key=arguments["idempotency_key"]
-        ).exists()
-        try:
-            job = actions.do_request_materialization(view, actor=request.user, **arguments)
-        except ValidationError as error:
-            form.apply_action_error(error)
-        else:
-            if seen:
-                messages.info(request, "This form was already sent: here is the job it started.")
-            else:
-                messages.success(request, f"Materialization of {view.name} requested: it runs on the Spark worker.")
-            return redirect("job-detail", public_id=job.public_id)
-    return _render_view(request, view, form, status=400)
+    response, status = start_job(
+        request,
+        form,
+        MATERIALIZE_KIND,
+        lambda **arguments: actions.do_request_materialization(view, actor=request.user, **arguments),
+        f"Materialization of {view.name} requested: it runs on the Spark worker.",
+    )
+    return response or _render_view(request, view, form, status=status)
 
 
 def _quantile_order(item: tuple[str, Any]) -> tuple[int, float, str]:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from core.models import Job
 from registry import actions
 from registry import views as package
 from registry.actions.jobs import TRAIN_KIND
@@ -38,6 +36,7 @@ from registry.views._shared import (
     _query_without_page,
     _visible_teams,
     may_start_jobs,
+    start_job,
 )
 
 CHOICE_LIMIT = 200
@@ -123,22 +122,14 @@ def model_train(request: HttpRequest, pk: int) -> HttpResponse:
     if not may_start_jobs(request.user, model.team):
         raise PermissionDenied(f"Only engineers and admins of team {model.team.slug} start its jobs.")
     form = train_form(request, model, request.POST)
-    if form.is_valid():
-        arguments = form.action_arguments()
-        seen = Job.objects.filter(
-            requested_by=request.user.pk, kind=TRAIN_KIND, idempotency_key=arguments["idempotency_key"]
-        ).exists()
-        try:
-            job = actions.do_request_training(model, actor=request.user, **arguments)
-        except ValidationError as error:
-            form.apply_action_error(error)
-        else:
-            if seen:
-                messages.info(request, "This form was already sent: here is the job it started.")
-            else:
-                messages.success(request, f"Training of {model.name} requested: it runs on the Spark worker.")
-            return redirect("job-detail", public_id=job.public_id)
-    return _render_model(request, model, form, status=400)
+    response, status = start_job(
+        request,
+        form,
+        TRAIN_KIND,
+        lambda **arguments: actions.do_request_training(model, actor=request.user, **arguments),
+        f"Training of {model.name} requested: it runs on the Spark worker.",
+    )
+    return response or _render_model(request, model, form, status=status)
 
 
 def _render_model(

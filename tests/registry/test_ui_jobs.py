@@ -386,3 +386,27 @@ def test_malformed_or_hostile_train_input_is_a_form_error(
     assert any(says in error for error in errors), response.context["train_form"].errors
     assert 'id="train-errors"' in response.content.decode()
     assert not jw.started().exists()
+
+
+@pytest.mark.parametrize("form", ["materialize", "train"])
+def test_with_the_broker_down_the_form_says_so_and_starts_nothing(
+    cast: Any, jw: JobsWorld, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    from assay.celery import app
+
+    # Nothing listens on port 1. Celery prefers the environment variable over its configuration, so set both.
+    dead_broker = "redis://127.0.0.1:1/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", dead_broker)
+    monkeypatch.setitem(app.conf, "broker_url", dead_broker)
+    events = AuditEvent.objects.count()
+    client = persona(cast, "engineer_a")
+    if form == "materialize":
+        response = client.post(f"/feature-views/{jw.view.pk}/materialize/", materialize_data(jw))
+    else:
+        response = client.post(f"/models/{jw.model.pk}/train/", train_data(jw))
+
+    assert response.status_code == 503
+    assert "The job service is unavailable, so no job was started." in text(response)
+    assert f'id="{form}-form"' in response.content.decode()  # the form is still there, filled in
+    assert not jw.started().exists()
+    assert AuditEvent.objects.count() == events
