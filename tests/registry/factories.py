@@ -126,6 +126,16 @@ EVENTS_SCHEMA: dict[str, Any] = {
     ]
 }
 
+# A spine: the rows (entity, event time) to compute features at, with the label.
+SPINE_SCHEMA: dict[str, Any] = {
+    "columns": [
+        {"name": "customer_id", "type": "int64", "nullable": False},
+        {"name": "event_time", "type": "timestamp", "nullable": False},
+        {"name": "churned", "type": "boolean", "nullable": False},
+        {"name": "segment", "type": "string", "nullable": True},
+    ]
+}
+
 FEATURES: list[dict[str, Any]] = [
     {"name": "spend_7d", "definition": "amount", "aggregation": "sum", "window": "7d", "description": "Spend"},
     {"name": "orders_30d", "definition": "1", "aggregation": "count", "window": "30d"},

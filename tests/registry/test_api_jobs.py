@@ -21,6 +21,7 @@ from registry.models import FeatureSetVersion
 from tests.api_cases import ApiCase, World, matrix, run_case
 from tests.registry import factories
 from tests.registry.factories import (
+    SPINE_SCHEMA,
     fingerprint,
     make_dataset,
     make_dataset_version,
@@ -34,14 +35,6 @@ artifact_root = factories.artifact_root
 world = factories.world
 
 WRITERS = ("superuser", "admin_a", "engineer_a")
-SPINE_SCHEMA: dict[str, Any] = {
-    "columns": [
-        {"name": "customer_id", "type": "int64", "nullable": False},
-        {"name": "event_time", "type": "timestamp", "nullable": False},
-        {"name": "churned", "type": "boolean", "nullable": False},
-        {"name": "segment", "type": "string", "nullable": True},
-    ]
-}
 
 
 def started(status: int) -> dict[str, int]:

@@ -23,6 +23,7 @@ from core.models import AuditEvent, Job
 from registry import actions
 from tests.registry.factories import (
     SCHEMA,
+    SPINE_SCHEMA,
     fingerprint,
     make_dataset,
     make_dataset_version,
@@ -32,14 +33,6 @@ from tests.registry.factories import (
 )
 from tests.registry.test_ui import client_for, text
 
-SPINE_SCHEMA: dict[str, Any] = {
-    "columns": [
-        {"name": "customer_id", "type": "int64", "nullable": False},
-        {"name": "event_time", "type": "timestamp", "nullable": False},
-        {"name": "churned", "type": "boolean", "nullable": False},
-        {"name": "segment", "type": "string", "nullable": True},
-    ]
-}
 WRITERS = ("superuser", "admin_a", "engineer_a")
 READERS = ("compliance", "auditor", "reviewer_legal", "reviewer_technical")
 
