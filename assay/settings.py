@@ -365,8 +365,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # py4j narrates every gateway connection at INFO (and at interpreter exit, after the streams closed).
-    "loggers": {"axes": {"level": "WARNING"}, "py4j": {"level": "WARNING"}},
+    # py4j narrates every gateway connection at INFO (and at interpreter exit, after the streams closed);
+    # onnxmltools logs each tree node it converts at INFO (hundreds of lines per boosted-tree export).
+    "loggers": {"axes": {"level": "WARNING"}, "py4j": {"level": "WARNING"}, "onnxmltools": {"level": "WARNING"}},
 }
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

@@ -201,7 +201,7 @@ def _contract_rows(items: Any) -> list[dict[str, Any]]:
 def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     model = _visible_model(request, pk)
     version = get_object_or_404(
-        ModelVersion.objects.restrict(request.user).select_related("created_by").prefetch_related("authors"),
+        ModelVersion.objects.restrict(request.user).select_related("created_by", "job").prefetch_related("authors"),
         model=model,
         number=number,
     )
@@ -223,6 +223,10 @@ def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResp
         "metrics": _flat_metrics(version.metrics),
         "training_params": _flat_metrics(version.training_params),
         "trained_on": trained_on,
+        "feature_sets": FeatureSetVersion.objects.restrict(request.user)
+        .filter(model_versions=version)
+        .select_related("feature_view")
+        .order_by("feature_view__name", "-number"),
         "transitions": ModelVersionTransition.objects.restrict(request.user)
         .filter(version=version)
         .order_by("occurred_at", "id"),

@@ -138,6 +138,12 @@ def test_materialize_then_train_registers_once_each(transactional_db: None, cast
     assert [row["job"] for row in listed] == [str(training.public_id)]
     fs_shown = client.get(f"/api/v1/feature-views/{view.pk}/versions/{feature_set.number}/").json()
     assert fs_shown["job"] == str(job.public_id)
+    # The version's page says what it was trained on and which job made it
+    browser = Client()
+    browser.force_login(engineer)
+    page = browser.get(f"/models/{model.pk}/versions/{version.number}/").content.decode()
+    assert f'href="/feature-views/{view.pk}/versions/{feature_set.number}/"' in page
+    assert f'href="/jobs/{training.public_id}/"' in page
     # Each job's detail links what it made
     outputs = client.get(f"/api/v1/jobs/{training.public_id}/").json()["outputs"]
     assert outputs == [{"label": f"Model version {version}", "url": f"/models/{model.pk}/versions/{version.number}/"}]
