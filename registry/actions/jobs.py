@@ -77,7 +77,7 @@ def do_request_materialization(
     feature-set version once it is registered, as ``do_request_training`` would with those arguments (checked now
     as far as they can be without the data; the rest when the training job is requested).
     """
-    from registry.pipelines.features import check_feature_view, entity_column
+    from registry.pipelines.feature_definitions import check_feature_view, entity_column
 
     _require(actor, feature_view.team)
     key = _clean_key(idempotency_key)

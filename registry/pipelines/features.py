@@ -7,16 +7,16 @@ sorted pass: the spine rows are put among the events of their entity and each fe
 range frame ending one microsecond before the row (``rangeBetween(-window, -1)`` on event time in microseconds), so
 Spark sorts each entity's rows once per distinct window length instead of joining every spine row to every event.
 
-Definitions are checked before Spark runs anything (``check_feature_view``: a missing column, a bad window, an
-aggregation that does not fit the column's type). The output is written as Parquet partitioned by ``as_of_date``,
-into a staging folder that is renamed into place only once complete, and summarised per feature in two passes
-(count, nulls, mean, std, min, max and quantiles in the first; a fixed-bin histogram in the second). See
-docs/spark-jobs.md, "Feature pipelines".
+Definitions are checked before Spark runs anything (``check_feature_view``, in registry.pipelines.feature_definitions:
+a missing column, a bad window, an aggregation that does not fit the column's type). The output is written as
+Parquet partitioned by ``as_of_date``, into a staging folder that is renamed into place only once complete, and
+summarised per feature in two passes (``feature_statistics``, in registry.pipelines.statistics: count, nulls, mean,
+std, min, max and quantiles in the first; a fixed-bin histogram in the second). See docs/spark-jobs.md, "Feature
+pipelines".
 """
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -28,84 +28,41 @@ from django.conf import settings
 
 from core.canonical import canonical_digest
 from registry.choices import Aggregation
+from registry.pipelines.feature_definitions import (
+    _ACCEPTS,
+    _TARGET_ENCODE,
+    _TEMPORAL,
+    _column_kinds,
+    _features_of,
+    _kind_of_spark_type,
+    _view_attr,
+    check_feature_view,
+    entity_column,
+    parse_window,
+)
+from registry.pipelines.statistics import feature_statistics
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
     from pyspark.sql import DataFrame, SparkSession, WindowSpec
-    from pyspark.sql.types import DataType
 
 __all__ = [
     "DEFAULT_FOLDS",
     "DEFAULT_SMOOTHING",
-    "HISTOGRAM_BINS",
     "PARTITION_COLUMN",
-    "QUANTILES",
     "BuiltFeatures",
     "FeatureDefinitionError",
     "MaterializedFeatures",
     "build_features",
-    "check_feature_view",
     "default_spine",
-    "entity_column",
-    "feature_statistics",
     "materialize",
-    "parse_window",
 ]
 
 PARTITION_COLUMN = "as_of_date"
-QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-# percentile_approx's accuracy: the relative error of a quantile is 1 / accuracy (0.1% of the rank).
-QUANTILE_ACCURACY = 1000
-HISTOGRAM_BINS = 10
 DEFAULT_FOLDS = 5
 DEFAULT_SMOOTHING = 20.0
 
 Progress = Callable[[float, str], None]
-
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_WINDOW = re.compile(r"\A([1-9][0-9]{0,5})(s|m|h|d|w)\Z")
-# Spark keeps ten thousand years of microseconds in a long; a window longer than a century is a typo.
-_MAX_WINDOW_SECONDS = 100 * 366 * 86400
-_TARGET_ENCODE = re.compile(
-    r"\A\s*target_encode\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*\Z"
-)
-
-# Words of Spark SQL's expression grammar that are not column names when they appear bare in a definition.
-_EXPRESSION_WORDS = frozenset(
-    """
-    and or not null true false is in like ilike rlike regexp between case when then else end cast try_cast as
-    distinct all any some exists interval div escape
-    int integer bigint smallint tinyint long short byte double float real decimal numeric dec string varchar char
-    boolean bool date timestamp timestamp_ntz timestamp_ltz binary
-    year years month months week weeks day days hour hours minute minutes second seconds millisecond milliseconds
-    microsecond microseconds
-    """.split()  # noqa: SIM905
-)
-_TOKENS = re.compile(
-    r"""(?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-    r"|(?P<quoted>`(?:[^`]|``)*`)"
-    r"|(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?[A-Za-z]*)"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<other>\S)",
-)
-
-_NUMERIC = "numeric"
-_TEXT = "string"
-_BOOLEAN = "boolean"
-_TEMPORAL = "temporal"
-_OTHER = "other"
-
-# Which kinds of value each aggregation accepts. min/max need an order; sum and mean need arithmetic.
-_ACCEPTS: dict[str, frozenset[str]] = {
-    Aggregation.NONE: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL, _OTHER}),
-    Aggregation.COUNT: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL, _OTHER}),
-    Aggregation.LAST: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL, _OTHER}),
-    Aggregation.DISTINCT_COUNT: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL}),
-    Aggregation.SUM: frozenset({_NUMERIC}),
-    Aggregation.MEAN: frozenset({_NUMERIC, _BOOLEAN}),
-    Aggregation.MIN: frozenset({_NUMERIC, _TEXT, _TEMPORAL}),
-    Aggregation.MAX: frozenset({_NUMERIC, _TEXT, _TEMPORAL}),
-}
 
 # Internal columns; a double underscore cannot start a feature or column name that the registry accepts.
 _IS_SPINE = "__is_spine"
@@ -140,209 +97,6 @@ class MaterializedFeatures:
     files: list[list[Any]] = field(repr=False)
     entity_column: str
     time_column: str
-
-
-# --- Definitions --------------------------------------------------------------------------------------------------
-
-
-def parse_window(window: str) -> int:
-    """``"7d"`` -> seconds. Raises ValueError with the reason for anything else."""
-    if not isinstance(window, str):
-        raise ValueError(f"window {window!r} must be a string such as '7d'")
-    match = _WINDOW.match(window)
-    if match is None:
-        raise ValueError(f"window {window!r} must be a count and a unit s, m, h, d or w ('7d', '24h')")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds > _MAX_WINDOW_SECONDS:
-        raise ValueError(f"window {window!r} is longer than a century")
-    return seconds
-
-
-def _kind_of_registry_type(type_name: str) -> str:
-    if type_name in ("int8", "int16", "int32", "int64", "float32", "float64") or type_name.startswith("decimal("):
-        return _NUMERIC
-    if type_name == "string":
-        return _TEXT
-    if type_name == "boolean":
-        return _BOOLEAN
-    if type_name in ("date", "timestamp", "timestamp_ntz"):
-        return _TEMPORAL
-    return _OTHER
-
-
-def _kind_of_spark_type(data_type: DataType) -> str:
-    from pyspark.sql import types as T
-
-    if isinstance(data_type, T.NumericType):
-        return _NUMERIC
-    if isinstance(data_type, T.StringType):
-        return _TEXT
-    if isinstance(data_type, T.BooleanType):
-        return _BOOLEAN
-    if isinstance(data_type, T.DateType | T.TimestampType | T.TimestampNTZType):
-        return _TEMPORAL
-    return _OTHER
-
-
-def _column_kinds(schema: Any) -> dict[str, tuple[str, str]]:
-    """``{casefolded name: (name as written, kind)}`` of a registry schema (JSON or registry.schema.Schema) or a
-    Spark StructType. Spark compares names without case, and so does this."""
-    kinds: dict[str, tuple[str, str]] = {}
-    fields = getattr(schema, "fields", None)
-    if fields is not None:  # pyspark StructType
-        for item in fields:
-            kinds[item.name.casefold()] = (item.name, _kind_of_spark_type(item.dataType))
-        return kinds
-    columns = schema.get("columns") if isinstance(schema, Mapping) else getattr(schema, "columns", None)
-    if columns is None:
-        raise TypeError("schema must be a registry schema or a Spark StructType")
-    for column in columns:
-        name, type_name = (
-            (column["name"], column["type"]) if isinstance(column, Mapping) else (column.name, str(column.type))
-        )
-        kinds[name.casefold()] = (name, _kind_of_registry_type(type_name))
-    return kinds
-
-
-def _referenced_columns(expression: str) -> list[str]:
-    """The bare names an SQL expression reads: words that are not functions, keywords, literals or struct fields."""
-    names: list[str] = []
-    tokens = list(_TOKENS.finditer(expression))
-    for index, token in enumerate(tokens):
-        kind = token.lastgroup
-        following = tokens[index + 1].group() if index + 1 < len(tokens) else ""
-        previous = tokens[index - 1].group() if index > 0 else ""
-        if kind == "quoted":
-            names.append(token.group()[1:-1].replace("``", "`"))
-        elif kind == "word":
-            word = token.group()
-            if following == "(" or previous == "." or word.casefold() in _EXPRESSION_WORDS:
-                continue
-            names.append(word)
-    return names
-
-
-def _features_of(view: Any) -> list[dict[str, Any]]:
-    features = view["features"] if isinstance(view, Mapping) else view.features
-    return [dict(item) for item in features]
-
-
-def _view_attr(view: Any, name: str) -> Any:
-    return view[name] if isinstance(view, Mapping) else getattr(view, name)
-
-
-def entity_column(view: Any, schema: Any) -> str | None:
-    """The column holding the view's entity key: a column named like the entity, else ``<entity>_id``."""
-    kinds = _column_kinds(schema)
-    entity = str(_view_attr(view, "entity"))
-    for candidate in (entity, f"{entity}_id"):
-        if candidate.casefold() in kinds:
-            return kinds[candidate.casefold()][0]
-    return None
-
-
-def check_feature_view(feature_view: Any, schema: Any, *, spine_schema: Any = None) -> list[str]:
-    """Every problem that would make the view fail on data of ``schema``, each naming the feature; [] if none.
-
-    ``feature_view`` is a FeatureView (or a mapping with ``entity``, ``event_time_column``, ``features``);
-    ``schema`` a registry schema (a dataset version's ``schema`` JSON) or a Spark StructType. Nothing runs on
-    Spark. The type of a definition is known here when it is a bare column or a literal; ``materialize`` also has
-    Spark analyse every expression (still before any Spark job) and reports the types it resolves.
-    ``spine_schema``, when given, is where target encodings look for their label column.
-    """
-    problems: list[str] = []
-    kinds = _column_kinds(schema)
-    spine_kinds = _column_kinds(spine_schema) if spine_schema is not None else None
-    entity = str(_view_attr(feature_view, "entity"))
-    if entity_column(feature_view, schema) is None:
-        problems.append(f"entity {entity!r}: the data has neither a column {entity!r} nor {entity + '_id'!r}")
-    time_column = str(_view_attr(feature_view, "event_time_column"))
-    time_kind = kinds.get(time_column.casefold())
-    if time_kind is None:
-        problems.append(f"event_time_column {time_column!r} is not a column of the data")
-    elif time_kind[1] != _TEMPORAL:
-        problems.append(f"event_time_column {time_column!r} must be a timestamp or a date")
-    for index, feature in enumerate(_features_of(feature_view)):
-        name = feature.get("name", f"features[{index}]")
-        where = f"feature {name!r}"
-        aggregation = feature.get("aggregation", Aggregation.NONE)
-        window = feature.get("window", "")
-        definition = feature.get("definition", "")
-        if aggregation not in Aggregation.values:
-            problems.append(f"{where}: aggregation {aggregation!r} is not one of {', '.join(Aggregation.values)}")
-            continue
-        if aggregation == Aggregation.NONE:
-            if window:
-                problems.append(f"{where}: aggregation 'none' takes no window, not {window!r}")
-        else:
-            try:
-                parse_window(window)
-            except ValueError as refused:
-                problems.append(f"{where}: {refused}")
-        if not isinstance(definition, str) or not definition.strip():
-            problems.append(f"{where}: definition must be a non-empty expression")
-            continue
-        encoding = _TARGET_ENCODE.match(definition)
-        if encoding is not None:
-            problems.extend(_check_target_encoding(where, aggregation, encoding, kinds, spine_kinds))
-            continue
-        if "target_encode" in definition.casefold():
-            problems.append(f"{where}: target_encode takes exactly two column names: target_encode(category, label)")
-            continue
-        missing = [column for column in _referenced_columns(definition) if column.casefold() not in kinds]
-        if missing:
-            problems.append(
-                f"{where}: definition {definition!r} reads {', '.join(repr(c) for c in dict.fromkeys(missing))}, "
-                "not a column of the data"
-            )
-            continue
-        value_kind = _literal_or_column_kind(definition, kinds)
-        if value_kind is not None and value_kind not in _ACCEPTS[aggregation]:
-            problems.append(
-                f"{where}: aggregation {aggregation!r} does not apply to a {value_kind} value ({definition})"
-            )
-    return problems
-
-
-def _literal_or_column_kind(definition: str, kinds: Mapping[str, tuple[str, str]]) -> str | None:
-    text = definition.strip()
-    if text.startswith("`") and text.endswith("`"):
-        text = text[1:-1]
-    if text.casefold() in kinds:
-        return kinds[text.casefold()][1]
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return _NUMERIC
-    if re.fullmatch(r"'[^']*'", text):
-        return _TEXT
-    return None
-
-
-def _check_target_encoding(
-    where: str,
-    aggregation: str,
-    encoding: re.Match[str],
-    kinds: Mapping[str, tuple[str, str]],
-    spine_kinds: Mapping[str, tuple[str, str]] | None,
-) -> list[str]:
-    problems = []
-    category, label = encoding.group(1), encoding.group(2)
-    if aggregation != Aggregation.LAST:
-        problems.append(
-            f"{where}: target_encode encodes the entity's last category in the window: its aggregation must be "
-            f"'last', not {aggregation!r}"
-        )
-    if category.casefold() not in kinds:
-        problems.append(f"{where}: category column {category!r} is not a column of the data")
-    elif kinds[category.casefold()][1] not in (_TEXT, _NUMERIC, _BOOLEAN):
-        problems.append(f"{where}: category column {category!r} must be a string, a number or a boolean")
-    label_kinds = spine_kinds if spine_kinds is not None else kinds
-    found = label_kinds.get(label.casefold())
-    if found is None:
-        source = "the spine" if spine_kinds is not None else "the data"
-        problems.append(f"{where}: label column {label!r} is not a column of {source}")
-    elif found[1] not in (_NUMERIC, _BOOLEAN):
-        problems.append(f"{where}: label column {label!r} must be numeric or boolean (a 0/1 target)")
-    return problems
 
 
 # --- Materialization ----------------------------------------------------------------------------------------------
@@ -644,91 +398,3 @@ def _write(frame: DataFrame, key: str) -> tuple[Path, list[list[Any]]]:
         partition_by=[PARTITION_COLUMN],
     )
     return final, parquet_files(final)
-
-
-# --- Statistics ---------------------------------------------------------------------------------------------------
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def feature_statistics(frame: DataFrame, names: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Per feature: ``count`` (non-null), ``nulls``; for numbers and booleans also ``mean``, ``std`` (sample),
-    ``min``, ``max``, ``quantiles`` (``{"0.5": ...}``, approximate with relative error 1/QUANTILE_ACCURACY) and
-    ``histogram`` (``{"edges": [...], "counts": [...]}``, HISTOGRAM_BINS equal bins from min to max, the last one
-    closed); for other values ``distinct`` (approximate). Two Spark jobs whatever the number of features: one
-    aggregation for everything but the histograms, one for all the histograms. Undefined values (the mean of no
-    values) are left out rather than stored as null. Returns the statistics and the row count.
-    """
-    from pyspark.sql import functions as F
-
-    kinds = {item.name: _kind_of_spark_type(item.dataType) for item in frame.schema.fields}
-    numeric = [name for name in names if kinds.get(name) in (_NUMERIC, _BOOLEAN)]
-    aggregates: list[SparkColumn] = [F.count(F.lit(1)).alias("__rows")]
-    for index, name in enumerate(names):
-        column = F.col(name)
-        aggregates += [F.count(column).alias(f"c{index}"), F.count_if(column.isNull()).alias(f"n{index}")]
-        if name in numeric:
-            value = column.cast("double")
-            aggregates += [
-                F.avg(value).alias(f"mean{index}"),
-                F.stddev_samp(value).alias(f"std{index}"),
-                F.min(value).alias(f"min{index}"),
-                F.max(value).alias(f"max{index}"),
-                F.percentile_approx(value, list(QUANTILES), QUANTILE_ACCURACY).alias(f"q{index}"),
-            ]
-        else:
-            aggregates.append(F.approx_count_distinct(column).alias(f"d{index}"))
-    first = frame.agg(*aggregates).collect()[0].asDict()
-    statistics: dict[str, dict[str, Any]] = {}
-    bins: dict[str, tuple[float, float]] = {}
-    for index, name in enumerate(names):
-        entry: dict[str, Any] = {"count": int(first[f"c{index}"]), "nulls": int(first[f"n{index}"])}
-        if name in numeric:
-            for key in ("mean", "std", "min", "max"):
-                number = _finite(first[f"{key}{index}"])
-                if number is not None:
-                    entry[key] = number
-            quantiles = first[f"q{index}"]
-            if quantiles is not None:
-                entry["quantiles"] = {
-                    str(q): _finite(v) for q, v in zip(QUANTILES, quantiles, strict=True) if _finite(v) is not None
-                }
-            if "min" in entry and "max" in entry:
-                bins[name] = (entry["min"], entry["max"])
-        else:
-            entry["distinct"] = int(first[f"d{index}"])
-        statistics[name] = entry
-    if bins:
-        histogram_aggregates: list[SparkColumn] = []
-        for index, name in enumerate(names):
-            if name not in bins:
-                continue
-            low, high = bins[name]
-            value = F.col(name).cast("double")
-            width = (high - low) / HISTOGRAM_BINS if high > low else 1.0
-            # least() skips nulls: a missing value must stay out of every bin, not land in the last one.
-            slot = F.when(
-                value.isNotNull(),
-                F.least(F.floor((value - F.lit(low)) / F.lit(width)).cast("int"), F.lit(HISTOGRAM_BINS - 1)),
-            )
-            histogram_aggregates.append(
-                F.array(*[F.count_if(slot == F.lit(b)) for b in range(HISTOGRAM_BINS)]).alias(f"h{index}")
-            )
-        second = frame.agg(*histogram_aggregates).collect()[0].asDict()
-        for index, name in enumerate(names):
-            if name not in bins:
-                continue
-            low, high = bins[name]
-            counts = [int(count) for count in second[f"h{index}"]]
-            if high > low:
-                width = (high - low) / HISTOGRAM_BINS
-                edges = [low + width * b for b in range(HISTOGRAM_BINS)] + [high]
-            else:
-                edges, counts = [low, high], [sum(counts)]
-            statistics[name]["histogram"] = {"edges": edges, "counts": counts}
-    return statistics, int(first["__rows"])

@@ -36,13 +36,15 @@ What happens, in order:
 
 The ONNX model's outputs are ``prediction`` (Spark's converters cut at 0.5) and ``probability`` ([N, 2]); a caller
 deciding at the chosen threshold reads ``probability[:, 1]`` and compares it with ``metrics["threshold"]``.
+
+This module holds the orchestration (``train``), the checks of ``params``, the search and resuming, and the
+registration. Steps 1 to 4 are in ``registry.pipelines.training_data``, step 7 in ``registry.pipelines.metrics``,
+step 8 in ``registry.pipelines.onnx_export``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import math
 import shutil
@@ -54,7 +56,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from django.conf import settings
+
+from registry.pipelines.metrics import _bins, _positive_probability, _test_metrics, choose_threshold
+from registry.pipelines.onnx_export import ParityError, _tolerance, check_parity, export_onnx, parity
+from registry.pipelines.training_data import (
+    FEATURES_COL,
+    LABEL_COL,
+    POSITIVE_COL,
+    SKEW_RATIO,
+    SPLIT_COL,
+    VALIDATION_COL,
+    WEIGHT_COL,
+    TrainingError,
+    _class_weights,
+    _prepare,
+    _split,
+    measure_skew,
+    rebalance,
+)
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
@@ -63,23 +82,19 @@ if TYPE_CHECKING:
     from core.models import Job
     from registry.models import FeatureSetVersion, ModelVersion, RegisteredModel
 
+__all__ = [
+    "ALGORITHMS",
+    "ParityError",
+    "TrainedModel",
+    "TrainingError",
+    "decision_costs",
+    "register_trained_model",
+    "train",
+]
+
 Progress = Callable[[float, str], None]
 
 ALGORITHMS = ("logistic_regression", "gbt")
-DEFAULT_PARITY_TOLERANCE = 1e-4
-# A partition holding more than this many times its even share of the rows counts as skew.
-SKEW_RATIO = 2.0
-THRESHOLD_BINS = 1000
-LOG_LOSS_EPSILON = 1e-15
-
-# Internal columns: a feature may not be named like one.
-LABEL_COL = "__label"
-WEIGHT_COL = "__weight"
-SPLIT_COL = "__split"
-VALIDATION_COL = "__is_validation"
-FEATURES_COL = "__features"
-POSITIVE_COL = "__p"
-TIME_COL = "__event_time"
 
 # Hyper-parameters accepted per algorithm, with their type and bounds (inclusive). Anything else is refused by name.
 _NUMBER = (int, float)
@@ -123,14 +138,6 @@ _JOB_PARAMS: dict[str, Any] = {
     "skew_key": None,
     "salt_buckets": 64,
 }
-
-
-class TrainingError(Exception):
-    """The input cannot be trained on, or the result fails a check: the job fails with this message."""
-
-
-class ParityError(TrainingError):
-    """ONNX Runtime's scores differ from Spark's by more than the tolerance."""
 
 
 @dataclass
@@ -339,7 +346,7 @@ def train(
     )
 
 
-# --- Input checks -------------------------------------------------------------------------------------------------
+# --- Parameters ---------------------------------------------------------------------------------------------------
 
 
 def _check_params(algorithm: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -408,186 +415,6 @@ def _check_value(name: str, value: Any, rule: tuple[tuple[type, ...], float, flo
     if not math.isfinite(number) or not low <= number <= high:
         raise TrainingError(f"{name} must be from {low:g} to {high:g}; got {value!r}.")
     return value
-
-
-def _prepare(
-    df: DataFrame, *, label: str, features: tuple[str, ...], event_time_column: str | None
-) -> tuple[DataFrame, dict[str, int]]:
-    """The rows to train on: label as 0.0/1.0, features as float32-valued doubles, the event time as seconds.
-    Refuses, before any fit, what cannot be trained on. Returns the frame and the class counts."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    if not features:
-        raise TrainingError("Name at least one feature.")
-    duplicates = sorted({name for name in features if features.count(name) > 1})
-    if duplicates:
-        raise TrainingError(f"Features named twice: {', '.join(duplicates)}.")
-    reserved = sorted(name for name in (label, *features) if name.startswith("__"))
-    if reserved:
-        raise TrainingError(f"Column names starting with '__' are reserved: {', '.join(reserved)}.")
-    types = {f.name: f.dataType for f in df.schema.fields}
-    wanted = (label, *features, *([event_time_column] if event_time_column is not None else []))
-    missing = [name for name in wanted if name not in types]
-    if missing:
-        raise TrainingError(
-            f"Column{'s' if len(missing) > 1 else ''} not in the data: {', '.join(missing)} "
-            f"(the data has {', '.join(sorted(types))})."
-        )
-    if label in features:
-        raise TrainingError(f"The label {label!r} is also named as a feature.")
-    numeric = (T.NumericType, T.BooleanType)
-    not_numeric = [
-        f"{name} ({types[name].simpleString()})" for name in features if not isinstance(types[name], numeric)
-    ]
-    if not_numeric:
-        raise TrainingError(
-            "Features must be numeric or boolean; encode these in the feature view first (e.g. target encoding): "
-            + ", ".join(not_numeric)
-            + "."
-        )
-    if not isinstance(types[label], numeric):
-        raise TrainingError(
-            f"The label {label!r} must be numeric or boolean (0/1); it is {types[label].simpleString()}."
-        )
-    time_expr = None
-    if event_time_column is not None:
-        time_type = types[event_time_column]
-        if isinstance(time_type, (T.TimestampType, T.TimestampNTZType)):
-            time_expr = F.col(event_time_column).cast("double")
-        elif isinstance(time_type, T.DateType):
-            time_expr = F.unix_timestamp(F.col(event_time_column).cast("timestamp")).cast("double")
-        elif isinstance(time_type, T.NumericType):
-            time_expr = F.col(event_time_column).cast("double")
-        else:
-            raise TrainingError(
-                f"event_time_column {event_time_column!r} must be a timestamp, a date or a number; "
-                f"it is {time_type.simpleString()}."
-            )
-
-    columns = [F.col(label).cast("double").alias(LABEL_COL)]
-    # float32 first: the ONNX model takes float32, so Spark trains on exactly the values ONNX will be given.
-    columns += [F.col(name).cast("float").cast("double").alias(name) for name in features]
-    if time_expr is not None:
-        columns.append(time_expr.alias(TIME_COL))
-    prepared = df.select(*columns)
-
-    # One pass: class counts (grouped by label) and nulls per column.
-    checked = [LABEL_COL, *features, *([TIME_COL] if time_expr is not None else [])]
-    counts = (
-        prepared.groupBy(LABEL_COL)
-        .agg(F.count(F.lit(1)).alias("rows"), *[F.count_if(F.col(c).isNull()).alias(c) for c in checked[1:]])
-        .collect()
-    )
-    nulls = {name: sum(int(row[name]) for row in counts) for name in checked[1:]}
-    class_counts = {row[LABEL_COL]: int(row["rows"]) for row in counts}
-    if None in class_counts:
-        raise TrainingError(f"The label {label!r} is null in {class_counts[None]} rows.")
-    null_columns = [f"{name} ({count} rows)" for name, count in nulls.items() if count]
-    if null_columns:
-        shown = [item.replace(TIME_COL, str(event_time_column)) for item in null_columns]
-        raise TrainingError("Null values where the model needs numbers: " + ", ".join(shown) + ".")
-    if not class_counts:
-        raise TrainingError("The data has no rows.")
-    other = sorted(value for value in class_counts if value not in (0.0, 1.0))
-    if other:
-        raise TrainingError(
-            f"The label {label!r} must be 0 or 1 (binary classification); "
-            f"it also holds {', '.join(map(str, other[:5]))}."
-        )
-    if len(class_counts) == 1:
-        (only,) = class_counts
-        raise TrainingError(
-            f"The label {label!r} has one class only ({only:g} in all {class_counts[only]} rows): "
-            "a classifier needs examples of both 0 and 1."
-        )
-    return prepared, {str(int(value)): count for value, count in sorted(class_counts.items())}
-
-
-# --- Skew ---------------------------------------------------------------------------------------------------------
-
-
-def measure_skew(df: DataFrame) -> dict[str, Any]:
-    """Rows per partition (counted in the JVM, one pass): ``{"partitions", "rows", "max_rows", "ratio"}``, where
-    ratio is the largest partition's rows over an even share (1.0: perfectly even)."""
-    from pyspark.sql import functions as F
-
-    partitions = max(df.rdd.getNumPartitions(), 1)
-    sizes = [int(row["count"]) for row in df.groupBy(F.spark_partition_id()).count().collect()]
-    rows = sum(sizes)
-    largest = max(sizes, default=0)
-    ratio = largest / (rows / partitions) if rows else 1.0
-    return {"partitions": partitions, "rows": rows, "max_rows": largest, "ratio": round(ratio, 3)}
-
-
-def rebalance(
-    df: DataFrame, *, partitions: int, key: str | None = None, salt_buckets: int = 64, seed: int = 42
-) -> DataFrame:
-    """Repartition ``df`` into ``partitions`` on a salted key: ``(key, salt)`` where the salt is a random bucket in
-    ``[0, salt_buckets)``, so a hot key's rows spread over up to ``salt_buckets`` partitions instead of one (and
-    with no key, the salt alone spreads all rows evenly)."""
-    from pyspark.sql import functions as F
-
-    salt = "__salt"
-    buckets = salt_buckets if key is not None else max(salt_buckets, partitions) * 4
-    salted = df.withColumn(salt, F.floor(F.rand(seed) * buckets).cast("int"))
-    by = [F.col(key), F.col(salt)] if key is not None else [F.col(salt)]
-    return salted.repartition(partitions, *by).drop(salt)
-
-
-# --- Split and weights --------------------------------------------------------------------------------------------
-
-
-def _split(
-    prepared: DataFrame, *, by_time: bool, validation_fraction: float, test_fraction: float, seed: int
-) -> tuple[DataFrame, dict[str, Any]]:
-    from pyspark.sql import functions as F
-
-    train_end = 1.0 - validation_fraction - test_fraction
-    validation_end = 1.0 - test_fraction
-    info: dict[str, Any]
-    if by_time:
-        # Cut points in time: train strictly before the first, validation from it to strictly before the second,
-        # test from the second on. Rows of one instant never straddle a cut.
-        first, second = prepared.approxQuantile(TIME_COL, [train_end, validation_end], 0.0001)
-        position = F.col(TIME_COL)
-        info = {"kind": "time", "validation_from": first, "test_from": second}
-        if first >= second:
-            raise TrainingError(
-                "The event times are too few to split in time (validation and test would start at the same instant)."
-            )
-        cut_first, cut_second = F.lit(first), F.lit(second)
-    else:
-        position = F.rand(seed)
-        cut_first, cut_second = F.lit(train_end), F.lit(validation_end)
-        info = {"kind": "random", "seed": seed}
-    split = prepared.withColumn(
-        SPLIT_COL,
-        F.when(position < cut_first, "train").when(position < cut_second, "validation").otherwise("test"),
-    )
-    counts: dict[str, dict[str, int]] = {"train": {}, "validation": {}, "test": {}}
-    # Materialised once here (the rand column must not be drawn again by a later pass), then counted.
-    split = split.persist()
-    for row in split.groupBy(SPLIT_COL, LABEL_COL).count().collect():
-        counts[row[SPLIT_COL]][str(int(row[LABEL_COL]))] = int(row["count"])
-    for name, by_class in counts.items():
-        missing = [value for value in ("0", "1") if not by_class.get(value)]
-        if missing:
-            raise TrainingError(
-                f"The {name} split has no rows of class {' or '.join(missing)}: too few rows "
-                f"({sum(by_class.values())} in it) to train, validate and test on."
-            )
-    info["class_counts"] = counts
-    info["rows"] = {name: sum(by_class.values()) for name, by_class in counts.items()}
-    return split, info
-
-
-def _class_weights(train_counts: dict[str, int], mode: str) -> dict[str, float]:
-    """Balanced weights, ``n / (classes * n_class)``: each class then carries half of the total weight."""
-    if mode == "none":
-        return {"0": 1.0, "1": 1.0}
-    total = sum(train_counts.values())
-    return {value: total / (2 * train_counts[value]) for value in ("0", "1")}
 
 
 # --- Fit and search -----------------------------------------------------------------------------------------------
@@ -683,129 +510,6 @@ def _save(work: Path, key: str, pipeline: PipelineModel, chosen: dict[str, Any],
     staging = work / "model.json.tmp"
     staging.write_text(json.dumps({"key": key, "params": chosen, "search": search}))
     staging.replace(work / "model.json")
-
-
-# --- Threshold and metrics ----------------------------------------------------------------------------------------
-
-
-def _positive_probability(scored: DataFrame) -> DataFrame:
-    from pyspark.ml.functions import vector_to_array
-    from pyspark.sql import functions as F
-
-    return scored.withColumn(POSITIVE_COL, vector_to_array(F.col("probability"))[1])
-
-
-def _bins(scored: DataFrame) -> np.ndarray:
-    """Counts of negatives and positives per probability bin of width 1/THRESHOLD_BINS, as a (bins, 2) array: the
-    validation split reduced to a thousand rows whatever its size."""
-    from pyspark.sql import functions as F
-
-    binned = F.least(F.floor(F.col(POSITIVE_COL) * THRESHOLD_BINS), F.lit(THRESHOLD_BINS - 1)).cast("int")
-    counts = np.zeros((THRESHOLD_BINS, 2))
-    for row in scored.groupBy(binned.alias("bin"), F.col(LABEL_COL)).count().collect():
-        counts[row["bin"], int(row[LABEL_COL])] += row["count"]
-    return counts
-
-
-def choose_threshold(bins: np.ndarray, *, costs: tuple[float, float] | None = None) -> float:
-    """The threshold (a multiple of 1/THRESHOLD_BINS; positive when p >= threshold) of maximum F1 on the binned
-    validation scores or, with ``costs`` (false positive, false negative), of minimum total cost."""
-    negatives, positives = bins[:, 0], bins[:, 1]
-    # Predicting positive from bin b up: true positives are the positives in bins b.., false positives the negatives.
-    tp = positives[::-1].cumsum()[::-1]
-    fp = negatives[::-1].cumsum()[::-1]
-    fn = positives.sum() - tp
-    if costs is not None:
-        cost_fp, cost_fn = costs
-        index = int(np.argmin(cost_fp * fp + cost_fn * fn))
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        index = int(np.argmax(f1))
-    return index / THRESHOLD_BINS
-
-
-def _test_metrics(scored: DataFrame, *, threshold: float, costs: tuple[float, float] | None) -> dict[str, float]:
-    from pyspark.ml.evaluation import BinaryClassificationEvaluator
-    from pyspark.sql import functions as F
-
-    p, y = F.col(POSITIVE_COL), F.col(LABEL_COL)
-    clipped = F.least(F.greatest(p, F.lit(LOG_LOSS_EPSILON)), F.lit(1 - LOG_LOSS_EPSILON))
-    positive = p >= threshold
-    row = scored.agg(
-        F.count_if(positive & (y == 1)).alias("tp"),
-        F.count_if(positive & (y == 0)).alias("fp"),
-        F.count_if(~positive & (y == 1)).alias("fn"),
-        F.count_if(~positive & (y == 0)).alias("tn"),
-        F.avg(-(y * F.log(clipped) + (1 - y) * F.log(1 - clipped))).alias("log_loss"),
-    ).first()
-    assert row is not None
-    tp, fp, fn, tn = (int(row[name]) for name in ("tp", "fp", "fn", "tn"))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    metrics = {
-        "auc": BinaryClassificationEvaluator(
-            labelCol=LABEL_COL, rawPredictionCol=POSITIVE_COL, metricName="areaUnderROC"
-        ).evaluate(scored),
-        "precision": precision,
-        "recall": recall,
-        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "log_loss": float(row["log_loss"]),
-        "threshold": threshold,
-        "test_rows": float(tp + fp + fn + tn),
-        "true_positives": float(tp),
-        "false_positives": float(fp),
-        "false_negatives": float(fn),
-        "true_negatives": float(tn),
-    }
-    if costs is not None:
-        cost = costs[0] * fp + costs[1] * fn
-        metrics["business_cost"] = cost
-        metrics["business_cost_per_row"] = cost / (tp + fp + fn + tn)
-    return metrics
-
-
-# --- ONNX ---------------------------------------------------------------------------------------------------------
-
-
-def export_onnx(spark: SparkSession, pipeline: PipelineModel, features: Sequence[str]) -> bytes:
-    """The fitted pipeline as ONNX, one float32 ``[N, 1]`` input per feature, named after it."""
-    from onnxmltools import convert_sparkml  # type: ignore[import-untyped]
-    from onnxmltools.convert.common.data_types import FloatTensorType  # type: ignore[import-untyped]
-
-    initial_types = [(name, FloatTensorType([None, 1])) for name in features]
-    # The linear converter prints its attributes to stdout; they belong nowhere.
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = convert_sparkml(pipeline, "assay-spark-ml", initial_types, spark_session=spark)
-    return bytes(model.SerializeToString())
-
-
-def parity(onnx_bytes: bytes, sample: Any, features: Sequence[str]) -> float:
-    """Largest absolute difference between Spark's positive-class probability (``sample[POSITIVE_COL]``) and ONNX
-    Runtime's for the same rows (``sample``: a pandas frame of the features and Spark's score)."""
-    import onnxruntime
-
-    if len(sample) == 0:
-        raise TrainingError("No held-out rows to check the ONNX model's scores against Spark's.")
-    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    feeds = {name: sample[name].to_numpy(dtype=np.float32).reshape(-1, 1) for name in features}
-    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True))
-    onnx_positive = np.asarray(outputs["probability"])[:, 1]
-    return float(np.max(np.abs(onnx_positive - sample[POSITIVE_COL].to_numpy(dtype=np.float64))))
-
-
-def check_parity(difference: float, tolerance: float) -> None:
-    if not difference <= tolerance:
-        raise ParityError(
-            f"The ONNX model's positive-class probability differs from Spark's by up to {difference:.3g} on "
-            f"held-out rows, above the tolerance of {tolerance:g}: the export is not registered."
-        )
-
-
-def _tolerance(value: float | None) -> float:
-    if value is not None:
-        return float(value)
-    return float(getattr(settings, "TRAINING_PARITY_TOLERANCE", DEFAULT_PARITY_TOLERANCE))
 
 
 # --- Registration -------------------------------------------------------------------------------------------------

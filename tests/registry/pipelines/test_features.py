@@ -17,14 +17,9 @@ from core.choices import AuditEventType
 from core.models import AuditEvent, Job
 from registry import actions
 from registry.models import FeatureSetVersion
-from registry.pipelines.features import (
-    PARTITION_COLUMN,
-    FeatureDefinitionError,
-    check_feature_view,
-    feature_statistics,
-    materialize,
-    parse_window,
-)
+from registry.pipelines.feature_definitions import check_feature_view, parse_window
+from registry.pipelines.features import PARTITION_COLUMN, FeatureDefinitionError, materialize
+from registry.pipelines.statistics import feature_statistics
 from tests.registry.factories import EVENTS_SCHEMA, make_dataset, make_dataset_version, make_feature_view
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -1,4 +1,5 @@
-"""registry.pipelines.training: Spark ML fits, their checks, the ONNX export and its parity, and registration.
+"""registry.pipelines.training (with training_data, metrics, onnx_export): Spark ML fits, their checks, the ONNX
+export and its parity, and registration.
 
 Real Spark (the session-wide ``spark`` fixture), real ONNX Runtime, the registry's own registration action. Data is
 tiny and models small (GBT maxIter <= 5, depth <= 3): a fit costs seconds and a GBT conversion several more, so each
@@ -20,7 +21,8 @@ from django.db import DatabaseError, transaction
 from core.models import Job
 from registry import actions
 from registry.models import ModelVersion
-from registry.pipelines import training
+from registry.pipelines import onnx_export, training, training_data
+from registry.pipelines.metrics import THRESHOLD_BINS, _positive_probability, choose_threshold
 from registry.pipelines.training import ParityError, TrainingError
 from tests.registry.factories import make_events_dataset, make_feature_view, make_model, make_use_case
 
@@ -135,8 +137,8 @@ def test_class_weights_balance_the_training_classes(lr: training.TrainedModel) -
 
 
 def test_class_weights_can_be_turned_off() -> None:
-    assert training._class_weights({"0": 90, "1": 10}, "none") == {"0": 1.0, "1": 1.0}
-    assert training._class_weights({"0": 90, "1": 10}, "balanced") == {"0": 100 / 180, "1": 100 / 20}
+    assert training_data._class_weights({"0": 90, "1": 10}, "none") == {"0": 1.0, "1": 1.0}
+    assert training_data._class_weights({"0": 90, "1": 10}, "balanced") == {"0": 100 / 180, "1": 100 / 20}
 
 
 def test_time_aware_split_never_validates_on_earlier_data(spark: Any) -> None:
@@ -144,16 +146,16 @@ def test_time_aware_split_never_validates_on_earlier_data(spark: Any) -> None:
 
     # Shuffled rows: the split must follow the event time, not the order of arrival.
     data = churn(500).sample(frac=1.0, random_state=3)
-    prepared, _ = training._prepare(
+    prepared, _ = training_data._prepare(
         frame(spark, data), label=LABEL, features=tuple(FEATURES), event_time_column="event_time"
     )
-    split, info = training._split(prepared, by_time=True, validation_fraction=0.15, test_fraction=0.15, seed=1)
+    split, info = training_data._split(prepared, by_time=True, validation_fraction=0.15, test_fraction=0.15, seed=1)
     bounds = {
-        row[training.SPLIT_COL]: (row["first"], row["last"], row["rows"])
-        for row in split.groupBy(training.SPLIT_COL)
+        row[training_data.SPLIT_COL]: (row["first"], row["last"], row["rows"])
+        for row in split.groupBy(training_data.SPLIT_COL)
         .agg(
-            F.min(training.TIME_COL).alias("first"),
-            F.max(training.TIME_COL).alias("last"),
+            F.min(training_data.TIME_COL).alias("first"),
+            F.max(training_data.TIME_COL).alias("last"),
             F.count(F.lit(1)).alias("rows"),
         )
         .collect()
@@ -212,7 +214,7 @@ def test_gbt_checkpoints_under_the_work_dir_and_resumes(spark: Any, gbt: trainin
 def test_skewed_input_is_rebalanced(lr: training.TrainedModel) -> None:
     assert lr.skew["ratio"] == pytest.approx(4.0)
     assert lr.skew["rebalanced"] is True
-    assert lr.skew["ratio_after"] < training.SKEW_RATIO
+    assert lr.skew["ratio_after"] < training_data.SKEW_RATIO
 
 
 def test_salted_key_spreads_a_hot_key_over_partitions(spark: Any) -> None:
@@ -221,12 +223,12 @@ def test_salted_key_spreads_a_hot_key_over_partitions(spark: Any) -> None:
     # One customer has 90% of the rows: partitioned on the key alone, one partition holds them all.
     rows = spark.range(4000).withColumn("customer_id", F.when(F.col("id") % 10 < 9, F.lit(0)).otherwise(F.col("id")))
     by_key = rows.repartition(8, "customer_id")
-    assert training.measure_skew(by_key)["ratio"] > 6.0
-    salted = training.rebalance(by_key, partitions=8, key="customer_id", salt_buckets=64)
-    skew = training.measure_skew(salted)
+    assert training_data.measure_skew(by_key)["ratio"] > 6.0
+    salted = training_data.rebalance(by_key, partitions=8, key="customer_id", salt_buckets=64)
+    skew = training_data.measure_skew(salted)
     assert skew["rows"] == 4000
     assert skew["partitions"] == 8
-    assert skew["ratio"] < training.SKEW_RATIO
+    assert skew["ratio"] < training_data.SKEW_RATIO
     assert salted.columns == by_key.columns
 
 
@@ -234,26 +236,26 @@ def test_salted_key_spreads_a_hot_key_over_partitions(spark: Any) -> None:
 
 
 def bins_of(negatives: list[float], positives: list[float]) -> np.ndarray:
-    bins = np.zeros((training.THRESHOLD_BINS, 2))
+    bins = np.zeros((THRESHOLD_BINS, 2))
     for p in negatives:
-        bins[min(int(p * training.THRESHOLD_BINS), training.THRESHOLD_BINS - 1), 0] += 1
+        bins[min(int(p * THRESHOLD_BINS), THRESHOLD_BINS - 1), 0] += 1
     for p in positives:
-        bins[min(int(p * training.THRESHOLD_BINS), training.THRESHOLD_BINS - 1), 1] += 1
+        bins[min(int(p * THRESHOLD_BINS), THRESHOLD_BINS - 1), 1] += 1
     return bins
 
 
 def test_threshold_of_max_f1_separates_separable_scores() -> None:
     bins = bins_of(negatives=[0.1, 0.2, 0.3], positives=[0.6, 0.7])
-    threshold = training.choose_threshold(bins)
+    threshold = choose_threshold(bins)
     assert 0.3 < threshold <= 0.6
 
 
 def test_threshold_of_min_cost_follows_the_costs() -> None:
     bins = bins_of(negatives=[0.1, 0.2, 0.4, 0.5], positives=[0.3, 0.45, 0.8])
     # Missing a positive costs far more than a false alarm: flag everything down to the lowest positive.
-    assert 0.2 < training.choose_threshold(bins, costs=(1.0, 100.0)) <= 0.3
+    assert 0.2 < choose_threshold(bins, costs=(1.0, 100.0)) <= 0.3
     # False alarms cost far more: flag only above every negative.
-    assert 0.5 < training.choose_threshold(bins, costs=(100.0, 1.0)) <= 0.8
+    assert 0.5 < choose_threshold(bins, costs=(100.0, 1.0)) <= 0.8
 
 
 # --- ONNX ---------------------------------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def test_onnx_takes_one_float_input_per_feature(lr: training.TrainedModel) -> No
 
 def test_parity_within_tolerance(lr: training.TrainedModel, gbt: training.TrainedModel) -> None:
     for trained in (lr, gbt):
-        assert 0.0 <= trained.parity_max_abs_diff <= training.DEFAULT_PARITY_TOLERANCE
+        assert 0.0 <= trained.parity_max_abs_diff <= onnx_export.DEFAULT_PARITY_TOLERANCE
         assert trained.metrics["parity_max_abs_diff"] == trained.parity_max_abs_diff
 
 
@@ -276,13 +278,13 @@ def test_a_perturbed_onnx_model_fails_parity(spark: Any, lr: training.TrainedMod
     (node,) = [node for node in model.graph.node if node.op_type == "LinearClassifier"]
     (coefficients,) = [attribute for attribute in node.attribute if attribute.name == "coefficients"]
     coefficients.floats[:] = [value * 1.5 for value in coefficients.floats]
-    scored = training._positive_probability(lr.pipeline.transform(frame(spark, churn(200, seed=9))))
-    sample = scored.select(*FEATURES, training.POSITIVE_COL).toPandas()
-    assert training.parity(lr.onnx_bytes, sample, FEATURES) < 1e-6
-    difference = training.parity(model.SerializeToString(), sample, FEATURES)
+    scored = _positive_probability(lr.pipeline.transform(frame(spark, churn(200, seed=9))))
+    sample = scored.select(*FEATURES, training_data.POSITIVE_COL).toPandas()
+    assert onnx_export.parity(lr.onnx_bytes, sample, FEATURES) < 1e-6
+    difference = onnx_export.parity(model.SerializeToString(), sample, FEATURES)
     assert difference > 1e-3
     with pytest.raises(ParityError, match=r"above the tolerance of 0\.0001"):
-        training.check_parity(difference, 1e-4)
+        onnx_export.check_parity(difference, 1e-4)
 
 
 def test_parity_above_the_tolerance_fails_the_training(spark: Any) -> None:
@@ -300,8 +302,8 @@ def test_parity_above_the_tolerance_fails_the_training(spark: Any) -> None:
 
 def test_parity_tolerance_comes_from_settings(settings: Any) -> None:
     settings.TRAINING_PARITY_TOLERANCE = 0.01
-    assert training._tolerance(None) == 0.01
-    assert training._tolerance(0.5) == 0.5
+    assert onnx_export._tolerance(None) == 0.01
+    assert onnx_export._tolerance(0.5) == 0.5
 
 
 # --- Refusals -----------------------------------------------------------------------------------------------------
