@@ -51,6 +51,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body["fields"] = {"non_field_errors": _flatten(detail)}
     else:
         body["message"] = str(detail) if detail is not None else response.status_text
+        # An exception of our own may name the field at fault without being a ValidationError (a refusal with a
+        # reason code of its own: governance.api.views.Refused).
+        if getattr(exc, "fields", None):
+            body["fields"] = _flatten(exc.fields)  # type: ignore[attr-defined]
     response.data = {"error": body}
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         # RFC 6750 section 3: credentials that were presented and refused carry error="invalid_token"; a request

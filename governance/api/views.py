@@ -48,11 +48,13 @@ WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
 
 
 class Refused(APIException):
-    """A ``GovernanceRefusal`` as an HTTP answer: its status, its reason as the error code, its message."""
+    """A ``GovernanceRefusal`` as an HTTP answer: its status, its reason as the error code, its message, and, for a
+    400 that names the request field at fault, that field in ``fields`` as every other invalid input has it."""
 
     def __init__(self, refusal: actions.GovernanceRefusal) -> None:
         self.status_code = refusal.status
         super().__init__(detail=refusal.message, code=refusal.reason)
+        self.fields = {refusal.field: [refusal.message]} if refusal.field and refusal.status == 400 else None
 
 
 class GovernanceApiMixin:

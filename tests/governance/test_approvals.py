@@ -348,7 +348,9 @@ def test_refusals_over_the_api_answer_with_their_status_and_reason(world: World,
     assert response.json()["error"]["code"] == "role_not_held"
     response = client.post(url, {"envelope": "not an object"}, format="json")
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_envelope"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_envelope"
+    assert error["fields"] == {"envelope": [error["message"]]}  # the field at fault, as other invalid input says
     response = client.post(url, {"envelope": sign(rw.release, legal, private)}, format="json")
     assert response.status_code == 201
     listed = client.get(url).json()["results"]
