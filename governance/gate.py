@@ -144,12 +144,16 @@ class GateContext:
     rehash: bool = True
     artifact: ArtifactProbe | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    # The manifest the caller already rebuilt in this request (the release page), so it is built once.
+    built_manifest: dict[str, Any] | None = None
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
         """The manifest rebuilt from the database now."""
         from governance.manifest import build_manifest
 
+        if self.built_manifest is not None:
+            return self.built_manifest
         built: dict[str, Any] = build_manifest(self.release)
         return built
 
@@ -340,9 +344,12 @@ def run_gate(
     redeploy: bool = False,
     rehash: bool = True,
     artifact: ArtifactProbe | None = None,
+    manifest: dict[str, Any] | None = None,
 ) -> GateRun:
     """Judge ``release`` now; write nothing. ``artifact``, when given, is a probe taken beforehand (the deploy
-    action re-hashes before it takes its locks); ``rehash=False`` only looks at the file's size."""
+    action re-hashes before it takes its locks); ``rehash=False`` only looks at the file's size. ``manifest``, when
+    given, is the manifest the caller rebuilt from the database moments ago in the same request (a preview's; the
+    deploy path always rebuilds its own)."""
     if purpose not in EvaluationPurpose.values:
         raise ValueError(f"Unknown gate purpose {purpose!r}.")
     started = time.perf_counter()
@@ -357,6 +364,7 @@ def run_gate(
         redeploy=redeploy,
         rehash=rehash,
         artifact=artifact,
+        built_manifest=manifest,
     )
     results = [_run_one(name, check, context) for name, check in checks_for(release)]
     try:

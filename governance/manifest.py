@@ -252,9 +252,12 @@ def last_approved_release(release: Release) -> Release | None:
     return None
 
 
-def changes_since_last_approved(release: Release) -> tuple[Release | None, list[dict[str, Any]]]:
+def changes_since_last_approved(
+    release: Release, current: dict[str, Any] | None = None
+) -> tuple[Release | None, list[dict[str, Any]]]:
     """The last approved release of this model and what changed between the manifest its approvers signed and this
-    release's current manifest (release-specific fields, such as the nonce, are left out)."""
+    release's current manifest (``current`` when the caller built it already; release-specific fields, such as the
+    nonce, are left out)."""
     previous = last_approved_release(release)
     if previous is None:
         return None, []
@@ -262,7 +265,7 @@ def changes_since_last_approved(release: Release) -> tuple[Release | None, list[
     before = signed.first() or previous.manifest
     skip = {"release", "nonce", "requested_at", "requester", "justification", "environment"}
     old = {key: value for key, value in before.items() if key not in skip}
-    new = {key: value for key, value in build_manifest(release).items() if key not in skip}
+    new = {key: value for key, value in (current or build_manifest(release)).items() if key not in skip}
     return previous, manifest_diff(old, new)
 
 

@@ -511,9 +511,9 @@ def _render_release(
     digest = manifest_digest(manifest)
     state = release_state(release, current_digest=digest)
     # A preview: judged now and written nowhere; the artifact is looked at, not re-hashed (the deploy path does).
-    preview = run_gate(release, actor=request.user, purpose=EvaluationPurpose.PREVIEW, rehash=False)
+    preview = run_gate(release, actor=request.user, purpose=EvaluationPurpose.PREVIEW, rehash=False, manifest=manifest)
     descriptions = {name: check.description for name, check in known_checks().items()}
-    previous, changes = changes_since_last_approved(release)
+    previous, changes = changes_since_last_approved(release, manifest)
     sign = _sign_context(request, release, state)
     if form is None and sign["on_board"]:
         form = SignReleaseForm(roles=sign["roles"])

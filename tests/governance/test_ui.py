@@ -17,6 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from governance import actions
+from governance.manifest import build_manifest
 from governance.models import Approval, Environment, SigningKey
 from registry import actions as registry_actions
 from serving.actions import do_deploy, do_rollback
@@ -546,3 +547,20 @@ def test_review_queue_costs_a_fixed_number_of_queries_per_open_release(cast: Any
     approve_with_client_keys(rw, rw.release, roles=("risk", "privacy"))
     assert count_queries(client, "/reviews/") == signed_once
     print(f"review queue: {one} queries for 1 open release, +{per_release} per further one")
+
+
+def test_the_release_page_builds_its_manifest_once(cast: Any, rw: ReleaseWorld) -> None:
+    """The page, its gate preview and its "changes since the last approved release" share one rebuilt manifest (they
+    built it three times), and the page's cost does not grow with the signatures on the release."""
+    client = client_for(cast.reviewers["legal"])
+    path = f"/releases/{rw.release.pk}/"
+    with CaptureQueriesContext(connection) as build:
+        build_manifest(rw.release)
+    building = [query["sql"] for query in build.captured_queries]
+    approve_with_client_keys(rw, rw.release, roles=("technical",))
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(path).status_code == 200
+    made = [query["sql"] for query in page.captured_queries]
+    assert {sql: made.count(sql) for sql in building} == {sql: 1 for sql in building}
+    approve_with_client_keys(rw, rw.release, roles=("risk", "privacy"))
+    assert count_queries(client, path) == len(made)
