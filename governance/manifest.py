@@ -23,7 +23,7 @@ from django.db.models import Q
 from core.canonical import canonical_digest, to_stored_json
 from core.choices import AuditEventType
 from core.models import AuditEvent
-from governance.models import Release
+from governance.models import Approval, Release
 
 MANIFEST_FORMAT = "assay.release-manifest/v1"
 _FLAGS = ("personal_data", "special_category", "protected_attribute", "prohibited_input")
@@ -238,9 +238,13 @@ def last_approved_release(release: Release) -> Release | None:
     now), to show what changed since."""
     from governance.evaluation import release_state
 
+    # Only a deployed release or one with an approving signature can be approved: the others are not judged (each
+    # judgement rebuilds a manifest), so a model's many withdrawn or unsigned requests cost nothing here.
     earlier = (
         Release.objects.filter(
-            model_version__model_id=release.model_version.model_id, requested_at__lt=release.requested_at
+            Q(status="deployed") | Q(pk__in=Approval.objects.filter(decision="approve").values("release_id")),
+            model_version__model_id=release.model_version.model_id,
+            requested_at__lt=release.requested_at,
         )
         .exclude(pk=release.pk)
         .select_related("model_version__model__team", "environment", "policy_version__policy__board", "requested_by")

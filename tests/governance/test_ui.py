@@ -564,3 +564,28 @@ def test_the_release_page_builds_its_manifest_once(cast: Any, rw: ReleaseWorld) 
     assert {sql: made.count(sql) for sql in building} == {sql: 1 for sql in building}
     approve_with_client_keys(rw, rw.release, roles=("risk", "privacy"))
     assert count_queries(client, path) == len(made)
+
+
+def test_the_release_page_shows_what_changed_since_the_last_approved_release(
+    cast: Any, rw: ReleaseWorld, onnx_path: Path
+) -> None:
+    # GIVEN a release approved and deployed, then three requests nobody signed, then a change the manifest covers
+    approve_with_client_keys(rw, rw.release)
+    do_deploy(rw.release, actor=cast.engineer_a)
+    add_releases(rw, 3)
+    registry_actions.do_update_model(rw.release.model_version.model, actor=cast.admin_a, limitations="Not under 21.")
+    (latest,) = add_releases(rw, 1)
+    # THEN the newest release compares itself with the deployed one, naming the change
+    client = client_for(cast.reviewers["legal"])
+    page = client.get(f"/releases/{latest.pk}/")
+    changes = text(page)
+    assert f"Compared with what the approvers of release #{rw.release.pk}" in changes
+    assert "Not under 21." in changes
+    paths = [change["path"] for change in page.context["changes"]]
+    assert "model.limitations" in paths  # (and the policy: these releases go to other environments)
+    # AND the unsigned requests in between are not judged (each judgement would rebuild a manifest): one query
+    from governance.manifest import last_approved_release
+
+    with CaptureQueriesContext(connection) as queries:
+        assert last_approved_release(latest) == rw.release
+    assert len(queries) == 1
