@@ -9,6 +9,7 @@ double click, a reload of the POST) finds the job the first one started (core.jo
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -139,6 +140,14 @@ class TrainForm(_JobRequestForm):
         help_text="Names separated by commas or spaces; all of the version's features when empty.",
     )
 
+    params = forms.CharField(
+        required=False,
+        max_length=4000,
+        label="Hyper-parameters",
+        widget=forms.TextInput(attrs={"placeholder": '{"maxIter": 30}', "spellcheck": "false"}),
+        help_text="A JSON object; the defaults when empty (docs/spark-jobs.md lists them).",
+    )
+
     def __init__(self, *args: Any, feature_set_versions: Iterable[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._set_choices("feature_set_version", _choices(feature_set_versions))
@@ -147,6 +156,19 @@ class TrainForm(_JobRequestForm):
         names = [name for name in re.split(r"[\s,]+", self.cleaned_data.get("features") or "") if name]
         return names or None
 
+    def clean_params(self) -> dict[str, Any]:
+        """The JSON object as written; which names and values are allowed is the action's (and the API's) rule."""
+        text = (self.cleaned_data.get("params") or "").strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValidationError(f"Not JSON: {error.msg} (line {error.lineno}, column {error.colno}).") from None
+        if not isinstance(value, dict):
+            raise ValidationError('Must be a JSON object of names and values, such as {"maxIter": 30}.')
+        return value
+
     def action_arguments(self) -> dict[str, Any]:
         """The keyword arguments of registry.actions.do_request_training, as the API passes them."""
         data = self.cleaned_data
@@ -154,6 +176,7 @@ class TrainForm(_JobRequestForm):
             "feature_set_version": data["feature_set_version"],
             "label": data["label"],
             "algorithm": data["algorithm"],
+            "params": data["params"],
             "features": data["features"],
             "idempotency_key": data["idempotency_key"],
         }

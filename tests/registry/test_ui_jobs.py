@@ -110,6 +110,7 @@ def train_data(jw: JobsWorld, **changes: Any) -> dict[str, Any]:
         "label": "churned",
         "algorithm": "gbt",
         "features": "",
+        "params": "",
         "idempotency_key": "ui-train-1",
     }
     data.update(changes)
@@ -331,7 +332,8 @@ def test_train_starts_the_job_the_api_would(cast: Any, jw: JobsWorld) -> None:
     assert f'<option value="{jw.feature_set.pk}"' in page
     assert f'<option value="{jw.by_hand.pk}"' not in page
     key = hidden_key(page, "train-form")
-    data = train_data(jw, idempotency_key=key, features="spend_7d, orders_30d")
+    params = '{"maxDepth": 3, "search": {"maxIter": [5, 9]}}'
+    data = train_data(jw, idempotency_key=key, features="spend_7d, orders_30d", params=params)
     response = client.post(f"/models/{jw.model.pk}/train/", data)
     job = jw.started().get()
     assert response["Location"] == f"/jobs/{job.public_id}/"
@@ -345,7 +347,7 @@ def test_train_starts_the_job_the_api_would(cast: Any, jw: JobsWorld) -> None:
         "feature_set_version": jw.feature_set.pk,
         "label": "churned",
         "algorithm": "gbt",
-        "params": {},
+        "params": {"maxDepth": 3, "search": {"maxIter": [5, 9]}},
         "features": ["spend_7d", "orders_30d"],
     }
     # Sent again: the same job.
@@ -366,6 +368,12 @@ def test_train_starts_the_job_the_api_would(cast: Any, jw: JobsWorld) -> None:
         ({"features": "spend_7d spend_7d"}, "features", "A feature is listed twice."),
         ({"algorithm": "__import__('os')"}, "algorithm", "Select a valid choice"),
         ({"label": "x" * 300}, "label", "at most 255 characters"),
+        ({"params": "{maxIter: 3}"}, "params", "Not JSON: Expecting property name enclosed in double quotes"),
+        ({"params": "[1, 2]"}, "params", "Must be a JSON object"),
+        ({"params": '{"maxIter": 3, "__class__": 1}'}, "params", "Unknown parameter '__class__' for gbt"),
+        ({"params": '{"maxIter": -5}'}, "params", "maxIter"),
+        ({"params": '{"search": {"maxDepth": []}}'}, "params", 'params["search"]["maxDepth"] must be a non-empty'),
+        ({"params": "{" * 4001}, "params", "at most 4000 characters"),
     ],
 )
 def test_malformed_or_hostile_train_input_is_a_form_error(
