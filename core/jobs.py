@@ -67,9 +67,9 @@ def register_output_links(kind: str, links: OutputLinks) -> None:
 
 
 def output_links(job: Any) -> list[tuple[str, str]]:
-    """Links to what ``job`` made (empty for a kind no app links, or a job without a result)."""
+    """Links to what ``job`` made: empty unless it succeeded with a result of a kind some app links."""
     links = _OUTPUT_LINKS.get(job.kind)
-    return links(job) if links is not None and job.result else []
+    return links(job) if links is not None and job.status == JobStatus.SUCCEEDED and job.result else []
 
 
 def task_name(kind: str) -> str:

@@ -373,7 +373,7 @@ def job_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "params": _pretty(job.params) if job.params else "",
         "can_cancel": not job.is_finished and _may_cancel(request.user, job),
         "duration": (job.finished_at - job.started_at) if job.started_at and job.finished_at else None,
-        "outputs": output_links(job) if job.status == JobStatus.SUCCEEDED else [],
+        "outputs": output_links(job),
     }
     return render(request, "core/job_detail.html", context)
 

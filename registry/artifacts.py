@@ -163,7 +163,8 @@ class VerifiedReader:
         self.close()
 
 
-def _hash_file(handle: IO[bytes]) -> tuple[str, int]:
+def hash_stream(handle: IO[bytes]) -> tuple[str, int]:
+    """SHA-256 (hex) and length of what ``handle`` reads from where it stands, in CHUNK_SIZE pieces."""
     digest = hashlib.sha256()
     size = 0
     for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
@@ -236,7 +237,7 @@ class ArtifactStore:
         if staged.committed:
             raise ArtifactError("This upload has already been committed.")
         with _open_no_follow(staged.path) as handle:
-            actual, size = _hash_file(handle)
+            actual, size = hash_stream(handle)
         if actual != staged.sha256 or size != staged.size:
             staged.discard()
             raise ArtifactCorrupted(staged.sha256, actual)
@@ -265,7 +266,7 @@ class ArtifactStore:
     def _matches(self, path: Path, sha256: str) -> bool:
         try:
             with _open_no_follow(path) as handle:
-                return _hash_file(handle)[0] == sha256
+                return hash_stream(handle)[0] == sha256
         except OSError:
             return False
 

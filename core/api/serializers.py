@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from core.api.base import StrictModelSerializer, StrictSerializer
 from core.audit import HASHED_FIELDS
-from core.choices import BoardRole, JobStatus, Role
+from core.choices import BoardRole, Role
 from core.jobs import output_links
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, JobLogLine, Membership, ServiceAccount, Team
 
@@ -252,8 +252,6 @@ class JobDetailSerializer(JobSerializer):
 
     @extend_schema_field(JobOutputSerializer(many=True))
     def get_outputs(self, job: Job) -> list[dict[str, str]]:
-        if job.status != JobStatus.SUCCEEDED:
-            return []
         return [{"label": label, "url": url} for label, url in output_links(job)]
 
 

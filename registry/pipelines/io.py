@@ -362,19 +362,17 @@ def _record_data_change(version: Any, found: str, job: Any) -> None:
         )
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 (hex) of one file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_listing(files: Iterable[Path], root: Path) -> list[list[Any]]:
     """``[path relative to root, size, sha256]`` of each file, sorted by path: the canonical description of a folder
-    of data whose ``core.canonical.canonical_digest`` fingerprints it (feature-set outputs, dataset files)."""
-    rows = [[file.relative_to(root).as_posix(), file.stat().st_size, file_digest(file)] for file in files]
+    of data whose ``core.canonical.canonical_digest`` fingerprints it (feature-set outputs, dataset files). Each file
+    is hashed as the artifact store hashes (registry.artifacts.hash_stream)."""
+    from registry.artifacts import hash_stream
+
+    rows = []
+    for file in files:
+        with file.open("rb") as handle:
+            sha256, size = hash_stream(handle)
+        rows.append([file.relative_to(root).as_posix(), size, sha256])
     return sorted(rows, key=lambda row: row[0])
 
 
