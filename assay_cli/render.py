@@ -303,11 +303,12 @@ def release_next_step(data: Mapping[str, Any]) -> str:
     return f"approvals{needed}: {sign}"
 
 
-def signed(stored: Any, answer: Mapping[str, Any], decision: str, role: str, key: str) -> str:
+def signed(stored: Any, answer: Mapping[str, Any], release_id: int, decision: str, role: str, key: str) -> str:
     approval_id = stored.get("id", "?") if isinstance(stored, Mapping) else "?"
     return "\n".join(
         [
-            f"Signed: {decision} of release {answer['release']} as {role} (approval {approval_id})",
+            f"Signed: {decision} of release {release_id} as {role} (approval {approval_id})",
+            f"  release:  {answer['release']} (the id the signature binds)",
             f"  subject:  {answer['subject_name']} sha256 {answer['artifact']['sha256']}",
             f"  manifest: {answer['manifest_digest']} (recomputed here before signing)",
             f"  key:      {key}",
@@ -326,10 +327,10 @@ def deployed(data: Any, release_id: int) -> str:
     )
 
 
-def bundle_written(bundle: Mapping[str, Any], path: Path) -> str:
+def bundle_written(bundle: Mapping[str, Any], release_id: int, path: Path) -> str:
     release = bundle["release"]
     return (
-        f"Wrote the bundle of release {release['id']} ({release['model']} v{release['version']} to "
+        f"Wrote the bundle of release {release_id} (uid {release['id']}; {release['model']} v{release['version']} to "
         f"{release['environment']}, {len(bundle['approvals'])} approvals) to {path}\n"
         f"  verify it anywhere: assay verify-release {path} --artifact <model.onnx>"
     )

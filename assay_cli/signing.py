@@ -307,8 +307,9 @@ def cmd_release_sign(client: Client, args: argparse.Namespace) -> int:
         raise Rejected(f"Cannot build the approval statement: {error}. Nothing was signed.") from None
     envelope = dsse.sign_envelope(private, dsse.APPROVAL_PAYLOAD_TYPE, statement.statement_bytes(approval))
     stored = client.post(f"releases/{args.id}/approvals/", {"envelope": envelope})
-    result = {"approval": stored, "manifest_digest": answer["manifest_digest"], "key": keys.fingerprint(private)}
-    emit(args, result, lambda: render.signed(stored, answer, args.decision, args.role, keys.fingerprint(private)))
+    key = keys.fingerprint(private)
+    result = {"approval": stored, "manifest_digest": answer["manifest_digest"], "key": key}
+    emit(args, result, lambda: render.signed(stored, answer, args.id, args.decision, args.role, key))
     return OK
 
 
@@ -351,7 +352,7 @@ def cmd_release_bundle(client: Client, args: argparse.Namespace) -> int:
         partial.unlink(missing_ok=True)
         raise UsageError(f"--out: cannot write {out}: {error.strerror or error}") from None
     result = {"path": str(out), "release": exported["release"], "approvals": len(exported["approvals"])}
-    emit(args, result, lambda: render.bundle_written(exported, out))
+    emit(args, result, lambda: render.bundle_written(exported, args.id, out))
     return OK
 
 

@@ -78,7 +78,7 @@ def test_request_sign_deploy_export_and_verify_offline(flow: Flow) -> None:
         key = flow.key_for(cli, role)
         signed = flow.sign(cli, release, key, role)
         assert signed.code == 0, signed.err
-        assert "Signed: approve of release " in signed.out
+        assert f"Signed: approve of release {release} as {role} (approval " in signed.out
         assert "(recomputed here before signing)" in signed.out
 
     approvals = Approval.objects.filter(release_id=release)
@@ -102,6 +102,7 @@ def test_request_sign_deploy_export_and_verify_offline(flow: Flow) -> None:
     exported = flow.engineer("release", "bundle", str(release), "--out", str(bundle))
     assert exported.code == 0, exported.err
     assert json.loads(bundle.read_text())["kind"] == "assay.release-bundle"
+    assert f"Wrote the bundle of release {release} (uid " in exported.out
 
     verified = flow.engineer(
         "verify-release", str(bundle), "--artifact", str(flow.onnx), token=None, url="http://127.0.0.1:9"
