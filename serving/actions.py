@@ -168,10 +168,10 @@ def _deploy_through_gate(release: Release, *, actor: Any, key: str, redeploy: bo
     # lock is taken: reading hundreds of megabytes while holding the release row (or, on SQLite, the database's
     # write lock) would stall every other writer. Bytes changed between this read and the commit are not caught by
     # this deploy. What does catch them today: stored files are read-only (0444) under a name derived from their
-    # digest; every later deploy or rollback re-hashes them again (a preview only checks presence and size unless
-    # asked to re-hash); and every download through the artifact store (registry.artifacts.open_verified) checks
-    # the digest of what it hands out. Nothing loads a model for serving yet: when inference comes, it must re-hash
-    # the bytes it loads.
+    # digest; every later deploy, rollback and API gate preview re-hashes them again (the release page's preview
+    # only checks presence and size); and every download through the artifact store
+    # (registry.artifacts.open_verified) checks the digest of what it hands out. Nothing loads a model for serving
+    # yet: when inference comes, it must re-hash the bytes it loads.
     version = release.model_version
     artifact = probe_artifact(version.artifact_sha256, version.artifact_size)
     try:
