@@ -46,7 +46,7 @@ Register datasets and ONNX model versions in Assay, request and sign releases, d
 release bundles offline, from a terminal or a CI pipeline.
 
 Configuration:
-  server  --url or ASSAY_URL (default http://127.0.0.1:8000)
+  server  --url or ASSAY_URL (default http://127.0.0.1:8000; `make run PORT=8100` serves on port 8100)
   token   ASSAY_TOKEN, or --token-file PATH (a file holding the token)
 
 There is deliberately no --token option: a token on the command line shows in process lists (ps) and in CI
@@ -72,6 +72,7 @@ examples:
   assay release sign 7 --key ~/.assay/signing-key.pem --role legal --decision approve --comment "DPIA checked"
   assay release deploy 7 --idempotency-key "$CI_PIPELINE_ID"
   assay release bundle 7 --out release-7.json && assay verify-release release-7.json --artifact model.onnx
+  assay job list --status running --status queued && assay job show JOB_ID --wait
 """
 
 
