@@ -22,6 +22,7 @@ from assay_cli import __version__
 
 CHUNK_BYTES = 64 * 1024
 USER_AGENT = f"assay-cli/{__version__}"
+Query = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 
 class Refused(Exception):
@@ -65,13 +66,15 @@ class Client:
     def __repr__(self) -> str:  # the token must never show, not even in a traceback's locals
         return f"Client({self.base_url!r})"
 
-    def url(self, path: str, query: Mapping[str, Any] | None = None) -> str:
+    def url(self, path: str, query: Query | None = None) -> str:
+        """The API URL of ``path``; ``query`` a mapping, or pairs when a name repeats. None values are left out."""
         url = f"{self.base_url}/api/v1/{path.lstrip('/')}"
-        if query:
-            url += "?" + urllib.parse.urlencode({key: value for key, value in query.items() if value is not None})
+        pairs = list(query.items() if isinstance(query, Mapping) else query or [])
+        if pairs:
+            url += "?" + urllib.parse.urlencode([(key, value) for key, value in pairs if value is not None])
         return url
 
-    def get(self, path: str, query: Mapping[str, Any] | None = None) -> Any:
+    def get(self, path: str, query: Query | None = None) -> Any:
         return self._send("GET", self.url(path, query))
 
     def post(self, path: str, payload: Mapping[str, Any]) -> Any:
@@ -140,7 +143,10 @@ class Client:
             raise _failure(error) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise Unreachable(f"Cannot reach {self.base_url}: {reason}") from None
+            raise Unreachable(
+                f"Cannot reach {self.base_url}: {reason}\n  Is the server running there? Point the CLI at it with "
+                "ASSAY_URL (or --url), e.g. export ASSAY_URL=http://127.0.0.1:8100 for `make run PORT=8100`."
+            ) from None
 
 
 def _decode(raw: bytes) -> Any:

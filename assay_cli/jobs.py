@@ -1,7 +1,8 @@
-"""Spark job commands: ``assay features materialize``, ``assay model train`` and ``assay job show``.
+"""Job commands: ``assay features materialize``, ``assay model train``, ``assay job list`` and ``assay job show``.
 
 Standard library only. A request answers with the job at once (``--wait`` follows it until it ends, printing its
-progress); ``assay job show ID`` reads a job with its log. docs/cli.md, docs/spark-jobs.md.
+progress); ``assay job list`` lists the jobs you may see, newest first; ``assay job show ID`` reads one with its
+log. docs/cli.md, docs/spark-jobs.md.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 
 from assay_cli.client import Client
 from assay_cli.errors import OK, REFUSED, UsageError
-from assay_cli.render import emit
+from assay_cli.render import emit, table
 
 FINISHED = ("succeeded", "failed", "cancelled")
+STATUSES = ("queued", "running", *FINISHED)
+PAGE_SIZE, MAX_LIST = 200, 10_000
 ALGORITHMS = ("logistic_regression", "gbt")
 
 
@@ -61,6 +64,13 @@ def add_commands(
 
     job = commands.add_parser("job", help="follow background jobs")
     job_commands = job.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True, parser_class=parser_class)
+    listing = command(
+        job_commands, "list", "jobs you requested or that belong to your teams, newest first", cmd_job_list
+    )
+    listing.add_argument("--status", action="append", choices=STATUSES, help="only jobs in this status (repeat)")
+    listing.add_argument("--kind", help="only jobs of this kind, e.g. registry.train_model")
+    listing.add_argument("--team", help="only jobs of this team (slug)")
+    listing.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N jobs (default 20)")
     show = command(job_commands, "show", "a job: status, progress, result or error, and its log", cmd_job_show)
     show.add_argument("id", metavar="ID", help="the job's id (a UUID)")
     show.add_argument("--wait", action="store_true", help="follow it until it ends")
@@ -92,6 +102,52 @@ def cmd_model_train(client: Client, args: argparse.Namespace) -> int:
     if args.features:
         payload["features"] = args.features
     return _start(client, args, f"models/{args.model}/train/", payload)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIST:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_LIST}, not {text!r}")
+    return value
+
+
+def cmd_job_list(client: Client, args: argparse.Namespace) -> int:
+    query: dict[str, Any] = {"kind": args.kind, "team": args.team, "page_size": min(args.limit, PAGE_SIZE)}
+    found: list[dict[str, Any]] = []
+    page = 1
+    while len(found) < args.limit:
+        # status repeats in the query (?status=queued&status=running): the API takes several.
+        answer = client.get("jobs/", [*query.items(), ("page", page), *(("status", s) for s in args.status or [])])
+        found += answer.get("results", [])
+        if not answer.get("next"):
+            break
+        page += 1
+    found = found[: args.limit]
+    emit(args, found, lambda: job_table(found))
+    return OK
+
+
+def job_table(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "No jobs."
+    rows = [("ID", "KIND", "STATUS", "PROGRESS", "TEAM", "BY", "CREATED", "TARGET")]
+    for job in items:
+        rows.append(
+            (
+                str(job["id"]),
+                str(job["kind"]),
+                str(job["status"]),
+                f"{job['progress']:.0%}",
+                str(job.get("team") or "-"),
+                str(job.get("requested_by") or "-"),
+                str(job["created_at"])[:19].replace("T", " "),
+                str(job.get("target_repr") or "-"),
+            )
+        )
+    return table(rows)
 
 
 def cmd_job_show(client: Client, args: argparse.Namespace) -> int:

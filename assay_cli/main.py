@@ -46,7 +46,7 @@ Register datasets and ONNX model versions in Assay, request and sign releases, d
 release bundles offline, from a terminal or a CI pipeline.
 
 Configuration:
-  server  --url or ASSAY_URL (default http://127.0.0.1:8000)
+  server  --url or ASSAY_URL (default http://127.0.0.1:8000; `make run PORT=8100` serves on port 8100)
   token   ASSAY_TOKEN, or --token-file PATH (a file holding the token)
 
 There is deliberately no --token option: a token on the command line shows in process lists (ps) and in CI
@@ -72,6 +72,7 @@ examples:
   assay release sign 7 --key ~/.assay/signing-key.pem --role legal --decision approve --comment "DPIA checked"
   assay release deploy 7 --idempotency-key "$CI_PIPELINE_ID"
   assay release bundle 7 --out release-7.json && assay verify-release release-7.json --artifact model.onnx
+  assay job list --status running --status queued && assay job show JOB_ID --wait
 """
 
 
@@ -337,14 +338,18 @@ def cmd_model_version(client: Client, args: argparse.Namespace) -> int:
     references = [_dataset_version_ref(text) for text in args.dataset_versions or []]
     model = _resolve(client, "models/", "--model", args.model, args.team, args.name)
     model_id = model["id"]
+    # The API answers with dataset version ids; the names they were given by are what a reader recognises.
+    dataset_labels: dict[int, str] = {}
     for dataset, number in references:
-        fields.append(("dataset_versions", str(_dataset_version_id(client, model["team"], dataset, number))))
+        version_id, label = _dataset_version_id(client, model["team"], dataset, number)
+        dataset_labels[version_id] = label
+        fields.append(("dataset_versions", str(version_id)))
     fields += [("feature_set_versions", str(item)) for item in args.feature_set_versions or []]
     fields += [("authors", author) for author in args.authors or []]
     if args.description:
         fields.append(("description", args.description))
     version = client.upload(f"models/{model_id}/versions/", fields, "file", args.onnx)
-    emit(args, version, lambda: render.model_version(version))
+    emit(args, version, lambda: render.model_version(version, dataset_labels))
     return OK
 
 
@@ -466,7 +471,7 @@ def _warn_differences(kind: str, existing: dict[str, Any], wanted: dict[str, Any
             continue
         print(
             f"assay: note: the existing {kind} has {key}={existing.get(key)!r}, not {value!r}; "
-            "it was reused unchanged (edit it in the web UI or with PATCH).",
+            f"it was reused unchanged (change it with PATCH /api/v1/{kind}s/{existing.get('id')}/).",
             file=sys.stderr,
         )
 
@@ -479,20 +484,24 @@ def _dataset_version_ref(text: str) -> tuple[str, int]:
     return dataset, int(number)
 
 
-def _dataset_version_id(client: Client, team: str, dataset: str, number: int) -> int:
+def _dataset_version_id(client: Client, team: str, dataset: str, number: int) -> tuple[int, str]:
+    """The id of the dataset version ``dataset:number``, and its label (``customers v1``)."""
     dataset_id: Any = dataset
+    name = dataset
     if not dataset.isdigit():
         by_name = _find_by_name(client, "datasets/", team, dataset)
         if by_name is None:
             raise Refused(404, f"--dataset-version {dataset}:{number}: no dataset named {dataset!r} in team {team}.")
-        dataset_id = by_name["id"]
+        dataset_id, name = by_name["id"], by_name["name"]
     try:
         found = client.get(f"datasets/{dataset_id}/versions/{number}/")
+        if dataset.isdigit():
+            name = client.get(f"datasets/{dataset_id}/")["name"]
     except Refused as refused:
         if refused.status != 404:
             raise
         raise Refused(404, f"--dataset-version {dataset}:{number}: no such dataset version.") from None
-    return int(found["id"])
+    return int(found["id"]), f"{name} v{number}"
 
 
 def _read_json(path: Path, option: str) -> Any:

@@ -116,16 +116,20 @@ def _shape(shape: Any) -> str:
     return "[" + ", ".join("?" if dim is None else str(dim) for dim in shape) + "]"
 
 
-def model_version(data: Mapping[str, Any]) -> str:
+def model_version(data: Mapping[str, Any], dataset_labels: Mapping[int, str] | None = None) -> str:
+    """``dataset_labels`` names the dataset versions (``customers v1``) by id, as the command resolved them."""
     interface = data.get("interface") or {}
     lines = [
         f"Registered {data['model_name']!r} version {data['number']} (model {data['model']}, team {data['team']})",
         f"  status: {data['status']}",
         f"  sha256: {data['artifact_sha256']}",
         f"  size:   {data['artifact_size']} bytes ({data.get('artifact_filename') or 'unnamed'})",
+        f"  id:     {data['id']} (release it: assay release request --model-version {data['id']} --environment ENV)",
     ]
     if data.get("dataset_versions"):
-        lines.append(f"  trained on dataset versions (ids): {', '.join(map(str, data['dataset_versions']))}")
+        labels = dataset_labels or {}
+        named = [labels.get(item) or f"dataset version id {item}" for item in data["dataset_versions"]]
+        lines.append(f"  trained on: {', '.join(named)}")
     if data.get("metrics"):
         lines.append(f"  metrics: {_flat(data['metrics'])}")
     lines.append("Interface contract:")
@@ -154,11 +158,13 @@ def _flat(metrics: Mapping[str, Any], prefix: str = "") -> str:
 def version_list(versions: list[Mapping[str, Any]]) -> str:
     if not versions:
         return "No versions yet."
-    rows = [("VERSION", "STATUS", "SHA256", "SIZE", "CREATED", "BY")]
+    # ID is what `assay release request --model-version` takes; VERSION is the number within the model.
+    rows = [("VERSION", "ID", "STATUS", "SHA256", "SIZE", "CREATED", "BY")]
     for item in versions:
         rows.append(
             (
                 str(item["number"]),
+                str(item["id"]),
                 item["status"],
                 item["artifact_sha256"][:16],
                 str(item["artifact_size"]),
@@ -166,10 +172,7 @@ def version_list(versions: list[Mapping[str, Any]]) -> str:
                 item.get("created_by") or "",
             )
         )
-    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    return table(rows)
 
 
 def status_change(data: Mapping[str, Any]) -> str:
@@ -226,7 +229,8 @@ def signing_key(data: Mapping[str, Any], verb: str) -> str:
     return "\n".join(lines)
 
 
-def _table(rows: Sequence[tuple[str, ...]]) -> str:
+def table(rows: Sequence[tuple[str, ...]]) -> str:
+    """Rows of cells in left-aligned columns, the first row as the heading."""
     widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -248,7 +252,7 @@ def signing_keys(items: Sequence[Mapping[str, Any]]) -> str:
                 _when(item.get("revoked_at")) if item.get("revoked_at") else "",
             )
         )
-    return _table(rows)
+    return table(rows)
 
 
 def release(data: Mapping[str, Any], verb: str) -> str:
@@ -270,15 +274,41 @@ def release(data: Mapping[str, Any], verb: str) -> str:
         for item in state.get("approvals") or []:
             counted = "counts" if item.get("counts") else "does not count: " + "; ".join(item.get("reasons") or [])
             lines.append(f"    {item.get('decision')} by {item.get('signer')} ({item.get('board_role')}), {counted}")
-    lines.append(f"  sign it: assay release sign {data.get('id', 'ID')} --key KEY --role ROLE --decision approve")
+    lines.append(f"  next: {release_next_step(data)}")
     return "\n".join(lines)
 
 
-def signed(stored: Any, answer: Mapping[str, Any], decision: str, role: str, key: str) -> str:
+def release_next_step(data: Mapping[str, Any]) -> str:
+    """What the release waits for, given its status and (in the detail) ``release_state``."""
+    release_id = data.get("id", "ID")
+    status = data.get("status")
+    if status == "deployed":
+        return f"nothing: it is deployed. Export its evidence: assay release bundle {release_id} --out release.json"
+    if status == "withdrawn":
+        return "nothing: it was withdrawn and can be neither signed nor deployed; request a new release."
+    sign = f"assay release sign {release_id} --key KEY --role ROLE --decision approve"
+    state = data.get("release_state")
+    if not isinstance(state, Mapping):  # a new request: nobody has signed yet
+        return f"the board members the policy names sign it: {sign}"
+    if state.get("approved"):
+        return f"deploy it: assay release deploy {release_id} --idempotency-key KEY"
+    if state.get("rejected"):
+        return "none while a rejection counts: it vetoes the release, which cannot be deployed."
+    roles = state.get("roles_needed") or {}
+    wanted = [f"{role} ({count} more)" for role, count in sorted(roles.items())]
+    beyond_roles = int(state.get("approvers_needed") or 0) - sum(roles.values())
+    if beyond_roles > 0:  # the policy's minimum of distinct approvers asks for more than the roles do
+        wanted.append(f"{beyond_roles} more in any role")
+    needed = f" from {', '.join(wanted)}" if wanted else ""
+    return f"approvals{needed}: {sign}"
+
+
+def signed(stored: Any, answer: Mapping[str, Any], release_id: int, decision: str, role: str, key: str) -> str:
     approval_id = stored.get("id", "?") if isinstance(stored, Mapping) else "?"
     return "\n".join(
         [
-            f"Signed: {decision} of release {answer['release']} as {role} (approval {approval_id})",
+            f"Signed: {decision} of release {release_id} as {role} (approval {approval_id})",
+            f"  release:  {answer['release']} (the id the signature binds)",
             f"  subject:  {answer['subject_name']} sha256 {answer['artifact']['sha256']}",
             f"  manifest: {answer['manifest_digest']} (recomputed here before signing)",
             f"  key:      {key}",
@@ -297,10 +327,10 @@ def deployed(data: Any, release_id: int) -> str:
     )
 
 
-def bundle_written(bundle: Mapping[str, Any], path: Path) -> str:
+def bundle_written(bundle: Mapping[str, Any], release_id: int, path: Path) -> str:
     release = bundle["release"]
     return (
-        f"Wrote the bundle of release {release['id']} ({release['model']} v{release['version']} to "
+        f"Wrote the bundle of release {release_id} (uid {release['id']}; {release['model']} v{release['version']} to "
         f"{release['environment']}, {len(bundle['approvals'])} approvals) to {path}\n"
         f"  verify it anywhere: assay verify-release {path} --artifact <model.onnx>"
     )

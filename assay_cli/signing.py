@@ -14,6 +14,7 @@ import argparse
 import datetime
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -139,12 +140,33 @@ def _create_exclusive(path: Path, data: bytes, mode: int) -> None:
         handle.write(data)
 
 
+def _make_private_folders(folder: Path) -> None:
+    """Create ``folder`` and any missing parent, each readable by its owner only (0700), as ``~/.assay`` on a fresh
+    machine. Folders that exist are left as they are."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            continue
+        except OSError as error:
+            raise UsageError(f"--out: cannot create the folder {path}: {error.strerror or error}") from None
+        path.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened: make it exactly 0700
+        print(f"assay: created the folder {path} (mode 0700)", file=sys.stderr)
+
+
 def cmd_key_generate(client: Client | None, args: argparse.Namespace) -> int:
     keys = trust().keys
-    out: Path = args.out
+    out: Path = args.out.expanduser()
     public_path = out.with_name(out.name + ".pub")
     if public_path.exists():
         raise UsageError(f"--out: {public_path} exists; a key file is never overwritten (choose another path).")
+    _make_private_folders(out.parent)
     private = keys.generate_private_key()
     passphrase = _passphrase()
     _create_exclusive(out, keys.private_key_pem(private, passphrase), 0o600)
@@ -285,8 +307,9 @@ def cmd_release_sign(client: Client, args: argparse.Namespace) -> int:
         raise Rejected(f"Cannot build the approval statement: {error}. Nothing was signed.") from None
     envelope = dsse.sign_envelope(private, dsse.APPROVAL_PAYLOAD_TYPE, statement.statement_bytes(approval))
     stored = client.post(f"releases/{args.id}/approvals/", {"envelope": envelope})
-    result = {"approval": stored, "manifest_digest": answer["manifest_digest"], "key": keys.fingerprint(private)}
-    emit(args, result, lambda: render.signed(stored, answer, args.decision, args.role, keys.fingerprint(private)))
+    key = keys.fingerprint(private)
+    result = {"approval": stored, "manifest_digest": answer["manifest_digest"], "key": key}
+    emit(args, result, lambda: render.signed(stored, answer, args.id, args.decision, args.role, key))
     return OK
 
 
@@ -329,7 +352,7 @@ def cmd_release_bundle(client: Client, args: argparse.Namespace) -> int:
         partial.unlink(missing_ok=True)
         raise UsageError(f"--out: cannot write {out}: {error.strerror or error}") from None
     result = {"path": str(out), "release": exported["release"], "approvals": len(exported["approvals"])}
-    emit(args, result, lambda: render.bundle_written(exported, out))
+    emit(args, result, lambda: render.bundle_written(exported, args.id, out))
     return OK
 
 

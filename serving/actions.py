@@ -164,9 +164,14 @@ def _deploy(release: Release, *, actor: Any, key: str, redeploy: bool, artifact:
 
 
 def _deploy_through_gate(release: Release, *, actor: Any, key: str, redeploy: bool) -> Deployment:
-    # The artifact is re-hashed before any lock is taken: reading hundreds of megabytes while holding the release
-    # row (or, on SQLite, the database's write lock) would stall every other writer. Bytes changed after this read
-    # are caught where it matters, by the serving path's own re-hash before a model is loaded.
+    # The artifact is re-hashed (governance.gate.probe_artifact, the gate's artifact_integrity check) before any
+    # lock is taken: reading hundreds of megabytes while holding the release row (or, on SQLite, the database's
+    # write lock) would stall every other writer. Bytes changed between this read and the commit are not caught by
+    # this deploy. What does catch them today: stored files are read-only (0444) under a name derived from their
+    # digest; every later deploy, rollback and API gate preview re-hashes them again (the release page's preview
+    # only checks presence and size); and every download through the artifact store
+    # (registry.artifacts.open_verified) checks the digest of what it hands out. Nothing loads a model for serving
+    # yet: when inference comes, it must re-hash the bytes it loads.
     version = release.model_version
     artifact = probe_artifact(version.artifact_sha256, version.artifact_size)
     try:

@@ -1,6 +1,7 @@
 """Meta-tests: the product cannot grow a model without an API, or an audit event type nobody writes or tests.
 
-STYLE.md: "A meta-test fails when a model has no API, view or audit test." New apps add themselves to APPS.
+docs/development.md, "Tests that keep the shape": a meta-test fails when a model has no API, or an audit event type is
+never written or never asserted. New apps add themselves to APPS.
 """
 
 from __future__ import annotations

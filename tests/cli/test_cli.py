@@ -245,9 +245,27 @@ def test_model_register_and_version_print_the_contract(cli: Cli, onnx_model: Pat
     assert "input   X  tensor float32 [?, 4]" in result.out
     assert "output  probabilities  tensor float32 [?, 2]" in result.out
     assert "auc=0.91, test.f1=0.8" in result.out
+    assert "trained on: Customers v1" in result.out
     version = ModelVersion.objects.get()
+    assert f"id:     {version.pk} (release it: assay release request --model-version {version.pk} " in result.out
     assert (version.artifact_sha256, version.training_params) == (digest, {"C": 1.0})
     assert [item.number for item in version.dataset_versions.all()] == [1]
+
+
+def test_model_version_names_a_dataset_version_given_by_id(cli: Cli, onnx_model: Path) -> None:
+    dataset_id = register_dataset(cli)
+    schema = str(cli.write("s.json", SCHEMA))
+    made = cli("dataset", "version", "--dataset", str(dataset_id), "--schema", schema, "--fingerprint", FINGERPRINT)
+    assert made.code == 0, made.err
+    model_id = register_model(cli)
+
+    result = cli(
+        "model", "version", "--model", str(model_id), "--onnx", str(onnx_model), "--dataset-version", f"{dataset_id}:1"
+    )
+
+    assert result.code == 0, result.err
+    assert "trained on: Customers v1" in result.out
+    assert "ids" not in result.out
 
 
 def test_model_version_json_and_listing_and_status(cli: Cli, onnx_model: Path) -> None:
@@ -264,8 +282,11 @@ def test_model_version_json_and_listing_and_status(cli: Cli, onnx_model: Path) -
 
     assert listing.code == 0, listing.err
     lines = listing.out.splitlines()
-    assert lines[0].split() == ["VERSION", "STATUS", "SHA256", "SIZE", "CREATED", "BY"]
+    assert lines[0].split() == ["VERSION", "ID", "STATUS", "SHA256", "SIZE", "CREATED", "BY"]
     assert [line.split()[0] for line in lines[1:]] == ["2", "1"]
+    # the id is what `release request --model-version` takes
+    ids = dict(ModelVersion.objects.values_list("number", "pk"))
+    assert [line.split()[1] for line in lines[1:]] == [str(ids[2]), str(ids[1])]
     assert [item["number"] for item in cli("model", "versions", "--model", str(model_id), "--json").json()] == [2, 1]
 
     moved = cli(
@@ -378,7 +399,8 @@ def test_an_unreachable_server_is_exit_code_3(cli: Cli, closed_port: int) -> Non
     result = cli("whoami", url=f"http://127.0.0.1:{closed_port}")
 
     assert result.code == 3
-    assert "Cannot reach" in result.err
+    assert f"Cannot reach http://127.0.0.1:{closed_port}" in result.err
+    assert "Point the CLI at it with ASSAY_URL (or --url)" in result.err  # make run PORT=8100 needs it
 
 
 @pytest.mark.parametrize(

@@ -50,3 +50,38 @@ def test_model_train_checks_its_arguments_before_asking(cli: Cli) -> None:
     result = cli("model", "train", "--model", "1", "--feature-set-version", "1", "--label", "y", "--algorithm", "svm")
     assert result.code == 2
     assert "invalid choice: 'svm'" in result.err
+
+
+def test_job_list_shows_the_jobs_newest_first_with_the_api_s_filters(cli: Cli, cast: Any) -> None:
+    dataset, version = make_events_dataset(cast.team_a, cast.engineer_a, location="lake://events")
+    view = make_feature_view(cast.team_a, cast.engineer_a, dataset)
+    started = [
+        cli("--json", "features", "materialize", "--view", str(view.pk), "--dataset-version", str(version.pk),
+            "--idempotency-key", f"run-{number}").json()["id"]
+        for number in (1, 2)
+    ]  # fmt: skip
+    Job.objects.filter(public_id=started[0]).update(status="failed")
+
+    listed = cli("job", "list")
+
+    assert listed.code == 0, listed.err
+    lines = listed.out.splitlines()
+    assert lines[0].split() == ["ID", "KIND", "STATUS", "PROGRESS", "TEAM", "BY", "CREATED", "TARGET"]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        [started[1], "registry.materialize_features", "queued"],
+        [started[0], "registry.materialize_features", "failed"],
+    ]
+    failed = cli("job", "list", "--status", "failed", "--json")
+    assert [job["id"] for job in failed.json()] == [started[0]]
+    both = cli("job", "list", "--status", "failed", "--status", "queued", "--team", "team-a", "--json")
+    assert [job["id"] for job in both.json()] == started[::-1]
+    assert [job["id"] for job in cli("job", "list", "--limit", "1", "--json").json()] == [started[1]]
+    assert cli("job", "list", "--kind", "audit.verify").out.strip() == "No jobs."
+    assert cli("job", "list", "--team", "team-b", "--json").json() == []
+
+
+def test_job_list_checks_its_arguments_before_asking(cli: Cli) -> None:
+    assert cli("job", "list", "--status", "stuck").code == 2
+    limited = cli("job", "list", "--limit", "0")
+    assert limited.code == 2
+    assert "expected a whole number from 1 to 10000, not '0'" in limited.err

@@ -72,17 +72,21 @@ def test_request_sign_deploy_export_and_verify_offline(flow: Flow) -> None:
     assert shown.code == 0, shown.err
     assert "to production (open)" in shown.out
     assert "not approved yet" in shown.out
+    assert "next: approvals from legal (1 more), technical (1 more): assay release sign " in shown.out
 
     for cli, role in ((flow.legal, "legal"), (flow.technical, "technical")):
         key = flow.key_for(cli, role)
         signed = flow.sign(cli, release, key, role)
         assert signed.code == 0, signed.err
-        assert "Signed: approve of release " in signed.out
+        assert f"Signed: approve of release {release} as {role} (approval " in signed.out
         assert "(recomputed here before signing)" in signed.out
 
     approvals = Approval.objects.filter(release_id=release)
     assert sorted(approvals.values_list("board_role", "signed_via")) == [("legal", "api"), ("technical", "api")]
-    assert "APPROVED" in flow.engineer("release", "show", str(release)).out
+    approved = flow.engineer("release", "show", str(release)).out
+    assert "APPROVED" in approved
+    assert f"next: deploy it: assay release deploy {release} --idempotency-key KEY" in approved
+    assert "release sign" not in approved
 
     deployed = flow.engineer("release", "deploy", str(release), "--idempotency-key", "pipeline-41", "--json")
     assert deployed.code == 0, deployed.err
@@ -90,11 +94,15 @@ def test_request_sign_deploy_export_and_verify_offline(flow: Flow) -> None:
     assert again.code == 0, again.err
     assert again.json()["id"] == deployed.json()["id"]
     assert Deployment.objects.count() == 1
+    after = flow.engineer("release", "show", str(release)).out
+    assert "(deployed)" in after
+    assert f"next: nothing: it is deployed. Export its evidence: assay release bundle {release}" in after
 
     bundle = flow.folder / "release.json"
     exported = flow.engineer("release", "bundle", str(release), "--out", str(bundle))
     assert exported.code == 0, exported.err
     assert json.loads(bundle.read_text())["kind"] == "assay.release-bundle"
+    assert f"Wrote the bundle of release {release} (uid " in exported.out
 
     verified = flow.engineer(
         "verify-release", str(bundle), "--artifact", str(flow.onnx), token=None, url="http://127.0.0.1:9"

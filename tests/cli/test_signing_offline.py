@@ -183,6 +183,25 @@ def test_key_generate_writes_a_private_file_for_the_owner_only(tmp_path: Path) -
     assert "PRIVATE" not in result.out + result.err
 
 
+def test_key_generate_creates_missing_folders_for_the_owner_only(tmp_path: Path) -> None:
+    # GIVEN a fresh machine: no ~/.assay yet (HOME is the test's folder, so the README's ~ path is used as written)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+
+    # WHEN the README's first command runs
+    result = assay("key", "generate", "--out", "~/.assay/keys/signing-key.pem", cwd=tmp_path, env={"HOME": str(home)})
+
+    # THEN both missing folders exist, readable by their owner only, and hold the key pair
+    assert result.code == 0, result.err
+    for folder in (home / ".assay", home / ".assay" / "keys"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755  # a folder that existed is left alone
+    assert stat.S_IMODE((home / ".assay" / "keys" / "signing-key.pem").stat().st_mode) == 0o600
+    assert (home / ".assay" / "keys" / "signing-key.pem.pub").is_file()
+    assert f"created the folder {home / '.assay'} (mode 0700)" in result.err
+    assert f"Private key: {home / '.assay' / 'keys' / 'signing-key.pem'}" in result.out
+
+
 def test_key_generate_never_overwrites(tmp_path: Path) -> None:
     out = tmp_path / "signing.pem"
     out.write_text("precious")
