@@ -16,10 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import QuerySet
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -32,6 +29,7 @@ from core.forms import CreateTokenForm, GrantMembershipForm, SignInForm
 from core.jobs import BrokerUnavailable, dispatch_job, do_cancel_job, output_links
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, Team
 from core.querysets import CHANGE
+from core.ui import apply_validation_error, filter_with, list_page, visible_teams
 
 AUDIT_PAGE_SIZE = 50
 JOB_PAGE_SIZE = 50
@@ -122,23 +120,6 @@ def _chain_status(user: Any) -> dict[str, Any]:
         "checkpoint_ok": checkpoint_check[0] if checkpoint_check else None,
         "checkpoint_reason": checkpoint_check[1] if checkpoint_check else "",
     }
-
-
-def _apply_validation_error(form: Form, exc: ValidationError, field_map: dict[str, str] | None = None) -> None:
-    """Show an action's ValidationError on the form: on the field it names when the form has one, else on top."""
-    field_map = field_map or {}
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for name, errors in exc.message_dict.items():
-        field = field_map.get(name, name)
-        form.add_error(field if field in form.fields else None, errors)
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
 
 
 def _pretty(value: Any) -> str:
@@ -235,7 +216,7 @@ def membership_grant(request: HttpRequest, slug: str) -> HttpResponse:
                 team, actor=request.user, user=data["username"], role=data["role"], board_role=data["board_role"]
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc, {"user": "username"})
+            apply_validation_error(form, exc, {"user": "username"})
         else:
             messages.success(request, f"Granted {membership.get_role_display().lower()} to {data['username']}.")
             return redirect("team-detail", slug=team.slug)
@@ -268,20 +249,16 @@ def membership_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     _require_audit_reader(request)
     visible = AuditEvent.objects.restrict(request.user)
-    filterset = AuditEventFilterSet(request.GET or None, queryset=visible)
-    valid = filterset.is_valid() if filterset.is_bound else True
-    events: QuerySet[AuditEvent] = filterset.qs if valid else visible.none()
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    filterset, events, valid = filter_with(request, AuditEventFilterSet, visible)
     context = {
         "section": "audit",
         "filterset": filterset,
         "form": filterset.form,
-        "page": page,
-        "query": _query_without_page(request),
-        "filtered": filterset.is_bound and any(v for k, v in request.GET.items() if k != "page"),
+        **list_page(request, events, AUDIT_PAGE_SIZE),
+        "valid": valid,
         "event_types": AuditEventType.choices,
         "selected_types": request.GET.getlist("event_type"),
-        "teams": Team.objects.restrict(request.user).values_list("slug", "name"),
+        "teams": visible_teams(request),
         **_chain_status(request.user),
     }
     return render(request, "core/audit_log.html", context, status=200 if valid else 400)
@@ -339,11 +316,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in JobStatus.values:
         jobs = jobs.filter(status=status)
-    page = Paginator(jobs, JOB_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "section": "jobs",
-        "page": page,
-        "query": _query_without_page(request),
+        **list_page(request, jobs, JOB_PAGE_SIZE),
         "status": status,
         "statuses": JobStatus.choices,
     }
@@ -427,7 +402,7 @@ def token_list(request: HttpRequest) -> HttpResponseBase:
                 actor=request.user, name=form.cleaned_data["name"], ttl_days=form.cleaned_data["ttl_days"]
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             return _render_tokens(request, CreateTokenForm(), secret=secret, created=token, status=201)
     return _render_tokens(request, form, status=400)

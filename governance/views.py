@@ -17,17 +17,16 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, Prefetch, Q
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from core.choices import BoardRole, Role
-from core.models import Membership, Team
+from core.models import Membership
 from core.querysets import CHANGE
+from core.ui import apply_validation_error, is_filtered, list_page, paginate, query_without_page, visible_teams
 from governance import actions
 from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
 from governance.evaluation import ReleaseState, release_state
@@ -52,26 +51,12 @@ from governance.models import (
 )
 from governance.querysets import SIGN
 from registry.choices import RiskTier
-from registry.views import PRIVACY_FLAGS, _contract_rows, _flat_metrics
+from registry.presentation import PRIVACY_FLAGS, contract_rows, flat_metrics
 
 PAGE_SIZE = 50
 BOARD_ROLE_LABELS = dict(BoardRole.choices)
 # A prohibited practice is never released, so no policy governs it (ReleasePolicy's check constraint).
 POLICY_TIERS = tuple(value for value in RiskTier.values if value != RiskTier.PROHIBITED)
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
-def _filtered(request: HttpRequest) -> bool:
-    return any(value for key, value in request.GET.items() if key != "page")
-
-
-def _visible_teams(request: HttpRequest) -> Any:
-    return Team.objects.restrict(request.user).order_by("name").values_list("slug", "name")
 
 
 def role_rows(required_roles: Any) -> list[dict[str, Any]]:
@@ -102,14 +87,14 @@ def board_list(request: HttpRequest) -> HttpResponse:
         .prefetch_related(Prefetch("members", queryset=BoardMember.objects.only("id", "board_id", "board_role")))
         .order_by("team__slug", "name", "pk")
     )
-    page = Paginator(boards, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, boards, PAGE_SIZE)
     rows = []
     for board in page.object_list:
         seats: dict[str, int] = {}
         for member in board.members.all():
             seats[member.board_role] = seats.get(member.board_role, 0) + 1
         rows.append({"board": board, "roles": role_rows(seats)})
-    context = {"section": "boards", "page": page, "rows": rows, "query": _query_without_page(request)}
+    context = {"section": "boards", "page": page, "rows": rows, "query": query_without_page(request)}
     return render(request, "governance/board_list.html", context)
 
 
@@ -183,7 +168,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         policies = policies.filter(risk_tier=risk_tier)
     elif risk_tier:
         valid, policies = False, policies.none()
-    page = Paginator(policies, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, policies, PAGE_SIZE)
     rows = []
     for policy in page.object_list:
         current = policy.versions_newest_first[0] if policy.versions_newest_first else None
@@ -194,10 +179,10 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         "section": "policies",
         "page": page,
         "rows": rows,
-        "query": _query_without_page(request),
-        "filtered": _filtered(request),
+        "query": query_without_page(request),
+        "filtered": is_filtered(request),
         "environments": Environment.objects.restrict(request.user).values_list("slug", "name"),
-        "teams": _visible_teams(request),
+        "teams": visible_teams(request),
         "risk_tiers": [(value, label) for value, label in RiskTier.choices if value in POLICY_TIERS],
         "selected": {"environment": environment, "team": team, "risk_tier": risk_tier},
         "valid": valid,
@@ -261,15 +246,12 @@ def release_list(request: HttpRequest) -> HttpResponse:
         releases = releases.filter(model_version__model__name__icontains=model)
     if not valid:
         releases = releases.none()
-    page = Paginator(releases, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "section": "releases",
-        "page": page,
-        "query": _query_without_page(request),
-        "filtered": _filtered(request),
+        **list_page(request, releases, PAGE_SIZE),
         "statuses": ReleaseStatus.choices,
         "environments": Environment.objects.restrict(request.user).values_list("slug", "name"),
-        "teams": _visible_teams(request),
+        "teams": visible_teams(request),
         "selected": {"status": status, "environment": environment, "team": team, "model": model},
         "valid": valid,
     }
@@ -297,14 +279,14 @@ def _render_keys(
         .select_related("owner", "revoked_by")
         .order_by("owner__username", "-created_at", "-id")
     )
-    page = Paginator(others, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, others, PAGE_SIZE)
     mine_list = list(mine)
     context = {
         "section": "keys",
         "mine": mine_list,
         "live_web_key": next((k for k in mine_list if k.kind == KeyKind.SERVER and k.revoked_at is None), None),
         "page": page,
-        "query": _query_without_page(request),
+        "query": query_without_page(request),
         "manages_others": user.is_superuser
         or Membership.objects.filter(user_id=user.pk or 0, role=Role.COMPLIANCE_OFFICER).exists(),
         "create_form": create_form or CreateWebKeyForm(),
@@ -330,7 +312,7 @@ def key_list(request: HttpRequest) -> HttpResponseBase:
         except actions.GovernanceRefusal as refusal:
             form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
@@ -349,21 +331,12 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             actions.do_revoke_signing_key(key, actor=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             whose = "your" if key.owner_id == request.user.pk else f"{key.owner.get_username()}'s"
             messages.success(request, f"Revoked {whose} key {key.fingerprint}: approvals made with it no longer count.")
             return redirect("governance-key-list")
     return _render_keys(request, revoke_form=form, revoke_key=key.pk, status=400)
-
-
-def _apply_validation_error(form: Form, exc: ValidationError) -> None:
-    """An action's ValidationError on the form: on the field it names when the form has one, else on top."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for name, errors in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
 
 
 # --- The review queue ---------------------------------------------------------------------------------------------
@@ -528,10 +501,10 @@ def _render_release(
         "digest_changed": digest != release.manifest_digest,
         "requirements": (manifest.get("policy") or {}).get("requirements") or {},
         "required_roles": role_rows(release.policy_version.required_roles),
-        "inputs": _contract_rows(interface.get("inputs")),
-        "outputs": _contract_rows(interface.get("outputs")),
-        "metrics": _flat_metrics(version.get("metrics")),
-        "training_params": _flat_metrics(version.get("training_params")),
+        "inputs": contract_rows(interface.get("inputs")),
+        "outputs": contract_rows(interface.get("outputs")),
+        "metrics": flat_metrics(version.get("metrics")),
+        "training_params": flat_metrics(version.get("training_params")),
         "datasets": _dataset_rows(manifest),
         "state": state,
         "roles_needed": role_rows(state.roles_needed),
@@ -586,7 +559,7 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
         except actions.GovernanceRefusal as refusal:
             form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:

@@ -7,12 +7,12 @@ Every page reads through ``restrict(user)``; list pages run a fixed number of qu
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from core.ui import list_page
 from governance.models import Environment
 from serving.models import Deployment
 
@@ -54,15 +54,11 @@ def environment_detail(request: HttpRequest, slug: str) -> HttpResponse:
     history = visible.order_by("-deployed_at", "-id")
     if model.isdigit():
         history = history.filter(model_id=int(model))
-    page = Paginator(history, PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
     context = {
         "section": "deployments",
         "environment": environment,
         "current": current,
-        "page": page,
-        "query": params.urlencode(),
+        **list_page(request, history, PAGE_SIZE),
         "model_filter": model,
         "filtered_model": next((d.model for d in current if str(d.model_id) == model), None),
     }

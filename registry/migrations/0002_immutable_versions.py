@@ -6,6 +6,8 @@ user is deleted; every other column is written once. Deleting is left to ``on_de
 
 from django.db import migrations
 
+from core.immutable import REGISTRY_FUNCTION, REGISTRY_SUFFIX, drop_function, install_frozen, remove_frozen
+
 FROZEN = {
     "registry_datasetversion": [
         "dataset_id", "number", "schema", "schema_fingerprint", "content_fingerprint", "fingerprint_source",
@@ -22,41 +24,12 @@ FROZEN = {
 
 
 def install(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                """CREATE OR REPLACE FUNCTION assay_registry_immutable() RETURNS trigger AS $$
-                BEGIN
-                    RAISE EXCEPTION '% rows are immutable: UPDATE refused', TG_TABLE_NAME
-                        USING ERRCODE = 'insufficient_privilege';
-                END;
-                $$ LANGUAGE plpgsql"""
-            )
-        for table, columns in FROZEN.items():
-            listed = ", ".join(columns)
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OF {listed} ON {table} "
-                    "FOR EACH ROW EXECUTE FUNCTION assay_registry_immutable()"
-                )
-            elif connection.vendor == "sqlite":
-                cursor.execute(
-                    f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OF {listed} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} rows are immutable: UPDATE refused'); END"
-                )
+    install_frozen(schema_editor, FROZEN, suffix=REGISTRY_SUFFIX, function=REGISTRY_FUNCTION)
 
 
 def remove(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        for table in FROZEN:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
-            elif connection.vendor == "sqlite":
-                cursor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable")
-        if connection.vendor == "postgresql":
-            cursor.execute("DROP FUNCTION IF EXISTS assay_registry_immutable()")
+    remove_frozen(schema_editor, FROZEN, suffix=REGISTRY_SUFFIX)
+    drop_function(schema_editor, REGISTRY_FUNCTION)
 
 
 class Migration(migrations.Migration):

@@ -2,33 +2,19 @@
 
 from django.db import migrations
 
+from core.immutable import REGISTRY_FUNCTION, REGISTRY_SUFFIX, create_trigger, drop_trigger
+
 TABLE = "registry_featuresetversion"
-COLUMNS = "feature_view_id, number, features, fingerprint, statistics, description, created_at"
+COLUMNS = ("feature_view_id", "number", "features", "fingerprint", "statistics", "description", "created_at")
 
 
 def install(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The function was created by 0002.
-            cursor.execute(
-                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {COLUMNS} ON {TABLE} "
-                "FOR EACH ROW EXECUTE FUNCTION assay_registry_immutable()"
-            )
-        elif connection.vendor == "sqlite":
-            cursor.execute(
-                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {COLUMNS} ON {TABLE} "
-                f"BEGIN SELECT RAISE(ABORT, '{TABLE} rows are immutable: UPDATE refused'); END"
-            )
+    # On PostgreSQL the function was created by 0002.
+    create_trigger(schema_editor, TABLE, COLUMNS, suffix=REGISTRY_SUFFIX, function=REGISTRY_FUNCTION)
 
 
 def remove(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable ON {TABLE}")
-        elif connection.vendor == "sqlite":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable")
+    drop_trigger(schema_editor, TABLE, suffix=REGISTRY_SUFFIX)
 
 
 class Migration(migrations.Migration):

@@ -10,42 +10,33 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 import registry.models.use_cases
+from core import immutable
 
 TABLE = "registry_modelversion"
 OLD_COLUMNS = (
-    "model_id, number, artifact_sha256, artifact_size, artifact_filename, interface, training_params, metrics, "
-    "description, created_at"
+    "model_id",
+    "number",
+    "artifact_sha256",
+    "artifact_size",
+    "artifact_filename",
+    "interface",
+    "training_params",
+    "metrics",
+    "description",
+    "created_at",
 )
-NEW_COLUMNS = f"{OLD_COLUMNS}, job_id"
-
-
-def _drop(schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable ON {TABLE}")
-        elif connection.vendor == "sqlite":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable")
-
-
-def _create(schema_editor, columns):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The function was created by 0002.
-            cursor.execute(
-                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {columns} ON {TABLE} "
-                "FOR EACH ROW EXECUTE FUNCTION assay_registry_immutable()"
-            )
-        elif connection.vendor == "sqlite":
-            cursor.execute(
-                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {columns} ON {TABLE} "
-                f"BEGIN SELECT RAISE(ABORT, '{TABLE} rows are immutable: UPDATE refused'); END"
-            )
+NEW_COLUMNS = (*OLD_COLUMNS, "job_id")
 
 
 def drop_trigger(apps, schema_editor):
-    _drop(schema_editor)
+    immutable.drop_trigger(schema_editor, TABLE, suffix=immutable.REGISTRY_SUFFIX)
+
+
+def _create(schema_editor, columns):
+    # On PostgreSQL the function was created by 0002.
+    immutable.create_trigger(
+        schema_editor, TABLE, columns, suffix=immutable.REGISTRY_SUFFIX, function=immutable.REGISTRY_FUNCTION
+    )
 
 
 def create_new_trigger(apps, schema_editor):

@@ -6,37 +6,34 @@ columns, which drops its triggers) and created again over the same frozen column
 import django.db.models.deletion
 from django.db import migrations, models
 
+from core import immutable
+
 TABLE = "registry_datasetversion"
 FROZEN_COLUMNS = (
-    "dataset_id, number, schema, schema_fingerprint, content_fingerprint, fingerprint_source, row_count, evolution, "
-    "breaking_change, description, created_at"
+    "dataset_id",
+    "number",
+    "schema",
+    "schema_fingerprint",
+    "content_fingerprint",
+    "fingerprint_source",
+    "row_count",
+    "evolution",
+    "breaking_change",
+    "description",
+    "created_at",
 )
 
 
 def drop_trigger(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable ON {TABLE}")
-        elif connection.vendor == "sqlite":
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_immutable")
+    immutable.drop_trigger(schema_editor, TABLE, suffix=immutable.REGISTRY_SUFFIX)
 
 
 def create_trigger(apps, schema_editor):
+    # On PostgreSQL the function was created by 0002.
     drop_trigger(apps, schema_editor)
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The function was created by 0002.
-            cursor.execute(
-                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {FROZEN_COLUMNS} ON {TABLE} "
-                "FOR EACH ROW EXECUTE FUNCTION assay_registry_immutable()"
-            )
-        elif connection.vendor == "sqlite":
-            cursor.execute(
-                f"CREATE TRIGGER {TABLE}_immutable BEFORE UPDATE OF {FROZEN_COLUMNS} ON {TABLE} "
-                f"BEGIN SELECT RAISE(ABORT, '{TABLE} rows are immutable: UPDATE refused'); END"
-            )
+    immutable.create_trigger(
+        schema_editor, TABLE, FROZEN_COLUMNS, suffix=immutable.REGISTRY_SUFFIX, function=immutable.REGISTRY_FUNCTION
+    )
 
 
 class Migration(migrations.Migration):

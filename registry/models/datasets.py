@@ -6,13 +6,14 @@ from django.db.models import Q
 
 from core.querysets import RestrictedQuerySet
 from registry.choices import Classification, FingerprintSource, LegalBasis, StorageFormat
+from registry.models.base import NamedTeamObject, unique_name_per_team
 from registry.models.validators import validate_json_object, validate_location, validate_string_list
 from registry.querysets import REGISTRY_POLICY
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
-class Dataset(models.Model):
+class Dataset(NamedTeamObject):
     """A named body of data a team trains or evaluates on; its content and schema live in ``DatasetVersion`` rows.
 
     ``location`` is where the data lives, as metadata (a URI of an allowed scheme, never fetched from a request);
@@ -22,10 +23,6 @@ class Dataset(models.Model):
     """
 
     team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="datasets")
-    name = models.CharField(max_length=128)
-    name_key = models.CharField(max_length=512, editable=False)
-    shape_key = models.CharField(max_length=512, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     description = models.TextField(blank=True)
     storage_format = models.CharField(max_length=16, choices=StorageFormat.choices)
     location = models.CharField(max_length=2048, validators=[validate_location])
@@ -33,25 +30,9 @@ class Dataset(models.Model):
     residency_region = models.CharField(max_length=64, blank=True)
     classification = models.CharField(max_length=16, choices=Classification.choices)
     legal_basis = models.CharField(max_length=32, choices=LegalBasis.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
-    objects = RestrictedQuerySet.as_manager()
-    team_lookup = "team_id"
-    access_policy = REGISTRY_POLICY
-
-    class Meta:
-        ordering = ["team_id", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["team", "name_key"], name="dataset_unique_name_per_team"),
-            models.UniqueConstraint(fields=["team", "shape_key"], name="dataset_unique_shape_per_team"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
+    class Meta(NamedTeamObject.Meta):
+        constraints = unique_name_per_team(name="dataset_unique_name_per_team", shape="dataset_unique_shape_per_team")
 
 
 class DatasetVersion(models.Model):

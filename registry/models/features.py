@@ -5,12 +5,13 @@ from django.db import models
 from django.db.models import Q
 
 from core.querysets import RestrictedQuerySet
+from registry.models.base import TeamObject
 from registry.models.datasets import SHA256_HEX
 from registry.models.validators import validate_json_object
 from registry.querysets import REGISTRY_POLICY
 
 
-class FeatureView(models.Model):
+class FeatureView(TeamObject):
     """A named group of features computed for one entity from one source dataset (metadata: Assay does not
     materialize them yet).
 
@@ -28,24 +29,10 @@ class FeatureView(models.Model):
     source_dataset = models.ForeignKey("registry.Dataset", on_delete=models.PROTECT, related_name="feature_views")
     event_time_column = models.CharField(max_length=128)
     features = models.JSONField(default=list)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
-    objects = RestrictedQuerySet.as_manager()
-    team_lookup = "team_id"
-    access_policy = REGISTRY_POLICY
-
-    class Meta:
-        ordering = ["team_id", "name"]
+    class Meta(TeamObject.Meta):
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="feature_view_unique_name_per_team")]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class FeatureSetVersion(models.Model):

@@ -10,6 +10,7 @@ from django.db.models.functions import Cast
 
 from core.querysets import RestrictedQuerySet
 from registry.choices import VersionStatus
+from registry.models.base import NamedTeamObject, unique_name_per_team
 from registry.models.datasets import SHA256_HEX
 from registry.models.validators import (
     validate_json_object,
@@ -20,7 +21,7 @@ from registry.models.validators import (
 from registry.querysets import REGISTRY_POLICY
 
 
-class RegisteredModel(models.Model):
+class RegisteredModel(NamedTeamObject):
     """A model a team builds and answers for; its trained artifacts are ``ModelVersion`` rows.
 
     ``owner`` answers for it; ``on_call`` is who to page when it misbehaves and ``escalation_path`` who comes
@@ -32,10 +33,6 @@ class RegisteredModel(models.Model):
     """
 
     team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="registered_models")
-    name = models.CharField(max_length=128)
-    name_key = models.CharField(max_length=512, editable=False)
-    shape_key = models.CharField(max_length=512, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     on_call = models.CharField(max_length=256, blank=True)
     escalation_path = models.TextField(blank=True)
     use_case = models.ForeignKey(
@@ -47,25 +44,9 @@ class RegisteredModel(models.Model):
     assumptions = models.TextField(blank=True)
     upstream_dependencies = models.JSONField(default=list, blank=True, validators=[validate_string_list])
     tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
-    objects = RestrictedQuerySet.as_manager()
-    team_lookup = "team_id"
-    access_policy = REGISTRY_POLICY
-
-    class Meta:
-        ordering = ["team_id", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["team", "name_key"], name="registered_model_unique_name"),
-            models.UniqueConstraint(fields=["team", "shape_key"], name="registered_model_unique_shape"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
+    class Meta(NamedTeamObject.Meta):
+        constraints = unique_name_per_team(name="registered_model_unique_name", shape="registered_model_unique_shape")
 
 
 class RegisteredModelTag(models.Model):

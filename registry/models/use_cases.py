@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from core.querysets import RestrictedQuerySet
 from registry.choices import DecisionMode, RiskTier
+from registry.models.base import NamedTeamObject, unique_name_per_team
 from registry.models.validators import validate_kpis, validate_string_list
 from registry.querysets import REGISTRY_POLICY
 
@@ -18,7 +19,7 @@ def validate_cost(value: float) -> None:
         raise ValidationError("A cost is a finite number, zero or more.")
 
 
-class UseCase(models.Model):
+class UseCase(NamedTeamObject):
     """The business side of a model: why it exists, how its value is measured and how much risk it carries.
 
     ``kpis`` lists the KPIs it serves, each ``{"name", "unit", "baseline", "target", "description"}``;
@@ -32,9 +33,6 @@ class UseCase(models.Model):
     """
 
     team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="use_cases")
-    name = models.CharField(max_length=128)
-    name_key = models.CharField(max_length=512, editable=False)
-    shape_key = models.CharField(max_length=512, editable=False)
     objective = models.TextField()
     kpis = models.JSONField(default=list, blank=True, validators=[validate_kpis])
     expected_roi = models.TextField(blank=True)
@@ -43,26 +41,14 @@ class UseCase(models.Model):
     output_users = models.TextField(blank=True)
     scope = models.TextField(blank=True)
     limitations = models.TextField(blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     stakeholders = models.JSONField(default=list, blank=True, validators=[validate_string_list])
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
     cost_false_positive = models.FloatField(null=True, blank=True, validators=[validate_cost])
     cost_false_negative = models.FloatField(null=True, blank=True, validators=[validate_cost])
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
-    objects = RestrictedQuerySet.as_manager()
-    team_lookup = "team_id"
-    access_policy = REGISTRY_POLICY
-
-    class Meta:
-        ordering = ["team_id", "name"]
+    class Meta(NamedTeamObject.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["team", "name_key"], name="use_case_unique_name_per_team"),
-            models.UniqueConstraint(fields=["team", "shape_key"], name="use_case_unique_shape_per_team"),
+            *unique_name_per_team(name="use_case_unique_name_per_team", shape="use_case_unique_shape_per_team"),
             models.CheckConstraint(
                 condition=Q(cost_false_positive__isnull=True, cost_false_negative__isnull=True)
                 # Not-null spelt out: a CHECK whose condition is NULL (one cost missing) would pass.
@@ -78,9 +64,6 @@ class UseCase(models.Model):
                 ),
             ),
         ]
-
-    def __str__(self) -> str:
-        return self.name
 
     def clean(self) -> None:
         # The constraint's message names no field; say which one is missing.

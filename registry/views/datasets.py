@@ -6,25 +6,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from registry import views as package
+from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
 from registry.choices import Classification
 from registry.filtersets import DatasetFilterSet
 from registry.models import Dataset, DatasetVersion, ModelVersion
-from registry.views._shared import (
-    PRIVACY_FLAGS,
-    _as_text,
-    _audit_trail,
-    _filtered,
-    _filterset,
-    _query_without_page,
-    _visible_teams,
-)
+from registry.presentation import PRIVACY_FLAGS
+from registry.views import shared
+from registry.views.shared import as_text, audit_trail
 
 CHANGE_KIND_LABELS = {
     "column_added": "Column added",
@@ -55,17 +48,14 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         )
         .order_by("name", "team__slug", "pk")
     )
-    filterset, rows, valid = _filterset(request, DatasetFilterSet, datasets)
-    page = Paginator(rows, package.PAGE_SIZE).get_page(request.GET.get("page"))
+    filterset, rows, valid = filter_with(request, DatasetFilterSet, datasets)
     context = {
         "section": "datasets",
-        "page": page,
+        **list_page(request, rows, shared.PAGE_SIZE),
         "form": filterset.form,
-        "query": _query_without_page(request),
-        "filtered": _filtered(request),
         "classifications": Classification.choices,
         "selected_classifications": request.GET.getlist("classification"),
-        "teams": _visible_teams(request),
+        "teams": visible_teams(request),
         "valid": valid,
     }
     return render(request, "registry/dataset_list.html", context, status=200 if valid else 400)
@@ -124,7 +114,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("created_by")
         .order_by("-number")
     )
-    page = Paginator(versions, package.VERSION_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, versions, shared.VERSION_PAGE_SIZE)
     version_rows = []
     for version in page.object_list:
         schema_rows = _schema_rows(version.schema)
@@ -137,18 +127,18 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "section": "datasets",
         "dataset": dataset,
         "page": page,
-        "query": _query_without_page(request),
+        "query": query_without_page(request),
         "version_rows": version_rows,
         "latest": latest,
         "schema_rows": latest_rows,
         "summary": _schema_summary(latest_rows),
         "evolution": _evolution(latest) if latest else None,
-        "trail": _audit_trail(
+        "trail": audit_trail(
             request,
             dataset.team,
             [
                 ("registry.dataset", dataset.pk),
-                ("registry.datasetversion", _as_text(DatasetVersion.objects.filter(dataset=dataset))),
+                ("registry.datasetversion", as_text(DatasetVersion.objects.filter(dataset=dataset))),
             ],
             ("registry.dataset", dataset.pk),
         ),
@@ -180,7 +170,7 @@ def dataset_version_detail(request: HttpRequest, pk: int, number: int) -> HttpRe
         "used_by": used_by,
         "previous_exists": DatasetVersion.objects.filter(dataset=dataset, number=number - 1).exists(),
         "next_exists": DatasetVersion.objects.filter(dataset=dataset, number=number + 1).exists(),
-        "trail": _audit_trail(
+        "trail": audit_trail(
             request,
             dataset.team,
             [("registry.datasetversion", version.pk)],

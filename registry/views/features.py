@@ -14,29 +14,22 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.models import Job
+from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
 from registry import actions
-from registry import views as package
 from registry.actions.jobs import MATERIALIZE_KIND
 from registry.choices import Aggregation
 from registry.filtersets import FeatureViewFilterSet
 from registry.forms import MaterializeForm
 from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel
-from registry.views._shared import (
-    _filtered,
-    _filterset,
-    _number,
-    _query_without_page,
-    _visible_teams,
-    may_start_jobs,
-    start_job,
-)
+from registry.presentation import number_text
+from registry.views import shared
+from registry.views.shared import may_start_jobs, start_job
 
 JOB_ROWS = 20
 CHOICE_LIMIT = 200
@@ -69,15 +62,12 @@ def feature_view_list(request: HttpRequest) -> HttpResponse:
         .annotate(version_count=Count("versions"), latest_number=Max("versions__number"))
         .order_by("name", "team__slug", "pk")
     )
-    filterset, rows, valid = _filterset(request, FeatureViewFilterSet, views)
-    page = Paginator(rows, package.PAGE_SIZE).get_page(request.GET.get("page"))
+    filterset, rows, valid = filter_with(request, FeatureViewFilterSet, views)
     context = {
         "section": "features",
-        "page": page,
+        **list_page(request, rows, shared.PAGE_SIZE),
         "form": filterset.form,
-        "query": _query_without_page(request),
-        "filtered": _filtered(request),
-        "teams": _visible_teams(request),
+        "teams": visible_teams(request),
         "valid": valid,
     }
     return render(request, "registry/feature_view_list.html", context, status=200 if valid else 400)
@@ -134,7 +124,7 @@ def _render_view(
         .prefetch_related(Prefetch("dataset_versions", queryset=DatasetVersion.objects.select_related("dataset")))
         .order_by("-number")
     )
-    page = Paginator(versions, package.VERSION_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, versions, shared.VERSION_PAGE_SIZE)
     jobs = (
         Job.objects.restrict(request.user)
         .filter(target_type=FeatureView._meta.label_lower, target_id=str(view.pk))
@@ -146,7 +136,7 @@ def _render_view(
         "view": view,
         "definitions": _definitions(view),
         "page": page,
-        "query": _query_without_page(request),
+        "query": query_without_page(request),
         "jobs": jobs[:JOB_ROWS],
         "job_count": jobs.count(),
         "form": form,
@@ -207,8 +197,8 @@ def feature_set_version_detail(request: HttpRequest, pk: int, number: int) -> Ht
         rows.append(
             {
                 "feature": feature,
-                "values": [_number(entry.get(key)) if key in entry else None for key, _ in STATISTICS],
-                "quantiles": [(q, _number(v)) for q, v in sorted(quantiles.items(), key=_quantile_order)],
+                "values": [number_text(entry.get(key)) if key in entry else None for key, _ in STATISTICS],
+                "quantiles": [(q, number_text(v)) for q, v in sorted(quantiles.items(), key=_quantile_order)],
             }
         )
     context = {

@@ -6,14 +6,13 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
 from registry import actions
-from registry import views as package
 from registry.actions.jobs import TRAIN_KIND
 from registry.choices import VersionStatus
 from registry.filtersets import RegisteredModelFilterSet
@@ -26,18 +25,9 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
-from registry.views._shared import (
-    _as_text,
-    _audit_trail,
-    _can_see,
-    _filtered,
-    _filterset,
-    _flat_metrics,
-    _query_without_page,
-    _visible_teams,
-    may_start_jobs,
-    start_job,
-)
+from registry.presentation import contract_rows, flat_metrics
+from registry.views import shared
+from registry.views.shared import as_text, audit_trail, can_see, may_start_jobs, start_job
 
 CHOICE_LIMIT = 200
 
@@ -63,23 +53,20 @@ def model_list(request: HttpRequest) -> HttpResponse:
         )
         .order_by("name", "team__slug", "pk")
     )
-    filterset, rows, valid = _filterset(request, RegisteredModelFilterSet, models)
+    filterset, rows, valid = filter_with(request, RegisteredModelFilterSet, models)
     status = request.GET.get("status", "")
     if status in VersionStatus.values:
         rows = rows.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"), status=status)))
     elif status:
         valid = False
         rows = rows.none()
-    page = Paginator(rows, package.PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "section": "models",
-        "page": page,
+        **list_page(request, rows, shared.PAGE_SIZE),
         "form": filterset.form,
-        "query": _query_without_page(request),
-        "filtered": _filtered(request),
         "status": status,
         "statuses": VersionStatus.choices,
-        "teams": _visible_teams(request),
+        "teams": visible_teams(request),
         "valid": valid,
     }
     return render(request, "registry/model_list.html", context, status=200 if valid else 400)
@@ -142,32 +129,32 @@ def _render_model(
         .prefetch_related(Prefetch("dataset_versions", queryset=DatasetVersion.objects.select_related("dataset")))
         .order_by("-number")
     )
-    page = Paginator(versions, package.VERSION_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, versions, shared.VERSION_PAGE_SIZE)
     transitions = (
         ModelVersionTransition.objects.restrict(request.user)
         .filter(version__model=model)
         .select_related("version")
         .order_by("-occurred_at", "-id")
     )
-    history = list(transitions[: package.HISTORY_SIZE + 1])
-    use_case = model.use_case if model.use_case_id and _can_see(request, UseCase, model.use_case_id) else None
+    history = list(transitions[: shared.HISTORY_SIZE + 1])
+    use_case = model.use_case if model.use_case_id and can_see(request, UseCase, model.use_case_id) else None
     context = {
         "section": "models",
         "model": model,
         "use_case": use_case,
         "train_form": form,
         "page": page,
-        "query": _query_without_page(request),
-        "version_rows": [{"version": v, "metrics": _flat_metrics(v.metrics)[:4]} for v in page.object_list],
+        "query": query_without_page(request),
+        "version_rows": [{"version": v, "metrics": flat_metrics(v.metrics)[:4]} for v in page.object_list],
         "status_counts": _status_counts(model),
-        "transitions": history[: package.HISTORY_SIZE],
-        "history_more": len(history) > package.HISTORY_SIZE,
-        "trail": _audit_trail(
+        "transitions": history[: shared.HISTORY_SIZE],
+        "history_more": len(history) > shared.HISTORY_SIZE,
+        "trail": audit_trail(
             request,
             model.team,
             [
                 ("registry.registeredmodel", model.pk),
-                ("registry.modelversion", _as_text(ModelVersion.objects.filter(model=model))),
+                ("registry.modelversion", as_text(ModelVersion.objects.filter(model=model))),
             ],
             ("registry.registeredmodel", model.pk),
         ),
@@ -178,22 +165,6 @@ def _render_model(
 def _status_counts(model: RegisteredModel) -> list[tuple[str, str, int]]:
     counts = dict(model.versions.values_list("status").annotate(n=Count("id")).order_by())
     return [(value, label, counts[value]) for value, label in VersionStatus.choices if counts.get(value)]
-
-
-def _shape(shape: Any) -> str:
-    if shape is None:
-        return "unknown rank"
-    if not isinstance(shape, list):
-        return str(shape)
-    return "[" + ", ".join("?" if dim is None else str(dim) for dim in shape) + "]"
-
-
-def _contract_rows(items: Any) -> list[dict[str, Any]]:
-    rows = []
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict):
-            rows.append({**item, "shape_text": _shape(item.get("shape"))})
-    return rows
 
 
 @login_required
@@ -216,12 +187,12 @@ def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResp
         "section": "models",
         "model": model,
         "version": version,
-        "inputs": _contract_rows(interface.get("inputs")),
-        "outputs": _contract_rows(interface.get("outputs")),
+        "inputs": contract_rows(interface.get("inputs")),
+        "outputs": contract_rows(interface.get("outputs")),
         "interface": interface,
         "metadata_props": sorted((interface.get("metadata_props") or {}).items()),
-        "metrics": _flat_metrics(version.metrics),
-        "training_params": _flat_metrics(version.training_params),
+        "metrics": flat_metrics(version.metrics),
+        "training_params": flat_metrics(version.training_params),
         "trained_on": trained_on,
         "feature_sets": FeatureSetVersion.objects.restrict(request.user)
         .filter(model_versions=version)
@@ -232,7 +203,7 @@ def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResp
         .order_by("occurred_at", "id"),
         "previous_exists": ModelVersion.objects.filter(model=model, number=number - 1).exists(),
         "next_exists": ModelVersion.objects.filter(model=model, number=number + 1).exists(),
-        "trail": _audit_trail(
+        "trail": audit_trail(
             request,
             model.team,
             [("registry.modelversion", version.pk)],

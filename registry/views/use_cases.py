@@ -7,25 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from registry import views as package
+from core.ui import filter_with, list_page, visible_teams
 from registry.choices import RiskTier, VersionStatus
 from registry.filtersets import UseCaseFilterSet
 from registry.models import KpiObservation, ModelVersion, RegisteredModel, UseCase
-from registry.views._shared import (
-    _as_text,
-    _audit_trail,
-    _filtered,
-    _filterset,
-    _number,
-    _query_without_page,
-    _visible_teams,
-)
+from registry.presentation import number_text
+from registry.views import shared
+from registry.views.shared import as_text, audit_trail
 
 
 @login_required
@@ -37,17 +30,14 @@ def use_case_list(request: HttpRequest) -> HttpResponse:
         .annotate(model_count=Count("registered_models", distinct=True))
         .order_by("name", "team__slug", "pk")
     )
-    filterset, rows, valid = _filterset(request, UseCaseFilterSet, use_cases)
-    page = Paginator(rows, package.PAGE_SIZE).get_page(request.GET.get("page"))
+    filterset, rows, valid = filter_with(request, UseCaseFilterSet, use_cases)
     context = {
         "section": "use_cases",
-        "page": page,
+        **list_page(request, rows, shared.PAGE_SIZE),
         "form": filterset.form,
-        "query": _query_without_page(request),
-        "filtered": _filtered(request),
         "risk_tiers": RiskTier.choices,
         "selected_tiers": request.GET.getlist("risk_tier"),
-        "teams": _visible_teams(request),
+        "teams": visible_teams(request),
         "valid": valid,
     }
     return render(request, "registry/use_case_list.html", context, status=200 if valid else 400)
@@ -67,16 +57,16 @@ class KpiSeries:
 
     @property
     def baseline_text(self) -> Any:
-        return _number(float(self.baseline))
+        return number_text(float(self.baseline))
 
     @property
     def target_text(self) -> Any:
-        return _number(float(self.target))
+        return number_text(float(self.target))
 
     @property
     def rows(self) -> list[tuple[KpiObservation, Any]]:
         """Newest first, each with its value as text."""
-        return [(observation, _number(observation.value)) for observation in reversed(self.observations)]
+        return [(observation, number_text(observation.value)) for observation in reversed(self.observations)]
 
     @property
     def latest(self) -> KpiObservation | None:
@@ -176,12 +166,12 @@ def use_case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "use_case": use_case,
         "kpis": kpis,
         "models": models,
-        "trail": _audit_trail(
+        "trail": audit_trail(
             request,
             use_case.team,
             [
                 ("registry.usecase", use_case.pk),
-                ("registry.kpiobservation", _as_text(KpiObservation.objects.filter(use_case=use_case))),
+                ("registry.kpiobservation", as_text(KpiObservation.objects.filter(use_case=use_case))),
             ],
             ("registry.usecase", use_case.pk),
         ),

@@ -3,20 +3,26 @@ refusals, and the security headers."""
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import connection
 from django.template.loader import render_to_string
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from core import actions, audit_triggers
 from core.choices import AuditEventType, JobStatus, Role
 from core.models import ApiToken, AuditEvent, Job, Membership
+from core.ui import apply_validation_error, is_filtered, list_page, query_without_page
 from tests.conftest import PASSWORD
 
 User = get_user_model()
@@ -591,3 +597,101 @@ def test_others_cannot_cancel(cast, team_a_job):
     assert client_for(cast.engineer_b).post(f"/jobs/{team_a_job.public_id}/cancel/").status_code == 404
     team_a_job.refresh_from_db()
     assert team_a_job.cancel_requested_at is None
+
+
+# --- The shared UI parts (core.ui and templates/partials) --------------------------------------------------------
+
+VIEW_MODULES = ("core/views.py", "governance/views.py", "serving/views.py", "registry/views")
+
+
+def test_list_helpers_keep_the_filter_and_drop_the_page():
+    request = RequestFactory().get("/models/", {"team": "team-a", "page": "3", "q": ""})
+    assert query_without_page(request) == "team=team-a&q="
+    assert is_filtered(request)
+    assert not is_filtered(RequestFactory().get("/models/", {"page": "2", "q": ""}))
+
+
+def test_list_page_answers_the_last_page_for_a_number_past_the_end():
+    request = RequestFactory().get("/jobs/", {"page": "9", "status": "failed"})
+    context = list_page(request, list(range(5)), 2)
+    assert (context["page"].number, list(context["page"].object_list)) == (3, [4])
+    assert context["query"] == "status=failed"
+    assert context["filtered"] is True
+
+
+def test_an_action_refusal_lands_on_the_field_it_names():
+    class GrantForm(forms.Form):
+        username = forms.CharField()
+
+    form = GrantForm({"username": "x"})
+    assert form.is_valid()
+    apply_validation_error(
+        form, ValidationError({"user": "No such user.", "role": "Not a role."}), {"user": "username"}
+    )
+    assert form.errors == {"username": ["No such user."], "__all__": ["Not a role."]}
+    form = GrantForm({"username": "x"})
+    assert form.is_valid()
+    apply_validation_error(form, ValidationError("Refused."))
+    assert form.non_field_errors() == ["Refused."]
+
+
+def test_filter_select_marks_the_chosen_values():
+    choices = [("a", "Alpha"), ("b", "Beta"), ("c", "Gamma")]
+    single = render_to_string(
+        "partials/filter_select.html", {"id": "f-x", "name": "x", "label": "X", "choices": choices, "selected": "b"}
+    )
+    assert re.findall(r'<option value="(\w*)" selected>', single) == ["b"]
+    several = render_to_string(
+        "partials/filter_select.html",
+        {"id": "f-x", "name": "x", "label": "X", "choices": choices, "selected_values": ["a", "c"]},
+    )
+    assert re.findall(r'<option value="(\w*)" selected>', several) == ["a", "c"]
+    assert '<option value="">Any</option>' in several
+
+
+def test_filter_errors_show_only_for_a_refused_filter():
+    assert "not valid" not in render_to_string("partials/filter_errors.html", {"valid": True})
+    assert "not valid" not in render_to_string("partials/filter_errors.html", {})
+    refused = render_to_string("partials/filter_errors.html", {"valid": False})
+    assert "The filter is not valid; nothing is shown." in refused
+
+
+def test_pagination_keeps_the_query_and_names_its_direction():
+    page = Paginator(list(range(5)), 2).get_page(2)
+    html = render_to_string("partials/pagination.html", {"page": page, "query": "team=a"})
+    assert 'href="?team=a&amp;page=1" rel="prev">← Previous</a>' in html
+    assert 'href="?team=a&amp;page=3" rel="next">Next →</a>' in html
+    log = render_to_string(
+        "partials/pagination.html", {"page": page, "query": "", "previous_label": "← Newer", "next_label": "Older →"}
+    )
+    assert 'href="?page=1" rel="prev">← Newer</a>' in log
+    single = Paginator([1], 2).get_page(1)
+    assert render_to_string("partials/pagination.html", {"page": single}).strip() == ""
+
+
+def _view_sources() -> list[Path]:
+    root = Path(settings.BASE_DIR)
+    paths: list[Path] = []
+    for name in VIEW_MODULES:
+        path = root / name
+        paths.extend(sorted(path.glob("*.py")) if path.is_dir() else [path])
+    return paths
+
+
+def test_views_import_no_private_name_and_nothing_inside_a_function():
+    sources = _view_sources()
+    assert len(sources) >= 8
+    private, nested = [], []
+    for path in sources:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                private += [f"{path.name}: {alias.name}" for alias in node.names if alias.name.startswith("_")]
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                nested += [
+                    f"{path.name}: {node.name}"
+                    for inner in ast.walk(node)
+                    if isinstance(inner, ast.Import | ast.ImportFrom)
+                ]
+    assert private == []
+    assert nested == []

@@ -137,6 +137,22 @@ def test_release_page_without_a_web_key_says_how_to_sign(cast: Any, rw: ReleaseW
     assert f"assay release sign {rw.release.pk}" in page
 
 
+def test_the_own_key_commands_leave_once_the_reviewer_signed(cast: Any, rw: ReleaseWorld) -> None:
+    # GIVEN the legal reviewer signed the current manifest with a key of her own
+    legal = cast.reviewers["legal"]
+    private, _ = rw.key_of(legal)
+    actions.do_submit_approval(rw.release, actor=legal, envelope=sign(rw.release, legal, private, board_role="legal"))
+    # WHEN she opens the release again THEN it says she signed and no longer shows how to sign
+    page = text(client_for(legal).get(f"/releases/{rw.release.pk}/"))
+    assert "You signed this manifest" in page
+    assert "Sign with your own key" not in page
+    assert "assay release sign" not in page
+    # while the technical reviewer, who has not signed, still gets the commands
+    assert f"assay release sign {rw.release.pk}" in text(
+        client_for(cast.reviewers["technical"]).get(f"/releases/{rw.release.pk}/")
+    )
+
+
 def test_release_page_for_someone_off_the_board_has_no_form(cast: Any, rw: ReleaseWorld) -> None:
     response = client_for(cast.compliance).get(f"/releases/{rw.release.pk}/")
     assert "You do not sit on Release Board" in text(response)

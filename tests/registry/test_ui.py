@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditEvent
 from registry import actions
+from registry.views import shared
 from tests.registry.factories import (
     SCHEMA,
     make_dataset,
@@ -516,10 +517,8 @@ def test_list_pages_cost_the_same_queries_for_more_rows(cast: Any, world: Regist
 
 
 def test_lists_and_versions_are_paginated(cast: Any, world: RegistryWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    from registry import views
-
-    monkeypatch.setattr(views, "PAGE_SIZE", 1)
-    monkeypatch.setattr(views, "VERSION_PAGE_SIZE", 1)
+    monkeypatch.setattr(shared, "PAGE_SIZE", 1)
+    monkeypatch.setattr(shared, "VERSION_PAGE_SIZE", 1)
     client = client_for(cast.compliance)
     first, second = text(client.get("/models/?team=team-a")), text(client.get("/models/?team=team-a&page=2"))
     assert "Page 1 of 2" in first

@@ -1,9 +1,12 @@
-"""Helpers the registry's pages share: list filters and pages, the audit trail card, metrics and privacy markers."""
+"""What the registry's pages share: their page sizes, the audit trail card, and the job forms' start.
+
+The page sizes are read from this module when a page is built, so that one setting (or a test's monkeypatch of
+``registry.views.shared.PAGE_SIZE``) changes every page. Lists, filters and pagination are ``core.ui``'s; how
+metrics, contracts and privacy flags read is ``registry.presentation``'s (the release page shows them too).
+"""
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,35 +21,20 @@ from django.utils.http import urlencode
 from core.jobs import BrokerUnavailable
 from core.models import AuditEvent, Job, Membership, Team
 from core.querysets import CHANGE
-from registry import views as package
 from registry.querysets import teams_for
 
-# The privacy flags of a schema column, in the order the schema table shows them, with the words it shows:
-# a marker is always text (and a tooltip says what it means), never a colour alone.
-PRIVACY_FLAGS: tuple[tuple[str, str, str], ...] = (
-    ("personal_data", "Personal data", "Relates to an identified or identifiable person (GDPR art. 4)."),
-    ("special_category", "Special category", "Special-category personal data (GDPR art. 9): health, ethnicity..."),
-    ("protected_attribute", "Protected attribute", "A characteristic fairness is measured against."),
-    ("prohibited_input", "Prohibited input", "Must not be used as a model input."),
-)
+PAGE_SIZE = 50
+VERSION_PAGE_SIZE = 50
+AUDIT_TRAIL_SIZE = 50
+HISTORY_SIZE = 100
 
 
-def _query_without_page(request: HttpRequest) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
-def _filtered(request: HttpRequest) -> bool:
-    return any(value for key, value in request.GET.items() if key != "page")
-
-
-def _as_text(queryset: QuerySet[Any]) -> QuerySet[Any]:
+def as_text(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """The primary keys as text, as a subquery: the audit log stores an object's id in a text column."""
     return queryset.annotate(pk_text=Cast("pk", CharField())).values("pk_text")
 
 
-def _audit_trail(request: HttpRequest, team: Team, targets: Iterable[tuple[str, Any]], link: tuple[str, Any]) -> Any:
+def audit_trail(request: HttpRequest, team: Team, targets: Iterable[tuple[str, Any]], link: tuple[str, Any]) -> Any:
     """The newest audit events about the given objects that the user may read, with a link to the full log.
 
     ``targets`` pairs an object type (``registry.registeredmodel``) with one id or a subquery of ids (as text);
@@ -64,51 +52,17 @@ def _audit_trail(request: HttpRequest, team: Team, targets: Iterable[tuple[str, 
         lookup = "target_id__in" if isinstance(ids, QuerySet) else "target_id"
         condition |= Q(target_type=target_type, **{lookup: ids if isinstance(ids, QuerySet) else str(ids)})
     events = AuditEvent.objects.restrict(user).filter(condition)
-    rows = list(events[: package.AUDIT_TRAIL_SIZE + 1]) if readable else []
+    rows = list(events[: AUDIT_TRAIL_SIZE + 1]) if readable else []
     return {
         "readable": readable,
-        "events": rows[: package.AUDIT_TRAIL_SIZE],
-        "more": len(rows) > package.AUDIT_TRAIL_SIZE,
+        "events": rows[:AUDIT_TRAIL_SIZE],
+        "more": len(rows) > AUDIT_TRAIL_SIZE,
         "log_query": urlencode({"target_type": link[0], "target_id": str(link[1])}),
     }
 
 
-def _filterset(request: HttpRequest, filterset_class: Any, queryset: QuerySet[Any]) -> tuple[Any, QuerySet[Any], bool]:
-    filterset = filterset_class(request.GET or None, queryset=queryset)
-    valid = filterset.is_valid() if filterset.is_bound else True
-    return filterset, (filterset.qs if valid else queryset.none()), valid
-
-
-def _visible_teams(request: HttpRequest) -> Any:
-    return Team.objects.restrict(request.user).order_by("name").values_list("slug", "name")
-
-
-def _can_see(request: HttpRequest, model_class: Any, pk: int) -> bool:
+def can_see(request: HttpRequest, model_class: Any, pk: int) -> bool:
     return bool(model_class.objects.restrict(request.user).filter(pk=pk).exists())
-
-
-def _flat_metrics(metrics: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """``{"test": {"auc": 0.9}}`` as ``[("test.auc", "0.9")]``, sorted by name: PostgreSQL's JSONB does not keep
-    the order the client sent, so any other order would differ between databases."""
-    rows: list[tuple[str, Any]] = []
-    if not isinstance(metrics, dict):
-        return rows
-    for key, value in sorted(metrics.items(), key=lambda item: (str(item[0]).casefold(), str(item[0]))):
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            rows.extend(_flat_metrics(value, f"{name}."))
-        elif isinstance(value, list):
-            rows.append((name, json.dumps(value, ensure_ascii=False)))
-        else:
-            rows.append((name, _number(value)))
-    return rows
-
-
-def _number(value: Any) -> Any:
-    """A number as people read it: ``12`` for 12.0, ``0.934`` for 0.934, six significant digits at most."""
-    if isinstance(value, float) and math.isfinite(value):
-        return format(value, ".6g")
-    return value
 
 
 def may_start_jobs(user: Any, team: Team) -> bool:
