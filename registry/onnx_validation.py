@@ -8,7 +8,7 @@ session, under an address-space limit, a CPU limit and a wall-clock timeout. The
 it is ever unpickled.
 
 Where the child comes from: by default each process that validates keeps a small fork server of its own
-(``python -m registry._validate_child --serve``, started on first use in a clean environment), which has onnx and
+(``python -m registry.validation_child --serve``, started on first use in a clean environment), which has onnx and
 ONNX Runtime imported and forks one fresh child per upload, so an upload no longer pays for the imports of a new
 interpreter (about 140 ms of CPU) but for a fork (under 10 ms for a small model). When the server cannot be used
 (``ARTIFACT_VALIDATION_FORK_SERVER`` off, not Linux, or it failed to start or died twice in a row) each upload gets a
@@ -38,7 +38,7 @@ from typing import Any
 
 from django.conf import settings
 
-from registry._validate_child import is_plain_file_name
+from registry.validation_child import is_plain_file_name
 
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
 DEFAULT_TIME_LIMIT_SECONDS = 120.0
@@ -48,7 +48,7 @@ SERVER_START_SECONDS = 60.0
 SERVER_GRACE_SECONDS = 10.0
 MAX_REPLY_BYTES = 16 * 1024**2
 MIN_MODEL_BYTES = 16
-CHILD_MODULE = "registry._validate_child"
+CHILD_MODULE = "registry.validation_child"
 _MODEL_NAME = "model.onnx"
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -270,7 +270,7 @@ class _ServerGone(Exception):
 
 
 class ValidatorServer:
-    """This process's fork server (registry._validate_child.serve), started on first use and shared by its threads.
+    """This process's fork server (registry.validation_child.serve), started on first use and shared by its threads.
 
     It belongs to the process that started it: after ``os.fork`` (a Celery prefork worker, gunicorn with
     ``--preload``) the child forgets it and starts its own on first use, so that two processes never share one.

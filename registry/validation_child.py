@@ -2,9 +2,9 @@
 
 Run only by :mod:`registry.onnx_validation`, in one of two ways:
 
-- ``python -m registry._validate_child``: one request as JSON on stdin, one answer as JSON on the original stdout,
+- ``python -m registry.validation_child``: one request as JSON on stdin, one answer as JSON on the original stdout,
   then exit. The fallback, and the reference: a fresh interpreter per upload.
-- ``python -m registry._validate_child --serve``: a fork server. It imports onnx and ONNX Runtime once, warms the
+- ``python -m registry.validation_child --serve``: a fork server. It imports onnx and ONNX Runtime once, warms the
   ONNX checker up on a model of its own, makes sure it has a single thread (no ONNX Runtime session ever exists in
   it, and ONNX Runtime's telemetry thread is switched off by the environment), then waits on the socket its parent
   handed it as stdin. Each request forks a fresh child that sets its limits before it touches the upload, answers
