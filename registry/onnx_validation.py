@@ -63,6 +63,7 @@ class Refusal(StrEnum):
     EXTERNAL_DATA_REFUSED = "external_data_refused"
     CHECKER_FAILED = "checker_failed"
     RUNTIME_FAILED = "runtime_failed"
+    INFERENCE_FAILED = "inference_failed"
     MEMORY_LIMIT = "memory_limit"
     TIMEOUT = "timeout"
 

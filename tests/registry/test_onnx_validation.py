@@ -24,6 +24,7 @@ from registry.onnx_validation import (
     validate_onnx,
 )
 
+from . import hostile_onnx
 from .conftest import MEMORY_TEST_LIMIT, Models
 
 
@@ -607,3 +608,75 @@ def test_the_server_refuses_to_fork_with_a_second_thread(models: Models) -> None
 
     assert server.validate({}, 5.0) is None
     assert not server.usable
+
+
+# --- One run on a synthetic input, and models that hold the validator (issue #10) ----------------------------------
+
+
+def _hostile(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("op", ["ConstantOfShape", "Expand"])
+def test_a_model_that_explodes_when_run_is_refused(op: str, tmp_path: Path, each_way: str) -> None:
+    """GIVEN a model that loads in milliseconds but asks for 10^10 elements when run (ConstantOfShape or Expand
+    to a shape that depends on the input)
+    WHEN it is validated
+    THEN the one run on a synthetic input meets the memory limit: refused with memory_limit, naming the limit and the
+    synthetic input, and no child is left behind."""
+    path = _hostile(tmp_path, f"{op}.onnx", hostile_onnx.exploding(op))
+
+    error = refusal_of(path, memory_limit_bytes=1024**3)
+
+    assert error.code == Refusal.MEMORY_LIMIT
+    assert "limit of 1073741824 bytes" in error.message
+    assert "synthetic input (x [1] float32)" in error.message
+    assert validator_children() == []
+    assert leftovers(tmp_path) == []
+
+
+def test_a_model_that_fails_on_an_input_its_contract_allows_is_refused(tmp_path: Path, each_way: str) -> None:
+    """GIVEN a model that loads but cannot run on any input its contract describes ([batch, 3] reshaped to [4])
+    WHEN it is validated
+    THEN it is refused with inference_failed, saying what it was fed."""
+    error = refusal_of(_hostile(tmp_path, "reshape.onnx", hostile_onnx.fails_when_run()))
+
+    assert error.code == Refusal.INFERENCE_FAILED
+    assert "x [1, 3] float32" in error.message
+    assert "Reshape" in error.message
+
+
+def test_a_model_with_an_input_no_synthetic_value_is_built_for_is_accepted_with_a_warning(tmp_path: Path) -> None:
+    """GIVEN a valid model whose input is a sequence of tensors (no synthetic value is built for those)
+    WHEN it is validated
+    THEN it is accepted, with a warning that it was not run."""
+    report = validate_onnx(_hostile(tmp_path, "sequence.onnx", hostile_onnx.sequence_input()))
+
+    assert [warning for warning in report.warnings if "Not run on a synthetic input" in warning]
+
+
+def test_valid_models_pass_their_synthetic_run_without_warnings(models: Models) -> None:
+    """GIVEN the valid models of the suite (LogisticRegression, a RandomForest with ZipMap output, a hand-built graph)
+    WHEN they are validated
+    THEN the synthetic run passes and leaves no warning about it."""
+    for path in (models.logistic, models.forest, models.add):
+        warnings = validate_onnx(path).warnings
+        assert not [warning for warning in warnings if "synthetic" in warning], (path, warnings)
+
+
+def test_a_model_whose_session_takes_minutes_to_build_is_stopped_at_the_limit(tmp_path: Path, each_way: str) -> None:
+    """GIVEN a few KB whose ONNX Runtime session takes minutes to build (ConstantOfShape into a chain of MatMuls)
+    WHEN it is validated under a 1-second limit
+    THEN it is refused with timeout, naming the limit, within a few seconds, and no child is left behind."""
+    path = _hostile(tmp_path, "slow.onnx", hostile_onnx.slow_session())
+    assert path.stat().st_size < 8192
+
+    started = time.monotonic()
+    error = refusal_of(path, time_limit_seconds=1)
+
+    assert time.monotonic() - started < 1 + onnx_validation.SERVER_GRACE_SECONDS
+    assert error.code == Refusal.TIMEOUT
+    assert "1 second" in error.message
+    assert validator_children() == []
