@@ -85,3 +85,12 @@ def sequence_input() -> bytes:
         [sequence],
         helper.make_tensor_value_info("n", TensorProto.INT64, []),
     )
+
+
+def valid_add() -> bytes:
+    """The control: a small valid model (x + x), which every validation accepts."""
+    return _model(
+        [helper.make_node("Add", ["x", "x"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3]),
+    )

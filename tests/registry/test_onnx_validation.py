@@ -19,6 +19,7 @@ from registry.onnx_validation import (
     SERVER,
     OnnxValidationError,
     Refusal,
+    ValidationSlots,
     _classify_crash,
     sniff,
     validate_onnx,
@@ -343,7 +344,7 @@ def test_timeout_kills_the_child(models: Models, each_way: str) -> None:
     error = refusal_of(models.big, time_limit_seconds=0.05)
 
     assert error.code == Refusal.TIMEOUT
-    assert "longer than 0.05 seconds" in error.message
+    assert "limit of 0.05 seconds" in error.message
     assert validator_children() == []
     assert leftovers(models.folder) == []
 
@@ -463,16 +464,18 @@ def test_each_upload_gets_a_fresh_child_of_the_server(models: Models) -> None:
     assert validator_children() == []
 
 
-def test_validations_from_several_threads_at_once_each_get_their_own_answer(models: Models) -> None:
-    """GIVEN one process validating from eight threads at once (a threaded server, say), good and bad models mixed
+def test_validations_from_several_threads_at_once_each_get_their_own_answer(models: Models, tmp_path: Path) -> None:
+    """GIVEN one process validating from eight threads at once (a threaded server, say), good and bad models mixed,
+    with eight validation slots
     WHEN the validations overlap
     THEN each gets the answer for its own model, and no child is left."""
     paths = [models.add, models.truncated, models.logistic, models.checker_fails] * 2
     answers: dict[int, Any] = {}
+    slots = ValidationSlots(tmp_path / "slots", len(paths))
 
     def run(index: int) -> None:
         try:
-            answers[index] = validate_onnx(paths[index]).graph_name
+            answers[index] = validate_onnx(paths[index], slots=slots).graph_name
         except OnnxValidationError as error:
             answers[index] = error.code
 
@@ -678,5 +681,5 @@ def test_a_model_whose_session_takes_minutes_to_build_is_stopped_at_the_limit(tm
 
     assert time.monotonic() - started < 1 + onnx_validation.SERVER_GRACE_SECONDS
     assert error.code == Refusal.TIMEOUT
-    assert "1 second" in error.message
+    assert "limit of 1 second " in error.message
     assert validator_children() == []
