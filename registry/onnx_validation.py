@@ -3,9 +3,13 @@
 Two stages. First a cheap sniff in this process that reads only the first bytes and refuses what is plainly not
 ONNX (pickles, archives, compressed files, other frameworks' formats) with a message saying what it looks like.
 Then a child process, one per upload and never the web or worker process itself with its threads and database
-connections, parses the model, checks its external-data references, runs the ONNX checker and opens an ONNX Runtime
-session, under an address-space limit, a CPU limit and a wall-clock timeout. The child answers in JSON; nothing from
-it is ever unpickled.
+connections, parses the model, checks its external-data references, runs the ONNX checker, opens an ONNX Runtime
+session and runs the model once on a synthetic input built from its contract, under an address-space limit, a CPU
+limit and a wall-clock timeout. The child answers in JSON; nothing from it is ever unpickled.
+
+At most ``ARTIFACT_VALIDATION_CONCURRENCY`` validations run at once on a host (``ValidationSlots``: lock files under
+the data folder); beyond that ``ValidatorBusy`` is raised at once, or after ``wait_for_slot_seconds``. The time limit
+is set with the web server's timeout (``WEB_TIMEOUT_SECONDS``, gunicorn.conf.py): docs/artifacts.md, "Availability".
 
 Where the child comes from: by default each process that validates keeps a small fork server of its own
 (``python -m registry.validation_child --serve``, started on first use in a clean environment), which has onnx and

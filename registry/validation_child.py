@@ -1,4 +1,5 @@
-"""The validator child: loads one untrusted ONNX model under resource limits and answers what it found as JSON.
+"""The validator child: loads one untrusted ONNX model under resource limits, runs it once on a synthetic input
+built from its interface contract, and answers what it found as JSON.
 
 Run only by :mod:`registry.onnx_validation`, in one of two ways:
 
