@@ -54,7 +54,8 @@ DEFAULT_CONCURRENCY = 2
 # longer than what is left of the validation's own time limit.
 SERVER_START_SECONDS = 60.0
 # How long past a validation's time limit to wait for the server's word on it before the server is taken as stuck:
-# this, but never more than half the time limit (so a validation ends within 1.5 times its limit, whatever happens).
+# this, but never more than half the time limit (so a validation ends within 1.5 times its limit, whatever happens),
+# nor less than half a second (a loaded host may take that long to report a child it killed).
 SERVER_GRACE_SECONDS = 10.0
 # How long a background caller (a training job registering its model) waits for a free validation slot; a web
 # request does not wait (it is answered 503 with Retry-After at once).
@@ -153,7 +154,7 @@ class _Budget:
 
     @property
     def grace(self) -> float:
-        return min(SERVER_GRACE_SECONDS, self.limit / 2)
+        return min(SERVER_GRACE_SECONDS, max(self.limit / 2, 0.5))
 
 
 class OnnxValidationError(Exception):

@@ -683,3 +683,29 @@ def test_a_model_whose_session_takes_minutes_to_build_is_stopped_at_the_limit(tm
     assert error.code == Refusal.TIMEOUT
     assert "limit of 1 second " in error.message
     assert validator_children() == []
+
+
+def test_a_retry_after_the_server_died_gets_what_is_left_of_the_time_limit(tmp_path: Path, settings: Any) -> None:
+    """GIVEN a slow model validating under a 4-second limit
+    WHEN its fork server is killed 3 seconds in (the upload is then validated again by a new server)
+    THEN the retry gets only what is left of the 4 seconds: the refusal (timeout, naming 4 seconds) comes within 1.5
+    times the limit, where a fresh limit would have taken over 7 seconds."""
+    settings.ARTIFACT_VALIDATION_SECONDS = 4
+    path = _hostile(tmp_path, "slow.onnx", hostile_onnx.slow_session())
+    validate_onnx(_hostile(tmp_path, "add.onnx", hostile_onnx.valid_add()))
+    dead = SERVER.pid
+    started = time.monotonic()
+
+    def kill_server_later() -> None:
+        time.sleep(max(0.0, 3 - (time.monotonic() - started)))
+        os.kill(dead, signal.SIGKILL)
+
+    outcome, _ = _while_validating(path, kill_server_later)
+    elapsed = time.monotonic() - started
+
+    error = outcome.get("error")
+    assert isinstance(error, OnnxValidationError), outcome
+    assert error.code == Refusal.TIMEOUT
+    assert "limit of 4 seconds" in error.message
+    assert elapsed < 4 * 1.5 + 0.5, elapsed
+    assert validator_children() == []
