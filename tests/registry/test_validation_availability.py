@@ -30,6 +30,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core import actions as core_actions
 from core.checks import check_validation_limits
+from core.models import Job
+from registry import actions as registry_actions
 from registry.models import ModelVersion
 from registry.onnx_validation import (
     OnnxValidationError,
@@ -41,7 +43,7 @@ from registry.onnx_validation import (
 
 from . import hostile_onnx
 from .conftest import Models
-from .factories import make_model
+from .factories import chunks_of, make_model
 
 REPO = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -176,6 +178,40 @@ def test_an_upload_beyond_the_slots_gets_503_with_retry_after(
     upload = SimpleUploadedFile("add.onnx", models.add.read_bytes())
     response = engineer.post(f"/api/v1/models/{model.pk}/versions/", {"file": upload}, format="multipart")
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.django_db
+def test_a_training_job_waits_for_a_slot_where_a_web_upload_is_refused(
+    cast: Any, models: Models, settings: Any, tmp_path: Path
+) -> None:
+    """GIVEN the host's one validation slot held for a moment
+    WHEN a version is registered without a job (a web upload), then by a training job
+    THEN the first is refused at once (ValidatorBusy) and the job's waits for the slot and registers its version."""
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.DATA_DIR = tmp_path / "data"
+    settings.ARTIFACT_VALIDATION_CONCURRENCY = 1
+    model = make_model(cast.team_a, cast.engineer_a)
+    slots = ValidationSlots(tmp_path / "data" / "validation-slots", 1)
+
+    with slots.hold(), pytest.raises(ValidatorBusy):
+        registry_actions.do_register_model_version(model, actor=cast.engineer_a, chunks=chunks_of(models.add))
+
+    job = Job.objects.create(kind="registry.train_model", team=cast.team_a, requested_by=cast.engineer_a)
+    holding = threading.Event()
+
+    def hold_briefly() -> None:
+        with slots.hold():
+            holding.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=hold_briefly)
+    thread.start()
+    assert holding.wait(10)
+    version = registry_actions.do_register_model_version(
+        model, actor=cast.engineer_a, chunks=chunks_of(models.add), job=job
+    )
+    thread.join()
+    assert version.job_id == job.pk
 
 
 # --- One place for the limits --------------------------------------------------------------------------------------
