@@ -206,10 +206,20 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", DATA_DIR / "artifacts")
+# The web server's limits, read by gunicorn.conf.py from here so that they are set together with the validator's
+# (docs/artifacts.md, docs/decisions/0006-validation-limits.md): a gunicorn worker's timeout, and the threads of each
+# worker (gthread), which must outnumber the validations that may run at once so that other requests always find one.
+WEB_TIMEOUT_SECONDS = env_int("WEB_TIMEOUT_SECONDS", 60, minimum=2)
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
 # Limits of the child process that validates an uploaded ONNX model (registry.onnx_validation): memory for the whole
-# process (Python, onnx and onnxruntime take about 170 MB of it) and wall-clock seconds, start-up included.
+# process (Python, onnx and onnxruntime take about 170 MB of it) and wall-clock seconds, start-up and one run on a
+# synthetic input included. The time limit defaults to half the web timeout, and may not be more (check assay.E010):
+# an upload is answered within the web server's timeout, refusal included.
 ARTIFACT_VALIDATION_MEMORY_BYTES = env_int("ARTIFACT_VALIDATION_MEMORY_BYTES", 2 * 1024**3, minimum=256 * 1024**2)
-ARTIFACT_VALIDATION_SECONDS = env_int("ARTIFACT_VALIDATION_SECONDS", 120, minimum=5)
+ARTIFACT_VALIDATION_SECONDS = env_int("ARTIFACT_VALIDATION_SECONDS", max(1, WEB_TIMEOUT_SECONDS // 2), minimum=1)
+# How many validations may run at once on this host (lock files under DATA_DIR/validation-slots, shared by the web and
+# worker processes); an upload beyond them is answered 503 with Retry-After. Below WEB_THREADS (check assay.E011).
+ARTIFACT_VALIDATION_CONCURRENCY = env_int("ARTIFACT_VALIDATION_CONCURRENCY", 2, minimum=1)
 # Each validating process keeps a fork server with onnx and ONNX Runtime imported and forks a fresh child per upload;
 # off, every upload gets a fresh interpreter (about 140 ms more CPU each). docs/artifacts.md.
 ARTIFACT_VALIDATION_FORK_SERVER = env_bool("ARTIFACT_VALIDATION_FORK_SERVER", True)

@@ -323,6 +323,9 @@ class Assay(System):
             MAX_ARTIFACT_BYTES=str(256 * 1024**2),
             # A deployment keeps its database connections; the default (0) reconnects on every request.
             DATABASE_CONN_MAX_AGE="60",
+            # Every client's registration validated at once (the default slots would answer the extra ones 503).
+            ARTIFACT_VALIDATION_CONCURRENCY=str(self.options.clients),
+            WEB_THREADS=str(self.options.clients + 1),
         )
         if self.database_url:
             env["DATABASE_URL"] = self.database_url

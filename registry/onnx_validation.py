@@ -3,12 +3,16 @@
 Two stages. First a cheap sniff in this process that reads only the first bytes and refuses what is plainly not
 ONNX (pickles, archives, compressed files, other frameworks' formats) with a message saying what it looks like.
 Then a child process, one per upload and never the web or worker process itself with its threads and database
-connections, parses the model, checks its external-data references, runs the ONNX checker and opens an ONNX Runtime
-session, under an address-space limit, a CPU limit and a wall-clock timeout. The child answers in JSON; nothing from
-it is ever unpickled.
+connections, parses the model, checks its external-data references, runs the ONNX checker, opens an ONNX Runtime
+session and runs the model once on a synthetic input built from its contract, under an address-space limit, a CPU
+limit and a wall-clock timeout. The child answers in JSON; nothing from it is ever unpickled.
+
+At most ``ARTIFACT_VALIDATION_CONCURRENCY`` validations run at once on a host (``ValidationSlots``: lock files under
+the data folder); beyond that ``ValidatorBusy`` is raised at once, or after ``wait_for_slot_seconds``. The time limit
+is set with the web server's timeout (``WEB_TIMEOUT_SECONDS``, gunicorn.conf.py): docs/artifacts.md, "Availability".
 
 Where the child comes from: by default each process that validates keeps a small fork server of its own
-(``python -m registry._validate_child --serve``, started on first use in a clean environment), which has onnx and
+(``python -m registry.validation_child --serve``, started on first use in a clean environment), which has onnx and
 ONNX Runtime imported and forks one fresh child per upload, so an upload no longer pays for the imports of a new
 interpreter (about 140 ms of CPU) but for a fork (under 10 ms for a small model). When the server cannot be used
 (``ARTIFACT_VALIDATION_FORK_SERVER`` off, not Linux, or it failed to start or died twice in a row) each upload gets a
@@ -17,6 +21,8 @@ fresh interpreter instead, as before: same limits, same answers.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import math
@@ -31,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -38,17 +45,24 @@ from typing import Any
 
 from django.conf import settings
 
-from registry._validate_child import is_plain_file_name
+from registry.validation_child import is_plain_file_name
 
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
-DEFAULT_TIME_LIMIT_SECONDS = 120.0
-# How long a fork server may take to import and warm up before it is given up on (fresh interpreters then).
+DEFAULT_TIME_LIMIT_SECONDS = 30.0
+DEFAULT_CONCURRENCY = 2
+# How long a fork server may take to import and warm up before it is given up on (fresh interpreters then); never
+# longer than what is left of the validation's own time limit.
 SERVER_START_SECONDS = 60.0
-# How long past a validation's time limit to wait for the server's word on it before the server is taken as stuck.
+# How long past a validation's time limit to wait for the server's word on it before the server is taken as stuck:
+# this, but never more than half the time limit (so a validation ends within 1.5 times its limit, whatever happens),
+# nor less than half a second (a loaded host may take that long to report a child it killed).
 SERVER_GRACE_SECONDS = 10.0
+# How long a background caller (a training job registering its model) waits for a free validation slot; a web
+# request does not wait (it is answered 503 with Retry-After at once).
+JOB_SLOT_WAIT_SECONDS = 600.0
 MAX_REPLY_BYTES = 16 * 1024**2
 MIN_MODEL_BYTES = 16
-CHILD_MODULE = "registry._validate_child"
+CHILD_MODULE = "registry.validation_child"
 _MODEL_NAME = "model.onnx"
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,8 +77,84 @@ class Refusal(StrEnum):
     EXTERNAL_DATA_REFUSED = "external_data_refused"
     CHECKER_FAILED = "checker_failed"
     RUNTIME_FAILED = "runtime_failed"
+    INFERENCE_FAILED = "inference_failed"
     MEMORY_LIMIT = "memory_limit"
     TIMEOUT = "timeout"
+
+
+class ValidatorBusy(Exception):
+    """Every validation slot of this host is taken. Not a verdict on the file: the caller may try again after
+    ``retry_after`` seconds (the API answers 503 with ``Retry-After``)."""
+
+    def __init__(self, slots: int, retry_after: int) -> None:
+        super().__init__(
+            f"All {slots} model validation slots of this server are busy; try again in {retry_after} seconds."
+        )
+        self.slots = slots
+        self.retry_after = retry_after
+
+
+class ValidationSlots:
+    """A host-wide bound on concurrent validations: ``count`` lock files in ``folder``, each held with a
+    non-blocking ``flock`` for the length of one validation.
+
+    ``flock`` locks belong to an open file description, so two threads of one process (gunicorn's gthread workers)
+    exclude each other as two processes do, and a process that dies releases its slot with its descriptors: nothing
+    to clean up, the same on SQLite and PostgreSQL deployments. The folder must be local to the host (the data
+    folder), since the point is to bound what this host's CPU and memory carry.
+    """
+
+    def __init__(self, folder: Path, count: int) -> None:
+        self.folder = Path(folder)
+        self.count = max(1, int(count))
+
+    @contextlib.contextmanager
+    def hold(self, *, wait_seconds: float = 0.0, retry_after: int = 1) -> Iterator[int]:
+        """Hold a free slot (its index) for the block; ``ValidatorBusy`` when none frees up within ``wait_seconds``."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            for index in range(self.count):
+                fd = os.open(self.folder / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                try:
+                    yield index
+                finally:
+                    os.close(fd)  # releases the lock
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ValidatorBusy(self.count, retry_after)
+            time.sleep(min(0.2, remaining))
+
+
+def validation_slots() -> ValidationSlots:
+    """This host's slots: ``ARTIFACT_VALIDATION_CONCURRENCY`` lock files under ``DATA_DIR/validation-slots``."""
+    count = int(getattr(settings, "ARTIFACT_VALIDATION_CONCURRENCY", DEFAULT_CONCURRENCY))
+    return ValidationSlots(Path(settings.DATA_DIR) / "validation-slots", count)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """A validation's time limit (what messages name) and the moment it runs out, retries included."""
+
+    limit: float
+    deadline: float
+
+    @classmethod
+    def of(cls, limit: float) -> _Budget:
+        return cls(limit, time.monotonic() + limit)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    @property
+    def grace(self) -> float:
+        return min(SERVER_GRACE_SECONDS, max(self.limit / 2, 0.5))
 
 
 class OnnxValidationError(Exception):
@@ -213,20 +303,28 @@ def _child_environment() -> dict[str, str]:
     }
 
 
-def _classify_crash(returncode: int, stderr: str) -> OnnxValidationError:
+def _classify_crash(
+    returncode: int, stderr: str, *, memory_limit_bytes: int | None = None, time_limit_seconds: float | None = None
+) -> OnnxValidationError:
     lowered = stderr.lower()
     if returncode == -signal.SIGXCPU:
-        return OnnxValidationError(Refusal.TIMEOUT, "Validation used up its CPU time limit.")
+        limit = f" of {_seconds(time_limit_seconds)}" if time_limit_seconds is not None else ""
+        return OnnxValidationError(Refusal.TIMEOUT, f"Validation used up its CPU time limit{limit} and was stopped.")
+    memory = f" of {memory_limit_bytes} bytes" if memory_limit_bytes is not None else ""
     if any(hint in lowered for hint in ("memoryerror", "bad_alloc", "cannot allocate memory", "out of memory")):
-        return OnnxValidationError(Refusal.MEMORY_LIMIT, "Validation ran out of memory under its limit.")
+        return OnnxValidationError(Refusal.MEMORY_LIMIT, f"Validation ran out of memory under its limit{memory}.")
     if returncode == -signal.SIGKILL:
-        return OnnxValidationError(Refusal.MEMORY_LIMIT, "The validator was killed by the system (out of memory).")
+        return OnnxValidationError(
+            Refusal.MEMORY_LIMIT, f"The validator was killed by the system (out of memory; its limit{memory})."
+        )
     tail = stderr.strip().splitlines()[-1:] or [""]
     how = f"signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
     return OnnxValidationError(Refusal.RUNTIME_FAILED, f"The validator crashed ({how}). {tail[0][:300]}".strip())
 
 
-def _run_fresh_interpreter(request: dict[str, Any], time_limit_seconds: float) -> dict[str, Any]:
+def _run_fresh_interpreter(request: dict[str, Any], budget: _Budget) -> dict[str, Any]:
+    if budget.remaining() <= 0:
+        raise _timeout(budget.limit)
     with tempfile.TemporaryFile() as stderr_file:
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell, no client input
             [sys.executable, "-E", "-s", "-B", "-m", CHILD_MODULE],
@@ -239,29 +337,39 @@ def _run_fresh_interpreter(request: dict[str, Any], time_limit_seconds: float) -
             close_fds=True,
         )
         try:
-            stdout, _ = child.communicate(json.dumps(request).encode(), timeout=time_limit_seconds)
+            stdout, _ = child.communicate(json.dumps(request).encode(), timeout=max(0.0, budget.remaining()))
         except subprocess.TimeoutExpired:
-            raise _timeout(time_limit_seconds) from None
+            raise _timeout(budget.limit) from None
         finally:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.communicate()
         stderr_file.seek(0)
         stderr = stderr_file.read(65536).decode("utf-8", "replace")
-    return _parse_reply(stdout, child.returncode, stderr)
+    return _parse_reply(stdout, child.returncode, stderr, request, budget)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} second{'' if value == 1 else 's'}"
 
 
 def _timeout(time_limit_seconds: float) -> OnnxValidationError:
     return OnnxValidationError(
-        Refusal.TIMEOUT, f"Validation took longer than {time_limit_seconds:g} seconds and was stopped."
+        Refusal.TIMEOUT,
+        f"Validation (parsing, checking, building an ONNX Runtime session and one run on a synthetic input) took "
+        f"longer than its limit of {_seconds(time_limit_seconds)} and was stopped.",
     )
 
 
-def _parse_reply(stdout: bytes, returncode: int, stderr: str) -> dict[str, Any]:
+def _parse_reply(
+    stdout: bytes, returncode: int, stderr: str, request: dict[str, Any], budget: _Budget
+) -> dict[str, Any]:
     try:
         reply: dict[str, Any] = json.loads(stdout)
     except ValueError:
-        raise _classify_crash(returncode, stderr) from None
+        raise _classify_crash(
+            returncode, stderr, memory_limit_bytes=int(request["memory_limit_bytes"]), time_limit_seconds=budget.limit
+        ) from None
     return reply
 
 
@@ -270,7 +378,7 @@ class _ServerGone(Exception):
 
 
 class ValidatorServer:
-    """This process's fork server (registry._validate_child.serve), started on first use and shared by its threads.
+    """This process's fork server (registry.validation_child.serve), started on first use and shared by its threads.
 
     It belongs to the process that started it: after ``os.fork`` (a Celery prefork worker, gunicorn with
     ``--preload``) the child forgets it and starts its own on first use, so that two processes never share one.
@@ -291,15 +399,15 @@ class ValidatorServer:
     def usable(self) -> bool:
         return self._failures < 2
 
-    def _connection(self) -> socket.socket:
+    def _connection(self, start_seconds: float = SERVER_START_SECONDS) -> socket.socket:
         with self._lock:
             if self._control is None or self._process is None or self._process.poll() is not None:
                 self._stop_locked()
-                self._start_locked()
+                self._start_locked(start_seconds)
             assert self._control is not None
             return self._control
 
-    def _start_locked(self) -> None:
+    def _start_locked(self, start_seconds: float = SERVER_START_SECONDS) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell, no client input
@@ -313,7 +421,7 @@ class ValidatorServer:
         finally:
             theirs.close()
         try:
-            ours.settimeout(SERVER_START_SECONDS)
+            ours.settimeout(max(0.1, min(SERVER_START_SECONDS, start_seconds)))
             hello = json.loads(ours.recv(65536) or b"{}")
         except (OSError, ValueError):
             hello = {}
@@ -350,13 +458,20 @@ class ValidatorServer:
             _ABANDONED.append(self._process)
         self._process, self._control, self.pid = None, None, 0
 
-    def validate(self, request: dict[str, Any], time_limit_seconds: float) -> dict[str, Any] | None:
-        """The child's answer, or None when no server could do it (the caller then uses a fresh interpreter)."""
+    def validate(self, request: dict[str, Any], budget: _Budget | float) -> dict[str, Any] | None:
+        """The child's answer, or None when no server could do it (the caller then uses a fresh interpreter).
+
+        A retry (the server died under the validation) gets what is left of the same time budget, not a new one.
+        """
+        if not isinstance(budget, _Budget):
+            budget = _Budget.of(budget)
         while self.usable:
+            if budget.remaining() <= 0:
+                raise _timeout(budget.limit)
             control = None
             try:
-                control = self._connection()
-                reply = self._exchange(control, request, time_limit_seconds)
+                control = self._connection(budget.remaining() + budget.grace)
+                reply = self._exchange(control, request, budget)
             except _ServerGone as error:
                 with self._lock:
                     # One death seen by several threads at once counts once: only the first stops that server.
@@ -373,12 +488,12 @@ class ValidatorServer:
             return reply
         return None
 
-    def _exchange(self, control: socket.socket, request: dict[str, Any], time_limit_seconds: float) -> dict[str, Any]:
+    def _exchange(self, control: socket.socket, request: dict[str, Any], budget: _Budget) -> dict[str, Any]:
         reply_ours, reply_theirs = socket.socketpair()
         status_ours, status_theirs = socket.socketpair()
         with reply_ours, status_ours, tempfile.TemporaryFile() as stderr_file:
             try:
-                envelope = json.dumps({"request": request, "seconds": time_limit_seconds}).encode()
+                envelope = json.dumps({"request": request, "seconds": max(0.0, budget.remaining())}).encode()
                 socket.send_fds(
                     control, [envelope], [reply_theirs.fileno(), status_theirs.fileno(), stderr_file.fileno()]
                 )
@@ -388,7 +503,7 @@ class ValidatorServer:
                 # The server holds them now; the child will hold the reply socket, the server the status socket.
                 reply_theirs.close()
                 status_theirs.close()
-            stdout, status_bytes = self._collect(reply_ours, status_ours, time_limit_seconds)
+            stdout, status_bytes = self._collect(reply_ours, status_ours, budget)
             stderr_file.seek(0)
             stderr = stderr_file.read(65536).decode("utf-8", "replace")
         try:
@@ -398,12 +513,12 @@ class ValidatorServer:
         if status.get("error"):
             raise _ServerGone(f"it could not start a validation: {status['error']}")
         if status["timed_out"]:
-            raise _timeout(time_limit_seconds)
-        return _parse_reply(stdout, int(status["returncode"]), stderr)
+            raise _timeout(budget.limit)
+        return _parse_reply(stdout, int(status["returncode"]), stderr, request, budget)
 
-    def _collect(self, reply: socket.socket, status: socket.socket, time_limit_seconds: float) -> tuple[bytes, bytes]:
+    def _collect(self, reply: socket.socket, status: socket.socket, budget: _Budget) -> tuple[bytes, bytes]:
         """Read the child's answer and the server's report until both are closed (the child is then reaped)."""
-        deadline = time.monotonic() + time_limit_seconds + SERVER_GRACE_SECONDS
+        deadline = budget.deadline + budget.grace
         buffers = {reply.fileno(): bytearray(), status.fileno(): bytearray()}
         poller = select.poll()
         for fd in buffers:
@@ -415,7 +530,7 @@ class ValidatorServer:
                 # The server enforces the time limit itself; not hearing from it well past it means it is stuck.
                 logger.error("ONNX validator fork server stuck past a validation's deadline; killing it")
                 self.stop()
-                raise _timeout(time_limit_seconds)
+                raise _timeout(budget.limit)
             for fd, _ in poller.poll(int(remaining * 1000) + 1):
                 chunk = os.read(fd, 65536)
                 buffers[fd] += chunk
@@ -444,12 +559,12 @@ def fork_server_enabled() -> bool:
     )
 
 
-def _run_child(request: dict[str, Any], time_limit_seconds: float) -> dict[str, Any]:
+def _run_child(request: dict[str, Any], budget: _Budget) -> dict[str, Any]:
     if fork_server_enabled():
-        reply = SERVER.validate(request, time_limit_seconds)
+        reply = SERVER.validate(request, budget)
         if reply is not None:
             return reply
-    return _run_fresh_interpreter(request, time_limit_seconds)
+    return _run_fresh_interpreter(request, budget)
 
 
 def validate_onnx(
@@ -458,13 +573,20 @@ def validate_onnx(
     extra_files: dict[str, Path] | None = None,
     memory_limit_bytes: int | None = None,
     time_limit_seconds: float | None = None,
+    slots: ValidationSlots | None = None,
+    wait_for_slot_seconds: float = 0.0,
 ) -> OnnxReport:
     """Validate the ONNX model at ``path``; return its interface contract or raise ``OnnxValidationError``.
 
     ``extra_files`` maps the plain file names a model may reference as external data to the uploaded files holding
     them; any other reference is refused. The limits default to the settings ``ARTIFACT_VALIDATION_MEMORY_BYTES``
     (address space of the whole validator process, runtime libraries included) and
-    ``ARTIFACT_VALIDATION_SECONDS`` (wall clock, from the child's fork, or its start in a fresh interpreter).
+    ``ARTIFACT_VALIDATION_SECONDS`` (wall clock, from the child's fork, or its start in a fresh interpreter; a
+    validation ends within 1.5 times it, whatever happens to the fork server).
+
+    What passes the sniff is validated only in one of this host's validation slots (``slots``, by default
+    ``validation_slots()``): when all are taken for ``wait_for_slot_seconds`` (0: do not wait), ``ValidatorBusy``
+    is raised and nothing is started.
     """
     if memory_limit_bytes is None:
         memory_limit_bytes = int(getattr(settings, "ARTIFACT_VALIDATION_MEMORY_BYTES", DEFAULT_MEMORY_LIMIT_BYTES))
@@ -483,6 +605,18 @@ def validate_onnx(
         raise refusal
     _check_extra_files(extra_files)
 
+    slots = slots if slots is not None else validation_slots()
+    with slots.hold(wait_seconds=wait_for_slot_seconds, retry_after=max(1, math.ceil(time_limit_seconds))):
+        reply = _validate_in_child(path, extra_files, memory_limit_bytes, time_limit_seconds)
+    if not reply.get("ok"):
+        raise OnnxValidationError(reply.get("code", Refusal.RUNTIME_FAILED), str(reply.get("message", "")))
+    return OnnxReport(**reply["report"])
+
+
+def _validate_in_child(
+    path: Path, extra_files: dict[str, Path], memory_limit_bytes: int, time_limit_seconds: float
+) -> dict[str, Any]:
+    budget = _Budget.of(time_limit_seconds)
     # The model and only the files uploaded with it, alone in a private folder: the runtime resolves external
     # data relative to the model, so nothing else on the disk can be reached that way.
     workdir = Path(tempfile.mkdtemp(prefix=".onnx-check-", dir=path.parent))
@@ -496,9 +630,6 @@ def validate_onnx(
             "memory_limit_bytes": memory_limit_bytes,
             "cpu_seconds": max(1, math.ceil(time_limit_seconds)),
         }
-        reply = _run_child(request, time_limit_seconds)
+        return _run_child(request, budget)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if not reply.get("ok"):
-        raise OnnxValidationError(reply.get("code", Refusal.RUNTIME_FAILED), str(reply.get("message", "")))
-    return OnnxReport(**reply["report"])

@@ -35,7 +35,7 @@ from registry.models import (
     RegisteredModel,
 )
 from registry.models.registered_models import RegisteredModelTag, load_links
-from registry.onnx_validation import OnnxValidationError, validate_onnx
+from registry.onnx_validation import JOB_SLOT_WAIT_SECONDS, OnnxValidationError, validate_onnx
 
 # --- Registered models --------------------------------------------------------------------------------------------
 
@@ -167,7 +167,8 @@ def do_register_model_version(
         ) from None
     with staged:
         try:
-            report = validate_onnx(Path(staged.path))
+            # A web request does not wait for a validation slot (ValidatorBusy: 503); a training job does.
+            report = validate_onnx(Path(staged.path), wait_for_slot_seconds=JOB_SLOT_WAIT_SECONDS if job else 0.0)
         except OnnxValidationError as error:
             raise RegistryRefusal(
                 {"file": f"{error.message} ({error.code})"},

@@ -53,6 +53,7 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
+from registry.onnx_validation import ValidatorBusy
 from registry.querysets import teams_for
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,18 @@ class ArtifactTooLarge(APIException):
     default_detail = "The file is over the size limit."
 
 
+class ValidatorsBusy(APIException):
+    """Every validation slot of the server is taken (registry.onnx_validation.ValidatorBusy): 503, Retry-After."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "validators_busy"
+    default_detail = "All model validation slots are busy; try again later."
+
+    def __init__(self, detail: str, *, wait: int) -> None:
+        super().__init__(detail)
+        self.wait = wait  # DRF's exception handler turns it into Retry-After
+
+
 def _require_write(request: Request, obj: Any) -> None:
     if not type(obj)._default_manager.restrict(request.user, CHANGE).filter(pk=obj.pk).exists():
         raise PermissionDenied("You may see this, but not change it.")
@@ -86,6 +99,8 @@ def _refusing(call: Any, *, actor: Any, team: Any, target: Any) -> Any:
         if refusal.metadata.get("reason") == "too_large":
             raise ArtifactTooLarge("; ".join(refusal.messages)) from None
         raise
+    except ValidatorBusy as busy:
+        raise ValidatorsBusy(str(busy), wait=busy.retry_after) from None
 
 
 class RegistryViewSet(

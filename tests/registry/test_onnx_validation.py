@@ -19,11 +19,13 @@ from registry.onnx_validation import (
     SERVER,
     OnnxValidationError,
     Refusal,
+    ValidationSlots,
     _classify_crash,
     sniff,
     validate_onnx,
 )
 
+from . import hostile_onnx
 from .conftest import MEMORY_TEST_LIMIT, Models
 
 
@@ -342,7 +344,7 @@ def test_timeout_kills_the_child(models: Models, each_way: str) -> None:
     error = refusal_of(models.big, time_limit_seconds=0.05)
 
     assert error.code == Refusal.TIMEOUT
-    assert "longer than 0.05 seconds" in error.message
+    assert "limit of 0.05 seconds" in error.message
     assert validator_children() == []
     assert leftovers(models.folder) == []
 
@@ -462,16 +464,18 @@ def test_each_upload_gets_a_fresh_child_of_the_server(models: Models) -> None:
     assert validator_children() == []
 
 
-def test_validations_from_several_threads_at_once_each_get_their_own_answer(models: Models) -> None:
-    """GIVEN one process validating from eight threads at once (a threaded server, say), good and bad models mixed
+def test_validations_from_several_threads_at_once_each_get_their_own_answer(models: Models, tmp_path: Path) -> None:
+    """GIVEN one process validating from eight threads at once (a threaded server, say), good and bad models mixed,
+    with eight validation slots
     WHEN the validations overlap
     THEN each gets the answer for its own model, and no child is left."""
     paths = [models.add, models.truncated, models.logistic, models.checker_fails] * 2
     answers: dict[int, Any] = {}
+    slots = ValidationSlots(tmp_path / "slots", len(paths))
 
     def run(index: int) -> None:
         try:
-            answers[index] = validate_onnx(paths[index]).graph_name
+            answers[index] = validate_onnx(paths[index], slots=slots).graph_name
         except OnnxValidationError as error:
             answers[index] = error.code
 
@@ -607,3 +611,101 @@ def test_the_server_refuses_to_fork_with_a_second_thread(models: Models) -> None
 
     assert server.validate({}, 5.0) is None
     assert not server.usable
+
+
+# --- One run on a synthetic input, and models that hold the validator (issue #10) ----------------------------------
+
+
+def _hostile(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("op", ["ConstantOfShape", "Expand"])
+def test_a_model_that_explodes_when_run_is_refused(op: str, tmp_path: Path, each_way: str) -> None:
+    """GIVEN a model that loads in milliseconds but asks for 10^10 elements when run (ConstantOfShape or Expand
+    to a shape that depends on the input)
+    WHEN it is validated
+    THEN the one run on a synthetic input meets the memory limit: refused with memory_limit, naming the limit and the
+    synthetic input, and no child is left behind."""
+    path = _hostile(tmp_path, f"{op}.onnx", hostile_onnx.exploding(op))
+
+    error = refusal_of(path, memory_limit_bytes=1024**3)
+
+    assert error.code == Refusal.MEMORY_LIMIT
+    assert "limit of 1073741824 bytes" in error.message
+    assert "synthetic input (x [1] float32)" in error.message
+    assert validator_children() == []
+    assert leftovers(tmp_path) == []
+
+
+def test_a_model_that_fails_on_an_input_its_contract_allows_is_refused(tmp_path: Path, each_way: str) -> None:
+    """GIVEN a model that loads but cannot run on any input its contract describes ([batch, 3] reshaped to [4])
+    WHEN it is validated
+    THEN it is refused with inference_failed, saying what it was fed."""
+    error = refusal_of(_hostile(tmp_path, "reshape.onnx", hostile_onnx.fails_when_run()))
+
+    assert error.code == Refusal.INFERENCE_FAILED
+    assert "x [1, 3] float32" in error.message
+    assert "Reshape" in error.message
+
+
+def test_a_model_with_an_input_no_synthetic_value_is_built_for_is_accepted_with_a_warning(tmp_path: Path) -> None:
+    """GIVEN a valid model whose input is a sequence of tensors (no synthetic value is built for those)
+    WHEN it is validated
+    THEN it is accepted, with a warning that it was not run."""
+    report = validate_onnx(_hostile(tmp_path, "sequence.onnx", hostile_onnx.sequence_input()))
+
+    assert [warning for warning in report.warnings if "Not run on a synthetic input" in warning]
+
+
+def test_valid_models_pass_their_synthetic_run_without_warnings(models: Models) -> None:
+    """GIVEN the valid models of the suite (LogisticRegression, a RandomForest with ZipMap output, a hand-built graph)
+    WHEN they are validated
+    THEN the synthetic run passes and leaves no warning about it."""
+    for path in (models.logistic, models.forest, models.add):
+        warnings = validate_onnx(path).warnings
+        assert not [warning for warning in warnings if "synthetic" in warning], (path, warnings)
+
+
+def test_a_model_whose_session_takes_minutes_to_build_is_stopped_at_the_limit(tmp_path: Path, each_way: str) -> None:
+    """GIVEN a few KB whose ONNX Runtime session takes minutes to build (ConstantOfShape into a chain of MatMuls)
+    WHEN it is validated under a 1-second limit
+    THEN it is refused with timeout, naming the limit, within a few seconds, and no child is left behind."""
+    path = _hostile(tmp_path, "slow.onnx", hostile_onnx.slow_session())
+    assert path.stat().st_size < 8192
+
+    started = time.monotonic()
+    error = refusal_of(path, time_limit_seconds=1)
+
+    assert time.monotonic() - started < 1 + onnx_validation.SERVER_GRACE_SECONDS
+    assert error.code == Refusal.TIMEOUT
+    assert "limit of 1 second " in error.message
+    assert validator_children() == []
+
+
+def test_a_retry_after_the_server_died_gets_what_is_left_of_the_time_limit(tmp_path: Path, settings: Any) -> None:
+    """GIVEN a slow model validating under a 4-second limit
+    WHEN its fork server is killed 3 seconds in (the upload is then validated again by a new server)
+    THEN the retry gets only what is left of the 4 seconds: the refusal (timeout, naming 4 seconds) comes within 1.5
+    times the limit, where a fresh limit would have taken over 7 seconds."""
+    settings.ARTIFACT_VALIDATION_SECONDS = 4
+    path = _hostile(tmp_path, "slow.onnx", hostile_onnx.slow_session())
+    validate_onnx(_hostile(tmp_path, "add.onnx", hostile_onnx.valid_add()))
+    dead = SERVER.pid
+    started = time.monotonic()
+
+    def kill_server_later() -> None:
+        time.sleep(max(0.0, 3 - (time.monotonic() - started)))
+        os.kill(dead, signal.SIGKILL)
+
+    outcome, _ = _while_validating(path, kill_server_later)
+    elapsed = time.monotonic() - started
+
+    error = outcome.get("error")
+    assert isinstance(error, OnnxValidationError), outcome
+    assert error.code == Refusal.TIMEOUT
+    assert "limit of 4 seconds" in error.message
+    assert elapsed < 4 * 1.5 + 0.5, elapsed
+    assert validator_children() == []

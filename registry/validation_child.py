@@ -1,10 +1,11 @@
-"""The validator child: loads one untrusted ONNX model under resource limits and answers what it found as JSON.
+"""The validator child: loads one untrusted ONNX model under resource limits, runs it once on a synthetic input
+built from its interface contract, and answers what it found as JSON.
 
 Run only by :mod:`registry.onnx_validation`, in one of two ways:
 
-- ``python -m registry._validate_child``: one request as JSON on stdin, one answer as JSON on the original stdout,
+- ``python -m registry.validation_child``: one request as JSON on stdin, one answer as JSON on the original stdout,
   then exit. The fallback, and the reference: a fresh interpreter per upload.
-- ``python -m registry._validate_child --serve``: a fork server. It imports onnx and ONNX Runtime once, warms the
+- ``python -m registry.validation_child --serve``: a fork server. It imports onnx and ONNX Runtime once, warms the
   ONNX checker up on a model of its own, makes sure it has a single thread (no ONNX Runtime session ever exists in
   it, and ONNX Runtime's telemetry thread is switched off by the environment), then waits on the socket its parent
   handed it as stdin. Each request forks a fresh child that sets its limits before it touches the upload, answers
@@ -51,6 +52,9 @@ def _apply_limits(memory_limit_bytes: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     # A crash under the memory limit must not leave a core file of the model's memory behind.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Validation is background work next to the web requests of the same host: it yields the CPU to them.
+    with contextlib.suppress(OSError):
+        os.nice(10)
 
 
 def is_plain_file_name(name: str) -> bool:
@@ -281,8 +285,81 @@ def validate(model_path: Path, allowed: set[str], memory_limit_bytes: int) -> di
         if _looks_like_memory(error):
             raise
         raise Refused("runtime_failed", f"ONNX Runtime cannot load the model: {error}") from None
+    report = build_report(model, external_files, warnings)
+    run_once(session, report["inputs"], memory_limit_bytes, warnings)
     del session
-    return build_report(model, external_files, warnings)
+    return report
+
+
+# How the contract's element types become NumPy dtypes for the synthetic input (the contract uses NumPy's names).
+_NUMPY_TYPES = {
+    "float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool",
+}  # fmt: skip
+
+
+def synthetic_inputs(inputs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
+    """A feed built from the interface contract, and what in it was guessed ("" when nothing was).
+
+    Symbolic and unnamed dimensions are 1, numbers are zeros, strings empty. A tensor of unknown rank gets shape
+    ``[1]`` (a guess); an input that cannot be built at all (a sequence, a map, a type NumPy has no name for) leaves
+    no feed (None) and the reason.
+    """
+    import numpy
+
+    feed: dict[str, Any] = {}
+    guessed: list[str] = []
+    for value in inputs:
+        name, elem_type, shape = value["name"], value["elem_type"], value["shape"]
+        if value["kind"] != "tensor" or (elem_type not in _NUMPY_TYPES and elem_type != "string"):
+            return None, f"input {name!r} is a {elem_type} {value['kind']}, which no synthetic value is built for"
+        if shape is None:
+            guessed.append(f"input {name!r} has no known rank (fed as shape [1])")
+            shape = [1]
+        dims = [dim if isinstance(dim, int) else 1 for dim in shape]
+        if elem_type == "string":
+            feed[name] = numpy.full(dims, "", dtype=object)
+        else:
+            feed[name] = numpy.zeros(dims, dtype=elem_type)
+    return feed, "; ".join(guessed)
+
+
+def run_once(session: Any, inputs: list[dict[str, Any]], memory_limit_bytes: int, warnings: list[str]) -> None:
+    """Run the model once on a synthetic input built from its contract, under the child's limits.
+
+    A model that loads but explodes when run (a ConstantOfShape or Expand to 10^10 elements, a runaway loop) is
+    refused here instead of at inference: ``memory_limit`` when the run needs more than the memory limit, ``timeout``
+    when it outlives the time limit (the CPU limit or the server's wall-clock kill), ``inference_failed`` when it
+    fails on an input its contract fully describes. When the contract leaves part of the input to guess (unknown
+    rank) or cannot be fed synthetically (sequences, maps), an ordinary failure is a warning: the input may be ours
+    to blame. Running out of memory or time is never excused.
+    """
+    feed, guessed = synthetic_inputs(inputs)
+    if feed is None:
+        warnings.append(f"Not run on a synthetic input: {guessed}.")
+        return
+    shapes = ", ".join(f"{name} {list(array.shape)} {array.dtype}" for name, array in feed.items())
+    try:
+        session.run(None, feed)
+    except Exception as error:
+        if _looks_like_memory(error):
+            raise Refused(
+                "memory_limit",
+                f"Running the model once on a synthetic input ({shapes}) needs more memory than the limit of "
+                f"{memory_limit_bytes} bytes: {_short(error)}",
+            ) from None
+        if guessed:
+            warnings.append(f"Running on a synthetic input failed, but {guessed}: {_short(error)}")
+            return
+        raise Refused(
+            "inference_failed",
+            f"The model loads but fails when run once on a synthetic input built from its interface contract "
+            f"({shapes}; symbolic dimensions set to 1, zeros): {_short(error)}",
+        ) from None
+
+
+def _short(error: BaseException, limit: int = 600) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
