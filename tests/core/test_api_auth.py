@@ -270,7 +270,7 @@ def test_the_revoke_action_itself_refuses_someone_elses_token(cast, token):
     row, plaintext = token
     before = AuditEvent.objects.count()
     # WHEN they revoke it THEN the action refuses, and the token still works
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^You may only revoke your own tokens"):
         actions.do_revoke_token(row, actor=cast.engineer_b)
     assert AuditEvent.objects.count() == before
     assert bearer(plaintext).get(ME).status_code == 200
