@@ -505,6 +505,7 @@ def test_the_server_is_single_threaded_and_keeps_nothing_of_our_environment(
     environ = Path(f"/proc/{SERVER.pid}/environ").read_bytes().split(b"\x00")
     names = {item.split(b"=", 1)[0].decode() for item in environ if item}
     assert "DATABASE_URL" not in names
+    assert "PATH" in names
     assert names <= {
         "PATH",
         "LANG",
