@@ -242,8 +242,9 @@ def test_a_policy_uses_a_board_of_its_team_or_the_organisation(cast: Any, env: A
     # An organisation policy cannot be judged by a team's board either
     with pytest.raises(
         ValidationError, match=r"Board b-board belongs to another team; an organisation policy cannot use it\."
-    ):
+    ) as invalid:
         make_policy(cast.superuser, None, env, b_board, required_roles={"legal": 1}, min_total=1)
+    assert list(invalid.value.message_dict) == ["board"]
 
 
 @pytest.mark.parametrize(

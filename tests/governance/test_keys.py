@@ -286,8 +286,9 @@ def test_who_revokes_a_key(cast: Any) -> None:
     event = AuditEvent.objects.get(event_type=AuditEventType.SIGNING_KEY_REVOKED)
     assert (event.after or {})["reason"] == "Laptop stolen"
     # Twice: refused, not written twice
-    with pytest.raises(ValidationError, match=r"The key was already revoked on "):
+    with pytest.raises(ValidationError, match=r"The key was already revoked on ") as invalid:
         actions.do_revoke_signing_key(key, actor=legal, reason="again")
+    assert list(invalid.value.message_dict) == ["reason"]
     assert AuditEvent.objects.filter(event_type=AuditEventType.SIGNING_KEY_REVOKED).count() == 1
 
 

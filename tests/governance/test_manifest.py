@@ -204,8 +204,9 @@ def test_requesting_a_release_puts_the_version_in_review_and_withdrawing_takes_i
         PermissionDenied, match=r"^Only engineers and admins of the model's team withdraw its releases\.$"
     ):
         actions.do_withdraw_release(rw.release, actor=rw.cast.reviewers["legal"], reason="no")
-    with pytest.raises(ValidationError, match=r"'reason': \['Say why the release is withdrawn\.'\]"):
+    with pytest.raises(ValidationError, match=r"'reason': \['Say why the release is withdrawn\.'\]") as invalid:
         actions.do_withdraw_release(rw.release, actor=rw.cast.engineer_a, reason="")
+    assert list(invalid.value.message_dict) == ["reason"]
     withdrawn = actions.do_withdraw_release(rw.release, actor=rw.cast.engineer_a, reason="Retrain first")
     assert withdrawn.status == "withdrawn"
     assert withdrawn.withdrawn_at is not None
@@ -214,8 +215,11 @@ def test_requesting_a_release_puts_the_version_in_review_and_withdrawing_takes_i
         "reason"
     ] == "Retrain first"
     # Twice: refused
-    with pytest.raises(ValidationError, match=r"Release \d+ is withdrawn; only an open release is withdrawn\."):
+    with pytest.raises(
+        ValidationError, match=r"Release \d+ is withdrawn; only an open release is withdrawn\."
+    ) as invalid:
         actions.do_withdraw_release(withdrawn, actor=rw.cast.engineer_a, reason="again")
+    assert list(invalid.value.message_dict) == ["status"]
 
 
 def test_a_release_needs_a_use_case_and_a_policy_in_force(cast: Any, artifact_root: Any, onnx_path: Any) -> None:

@@ -174,10 +174,16 @@ def test_ordinary_locations_are_accepted(cast, location):
 
 def test_dataset_names_clash_by_how_they_look(cast):
     make_dataset(cast.team_a, cast.engineer_a, name="Customers")
-    with pytest.raises(ValidationError, match=r"'customers' looks the same as the existing Customers in team team-a"):
+    with pytest.raises(
+        ValidationError, match=r"'customers' looks the same as the existing Customers in team team-a"
+    ) as invalid:
         make_dataset(cast.team_a, cast.engineer_a, name="customers")
-    with pytest.raises(ValidationError, match=r"'Custorners' looks the same as the existing Customers in team team-a"):
+    assert list(invalid.value.message_dict) == ["name"]
+    with pytest.raises(
+        ValidationError, match=r"'Custorners' looks the same as the existing Customers in team team-a"
+    ) as invalid:
         make_dataset(cast.team_a, cast.engineer_a, name="Custorners")  # "rn" looks like "m"
+    assert list(invalid.value.message_dict) == ["name"]
 
 
 def test_only_writers_register_versions(cast):

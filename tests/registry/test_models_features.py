@@ -78,8 +78,9 @@ def test_feature_views_follow_the_convention(cast, overrides, field, words):
 def test_feature_view_names_are_unique_per_team(cast):
     dataset, _ = make_events_dataset(cast.team_a, cast.engineer_a)
     make_feature_view(cast.team_a, cast.engineer_a, dataset)
-    with pytest.raises(ValidationError, match=r"'customer_activity' is already taken in team team-a\."):
+    with pytest.raises(ValidationError, match=r"'customer_activity' is already taken in team team-a\.") as invalid:
         make_feature_view(cast.team_a, cast.engineer_a, dataset)
+    assert list(invalid.value.message_dict) == ["name"]
 
 
 def test_the_source_dataset_must_be_the_teams_own(cast):

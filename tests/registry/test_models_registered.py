@@ -257,8 +257,9 @@ def test_nobody_approves_or_deploys_by_hand(cast, models, artifact_root, to_stat
 
 def test_reasons_are_required_and_only_writers_move_versions(cast, models, artifact_root):
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
-    with pytest.raises(ValidationError, match=r"Say why: a status change needs a reason\."):
+    with pytest.raises(ValidationError, match=r"Say why: a status change needs a reason\.") as invalid:
         actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="  ")
+    assert list(invalid.value.message_dict) == ["reason"]
     for outsider in (cast.auditor, cast.engineer_b, cast.reviewers["risk"]):
         with pytest.raises(PermissionDenied, match=r"^You may not change registry objects of team team-a\.$"):
             actions.do_change_version_status(version, actor=outsider, to_status="in_review", reason="Ready")

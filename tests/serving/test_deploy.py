@@ -198,14 +198,21 @@ def test_rollback_needs_a_release_deployed_there_before_and_not_serving_now(rw, 
     do_deploy(rw.release, actor=rw.cast.engineer_a)
     model = rw.version.model
     # the release serving now
-    with pytest.raises(ValidationError, match="serving"):
+    with pytest.raises(
+        ValidationError, match=r"^\{'release': \['Release \d+ is the one serving in this environment now\.'\]\}$"
+    ) as invalid:
         do_rollback(model, rw.environment, actor=rw.cast.engineer_a, to_release=rw.release)
+    assert list(invalid.value.message_dict) == ["release"]
     # a release never deployed
     never = request(rw, new_version(rw, tmp_path, 2))
-    with pytest.raises(ValidationError, match="never deployed"):
+    with pytest.raises(
+        ValidationError, match=r"Release \d+ was never deployed: there is nothing to return to\."
+    ) as invalid:
         do_rollback(model, rw.environment, actor=rw.cast.engineer_a, to_release=never)
+    assert list(invalid.value.message_dict) == ["release"]
     # another environment
     staging = governance.do_create_environment(actor=rw.cast.superuser, slug="staging", name="Staging")
-    with pytest.raises(ValidationError, match="is for production"):
+    with pytest.raises(ValidationError, match=r"Release \d+ is for production, not staging\.") as invalid:
         do_rollback(model, staging, actor=rw.cast.engineer_a, to_release=rw.release)
+    assert list(invalid.value.message_dict) == ["release"]
     assert Deployment.objects.count() == 1
