@@ -497,7 +497,7 @@ def test_a_create_that_loses_a_race_reuses_the_winners_object(cli: Cli, cast: An
     assert (found["id"], created) == (winner, False)
     assert Dataset.objects.count() == 1
     other_refusal = {**payload, "name": "Other", "location": "file:///etc/passwd"}
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Refused, match=r"^Invalid input: location$") as refused:
         _create_or_reuse(client, "datasets/", other_refusal)
     assert "location" in refused.value.fields
 

@@ -136,7 +136,7 @@ def test_a_4xx_without_the_apis_error_shape_still_reads_plainly() -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with pytest.raises(Refused) as refused:
+        with pytest.raises(Refused, match=r"^Not Found$") as refused:
             Client(_url(server), "assay_abc_secret", timeout=10).get("me/")
     finally:
         server.shutdown()

@@ -30,7 +30,7 @@ def test_the_first_superuser_bootstraps_itself_once():
     [event] = created_events()
     assert (event.actor_id, event.target_id, event.after["is_superuser"]) == (None, str(root.pk), True)
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^Only platform administrators create users\.$"):
         actions.do_create_user(actor=None, username="root2", password="x" * 20, is_superuser=True)
     assert not User.objects.filter(username="root2").exists()
     assert len(created_events()) == 1
@@ -40,7 +40,7 @@ def test_only_platform_administrators_create_people(cast):
     """GIVEN a team admin and the platform administrator
     WHEN each creates a person
     THEN the team admin is refused, the administrator's person exists with a usable password and an audit event."""
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^Only platform administrators create users\.$"):
         actions.do_create_user(actor=cast.admin_a, username="mallory", password="x" * 20)
     assert not User.objects.filter(username="mallory").exists()
 
@@ -61,7 +61,7 @@ def test_an_invalid_username_is_refused_and_leaves_nothing(cast):
     WHEN it is created
     THEN a ValidationError names the field, and neither the user nor an event is written."""
     before = AuditEvent.objects.count()
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match="Enter a valid username") as refused:
         actions.do_create_user(actor=cast.superuser, username="no spaces/please", password="x" * 20)
     assert "username" in refused.value.message_dict
     assert not User.objects.filter(username="no spaces/please").exists()

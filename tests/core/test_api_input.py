@@ -230,8 +230,9 @@ def test_a_multi_step_action_that_fails_late_leaves_nothing(cast):
     # GIVEN the service-account action, which writes a user, the account and an event before granting a role
     before = snapshot()
     # WHEN the grant, its last step, is refused (service accounts may not be admins)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="A service account may only be an engineer or an auditor") as invalid:
         actions.do_create_service_account(cast.team_a, actor=cast.admin_a, username="svc-late", role=Role.ADMIN)
+    assert list(invalid.value.message_dict) == ["role"]
     # THEN neither the user, nor the account, nor any audit event remains
     assert snapshot() == before
     assert not User.objects.filter(username="svc-late").exists()

@@ -41,7 +41,7 @@ def test_triggers_are_installed():
 def test_orm_queryset_update_is_refused(event):
     """GIVEN a recorded event WHEN the ORM updates it through a queryset THEN the database refuses and nothing
     changes."""
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with pytest.raises(DatabaseError, match="core_auditevent is append-only: UPDATE refused"), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).update(actor_name="mallory")
     assert_unchanged(event)
 
@@ -49,7 +49,7 @@ def test_orm_queryset_update_is_refused(event):
 def test_orm_queryset_delete_is_refused(event):
     """GIVEN recorded events WHEN the ORM deletes them through a queryset THEN the database refuses and nothing
     changes."""
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with pytest.raises(DatabaseError, match="core_auditevent is append-only: DELETE refused"), transaction.atomic():
         AuditEvent.objects.all().delete()
     assert_unchanged(event)
 
@@ -59,14 +59,14 @@ def test_orm_instance_save_is_refused(event):
     changes."""
     edited = AuditEvent.objects.get(pk=event.pk)
     edited.metadata = {"n": 999}
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with pytest.raises(DatabaseError, match="core_auditevent is append-only: UPDATE refused"), transaction.atomic():
         edited.save()
     assert_unchanged(event)
 
 
 def test_orm_instance_delete_is_refused(event):
     """GIVEN a recorded event WHEN the instance is deleted THEN the database refuses and nothing changes."""
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with pytest.raises(DatabaseError, match="core_auditevent is append-only: DELETE refused"), transaction.atomic():
         AuditEvent.objects.get(pk=event.pk).delete()
     assert_unchanged(event)
 
@@ -82,7 +82,11 @@ def test_orm_instance_delete_is_refused(event):
 )
 def test_raw_sql_update_and_delete_are_refused(event, statement):
     """GIVEN a recorded event WHEN raw SQL updates or deletes rows THEN the database refuses and nothing changes."""
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match=f"core_auditevent is append-only: {statement.split()[0]} refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement, [event.pk] if "%s" in statement else None)
     assert_unchanged(event)
 
@@ -92,7 +96,11 @@ def test_raw_truncate_is_refused_on_postgresql(event):
     changes. (SQLite has no TRUNCATE; its DELETE without WHERE is refused above.)"""
     if connection.vendor != "postgresql":
         pytest.skip("TRUNCATE exists only on PostgreSQL")
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="core_auditevent is append-only: TRUNCATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("TRUNCATE core_auditevent")
     assert_unchanged(event)
 

@@ -63,7 +63,7 @@ def test_verify_chain_names_the_broken_row(five):
     """GIVEN an edited row WHEN verified THEN the command fails with status 1, naming seq, id and reason."""
     audit_triggers.remove(connection)
     AuditEvent.objects.filter(seq=3).update(actor_name="mallory")
-    with pytest.raises(CommandError) as failure:
+    with pytest.raises(CommandError, match=r"^broken: row #3 \(id \d+\): content does not match its hash") as failure:
         run("verify_audit_chain")
     assert failure.value.returncode == 1
     assert str(failure.value) == (

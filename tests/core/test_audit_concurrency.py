@@ -89,8 +89,9 @@ def test_failed_action_leaves_neither_change_nor_event(transactional_db, cast):
 def test_invalid_action_leaves_no_event(transactional_db, cast):
     """GIVEN an existing team WHEN an action fails validation (a duplicate slug) THEN no event is recorded."""
     count = AuditEvent.objects.count()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Team with this Slug already exists") as invalid:
         actions.do_create_team(actor=cast.superuser, slug=cast.team_a.slug, name="Again")
+    assert list(invalid.value.message_dict) == ["slug"]
     assert AuditEvent.objects.count() == count
 
 

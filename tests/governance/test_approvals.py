@@ -30,11 +30,13 @@ def refusals() -> list[Any]:
     return list(AuditEvent.objects.filter(event_type=AuditEventType.APPROVAL_REFUSED).order_by("seq"))
 
 
-def refuse(rw: ReleaseWorld, user: Any, envelope: Any, release: Release | None = None) -> actions.GovernanceRefusal:
-    """Submit ``envelope`` as ``user`` and return the refusal, checking that nothing was stored and that the
-    refusal was recorded with its reason and without the envelope's signature."""
+def refuse(
+    rw: ReleaseWorld, user: Any, envelope: Any, match: str, release: Release | None = None
+) -> actions.GovernanceRefusal:
+    """Submit ``envelope`` as ``user`` and return the refusal, whose message must match ``match``, checking that
+    nothing was stored and that the refusal was recorded with its reason and without the envelope's signature."""
     before = Approval.objects.count()
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(actions.GovernanceRefusal, match=match) as raised:
         actions.do_submit_approval(release or rw.release, actor=user, envelope=envelope)
     assert Approval.objects.count() == before
     event = refusals()[-1]
@@ -108,7 +110,12 @@ def test_self_approval_is_refused_but_the_requester_may_reject(rw: ReleaseWorld)
     actions.do_add_board_member(rw.board, actor=rw.cast.compliance, user=engineer, board_role="technical")
     private, _ = rw.key_of(engineer)
     # WHEN they approve THEN 403, separation of duties, with the reason
-    refusal = refuse(rw, engineer, sign(rw.release, engineer, private, board_role="technical"))
+    refusal = refuse(
+        rw,
+        engineer,
+        sign(rw.release, engineer, private, board_role="technical"),
+        r"^Separation of duties: you requested this release, so you may not approve",
+    )
     assert refusal.status == 403
     assert refusal.reason == "conflict_of_interest"
     assert "you requested this release" in refusal.message
@@ -125,24 +132,44 @@ def test_a_reviewer_signing_with_another_users_key_is_refused(rw: ReleaseWorld) 
     legal, technical = rw.cast.reviewers["legal"], rw.cast.reviewers["technical"]
     technical_private, _ = rw.key_of(technical)
     # The technical reviewer's key, a statement in legal's name, submitted by legal
-    refusal = refuse(rw, legal, sign(rw.release, legal, technical_private))
+    refusal = refuse(
+        rw,
+        legal,
+        sign(rw.release, legal, technical_private),
+        r"^Key sha256:[0-9a-f]{64} is not yours: sign with your own key\.",
+    )
     assert (refusal.status, refusal.reason) == (403, "not_your_key")
     # The technical reviewer's own envelope, submitted by legal
-    refusal = refuse(rw, legal, sign(rw.release, technical, technical_private, board_role="technical"))
+    refusal = refuse(
+        rw,
+        legal,
+        sign(rw.release, technical, technical_private, board_role="technical"),
+        r"^Key sha256:[0-9a-f]{64} is not yours: sign with your own key\.",
+    )
     assert refusal.reason == "not_your_key"
 
 
 def test_a_statement_in_another_signers_name_is_refused(rw: ReleaseWorld) -> None:
     legal = rw.cast.reviewers["legal"]
     private, _ = rw.key_of(legal)
-    refusal = refuse(rw, legal, sign(rw.release, legal, private, signer_username="rita-technical"))
+    refusal = refuse(
+        rw,
+        legal,
+        sign(rw.release, legal, private, signer_username="rita-technical"),
+        r"^The statement is signed for 'rita-technical', but you are 'rita-legal'\.",
+    )
     assert (refusal.status, refusal.reason) == (403, "signer_mismatch")
 
 
 def test_a_role_the_signer_does_not_hold_is_refused(rw: ReleaseWorld) -> None:
     legal = rw.cast.reviewers["legal"]
     private, _ = rw.key_of(legal)
-    refusal = refuse(rw, legal, sign(rw.release, legal, private, board_role="technical"))
+    refusal = refuse(
+        rw,
+        legal,
+        sign(rw.release, legal, private, board_role="technical"),
+        r"^You do not sit on board release-board as technical\.",
+    )
     assert (refusal.status, refusal.reason) == (403, "role_not_held")
     assert "You do not sit on board release-board as technical" in refusal.message
 
@@ -153,10 +180,20 @@ def test_the_same_approval_twice_or_re_signed_counts_once(rw: ReleaseWorld) -> N
     envelope = sign(rw.release, legal, private)
     actions.do_submit_approval(rw.release, actor=legal, envelope=envelope)
     # The same bytes again
-    assert refuse(rw, legal, envelope).reason == "duplicate"
+    assert (
+        refuse(
+            rw, legal, envelope, r"^You already signed this manifest of this release: one signature per person\."
+        ).reason
+        == "duplicate"
+    )
     # Re-signed: another comment, another key of the same person
     second_private, _ = make_client_key(legal, name="second laptop")
-    refusal = refuse(rw, legal, sign(rw.release, legal, second_private, comment="Really approve."))
+    refusal = refuse(
+        rw,
+        legal,
+        sign(rw.release, legal, second_private, comment="Really approve."),
+        r"^You already signed this manifest of this release: one signature per person\.",
+    )
     assert (refusal.status, refusal.reason) == (409, "duplicate")
     assert Approval.objects.count() == 1
 
@@ -170,7 +207,13 @@ def test_a_signature_from_release_a_replayed_on_release_b_is_refused(rw: Release
     private, _ = rw.key_of(legal)
     envelope_a = sign(rw.release, legal, private)
     # WHEN it is submitted on release B THEN refused, naming both releases
-    refusal = refuse(rw, legal, envelope_a, release=release_b)
+    refusal = refuse(
+        rw,
+        legal,
+        envelope_a,
+        r"^The statement is about release [0-9a-f-]{36}, not this one \([0-9a-f-]{36}\)\.",
+        release=release_b,
+    )
     assert (refusal.status, refusal.reason) == (400, "wrong_release")
     assert str(rw.release.uid) in refusal.message
     # AND it still counts where it belongs
@@ -186,7 +229,7 @@ def test_a_signature_over_an_older_manifest_is_refused(rw: ReleaseWorld) -> None
     dataset = rw.version.dataset_versions.get().dataset
     registry_actions.do_update_dataset(dataset, actor=rw.cast.admin_a, classification="restricted")
     # THEN 409: fetch it again
-    refusal = refuse(rw, legal, envelope)
+    refusal = refuse(rw, legal, envelope, r"^the manifest changed since you fetched it; fetch it again$")
     assert (refusal.status, refusal.reason) == (409, "stale_manifest")
     assert refusal.message == "the manifest changed since you fetched it; fetch it again"
     # AND signing the current manifest works
@@ -207,15 +250,33 @@ def test_the_same_bytes_under_another_payload_type_are_refused(rw: ReleaseWorld)
     private, _ = rw.key_of(legal)
     # Signed as an in-toto statement of a generic type: the payload type is bound into the signature
     other = sign(rw.release, legal, private, payload_type="application/vnd.in-toto+json")
-    refusal = refuse(rw, legal, other)
+    refusal = refuse(
+        rw, legal, other, r"^envelope\.payloadType: an approval is signed as application/vnd\.assay\.approval\.v1\+json"
+    )
     assert (refusal.status, refusal.reason) == (400, "wrong_payload_type")
     # Our envelope with only its payloadType field relabelled
     ours = sign(rw.release, legal, private)
     relabelled = {**ours, "payloadType": "application/vnd.in-toto+json"}
-    assert refuse(rw, legal, relabelled).reason == "wrong_payload_type"
+    assert (
+        refuse(
+            rw,
+            legal,
+            relabelled,
+            r"^envelope\.payloadType: an approval is signed as application/vnd\.assay\.approval\.v1\+json",
+        ).reason
+        == "wrong_payload_type"
+    )
     # And the other envelope relabelled as ours: its signature does not cover our type
     forged = {**other, "payloadType": dsse.APPROVAL_PAYLOAD_TYPE}
-    assert refuse(rw, legal, forged).reason == "bad_signature"
+    assert (
+        refuse(
+            rw,
+            legal,
+            forged,
+            r"^The signature does not verify: the signature does not verify with key sha256:[0-9a-f]{64}\.",
+        ).reason
+        == "bad_signature"
+    )
 
 
 def test_a_revoked_key_is_refused_at_submission_and_stops_counting(rw: ReleaseWorld) -> None:
@@ -228,7 +289,7 @@ def test_a_revoked_key_is_refused_at_submission_and_stops_counting(rw: ReleaseWo
     assert not state.counts
     # A new signature with the revoked key (after the manifest changed, so not a duplicate) is refused
     registry_actions.do_update_model(rw.version.model, actor=rw.cast.admin_a, assumptions="Weekly data.")
-    refusal = refuse(rw, legal, sign(rw.release, legal, private))
+    refusal = refuse(rw, legal, sign(rw.release, legal, private), r"^Key sha256:[0-9a-f]{64} was revoked on ")
     assert (refusal.status, refusal.reason) == (403, "key_revoked")
 
 
@@ -247,22 +308,48 @@ def test_malformed_and_unverifiable_envelopes_are_refused_precisely(rw: ReleaseW
     private, _ = rw.key_of(legal)
     good = sign(rw.release, legal, private)
     # Not an envelope
-    refusal = refuse(rw, legal, {"payload": good["payload"]})
+    refusal = refuse(rw, legal, {"payload": good["payload"]}, r"^envelope: missing payloadType, signatures$")
     assert (refusal.reason, refusal.status) == ("invalid_envelope", 400)
     assert "missing payloadType, signatures" in refusal.message
     # An unknown key
     stranger = trust_keys.generate_private_key()
-    assert refuse(rw, legal, sign(rw.release, legal, stranger)).reason == "unknown_key"
+    assert (
+        refuse(
+            rw, legal, sign(rw.release, legal, stranger), r"^No signing key sha256:[0-9a-f]{64} is registered\."
+        ).reason
+        == "unknown_key"
+    )
     # A payload altered after signing
     body = json.loads(base64.b64decode(good["payload"]))
     body["predicate"]["comment"] = "changed"
     tampered = {**good, "payload": base64.b64encode(trust_statement.statement_bytes(body)).decode()}
-    assert refuse(rw, legal, tampered).reason == "bad_signature"
+    assert (
+        refuse(
+            rw,
+            legal,
+            tampered,
+            r"^The signature does not verify: the signature does not verify with key sha256:[0-9a-f]{64}\.",
+        ).reason
+        == "bad_signature"
+    )
     # A signed payload that is not our statement
     junk = dsse.sign_envelope(private, dsse.APPROVAL_PAYLOAD_TYPE, b'{"hello": "world"}')
-    assert refuse(rw, legal, junk).reason == "invalid_statement"
+    assert (
+        refuse(
+            rw,
+            legal,
+            junk,
+            r"^The signed statement is not valid: statement: missing _type, predicate, predicateType, subject\.",
+        ).reason
+        == "invalid_statement"
+    )
     # The subject's digest of another artifact
-    refusal = refuse(rw, legal, sign(rw.release, legal, private, artifact_sha256="0" * 64))
+    refusal = refuse(
+        rw,
+        legal,
+        sign(rw.release, legal, private, artifact_sha256="0" * 64),
+        r"^The statement's subject is not team-a/Limit scorer@v1 with sha256 [0-9a-f]{64}\.",
+    )
     assert refusal.reason == "wrong_subject"
     assert len(refusals()) == 5
 
@@ -270,7 +357,12 @@ def test_malformed_and_unverifiable_envelopes_are_refused_precisely(rw: ReleaseW
 def test_an_engineer_is_not_a_signer(rw: ReleaseWorld) -> None:
     engineer = rw.cast.engineer_a
     private, _ = rw.key_of(engineer)
-    refusal = refuse(rw, engineer, sign(rw.release, engineer, private, board_role="technical"))
+    refusal = refuse(
+        rw,
+        engineer,
+        sign(rw.release, engineer, private, board_role="technical"),
+        r"^Only members of the release's review board sign it\.",
+    )
     assert (refusal.status, refusal.reason) == (403, "not_on_board")
 
 
@@ -279,7 +371,7 @@ def test_a_closed_release_takes_no_signatures(rw: ReleaseWorld) -> None:
     private, _ = rw.key_of(legal)
     envelope = sign(rw.release, legal, private)
     actions.do_withdraw_release(rw.release, actor=rw.cast.engineer_a, reason="Wrong version")
-    refusal = refuse(rw, legal, envelope)
+    refusal = refuse(rw, legal, envelope, r"^Release \d+ is withdrawn: it takes no more signatures\.")
     assert (refusal.status, refusal.reason) == (409, "release_closed")
 
 
@@ -290,7 +382,7 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     legal = rw.cast.reviewers["legal"]
     key = actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
     # A wrong passphrase: 400 and a recorded refusal, nothing signed
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(actions.GovernanceRefusal, match=r"^Wrong signing passphrase\.$") as raised:
         actions.do_sign_release_web(
             rw.release, actor=legal, board_role="legal", decision="approve", comment="", passphrase="not the passphrase"
         )
@@ -306,7 +398,9 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     assert approval.comment == "Fine."
     assert approval.claimed_signed_at.endswith("Z")
     # The same checks: a role not held is refused the same way
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(
+        actions.GovernanceRefusal, match=r"^You have no web-signing key: create one \(with a passphrase\) first\.$"
+    ) as raised:
         actions.do_sign_release_web(
             rw.release,
             actor=rw.cast.reviewers["risk"],
@@ -321,7 +415,7 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
 def test_web_signing_refuses_a_role_not_held(rw: ReleaseWorld) -> None:
     legal = rw.cast.reviewers["legal"]
     actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(actions.GovernanceRefusal, match=r"^You do not sit on board release-board as risk\.$") as raised:
         actions.do_sign_release_web(
             rw.release, actor=legal, board_role="risk", decision="approve", comment="", passphrase=PASSPHRASE
         )

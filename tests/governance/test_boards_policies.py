@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def board(cast: Any) -> Any:
 def test_only_platform_administrators_create_environments(cast: Any) -> None:
     # GIVEN a team admin and a compliance officer WHEN they create an environment THEN it is refused
     for person in (cast.admin_a, cast.compliance):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied, match=r"^Only platform administrators create environments\.$"):
             actions.do_create_environment(actor=person, slug="staging", name="Staging")
     # WHEN a platform administrator does THEN it exists and the event is written
     environment = actions.do_create_environment(actor=cast.superuser, slug="staging", name="Staging", rank=1)
@@ -56,7 +57,7 @@ def test_only_platform_administrators_create_environments(cast: Any) -> None:
         "rank": 1,
     }
     # AND the same slug twice is a 400 naming the slug
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ValidationError, match=r"An environment with slug 'staging' already exists\.") as raised:
         actions.do_create_environment(actor=cast.superuser, slug="staging", name="Again")
     assert "already exists" in errors_of(raised)["slug"][0]
     assert environment.slug == "staging"
@@ -68,7 +69,9 @@ def test_only_platform_administrators_create_environments(cast: Any) -> None:
 def test_a_team_board_is_managed_by_its_compliance_officers_and_admins(cast: Any) -> None:
     # GIVEN team A's engineer, auditor and a reviewer THEN none of them creates a board for team A
     for person in (cast.engineer_a, cast.auditor, cast.reviewers["legal"], cast.engineer_b):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(
+            PermissionDenied, match=r"^Only compliance officers and admins of team team-a manage its review boards\.$"
+        ):
             actions.do_create_board(actor=person, team=cast.team_a, slug="b", name="B")
     # WHEN the compliance officer does THEN it is team A's, recorded with the team
     board = actions.do_create_board(actor=cast.compliance, team=cast.team_a, slug="b", name="B")
@@ -77,7 +80,9 @@ def test_a_team_board_is_managed_by_its_compliance_officers_and_admins(cast: Any
     assert event.actor_id == cast.compliance.pk
     # AND the admin may seat people on it; the engineer may not
     actions.do_add_board_member(board, actor=cast.admin_a, user=cast.reviewers["risk"], board_role="risk")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(
+        PermissionDenied, match=r"^Only compliance officers and admins of team team-a manage its review boards\.$"
+    ):
         actions.do_add_board_member(board, actor=cast.engineer_a, user=cast.reviewers["legal"], board_role="legal")
 
 
@@ -88,7 +93,9 @@ def test_the_organisation_board_is_managed_by_platform_administrators_only(cast:
             actions.do_create_board(actor=person, team=None, slug="group", name="Group")
     board = actions.do_create_board(actor=cast.superuser, team=None, slug="group", name="Group")
     # AND seating anyone on it, from any team, is also for platform administrators
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(
+        PermissionDenied, match=r"^Only platform administrators manage the organisation's review boards\.$"
+    ):
         actions.do_add_board_member(board, actor=cast.compliance, user=cast.engineer_b, board_role="risk")
     member = actions.do_add_board_member(board, actor=cast.superuser, user=cast.engineer_b, board_role="risk")
     assert member.board == board
@@ -97,7 +104,10 @@ def test_the_organisation_board_is_managed_by_platform_administrators_only(cast:
 def test_a_team_board_seats_members_of_that_team_only(cast: Any, board: Any) -> None:
     # GIVEN team A's board WHEN team B's engineer (or someone of no team) is seated THEN a 400 naming the user
     for outsider in (cast.engineer_b, make_user("nobody")):
-        with pytest.raises(ValidationError) as raised:
+        with pytest.raises(
+            ValidationError,
+            match=rf"{outsider.username} is not a member of team team-a; a team board seats its members\.",
+        ) as raised:
             actions.do_add_board_member(board, actor=cast.compliance, user=outsider, board_role="risk")
         assert "is not a member of team team-a" in errors_of(raised)["user"][0]
     assert not BoardMember.objects.filter(user=cast.engineer_b).exists()
@@ -105,10 +115,12 @@ def test_a_team_board_seats_members_of_that_team_only(cast: Any, board: Any) -> 
 
 def test_board_seats_are_checked_and_recorded(cast: Any, board: Any) -> None:
     # An unknown role, the same seat twice: precise 400s
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"Unknown board role 'finance'; one of legal, compliance, risk, privacy, technical\."
+    ) as raised:
         actions.do_add_board_member(board, actor=cast.compliance, user=cast.auditor, board_role="finance")
     assert "Unknown board role 'finance'" in errors_of(raised)["board_role"][0]
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ValidationError, match=r"rita-legal already sits on release-board as legal\.") as raised:
         actions.do_add_board_member(board, actor=cast.compliance, user=cast.reviewers["legal"], board_role="legal")
     assert "already sits on release-board as legal" in errors_of(raised)["board_role"][0]
     # A person holds several roles as several seats; removing one writes its event with what was removed
@@ -122,7 +134,16 @@ def test_board_seats_are_checked_and_recorded(cast: Any, board: Any) -> None:
 
 
 def test_the_database_refuses_a_duplicate_seat(cast: Any, board: Any) -> None:
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with (
+        pytest.raises(
+            IntegrityError,
+            # PostgreSQL names the constraint; SQLite names its columns
+            match=r"board_member_unique_role"
+            r"|UNIQUE constraint failed: governance_boardmember\.board_id, governance_boardmember\.user_id, "
+            r"governance_boardmember\.board_role",
+        ),
+        transaction.atomic(),
+    ):
         BoardMember.objects.create(board=board, user=cast.reviewers["legal"], board_role="legal")
 
 
@@ -156,14 +177,21 @@ def test_policy_versions_are_immutable(cast: Any, env: Any, board: Any) -> None:
 def test_policies_are_managed_like_boards(cast: Any, env: Any, board: Any) -> None:
     # GIVEN team A's engineer and reviewer THEN they create no policy; an organisation policy is the superuser's
     for person in (cast.engineer_a, cast.reviewers["legal"]):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(
+            PermissionDenied,
+            match=r"^Only compliance officers and admins of team team-a manage its release policies\.$",
+        ):
             make_policy(person, cast.team_a, env, board)
     org_board = make_board(cast.superuser, None, {"legal": cast.engineer_b, "technical": cast.reviewers["technical"]})
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(
+        PermissionDenied, match=r"^Only platform administrators manage the organisation's release policies\.$"
+    ):
         make_policy(cast.compliance, None, env, org_board)
     policy = make_policy(cast.compliance, cast.team_a, env, board)
     # AND a new version is refused to those who may not manage it
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(
+        PermissionDenied, match=r"^Only compliance officers and admins of team team-a manage its release policies\.$"
+    ):
         actions.do_add_policy_version(
             policy, actor=cast.engineer_a, required_roles={}, min_total=1, approval_valid_days=1
         )
@@ -186,25 +214,37 @@ def test_a_team_policy_beats_the_organisation_policy(cast: Any, env: Any, board:
 
 def test_one_policy_per_scope_and_never_for_prohibited_practices(cast: Any, env: Any, board: Any) -> None:
     make_policy(cast.compliance, cast.team_a, env, board)
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError,
+        match=r"Team team-a already has policy 'High-risk production' \(id \d+\) for production and high risk",
+    ) as raised:
         make_policy(cast.compliance, cast.team_a, env, board, name="Second")
     assert "already has policy 'High-risk production'" in errors_of(raised)["risk_tier"][0]
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"A prohibited practice is never released: no policy governs it\."
+    ) as raised:
         make_policy(cast.compliance, cast.team_a, env, board, risk_tier="prohibited")
     assert "never released" in errors_of(raised)["risk_tier"][0]
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"Unknown risk tier 'extreme'; one of minimal, limited, high, prohibited\."
+    ) as raised:
         make_policy(cast.compliance, cast.team_a, env, board, risk_tier="extreme")
     assert "Unknown risk tier" in errors_of(raised)["risk_tier"][0]
 
 
 def test_a_policy_uses_a_board_of_its_team_or_the_organisation(cast: Any, env: Any) -> None:
     b_board = make_board(cast.superuser, cast.team_b, {"legal": cast.engineer_b}, slug="b-board")
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"Board b-board belongs to another team; team team-a's policy cannot use it\."
+    ) as raised:
         make_policy(cast.compliance, cast.team_a, env, b_board, required_roles={"legal": 1}, min_total=1)
     assert "belongs to another team" in errors_of(raised)["board"][0]
     # An organisation policy cannot be judged by a team's board either
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r"Board b-board belongs to another team; an organisation policy cannot use it\."
+    ) as invalid:
         make_policy(cast.superuser, None, env, b_board, required_roles={"legal": 1}, min_total=1)
+    assert list(invalid.value.message_dict) == ["board"]
 
 
 @pytest.mark.parametrize(
@@ -231,7 +271,7 @@ def test_a_policy_uses_a_board_of_its_team_or_the_organisation(cast: Any, env: A
 def test_policy_rules_are_validated(
     cast: Any, env: Any, board: Any, rules: dict[str, Any], field: str, message: str
 ) -> None:
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ValidationError, match=re.escape(message)) as raised:
         make_policy(cast.compliance, cast.team_a, env, board, **rules)
     assert message in " ".join(errors_of(raised)[field])
     assert not events(AuditEventType.POLICY_CREATED)
@@ -245,7 +285,10 @@ def test_a_person_counts_once_when_the_policy_is_checked_for_achievability(cast:
     # THEN {"legal": 1, "technical": 1} is achievable (both as legal, second as technical)
     make_policy(cast.compliance, cast.team_a, env, board, min_total=2)
     # BUT {"legal": 1, "technical": 2} is not: three slots, two people
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError,
+        match=r"Board small cannot fill these roles with distinct people: a person counts once, in one role\.",
+    ) as raised:
         actions.do_add_policy_version(
             board.policies.get(),
             actor=cast.compliance,

@@ -50,6 +50,6 @@ def test_a_bundle_holds_only_the_approvals_of_the_current_manifest(rw: ReleaseWo
 
 
 def test_only_readers_of_the_release_export_it(rw: ReleaseWorld) -> None:
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^You may not read this release\.$"):
         actions.do_export_bundle(rw.release, actor=rw.cast.engineer_b)
     assert not AuditEvent.objects.filter(event_type=AuditEventType.RELEASE_BUNDLE_EXPORTED).exists()

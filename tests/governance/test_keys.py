@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -51,7 +52,9 @@ def test_a_public_key_is_registered_in_pem_or_openssh_form_with_one_fingerprint(
     assert (event.after or {})["fingerprint"] == key.fingerprint
     # The same key again, in OpenSSH form, by anyone: refused as already registered
     ssh_line = trust_keys.public_key_openssh(private.public_key()) + " rita@laptop"
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(
+        actions.GovernanceRefusal, match=r"^The key sha256:[0-9a-f]{64} is already registered\.$"
+    ) as raised:
         actions.do_register_signing_key(actor=cast.engineer_a, public_key=ssh_line)
     assert raised.value.reason == "duplicate_key"
     assert refused_events()[0].metadata["reason"] == "duplicate_key"
@@ -95,7 +98,9 @@ def _wrong_keys() -> dict[str, tuple[str, str]]:
 @pytest.mark.parametrize("case", list(_wrong_keys()))
 def test_malformed_wrong_length_and_non_ed25519_keys_are_refused_precisely(cast: Any, case: str) -> None:
     value, expected = _wrong_keys()[case]
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(
+        actions.GovernanceRefusal, match="^Not accepted as an Ed25519 public key: .*" + re.escape(expected)
+    ) as raised:
         actions.do_register_signing_key(actor=cast.reviewers["legal"], public_key=value)
     assert raised.value.status == 400
     assert raised.value.reason == "malformed_key"
@@ -114,7 +119,9 @@ def test_service_accounts_register_no_signing_keys(cast: Any) -> None:
 
     account = core_actions.do_create_service_account(cast.team_a, actor=cast.admin_a, username="ci-bot")
     public = trust_keys.public_key_pem(trust_keys.generate_private_key().public_key())
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(
+        PermissionDenied, match=r"^Service accounts do not sign approvals; people register signing keys\.$"
+    ):
         actions.do_register_signing_key(actor=account.user, public_key=public)
 
 
@@ -221,7 +228,7 @@ def test_a_web_signing_key_is_sealed_by_the_passphrase(cast: Any) -> None:
     # The blob opens with the passphrase, for its owner only, to the key registered
     opened = keywrap.unseal(key.sealed_private_key, PASSPHRASE, owner_id=legal.pk)
     assert trust_keys.fingerprint(opened) == key.fingerprint
-    with pytest.raises(keywrap.WrongPassphrase):
+    with pytest.raises(keywrap.WrongPassphrase, match=r"^wrong signing passphrase$"):
         keywrap.unseal(key.sealed_private_key, "not the passphrase at all", owner_id=legal.pk)
     # Sealed with the configured (here: small) parameters
     assert keywrap.sealed_params(key.sealed_private_key) == keywrap.KdfParams(memory_kib=64, iterations=1, lanes=1)
@@ -231,11 +238,14 @@ def test_a_web_signing_key_is_sealed_by_the_passphrase(cast: Any) -> None:
 
 def test_one_live_web_signing_key_at_a_time_and_passphrase_rules(cast: Any) -> None:
     legal = cast.reviewers["legal"]
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ValidationError, match=r"A signing passphrase has at least 12 characters\.") as raised:
         actions.do_create_web_signing_key(actor=legal, passphrase="short")
     assert "at least 12 characters" in raised.value.message_dict["passphrase"][0]
     first = actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError,
+        match=r"You already have a web-signing key \(sha256:[0-9a-f]{64}\); revoke it before making another\.",
+    ) as raised:
         actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
     assert "revoke it before making another" in raised.value.message_dict["kind"][0]
     actions.do_revoke_signing_key(first, actor=legal, reason="Forgot the passphrase")
@@ -260,10 +270,13 @@ def test_who_revokes_a_key(cast: Any) -> None:
     _, key = _client_key(legal)
     # GIVEN the key of a reviewer of team A: team B's engineer, team A's engineer and auditor may not revoke it
     for person in (cast.engineer_b, cast.engineer_a, cast.auditor, cast.reviewers["risk"]):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(
+            PermissionDenied,
+            match=r"^Only the key's owner, a compliance officer of the owner's team or a platform administrator",
+        ):
             actions.do_revoke_signing_key(key, actor=person, reason="x")
     # A reason is required
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ValidationError, match=r"Say why the key is revoked\.") as raised:
         actions.do_revoke_signing_key(key, actor=cast.compliance, reason="  ")
     assert "Say why" in raised.value.message_dict["reason"][0]
     # The compliance officer of the owner's team revokes it, with server time and the reason
@@ -273,8 +286,9 @@ def test_who_revokes_a_key(cast: Any) -> None:
     event = AuditEvent.objects.get(event_type=AuditEventType.SIGNING_KEY_REVOKED)
     assert (event.after or {})["reason"] == "Laptop stolen"
     # Twice: refused, not written twice
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"The key was already revoked on ") as invalid:
         actions.do_revoke_signing_key(key, actor=legal, reason="again")
+    assert list(invalid.value.message_dict) == ["reason"]
     assert AuditEvent.objects.filter(event_type=AuditEventType.SIGNING_KEY_REVOKED).count() == 1
 
 

@@ -193,14 +193,20 @@ def test_requesting_a_release_puts_the_version_in_review_and_withdrawing_takes_i
     assert (requested.after or {})["manifest_digest"] == rw.release.manifest_digest
     assert requested.actor_id == rw.cast.engineer_a.pk
     # A second open release of the same version to the same environment is refused
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError,
+        match=r"Release \d+ of Limit scorer v1 to production is still open; withdraw it before requesting another\.",
+    ) as raised:
         actions.do_request_release(rw.version, actor=rw.cast.engineer_a, environment=rw.environment)
     assert "is still open; withdraw it" in raised.value.message_dict["model_version"][0]
     # Withdrawing needs a reason and a writer of the team
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(
+        PermissionDenied, match=r"^Only engineers and admins of the model's team withdraw its releases\.$"
+    ):
         actions.do_withdraw_release(rw.release, actor=rw.cast.reviewers["legal"], reason="no")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"'reason': \['Say why the release is withdrawn\.'\]") as invalid:
         actions.do_withdraw_release(rw.release, actor=rw.cast.engineer_a, reason="")
+    assert list(invalid.value.message_dict) == ["reason"]
     withdrawn = actions.do_withdraw_release(rw.release, actor=rw.cast.engineer_a, reason="Retrain first")
     assert withdrawn.status == "withdrawn"
     assert withdrawn.withdrawn_at is not None
@@ -209,8 +215,11 @@ def test_requesting_a_release_puts_the_version_in_review_and_withdrawing_takes_i
         "reason"
     ] == "Retrain first"
     # Twice: refused
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r"Release \d+ is withdrawn; only an open release is withdrawn\."
+    ) as invalid:
         actions.do_withdraw_release(withdrawn, actor=rw.cast.engineer_a, reason="again")
+    assert list(invalid.value.message_dict) == ["status"]
 
 
 def test_a_release_needs_a_use_case_and_a_policy_in_force(cast: Any, artifact_root: Any, onnx_path: Any) -> None:
@@ -219,7 +228,9 @@ def test_a_release_needs_a_use_case_and_a_policy_in_force(cast: Any, artifact_ro
     env = make_environment(cast.superuser)
     version = make_ready_version(cast, onnx_path, risk_tier="limited")
     # GIVEN no policy for limited risk in production THEN a 400 naming the environment and the tier
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"No release policy is in force for team team-a, environment production and limited risk"
+    ) as raised:
         actions.do_request_release(version, actor=cast.engineer_a, environment=env)
     message = raised.value.message_dict["environment"][0]
     assert "No release policy is in force for team team-a, environment production and limited risk" in message
@@ -228,14 +239,18 @@ def test_a_release_needs_a_use_case_and_a_policy_in_force(cast: Any, artifact_ro
     from tests.registry.factories import chunks_of
 
     bare_version = registry_actions.do_register_model_version(bare, actor=cast.engineer_a, chunks=chunks_of(onnx_path))
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"Model Bare has no use case: a release needs one, with its risk tier\."
+    ) as raised:
         actions.do_request_release(bare_version, actor=cast.engineer_a, environment=env)
     assert "has no use case" in raised.value.message_dict["model_version"][0]
     # GIVEN a policy WHEN a reviewer, an auditor or team B's engineer asks THEN refused; the engineer may
     board = make_board(cast.compliance, cast.team_a, dict(cast.reviewers))
     make_policy(cast.compliance, cast.team_a, env, board, risk_tier="limited")
     for person in (cast.reviewers["legal"], cast.auditor, cast.engineer_b, cast.compliance):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(
+            PermissionDenied, match=r"^Only engineers and admins of team team-a request releases of its models\.$"
+        ):
             actions.do_request_release(version, actor=person, environment=env)
     release = actions.do_request_release(version, actor=cast.engineer_a, environment=env)
     assert release.policy_version.policy.risk_tier == "limited"
@@ -250,7 +265,9 @@ def test_a_prohibited_use_case_is_never_released(cast: Any, artifact_root: Any, 
     # The registry refuses to make a served use case prohibited; were it so (set below the actions), the release
     # path refuses too.
     type(use_case).objects.filter(pk=use_case.pk).update(risk_tier="prohibited")
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"Use case Credit limit is a prohibited practice: it is never released\."
+    ) as raised:
         actions.do_request_release(ModelVersion.objects.get(pk=version.pk), actor=cast.engineer_a, environment=env)
     assert "prohibited practice" in raised.value.message_dict["model_version"][0]
 

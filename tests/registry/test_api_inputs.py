@@ -554,6 +554,7 @@ def test_version_answers_are_what_drf_would_build(cast, models, artifact_root):
     plain = make_model_version(model, departed, models.add, authors=[])
     departed.delete()
     versions = list(ModelVersion.objects.filter(pk__in=[linked.pk, plain.pk]).order_by("pk"))
+    assert versions == [linked, plain]
     for serializer_class in (ModelVersionSerializer, ModelVersionDetailSerializer):
         for version in versions:
             serializer = serializer_class()

@@ -306,8 +306,11 @@ def test_the_actions_refuse_people_who_may_not_start_jobs(world: World) -> None:
             label="churned",
             algorithm="gbt",
         )
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r"Must be the id of a dataset or feature-set version \(a positive integer\)\."
+    ) as invalid:
         actions.do_request_materialization(objects["view"], actor=world.cast.engineer_a, dataset_version="1")
+    assert list(invalid.value.message_dict) == ["dataset_version"]
     assert FeatureSetVersion.objects.count() == 1
 
 

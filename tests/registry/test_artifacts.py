@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator
@@ -72,7 +73,7 @@ def test_upload_over_the_limit_stops_early_and_leaves_nothing(store: ArtifactSto
             consumed.append(1)
             yield b"x" * 1000
 
-    with pytest.raises(ArtifactTooLarge):
+    with pytest.raises(ArtifactTooLarge, match=r"^The upload is larger than the limit of 10500 bytes\.$"):
         artifacts.receive(endless(), max_bytes=10_500)
 
     assert len(consumed) == 11
@@ -96,7 +97,7 @@ def test_a_failing_upload_stream_leaves_nothing(store: ArtifactStore) -> None:
         yield b"half of a model"
         raise ConnectionResetError("client went away")
 
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(ConnectionResetError, match=r"^client went away$"):
         artifacts.receive(broken(), max_bytes=1_000_000)
 
     assert staging_files(store) == []
@@ -106,7 +107,7 @@ def test_chunks_must_be_bytes(store: ArtifactStore) -> None:
     """GIVEN an upload stream yielding text
     WHEN it is received
     THEN it is refused and nothing is left."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^Upload chunks must be bytes, not str\.$"):
         artifacts.receive(cast(Iterator[bytes], iter(["text"])), max_bytes=100)
 
     assert staging_files(store) == []
@@ -116,7 +117,7 @@ def test_staged_upload_is_discarded_unless_committed(store: ArtifactStore) -> No
     """GIVEN a staged upload used as a context manager
     WHEN the block ends without a commit (validation refused it, or raised)
     THEN the staging file is removed."""
-    with pytest.raises(RuntimeError), artifacts.receive([b"model"], max_bytes=100):
+    with pytest.raises(RuntimeError, match=r"^validation blew up$"), artifacts.receive([b"model"], max_bytes=100):
         raise RuntimeError("validation blew up")
     with artifacts.receive([b"model"], max_bytes=100):
         pass
@@ -177,7 +178,7 @@ def test_commit_refuses_a_staged_file_changed_after_hashing(store: ArtifactStore
     staged = artifacts.receive([PAYLOAD], max_bytes=len(PAYLOAD))
     flip_a_byte(staged.path)
 
-    with pytest.raises(ArtifactCorrupted):
+    with pytest.raises(ArtifactCorrupted, match=rf"^The stored artifact {staged.sha256} no longer matches its digest"):
         artifacts.commit(staged)
 
     assert stored_files(store) == []
@@ -207,14 +208,26 @@ def test_corruption_on_disk_is_detected_on_read(store: ArtifactStore) -> None:
     flip_a_byte(stored.path)
     actual = hashlib.sha256(stored.path.read_bytes()).hexdigest()
 
-    with pytest.raises(ArtifactCorrupted) as caught, artifacts.open_verified(stored.sha256) as reader:
+    with (
+        pytest.raises(
+            ArtifactCorrupted,
+            match=rf"^The stored artifact {stored.sha256} no longer matches its digest \(its bytes hash to {actual}\)",
+        ) as caught,
+        artifacts.open_verified(stored.sha256) as reader,
+    ):
         for _chunk in reader:
             pass
     assert caught.value.actual == actual
     assert stored.sha256 in str(caught.value)
-    with pytest.raises(ArtifactCorrupted):
+    with pytest.raises(
+        ArtifactCorrupted,
+        match=rf"^The stored artifact {stored.sha256} no longer matches its digest \(its bytes hash to {actual}\)\.$",
+    ):
         artifacts.verify(stored.sha256)
-    with pytest.raises(ArtifactCorrupted):
+    with pytest.raises(
+        ArtifactCorrupted,
+        match=rf"^The stored artifact {stored.sha256} no longer matches its digest \(its bytes hash to {actual}\)\.$",
+    ):
         artifacts.read_verified(stored.sha256)
 
 
@@ -231,7 +244,7 @@ def test_a_partial_read_still_checks_the_whole_file(store: ArtifactStore) -> Non
             while reader.read(1_000_000):
                 pass
 
-    with pytest.raises(ArtifactCorrupted):
+    with pytest.raises(ArtifactCorrupted, match=rf"^The stored artifact {stored.sha256} no longer matches its digest"):
         read_in_steps()
 
 
@@ -241,9 +254,9 @@ def test_missing_artifact(store: ArtifactStore) -> None:
     THEN ArtifactMissing is raised."""
     digest = hashlib.sha256(b"never uploaded").hexdigest()
 
-    with pytest.raises(ArtifactMissing):
+    with pytest.raises(ArtifactMissing, match=rf"^No artifact with SHA-256 {digest} is stored\.$"):
         artifacts.open_verified(digest)
-    with pytest.raises(ArtifactMissing):
+    with pytest.raises(ArtifactMissing, match=rf"^No artifact with SHA-256 {digest} is stored\.$"):
         artifacts.verify(digest)
     assert not store.exists(digest)
 
@@ -257,7 +270,10 @@ def test_a_symlink_in_the_store_is_not_followed(store: ArtifactStore) -> None:
     target.parent.mkdir(parents=True)
     target.symlink_to("/etc/hostname")
 
-    with pytest.raises(ArtifactCorrupted):
+    with pytest.raises(
+        ArtifactCorrupted,
+        match=rf"^The stored artifact {digest} no longer matches its digest \(its bytes hash to unreadable \(",
+    ):
         artifacts.open_verified(digest)
 
 
@@ -280,7 +296,10 @@ def test_invalid_digests_never_become_paths(store: ArtifactStore, digest: Any) -
     WHEN it is used as a digest
     THEN InvalidDigest (a ValueError) is raised before any path is built."""
     for call in (store.path_for, artifacts.open_verified, artifacts.verify, artifacts.read_verified, store.exists):
-        with pytest.raises(InvalidDigest):
+        with pytest.raises(
+            InvalidDigest,
+            match="^" + re.escape(f"Not a SHA-256 digest (64 lowercase hexadecimal characters): {digest!r:.80}") + "$",
+        ):
             call(digest)
 
 

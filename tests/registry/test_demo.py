@@ -71,6 +71,7 @@ def test_demo_registers_a_flagged_dataset_and_a_real_onnx_model() -> None:
     assert use_case.owner.username == "ada-admin"
     assert use_case.limitations
     assert use_case.expected_roi
+    assert use_case.kpis
     assert all("baseline" in kpi and "target" in kpi for kpi in use_case.kpis)
     observed = set(KpiObservation.objects.filter(use_case=use_case).values_list("kpi", flat=True))
     assert observed == set(use_case.kpi_names())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -56,7 +57,10 @@ def test_a_breaking_change_needs_the_flag_and_is_recorded(cast):
     dataset = make_dataset(cast.team_a, cast.engineer_a)
     make_dataset_version(dataset, cast.engineer_a)
     # WHEN version 2 drops it without the flag
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError,
+        match=r"breaking schema change \(set the breaking-change flag to register it anyway\): churned: dropped",
+    ) as refused:
         make_dataset_version(dataset, cast.engineer_a, schema=without("churned"))
     # THEN it is refused, naming the column, and nothing is stored
     assert "churned" in refused.value.message_dict["schema"][0]
@@ -82,7 +86,7 @@ def test_a_breaking_change_needs_the_flag_and_is_recorded(cast):
 )
 def test_a_malformed_schema_is_refused_naming_the_field(cast, schema, path):
     dataset = make_dataset(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=re.escape(f"{path}: ")) as refused:
         make_dataset_version(dataset, cast.engineer_a, schema=schema)
     assert path in refused.value.message_dict["schema"][0]
 
@@ -90,7 +94,7 @@ def test_a_malformed_schema_is_refused_naming_the_field(cast, schema, path):
 @pytest.mark.parametrize("value", ["abc", "G" * 64, "", None])
 def test_the_content_fingerprint_is_a_sha256(cast, value):
     dataset = make_dataset(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=r"Must be a SHA-256 digest: 64 hexadecimal characters\.") as refused:
         make_dataset_version(dataset, cast.engineer_a, content_fingerprint=value)
     assert "content_fingerprint" in refused.value.message_dict
 
@@ -110,31 +114,47 @@ def test_versions_cannot_be_updated_even_in_sql(cast):
 
 
 @pytest.mark.parametrize(
-    "location",
+    ("location", "refusal"),
     [
-        "file:///etc/passwd",
-        "/data/customers",
-        "http://169.254.169.254/latest/meta-data/",
-        "https://169.254.169.254/latest/meta-data/",
-        "https://127.0.0.1/data",
-        "https://10.0.0.8/data",
-        "https://[::1]/data",
-        "https://metadata.google.internal/computeMetadata/v1/",
-        "https://localhost/data",
-        "s3://AKIA:secret@bucket/data",
-        "s3://user@bucket/data",
-        "abfss://container:key@account.dfs.core.windows.net/x",
-        "https://bucket.s3.amazonaws.com/data?X-Amz-Signature=abc&X-Amz-Credential=x",
-        "https://account.blob.core.windows.net/c/data?sv=2020&sig=abc",
-        "ftp://example.com/data",
-        "s3://bucket/data with space",
-        "s3://bucket/\u202edata",
+        ("file:///etc/passwd", "scheme 'file' is not allowed"),
+        ("/data/customers", "scheme '(none)' is not allowed"),
+        ("http://169.254.169.254/latest/meta-data/", "scheme 'http' is not allowed"),
+        (
+            "https://169.254.169.254/latest/meta-data/",
+            "address 169.254.169.254 is not a public address and is refused.",
+        ),
+        ("https://127.0.0.1/data", "address 127.0.0.1 is not a public address and is refused."),
+        ("https://10.0.0.8/data", "address 10.0.0.8 is not a public address and is refused."),
+        ("https://[::1]/data", "address ::1 is not a public address and is refused."),
+        (
+            "https://metadata.google.internal/computeMetadata/v1/",
+            "host 'metadata.google.internal' is internal and is refused.",
+        ),
+        ("https://localhost/data", "host 'localhost' is internal and is refused."),
+        ("s3://AKIA:secret@bucket/data", "must not contain credentials (user information before '@')."),
+        ("s3://user@bucket/data", "must not contain credentials (user information before '@')."),
+        (
+            "abfss://container:key@account.dfs.core.windows.net/x",
+            "must not contain credentials (user information before '@').",
+        ),
+        (
+            "https://bucket.s3.amazonaws.com/data?X-Amz-Signature=abc&X-Amz-Credential=x",
+            "must not contain credentials (query parameter 'X-Amz-Signature').",
+        ),
+        (
+            "https://account.blob.core.windows.net/c/data?sv=2020&sig=abc",
+            "must not contain credentials (query parameter 'sv').",
+        ),
+        ("ftp://example.com/data", "scheme 'ftp' is not allowed"),
+        ("s3://bucket/data with space", "must be a URI of at most 2048 visible characters without spaces."),
+        ("s3://bucket/\u202edata", "must be a URI of at most 2048 visible characters without spaces."),
     ],
 )
-def test_locations_that_could_leak_or_reach_inside_are_refused(cast, location):
-    with pytest.raises(ValidationError) as refused:
+def test_locations_that_could_leak_or_reach_inside_are_refused(cast, location, refusal):
+    with pytest.raises(ValidationError, match=re.escape(refusal)) as refused:
         make_dataset(cast.team_a, cast.engineer_a, location=location)
-    assert "location" in refused.value.message_dict
+    assert list(refused.value.message_dict) == ["location"]
+    assert refusal in refused.value.message_dict["location"][0]
 
 
 @pytest.mark.parametrize(
@@ -154,16 +174,22 @@ def test_ordinary_locations_are_accepted(cast, location):
 
 def test_dataset_names_clash_by_how_they_look(cast):
     make_dataset(cast.team_a, cast.engineer_a, name="Customers")
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r"'customers' looks the same as the existing Customers in team team-a"
+    ) as invalid:
         make_dataset(cast.team_a, cast.engineer_a, name="customers")
-    with pytest.raises(ValidationError):
+    assert list(invalid.value.message_dict) == ["name"]
+    with pytest.raises(
+        ValidationError, match=r"'Custorners' looks the same as the existing Customers in team team-a"
+    ) as invalid:
         make_dataset(cast.team_a, cast.engineer_a, name="Custorners")  # "rn" looks like "m"
+    assert list(invalid.value.message_dict) == ["name"]
 
 
 def test_only_writers_register_versions(cast):
     dataset = make_dataset(cast.team_a, cast.engineer_a)
     for persona in (cast.compliance, cast.auditor, cast.engineer_b, cast.reviewers["legal"]):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied, match=r"^You may not change registry objects of team team-a\.$"):
             make_dataset_version(dataset, persona)
     assert not dataset.versions.exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -69,7 +70,7 @@ def test_a_feature_view_keeps_its_definitions_and_writes_its_event(cast):
 )
 def test_feature_views_follow_the_convention(cast, overrides, field, words):
     dataset, _ = make_events_dataset(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=re.escape(words)) as refused:
         make_feature_view(cast.team_a, cast.engineer_a, dataset, **overrides)
     assert words in refused.value.message_dict[field][0]
 
@@ -77,13 +78,16 @@ def test_feature_views_follow_the_convention(cast, overrides, field, words):
 def test_feature_view_names_are_unique_per_team(cast):
     dataset, _ = make_events_dataset(cast.team_a, cast.engineer_a)
     make_feature_view(cast.team_a, cast.engineer_a, dataset)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"'customer_activity' is already taken in team team-a\.") as invalid:
         make_feature_view(cast.team_a, cast.engineer_a, dataset)
+    assert list(invalid.value.message_dict) == ["name"]
 
 
 def test_the_source_dataset_must_be_the_teams_own(cast):
     theirs, _ = make_events_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"'source_dataset': \['Invalid pk \"\d+\" - object does not exist\.'\]"
+    ) as refused:
         make_feature_view(cast.team_a, cast.engineer_a, theirs)
     assert "does not exist" in refused.value.message_dict["source_dataset"][0]
 
@@ -115,20 +119,22 @@ def test_a_feature_set_version_must_pin_its_source_and_only_its_teams_data(cast)
     _, other_version = make_events_dataset(cast.team_a, cast.engineer_a, name="Other events")
     _, theirs = make_events_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b)
     view = make_feature_view(cast.team_a, cast.engineer_a, dataset)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=r"Pin at least one version of the view's source dataset\.") as refused:
         actions.do_register_feature_set_version(view, actor=cast.engineer_a, dataset_versions=[other_version.pk])
     assert "source dataset" in refused.value.message_dict["dataset_versions"][0]
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"'dataset_versions': \['Invalid pk \"\d+\" - object does not exist\.'\]"
+    ) as refused:
         actions.do_register_feature_set_version(
             view, actor=cast.engineer_a, dataset_versions=[dataset_version.pk, theirs.pk]
         )
     assert refused.value.message_dict["dataset_versions"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=r"'unknown' is not a feature of this view\.") as refused:
         actions.do_register_feature_set_version(
             view, actor=cast.engineer_a, dataset_versions=[dataset_version.pk], statistics={"unknown": {"mean": 1}}
         )
     assert "not a feature" in refused.value.message_dict["statistics"][0]
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^You may not change registry objects of team team-a\.$"):
         actions.do_register_feature_set_version(view, actor=cast.auditor, dataset_versions=[dataset_version.pk])
     assert not FeatureSetVersion.objects.exists()
 
@@ -156,6 +162,8 @@ def test_a_model_version_records_the_feature_sets_it_was_trained_on(cast, models
     dataset_b, version_b = make_events_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b)
     view_b = make_feature_view(cast.team_b, cast.engineer_b, dataset_b, owner=cast.engineer_b)
     theirs = actions.do_register_feature_set_version(view_b, actor=cast.engineer_b, dataset_versions=[version_b.pk])
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"'feature_set_versions': \['Invalid pk \"\d+\" - object does not exist\.'\]"
+    ) as refused:
         make_model_version(model, cast.engineer_a, models.logistic, feature_set_versions=[theirs.pk])
     assert refused.value.message_dict["feature_set_versions"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']

@@ -6,6 +6,7 @@ the hostile ones only pretend to be models and are never loaded.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def test_versions_are_numbered_and_identical_content_is_stored_once(cast, models
 )
 def test_files_that_are_not_onnx_are_refused_and_nothing_is_kept(cast, models, artifact_root, fixture, code):
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(actions.RegistryRefusal) as refused:
+    with pytest.raises(actions.RegistryRefusal, match=re.escape(f"({code})")) as refused:
         make_model_version(model, cast.engineer_a, getattr(models, fixture))
     assert f"({code})" in refused.value.message_dict["file"][0]
     assert refused.value.metadata["reason"] == code
@@ -92,7 +93,7 @@ def test_files_that_are_not_onnx_are_refused_and_nothing_is_kept(cast, models, a
 def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(cast, models, artifact_root, settings):
     settings.MAX_ARTIFACT_BYTES = 100
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(actions.RegistryRefusal) as refused:
+    with pytest.raises(actions.RegistryRefusal, match=r"The upload is larger than the limit of 100 bytes\.") as refused:
         make_model_version(model, cast.engineer_a, models.logistic)
     assert refused.value.metadata["reason"] == "too_large"
     assert stored_files(artifact_root) == []
@@ -103,7 +104,9 @@ def test_another_teams_dataset_version_reads_as_missing(cast, models, artifact_r
     theirs = make_dataset_version(make_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b), cast.engineer_b)
     model = make_model(cast.team_a, cast.engineer_a)
     # WHEN team A registers a version trained on it
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"'dataset_versions': \['Invalid pk \"\d+\" - object does not exist\.'\]"
+    ) as refused:
         make_model_version(model, cast.engineer_a, models.logistic, dataset_versions=[theirs.pk])
     # THEN it reads exactly like an id that does not exist, and nothing is stored
     assert refused.value.message_dict["dataset_versions"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
@@ -113,19 +116,26 @@ def test_another_teams_dataset_version_reads_as_missing(cast, models, artifact_r
 
 def test_authors_must_belong_to_the_team(cast, models, artifact_root):
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=r"'bob-engineer' is not a member of team team-a\.") as refused:
         make_model_version(model, cast.engineer_a, models.logistic, authors=["erin-engineer", "bob-engineer"])
     assert "'bob-engineer' is not a member of team team-a." in refused.value.message_dict["authors"]
 
 
 @pytest.mark.parametrize(
-    "metrics", [{"auc": "0.9"}, {"auc": True}, {"auc": float("nan")}, [0.9], {"a": {"b": {"c": 1}}}]
+    ("metrics", "message"),
+    [
+        ({"auc": "0.9"}, "Metric auc must be a finite number."),
+        ({"auc": True}, "Metric auc must be a finite number."),
+        ({"auc": float("nan")}, "Metric auc must be a finite number."),
+        ([0.9], "metrics must be an object of numbers."),
+        ({"a": {"b": {"c": 1}}}, "Metric a.b must be a finite number."),
+    ],
 )
-def test_metrics_are_numbers_only(cast, models, artifact_root, metrics):
+def test_metrics_are_numbers_only(cast, models, artifact_root, metrics, message):
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=re.escape(message)) as refused:
         make_model_version(model, cast.engineer_a, models.logistic, metrics=metrics)
-    assert "metrics" in refused.value.message_dict
+    assert refused.value.message_dict == {"metrics": [message]}
     assert stored_files(artifact_root) == []
 
 
@@ -139,7 +149,7 @@ def test_a_failure_after_the_file_is_stored_removes_it(cast, models, artifact_ro
 
     monkeypatch.setattr(actions.artifacts, "commit", commit_then_fail)
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(DatabaseError):
+    with pytest.raises(DatabaseError, match=r"^connection lost$"):
         make_model_version(model, cast.engineer_a, models.logistic)
     # THEN neither the row nor the file remains
     assert not ModelVersion.objects.exists()
@@ -154,7 +164,7 @@ def test_a_failure_keeps_content_other_versions_reference(cast, models, artifact
         raise DatabaseError("connection lost")
 
     monkeypatch.setattr(actions.artifacts, "commit", fail)
-    with pytest.raises(DatabaseError):
+    with pytest.raises(DatabaseError, match=r"^connection lost$"):
         make_model_version(model, cast.engineer_a, models.logistic)
     assert artifacts.verify(kept.artifact_sha256).size == kept.artifact_size
 
@@ -221,7 +231,7 @@ def test_transitions_outside_the_lifecycle_are_refused(cast, models, artifact_ro
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
     for step in path:
         version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status=step, reason="step")
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=rf"version cannot become {to_status}; it may become: ") as refused:
         actions.do_change_version_status(version, actor=cast.admin_a, to_status=to_status, reason="skip")
     assert "cannot become" in refused.value.message_dict["to_status"][0]
     version.refresh_from_db()
@@ -235,7 +245,10 @@ def test_nobody_approves_or_deploys_by_hand(cast, models, artifact_root, to_stat
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
     version = actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="Ready")
     for actor in (cast.engineer_a, cast.admin_a, cast.compliance, cast.reviewers["risk"], cast.superuser):
-        with pytest.raises(ValidationError) as refused:
+        with pytest.raises(
+            ValidationError,
+            match=r"A version becomes approved when its review board's signatures meet the release policy",
+        ) as refused:
             actions.do_change_version_status(version, actor=actor, to_status=to_status, reason="LGTM")
         assert "request a release" in refused.value.message_dict["to_status"][0]
     version.refresh_from_db()
@@ -244,19 +257,25 @@ def test_nobody_approves_or_deploys_by_hand(cast, models, artifact_root, to_stat
 
 def test_reasons_are_required_and_only_writers_move_versions(cast, models, artifact_root):
     version = make_model_version(make_model(cast.team_a, cast.engineer_a), cast.engineer_a, models.logistic)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"Say why: a status change needs a reason\.") as invalid:
         actions.do_change_version_status(version, actor=cast.engineer_a, to_status="in_review", reason="  ")
+    assert list(invalid.value.message_dict) == ["reason"]
     for outsider in (cast.auditor, cast.engineer_b, cast.reviewers["risk"]):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied, match=r"^You may not change registry objects of team team-a\.$"):
             actions.do_change_version_status(version, actor=outsider, to_status="in_review", reason="Ready")
 
 
 def test_model_names_are_unique_per_team_by_how_they_look(cast):
     make_model(cast.team_a, cast.engineer_a, name="Churn scorer")
-    for variant in ["churn SCORER", "Churn scorer\u200b", "\u0421hurn scorer", "Churn \u202escorer"]:
-        with pytest.raises(ValidationError) as refused:
+    for variant, refusal in [
+        ("churn SCORER", "'churn SCORER' looks the same as the existing Churn scorer in team team-a"),
+        ("Churn scorer\u200b", "invisible formatting character U+200B ZERO WIDTH SPACE"),
+        ("\u0421hurn scorer", "mixes the scripts CYRILLIC, LATIN"),
+        ("Churn \u202escorer", "bidirectional control character U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ]:
+        with pytest.raises(ValidationError, match=re.escape(refusal)) as refused:
             make_model(cast.team_a, cast.engineer_a, name=variant)
-        assert "name" in refused.value.message_dict
+        assert list(refused.value.message_dict) == ["name"]
 
 
 def test_capitals_that_look_alike_collide_though_their_small_letters_do_not(cast):
@@ -269,7 +288,9 @@ def test_capitals_that_look_alike_collide_though_their_small_letters_do_not(cast
 
     make_model(cast.team_a, cast.engineer_a, name="Ilse scorer")
     assert name_key("Ilse scorer") != name_key("llse scorer")
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"'llse scorer' looks the same as the existing Ilse scorer in team team-a"
+    ) as refused:
         make_model(cast.team_a, cast.engineer_a, name="llse scorer")
     assert "looks the same" in refused.value.message_dict["name"][0]
     assert make_model(cast.team_a, cast.engineer_a, name="Else scorer").shape_key
@@ -277,16 +298,28 @@ def test_capitals_that_look_alike_collide_though_their_small_letters_do_not(cast
 
 def test_a_model_serves_only_its_own_teams_use_case(cast):
     theirs = make_use_case(cast.team_b, cast.engineer_b, owner=cast.engineer_b)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"'use_case': \['Invalid pk \"\d+\" - object does not exist\.'\]"
+    ) as refused:
         make_model(cast.team_a, cast.engineer_a, use_case=theirs)
     assert "does not exist" in refused.value.message_dict["use_case"][0]
 
 
-@pytest.mark.parametrize("tags", [["Churn"], ["a b"], ["x" * 64], ["churn", "churn"], "churn", [1]])
-def test_tags_are_short_lower_case_labels(cast, tags):
-    with pytest.raises(ValidationError) as refused:
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        (["Churn"], "tags[0] 'Churn' must be 1-63 lower-case ASCII letters"),
+        (["a b"], "tags[0] 'a b' must be 1-63 lower-case ASCII letters"),
+        (["x" * 64], "tags[0] 'xxxxxxxx"),
+        (["churn", "churn"], "tags lists an item twice."),
+        ("churn", "tags must be a list of strings."),
+        ([1], "tags[0] must be a non-empty string."),
+    ],
+)
+def test_tags_are_short_lower_case_labels(cast, tags, message):
+    with pytest.raises(ValidationError, match=re.escape(message)) as refused:
         make_model(cast.team_a, cast.engineer_a, tags=tags)
-    assert "tags" in refused.value.message_dict
+    assert list(refused.value.message_dict) == ["tags"]
 
 
 def test_update_model_records_the_change_and_keeps_the_tag_rows(cast):
@@ -314,7 +347,9 @@ def test_a_use_case_turned_prohibited_stops_its_models(cast, models, artifact_ro
     for version, last in ((deployed, "deployed"), (approved, "approved")):
         _release_path(version, cast.engineer_a, last)
     # WHEN the use case is classified as prohibited while a version is deployed, THEN that is refused
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"A model of this use case is deployed; retire it before prohibiting\."
+    ) as refused:
         actions.do_update_use_case(use_case, actor=cast.admin_a, risk_tier="prohibited")
     assert "retire it" in refused.value.message_dict["risk_tier"][0]
     # WHEN the deployed version is withdrawn first, THEN the use case may be prohibited, and nothing deploys again
@@ -322,6 +357,6 @@ def test_a_use_case_turned_prohibited_stops_its_models(cast, models, artifact_ro
     actions.do_change_version_status(deployed, actor=cast.engineer_a, to_status="deprecated", reason="stop")
     actions.do_update_use_case(use_case, actor=cast.admin_a, risk_tier="prohibited")
     approved.refresh_from_db()
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=r"The model's use case is a prohibited practice\.") as refused:
         _release_path(approved, cast.engineer_a, "deployed")
     assert "prohibited" in refused.value.message_dict["to_status"][0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,27 +31,29 @@ def test_create_use_case_writes_its_event(cast):
 
 def test_use_case_names_are_unique_per_team_by_how_they_look(cast):
     make_use_case(cast.team_a, cast.engineer_a, name="Churn prevention")
-    for variant in [
-        "CHURN PREVENTION",
-        "Churn prevention ",
-        "\u0421hurn prevention",
-    ]:  # the last starts with Cyrillic ES
-        with pytest.raises(ValidationError) as refused:
+    for variant, refusal in [
+        ("CHURN PREVENTION", "'CHURN PREVENTION' looks the same as the existing Churn prevention in team team-a"),
+        ("Churn prevention ", "'Churn prevention' is already taken in team team-a"),
+        ("\u0421hurn prevention", "mixes the scripts CYRILLIC, LATIN"),  # starts with Cyrillic ES
+    ]:
+        with pytest.raises(ValidationError, match=re.escape(refusal)) as refused:
             make_use_case(cast.team_a, cast.engineer_a, name=variant)
-        assert "name" in refused.value.message_dict
+        assert list(refused.value.message_dict) == ["name"]
     # Another team may use the name.
     make_use_case(cast.team_b, cast.engineer_b, name="Churn prevention", owner=cast.engineer_b)
     assert UseCase.objects.count() == 2
 
 
 def test_invisible_characters_in_a_name_are_refused(cast):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"bidirectional control character U\+202E RIGHT-TO-LEFT OVERRIDE"
+    ) as refused:
         make_use_case(cast.team_a, cast.engineer_a, name="Churn\u202eprevention")
     assert "U+202E" in refused.value.message_dict["name"][0]
 
 
 def test_owner_must_belong_to_the_team(cast):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=r"'owner': \['Must be a member of team team-a\.'\]") as refused:
         make_use_case(cast.team_a, cast.engineer_a, owner=cast.engineer_b)
     assert refused.value.message_dict["owner"] == ["Must be a member of team team-a."]
 
@@ -66,18 +69,18 @@ def test_owner_must_belong_to_the_team(cast):
     ],
 )
 def test_kpis_have_a_fixed_shape(cast, kpis, message):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=re.escape(message)) as refused:
         make_use_case(cast.team_a, cast.engineer_a, kpis=kpis)
     assert message in refused.value.message_dict["kpis"][0]
 
 
 def test_readers_cannot_create_or_update(cast):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^You may not change registry objects of team team-a\.$"):
         make_use_case(cast.team_a, cast.compliance, owner=cast.engineer_a)
     use_case = make_use_case(cast.team_a, cast.engineer_a)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^You may not change registry objects of team team-a\.$"):
         actions.do_update_use_case(use_case, actor=cast.auditor, scope="Everything")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=r"^You may not change registry objects of team team-a\.$"):
         actions.do_update_use_case(use_case, actor=cast.engineer_b, scope="Everything")
 
 
@@ -94,7 +97,7 @@ def test_update_records_only_what_changed(cast):
 
 def test_update_refuses_fields_that_are_not_editable(cast):
     use_case = make_use_case(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError, match=r"'team': \['This field cannot be set here\.'\]") as refused:
         actions.do_update_use_case(use_case, actor=cast.engineer_a, team=cast.team_b)
     assert "team" in refused.value.message_dict
 
@@ -118,7 +121,9 @@ def test_kpi_observations_are_recorded_over_time(cast):
 
 def test_an_observation_of_an_unknown_kpi_is_refused(cast):
     use_case = make_use_case(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"'nps' is not a KPI of this use case \(its KPIs: churn_rate\)\."
+    ) as refused:
         actions.do_record_kpi_observation(
             use_case, actor=cast.engineer_a, kpi="nps", value=1.0, observed_at=datetime(2026, 1, 1, tzinfo=UTC)
         )
@@ -129,7 +134,9 @@ def test_a_prohibited_use_case_cannot_be_served_by_a_model(cast):
     # GIVEN a use case the EU AI Act prohibits
     use_case = make_use_case(cast.team_a, cast.engineer_a, risk_tier="prohibited", name="Social scoring")
     # WHEN an engineer links a model to it
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(
+        ValidationError, match=r"This use case is a prohibited practice; no model may serve it\."
+    ) as refused:
         make_model(cast.team_a, cast.engineer_a, use_case=use_case)
     # THEN it is refused and nothing is stored
     assert "prohibited" in refused.value.message_dict["use_case"][0]

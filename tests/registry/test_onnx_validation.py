@@ -29,9 +29,11 @@ from . import hostile_onnx
 from .conftest import MEMORY_TEST_LIMIT, Models
 
 
-def refusal_of(path: Path, **kwargs: object) -> OnnxValidationError:
-    with pytest.raises(OnnxValidationError) as caught:
+def refusal_of(path: Path, code: Refusal, **kwargs: object) -> OnnxValidationError:
+    """The refusal of validating ``path``, which must carry ``code`` (its message starts with it)."""
+    with pytest.raises(OnnxValidationError, match=f"^{code}: ") as caught:
         validate_onnx(path, **kwargs)  # type: ignore[arg-type]
+    assert caught.value.code == code
     return caught.value
 
 
@@ -156,7 +158,7 @@ def test_external_data_not_declared_is_refused_even_if_present_on_disk(models: M
     """GIVEN a model whose external weights file sits right next to it on disk
     WHEN it is validated without declaring that file
     THEN it is refused: only uploaded files can be referenced, never whatever is lying around."""
-    error = refusal_of(models.external)
+    error = refusal_of(models.external, Refusal.EXTERNAL_DATA_REFUSED)
 
     assert error.code == Refusal.EXTERNAL_DATA_REFUSED
     assert "weights.bin" in error.message
@@ -183,7 +185,9 @@ def test_hostile_external_data_locations_are_refused(
     other = tmp_path / "other.bin"
     other.write_bytes(bytes(12))
 
-    error = refusal_of(models.external_locations[location], extra_files={"other.bin": other})
+    error = refusal_of(
+        models.external_locations[location], Refusal.EXTERNAL_DATA_REFUSED, extra_files={"other.bin": other}
+    )
 
     assert error.code == Refusal.EXTERNAL_DATA_REFUSED
     assert repr(location) in error.message
@@ -194,7 +198,7 @@ def test_external_data_hidden_in_a_constant_node_is_refused(models: Models) -> N
     """GIVEN a model whose Constant node (not an initializer) keeps its tensor in /etc/passwd
     WHEN it is validated
     THEN the reference is found and refused."""
-    error = refusal_of(models.external_in_constant)
+    error = refusal_of(models.external_in_constant, Refusal.EXTERNAL_DATA_REFUSED)
 
     assert error.code == Refusal.EXTERNAL_DATA_REFUSED
     assert "'/etc/passwd'" in error.message
@@ -205,7 +209,7 @@ def test_declared_external_file_names_must_be_plain(models: Models, name: str) -
     """GIVEN an external data file declared under a name that is a path (or the model's own name)
     WHEN the model is validated
     THEN it is refused before anything is copied or started."""
-    error = refusal_of(models.add, extra_files={name: models.external_weights})
+    error = refusal_of(models.add, Refusal.EXTERNAL_DATA_REFUSED, extra_files={name: models.external_weights})
 
     assert error.code == Refusal.EXTERNAL_DATA_REFUSED
 
@@ -217,7 +221,7 @@ def test_declared_external_file_that_is_a_symlink_is_refused(models: Models, tmp
     link = tmp_path / "weights.bin"
     link.symlink_to("/etc/passwd")
 
-    error = refusal_of(models.external, extra_files={"weights.bin": link})
+    error = refusal_of(models.external, Refusal.EXTERNAL_DATA_REFUSED, extra_files={"weights.bin": link})
 
     assert error.code == Refusal.EXTERNAL_DATA_REFUSED
     assert "symlink" in error.message
@@ -249,7 +253,7 @@ def test_files_that_are_not_onnx_are_refused_by_their_magic(
     THEN it is refused with a code and a message saying what it looks like, without being parsed."""
     path = getattr(models, attribute)
 
-    error = refusal_of(path)
+    error = refusal_of(path, code)
 
     assert error.code == code
     assert says in error.message
@@ -271,7 +275,7 @@ def test_pickle_is_never_loaded(models: Models, tmp_path: Path) -> None:
     hostile = tmp_path / "model.onnx"
     hostile.write_bytes(pickle.dumps(Exploit()))
 
-    error = refusal_of(hostile)
+    error = refusal_of(hostile, Refusal.PICKLE)
 
     assert error.code == Refusal.PICKLE
     assert not marker.exists()
@@ -284,7 +288,7 @@ def test_truncated_model_is_refused_as_truncated(models: Models, each_way: str) 
     """GIVEN the first half of a real model
     WHEN it is validated
     THEN it is refused as truncated."""
-    error = refusal_of(models.truncated)
+    error = refusal_of(models.truncated, Refusal.TRUNCATED)
 
     assert error.code == Refusal.TRUNCATED
 
@@ -293,7 +297,7 @@ def test_random_bytes_are_refused_as_not_onnx(models: Models, each_way: str) -> 
     """GIVEN four kilobytes of random bytes
     WHEN they are validated
     THEN they are refused as not ONNX."""
-    error = refusal_of(models.random)
+    error = refusal_of(models.random, Refusal.NOT_ONNX)
 
     assert error.code == Refusal.NOT_ONNX
 
@@ -302,7 +306,7 @@ def test_checker_failure_is_reported(models: Models, each_way: str) -> None:
     """GIVEN a graph where a node reads a value nothing produces
     WHEN it is validated
     THEN the ONNX checker's refusal is reported as checker_failed."""
-    error = refusal_of(models.checker_fails)
+    error = refusal_of(models.checker_fails, Refusal.CHECKER_FAILED)
 
     assert error.code == Refusal.CHECKER_FAILED
     assert "missing" in error.message
@@ -312,7 +316,7 @@ def test_model_the_runtime_cannot_load_is_refused(models: Models, each_way: str)
     """GIVEN a well-formed model using an operator of an unknown domain
     WHEN it is validated
     THEN ONNX Runtime's refusal is reported as runtime_failed."""
-    error = refusal_of(models.runtime_fails)
+    error = refusal_of(models.runtime_fails, Refusal.RUNTIME_FAILED)
 
     assert error.code == Refusal.RUNTIME_FAILED
     assert "Frobnicate" in error.message
@@ -329,7 +333,7 @@ def test_memory_limit_kills_validation_not_the_parent(models: Models, each_way: 
     (so the limit, not the model, was the cause)."""
     assert validate_onnx(models.add, memory_limit_bytes=MEMORY_TEST_LIMIT).outputs[0]["name"] == "y"
 
-    error = refusal_of(models.big, memory_limit_bytes=MEMORY_TEST_LIMIT)
+    error = refusal_of(models.big, Refusal.MEMORY_LIMIT, memory_limit_bytes=MEMORY_TEST_LIMIT)
 
     assert error.code == Refusal.MEMORY_LIMIT
     assert leftovers(models.folder) == []
@@ -341,7 +345,7 @@ def test_timeout_kills_the_child(models: Models, each_way: str) -> None:
     """GIVEN a time limit far too short to parse a 160 MB model
     WHEN it is validated
     THEN it is refused with timeout, the child process is gone and its private folder removed."""
-    error = refusal_of(models.big, time_limit_seconds=0.05)
+    error = refusal_of(models.big, Refusal.TIMEOUT, time_limit_seconds=0.05)
 
     assert error.code == Refusal.TIMEOUT
     assert "limit of 0.05 seconds" in error.message
@@ -355,7 +359,7 @@ def test_limits_default_from_settings(models: Models, settings: object) -> None:
     THEN the setting applies."""
     settings.ARTIFACT_VALIDATION_SECONDS = 0.05  # type: ignore[attr-defined]
 
-    assert refusal_of(models.big).code == Refusal.TIMEOUT
+    refusal_of(models.big, Refusal.TIMEOUT)
 
 
 def test_a_symlink_is_not_validated(models: Models, tmp_path: Path) -> None:
@@ -365,7 +369,7 @@ def test_a_symlink_is_not_validated(models: Models, tmp_path: Path) -> None:
     link = tmp_path / "model.onnx"
     link.symlink_to(models.add)
 
-    assert refusal_of(link).code == Refusal.NOT_ONNX
+    refusal_of(link, Refusal.NOT_ONNX)
 
 
 @pytest.mark.parametrize(
@@ -505,6 +509,7 @@ def test_the_server_is_single_threaded_and_keeps_nothing_of_our_environment(
     environ = Path(f"/proc/{SERVER.pid}/environ").read_bytes().split(b"\x00")
     names = {item.split(b"=", 1)[0].decode() for item in environ if item}
     assert "DATABASE_URL" not in names
+    assert "PATH" in names
     assert names <= {
         "PATH",
         "LANG",
@@ -597,7 +602,7 @@ def test_a_server_that_cannot_start_falls_back_to_fresh_interpreters(
 
     assert validate_onnx(models.add).outputs[0]["name"] == "y"
     assert not broken.usable
-    assert refusal_of(models.truncated).code == Refusal.TRUNCATED
+    refusal_of(models.truncated, Refusal.TRUNCATED)
     assert validator_children() == []
 
 

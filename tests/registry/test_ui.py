@@ -339,6 +339,7 @@ def test_model_version_detail_shows_contract_metrics_lineage_and_history(cast: A
     inputs = page.split("Inputs", 1)[1].split("Outputs", 1)[0]
     assert f"{first_input['name']} tensor {first_input['elem_type']} {shape}" in inputs
     outputs = page.split("Outputs", 1)[1].split("Opsets", 1)[0]
+    assert interface["outputs"]
     for output in interface["outputs"]:
         assert output["name"] in outputs
     assert f"SHA-256 {world.mv2.artifact_sha256}" in page

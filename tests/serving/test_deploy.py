@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_a_refused_deploy_keeps_its_evaluation_and_event_and_deploys_nothing(rw)
 
     submit(rw, rw.cast.reviewers[BoardRole.LEGAL], BoardRole.LEGAL)
     # WHEN engineer A deploys it
-    with pytest.raises(GateRefused) as refused:
+    with pytest.raises(GateRefused, match=r"^The deployment gate refused release \d+: quorum failed\.$") as refused:
         do_deploy(rw.release, actor=rw.cast.engineer_a)
     # THEN the gate's evaluation is stored (it outlived the rolled-back deploy), gate.failed lists every failed check,
     # and nothing was deployed
@@ -78,7 +79,9 @@ def test_artifact_bytes_replaced_after_approval_are_caught_and_nothing_is_deploy
     approve(rw)
     # WHEN the stored artifact is rewritten on disk, then the release is deployed
     overwrite_artifact(rw.version)
-    with pytest.raises(GateRefused) as refused:
+    with pytest.raises(
+        GateRefused, match=r"^The deployment gate refused release \d+: artifact_integrity failed\.$"
+    ) as refused:
         do_deploy(rw.release, actor=rw.cast.engineer_a)
     # THEN the re-hash fails, both the corruption and the refusal are recorded, nothing is deployed
     assert [check["name"] for check in refused.value.failed] == ["artifact_integrity"]
@@ -91,7 +94,9 @@ def test_artifact_bytes_replaced_after_approval_are_caught_and_nothing_is_deploy
 def test_a_release_deploys_once(rw):
     approve(rw)
     do_deploy(rw.release, actor=rw.cast.engineer_a)
-    with pytest.raises(GateRefused) as refused:
+    with pytest.raises(
+        GateRefused, match=r"^The deployment gate refused release \d+: release_open failed\.$"
+    ) as refused:
         do_deploy(rw.release, actor=rw.cast.admin_a)
     assert [check["name"] for check in refused.value.failed] == ["release_open"]
     assert Deployment.objects.count() == 1
@@ -112,24 +117,32 @@ def test_an_idempotency_key_used_for_another_release_is_a_conflict(rw, tmp_path:
     do_deploy(rw.release, actor=rw.cast.engineer_a, idempotency_key="ci-run-42")
     second = request(rw, new_version(rw, tmp_path, 2))
     approve(rw, second)
-    with pytest.raises(IdempotencyConflict):
+    with pytest.raises(
+        IdempotencyConflict,
+        match=r"^The idempotency key 'ci-run-42' was already used for another deployment \(deployment \d+",
+    ):
         do_deploy(second, actor=rw.cast.engineer_a, idempotency_key="ci-run-42")
     assert Deployment.objects.count() == 1
 
 
-@pytest.mark.parametrize("key", ["x" * 129, "line\nbreak", 42])
-def test_a_malformed_idempotency_key_is_refused(rw, key):
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("x" * 129, "At most 128 characters."), ("line\nbreak", "Only printable characters."), (42, "Must be a string.")],
+)
+def test_a_malformed_idempotency_key_is_refused(rw, key, message):
     approve(rw)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(ValidationError, match=re.escape(message)) as error:
         do_deploy(rw.release, actor=rw.cast.engineer_a, idempotency_key=key)
-    assert "idempotency_key" in error.value.message_dict
+    assert error.value.message_dict == {"idempotency_key": [message]}
     assert Deployment.objects.count() == 0
 
 
 @pytest.mark.parametrize("persona", ["engineer_b", "compliance", "auditor", "reviewer_legal"])
 def test_only_engineers_and_admins_of_the_team_deploy(rw, persona):
     approve(rw)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(
+        PermissionDenied, match=r"^Only engineers and admins of the model's team deploy its releases\.$"
+    ):
         do_deploy(rw.release, actor=rw.cast.all()[persona])
     assert Deployment.objects.count() == 0
     assert GateEvaluation.objects.count() == 0
@@ -172,7 +185,7 @@ def test_rollback_is_refused_when_the_earlier_approvals_no_longer_count(rw, tmp_
     _, key = rw.key_of(rw.cast.reviewers[BoardRole.LEGAL])
     governance.do_revoke_signing_key(key, actor=rw.cast.compliance, reason="Key leaked")
     # WHEN engineer A rolls back to release 1
-    with pytest.raises(GateRefused) as refused:
+    with pytest.raises(GateRefused, match=r"^The deployment gate refused release \d+: quorum failed\.$") as refused:
         do_rollback(rw.version.model, rw.environment, actor=rw.cast.engineer_a, to_release=rw.release)
     # THEN the gate refuses: its legal approval no longer counts
     assert [check["name"] for check in refused.value.failed] == ["quorum"]
@@ -185,14 +198,21 @@ def test_rollback_needs_a_release_deployed_there_before_and_not_serving_now(rw, 
     do_deploy(rw.release, actor=rw.cast.engineer_a)
     model = rw.version.model
     # the release serving now
-    with pytest.raises(ValidationError, match="serving"):
+    with pytest.raises(
+        ValidationError, match=r"^\{'release': \['Release \d+ is the one serving in this environment now\.'\]\}$"
+    ) as invalid:
         do_rollback(model, rw.environment, actor=rw.cast.engineer_a, to_release=rw.release)
+    assert list(invalid.value.message_dict) == ["release"]
     # a release never deployed
     never = request(rw, new_version(rw, tmp_path, 2))
-    with pytest.raises(ValidationError, match="never deployed"):
+    with pytest.raises(
+        ValidationError, match=r"Release \d+ was never deployed: there is nothing to return to\."
+    ) as invalid:
         do_rollback(model, rw.environment, actor=rw.cast.engineer_a, to_release=never)
+    assert list(invalid.value.message_dict) == ["release"]
     # another environment
     staging = governance.do_create_environment(actor=rw.cast.superuser, slug="staging", name="Staging")
-    with pytest.raises(ValidationError, match="is for production"):
+    with pytest.raises(ValidationError, match=r"Release \d+ is for production, not staging\.") as invalid:
         do_rollback(model, staging, actor=rw.cast.engineer_a, to_release=rw.release)
+    assert list(invalid.value.message_dict) == ["release"]
     assert Deployment.objects.count() == 1

@@ -34,6 +34,7 @@ def test_every_envelope_of_a_bundle_verifies_with_a_generic_verifier() -> None:
     bundle = json.loads(json.dumps(SignedRelease().bundle()))
     keys = {entry["fingerprint"]: entry["public_key"] for entry in bundle["public_keys"]}
 
+    assert bundle["approvals"]
     for approval in bundle["approvals"]:
         payload = generic_dsse_verify(approval["envelope"], keys)
         assert payload is not None

@@ -80,7 +80,7 @@ def test_a_blob_moved_to_another_user_does_not_open(blob: str) -> None:
         keywrap.unseal(blob, PASSPHRASE, owner_id=43)
     # Rewriting the owner in the blob breaks the authenticated data: it does not open for anyone.
     moved = edited(blob, lambda value: value.update(owner="43"))
-    with pytest.raises(WrongPassphrase):
+    with pytest.raises(WrongPassphrase, match=r"^wrong signing passphrase$"):
         keywrap.unseal(moved, PASSPHRASE, owner_id=43)
 
 
@@ -95,7 +95,7 @@ def test_a_blob_moved_to_another_user_does_not_open(blob: str) -> None:
     ids=["fingerprint", "iterations", "salt", "nonce"],
 )
 def test_any_edited_header_field_fails_authentication(blob: str, change) -> None:
-    with pytest.raises(WrongPassphrase):
+    with pytest.raises(WrongPassphrase, match=r"^wrong signing passphrase$"):
         keywrap.unseal(edited(blob, change), PASSPHRASE, owner_id=42)
 
 

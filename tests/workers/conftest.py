@@ -4,6 +4,9 @@ to wait for a job, grow the audit chain and hold a job at its next write.
 The worker is a subprocess started with the test process's environment, pointed at the test database through
 DATABASE_URL and at the same broker (CELERY_BROKER_URL, and ASSAY_DATA_DIR for the embedded filesystem broker).
 Tests that use it need committed data: they run with ``transactional_db``.
+
+For the Spark tests: the ``lake`` fixture (events and a label spine as Parquet), ``_inputs`` (the datasets and feature
+view over it) and ``spark_worker``, a real worker on the spark queue.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +36,7 @@ from assay.celery import app
 from core import audit
 from core.choices import FINISHED_JOB_STATUSES, AuditEventType
 from core.models import AuditEvent, Job, Team
+from tests.registry.factories import EVENTS_SCHEMA, make_dataset, make_dataset_version, make_feature_view
 
 REPO = Path(__file__).resolve().parents[2]
 QUEUE = "default"
@@ -249,3 +257,136 @@ def broker_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]
 def closed_port_broker() -> str:
     """A Redis URL on a port where nothing listens: connecting is refused at once."""
     return "redis://127.0.0.1:6390/0"
+
+
+# Spark: the data lake and inputs of the registry's Spark jobs, and a real worker on the spark queue (used by
+# test_spark_job_kinds.py, test_spark_jobs.py and test_spark_cluster.py).
+
+SPINE_SCHEMA: dict[str, Any] = {
+    "columns": [
+        {"name": "customer_id", "type": "int64", "nullable": False},
+        {"name": "event_time", "type": "timestamp", "nullable": False},
+        {"name": "churned", "type": "boolean", "nullable": False},
+    ]
+}
+START = datetime(2024, 1, 1, tzinfo=UTC)
+CUSTOMERS = 40
+
+
+@pytest.fixture
+def lake(settings: Any, tmp_path: Path) -> Path:
+    settings.DATA_LAKE_ROOT = str(tmp_path / "lake")
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.SPARK_JOB_POLL_SECONDS = 1
+    (tmp_path / "lake" / "events").mkdir(parents=True)
+    (tmp_path / "lake" / "labels").mkdir(parents=True)
+    events = [(c, START + timedelta(days=d, hours=c % 7)) for c in range(CUSTOMERS) for d in range(0, 60, 3 + c % 4)]
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": pa.array([c for c, _ in events], pa.int64()),
+                "event_time": pa.array([t for _, t in events], pa.timestamp("us", "UTC")),
+                "amount": pa.array(
+                    [Decimal(f"{(c * 7 + i) % 50}.25") for i, (c, _) in enumerate(events)], pa.decimal128(12, 2)
+                ),
+                "channel": pa.array(["web" if i % 3 else "shop" for i in range(len(events))]),
+            }
+        ),
+        tmp_path / "lake" / "events" / "part-0.parquet",
+    )
+    spine = [(c, START + timedelta(days=30 + w * 7)) for c in range(CUSTOMERS) for w in range(4)]
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": pa.array([c for c, _ in spine], pa.int64()),
+                "event_time": pa.array([t for _, t in spine], pa.timestamp("us", "UTC")),
+                "churned": pa.array([(c % 4 == 0) != (i % 9 == 0) for i, (c, _) in enumerate(spine)]),
+            }
+        ),
+        tmp_path / "lake" / "labels" / "part-0.parquet",
+    )
+    return tmp_path / "lake"
+
+
+def _inputs(cast: Any) -> tuple[Any, Any, Any]:
+    engineer = cast.engineer_a
+    events = make_dataset(cast.team_a, engineer, name="Events", location="lake://events")
+    events_version = make_dataset_version(events, engineer, schema=EVENTS_SCHEMA)
+    labels = make_dataset(cast.team_a, engineer, name="Churn labels", location="lake://labels")
+    labels_version = make_dataset_version(labels, engineer, schema=SPINE_SCHEMA)
+    features = [
+        {"name": "spend_30d", "definition": "amount", "aggregation": "sum", "window": "30d"},
+        {"name": "orders_30d", "definition": "1", "aggregation": "count", "window": "30d"},
+    ]
+    view = make_feature_view(cast.team_a, engineer, events, features=features)
+    return view, events_version, labels_version
+
+
+SPARK_JOB_TIMEOUT = 150
+
+
+class SparkWorker(Worker):
+    """A worker on the spark queue that also imports the test job kinds, as the Procfile's ``spark`` process."""
+
+    def start(self) -> SparkWorker:
+        command = [
+            sys.executable, "-m", "celery", "-A", "assay", "worker", "-l", "info",
+            "-Q", settings.SPARK_QUEUE, "-c", "1", "-n", self.node, "-I", "tests.workers.spark_job_kinds",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT
+        while f"{self.node} ready." not in self.log(offset):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"worker {self.node} did not start:\n{self.log(offset)[-4000:]}")
+            time.sleep(0.05)
+        return self
+
+    def pool_process(self) -> int:
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        return int(children[0])
+
+
+def purge(queue: str) -> None:
+    with app.connection_for_write() as conn:
+        channel: Any = conn.default_channel
+        channel.queue_declare(queue)
+        channel.queue_purge(queue)
+
+
+@pytest.fixture
+def spark_worker(start_worker: Callable[..., Worker], transactional_db: None, tmp_path: Path) -> Iterator[Any]:
+    """``spark_worker(name=None, env=None)``: start a SparkWorker on the test database (stopped at teardown)."""
+    purge(settings.SPARK_QUEUE)
+    started: list[SparkWorker] = []
+
+    def start(name: str | None = None, env: dict[str, str] | None = None) -> SparkWorker:
+        # The base fixture's environment (database, broker, data folder), with a worker of our own class.
+        probe_env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "ASSAY_DATA_DIR": str(settings.DATA_DIR),
+            "ARTIFACT_ROOT": str(settings.ARTIFACT_ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "SPARK_JOB_POLL_SECONDS": "1",
+            **(env or {}),
+        }
+        worker = SparkWorker(name or f"spark-test-{len(started)}-{os.getpid()}", probe_env, tmp_path / "w.log")
+        started.append(worker.start())
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait(job: Job, until: Callable[[Job], bool] | None = None) -> Job:
+    return wait_for_job(job, until=until, timeout=SPARK_JOB_TIMEOUT)

@@ -57,7 +57,10 @@ def test_a_rolled_back_transaction_sends_nothing(cast, empty_queue, django_captu
             dispatch_job("audit.verify", actor=cast.compliance)
             raise RuntimeError("the surrounding change failed")
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError, match=r"^the surrounding change failed$"),
+    ):
         change_that_fails()
 
     assert callbacks == []

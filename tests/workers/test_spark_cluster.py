@@ -26,9 +26,9 @@ from core.jobs import dispatch_job
 from registry import actions
 from registry.models import FeatureSetVersion
 from registry.pipelines import io
+from tests.workers import spark_job_kinds  # noqa: F401  (registers the test kinds in this process)
+from tests.workers.conftest import CUSTOMERS, _inputs, wait
 from tests.workers.spark_cluster import StandaloneCluster
-from tests.workers.test_spark_job_kinds import CUSTOMERS, _inputs, lake  # noqa: F401  (lake: the data fixture)
-from tests.workers.test_spark_jobs import spark_worker, wait  # noqa: F401  (spark_worker: the worker fixture)
 from workers.spark import java_problem
 
 
@@ -70,9 +70,9 @@ def descendants(pid: int) -> dict[int, list[str]]:
 
 def test_a_materialization_runs_on_the_standalone_cluster_named_by_spark_master(
     spark_cluster: StandaloneCluster,
-    spark_worker: Any,  # noqa: F811  (the imported fixture)
+    spark_worker: Any,
     cast: Any,
-    lake: Path,  # noqa: F811  (the imported fixture)
+    lake: Path,
 ) -> None:
     # GIVEN a Spark worker whose SPARK_MASTER is the cluster's master, with executors small enough for its worker
     worker = spark_worker(

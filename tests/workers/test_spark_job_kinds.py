@@ -8,14 +8,10 @@ the same runner, without the broker.)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-import pytest
 from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
@@ -25,54 +21,10 @@ from core.models import AuditEvent, Job
 from registry import actions
 from registry.models import FeatureSetVersion, ModelVersion
 from registry.pipelines import io
-from tests.registry.factories import EVENTS_SCHEMA, make_dataset, make_dataset_version, make_feature_view, make_model
+from tests.registry.factories import make_model
+from tests.workers.conftest import CUSTOMERS, _inputs
 from workers import tasks
 from workers.runner import JobContext, run_job
-
-SPINE_SCHEMA: dict[str, Any] = {
-    "columns": [
-        {"name": "customer_id", "type": "int64", "nullable": False},
-        {"name": "event_time", "type": "timestamp", "nullable": False},
-        {"name": "churned", "type": "boolean", "nullable": False},
-    ]
-}
-START = datetime(2024, 1, 1, tzinfo=UTC)
-CUSTOMERS = 40
-
-
-@pytest.fixture
-def lake(settings: Any, tmp_path: Path) -> Path:
-    settings.DATA_LAKE_ROOT = str(tmp_path / "lake")
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    settings.SPARK_JOB_POLL_SECONDS = 1
-    (tmp_path / "lake" / "events").mkdir(parents=True)
-    (tmp_path / "lake" / "labels").mkdir(parents=True)
-    events = [(c, START + timedelta(days=d, hours=c % 7)) for c in range(CUSTOMERS) for d in range(0, 60, 3 + c % 4)]
-    pq.write_table(
-        pa.table(
-            {
-                "customer_id": pa.array([c for c, _ in events], pa.int64()),
-                "event_time": pa.array([t for _, t in events], pa.timestamp("us", "UTC")),
-                "amount": pa.array(
-                    [Decimal(f"{(c * 7 + i) % 50}.25") for i, (c, _) in enumerate(events)], pa.decimal128(12, 2)
-                ),
-                "channel": pa.array(["web" if i % 3 else "shop" for i in range(len(events))]),
-            }
-        ),
-        tmp_path / "lake" / "events" / "part-0.parquet",
-    )
-    spine = [(c, START + timedelta(days=30 + w * 7)) for c in range(CUSTOMERS) for w in range(4)]
-    pq.write_table(
-        pa.table(
-            {
-                "customer_id": pa.array([c for c, _ in spine], pa.int64()),
-                "event_time": pa.array([t for _, t in spine], pa.timestamp("us", "UTC")),
-                "churned": pa.array([(c % 4 == 0) != (i % 9 == 0) for i, (c, _) in enumerate(spine)]),
-            }
-        ),
-        tmp_path / "lake" / "labels" / "part-0.parquet",
-    )
-    return tmp_path / "lake"
 
 
 def run(job: Job) -> Job:
@@ -80,20 +32,6 @@ def run(job: Job) -> Job:
     run_job(job.pk, fn[job.kind].job_fn, task_id=job.task_id, worker="in-process")
     job.refresh_from_db()
     return job
-
-
-def _inputs(cast: Any) -> tuple[Any, Any, Any]:
-    engineer = cast.engineer_a
-    events = make_dataset(cast.team_a, engineer, name="Events", location="lake://events")
-    events_version = make_dataset_version(events, engineer, schema=EVENTS_SCHEMA)
-    labels = make_dataset(cast.team_a, engineer, name="Churn labels", location="lake://labels")
-    labels_version = make_dataset_version(labels, engineer, schema=SPINE_SCHEMA)
-    features = [
-        {"name": "spend_30d", "definition": "amount", "aggregation": "sum", "window": "30d"},
-        {"name": "orders_30d", "definition": "1", "aggregation": "count", "window": "30d"},
-    ]
-    view = make_feature_view(cast.team_a, engineer, events, features=features)
-    return view, events_version, labels_version
 
 
 def test_materialize_then_train_registers_once_each(transactional_db: None, cast: Any, lake: Path, spark: Any) -> None:

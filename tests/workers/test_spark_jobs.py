@@ -9,62 +9,16 @@ The jobs are the small kinds of tests/workers/spark_job_kinds.py, which run thro
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from django.conf import settings
-
 from core.choices import JobStatus
 from core.jobs import dispatch_job, do_cancel_job
-from core.models import Job
 from registry.pipelines import io
 from tests.workers import spark_job_kinds  # noqa: F401  (registers the test kinds in this process)
-from tests.workers.conftest import REPO, WORKER_READY_TIMEOUT, Worker, wait_for_job
-
-SPARK_JOB_TIMEOUT = 150
-
-
-class SparkWorker(Worker):
-    """A worker on the spark queue that also imports the test job kinds, as the Procfile's ``spark`` process."""
-
-    def start(self) -> SparkWorker:
-        command = [
-            sys.executable, "-m", "celery", "-A", "assay", "worker", "-l", "info",
-            "-Q", settings.SPARK_QUEUE, "-c", "1", "-n", self.node, "-I", "tests.workers.spark_job_kinds",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]  # fmt: skip
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT
-        while f"{self.node} ready." not in self.log(offset):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                pytest.fail(f"worker {self.node} did not start:\n{self.log(offset)[-4000:]}")
-            time.sleep(0.05)
-        return self
-
-    def pool_process(self) -> int:
-        assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        assert len(children) == 1, children
-        return int(children[0])
-
-
-def purge(queue: str) -> None:
-    from assay.celery import app
-
-    with app.connection_for_write() as conn:
-        channel: Any = conn.default_channel
-        channel.queue_declare(queue)
-        channel.queue_purge(queue)
+from tests.workers.conftest import wait
 
 
 def java_processes_under(pid: int) -> list[int]:
@@ -77,43 +31,6 @@ def java_processes_under(pid: int) -> list[int]:
         except OSError:
             continue
     return found
-
-
-@pytest.fixture
-def spark_worker(start_worker: Callable[..., Worker], transactional_db: None, tmp_path: Path) -> Iterator[Any]:
-    """``spark_worker(name=None, env=None)``: start a SparkWorker on the test database (stopped at teardown)."""
-    purge(settings.SPARK_QUEUE)
-    started: list[SparkWorker] = []
-
-    def start(name: str | None = None, env: dict[str, str] | None = None) -> SparkWorker:
-        # The base fixture's environment (database, broker, data folder), with a worker of our own class.
-        probe_env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "ASSAY_DATA_DIR": str(settings.DATA_DIR),
-            "ARTIFACT_ROOT": str(settings.ARTIFACT_ROOT),
-            "PYTHONUNBUFFERED": "1",
-            "SPARK_JOB_POLL_SECONDS": "1",
-            **(env or {}),
-        }
-        worker = SparkWorker(name or f"spark-test-{len(started)}-{os.getpid()}", probe_env, tmp_path / "w.log")
-        started.append(worker.start())
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-def _database_url() -> str:
-    from tests.workers.conftest import database_url
-
-    return database_url()
-
-
-def wait(job: Job, until: Callable[[Job], bool] | None = None) -> Job:
-    return wait_for_job(job, until=until, timeout=SPARK_JOB_TIMEOUT)
 
 
 def test_a_prefork_child_runs_a_spark_job_with_its_own_session(spark_worker: Any) -> None:

@@ -3,6 +3,7 @@ target encoding, statistics, refused definitions, the written Parquet, and regis
 
 from __future__ import annotations
 
+import re
 import statistics as pystats
 from datetime import datetime
 from pathlib import Path
@@ -298,10 +299,14 @@ def test_bad_definitions_are_refused_before_spark_runs_a_job(spark: Any, artifac
     events = spark.createDataFrame(EVENTS, EVENT_COLUMNS)
     spark.sparkContext.setJobGroup("bad-definitions", "bad-definitions")
     try:
-        with pytest.raises(FeatureDefinitionError) as missing:
+        with pytest.raises(
+            FeatureDefinitionError, match=r"^feature 'spend_7d': definition 'amount \+ tip' reads 'tip'"
+        ) as missing:
             materialize(spark, view(feature("spend_7d", "amount + tip", "sum", "7d")), events)
         # Types only Spark's analysis knows (the result of a function) are still checked before any job.
-        with pytest.raises(FeatureDefinitionError) as typed:
+        with pytest.raises(
+            FeatureDefinitionError, match=r"^feature 'loud': aggregation 'sum' does not apply to a string"
+        ) as typed:
             materialize(spark, view(feature("loud", "upper(channel)", "sum", "7d")), events)
     finally:
         spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
@@ -419,9 +424,10 @@ def test_a_job_registers_one_immutable_version_with_its_output(spark: Any, cast:
     assert FeatureSetVersion.objects.filter(feature_view=feature_view).count() == 1
     assert AuditEvent.objects.filter(event_type=AuditEventType.FEATURE_SET_VERSION_REGISTERED).count() == 1
     # The new columns are frozen like the others.
-    with pytest.raises(DatabaseError), transaction.atomic():
+    frozen = r"registry_featuresetversion rows are immutable: UPDATE refused"
+    with pytest.raises(DatabaseError, match=frozen), transaction.atomic():
         FeatureSetVersion.objects.filter(pk=version.pk).update(storage_location="features/elsewhere")
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with pytest.raises(DatabaseError, match=frozen), transaction.atomic():
         FeatureSetVersion.objects.filter(pk=version.pk).update(row_count=4)
 
 
@@ -434,16 +440,28 @@ def test_registration_refuses_an_incomplete_or_foreign_output(cast: Any) -> None
     own = Job.objects.create(kind="registry.materialize_features", team=cast.team_a, requested_by=actor)
     foreign = Job.objects.create(kind="registry.materialize_features", team=cast.team_b, requested_by=cast.engineer_b)
     output: dict[str, Any] = {"storage_location": "features/x", "output_fingerprint": "a" * 64, "row_count": 3}
-    cases: list[tuple[dict[str, Any], str]] = [
-        ({"job": own, "storage_location": "features/x"}, "output_fingerprint"),
-        ({**output}, "job"),
-        ({**output, "job": foreign}, "job"),
-        ({**output, "job": own, "storage_location": "../outside"}, "storage_location"),
-        ({**output, "job": own, "output_fingerprint": "not-a-digest"}, "__all__"),
-        ({**output, "job": own, "statistics": {"spend_7d": {"histogram": {"counts": ["many"]}}}}, "statistics"),
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        (
+            {"job": own, "storage_location": "features/x"},
+            "output_fingerprint",
+            "A materialized version records output_fingerprint, row_count too.",
+        ),
+        ({**output}, "job", "A materialized version names the job that wrote it."),
+        ({**output, "job": foreign}, "job", "object does not exist."),
+        (
+            {**output, "job": own, "storage_location": "../outside"},
+            "storage_location",
+            "Must be a folder relative to the artifact root.",
+        ),
+        ({**output, "job": own, "output_fingerprint": "not-a-digest"}, "__all__", "feature_set_version_output_sha256"),
+        (
+            {**output, "job": own, "statistics": {"spend_7d": {"histogram": {"counts": ["many"]}}}},
+            "statistics",
+            "['counts'] must be a list of finite numbers.",
+        ),
     ]
-    for fields, field in cases:
-        with pytest.raises(ValidationError) as refused:
+    for fields, field, message in cases:
+        with pytest.raises(ValidationError, match=re.escape(message)) as refused:
             actions.do_register_feature_set_version(
                 feature_view, actor=actor, dataset_versions=[dataset_version.pk], **fields
             )

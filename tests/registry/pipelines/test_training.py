@@ -317,7 +317,7 @@ def refused(spark: Any, data: pd.DataFrame, **overrides: Any) -> str:
         "params": {},
     }
     arguments.update(overrides)
-    with pytest.raises(TrainingError) as raised:
+    with pytest.raises(TrainingError) as raised:  # noqa: PT011  (each caller compares the whole message)
         training.train(spark, frame(spark, data), **arguments)
     return str(raised.value)
 
@@ -428,16 +428,21 @@ def test_a_versions_job_is_frozen(training_target: dict[str, Any], lr: training.
         actor=training_target["engineer"],
         feature_set_version=training_target["feature_set"],
     )
-    with pytest.raises(DatabaseError), transaction.atomic():
+    with (
+        pytest.raises(DatabaseError, match=r"registry_modelversion rows are immutable: UPDATE refused"),
+        transaction.atomic(),
+    ):
         ModelVersion.objects.filter(pk=version.pk).update(job=None)
 
 
 def test_use_case_costs_come_as_a_pair_of_non_negative_numbers(cast: Any) -> None:
     engineer = cast.engineer_a
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(
+        ValidationError, match=r"Give it with cost_false_positive: the costs of errors come as a pair\."
+    ) as raised:
         make_use_case(cast.team_a, engineer, cost_false_positive=2.0)
     assert "cost_false_negative" in raised.value.message_dict
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ValidationError, match=r"A cost is a finite number, zero or more\.") as raised:
         make_use_case(cast.team_a, engineer, cost_false_positive=-1.0, cost_false_negative=1.0)
     assert raised.value.message_dict["cost_false_positive"] == ["A cost is a finite number, zero or more."]
     assert make_use_case(cast.team_a, engineer).decision_costs() is None
