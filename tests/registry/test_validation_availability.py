@@ -99,7 +99,10 @@ def test_slots_exclude_threads_of_one_process_and_other_processes(tmp_path: Path
         assert held_slots(slots.folder) == 2
 
         started = time.monotonic()
-        with pytest.raises(ValidatorBusy) as busy, slots.hold(retry_after=7):
+        with (
+            pytest.raises(ValidatorBusy, match=r"All 2 model validation slots .* try again in 7 seconds") as busy,
+            slots.hold(retry_after=7),
+        ):
             pass
         assert time.monotonic() - started < 1
         assert busy.value.retry_after == 7
@@ -141,10 +144,10 @@ def test_validation_beyond_the_slots_is_refused_before_any_child_starts(models: 
     refused for what it is; with a wait, validation proceeds once the slot frees."""
     slots = ValidationSlots(tmp_path / "slots", 1)
     with slots.hold():
-        with pytest.raises(ValidatorBusy):
+        with pytest.raises(ValidatorBusy, match=r"All 1 model validation slots of this server are busy"):
             validate_onnx(models.add, slots=slots)
         assert not list(models.folder.glob(".onnx-check-*"))
-        with pytest.raises(OnnxValidationError) as refused:
+        with pytest.raises(OnnxValidationError, match=r"^pickle: ") as refused:
             validate_onnx(models.pickle, slots=slots)
         assert refused.value.code == Refusal.PICKLE
 
@@ -193,7 +196,7 @@ def test_a_training_job_waits_for_a_slot_where_a_web_upload_is_refused(
     model = make_model(cast.team_a, cast.engineer_a)
     slots = ValidationSlots(tmp_path / "data" / "validation-slots", 1)
 
-    with slots.hold(), pytest.raises(ValidatorBusy):
+    with slots.hold(), pytest.raises(ValidatorBusy, match=r"All 1 model validation slots of this server are busy"):
         registry_actions.do_register_model_version(model, actor=cast.engineer_a, chunks=chunks_of(models.add))
 
     job = Job.objects.create(kind="registry.train_model", team=cast.team_a, requested_by=cast.engineer_a)
