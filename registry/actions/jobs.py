@@ -19,6 +19,9 @@ from core.jobs import dispatch_job
 from core.models import Job
 from registry.actions._shared import _require, _same_team
 from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel
+from registry.pipelines.feature_definitions import check_feature_view, entity_column
+from registry.pipelines.io import UNAVAILABLE_FORMATS, DataError, resolve_location
+from registry.pipelines.params import ALGORITHMS, InvalidParams, check_params
 
 MATERIALIZE_KIND = "registry.materialize_features"
 TRAIN_KIND = "registry.train_model"
@@ -46,8 +49,6 @@ def _columns(version: DatasetVersion) -> dict[str, dict[str, Any]]:
 
 def _check_readable(version: DatasetVersion, field: str) -> None:
     """What can be told from the registry alone: a format Spark reads here, a location it can reach."""
-    from registry.pipelines.io import UNAVAILABLE_FORMATS, DataError, resolve_location
-
     dataset = version.dataset
     if dataset.storage_format in UNAVAILABLE_FORMATS:
         raise ValidationError({field: f"{version}: {UNAVAILABLE_FORMATS[dataset.storage_format]}"})
@@ -77,8 +78,6 @@ def do_request_materialization(
     feature-set version once it is registered, as ``do_request_training`` would with those arguments (checked now
     as far as they can be without the data; the rest when the training job is requested).
     """
-    from registry.pipelines.feature_definitions import check_feature_view, entity_column
-
     _require(actor, feature_view.team)
     key = _clean_key(idempotency_key)
     (source,) = _same_team(
@@ -140,14 +139,13 @@ THEN_TRAIN_KEYS = frozenset({"model", "label", "algorithm", "params", "features"
 
 
 def _check_algorithm(algorithm: Any, params: Any, algorithm_field: str, params_field: str) -> Any:
-    """The algorithm is one training knows and its hyper-parameters fit it; returns the parameters."""
-    from registry.pipelines.training import ALGORITHMS, TrainingError, _check_params
-
+    """The algorithm is one training knows and its hyper-parameters fit it (checked as the job will check them);
+    returns the parameters."""
     if algorithm not in ALGORITHMS:
         raise ValidationError({algorithm_field: f"{algorithm!r} is not one of {', '.join(ALGORITHMS)}."})
     try:
-        _check_params(algorithm, params)
-    except TrainingError as error:
+        check_params(algorithm, params)
+    except InvalidParams as error:
         raise ValidationError({params_field: str(error)}) from None
     return params
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,17 +29,19 @@ from django.conf import settings
 from core.canonical import canonical_digest
 from registry.choices import Aggregation
 from registry.pipelines.feature_definitions import (
-    _ACCEPTS,
-    _TARGET_ENCODE,
-    _TEMPORAL,
-    _column_kinds,
-    _features_of,
-    _kind_of_spark_type,
-    _view_attr,
+    ACCEPTS,
+    TARGET_ENCODE,
+    TEMPORAL,
     check_feature_view,
+    column_kinds,
     entity_column,
+    features_of,
+    kind_of_spark_type,
     parse_window,
+    view_attr,
 )
+from registry.pipelines.io import file_listing, output_path, write_parquet_atomically
+from registry.pipelines.progress import Progress, report
 from registry.pipelines.statistics import feature_statistics
 
 if TYPE_CHECKING:
@@ -61,8 +63,6 @@ __all__ = [
 PARTITION_COLUMN = "as_of_date"
 DEFAULT_FOLDS = 5
 DEFAULT_SMOOTHING = 20.0
-
-Progress = Callable[[float, str], None]
 
 # Internal columns; a double underscore cannot start a feature or column name that the registry accepts.
 _IS_SPINE = "__is_spine"
@@ -100,11 +100,6 @@ class MaterializedFeatures:
 
 
 # --- Materialization ----------------------------------------------------------------------------------------------
-
-
-def _report(progress: Progress | None, fraction: float, stage: str) -> None:
-    if progress is not None:
-        progress(fraction, stage)
 
 
 def default_spine(events: DataFrame, entity: str, time_column: str, labels: Iterable[str] = ()) -> DataFrame:
@@ -172,12 +167,12 @@ def build_features(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    _report(progress, 0.0, "checking definitions")
+    report(progress, 0.0, "checking definitions")
     if folds < 2:
         raise FeatureDefinitionError([f"target encoding needs at least 2 folds, not {folds}"])
     if not smoothing >= 0:
         raise FeatureDefinitionError([f"target encoding smoothing must be a non-negative number, not {smoothing}"])
-    features = _features_of(feature_view)
+    features = features_of(feature_view)
     source_schema = dataset_version_df.schema
     problems = check_feature_view(
         feature_view, source_schema, spine_schema=spine_df.schema if spine_df is not None else None
@@ -186,13 +181,13 @@ def build_features(
         raise FeatureDefinitionError(problems)
     entity = entity_column(feature_view, source_schema)
     assert entity is not None  # checked above
-    time_kinds = _column_kinds(source_schema)
-    time_column = time_kinds[str(_view_attr(feature_view, "event_time_column")).casefold()][0]
+    time_kinds = column_kinds(source_schema)
+    time_column = time_kinds[str(view_attr(feature_view, "event_time_column")).casefold()][0]
 
     encodings = {
-        feature["name"]: _TARGET_ENCODE.match(feature["definition"])
+        feature["name"]: TARGET_ENCODE.match(feature["definition"])
         for feature in features
-        if _TARGET_ENCODE.match(feature["definition"])
+        if TARGET_ENCODE.match(feature["definition"])
     }
     label_columns = sorted({match.group(2) for match in encodings.values() if match is not None})
 
@@ -212,8 +207,8 @@ def build_features(
                 f"feature {feature['name']!r}: definition {feature['definition']!r} does not analyse: {first_line}"
             )
             continue
-        kind = _kind_of_spark_type(data_type)
-        if kind not in _ACCEPTS[feature["aggregation"]]:
+        kind = kind_of_spark_type(data_type)
+        if kind not in ACCEPTS[feature["aggregation"]]:
             analysis.append(
                 f"feature {feature['name']!r}: aggregation {feature['aggregation']!r} does not apply to a "
                 f"{data_type.simpleString()} value ({feature['definition']})"
@@ -230,7 +225,7 @@ def build_features(
         spine = _checked_spine(spine_df, entity, time_column)
     spine_columns = [name for name in spine.columns if name not in (entity, time_column)]
 
-    _report(progress, 0.1, "computing features")
+    report(progress, 0.1, "computing features")
     event_rows = events.select(F.col(entity), F.col(time_column), F.lit(False).alias(_IS_SPINE), *values)
     spine_rows = spine.select(
         F.col(entity), F.col(time_column).cast("timestamp").alias(time_column), *[F.col(c) for c in spine_columns]
@@ -284,14 +279,14 @@ def materialize(
     built = build_features(
         feature_view, dataset_version_df, spine_df, progress=progress, folds=folds, smoothing=smoothing
     )
-    features = _features_of(feature_view)
-    _report(progress, 0.2, "writing parquet")
+    features = features_of(feature_view)
+    report(progress, 0.2, "writing parquet")
     final, files = _write(built.dataframe, output_key or uuid.uuid4().hex)
-    _report(progress, 0.7, "output written")
+    report(progress, 0.7, "output written")
     written = spark.read.parquet(str(final))
-    _report(progress, 0.8, "computing statistics")
+    report(progress, 0.8, "computing statistics")
     statistics, row_count = feature_statistics(written, [feature["name"] for feature in features])
-    _report(progress, 1.0, "done")
+    report(progress, 1.0, "done")
     return MaterializedFeatures(
         dataframe=written,
         path=final,
@@ -306,14 +301,14 @@ def materialize(
 
 
 def _checked_spine(spine: DataFrame, entity: str, time_column: str) -> DataFrame:
-    kinds = _column_kinds(spine.schema)
+    kinds = column_kinds(spine.schema)
     problems = []
     if entity.casefold() not in kinds:
         problems.append(f"spine: needs the entity column {entity!r}")
     found = kinds.get(time_column.casefold())
     if found is None:
         problems.append(f"spine: needs the time column {time_column!r} (the time each row's features are computed at)")
-    elif found[1] != _TEMPORAL:
+    elif found[1] != TEMPORAL:
         problems.append(f"spine: {time_column!r} must be a timestamp or a date")
     reserved = [name for name in spine.columns if name.startswith("__") or name == PARTITION_COLUMN]
     if reserved:
@@ -376,8 +371,6 @@ def _target_encode(
 def parquet_files(folder: Path) -> list[list[Any]]:
     """``[relative path, size, sha256]`` of each Parquet file under ``folder``, sorted by path (Spark's _SUCCESS and
     .crc files are bookkeeping, not data): what a feature-set version's ``output_fingerprint`` is the digest of."""
-    from registry.pipelines.io import file_listing
-
     files = [path for path in folder.rglob("*.parquet") if path.is_file() and not path.name.startswith((".", "_"))]
     return file_listing(files, folder)
 
@@ -387,8 +380,6 @@ def _write(frame: DataFrame, key: str) -> tuple[Path, list[list[Any]]]:
     (registry.pipelines.io.write_parquet_atomically: a staging folder renamed into place; a retry of the same key
     replaces what an earlier attempt left), and list its files for the fingerprint."""
     from pyspark.sql import functions as F
-
-    from registry.pipelines.io import output_path, write_parquet_atomically
 
     # One file per date: the rows of a date are brought together before they are written.
     final = write_parquet_atomically(

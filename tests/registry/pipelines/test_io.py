@@ -1,7 +1,7 @@
 """registry.pipelines.io: lake locations, reading dataset versions with every check, atomic Parquet writes.
 
-Real Spark (the session-wide ``spark`` fixture) on tiny files written here. The dataset and version rows are
-unsaved model instances: reading needs only their fields.
+Real Spark (the session-wide ``spark`` fixture) on tiny files written here. The reader takes plain data
+(``io.DataSource``): no database.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 from django.core.exceptions import ValidationError
 
-from registry.choices import FingerprintSource
-from registry.models import Dataset, DatasetVersion
+from core.canonical import canonical_digest
 from registry.models.validators import validate_location
 from registry.pipelines import io
 from registry.pipelines.io import DataError
@@ -30,7 +29,6 @@ SCHEMA: dict[str, Any] = {
         {"name": "channel", "type": "string", "nullable": True},
     ]
 }
-ZERO = "0" * 64
 
 
 def table(rows: int = 20, **overrides: Any) -> pa.Table:
@@ -55,11 +53,12 @@ def lake(settings: Any, tmp_path: Path) -> Path:
     return root
 
 
-def version_of(location: str, storage_format: str = "parquet", schema: dict[str, Any] | None = None, **fields: Any):
-    dataset = Dataset(name="Events", storage_format=storage_format, location=location)
-    fields.setdefault("content_fingerprint", ZERO)
-    fields.setdefault("fingerprint_source", FingerprintSource.SUPPLIED)
-    return DatasetVersion(dataset=dataset, number=1, schema=schema or SCHEMA, **fields)
+def version_of(
+    location: str, storage_format: str = "parquet", schema: dict[str, Any] | None = None, **fields: Any
+) -> io.DataSource:
+    return io.DataSource(
+        name="Events v1", location=location, storage_format=storage_format, schema=schema or SCHEMA, **fields
+    )
 
 
 # --- lake:// locations --------------------------------------------------------------------------------------------
@@ -133,15 +132,20 @@ def test_parquet_reads_with_the_registered_columns(lake: Path, spark: Any) -> No
     (lake / "events").mkdir()
     pq.write_table(table(), lake / "events" / "part-0.parquet")
     (lake / "events" / "_SUCCESS").write_text("")
-    frame = io.read_dataset_version(spark, version_of("lake://events"))
-    assert frame.columns == ["customer_id", "event_time", "amount", "channel"]
-    assert frame.count() == 20
+    read = io.read_dataset_version(spark, version_of("lake://events"))
+    assert read.frame.columns == ["customer_id", "event_time", "amount", "channel"]
+    assert read.frame.count() == 20
+    # The digest of the files read (not _SUCCESS), for the caller to hold to the version's pin.
+    listing = io.file_listing([lake / "events" / "part-0.parquet"], lake / "events")
+    assert read.files_digest == canonical_digest(listing)
+    pq.write_table(table(rows=19), lake / "events" / "part-0.parquet")
+    assert io.read_dataset_version(spark, version_of("lake://events")).files_digest != read.files_digest
 
 
 def test_orc_reads(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     orc.write_table(table(), str(lake / "events" / "part-0.orc"))
-    frame = io.read_dataset_version(spark, version_of("lake://events", "orc"))
+    frame = io.read_dataset_version(spark, version_of("lake://events", "orc")).frame
     assert frame.count() == 20
 
 
@@ -149,7 +153,7 @@ def test_csv_reads_with_the_registered_types(lake: Path, spark: Any) -> None:
     (lake / "events.csv").write_text(
         "customer_id,event_time,amount,channel\n1,2024-01-01 10:00:00,2.5,web\n2,2024-01-02 11:00:00,,shop\n"
     )
-    frame = io.read_dataset_version(spark, version_of("lake://events.csv", "csv"))
+    frame = io.read_dataset_version(spark, version_of("lake://events.csv", "csv")).frame
     assert [io.registry_type(field.dataType) for field in frame.schema] == ["int64", "timestamp", "float64", "string"]
     assert frame.count() == 2
 
@@ -277,12 +281,16 @@ def test_the_fingerprint_ignores_row_order_and_partitioning_but_not_content(spar
 def test_a_computed_fingerprint_that_no_longer_matches_fails(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     pq.write_table(table(), lake / "events" / "part-0.parquet")
-    good = io.content_fingerprint(io.read_dataset_version(spark, version_of("lake://events")))
-    computed = version_of("lake://events", content_fingerprint=good, fingerprint_source=FingerprintSource.COMPUTED)
-    assert io.read_dataset_version(spark, computed).count() == 20
+    good = io.content_fingerprint(io.read_dataset_version(spark, version_of("lake://events")).frame)
+    computed = version_of("lake://events", content_fingerprint=good)
+    read = io.read_dataset_version(spark, computed)
+    io.check_content_fingerprint(read.frame, computed)
+    assert read.frame.count() == 20
     pq.write_table(table(rows=21), lake / "events" / "part-0.parquet")
+    changed = io.read_dataset_version(spark, computed)
     with pytest.raises(DataError, match=f"content fingerprint is [0-9a-f]{{64}}, not the registered {good}"):
-        io.read_dataset_version(spark, computed)
+        io.check_content_fingerprint(changed.frame, computed)
+    io.check_content_fingerprint(changed.frame, version_of("lake://events"))  # a supplied one is not recomputed
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
