@@ -51,7 +51,9 @@ def _clean_staging() -> None:
     running = {
         str(public_id) for public_id in Job.objects.filter(status=JobStatus.RUNNING).values_list("public_id", flat=True)
     }
-    removed = clean_stale_staging(lambda owner: owner in running, older_than=STAGING_GRACE_SECONDS)
+    removed = clean_stale_staging(
+        Path(settings.ARTIFACT_ROOT), lambda owner: owner in running, older_than=STAGING_GRACE_SECONDS
+    )
     if removed:
         logger.warning(
             "removed the staging files of %d job(s) that no longer run: %s", len(removed), ", ".join(removed)

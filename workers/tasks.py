@@ -37,6 +37,7 @@ from registry.actions import (
     do_register_model_version,
     do_request_training,
 )
+from registry.actions.jobs import check_readable
 from registry.choices import FingerprintSource
 from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, ModelVersion, RegisteredModel
 from registry.pipelines import io
@@ -136,6 +137,7 @@ def materialize_features(job: Job, ctx: JobContext) -> dict[str, Any]:
                     definitions,
                     source_frame,
                     spine_frame,
+                    artifact_root=artifact_root(),
                     progress=watch.report,
                     output_key=str(job.public_id),
                 )
@@ -190,13 +192,13 @@ def train_model(job: Job, ctx: JobContext) -> dict[str, Any]:
     actor = job_user(job)
     check_still_allowed(job, model)
     # 2. The feature set's files are the ones registered.
-    data_path = Path(settings.ARTIFACT_ROOT) / feature_set.storage_location
+    data_path = artifact_root() / feature_set.storage_location
     if not data_path.is_dir():
         raise JobFailed(f"The data of {feature_set} is missing from the artifact store ({data_path}).")
     check_feature_set_files(feature_set, data_path, actor)
     # 3. The pipeline: fit, evaluate, export to ONNX, check parity.
     ctx.progress(0.01, f"reading {feature_set}")
-    work_dir = Path(settings.ARTIFACT_ROOT) / "training" / str(job.public_id)
+    work_dir = artifact_root() / "training" / str(job.public_id)
     with spark_work(job, ctx) as (spark, watch):
         frame = spark.read.parquet(str(data_path))
         time_column = feature_set.feature_view.event_time_column
@@ -233,6 +235,11 @@ def train_model(job: Job, ctx: JobContext) -> dict[str, Any]:
 # --- The steps the Spark jobs share ----------------------------------------------------------------------------------
 
 
+def artifact_root() -> Path:
+    """Where jobs write (the ARTIFACT_ROOT setting), handed to the pipelines, which read no settings."""
+    return Path(settings.ARTIFACT_ROOT)
+
+
 def job_user(job: Job) -> AbstractBaseUser:
     """The requester, who registers what the job made: refused when gone or deactivated since the request."""
     user = job.requested_by
@@ -260,7 +267,7 @@ def spark_work(job: Job, ctx: JobContext) -> Iterator[tuple[SparkSession, SparkJ
     turned into clean failures (a message for the requester; the staging left by a failed write removed). The
     watch's ``report`` is the pipeline's progress callback, filling ``PIPELINE_SPAN`` of the job's progress."""
     # What an earlier attempt of this job left half-written when its worker died.
-    if io.remove_staging(str(job.public_id)):
+    if io.remove_staging(artifact_root(), str(job.public_id)):
         ctx.log("removed the staging files of an interrupted attempt", "warning")
     spark = spark_session_for(job)
     try:
@@ -271,7 +278,7 @@ def spark_work(job: Job, ctx: JobContext) -> Iterator[tuple[SparkSession, SparkJ
     except io.DataError as error:
         raise JobFailed(error.message) from None
     finally:
-        io.remove_staging(str(job.public_id))
+        io.remove_staging(artifact_root(), str(job.public_id))
 
 
 def dataset_source(version: DatasetVersion) -> io.DataSource:
@@ -287,12 +294,17 @@ def dataset_source(version: DatasetVersion) -> io.DataSource:
 
 
 def read_checked(spark: SparkSession, version: DatasetVersion, job: Job) -> DataFrame:
-    """``version``'s data, held to what was registered: the reader's checks (files, format, schema, nulls), then
+    """``version``'s data, held to what was registered: the location still one the registry accepts, the reader's
+    checks (files, format, schema, nulls), then
     the files' pin (the first read pins their digest; a later difference is recorded as ``dataset.data_changed``
     and fails the job), then, for a fingerprint Assay computed, the content. Raises ``DataError`` or ``JobFailed``.
     """
+    try:
+        check_readable(version, "dataset_version")
+    except ValidationError as refused:
+        raise JobFailed(" ".join(refused.messages)) from None
     source = dataset_source(version)
-    read = io.read_dataset_version(spark, source)
+    read = io.read_dataset_version(spark, source, lake_root=str(settings.DATA_LAKE_ROOT))
     if read.files_digest is not None:
         pinned = do_pin_dataset_files(version, files_digest=read.files_digest, job=job)
         if pinned.files_digest != read.files_digest:
@@ -327,7 +339,7 @@ def check_feature_set_files(feature_set: FeatureSetVersion, data_path: Path, act
 
 def remove_unregistered_output(job: Job) -> bool:
     """Remove ``features/<job id>`` under ARTIFACT_ROOT unless a feature-set version registered it."""
-    folder = io.output_path("features", str(job.public_id))
+    folder = io.output_path(artifact_root(), "features", str(job.public_id))
     if not folder.exists() or FeatureSetVersion.objects.filter(job=job).exists():
         return False
     shutil.rmtree(folder, ignore_errors=True)

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 from core.canonical import canonical_digest
 from registry.choices import Aggregation
 from registry.pipelines.feature_definitions import (
@@ -260,6 +258,7 @@ def materialize(
     dataset_version_df: DataFrame,
     spine_df: DataFrame | None = None,
     *,
+    artifact_root: Path,
     progress: Progress | None = None,
     output_key: str | None = None,
     folds: int = DEFAULT_FOLDS,
@@ -270,18 +269,19 @@ def materialize(
     ``dataset_version_df`` is the source dataset version as read by registry.pipelines.io.read_dataset_version.
     ``spine_df`` holds the entity column and the view's event-time column (the time each row is computed at), and
     any label columns target encodings need; without one, ``default_spine`` builds it. Output lands in
-    ARTIFACT_ROOT/features/<output_key>/ (a job passes its own id, so that a retry replaces its earlier attempt; a
-    random key otherwise). Raises FeatureDefinitionError before any Spark job when a definition does not fit the
-    data. ``progress(fraction, stage)`` is called between steps; a callback that raises stops the job: before the
-    write nothing is left, after it the folder at the job's key stays until the job's retry replaces it (it is
-    registered only by do_register_feature_set_version, so an unregistered folder is never read).
+    ``artifact_root``/features/<output_key>/ (the ARTIFACT_ROOT setting; a job passes its own id as the key, so
+    that a retry replaces its earlier attempt; a random key otherwise). Raises FeatureDefinitionError before any
+    Spark job when a definition does not fit the data. ``progress(fraction, stage)`` is called between steps; a
+    callback that raises stops the job: before the write nothing is left, after it the folder at the job's key
+    stays until the job's retry replaces it (it is registered only by do_register_feature_set_version, so an
+    unregistered folder is never read).
     """
     built = build_features(
         feature_view, dataset_version_df, spine_df, progress=progress, folds=folds, smoothing=smoothing
     )
     features = features_of(feature_view)
     report(progress, 0.2, "writing parquet")
-    final, files = _write(built.dataframe, output_key or uuid.uuid4().hex)
+    final, files = _write(built.dataframe, Path(artifact_root), output_key or uuid.uuid4().hex)
     report(progress, 0.7, "output written")
     written = spark.read.parquet(str(final))
     report(progress, 0.8, "computing statistics")
@@ -290,7 +290,7 @@ def materialize(
     return MaterializedFeatures(
         dataframe=written,
         path=final,
-        storage_location=final.relative_to(settings.ARTIFACT_ROOT).as_posix(),
+        storage_location=final.relative_to(artifact_root).as_posix(),
         fingerprint=canonical_digest(files),
         row_count=row_count,
         statistics=statistics,
@@ -375,7 +375,7 @@ def parquet_files(folder: Path) -> list[list[Any]]:
     return file_listing(files, folder)
 
 
-def _write(frame: DataFrame, key: str) -> tuple[Path, list[list[Any]]]:
+def _write(frame: DataFrame, artifact_root: Path, key: str) -> tuple[Path, list[list[Any]]]:
     """Write ``frame`` partitioned by as_of_date to ARTIFACT_ROOT/features/<key>, all or nothing
     (registry.pipelines.io.write_parquet_atomically: a staging folder renamed into place; a retry of the same key
     replaces what an earlier attempt left), and list its files for the fingerprint."""
@@ -384,7 +384,8 @@ def _write(frame: DataFrame, key: str) -> tuple[Path, list[list[Any]]]:
     # One file per date: the rows of a date are brought together before they are written.
     final = write_parquet_atomically(
         frame.repartition(F.col(PARTITION_COLUMN)),
-        output_path("features", key),
+        output_path(artifact_root, "features", key),
+        artifact_root=artifact_root,
         owner=key,
         partition_by=[PARTITION_COLUMN],
     )

@@ -9,9 +9,10 @@ version's pin (``files_digest``, pinned by the first read through an action: a c
 be checked, but a change after Assay first saw the data can); ``check_content_fingerprint`` then holds a version
 whose fingerprint Assay computed to it. Any difference raises ``DataError`` with a message naming what differs.
 
-Where the data is: ``lake://<relative path>`` resolves under the DATA_LAKE_ROOT setting (a local folder, or a URI
-such as ``s3a://bucket/prefix`` on a cluster) and never outside it, symbolic links followed; other schemes (s3a, gs,
-hdfs, abfss, dbfs) go to Spark as they are, read with the cluster's own credentials.
+Where the data is: ``lake://<relative path>`` resolves under the lake root (the DATA_LAKE_ROOT setting, passed by
+the caller: a local folder, or a URI such as ``s3a://bucket/prefix`` on a cluster) and never outside it, symbolic
+links followed; other schemes (s3a, gs, hdfs, abfss, dbfs) go to Spark as they are, read with the cluster's own
+credentials. Outputs go under the artifact root (the ARTIFACT_ROOT setting, passed by the caller too).
 
 ``write_parquet_atomically`` writes a job's output into a staging folder under ARTIFACT_ROOT/.staging/<owner>/ and
 renames it into place: readers see all of it or none. ``remove_staging(owner)`` and ``clean_stale_staging`` take away
@@ -31,13 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-
 from core.canonical import canonical_digest
 from registry import schema as registry_schema
 from registry.choices import StorageFormat
-from registry.models.validators import LAKE_SCHEME, lake_path, validate_location
+from registry.models.validators import LAKE_SCHEME, lake_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -149,23 +147,21 @@ def _is_uri(value: str) -> bool:
     return "://" in value
 
 
-def resolve_location(location: str) -> str:
-    """Where Spark reads ``location``: a local path or a URI. ``lake://`` resolves under DATA_LAKE_ROOT.
+def resolve_location(location: str, *, lake_root: str) -> str:
+    """Where Spark reads ``location``: a local path or a URI. ``lake://`` resolves under ``lake_root`` (the
+    DATA_LAKE_ROOT setting: a folder, or a URI on a cluster).
 
-    Raises ``DataError`` for a location that the registry would refuse today, for ``https`` (Spark does not read
-    it), and for a lake path that resolves outside the root (through ``..`` or a symbolic link).
+    ``location`` is one the registry accepts (registry.models.validators.validate_location: its callers check it
+    first, since the rules may have tightened since it was registered). Raises ``DataError`` for ``https`` (Spark
+    does not read it), and for a lake path that resolves outside the root (through a symbolic link).
     """
-    try:
-        validate_location(location)
-    except ValidationError as error:
-        raise DataError(f"The location {location!r} is refused: {' '.join(error.messages)}") from None
     scheme = location.split("://", 1)[0].lower()
     if scheme == "https":
         raise DataError(f"Spark does not read https locations ({location}); copy the data into the lake or a bucket.")
     if scheme != LAKE_SCHEME:
         return location
     relative = lake_path(location)
-    root = str(settings.DATA_LAKE_ROOT)
+    root = str(lake_root)
     if _is_uri(root):
         # Object stores have no symbolic links and lake_path refused every '..': joining is the whole story.
         return f"{root.rstrip('/')}/{relative}"
@@ -176,7 +172,7 @@ def resolve_location(location: str) -> str:
     return str(target)
 
 
-def _local_files(location: str, path: Path, source: DataSource) -> list[Path]:
+def _local_files(location: str, path: Path, source: DataSource, lake_root: str) -> list[Path]:
     """The data files under a local ``path``, each checked to exist, be readable and stay inside the lake."""
     if not path.exists():
         raise DataError(f"{source}: no data at {location} ({path} does not exist).")
@@ -192,7 +188,7 @@ def _local_files(location: str, path: Path, source: DataSource) -> list[Path]:
         )
         if not files:
             raise DataError(f"{source}: {location} ({path}) holds no data files.")
-    root = Path(str(settings.DATA_LAKE_ROOT)).resolve() if not _is_uri(str(settings.DATA_LAKE_ROOT)) else None
+    root = Path(lake_root).resolve() if not _is_uri(lake_root) else None
     for file in files:
         if root is not None and location.lower().startswith(f"{LAKE_SCHEME}://"):
             real = file.resolve()
@@ -310,7 +306,7 @@ def _canonical(text: str) -> str:
 # --- Reading ------------------------------------------------------------------------------------------------------
 
 
-def read_dataset_version(spark: SparkSession, source: DataSource) -> DatasetRead:
+def read_dataset_version(spark: SparkSession, source: DataSource, *, lake_root: str) -> DatasetRead:
     """The data of ``source`` with the registered columns, in the registered order, after every check but two.
 
     Raises ``DataError`` naming what is wrong: missing or unreadable files, a format other than the declared one,
@@ -325,10 +321,10 @@ def read_dataset_version(spark: SparkSession, source: DataSource) -> DatasetRead
         raise DataError(f"{source}: the storage format {declared!r} is not one Assay reads (parquet, orc, csv).")
     declared = StorageFormat(declared)
     location = source.location
-    path = resolve_location(location)
+    path = resolve_location(location, lake_root=lake_root)
     files: list[Path] = []
     if not _is_uri(path):
-        files = _local_files(location, Path(path), source)
+        files = _local_files(location, Path(path), source, str(lake_root))
         _check_format(files, declared, source)
     registered = registry_schema.parse_schema(dict(source.schema))
     frame = _load(spark, declared, path, registered, source)
@@ -494,35 +490,36 @@ def content_fingerprint(frame: DataFrame) -> str:
 # --- Writing ------------------------------------------------------------------------------------------------------
 
 
-def staging_root() -> Path:
-    return Path(settings.ARTIFACT_ROOT) / ".staging"
+def staging_root(artifact_root: Path) -> Path:
+    """Where writes are staged: ``.staging`` under the artifact root (the ARTIFACT_ROOT setting)."""
+    return Path(artifact_root) / ".staging"
 
 
-def output_path(category: str, key: str) -> Path:
+def output_path(artifact_root: Path, category: str, key: str) -> Path:
     """Where a job's output lives: ARTIFACT_ROOT/<category>/<key>, keyed by the job, so that a retry of the same
     job writes the same place (and replaces what an interrupted attempt left) instead of a second copy."""
     for part in (category, key):
         if not part or "/" in part or part.startswith(".") or "\x00" in part:
             raise ValueError(f"Invalid output path part {part!r}.")
-    return Path(settings.ARTIFACT_ROOT) / category / key
+    return Path(artifact_root) / category / key
 
 
 def write_parquet_atomically(
-    frame: DataFrame, destination: Path, *, owner: str, partition_by: Iterable[str] = ()
+    frame: DataFrame, destination: Path, *, artifact_root: Path, owner: str, partition_by: Iterable[str] = ()
 ) -> Path:
-    """Write ``frame`` as Parquet to ``destination`` (a folder under ARTIFACT_ROOT), all or nothing.
+    """Write ``frame`` as Parquet to ``destination`` (a folder under ``artifact_root``), all or nothing.
 
     Spark writes into ARTIFACT_ROOT/.staging/<owner>/<random>/; the finished folder is then renamed onto
     ``destination`` (same filesystem: one rename). An earlier folder at ``destination`` (a retried job's first
     attempt) is moved aside first and removed after. On failure the staging folder is removed and nothing appears
     at ``destination``. ``owner`` names who writes (the job's id), for ``remove_staging``.
     """
-    artifact_root = Path(settings.ARTIFACT_ROOT).resolve()
+    root = Path(artifact_root).resolve()
     destination = Path(destination)
     resolved = destination.resolve()
-    if not resolved.is_relative_to(artifact_root) or resolved.is_relative_to(staging_root().resolve()):
+    if not resolved.is_relative_to(root) or resolved.is_relative_to(staging_root(root)):
         raise ValueError(f"{destination} is not a place for job output under ARTIFACT_ROOT.")
-    owner_dir = staging_root() / _owner_key(owner)
+    owner_dir = staging_root(artifact_root) / _owner_key(owner)
     owner_dir.mkdir(parents=True, exist_ok=True)
     staging = owner_dir / uuid.uuid4().hex
     try:
@@ -559,19 +556,19 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def remove_staging(owner: str) -> bool:
+def remove_staging(artifact_root: Path, owner: str) -> bool:
     """Remove whatever ``owner`` left in the staging area (an attempt that died mid-write). True if anything was."""
-    folder = staging_root() / _owner_key(owner)
+    folder = staging_root(artifact_root) / _owner_key(owner)
     if not folder.exists():
         return False
     shutil.rmtree(folder, ignore_errors=True)
     return True
 
 
-def clean_stale_staging(is_live: Callable[[str], bool], *, older_than: float = 0.0) -> list[str]:
+def clean_stale_staging(artifact_root: Path, is_live: Callable[[str], bool], *, older_than: float = 0.0) -> list[str]:
     """Remove the staging folders of owners that are no longer running (``is_live(owner)`` false) and that were
     last written more than ``older_than`` seconds ago. Returns the owners cleaned up."""
-    root = staging_root()
+    root = staging_root(artifact_root)
     if not root.exists():
         return []
     removed = []

@@ -57,7 +57,7 @@ def test_the_demo_runs_end_to_end_and_a_second_run_adds_nothing(transactional_db
     assert 2000 <= events.row_count <= 10000
     # The registered fingerprint is the one Assay computes from the data (checked on read when "computed").
     events.fingerprint_source = FingerprintSource.COMPUTED
-    read = io.read_dataset_version(spark, dataset_source(events))
+    read = io.read_dataset_version(spark, dataset_source(events), lake_root=str(lake))
     assert io.content_fingerprint(read.frame) == events.content_fingerprint
 
     materialization = Job.objects.get(kind="registry.materialize_features", idempotency_key=demo.MATERIALIZE_KEY)

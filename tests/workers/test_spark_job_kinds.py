@@ -124,7 +124,8 @@ def test_materialize_then_train_registers_once_each(
     assert job.result["feature_set_version"] == feature_set.pk
     assert feature_set.row_count == CUSTOMERS * 4
     assert job.result["spark"]["stages_done"] >= 1
-    assert not io.staging_root().exists() or not any(io.staging_root().iterdir())
+    staging = io.staging_root(settings.ARTIFACT_ROOT)
+    assert not staging.exists() or not any(staging.iterdir())
     # A retry of the same job (its worker died after registering) finds the version: no second one.
     again = tasks.materialize_features.job_fn(job, JobContext(job))
     assert again["feature_set_version"] == feature_set.pk
@@ -192,8 +193,8 @@ def test_data_of_another_format_fails_the_job_and_leaves_nothing(
         "storage_format 'parquet'."
     )
     assert not FeatureSetVersion.objects.exists()
-    assert not io.output_path("features", str(job.public_id)).exists()
-    assert not (io.staging_root() / str(job.public_id)).exists()
+    assert not io.output_path(settings.ARTIFACT_ROOT, "features", str(job.public_id)).exists()
+    assert not (io.staging_root(settings.ARTIFACT_ROOT) / str(job.public_id)).exists()
 
 
 def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
@@ -235,7 +236,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     assert f"the files at lake://events changed after job {first.public_id} first read them" in changed.error
     assert f"not {pinned}" in changed.error
     assert FeatureSetVersion.objects.filter(feature_view=view).count() == 2
-    assert not io.output_path("features", str(changed.public_id)).exists()
+    assert not io.output_path(settings.ARTIFACT_ROOT, "features", str(changed.public_id)).exists()
     events_version.refresh_from_db()
     assert events_version.files_digest == pinned  # the pin is not moved by the changed files
     event = AuditEvent.objects.get(event_type="dataset.data_changed")

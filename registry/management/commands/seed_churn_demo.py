@@ -329,7 +329,7 @@ class Command(BaseCommand):
                 "card-holder: the spine the card activity features are computed at.",
             ),
         ):
-            folder = Path(resolve_location(location))
+            folder = Path(resolve_location(location, lake_root=str(settings.DATA_LAKE_ROOT)))
             if not (folder / "part-0.parquet").exists():
                 # The same seed writes the same rows: a lake wiped after registration gets its data back unchanged.
                 write_parquet(columns, schema, folder)
