@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.canonical import canonical_digest
 from registry import schema as registry_schema
+from registry.artifacts import hash_stream
 from registry.choices import StorageFormat
 from registry.models.validators import LAKE_SCHEME, lake_path
 
@@ -351,8 +352,6 @@ def file_listing(files: Iterable[Path], root: Path) -> list[list[Any]]:
     """``[path relative to root, size, sha256]`` of each file, sorted by path: the canonical description of a folder
     of data whose ``core.canonical.canonical_digest`` fingerprints it (feature-set outputs, dataset files). Each file
     is hashed as the artifact store hashes (registry.artifacts.hash_stream)."""
-    from registry.artifacts import hash_stream
-
     rows = []
     for file in files:
         with file.open("rb") as handle:
