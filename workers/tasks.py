@@ -250,11 +250,14 @@ def job_user(job: Job) -> AbstractBaseUser:
 
 def check_still_allowed(job: Job, obj: models.Model) -> None:
     """The requester must still be allowed to write to the target's team when the job runs (roles change)."""
-    if not type(obj)._default_manager.restrict(job.requested_by, CHANGE).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+    # The registry's managers restrict by user and action (core.querysets); Django's Manager type does not say so.
+    manager: Any = type(obj)._default_manager
+    if not manager.restrict(job.requested_by, CHANGE).filter(pk=obj.pk).exists():
         raise JobFailed(f"{job.requested_by} may no longer change {obj}; nothing was registered.")
 
 
-def spark_session_for(job: Job) -> SparkSession:
+def spark_session() -> SparkSession:
+    """This worker process's session; no usable Java fails the job with the fix in its message."""
     try:
         return get_spark()
     except SparkUnavailable as error:
@@ -269,7 +272,7 @@ def spark_work(job: Job, ctx: JobContext) -> Iterator[tuple[SparkSession, SparkJ
     # What an earlier attempt of this job left half-written when its worker died.
     if io.remove_staging(artifact_root(), str(job.public_id)):
         ctx.log("removed the staging files of an interrupted attempt", "warning")
-    spark = spark_session_for(job)
+    spark = spark_session()
     try:
         with spark_job(spark, job, ctx.report, span=PIPELINE_SPAN) as watch:
             yield spark, watch
@@ -294,11 +297,10 @@ def dataset_source(version: DatasetVersion) -> io.DataSource:
 
 
 def read_checked(spark: SparkSession, version: DatasetVersion, job: Job) -> DataFrame:
-    """``version``'s data, held to what was registered: the location still one the registry accepts, the reader's
-    checks (files, format, schema, nulls), then
-    the files' pin (the first read pins their digest; a later difference is recorded as ``dataset.data_changed``
-    and fails the job), then, for a fingerprint Assay computed, the content. Raises ``DataError`` or ``JobFailed``.
-    """
+    """``version``'s data, held to what was registered, in this order: its location is still one the registry
+    accepts; the reader's checks (files, format, schema, nulls); the files' pin (the first read pins their digest; a
+    later difference is recorded as ``dataset.data_changed`` and fails the job); for a fingerprint Assay computed,
+    the content. Raises ``DataError`` or ``JobFailed``."""
     try:
         check_readable(version, "dataset_version")
     except ValidationError as refused:
