@@ -112,13 +112,14 @@ def main(argv: list[str]) -> int:
     from registry.pipelines.features import build_features, materialize
     from workers.spark import get_spark, stop_spark
 
+    artifacts = workdir / "artifacts"
     jvm_start, spark = _timed(get_spark)
     print(
         f"JVM and SparkSession start: {jvm_start:.1f} s (master {spark.sparkContext.master}, once per worker process)"
     )
     warm = workdir / "warm.parquet"
     _write_events(warm, 20_000, 200)
-    materialize(spark, VIEW, spark.read.parquet(str(warm)))
+    materialize(spark, VIEW, spark.read.parquet(str(warm)), artifact_root=artifacts)
 
     print()
     print(
@@ -133,7 +134,7 @@ def main(argv: list[str]) -> int:
         aggregation, _ = _timed(
             lambda events=events: build_features(VIEW, events).dataframe.write.format("noop").mode("overwrite").save()
         )
-        whole, result = _timed(lambda events=events: materialize(spark, VIEW, events))
+        whole, result = _timed(lambda events=events: materialize(spark, VIEW, events, artifact_root=artifacts))
         in_pandas, frame = _timed(lambda path=path: _pandas_features(path))
         spark_orders = result.statistics["orders_30d"]["mean"]
         if len(frame) != result.row_count or abs(frame["orders_30d"].mean() - spark_orders) > 1e-9 * spark_orders:

@@ -260,6 +260,13 @@ def verify_chain(chunk_size: int = 2000, on_progress: Callable[[int, int], None]
     return _walk(after_seq=0, after_hash=GENESIS_HASH, checked_before=0, chunk_size=chunk_size, on_progress=on_progress)
 
 
+@transaction.atomic
+def record_verification(report: ChainReport, *, actor: Any | None, target: models.Model | None = None) -> AuditEvent:
+    """Record a verification's verdict (``audit.chain_verified``, the report as its ``after``): the audit.verify
+    job's result, kept in the chain it judged. Its own transaction: the walk itself writes nothing."""
+    return record_event(AuditEventType.AUDIT_CHAIN_VERIFIED, actor=actor, target=target, after=report.as_dict())
+
+
 # --- Signed checkpoints -------------------------------------------------------------------------------------------
 
 CHECKPOINT_TYPE = "https://assay.dev/audit-checkpoint/v1"

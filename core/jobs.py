@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -183,6 +184,48 @@ def _job_with_key(requester: Any, kind: str, idempotency_key: str) -> Job | None
 
 def append_log(job: Job, message: str, level: str = "info") -> None:
     JobLogLine.objects.create(job=job, message=message[:10_000], level=level)
+
+
+def record_progress(job: Job, fraction: float, stage: str) -> None:
+    """Record how far a running job is. Progress only ever grows: a step reporting less than the record holds (a
+    pipeline starting its own count at 0 after the job's first step, a retried attempt) leaves it where it is, in
+    the same UPDATE, so two writers (the job and its Spark watcher) cannot move it back either. The stage is the
+    latest step's. A job finished meanwhile keeps its final record."""
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    Job.objects.filter(pk=job.pk).exclude(status__in=FINISHED_JOB_STATUSES).update(
+        progress=Greatest(models.F("progress"), models.Value(fraction, output_field=models.FloatField())),
+        stage=stage[:200],
+    )
+
+
+def start_attempt(job: Job, *, worker: str, process: str) -> Job:
+    """Mark a claimed job running as its next attempt on node ``worker`` (``process`` names the pool process, for
+    the log line), with its log line and ``job.started`` event. Call inside the transaction that locked its row."""
+    # An earlier attempt was interrupted: either the same message came back still "running" (its pool process
+    # died and the broker redelivered it: acks_late + reject_on_worker_lost, or Redis's visibility timeout), or
+    # the start-up sweep queued the job again under a new message.
+    retry = job.status == JobStatus.RUNNING or job.attempts > 0
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING,
+        attempts=models.F("attempts") + 1,
+        started_at=timezone.now(),
+        stage="starting",
+        worker=worker[:255],
+    )
+    job.refresh_from_db()
+    append_log(
+        job,
+        f"{'restarted after an interrupted attempt' if retry else 'started'} on {worker} ({process})"
+        f", attempt {job.attempts}",
+    )
+    record_event(
+        AuditEventType.JOB_STARTED,
+        actor=None,
+        target=job,
+        team=job.team,
+        metadata={"attempt": job.attempts, "worker": worker},
+    )
+    return job
 
 
 _FINISH_EVENTS = {

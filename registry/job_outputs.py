@@ -3,17 +3,15 @@ ready()). The job's result holds ids; a link is made only to a row that still ex
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.urls import reverse
 
 from core.jobs import register_output_links
+from core.models import Job
 from registry.actions.jobs import MATERIALIZE_KIND, TRAIN_KIND
+from registry.models import FeatureSetVersion, ModelVersion
 
 
-def _materialization(job: Any) -> list[tuple[str, str]]:
-    from registry.models import FeatureSetVersion
-
+def _materialization(job: Job) -> list[tuple[str, str]]:
     links: list[tuple[str, str]] = []
     version = (
         FeatureSetVersion.objects.filter(pk=job.result.get("feature_set_version"))
@@ -29,9 +27,7 @@ def _materialization(job: Any) -> list[tuple[str, str]]:
     return links
 
 
-def _training(job: Any) -> list[tuple[str, str]]:
-    from registry.models import ModelVersion
-
+def _training(job: Job) -> list[tuple[str, str]]:
     version = ModelVersion.objects.filter(pk=job.result.get("model_version")).select_related("model").first()
     if version is None:
         return []

@@ -14,13 +14,18 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
-from core.audit import record_event
-from core.choices import FINISHED_JOB_STATUSES, AuditEventType, JobStatus
+from core.choices import JobStatus
 from core.context import current_request_id
-from core.jobs import MAX_ATTEMPTS, append_log, finish_job, register_job_kind, task_name
+from core.jobs import (
+    MAX_ATTEMPTS,
+    append_log,
+    finish_job,
+    record_progress,
+    register_job_kind,
+    start_attempt,
+    task_name,
+)
 from core.models import Job
 
 logger = logging.getLogger(__name__)
@@ -35,29 +40,30 @@ class JobFailed(Exception):
 
 
 class JobContext:
-    """What a running job uses to report: progress, log lines and the cancellation check."""
+    """What a running job uses to report: progress, log lines and the cancellation check.
+
+    Progress never goes back (core.jobs.record_progress): a step reporting less than an earlier one keeps the
+    record, and its log line, at the furthest point reached.
+    """
 
     def __init__(self, job: Job) -> None:
         self.job = job
+        self._furthest = 0.0
 
     def progress(self, fraction: float, stage: str = "") -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        # A job finished meanwhile (cancelled while queued again, failed by the sweep) keeps its final record.
-        Job.objects.filter(pk=self.job.pk).exclude(status__in=FINISHED_JOB_STATUSES).update(
-            progress=fraction, stage=stage[:200]
-        )
-        if stage:
-            append_log(self.job, f"{fraction:.0%} {stage}")
-        self.check_cancelled()
+        """Record the step (0..1, and a log line), then stop with ``JobCancelled`` if cancellation was asked."""
+        self.report(fraction, stage, log=True)
 
     def report(self, fraction: float, stage: str = "", *, log: bool = True) -> None:
-        """Like ``progress``, with the log line optional: for figures refreshed every few seconds (workers.spark)."""
-        if log:
-            self.progress(fraction, stage)
+        """Like ``progress``; with ``log=False`` only the record is updated, without a log line or the cancellation
+        check: for figures refreshed every few seconds by another thread (workers.spark)."""
+        self._furthest = max(self._furthest, min(max(fraction, 0.0), 1.0))
+        record_progress(self.job, self._furthest, stage)
+        if not log:
             return
-        Job.objects.filter(pk=self.job.pk).exclude(status__in=FINISHED_JOB_STATUSES).update(
-            progress=min(max(fraction, 0.0), 1.0), stage=stage[:200]
-        )
+        if stage:
+            append_log(self.job, f"{self._furthest:.0%} {stage}")
+        self.check_cancelled()
 
     def log(self, message: str, level: str = "info") -> None:
         append_log(self.job, message, level)
@@ -103,31 +109,7 @@ def claim_job(job_id: int, *, task_id: str, worker: str) -> Job | None:
                 error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.",
             )
             return None
-        # An earlier attempt was interrupted: either the same message came back still "running" (its pool process
-        # died and the broker redelivered it: acks_late + reject_on_worker_lost, or Redis's visibility timeout), or
-        # the start-up sweep queued the job again under a new message.
-        retry = job.status == JobStatus.RUNNING or job.attempts > 0
-        Job.objects.filter(pk=job.pk).update(
-            status=JobStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=timezone.now(),
-            stage="starting",
-            worker=worker[:255],
-        )
-        job.refresh_from_db()
-        append_log(
-            job,
-            f"{'restarted after an interrupted attempt' if retry else 'started'} on {worker} ({worker_name()})"
-            f", attempt {job.attempts}",
-        )
-        record_event(
-            AuditEventType.JOB_STARTED,
-            actor=None,
-            target=job,
-            team=job.team,
-            metadata={"attempt": job.attempts, "worker": worker},
-        )
-    return job
+        return start_attempt(job, worker=worker, process=worker_name())
 
 
 def run_job(job_id: int, fn: Callable[[Job, JobContext], dict[str, Any] | None], *, task_id: str, worker: str) -> None:

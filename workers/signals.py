@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from celery.signals import worker_process_shutdown, worker_ready
+from django.conf import settings
 from django.db import connections
 
-from core.choices import JobStatus
+from core.choices import FINISHED_JOB_STATUSES, JobStatus
 from core.jobs import sweep_interrupted_jobs
 from core.models import Job
+from registry.pipelines.io import clean_stale_staging
+from workers.spark import stop_spark
+from workers.tasks import remove_unregistered_output
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +48,12 @@ STAGING_GRACE_SECONDS = 600
 
 def _clean_staging() -> None:
     """Remove what jobs that are not running left in ARTIFACT_ROOT/.staging (a worker killed mid-write)."""
-    from registry.pipelines.io import clean_stale_staging
-
     running = {
         str(public_id) for public_id in Job.objects.filter(status=JobStatus.RUNNING).values_list("public_id", flat=True)
     }
-    removed = clean_stale_staging(lambda owner: owner in running, older_than=STAGING_GRACE_SECONDS)
+    removed = clean_stale_staging(
+        Path(settings.ARTIFACT_ROOT), lambda owner: owner in running, older_than=STAGING_GRACE_SECONDS
+    )
     if removed:
         logger.warning(
             "removed the staging files of %d job(s) that no longer run: %s", len(removed), ", ".join(removed)
@@ -59,11 +63,6 @@ def _clean_staging() -> None:
 
 def _clean_unregistered_outputs() -> None:
     """Remove the feature outputs of finished jobs that never registered them (failed after their last attempt)."""
-    from django.conf import settings
-
-    from core.choices import FINISHED_JOB_STATUSES
-    from workers.tasks import remove_unregistered_output
-
     folder = Path(settings.ARTIFACT_ROOT) / "features"
     if not folder.is_dir():
         return
@@ -84,8 +83,6 @@ def _is_uuid(text: str) -> bool:
 @worker_process_shutdown.connect
 def stop_spark_on_exit(**kwargs: Any) -> None:
     """A pool process that exits (worker shutdown, max-tasks-per-child) stops its JVM cleanly."""
-    from workers.spark import stop_spark
-
     try:
         stop_spark()
     except Exception:  # exiting anyway: a JVM that will not stop dies with the process

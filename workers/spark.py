@@ -18,19 +18,19 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.db import connection
 
+from core.models import Job
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-    from core.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -191,21 +191,38 @@ class SparkJobCancelled(Exception):
     """The Assay job was cancelled and its Spark job group with it."""
 
 
+class JobReport(Protocol):
+    """Where a watch records the job's progress (workers.runner.JobContext.report): ``log`` False for figures
+    refreshed every few seconds, which update the record without a log line."""
+
+    def __call__(self, fraction: float, stage: str = "", *, log: bool = True) -> None: ...
+
+
 class SparkJobWatch:
     """The Spark side of one running Assay job: its job group, and a watcher thread that polls the job's record
     for a cancellation request (then cancels the group) and copies Spark's progress into the record.
 
-    ``report(fraction, stage)`` is the progress callback handed to a pipeline: the fraction and the step it names,
-    to which the watcher adds Spark's figures: stages done of total, rows read and written where Spark counts
-    them (``stage`` reads "aggregating windows · Spark: 5/7 stages, 12,000 rows in").
+    ``report(fraction, stage)`` is the progress callback handed to a pipeline: the fraction of the pipeline's work
+    and the step it names, to which the watcher adds Spark's figures: stages done of total, rows read and written
+    where Spark counts them (``stage`` reads "aggregating windows · Spark: 5/7 stages, 12,000 rows in"). The
+    pipeline's 0..1 fills ``span`` of the job's progress, so that the job's own steps before and after it (reading,
+    registering) keep their place on the bar.
     """
 
-    def __init__(self, spark: SparkSession, job: Job, report: Callable[..., None], poll_seconds: float) -> None:
+    def __init__(
+        self,
+        spark: SparkSession,
+        job: Job,
+        report: JobReport,
+        poll_seconds: float,
+        span: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
         self.spark = spark
         self.job = job
         self.group = str(job.public_id)
         self._report_to_job = report
         self.poll_seconds = poll_seconds
+        self._span = span
         self.cancelled = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -217,6 +234,8 @@ class SparkJobWatch:
 
     # Called by the pipeline, in the job's thread.
     def report(self, fraction: float, stage: str = "") -> None:
+        low, high = self._span
+        fraction = low + (high - low) * min(max(fraction, 0.0), 1.0)
         with self._lock:
             self._fraction = fraction
             self._step = stage or self._step
@@ -240,8 +259,6 @@ class SparkJobWatch:
         self.spark.sparkContext.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
 
     def _watch(self) -> None:
-        from core.models import Job
-
         try:
             while not self._stop.wait(self.poll_seconds):
                 if (
@@ -313,13 +330,16 @@ class SparkJobWatch:
 
 
 @contextmanager
-def spark_job(spark: SparkSession, job: Job, report: Callable[..., None]) -> Iterator[SparkJobWatch]:
-    """Run the block's Spark work as the job group ``job.public_id``, watched (see ``SparkJobWatch``).
+def spark_job(
+    spark: SparkSession, job: Job, report: JobReport, *, span: tuple[float, float] = (0.0, 1.0)
+) -> Iterator[SparkJobWatch]:
+    """Run the block's Spark work as the job group ``job.public_id``, watched (see ``SparkJobWatch``), its pipeline's
+    progress filling ``span`` of the job's.
 
     A cancellation request cancels the group (running tasks are interrupted); the block's Spark call then fails
     and this raises ``SparkJobCancelled`` in its place.
     """
-    watch = SparkJobWatch(spark, job, report, settings.SPARK_JOB_POLL_SECONDS)
+    watch = SparkJobWatch(spark, job, report, settings.SPARK_JOB_POLL_SECONDS, span)
     watch.start()
     try:
         yield watch

@@ -13,6 +13,7 @@ from registry.actions._shared import (
     do_record_refusal,
     max_artifact_bytes,
 )
+from registry.actions.dataset_files import do_pin_dataset_files, do_record_data_change
 from registry.actions.datasets import (
     do_create_dataset,
     do_register_dataset_version,
@@ -20,6 +21,7 @@ from registry.actions.datasets import (
 )
 from registry.actions.features import (
     do_create_feature_view,
+    do_record_feature_set_corruption,
     do_register_feature_set_version,
     do_update_feature_view,
 )
@@ -50,7 +52,10 @@ __all__ = [
     "do_create_feature_view",
     "do_create_model",
     "do_create_use_case",
+    "do_pin_dataset_files",
     "do_record_artifact_corruption",
+    "do_record_data_change",
+    "do_record_feature_set_corruption",
     "do_record_kpi_observation",
     "do_record_refusal",
     "do_register_dataset_version",

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -313,3 +314,18 @@ def do_register_feature_set_version(
         },
     )
     return version
+
+
+@transaction.atomic
+def do_record_feature_set_corruption(
+    version: FeatureSetVersion, *, actor: AbstractBaseUser | None, found: str, path: str
+) -> None:
+    """Record that a materialized feature set's files no longer hash to its ``output_fingerprint`` when a job came to
+    read them (``artifact.corrupted``): evidence of tampering or bit rot, kept although the job fails."""
+    record_event(
+        AuditEventType.ARTIFACT_CORRUPTED,
+        actor=actor,
+        target=version,
+        team=version.feature_view.team,
+        metadata={"output_fingerprint": version.output_fingerprint, "found": found, "path": path},
+    )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -19,6 +21,10 @@ from core.jobs import dispatch_job
 from core.models import Job
 from registry.actions._shared import _require, _same_team
 from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel
+from registry.models.validators import validate_location
+from registry.pipelines.feature_definitions import check_feature_view, entity_column
+from registry.pipelines.io import UNAVAILABLE_FORMATS, DataError, resolve_location
+from registry.pipelines.params import ALGORITHMS, InvalidParams, check_params
 
 MATERIALIZE_KIND = "registry.materialize_features"
 TRAIN_KIND = "registry.train_model"
@@ -44,15 +50,20 @@ def _columns(version: DatasetVersion) -> dict[str, dict[str, Any]]:
     return {column["name"].casefold(): column for column in version.schema["columns"]}
 
 
-def _check_readable(version: DatasetVersion, field: str) -> None:
-    """What can be told from the registry alone: a format Spark reads here, a location it can reach."""
-    from registry.pipelines.io import UNAVAILABLE_FORMATS, DataError, resolve_location
-
+def check_readable(version: DatasetVersion, field: str) -> None:
+    """What can be told from the registry alone: a format Spark reads here, a location it can reach (and that the
+    registry still accepts: its rules may have tightened since the dataset was registered). The request checks it,
+    and the job again before it reads (workers.tasks)."""
     dataset = version.dataset
     if dataset.storage_format in UNAVAILABLE_FORMATS:
         raise ValidationError({field: f"{version}: {UNAVAILABLE_FORMATS[dataset.storage_format]}"})
     try:
-        resolve_location(dataset.location)
+        validate_location(dataset.location)
+    except ValidationError as error:
+        refused = f"The location {dataset.location!r} is refused: {' '.join(error.messages)}"
+        raise ValidationError({field: f"{version}: {refused}"}) from None
+    try:
+        resolve_location(dataset.location, lake_root=str(settings.DATA_LAKE_ROOT))
     except DataError as error:
         raise ValidationError({field: f"{version}: {error.message}"}) from None
 
@@ -61,7 +72,7 @@ def _check_readable(version: DatasetVersion, field: str) -> None:
 def do_request_materialization(
     feature_view: FeatureView,
     *,
-    actor: Any,
+    actor: AbstractBaseUser | AnonymousUser,
     dataset_version: Any,
     spine_dataset_version: Any = None,
     idempotency_key: Any = "",
@@ -77,8 +88,6 @@ def do_request_materialization(
     feature-set version once it is registered, as ``do_request_training`` would with those arguments (checked now
     as far as they can be without the data; the rest when the training job is requested).
     """
-    from registry.pipelines.feature_definitions import check_feature_view, entity_column
-
     _require(actor, feature_view.team)
     key = _clean_key(idempotency_key)
     (source,) = _same_team(
@@ -96,7 +105,7 @@ def do_request_materialization(
                 )
             }
         )
-    _check_readable(source, "dataset_version")
+    check_readable(source, "dataset_version")
     spine = None
     if spine_dataset_version is not None:
         (spine,) = _same_team(
@@ -106,7 +115,7 @@ def do_request_materialization(
             [_pk(spine_dataset_version, "spine_dataset_version")],
             "spine_dataset_version",
         )
-        _check_readable(spine, "spine_dataset_version")
+        check_readable(spine, "spine_dataset_version")
         missing = []
         if entity_column(feature_view, spine.schema) is None:
             missing.append(f"{feature_view.entity}_id (the entity key)")
@@ -140,14 +149,13 @@ THEN_TRAIN_KEYS = frozenset({"model", "label", "algorithm", "params", "features"
 
 
 def _check_algorithm(algorithm: Any, params: Any, algorithm_field: str, params_field: str) -> Any:
-    """The algorithm is one training knows and its hyper-parameters fit it; returns the parameters."""
-    from registry.pipelines.training import ALGORITHMS, TrainingError, _check_params
-
+    """The algorithm is one training knows and its hyper-parameters fit it (checked as the job will check them);
+    returns the parameters."""
     if algorithm not in ALGORITHMS:
         raise ValidationError({algorithm_field: f"{algorithm!r} is not one of {', '.join(ALGORITHMS)}."})
     try:
-        _check_params(algorithm, params)
-    except TrainingError as error:
+        check_params(algorithm, params)
+    except InvalidParams as error:
         raise ValidationError({params_field: str(error)}) from None
     return params
 
@@ -171,7 +179,7 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
 def do_request_training(
     model: RegisteredModel,
     *,
-    actor: Any,
+    actor: AbstractBaseUser | AnonymousUser,
     feature_set_version: Any,
     label: Any,
     algorithm: Any,

@@ -13,6 +13,7 @@ from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Job, Team
 from core.querysets import CHANGE
+from core.transactions import outside_transaction
 from registry import artifacts
 from registry.actions._shared import (
     MODEL_FIELDS,
@@ -111,6 +112,7 @@ def _team_members(team: Team, usernames: Iterable[str]) -> list[Any]:
     return [members[name] for name in wanted]
 
 
+@outside_transaction  # it validates the file before it takes any lock: a caller's transaction would hold one
 def do_register_model_version(
     model: RegisteredModel,
     *,

@@ -23,7 +23,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _WINDOW = re.compile(r"\A([1-9][0-9]{0,5})(s|m|h|d|w)\Z")
 # Spark keeps ten thousand years of microseconds in a long; a window longer than a century is a typo.
 _MAX_WINDOW_SECONDS = 100 * 366 * 86400
-_TARGET_ENCODE = re.compile(
+TARGET_ENCODE = re.compile(
     r"\A\s*target_encode\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*\Z"
 )
 
@@ -46,22 +46,22 @@ _TOKENS = re.compile(
     r"|(?P<other>\S)",
 )
 
-_NUMERIC = "numeric"
-_TEXT = "string"
-_BOOLEAN = "boolean"
-_TEMPORAL = "temporal"
-_OTHER = "other"
+NUMERIC = "numeric"
+TEXT = "string"
+BOOLEAN = "boolean"
+TEMPORAL = "temporal"
+OTHER = "other"
 
 # Which kinds of value each aggregation accepts. min/max need an order; sum and mean need arithmetic.
-_ACCEPTS: dict[str, frozenset[str]] = {
-    Aggregation.NONE: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL, _OTHER}),
-    Aggregation.COUNT: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL, _OTHER}),
-    Aggregation.LAST: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL, _OTHER}),
-    Aggregation.DISTINCT_COUNT: frozenset({_NUMERIC, _TEXT, _BOOLEAN, _TEMPORAL}),
-    Aggregation.SUM: frozenset({_NUMERIC}),
-    Aggregation.MEAN: frozenset({_NUMERIC, _BOOLEAN}),
-    Aggregation.MIN: frozenset({_NUMERIC, _TEXT, _TEMPORAL}),
-    Aggregation.MAX: frozenset({_NUMERIC, _TEXT, _TEMPORAL}),
+ACCEPTS: dict[str, frozenset[str]] = {
+    Aggregation.NONE: frozenset({NUMERIC, TEXT, BOOLEAN, TEMPORAL, OTHER}),
+    Aggregation.COUNT: frozenset({NUMERIC, TEXT, BOOLEAN, TEMPORAL, OTHER}),
+    Aggregation.LAST: frozenset({NUMERIC, TEXT, BOOLEAN, TEMPORAL, OTHER}),
+    Aggregation.DISTINCT_COUNT: frozenset({NUMERIC, TEXT, BOOLEAN, TEMPORAL}),
+    Aggregation.SUM: frozenset({NUMERIC}),
+    Aggregation.MEAN: frozenset({NUMERIC, BOOLEAN}),
+    Aggregation.MIN: frozenset({NUMERIC, TEXT, TEMPORAL}),
+    Aggregation.MAX: frozenset({NUMERIC, TEXT, TEMPORAL}),
 }
 
 
@@ -80,38 +80,38 @@ def parse_window(window: str) -> int:
 
 def _kind_of_registry_type(type_name: str) -> str:
     if type_name in ("int8", "int16", "int32", "int64", "float32", "float64") or type_name.startswith("decimal("):
-        return _NUMERIC
+        return NUMERIC
     if type_name == "string":
-        return _TEXT
+        return TEXT
     if type_name == "boolean":
-        return _BOOLEAN
+        return BOOLEAN
     if type_name in ("date", "timestamp", "timestamp_ntz"):
-        return _TEMPORAL
-    return _OTHER
+        return TEMPORAL
+    return OTHER
 
 
-def _kind_of_spark_type(data_type: DataType) -> str:
+def kind_of_spark_type(data_type: DataType) -> str:
     from pyspark.sql import types as T
 
     if isinstance(data_type, T.NumericType):
-        return _NUMERIC
+        return NUMERIC
     if isinstance(data_type, T.StringType):
-        return _TEXT
+        return TEXT
     if isinstance(data_type, T.BooleanType):
-        return _BOOLEAN
+        return BOOLEAN
     if isinstance(data_type, T.DateType | T.TimestampType | T.TimestampNTZType):
-        return _TEMPORAL
-    return _OTHER
+        return TEMPORAL
+    return OTHER
 
 
-def _column_kinds(schema: Any) -> dict[str, tuple[str, str]]:
+def column_kinds(schema: Any) -> dict[str, tuple[str, str]]:
     """``{casefolded name: (name as written, kind)}`` of a registry schema (JSON or registry.schema.Schema) or a
     Spark StructType. Spark compares names without case, and so does this."""
     kinds: dict[str, tuple[str, str]] = {}
     fields = getattr(schema, "fields", None)
     if fields is not None:  # pyspark StructType
         for item in fields:
-            kinds[item.name.casefold()] = (item.name, _kind_of_spark_type(item.dataType))
+            kinds[item.name.casefold()] = (item.name, kind_of_spark_type(item.dataType))
         return kinds
     columns = schema.get("columns") if isinstance(schema, Mapping) else getattr(schema, "columns", None)
     if columns is None:
@@ -142,19 +142,19 @@ def _referenced_columns(expression: str) -> list[str]:
     return names
 
 
-def _features_of(view: Any) -> list[dict[str, Any]]:
+def features_of(view: Any) -> list[dict[str, Any]]:
     features = view["features"] if isinstance(view, Mapping) else view.features
     return [dict(item) for item in features]
 
 
-def _view_attr(view: Any, name: str) -> Any:
+def view_attr(view: Any, name: str) -> Any:
     return view[name] if isinstance(view, Mapping) else getattr(view, name)
 
 
 def entity_column(view: Any, schema: Any) -> str | None:
     """The column holding the view's entity key: a column named like the entity, else ``<entity>_id``."""
-    kinds = _column_kinds(schema)
-    entity = str(_view_attr(view, "entity"))
+    kinds = column_kinds(schema)
+    entity = str(view_attr(view, "entity"))
     for candidate in (entity, f"{entity}_id"):
         if candidate.casefold() in kinds:
             return kinds[candidate.casefold()][0]
@@ -171,18 +171,18 @@ def check_feature_view(feature_view: Any, schema: Any, *, spine_schema: Any = No
     ``spine_schema``, when given, is where target encodings look for their label column.
     """
     problems: list[str] = []
-    kinds = _column_kinds(schema)
-    spine_kinds = _column_kinds(spine_schema) if spine_schema is not None else None
-    entity = str(_view_attr(feature_view, "entity"))
+    kinds = column_kinds(schema)
+    spine_kinds = column_kinds(spine_schema) if spine_schema is not None else None
+    entity = str(view_attr(feature_view, "entity"))
     if entity_column(feature_view, schema) is None:
         problems.append(f"entity {entity!r}: the data has neither a column {entity!r} nor {entity + '_id'!r}")
-    time_column = str(_view_attr(feature_view, "event_time_column"))
+    time_column = str(view_attr(feature_view, "event_time_column"))
     time_kind = kinds.get(time_column.casefold())
     if time_kind is None:
         problems.append(f"event_time_column {time_column!r} is not a column of the data")
-    elif time_kind[1] != _TEMPORAL:
+    elif time_kind[1] != TEMPORAL:
         problems.append(f"event_time_column {time_column!r} must be a timestamp or a date")
-    for index, feature in enumerate(_features_of(feature_view)):
+    for index, feature in enumerate(features_of(feature_view)):
         name = feature.get("name", f"features[{index}]")
         where = f"feature {name!r}"
         aggregation = feature.get("aggregation", Aggregation.NONE)
@@ -202,7 +202,7 @@ def check_feature_view(feature_view: Any, schema: Any, *, spine_schema: Any = No
         if not isinstance(definition, str) or not definition.strip():
             problems.append(f"{where}: definition must be a non-empty expression")
             continue
-        encoding = _TARGET_ENCODE.match(definition)
+        encoding = TARGET_ENCODE.match(definition)
         if encoding is not None:
             problems.extend(_check_target_encoding(where, aggregation, encoding, kinds, spine_kinds))
             continue
@@ -217,7 +217,7 @@ def check_feature_view(feature_view: Any, schema: Any, *, spine_schema: Any = No
             )
             continue
         value_kind = _literal_or_column_kind(definition, kinds)
-        if value_kind is not None and value_kind not in _ACCEPTS[aggregation]:
+        if value_kind is not None and value_kind not in ACCEPTS[aggregation]:
             problems.append(
                 f"{where}: aggregation {aggregation!r} does not apply to a {value_kind} value ({definition})"
             )
@@ -231,9 +231,9 @@ def _literal_or_column_kind(definition: str, kinds: Mapping[str, tuple[str, str]
     if text.casefold() in kinds:
         return kinds[text.casefold()][1]
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return _NUMERIC
+        return NUMERIC
     if re.fullmatch(r"'[^']*'", text):
-        return _TEXT
+        return TEXT
     return None
 
 
@@ -253,13 +253,13 @@ def _check_target_encoding(
         )
     if category.casefold() not in kinds:
         problems.append(f"{where}: category column {category!r} is not a column of the data")
-    elif kinds[category.casefold()][1] not in (_TEXT, _NUMERIC, _BOOLEAN):
+    elif kinds[category.casefold()][1] not in (TEXT, NUMERIC, BOOLEAN):
         problems.append(f"{where}: category column {category!r} must be a string, a number or a boolean")
     label_kinds = spine_kinds if spine_kinds is not None else kinds
     found = label_kinds.get(label.casefold())
     if found is None:
         source = "the spine" if spine_kinds is not None else "the data"
         problems.append(f"{where}: label column {label!r} is not a column of {source}")
-    elif found[1] not in (_NUMERIC, _BOOLEAN):
+    elif found[1] not in (NUMERIC, BOOLEAN):
         problems.append(f"{where}: label column {label!r} must be numeric or boolean (a 0/1 target)")
     return problems

@@ -19,27 +19,27 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 from core.canonical import canonical_digest
 from registry.choices import Aggregation
 from registry.pipelines.feature_definitions import (
-    _ACCEPTS,
-    _TARGET_ENCODE,
-    _TEMPORAL,
-    _column_kinds,
-    _features_of,
-    _kind_of_spark_type,
-    _view_attr,
+    ACCEPTS,
+    TARGET_ENCODE,
+    TEMPORAL,
     check_feature_view,
+    column_kinds,
     entity_column,
+    features_of,
+    kind_of_spark_type,
     parse_window,
+    view_attr,
 )
+from registry.pipelines.io import file_listing, output_path, write_parquet_atomically
+from registry.pipelines.progress import Progress, report
 from registry.pipelines.statistics import feature_statistics
 
 if TYPE_CHECKING:
@@ -61,8 +61,6 @@ __all__ = [
 PARTITION_COLUMN = "as_of_date"
 DEFAULT_FOLDS = 5
 DEFAULT_SMOOTHING = 20.0
-
-Progress = Callable[[float, str], None]
 
 # Internal columns; a double underscore cannot start a feature or column name that the registry accepts.
 _IS_SPINE = "__is_spine"
@@ -100,11 +98,6 @@ class MaterializedFeatures:
 
 
 # --- Materialization ----------------------------------------------------------------------------------------------
-
-
-def _report(progress: Progress | None, fraction: float, stage: str) -> None:
-    if progress is not None:
-        progress(fraction, stage)
 
 
 def default_spine(events: DataFrame, entity: str, time_column: str, labels: Iterable[str] = ()) -> DataFrame:
@@ -172,12 +165,12 @@ def build_features(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    _report(progress, 0.0, "checking definitions")
+    report(progress, 0.0, "checking definitions")
     if folds < 2:
         raise FeatureDefinitionError([f"target encoding needs at least 2 folds, not {folds}"])
     if not smoothing >= 0:
         raise FeatureDefinitionError([f"target encoding smoothing must be a non-negative number, not {smoothing}"])
-    features = _features_of(feature_view)
+    features = features_of(feature_view)
     source_schema = dataset_version_df.schema
     problems = check_feature_view(
         feature_view, source_schema, spine_schema=spine_df.schema if spine_df is not None else None
@@ -186,13 +179,13 @@ def build_features(
         raise FeatureDefinitionError(problems)
     entity = entity_column(feature_view, source_schema)
     assert entity is not None  # checked above
-    time_kinds = _column_kinds(source_schema)
-    time_column = time_kinds[str(_view_attr(feature_view, "event_time_column")).casefold()][0]
+    time_kinds = column_kinds(source_schema)
+    time_column = time_kinds[str(view_attr(feature_view, "event_time_column")).casefold()][0]
 
     encodings = {
-        feature["name"]: _TARGET_ENCODE.match(feature["definition"])
+        feature["name"]: TARGET_ENCODE.match(feature["definition"])
         for feature in features
-        if _TARGET_ENCODE.match(feature["definition"])
+        if TARGET_ENCODE.match(feature["definition"])
     }
     label_columns = sorted({match.group(2) for match in encodings.values() if match is not None})
 
@@ -212,8 +205,8 @@ def build_features(
                 f"feature {feature['name']!r}: definition {feature['definition']!r} does not analyse: {first_line}"
             )
             continue
-        kind = _kind_of_spark_type(data_type)
-        if kind not in _ACCEPTS[feature["aggregation"]]:
+        kind = kind_of_spark_type(data_type)
+        if kind not in ACCEPTS[feature["aggregation"]]:
             analysis.append(
                 f"feature {feature['name']!r}: aggregation {feature['aggregation']!r} does not apply to a "
                 f"{data_type.simpleString()} value ({feature['definition']})"
@@ -230,7 +223,7 @@ def build_features(
         spine = _checked_spine(spine_df, entity, time_column)
     spine_columns = [name for name in spine.columns if name not in (entity, time_column)]
 
-    _report(progress, 0.1, "computing features")
+    report(progress, 0.1, "computing features")
     event_rows = events.select(F.col(entity), F.col(time_column), F.lit(False).alias(_IS_SPINE), *values)
     spine_rows = spine.select(
         F.col(entity), F.col(time_column).cast("timestamp").alias(time_column), *[F.col(c) for c in spine_columns]
@@ -265,6 +258,7 @@ def materialize(
     dataset_version_df: DataFrame,
     spine_df: DataFrame | None = None,
     *,
+    artifact_root: Path,
     progress: Progress | None = None,
     output_key: str | None = None,
     folds: int = DEFAULT_FOLDS,
@@ -275,27 +269,28 @@ def materialize(
     ``dataset_version_df`` is the source dataset version as read by registry.pipelines.io.read_dataset_version.
     ``spine_df`` holds the entity column and the view's event-time column (the time each row is computed at), and
     any label columns target encodings need; without one, ``default_spine`` builds it. Output lands in
-    ARTIFACT_ROOT/features/<output_key>/ (a job passes its own id, so that a retry replaces its earlier attempt; a
-    random key otherwise). Raises FeatureDefinitionError before any Spark job when a definition does not fit the
-    data. ``progress(fraction, stage)`` is called between steps; a callback that raises stops the job: before the
-    write nothing is left, after it the folder at the job's key stays until the job's retry replaces it (it is
-    registered only by do_register_feature_set_version, so an unregistered folder is never read).
+    ``artifact_root``/features/<output_key>/ (the ARTIFACT_ROOT setting; a job passes its own id as the key, so
+    that a retry replaces its earlier attempt; a random key otherwise). Raises FeatureDefinitionError before any
+    Spark job when a definition does not fit the data. ``progress(fraction, stage)`` is called between steps; a
+    callback that raises stops the job: before the write nothing is left, after it the folder at the job's key
+    stays until the job's retry replaces it (it is registered only by do_register_feature_set_version, so an
+    unregistered folder is never read).
     """
     built = build_features(
         feature_view, dataset_version_df, spine_df, progress=progress, folds=folds, smoothing=smoothing
     )
-    features = _features_of(feature_view)
-    _report(progress, 0.2, "writing parquet")
-    final, files = _write(built.dataframe, output_key or uuid.uuid4().hex)
-    _report(progress, 0.7, "output written")
+    features = features_of(feature_view)
+    report(progress, 0.2, "writing parquet")
+    final, files = _write(built.dataframe, Path(artifact_root), output_key or uuid.uuid4().hex)
+    report(progress, 0.7, "output written")
     written = spark.read.parquet(str(final))
-    _report(progress, 0.8, "computing statistics")
+    report(progress, 0.8, "computing statistics")
     statistics, row_count = feature_statistics(written, [feature["name"] for feature in features])
-    _report(progress, 1.0, "done")
+    report(progress, 1.0, "done")
     return MaterializedFeatures(
         dataframe=written,
         path=final,
-        storage_location=final.relative_to(settings.ARTIFACT_ROOT).as_posix(),
+        storage_location=final.relative_to(artifact_root).as_posix(),
         fingerprint=canonical_digest(files),
         row_count=row_count,
         statistics=statistics,
@@ -306,14 +301,14 @@ def materialize(
 
 
 def _checked_spine(spine: DataFrame, entity: str, time_column: str) -> DataFrame:
-    kinds = _column_kinds(spine.schema)
+    kinds = column_kinds(spine.schema)
     problems = []
     if entity.casefold() not in kinds:
         problems.append(f"spine: needs the entity column {entity!r}")
     found = kinds.get(time_column.casefold())
     if found is None:
         problems.append(f"spine: needs the time column {time_column!r} (the time each row's features are computed at)")
-    elif found[1] != _TEMPORAL:
+    elif found[1] != TEMPORAL:
         problems.append(f"spine: {time_column!r} must be a timestamp or a date")
     reserved = [name for name in spine.columns if name.startswith("__") or name == PARTITION_COLUMN]
     if reserved:
@@ -376,24 +371,21 @@ def _target_encode(
 def parquet_files(folder: Path) -> list[list[Any]]:
     """``[relative path, size, sha256]`` of each Parquet file under ``folder``, sorted by path (Spark's _SUCCESS and
     .crc files are bookkeeping, not data): what a feature-set version's ``output_fingerprint`` is the digest of."""
-    from registry.pipelines.io import file_listing
-
     files = [path for path in folder.rglob("*.parquet") if path.is_file() and not path.name.startswith((".", "_"))]
     return file_listing(files, folder)
 
 
-def _write(frame: DataFrame, key: str) -> tuple[Path, list[list[Any]]]:
+def _write(frame: DataFrame, artifact_root: Path, key: str) -> tuple[Path, list[list[Any]]]:
     """Write ``frame`` partitioned by as_of_date to ARTIFACT_ROOT/features/<key>, all or nothing
     (registry.pipelines.io.write_parquet_atomically: a staging folder renamed into place; a retry of the same key
     replaces what an earlier attempt left), and list its files for the fingerprint."""
     from pyspark.sql import functions as F
 
-    from registry.pipelines.io import output_path, write_parquet_atomically
-
     # One file per date: the rows of a date are brought together before they are written.
     final = write_parquet_atomically(
         frame.repartition(F.col(PARTITION_COLUMN)),
-        output_path("features", key),
+        output_path(artifact_root, "features", key),
+        artifact_root=artifact_root,
         owner=key,
         partition_by=[PARTITION_COLUMN],
     )

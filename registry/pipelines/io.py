@@ -1,16 +1,18 @@
 """Reading registered dataset versions into Spark, and writing job outputs without leaving half a file behind.
 
-``read_dataset_version(spark, version)`` checks, before any job computes on it, that the data is what was
+Functions of data: no database, no ORM. The caller (workers.tasks) describes a version as a ``DataSource``.
+``read_dataset_version(spark, source)`` checks, before any job computes on it, that the data is what was
 registered: the files exist and can be read, they are of the declared ``storage_format``, the schema Spark reads
 matches the registered one (names, types in registry.schema's vocabulary, no null in a column registered not
-nullable), for a version whose ``fingerprint_source`` is "computed", that the content fingerprint is unchanged,
-and, for local data, that its files are the ones a job first read (``files_digest``, pinned by the first read: a
-client-supplied fingerprint cannot be checked, but a change after Assay first saw the data can). Any difference
-raises ``DataError`` with a message naming what differs.
+nullable). It returns the frame and, for local data, the digest of the files read, which the caller holds to the
+version's pin (``files_digest``, pinned by the first read through an action: a client-supplied fingerprint cannot
+be checked, but a change after Assay first saw the data can); ``check_content_fingerprint`` then holds a version
+whose fingerprint Assay computed to it. Any difference raises ``DataError`` with a message naming what differs.
 
-Where the data is: ``lake://<relative path>`` resolves under the DATA_LAKE_ROOT setting (a local folder, or a URI
-such as ``s3a://bucket/prefix`` on a cluster) and never outside it, symbolic links followed; other schemes (s3a, gs,
-hdfs, abfss, dbfs) go to Spark as they are, read with the cluster's own credentials.
+Where the data is: ``lake://<relative path>`` resolves under the lake root (the DATA_LAKE_ROOT setting, passed by
+the caller: a local folder, or a URI such as ``s3a://bucket/prefix`` on a cluster) and never outside it, symbolic
+links followed; other schemes (s3a, gs, hdfs, abfss, dbfs) go to Spark as they are, read with the cluster's own
+credentials. Outputs go under the artifact root (the ARTIFACT_ROOT setting, passed by the caller too).
 
 ``write_parquet_atomically`` writes a job's output into a staging folder under ARTIFACT_ROOT/.staging/<owner>/ and
 renames it into place: readers see all of it or none. ``remove_staging(owner)`` and ``clean_stale_staging`` take away
@@ -25,27 +27,28 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-
 from core.canonical import canonical_digest
 from registry import schema as registry_schema
-from registry.choices import FingerprintSource, StorageFormat
-from registry.models.validators import LAKE_SCHEME, lake_path, validate_location
+from registry.artifacts import hash_stream
+from registry.choices import StorageFormat
+from registry.models.validators import LAKE_SCHEME, lake_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import DataType as SparkDataType
 
-    from registry.models import DatasetVersion
-
 __all__ = [
     "READABLE_FORMATS",
+    "UNAVAILABLE_FORMATS",
     "DataError",
+    "DataSource",
+    "DatasetRead",
+    "check_content_fingerprint",
     "clean_stale_staging",
     "content_fingerprint",
     "file_listing",
@@ -110,6 +113,34 @@ class DataError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """What reading a dataset version needs to know, as plain data (the caller reads it from the registry).
+
+    ``name`` names the version in messages (``Events v3``); ``schema`` is the registered schema (JSON);
+    ``content_fingerprint`` is the fingerprint to hold the data to, when Assay computed it (None when the client
+    supplied one: Assay cannot recompute a number whose recipe it does not know).
+    """
+
+    name: str
+    location: str
+    storage_format: str
+    schema: Mapping[str, Any]
+    content_fingerprint: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class DatasetRead:
+    """A dataset version read and checked: its rows (``frame``), and for local data ``files_digest``, the SHA-256
+    of the canonical list of the files read (``file_listing``), which the caller holds to the version's pin."""
+
+    frame: DataFrame
+    files_digest: str | None
+
+
 # --- Locations ----------------------------------------------------------------------------------------------------
 
 
@@ -117,23 +148,21 @@ def _is_uri(value: str) -> bool:
     return "://" in value
 
 
-def resolve_location(location: str) -> str:
-    """Where Spark reads ``location``: a local path or a URI. ``lake://`` resolves under DATA_LAKE_ROOT.
+def resolve_location(location: str, *, lake_root: str) -> str:
+    """Where Spark reads ``location``: a local path or a URI. ``lake://`` resolves under ``lake_root`` (the
+    DATA_LAKE_ROOT setting: a folder, or a URI on a cluster).
 
-    Raises ``DataError`` for a location that the registry would refuse today, for ``https`` (Spark does not read
-    it), and for a lake path that resolves outside the root (through ``..`` or a symbolic link).
+    ``location`` is one the registry accepts (registry.models.validators.validate_location: its callers check it
+    first, since the rules may have tightened since it was registered). Raises ``DataError`` for ``https`` (Spark
+    does not read it), and for a lake path that resolves outside the root (through a symbolic link).
     """
-    try:
-        validate_location(location)
-    except ValidationError as error:
-        raise DataError(f"The location {location!r} is refused: {' '.join(error.messages)}") from None
     scheme = location.split("://", 1)[0].lower()
     if scheme == "https":
         raise DataError(f"Spark does not read https locations ({location}); copy the data into the lake or a bucket.")
     if scheme != LAKE_SCHEME:
         return location
     relative = lake_path(location)
-    root = str(settings.DATA_LAKE_ROOT)
+    root = str(lake_root)
     if _is_uri(root):
         # Object stores have no symbolic links and lake_path refused every '..': joining is the whole story.
         return f"{root.rstrip('/')}/{relative}"
@@ -144,10 +173,10 @@ def resolve_location(location: str) -> str:
     return str(target)
 
 
-def _local_files(location: str, path: Path, version: Any) -> list[Path]:
+def _local_files(location: str, path: Path, source: DataSource, lake_root: str) -> list[Path]:
     """The data files under a local ``path``, each checked to exist, be readable and stay inside the lake."""
     if not path.exists():
-        raise DataError(f"{version}: no data at {location} ({path} does not exist).")
+        raise DataError(f"{source}: no data at {location} ({path} does not exist).")
     if path.is_file():
         files = [path]
     else:
@@ -159,18 +188,18 @@ def _local_files(location: str, path: Path, version: Any) -> list[Path]:
             and not any(part.startswith(_NOT_DATA) for part in Path(folder).relative_to(path).parts)
         )
         if not files:
-            raise DataError(f"{version}: {location} ({path}) holds no data files.")
-    root = Path(str(settings.DATA_LAKE_ROOT)).resolve() if not _is_uri(str(settings.DATA_LAKE_ROOT)) else None
+            raise DataError(f"{source}: {location} ({path}) holds no data files.")
+    root = Path(lake_root).resolve() if not _is_uri(lake_root) else None
     for file in files:
         if root is not None and location.lower().startswith(f"{LAKE_SCHEME}://"):
             real = file.resolve()
             if not real.is_relative_to(root):
-                raise DataError(f"{version}: {file} is a link to {real}, outside DATA_LAKE_ROOT; the data is refused.")
+                raise DataError(f"{source}: {file} is a link to {real}, outside DATA_LAKE_ROOT; the data is refused.")
         try:
             with file.open("rb") as handle:
                 handle.read(1)
         except OSError as error:
-            raise DataError(f"{version}: {file} cannot be read: {error.strerror or error}.") from None
+            raise DataError(f"{source}: {file} cannot be read: {error.strerror or error}.") from None
     return files
 
 
@@ -200,7 +229,7 @@ def _sniff(file: Path) -> str:
     return "csv"
 
 
-def _check_format(files: Sequence[Path], declared: str, version: Any) -> None:
+def _check_format(files: Sequence[Path], declared: str, source: DataSource) -> None:
     for file in files:
         found = _sniff(file)
         if found != declared:
@@ -208,7 +237,7 @@ def _check_format(files: Sequence[Path], declared: str, version: Any) -> None:
             article = "an" if what[0] in "AEIOU" else "a"
             described = f"{article} {what} file" if found in _FORMAT_NAMES else what
             raise DataError(
-                f"{version}: {file.name} is not a {_FORMAT_NAMES[declared]} file (it looks like {described}); the "
+                f"{source}: {file.name} is not a {_FORMAT_NAMES[declared]} file (it looks like {described}); the "
                 f"version declares storage_format {str(declared)!r}."
             )
 
@@ -278,87 +307,44 @@ def _canonical(text: str) -> str:
 # --- Reading ------------------------------------------------------------------------------------------------------
 
 
-def read_dataset_version(spark: SparkSession, version: DatasetVersion, *, job: Any = None) -> DataFrame:
-    """The version's data as a DataFrame with the registered columns, in the registered order, after every check.
+def read_dataset_version(spark: SparkSession, source: DataSource, *, lake_root: str) -> DatasetRead:
+    """The data of ``source`` with the registered columns, in the registered order, after every check but two.
 
     Raises ``DataError`` naming what is wrong: missing or unreadable files, a format other than the declared one,
-    a schema that differs from the registered one, a null in a column registered not nullable, (for a computed
-    fingerprint) content that changed since registration, or (for local data) files that differ from the ones the
-    first read pinned. The first read of a version's local files pins their digest, with ``job`` as the reader.
+    a schema that differs from the registered one, a null in a column registered not nullable. Left to the caller,
+    in this order: holding ``files_digest`` to the version's pin (a database write on the first read), then
+    ``check_content_fingerprint`` (a full pass over the data).
     """
-    dataset = version.dataset
-    declared = dataset.storage_format
+    declared = source.storage_format
     if declared in UNAVAILABLE_FORMATS:
-        raise DataError(f"{version}: {UNAVAILABLE_FORMATS[declared]}")
+        raise DataError(f"{source}: {UNAVAILABLE_FORMATS[declared]}")
     if declared not in READABLE_FORMATS:
-        raise DataError(f"{version}: the storage format {declared!r} is not one Assay reads (parquet, orc, csv).")
+        raise DataError(f"{source}: the storage format {declared!r} is not one Assay reads (parquet, orc, csv).")
     declared = StorageFormat(declared)
-    location = dataset.location
-    path = resolve_location(location)
+    location = source.location
+    path = resolve_location(location, lake_root=lake_root)
+    files: list[Path] = []
     if not _is_uri(path):
-        files = _local_files(location, Path(path), version)
-        _check_format(files, declared, version)
-    registered = registry_schema.parse_schema(version.schema)
-    frame = _load(spark, declared, path, registered, version)
-    frame = _check_schema(frame, registered, version)
-    if not _is_uri(path) and version.pk is not None:  # an unsaved version (a dry read) has no record to pin on
-        _check_files_pinned(version, files, Path(path), job)
-    if version.fingerprint_source == FingerprintSource.COMPUTED:
-        found = content_fingerprint(frame)
-        if found != version.content_fingerprint:
-            raise DataError(
-                f"{version}: the data's content fingerprint is {found}, not the registered "
-                f"{version.content_fingerprint}: the data at {location} changed after it was registered."
-            )
-    return frame
+        files = _local_files(location, Path(path), source, str(lake_root))
+        _check_format(files, declared, source)
+    registered = registry_schema.parse_schema(dict(source.schema))
+    frame = _load(spark, declared, path, registered, source)
+    frame = _check_schema(frame, registered, source)
+    if _is_uri(path):
+        return DatasetRead(frame, None)
+    root = Path(path) if Path(path).is_dir() else Path(path).parent
+    return DatasetRead(frame, canonical_digest(file_listing(files, root)))
 
 
-def _check_files_pinned(version: Any, files: Sequence[Path], path: Path, job: Any) -> None:
-    """Pin the files' digest on the first read of ``version``; on later reads, refuse files that differ from it.
-
-    The pin is a conditional UPDATE from empty, so two first reads at once agree on one digest (the loser compares
-    against the winner's). Spark reads the files lazily after this check: a change in between is not caught here.
-    """
-    from django.utils import timezone
-
-    from registry.models import DatasetVersion
-
-    root = path if path.is_dir() else path.parent
-    found = canonical_digest(file_listing(files, root))
-    if not version.files_digest:
-        DatasetVersion.objects.filter(pk=version.pk, files_digest="").update(
-            files_digest=found, files_digest_at=timezone.now(), files_digest_job=job
-        )
-        version.refresh_from_db(fields=["files_digest", "files_digest_at", "files_digest_job"])
-    if version.files_digest != found:
-        first = f"job {version.files_digest_job.public_id}" if version.files_digest_job_id else "an earlier read"
-        when = version.files_digest_at.isoformat(timespec="seconds") if version.files_digest_at else "earlier"
-        _record_data_change(version, found, job)
+def check_content_fingerprint(frame: DataFrame, source: DataSource) -> None:
+    """Raise ``DataError`` when ``source`` has a computed fingerprint and ``frame``'s content no longer has it."""
+    if source.content_fingerprint is None:
+        return
+    found = content_fingerprint(frame)
+    if found != source.content_fingerprint:
         raise DataError(
-            f"{version}: the files at {version.dataset.location} changed after {first} first read them ({when}): "
-            f"they now hash to {found}, not {version.files_digest}. Register a new dataset version for the new "
-            "data, or restore the files."
-        )
-
-
-def _record_data_change(version: Any, found: str, job: Any) -> None:
-    from django.db import transaction
-
-    from core.audit import record_event
-    from core.choices import AuditEventType
-
-    with transaction.atomic():
-        record_event(
-            AuditEventType.DATASET_VERSION_DATA_CHANGED,
-            actor=getattr(job, "requested_by", None),
-            target=version,
-            team=version.dataset.team,
-            metadata={
-                "pinned": version.files_digest,
-                "found": found,
-                "location": version.dataset.location,
-                "job": str(job.public_id) if job is not None else None,
-            },
+            f"{source}: the data's content fingerprint is {found}, not the registered "
+            f"{source.content_fingerprint}: the data at {source.location} changed after it was registered."
         )
 
 
@@ -366,8 +352,6 @@ def file_listing(files: Iterable[Path], root: Path) -> list[list[Any]]:
     """``[path relative to root, size, sha256]`` of each file, sorted by path: the canonical description of a folder
     of data whose ``core.canonical.canonical_digest`` fingerprints it (feature-set outputs, dataset files). Each file
     is hashed as the artifact store hashes (registry.artifacts.hash_stream)."""
-    from registry.artifacts import hash_stream
-
     rows = []
     for file in files:
         with file.open("rb") as handle:
@@ -376,18 +360,18 @@ def file_listing(files: Iterable[Path], root: Path) -> list[list[Any]]:
     return sorted(rows, key=lambda row: row[0])
 
 
-def _spark_failure(error: Exception, version: Any, location: str, declared: str) -> DataError:
+def _spark_failure(error: Exception, source: DataSource, location: str, declared: str) -> DataError:
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return DataError(f"{version}: Spark could not read {location} as {_FORMAT_NAMES[declared]}: {first[:500]}")
+    return DataError(f"{source}: Spark could not read {location} as {_FORMAT_NAMES[declared]}: {first[:500]}")
 
 
-def _load(spark: SparkSession, declared: str, path: str, registered: registry_schema.Schema, version: Any) -> Any:
+def _load(spark: SparkSession, declared: str, path: str, registered: registry_schema.Schema, source: DataSource) -> Any:
     from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
     from pyspark.errors import PySparkException
 
     try:
         if declared == StorageFormat.CSV:
-            return _load_csv(spark, path, registered, version)
+            return _load_csv(spark, path, registered, source)
         frame = spark.read.format(declared).load(path)
         # Reading the schema touches only the footers; make Spark open the data too, so that a truncated file
         # fails here, with its name, rather than halfway through a job.
@@ -396,38 +380,40 @@ def _load(spark: SparkSession, declared: str, path: str, registered: registry_sc
     except DataError:
         raise
     except (PySparkException, Py4JJavaError) as error:
-        raise _spark_failure(error, version, version.dataset.location, declared) from None
+        raise _spark_failure(error, source, source.location, declared) from None
 
 
-def _load_csv(spark: SparkSession, path: str, registered: registry_schema.Schema, version: Any) -> Any:
+def _load_csv(spark: SparkSession, path: str, registered: registry_schema.Schema, source: DataSource) -> Any:
     """CSV has no types: read every field as text, check the header names, then cast, counting what fails to."""
     from pyspark.sql import functions as f
 
     raw = spark.read.option("header", True).option("inferSchema", False).option("mode", "FAILFAST").csv(path)
-    _compare_columns({name: "string" for name in raw.columns}, registered, version, header=True)
+    _compare_columns({name: "string" for name in raw.columns}, registered, source, header=True)
     by_fold = {name.casefold(): name for name in raw.columns}
     casts = []
     checks = []
     for column in registered.columns:
-        source = f.col(f"`{by_fold[column.name.casefold()]}`")
+        text = f.col(f"`{by_fold[column.name.casefold()]}`")
         if isinstance(column.type, registry_schema.ArrayType | registry_schema.MapType | registry_schema.StructType):
-            raise DataError(f"{version}: column {column.name!r} is {column.type}, which CSV cannot hold.")
-        typed = source.try_cast(spark_type(str(column.type)))
+            raise DataError(f"{source}: column {column.name!r} is {column.type}, which CSV cannot hold.")
+        typed = text.try_cast(spark_type(str(column.type)))
         casts.append(typed.alias(column.name))
-        checks.append(f.sum(f.when(source.isNotNull() & typed.isNull(), 1).otherwise(0)).alias(column.name))
-        checks.append(f.first(f.when(source.isNotNull() & typed.isNull(), source), ignorenulls=True))
+        checks.append(f.sum(f.when(text.isNotNull() & typed.isNull(), 1).otherwise(0)).alias(column.name))
+        checks.append(f.first(f.when(text.isNotNull() & typed.isNull(), text), ignorenulls=True))
     counts = raw.agg(*checks).collect()[0]
     for index, column in enumerate(registered.columns):
         bad, example = counts[2 * index], counts[2 * index + 1]
         if bad:
             raise DataError(
-                f"{version}: column {column.name!r} holds {bad} value(s) that are not {column.type} "
+                f"{source}: column {column.name!r} holds {bad} value(s) that are not {column.type} "
                 f"(the first: {str(example)[:80]!r})."
             )
     return raw.select(*casts)
 
 
-def _compare_columns(found: dict[str, str], registered: registry_schema.Schema, version: Any, header: bool) -> None:
+def _compare_columns(
+    found: dict[str, str], registered: registry_schema.Schema, source: DataSource, header: bool
+) -> None:
     found_by_fold = {name.casefold(): (name, kind) for name, kind in found.items()}
     missing = [c for c in registered.columns if c.name.casefold() not in found_by_fold]
     registered_folds = {c.name.casefold() for c in registered.columns}
@@ -452,14 +438,14 @@ def _compare_columns(found: dict[str, str], registered: registry_schema.Schema, 
     if differing:
         problems.append("types differ: " + "; ".join(differing))
     where = "the CSV header" if header else "the data"
-    raise DataError(f"{version}: {where} does not match the registered schema: {'; '.join(problems)}.")
+    raise DataError(f"{source}: {where} does not match the registered schema: {'; '.join(problems)}.")
 
 
-def _check_schema(frame: Any, registered: registry_schema.Schema, version: Any) -> Any:
+def _check_schema(frame: Any, registered: registry_schema.Schema, source: DataSource) -> Any:
     from pyspark.sql import functions as f
 
     found = {field.name: registry_type(field.dataType) for field in frame.schema.fields}
-    _compare_columns(found, registered, version, header=False)
+    _compare_columns(found, registered, source, header=False)
     by_fold = {name.casefold(): name for name in frame.columns}
     frame = frame.select(*(f.col(f"`{by_fold[c.name.casefold()]}`").alias(c.name) for c in registered.columns))
     # Files written by Spark mark every column nullable, so "not nullable" is checked on the values themselves.
@@ -470,7 +456,7 @@ def _check_schema(frame: Any, registered: registry_schema.Schema, version: Any) 
         ).collect()[0]
         offending = [f"{name} ({nulls[name]})" for name in required if nulls[name]]
         if offending:
-            raise DataError(f"{version}: columns registered as not nullable hold nulls: {', '.join(offending)}.")
+            raise DataError(f"{source}: columns registered as not nullable hold nulls: {', '.join(offending)}.")
     return frame
 
 
@@ -503,35 +489,36 @@ def content_fingerprint(frame: DataFrame) -> str:
 # --- Writing ------------------------------------------------------------------------------------------------------
 
 
-def staging_root() -> Path:
-    return Path(settings.ARTIFACT_ROOT) / ".staging"
+def staging_root(artifact_root: Path) -> Path:
+    """Where writes are staged: ``.staging`` under the artifact root (the ARTIFACT_ROOT setting)."""
+    return Path(artifact_root) / ".staging"
 
 
-def output_path(category: str, key: str) -> Path:
+def output_path(artifact_root: Path, category: str, key: str) -> Path:
     """Where a job's output lives: ARTIFACT_ROOT/<category>/<key>, keyed by the job, so that a retry of the same
     job writes the same place (and replaces what an interrupted attempt left) instead of a second copy."""
     for part in (category, key):
         if not part or "/" in part or part.startswith(".") or "\x00" in part:
             raise ValueError(f"Invalid output path part {part!r}.")
-    return Path(settings.ARTIFACT_ROOT) / category / key
+    return Path(artifact_root) / category / key
 
 
 def write_parquet_atomically(
-    frame: DataFrame, destination: Path, *, owner: str, partition_by: Iterable[str] = ()
+    frame: DataFrame, destination: Path, *, artifact_root: Path, owner: str, partition_by: Iterable[str] = ()
 ) -> Path:
-    """Write ``frame`` as Parquet to ``destination`` (a folder under ARTIFACT_ROOT), all or nothing.
+    """Write ``frame`` as Parquet to ``destination`` (a folder under ``artifact_root``), all or nothing.
 
     Spark writes into ARTIFACT_ROOT/.staging/<owner>/<random>/; the finished folder is then renamed onto
     ``destination`` (same filesystem: one rename). An earlier folder at ``destination`` (a retried job's first
     attempt) is moved aside first and removed after. On failure the staging folder is removed and nothing appears
     at ``destination``. ``owner`` names who writes (the job's id), for ``remove_staging``.
     """
-    artifact_root = Path(settings.ARTIFACT_ROOT).resolve()
+    root = Path(artifact_root).resolve()
     destination = Path(destination)
     resolved = destination.resolve()
-    if not resolved.is_relative_to(artifact_root) or resolved.is_relative_to(staging_root().resolve()):
+    if not resolved.is_relative_to(root) or resolved.is_relative_to(staging_root(root)):
         raise ValueError(f"{destination} is not a place for job output under ARTIFACT_ROOT.")
-    owner_dir = staging_root() / _owner_key(owner)
+    owner_dir = staging_root(artifact_root) / _owner_key(owner)
     owner_dir.mkdir(parents=True, exist_ok=True)
     staging = owner_dir / uuid.uuid4().hex
     try:
@@ -568,19 +555,19 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def remove_staging(owner: str) -> bool:
+def remove_staging(artifact_root: Path, owner: str) -> bool:
     """Remove whatever ``owner`` left in the staging area (an attempt that died mid-write). True if anything was."""
-    folder = staging_root() / _owner_key(owner)
+    folder = staging_root(artifact_root) / _owner_key(owner)
     if not folder.exists():
         return False
     shutil.rmtree(folder, ignore_errors=True)
     return True
 
 
-def clean_stale_staging(is_live: Callable[[str], bool], *, older_than: float = 0.0) -> list[str]:
+def clean_stale_staging(artifact_root: Path, is_live: Callable[[str], bool], *, older_than: float = 0.0) -> list[str]:
     """Remove the staging folders of owners that are no longer running (``is_live(owner)`` false) and that were
     last written more than ``older_than`` seconds ago. Returns the owners cleaned up."""
-    root = staging_root()
+    root = staging_root(artifact_root)
     if not root.exists():
         return []
     removed = []

@@ -1,9 +1,10 @@
 """The decision threshold and the test metrics of a fitted binary classifier, computed in Spark.
 
-Step 7 of ``registry.pipelines.training.train``: ``_positive_probability`` adds the positive-class probability to
-scored rows; ``_bins`` reduces the validation split to counts per probability bin, on which ``choose_threshold``
-picks the threshold of maximum F1 or, with the costs of a false positive and a false negative, of minimum cost;
-``_test_metrics`` measures the test split at that threshold (AUC, precision, recall, F1, log loss, business cost).
+Step 7 of ``registry.pipelines.training.train``: ``with_positive_probability`` adds the positive-class probability
+to scored rows; ``probability_bins`` reduces the validation split to counts per probability bin, on which
+``choose_threshold`` picks the threshold of maximum F1 or, with the costs of a false positive and a false negative,
+of minimum cost; ``held_out_metrics`` measures the test split at that threshold (AUC, precision, recall, F1, log
+loss, business cost).
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ THRESHOLD_BINS = 1000
 LOG_LOSS_EPSILON = 1e-15
 
 
-def _positive_probability(scored: DataFrame) -> DataFrame:
+def with_positive_probability(scored: DataFrame) -> DataFrame:
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
     return scored.withColumn(POSITIVE_COL, vector_to_array(F.col("probability"))[1])
 
 
-def _bins(scored: DataFrame) -> np.ndarray:
+def probability_bins(scored: DataFrame) -> np.ndarray:
     """Counts of negatives and positives per probability bin of width 1/THRESHOLD_BINS, as a (bins, 2) array: the
     validation split reduced to a thousand rows whatever its size."""
     from pyspark.sql import functions as F
@@ -58,7 +59,7 @@ def choose_threshold(bins: np.ndarray, *, costs: tuple[float, float] | None = No
     return index / THRESHOLD_BINS
 
 
-def _test_metrics(scored: DataFrame, *, threshold: float, costs: tuple[float, float] | None) -> dict[str, float]:
+def held_out_metrics(scored: DataFrame, *, threshold: float, costs: tuple[float, float] | None) -> dict[str, float]:
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
     from pyspark.sql import functions as F
 

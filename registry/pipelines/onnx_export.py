@@ -3,8 +3,8 @@
 Step 8 of ``registry.pipelines.training.train``: ``export_onnx`` converts the pipeline with onnxmltools (one float32
 ``[N, 1]`` input per feature, named after it); ``parity`` scores held-out rows with ONNX Runtime and returns the
 largest absolute difference from Spark's positive-class probability; ``check_parity`` raises ``ParityError`` above
-the tolerance (``_tolerance``: the job's ``parity_tolerance``, else the ``TRAINING_PARITY_TOLERANCE`` setting, else
-``DEFAULT_PARITY_TOLERANCE``).
+the tolerance (the job's ``parity_tolerance``, else the ``TRAINING_PARITY_TOLERANCE`` setting, else
+``DEFAULT_PARITY_TOLERANCE``: chosen by ``registry.pipelines.training.train`` and its caller).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from django.conf import settings
 
 from registry.pipelines.training_data import POSITIVE_COL, TrainingError
 
@@ -62,9 +61,3 @@ def check_parity(difference: float, tolerance: float) -> None:
             f"The ONNX model's positive-class probability differs from Spark's by up to {difference:.3g} on "
             f"held-out rows, above the tolerance of {tolerance:g}: the export is not registered."
         )
-
-
-def _tolerance(value: float | None) -> float:
-    if value is not None:
-        return float(value)
-    return float(getattr(settings, "TRAINING_PARITY_TOLERANCE", DEFAULT_PARITY_TOLERANCE))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from registry.pipelines.feature_definitions import _BOOLEAN, _NUMERIC, _kind_of_spark_type
+from registry.pipelines.feature_definitions import BOOLEAN, NUMERIC, kind_of_spark_type
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -37,8 +37,8 @@ def feature_statistics(frame: DataFrame, names: list[str]) -> tuple[dict[str, di
     """
     from pyspark.sql import functions as F
 
-    kinds = {item.name: _kind_of_spark_type(item.dataType) for item in frame.schema.fields}
-    numeric = [name for name in names if kinds.get(name) in (_NUMERIC, _BOOLEAN)]
+    kinds = {item.name: kind_of_spark_type(item.dataType) for item in frame.schema.fields}
+    numeric = [name for name in names if kinds.get(name) in (NUMERIC, BOOLEAN)]
     aggregates: list[SparkColumn] = [F.count(F.lit(1)).alias("__rows")]
     for index, name in enumerate(names):
         column = F.col(name)

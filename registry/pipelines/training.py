@@ -3,9 +3,9 @@
 ``train(spark, df, label=..., features=[...], algorithm=..., params={...})`` fits a Spark ML ``Pipeline``
 (VectorAssembler, then logistic regression or gradient-boosted trees) on a feature-set version's rows and returns a
 ``TrainedModel``: the fitted pipeline, the chosen hyper-parameters, the decision threshold, metrics on a held-out
-test split, the ONNX bytes and the parity of ONNX Runtime's scores with Spark's. ``register_trained_model`` then
-registers the ONNX as a model version through the registry's own action, once per job. See docs/spark-jobs.md,
-"Training".
+test split, the ONNX bytes and the parity of ONNX Runtime's scores with Spark's. A function of data: it reads and
+writes no database (the training job, workers.tasks.train_model, registers the ONNX through the registry's action).
+See docs/spark-jobs.md, "Training".
 
 What happens, in order:
 
@@ -32,33 +32,36 @@ What happens, in order:
 8. ONNX export with onnxmltools (one float32 ``[N, 1]`` input per feature, named after it: the interface contract
    names every input), then parity: a held-out sample scored by Spark and by ONNX Runtime, the largest absolute
    difference of the positive-class probability reported, and ``ParityError`` above the tolerance
-   (``params["parity_tolerance"]``, else the ``TRAINING_PARITY_TOLERANCE`` setting, else 1e-4).
+   (``params["parity_tolerance"]``, else ``default_parity_tolerance``: the job passes the
+   ``TRAINING_PARITY_TOLERANCE`` setting; 1e-4 by default).
 
 The ONNX model's outputs are ``prediction`` (Spark's converters cut at 0.5) and ``probability`` ([N, 2]); a caller
 deciding at the chosen threshold reads ``probability[:, 1]`` and compares it with ``metrics["threshold"]``.
 
-This module holds the orchestration (``train``), the checks of ``params``, the search and resuming, and the
-registration. Steps 1 to 4 are in ``registry.pipelines.training_data``, step 7 in ``registry.pipelines.metrics``,
-step 8 in ``registry.pipelines.onnx_export``.
+This module holds the sequence (``train``), the search and resuming. ``params`` are checked by
+``registry.pipelines.params`` (which the request actions use too), steps 1 to 4 are in
+``registry.pipelines.training_data``, step 7 in ``registry.pipelines.metrics``, step 8 in
+``registry.pipelines.onnx_export``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from registry.pipelines.metrics import _bins, _positive_probability, _test_metrics, choose_threshold
-from registry.pipelines.onnx_export import ParityError, _tolerance, check_parity, export_onnx, parity
+from registry.pipelines.metrics import choose_threshold, held_out_metrics, probability_bins, with_positive_probability
+from registry.pipelines.onnx_export import DEFAULT_PARITY_TOLERANCE, ParityError, check_parity, export_onnx, parity
+from registry.pipelines.params import ALGORITHMS, InvalidParams, check_params
+from registry.pipelines.progress import Progress, no_progress
 from registry.pipelines.training_data import (
     FEATURES_COL,
     LABEL_COL,
@@ -68,76 +71,24 @@ from registry.pipelines.training_data import (
     VALIDATION_COL,
     WEIGHT_COL,
     TrainingError,
-    _class_weights,
-    _prepare,
-    _split,
     measure_skew,
+    prepare_rows,
     rebalance,
+    split_rows,
+    weigh_classes,
 )
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
     from pyspark.sql import DataFrame, SparkSession
 
-    from core.models import Job
-    from registry.models import FeatureSetVersion, ModelVersion, RegisteredModel
-
 __all__ = [
     "ALGORITHMS",
     "ParityError",
     "TrainedModel",
     "TrainingError",
-    "decision_costs",
-    "register_trained_model",
     "train",
 ]
-
-Progress = Callable[[float, str], None]
-
-ALGORITHMS = ("logistic_regression", "gbt")
-
-# Hyper-parameters accepted per algorithm, with their type and bounds (inclusive). Anything else is refused by name.
-_NUMBER = (int, float)
-_MODEL_PARAMS: dict[str, dict[str, tuple[tuple[type, ...], float, float]]] = {
-    "logistic_regression": {
-        "maxIter": ((int,), 1, 10_000),
-        "regParam": (_NUMBER, 0.0, math.inf),
-        "elasticNetParam": (_NUMBER, 0.0, 1.0),
-        "tol": (_NUMBER, 0.0, 1.0),
-        "fitIntercept": ((bool,), 0, 1),
-        "standardization": ((bool,), 0, 1),
-        "aggregationDepth": ((int,), 2, 100),
-    },
-    "gbt": {
-        "maxIter": ((int,), 1, 1_000),
-        "maxDepth": ((int,), 0, 30),
-        "maxBins": ((int,), 2, 10_000),
-        "stepSize": (_NUMBER, 1e-9, 1.0),
-        "subsamplingRate": (_NUMBER, 1e-9, 1.0),
-        "minInstancesPerNode": ((int,), 1, 1_000_000),
-        "minInfoGain": (_NUMBER, 0.0, math.inf),
-        "featureSubsetStrategy": ((str,), 0, 0),
-        "validationTol": (_NUMBER, 0.0, math.inf),
-        "checkpointInterval": ((int,), -1, 1_000_000),
-    },
-}
-_DEFAULT_MODEL_PARAMS: dict[str, dict[str, Any]] = {
-    "logistic_regression": {"maxIter": 100, "regParam": 0.0},
-    "gbt": {"maxIter": 20, "maxDepth": 3, "stepSize": 0.1, "validationTol": 0.01, "checkpointInterval": 10},
-}
-# Settings of the job itself (not of the estimator), with their defaults.
-_JOB_PARAMS: dict[str, Any] = {
-    "search": {},
-    "parallelism": 2,
-    "class_weight": "balanced",
-    "validation_fraction": 0.15,
-    "test_fraction": 0.15,
-    "seed": 42,
-    "parity_tolerance": None,
-    "parity_sample": 1000,
-    "skew_key": None,
-    "salt_buckets": 64,
-}
 
 
 @dataclass
@@ -191,10 +142,6 @@ class TrainedModel:
         }
 
 
-def _no_progress(fraction: float, stage: str) -> None:
-    return None
-
-
 def train(
     spark: SparkSession,
     df: DataFrame,
@@ -207,6 +154,7 @@ def train(
     costs: tuple[float, float] | None = None,
     work_dir: Path | str | None = None,
     progress: Progress | None = None,
+    default_parity_tolerance: float = DEFAULT_PARITY_TOLERANCE,
 ) -> TrainedModel:
     """Fit, evaluate, export and check a binary classifier on ``df`` (see the module's docstring).
 
@@ -216,13 +164,16 @@ def train(
     """
     from pyspark.sql import functions as F
 
-    report = progress or _no_progress
+    report = progress or no_progress
     timings: dict[str, float] = {}
     started = time.perf_counter()
     features = tuple(features)
-    model_params, job_params = _check_params(algorithm, params or {})
+    try:
+        model_params, job_params = check_params(algorithm, params or {})
+    except InvalidParams as error:
+        raise TrainingError(str(error)) from None
     report(0.02, "checking the data")
-    prepared, class_counts = _prepare(df, label=label, features=features, event_time_column=event_time_column)
+    prepared, class_counts = prepare_rows(df, label=label, features=features, event_time_column=event_time_column)
 
     skew = measure_skew(prepared)
     if skew["ratio"] > SKEW_RATIO:
@@ -238,14 +189,14 @@ def train(
         skew = {**skew, "rebalanced": False}
 
     report(0.08, "splitting")
-    split_df, split = _split(
+    split_df, split = split_rows(
         prepared,
         by_time=event_time_column is not None,
         validation_fraction=job_params["validation_fraction"],
         test_fraction=job_params["test_fraction"],
         seed=job_params["seed"],
     )
-    class_weights = _class_weights(split["class_counts"]["train"], job_params["class_weight"])
+    class_weights = weigh_classes(split["class_counts"]["train"], job_params["class_weight"])
     weighted = split_df.withColumn(
         WEIGHT_COL, F.when(F.col(LABEL_COL) == 1.0, class_weights["1"]).otherwise(class_weights["0"])
     ).persist()
@@ -294,12 +245,12 @@ def train(
         timings["fit_seconds"] = time.perf_counter() - fitted
 
         report(0.75, "choosing the threshold on the validation split")
-        scored_validation = _positive_probability(pipeline.transform(validation_rows))
-        threshold = choose_threshold(_bins(scored_validation), costs=costs)
+        scored_validation = with_positive_probability(pipeline.transform(validation_rows))
+        threshold = choose_threshold(probability_bins(scored_validation), costs=costs)
 
         report(0.8, "scoring the test split")
-        scored_test = _positive_probability(pipeline.transform(test_rows))
-        metrics = _test_metrics(scored_test, threshold=threshold, costs=costs)
+        scored_test = with_positive_probability(pipeline.transform(test_rows))
+        metrics = held_out_metrics(scored_test, threshold=threshold, costs=costs)
         metrics["validation_auc"] = max(candidate["validation_auc"] for candidate in search)
         classifier: Any = pipeline.stages[-1]
         if algorithm == "gbt":
@@ -311,7 +262,11 @@ def train(
         timings["onnx_export_seconds"] = time.perf_counter() - exported
 
         report(0.93, "checking ONNX Runtime's scores against Spark's")
-        tolerance = _tolerance(job_params["parity_tolerance"])
+        tolerance = (
+            default_parity_tolerance
+            if job_params["parity_tolerance"] is None
+            else float(job_params["parity_tolerance"])
+        )
         sample = scored_test.select(*features, POSITIVE_COL).limit(job_params["parity_sample"]).toPandas()
         difference = parity(onnx_bytes, sample, features)
         check_parity(difference, tolerance)
@@ -344,77 +299,6 @@ def train(
         resumed=resumed,
         timings=timings,
     )
-
-
-# --- Parameters ---------------------------------------------------------------------------------------------------
-
-
-def _check_params(algorithm: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    if algorithm not in ALGORITHMS:
-        raise TrainingError(f"Unknown algorithm {algorithm!r}: one of {', '.join(ALGORITHMS)}.")
-    if not isinstance(params, dict):
-        raise TrainingError("params must be an object of hyper-parameters and job settings.")
-    allowed = _MODEL_PARAMS[algorithm]
-    model_params = dict(_DEFAULT_MODEL_PARAMS[algorithm])
-    job_params = dict(_JOB_PARAMS)
-    for name, value in params.items():
-        if name in _JOB_PARAMS:
-            job_params[name] = value
-        elif name in allowed:
-            model_params[name] = _check_value(name, value, allowed[name])
-        else:
-            raise TrainingError(
-                f"Unknown parameter {name!r} for {algorithm}: hyper-parameters are {', '.join(sorted(allowed))}; "
-                f"job settings are {', '.join(sorted(_JOB_PARAMS))}."
-            )
-    search = job_params["search"]
-    if not isinstance(search, dict):
-        raise TrainingError('params["search"] must map hyper-parameter names to lists of values.')
-    for name, values in search.items():
-        if name not in allowed:
-            raise TrainingError(f'params["search"] names {name!r}, not a hyper-parameter of {algorithm}.')
-        if not isinstance(values, list) or not values:
-            raise TrainingError(f'params["search"]["{name}"] must be a non-empty list of values.')
-        for value in values:
-            _check_value(f'search["{name}"]', value, allowed[name])
-    parallelism = job_params["parallelism"]
-    if not isinstance(parallelism, int) or isinstance(parallelism, bool) or not 1 <= parallelism <= 64:
-        raise TrainingError("parallelism must be an integer from 1 to 64.")
-    if job_params["class_weight"] not in ("balanced", "none"):
-        raise TrainingError('class_weight must be "balanced" or "none".')
-    for name in ("validation_fraction", "test_fraction"):
-        value = job_params[name]
-        if not isinstance(value, _NUMBER) or isinstance(value, bool) or not 0.01 <= value <= 0.5:
-            raise TrainingError(f"{name} must be a number from 0.01 to 0.5.")
-    if job_params["validation_fraction"] + job_params["test_fraction"] > 0.8:
-        raise TrainingError("validation_fraction and test_fraction leave less than 20% of the rows to train on.")
-    tolerance = job_params["parity_tolerance"]
-    if tolerance is not None and (not isinstance(tolerance, _NUMBER) or isinstance(tolerance, bool) or tolerance < 0):
-        raise TrainingError("parity_tolerance must be a number, zero or more.")
-    for name in ("seed", "parity_sample", "salt_buckets"):
-        value = job_params[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "seed" else 1):
-            raise TrainingError(f"{name} must be a positive integer.")
-    return model_params, job_params
-
-
-def _check_value(name: str, value: Any, rule: tuple[tuple[type, ...], float, float]) -> Any:
-    types, low, high = rule
-    if types == (bool,):
-        if not isinstance(value, bool):
-            raise TrainingError(f"{name} must be true or false.")
-        return value
-    if types == (str,):
-        if not isinstance(value, str):
-            raise TrainingError(f"{name} must be a string.")
-        return value
-    if isinstance(value, bool) or not isinstance(value, types):
-        kind = "an integer" if types == (int,) else "a number"
-        raise TrainingError(f"{name} must be {kind}.")
-    number = float(cast(float, value))
-    if not math.isfinite(number) or not low <= number <= high:
-        raise TrainingError(f"{name} must be from {low:g} to {high:g}; got {value!r}.")
-    return value
 
 
 # --- Fit and search -----------------------------------------------------------------------------------------------
@@ -510,41 +394,3 @@ def _save(work: Path, key: str, pipeline: PipelineModel, chosen: dict[str, Any],
     staging = work / "model.json.tmp"
     staging.write_text(json.dumps({"key": key, "params": chosen, "search": search}))
     staging.replace(work / "model.json")
-
-
-# --- Registration -------------------------------------------------------------------------------------------------
-
-
-def register_trained_model(
-    trained: TrainedModel,
-    *,
-    model: RegisteredModel,
-    job: Job,
-    actor: Any,
-    feature_set_version: FeatureSetVersion,
-    description: str = "",
-) -> ModelVersion:
-    """Register ``trained``'s ONNX as ``model``'s next version, once per ``job``: a retried job gets the version
-    its earlier attempt registered. Links the feature-set version trained on (and its dataset versions), the
-    requester as author, the job, the parameters and the metrics."""
-    from registry.actions.registered_models import do_register_model_version
-
-    return do_register_model_version(
-        model,
-        actor=actor,
-        chunks=trained.chunks(),
-        filename=f"{trained.algorithm}.onnx",
-        training_params={**trained.training_params(), "job": str(job.public_id)},
-        metrics=trained.metrics,
-        dataset_versions=list(feature_set_version.dataset_versions.order_by("pk").values_list("pk", flat=True)),
-        feature_set_versions=[feature_set_version.pk],
-        authors=[actor.get_username()],
-        description=description
-        or f"{trained.algorithm} trained on feature-set version {feature_set_version.pk} by job {job.public_id}.",
-        job=job,
-    )
-
-
-def decision_costs(model: RegisteredModel) -> tuple[float, float] | None:
-    """The costs of a false positive and a false negative that ``model``'s use case states, if any."""
-    return model.use_case.decision_costs() if model.use_case is not None else None

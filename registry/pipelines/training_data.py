@@ -1,9 +1,9 @@
 """The rows a classifier is trained on: checked, rounded to float32, balanced across partitions, split, weighted.
 
-Steps 1 to 4 of ``registry.pipelines.training.train`` (see that module's docstring): ``_prepare`` refuses, before
+Steps 1 to 4 of ``registry.pipelines.training.train`` (see that module's docstring): ``prepare_rows`` refuses, before
 anything is fitted, what cannot be trained on and adds the internal columns; ``measure_skew`` and ``rebalance`` even
-out the partitions; ``_split`` divides the rows into train, validation and test (by time when there is an event
-time); ``_class_weights`` balances the classes. ``TrainingError`` is defined here, below the other training modules,
+out the partitions; ``split_rows`` divides the rows into train, validation and test (by time when there is an event
+time); ``weigh_classes`` balances the classes. ``TrainingError`` is defined here, below the other training modules,
 because every one of them raises it; ``registry.pipelines.training`` exports it with ``train``.
 """
 
@@ -34,7 +34,7 @@ class TrainingError(Exception):
 # --- Input checks -------------------------------------------------------------------------------------------------
 
 
-def _prepare(
+def prepare_rows(
     df: DataFrame, *, label: str, features: tuple[str, ...], event_time_column: str | None
 ) -> tuple[DataFrame, dict[str, int]]:
     """The rows to train on: label as 0.0/1.0, features as float32-valued doubles, the event time as seconds.
@@ -162,7 +162,7 @@ def rebalance(
 # --- Split and weights --------------------------------------------------------------------------------------------
 
 
-def _split(
+def split_rows(
     prepared: DataFrame, *, by_time: bool, validation_fraction: float, test_fraction: float, seed: int
 ) -> tuple[DataFrame, dict[str, Any]]:
     from pyspark.sql import functions as F
@@ -206,7 +206,7 @@ def _split(
     return split, info
 
 
-def _class_weights(train_counts: dict[str, int], mode: str) -> dict[str, float]:
+def weigh_classes(train_counts: dict[str, int], mode: str) -> dict[str, float]:
     """Balanced weights, ``n / (classes * n_class)``: each class then carries half of the total weight."""
     if mode == "none":
         return {"0": 1.0, "1": 1.0}

@@ -19,6 +19,7 @@ from registry.choices import FingerprintSource
 from registry.management.commands import seed_churn_demo as demo
 from registry.models import Dataset, DatasetVersion, FeatureSetVersion, FeatureView, ModelVersion, RegisteredModel
 from registry.pipelines import io
+from workers.tasks import dataset_source
 
 
 @pytest.fixture
@@ -56,7 +57,8 @@ def test_the_demo_runs_end_to_end_and_a_second_run_adds_nothing(transactional_db
     assert 2000 <= events.row_count <= 10000
     # The registered fingerprint is the one Assay computes from the data (checked on read when "computed").
     events.fingerprint_source = FingerprintSource.COMPUTED
-    assert io.content_fingerprint(io.read_dataset_version(spark, events)) == events.content_fingerprint
+    read = io.read_dataset_version(spark, dataset_source(events), lake_root=str(lake))
+    assert io.content_fingerprint(read.frame) == events.content_fingerprint
 
     materialization = Job.objects.get(kind="registry.materialize_features", idempotency_key=demo.MATERIALIZE_KEY)
     # The materialization job asked for the training job itself once its feature set was registered (then_train).

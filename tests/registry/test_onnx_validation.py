@@ -636,7 +636,7 @@ def test_a_model_that_explodes_when_run_is_refused(op: str, tmp_path: Path, each
     synthetic input, and no child is left behind."""
     path = _hostile(tmp_path, f"{op}.onnx", hostile_onnx.exploding(op))
 
-    error = refusal_of(path, memory_limit_bytes=1024**3)
+    error = refusal_of(path, Refusal.MEMORY_LIMIT, memory_limit_bytes=1024**3)
 
     assert error.code == Refusal.MEMORY_LIMIT
     assert "limit of 1073741824 bytes" in error.message
@@ -649,7 +649,7 @@ def test_a_model_that_fails_on_an_input_its_contract_allows_is_refused(tmp_path:
     """GIVEN a model that loads but cannot run on any input its contract describes ([batch, 3] reshaped to [4])
     WHEN it is validated
     THEN it is refused with inference_failed, saying what it was fed."""
-    error = refusal_of(_hostile(tmp_path, "reshape.onnx", hostile_onnx.fails_when_run()))
+    error = refusal_of(_hostile(tmp_path, "reshape.onnx", hostile_onnx.fails_when_run()), Refusal.INFERENCE_FAILED)
 
     assert error.code == Refusal.INFERENCE_FAILED
     assert "x [1, 3] float32" in error.message
@@ -682,7 +682,7 @@ def test_a_model_whose_session_takes_minutes_to_build_is_stopped_at_the_limit(tm
     assert path.stat().st_size < 8192
 
     started = time.monotonic()
-    error = refusal_of(path, time_limit_seconds=1)
+    error = refusal_of(path, Refusal.TIMEOUT, time_limit_seconds=1)
 
     assert time.monotonic() - started < 1 + onnx_validation.SERVER_GRACE_SECONDS
     assert error.code == Refusal.TIMEOUT

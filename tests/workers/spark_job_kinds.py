@@ -15,7 +15,7 @@ from django.conf import settings
 from core.models import Job
 from registry.pipelines.io import output_path, write_parquet_atomically
 from workers.runner import JobContext, job_task
-from workers.tasks import spark_work
+from workers.tasks import artifact_root, spark_work
 
 
 def _slow(seconds: float) -> Any:
@@ -48,6 +48,9 @@ def spark_write(job: Job, ctx: JobContext) -> dict[str, Any]:
             frame = frame.select(_slow(float(job.params["sleep_first_attempt"]))("id").alias("id"))
         watch.report(0.2, "writing")
         destination = write_parquet_atomically(
-            frame, output_path("test-output", str(job.public_id)), owner=str(job.public_id)
+            frame,
+            output_path(artifact_root(), "test-output", str(job.public_id)),
+            artifact_root=artifact_root(),
+            owner=str(job.public_id),
         )
     return {"path": str(destination), "attempt": job.attempts}

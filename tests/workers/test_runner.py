@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from core.choices import JobStatus
-from core.jobs import MAX_ATTEMPTS, dispatch_job, sweep_interrupted_jobs
+from core.jobs import MAX_ATTEMPTS, dispatch_job, record_progress, sweep_interrupted_jobs
 from core.models import Job
 from tests.workers.conftest import events_of
-from workers.runner import claim_job
+from workers.runner import JobContext, claim_job
 from workers.tasks import verify_audit_chain
 
 NODE = "jobs-a@host"
@@ -174,3 +174,26 @@ def test_a_cancelled_job_interrupted_mid_job_is_not_started_again(cast, job):
 
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
+
+
+def test_progress_never_goes_back(job):
+    """GIVEN a running job at 40% (a pipeline that starts its own count at 0 after the job's first step, or a step
+    reported after the pipeline's 100%, would move it back)
+    WHEN a later step reports less
+    THEN the record stays at the furthest point reached, with the latest step's name, and so does the log line;
+    a writer that bypasses the job's context (the Spark watcher's thread) cannot move it back either."""
+    job = claim_job(job.pk, task_id=job.task_id, worker=NODE)
+    ctx = JobContext(job)
+    ctx.progress(0.4, "reading")
+    ctx.progress(0.0, "checking definitions")
+    job.refresh_from_db()
+    assert (job.progress, job.stage) == (0.4, "checking definitions")
+    assert list(job.log_lines.order_by("pk").values_list("message", flat=True))[-2:] == [
+        "40% reading",
+        "40% checking definitions",
+    ]
+    record_progress(job, 0.1, "watcher")
+    ctx.report(0.97, "registering", log=False)
+    record_progress(job, 0.5, "late figures")
+    job.refresh_from_db()
+    assert (job.progress, job.stage) == (0.97, "late figures")

@@ -97,7 +97,7 @@ def test_a_materialization_runs_on_the_standalone_cluster_named_by_spark_master(
     assert job.status == JobStatus.SUCCEEDED, f"{job.error}\n{worker.log()[-6000:]}"
     feature_set = FeatureSetVersion.objects.get(job=job)
     assert feature_set.row_count == CUSTOMERS * 4
-    output = io.output_path("features", str(job.public_id))
+    output = io.output_path(settings.ARTIFACT_ROOT, "features", str(job.public_id))
     assert output.is_dir()
     assert list(output.rglob("*.parquet"))
     # AND it ran as the pool process's application on the cluster, whose one executor ran its tasks

@@ -8,19 +8,25 @@ the same runner, without the broker.)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from core.choices import JobStatus
+from core.choices import AuditEventType, JobStatus
 from core.models import AuditEvent, Job
 from registry import actions
+from registry.actions import registered_models
 from registry.models import FeatureSetVersion, ModelVersion
+from registry.onnx_validation import validate_onnx
 from registry.pipelines import io
+from registry.pipelines.training import TrainedModel
 from tests.registry.factories import make_model
 from tests.workers.conftest import CUSTOMERS, _inputs
 from workers import tasks
@@ -34,7 +40,18 @@ def run(job: Job) -> Job:
     return job
 
 
-def test_materialize_then_train_registers_once_each(transactional_db: None, cast: Any, lake: Path, spark: Any) -> None:
+def test_materialize_then_train_registers_once_each(
+    transactional_db: None, cast: Any, lake: Path, spark: Any, settings: Any, monkeypatch: Any
+) -> None:
+    settings.TRAINING_PARITY_TOLERANCE = 0.01
+    # The ONNX is validated with no transaction open: the action takes its locks only once the file has passed.
+    validated = []
+
+    def validate_outside_a_transaction(path: Path) -> Any:
+        validated.append(connection.in_atomic_block)
+        return validate_onnx(path)
+
+    monkeypatch.setattr(registered_models, "validate_onnx", validate_outside_a_transaction)
     view, events_version, labels_version = _inputs(cast)
     engineer = cast.engineer_a
     job = actions.do_request_materialization(
@@ -46,7 +63,8 @@ def test_materialize_then_train_registers_once_each(transactional_db: None, cast
     assert job.result["feature_set_version"] == feature_set.pk
     assert feature_set.row_count == CUSTOMERS * 4
     assert job.result["spark"]["stages_done"] >= 1
-    assert not io.staging_root().exists() or not any(io.staging_root().iterdir())
+    staging = io.staging_root(settings.ARTIFACT_ROOT)
+    assert not staging.exists() or not any(staging.iterdir())
     # A retry of the same job (its worker died after registering) finds the version: no second one.
     again = tasks.materialize_features.job_fn(job, JobContext(job))
     assert again["feature_set_version"] == feature_set.pk
@@ -63,8 +81,16 @@ def test_materialize_then_train_registers_once_each(transactional_db: None, cast
     )
     training = run(training)
     assert training.status == JobStatus.SUCCEEDED, training.error
+    assert validated == [False]
     version = ModelVersion.objects.get(job=training)
     assert training.result["model_version"] == version.pk
+    assert version.training_params["parity"]["tolerance"] == 0.01  # the setting, passed by the job to the pipeline
+    # Progress only grows, through the job's own steps and the pipeline's.
+    for finished in (job, training):
+        lines = finished.log_lines.order_by("pk").values_list("message", flat=True)
+        logged = [int(match[1]) for line in lines if (match := re.match(r"(\d+)% ", line))]
+        assert logged == sorted(logged), logged
+        assert logged[-1] >= 95, logged
     assert list(version.feature_set_versions.all()) == [feature_set]
     # The API names the job that produced each version, as it does for the feature set.
     client = APIClient()
@@ -106,8 +132,8 @@ def test_data_of_another_format_fails_the_job_and_leaves_nothing(
         "storage_format 'parquet'."
     )
     assert not FeatureSetVersion.objects.exists()
-    assert not io.output_path("features", str(job.public_id)).exists()
-    assert not (io.staging_root() / str(job.public_id)).exists()
+    assert not io.output_path(settings.ARTIFACT_ROOT, "features", str(job.public_id)).exists()
+    assert not (io.staging_root(settings.ARTIFACT_ROOT) / str(job.public_id)).exists()
 
 
 def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
@@ -149,7 +175,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     assert f"the files at lake://events changed after job {first.public_id} first read them" in changed.error
     assert f"not {pinned}" in changed.error
     assert FeatureSetVersion.objects.filter(feature_view=view).count() == 2
-    assert not io.output_path("features", str(changed.public_id)).exists()
+    assert not io.output_path(settings.ARTIFACT_ROOT, "features", str(changed.public_id)).exists()
     events_version.refresh_from_db()
     assert events_version.files_digest == pinned  # the pin is not moved by the changed files
     event = AuditEvent.objects.get(event_type="dataset.data_changed")
@@ -189,3 +215,51 @@ def test_training_refuses_a_feature_set_whose_files_changed(
     assert not ModelVersion.objects.filter(model=model).exists()
     event = AuditEvent.objects.get(event_type="artifact.corrupted")
     assert event.target_id == str(feature_set.pk)
+
+
+@pytest.mark.xfail(strict=False, reason="needs h-writepath: do_register_model_version records its own refusal")
+def test_a_trained_model_that_fails_validation_fails_the_job_and_leaves_a_refusal(
+    transactional_db: None, cast: Any, lake: Path, spark: Any, monkeypatch: Any
+) -> None:
+    """GIVEN a feature set, and training whose ONNX export is not a valid model
+    WHEN the training job registers it
+    THEN the job fails naming the refusal, no version is registered, and the refusal is in the audit log."""
+    view, events_version, labels_version = _inputs(cast)
+    materialized = run(
+        actions.do_request_materialization(
+            view, actor=cast.engineer_a, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
+        )
+    )
+    feature_set = FeatureSetVersion.objects.get(job=materialized)
+
+    def broken_export(*args: Any, **kwargs: Any) -> TrainedModel:
+        return TrainedModel(
+            pipeline=None,  # type: ignore[arg-type]
+            algorithm="logistic_regression",
+            label="churned",
+            features=("spend_30d",),
+            event_time_column=None,
+            params={},
+            search=[],
+            metrics={"auc": 0.5},
+            threshold=0.5,
+            class_weights={"0": 1.0, "1": 1.0},
+            split={},
+            skew={},
+            onnx_bytes=b"this is not an ONNX model",
+            parity_max_abs_diff=0.0,
+            parity_tolerance=1e-4,
+        )
+
+    monkeypatch.setattr(tasks, "train", broken_export)
+    model = make_model(cast.team_a, cast.engineer_a)
+    training = run(
+        actions.do_request_training(
+            model, actor=cast.engineer_a, feature_set_version=feature_set.pk, label="churned", algorithm="gbt"
+        )
+    )
+    assert training.status == JobStatus.FAILED
+    assert training.error.startswith("The trained model was not registered: "), training.error
+    assert not ModelVersion.objects.filter(model=model).exists()
+    refusal = AuditEvent.objects.get(event_type=AuditEventType.MODEL_VERSION_REFUSED)
+    assert refusal.target_id == str(model.pk)

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from core.choices import JobStatus
 from core.jobs import dispatch_job, do_cancel_job
 from registry.pipelines import io
@@ -84,7 +86,7 @@ def test_a_worker_killed_mid_write_leaves_no_orphaned_files_and_the_retry_finish
     # GIVEN a job killed (worker, pool process and JVM) while Spark writes its Parquet into the staging area
     job, _ = dispatch_job("tests.spark_write", actor=None, params={"n": 4, "sleep_first_attempt": 60})
     job = wait(job, until=lambda j: "writing" in (j.stage or ""))
-    staging = io.staging_root() / str(job.public_id)
+    staging = io.staging_root(settings.ARTIFACT_ROOT) / str(job.public_id)
     deadline = time.monotonic() + 60
     while not staging.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -97,7 +99,7 @@ def test_a_worker_killed_mid_write_leaves_no_orphaned_files_and_the_retry_finish
     while any(_alive(pid) for pid in jvms) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in jvms if _alive(pid)], "a JVM outlived its killed worker"
-    destination = io.output_path("test-output", str(job.public_id))
+    destination = io.output_path(settings.ARTIFACT_ROOT, "test-output", str(job.public_id))
     assert not destination.exists()
     # WHEN the worker comes back under the same name
     spark_worker(name=worker.name)

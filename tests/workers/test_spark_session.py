@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -39,3 +41,17 @@ def test_the_executors_python_is_pyspark_python_else_this_interpreter(monkeypatc
     monkeypatch.setenv("PYSPARK_PYTHON", "/opt/assay/venv/bin/python")
     assert spark_module.spark_conf()["spark.pyspark.python"] == "/opt/assay/venv/bin/python"
     assert spark_module.spark_conf()["spark.pyspark.driver.python"] == sys.executable
+
+
+def test_the_web_process_loads_no_spark() -> None:
+    """Django's start-up imports the job kinds (workers.tasks, in the web process too) and the request actions
+    check training params (registry.pipelines.params): neither may load pyspark or onnxmltools."""
+    code = (
+        "import sys, django; django.setup(); import workers.tasks, registry.actions, registry.pipelines.params; "
+        "print(sorted(m for m in ('pyspark', 'py4j', 'onnxmltools') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "assay.settings"}
+    command = [sys.executable, "-c", code]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"

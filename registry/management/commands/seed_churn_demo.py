@@ -30,6 +30,13 @@ from registry import actions
 from registry.choices import Classification, DecisionMode, LegalBasis, RiskTier, StorageFormat
 from registry.models import Dataset, DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel, UseCase
 from registry.naming import name_keys
+from registry.pipelines.io import content_fingerprint, resolve_location
+
+# With --wait the demo runs the worker's own Spark jobs in this process, as a worker would: the one place the
+# registry reaches up into the workers app. No Spark is loaded until a job runs.
+from workers import tasks
+from workers.runner import run_job
+from workers.spark import get_spark
 
 User = get_user_model()
 
@@ -218,7 +225,7 @@ class Command(BaseCommand):
             dataset_version=events.pk,
             spine_dataset_version=labels.pk,
             idempotency_key=MATERIALIZE_KEY,
-            # The training job follows on its own once the feature set is registered (workers.tasks._then_train).
+            # The training job follows on its own once the feature set is registered (workers.tasks, then_train).
             then_train={"model": model.pk, "label": LABEL, "algorithm": ALGORITHM, "params": TRAINING_PARAMS},
         )
         if options["wait"]:
@@ -257,9 +264,6 @@ class Command(BaseCommand):
     def _run(self, job: Job) -> Job:
         """Run ``job`` here through the worker's own job function, claimed as a worker claims it (a job another
         worker has finished is left as it is)."""
-        from workers import tasks
-        from workers.runner import run_job
-
         kinds = {"registry.materialize_features": tasks.materialize_features, "registry.train_model": tasks.train_model}
         if job.status == JobStatus.QUEUED:
             self.stdout.write(f"Running the {job.kind} job {job.public_id} in this process ...")
@@ -305,8 +309,6 @@ class Command(BaseCommand):
         return use_case
 
     def _datasets(self, team: Team, engineer: Any) -> tuple[DatasetVersion, DatasetVersion]:
-        from registry.pipelines.io import resolve_location
-
         events, labels = generate()
         found = []
         for name, location, schema, columns, description in (
@@ -327,7 +329,7 @@ class Command(BaseCommand):
                 "card-holder: the spine the card activity features are computed at.",
             ),
         ):
-            folder = Path(resolve_location(location))
+            folder = Path(resolve_location(location, lake_root=str(settings.DATA_LAKE_ROOT)))
             if not (folder / "part-0.parquet").exists():
                 # The same seed writes the same rows: a lake wiped after registration gets its data back unchanged.
                 write_parquet(columns, schema, folder)
@@ -364,9 +366,6 @@ class Command(BaseCommand):
     def _fingerprint(self, folder: Path, schema: dict[str, Any]) -> str:
         """The content fingerprint Assay computes from the data (registry.pipelines.io.content_fingerprint), over
         the columns in their registered order, as read_dataset_version returns them."""
-        from registry.pipelines.io import content_fingerprint
-        from workers.spark import get_spark
-
         self.stdout.write(f"Computing the content fingerprint of {folder} with Spark ...")
         frame = get_spark().read.parquet(str(folder))
         return content_fingerprint(frame.select(*(f"`{c['name']}`" for c in schema["columns"])))

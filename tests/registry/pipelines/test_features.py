@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 
@@ -18,8 +19,9 @@ from core.choices import AuditEventType
 from core.models import AuditEvent, Job
 from registry import actions
 from registry.models import FeatureSetVersion
+from registry.pipelines import features as pipeline
 from registry.pipelines.feature_definitions import check_feature_view, parse_window
-from registry.pipelines.features import PARTITION_COLUMN, FeatureDefinitionError, materialize
+from registry.pipelines.features import PARTITION_COLUMN, FeatureDefinitionError, MaterializedFeatures
 from registry.pipelines.statistics import feature_statistics
 from tests.registry.factories import EVENTS_SCHEMA, make_dataset, make_dataset_version, make_feature_view
 
@@ -67,6 +69,11 @@ EVENTS = [
     (2, datetime(2023, 12, 1), 3.0, "web", "m1"),
 ]
 SPINE = [(1, T), (2, T), (3, T)]
+
+
+def materialize(*args: Any, **kwargs: Any) -> MaterializedFeatures:
+    """The pipeline, writing under the test's ARTIFACT_ROOT (a job passes the setting the same way)."""
+    return pipeline.materialize(*args, artifact_root=Path(settings.ARTIFACT_ROOT), **kwargs)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """registry.pipelines.io: lake locations, reading dataset versions with every check, atomic Parquet writes.
 
-Real Spark (the session-wide ``spark`` fixture) on tiny files written here. The dataset and version rows are
-unsaved model instances: reading needs only their fields.
+Real Spark (the session-wide ``spark`` fixture) on tiny files written here. The reader takes plain data
+(``io.DataSource``): no database.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.orc as orc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from registry.choices import FingerprintSource
-from registry.models import Dataset, DatasetVersion
+from core.canonical import canonical_digest
 from registry.models.validators import validate_location
 from registry.pipelines import io
 from registry.pipelines.io import DataError
@@ -31,7 +31,6 @@ SCHEMA: dict[str, Any] = {
         {"name": "channel", "type": "string", "nullable": True},
     ]
 }
-ZERO = "0" * 64
 
 
 def table(rows: int = 20, **overrides: Any) -> pa.Table:
@@ -56,11 +55,20 @@ def lake(settings: Any, tmp_path: Path) -> Path:
     return root
 
 
-def version_of(location: str, storage_format: str = "parquet", schema: dict[str, Any] | None = None, **fields: Any):
-    dataset = Dataset(name="Events", storage_format=storage_format, location=location)
-    fields.setdefault("content_fingerprint", ZERO)
-    fields.setdefault("fingerprint_source", FingerprintSource.SUPPLIED)
-    return DatasetVersion(dataset=dataset, number=1, schema=schema or SCHEMA, **fields)
+def artifacts() -> Path:
+    return Path(settings.ARTIFACT_ROOT)
+
+
+def read(spark: Any, source: io.DataSource) -> io.DatasetRead:
+    return io.read_dataset_version(spark, source, lake_root=str(settings.DATA_LAKE_ROOT))
+
+
+def version_of(
+    location: str, storage_format: str = "parquet", schema: dict[str, Any] | None = None, **fields: Any
+) -> io.DataSource:
+    return io.DataSource(
+        name="Events v1", location=location, storage_format=storage_format, schema=schema or SCHEMA, **fields
+    )
 
 
 # --- lake:// locations --------------------------------------------------------------------------------------------
@@ -96,7 +104,8 @@ def test_lake_locations_that_could_escape_are_refused(location: str, says: str) 
 
 
 def test_a_lake_location_resolves_under_the_root(lake: Path) -> None:
-    assert io.resolve_location("lake://events/2024") == str(lake.resolve() / "events" / "2024")
+    resolved = io.resolve_location("lake://events/2024", lake_root=str(lake))
+    assert resolved == str(lake.resolve() / "events" / "2024")
 
 
 def test_a_symbolic_link_out_of_the_lake_is_refused(lake: Path, tmp_path: Path) -> None:
@@ -105,7 +114,7 @@ def test_a_symbolic_link_out_of_the_lake_is_refused(lake: Path, tmp_path: Path) 
     pq.write_table(table(), outside / "part-0.parquet")
     (lake / "escape").symlink_to(outside)
     with pytest.raises(DataError, match="resolves outside DATA_LAKE_ROOT"):
-        io.resolve_location("lake://escape")
+        io.resolve_location("lake://escape", lake_root=str(lake))
 
 
 def test_a_linked_file_out_of_the_lake_is_refused(lake: Path, tmp_path: Path, spark: Any) -> None:
@@ -113,18 +122,18 @@ def test_a_linked_file_out_of_the_lake_is_refused(lake: Path, tmp_path: Path, sp
     (lake / "events").mkdir()
     (lake / "events" / "part-0.parquet").symlink_to(tmp_path / "secret.parquet")
     with pytest.raises(DataError, match="outside DATA_LAKE_ROOT"):
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
 
 
-def test_a_cluster_lake_root_is_joined_as_a_uri(settings: Any) -> None:
-    settings.DATA_LAKE_ROOT = "s3a://bucket/prefix"
-    assert io.resolve_location("lake://events/2024") == "s3a://bucket/prefix/events/2024"
+def test_a_cluster_lake_root_is_joined_as_a_uri() -> None:
+    resolved = io.resolve_location("lake://events/2024", lake_root="s3a://bucket/prefix")
+    assert resolved == "s3a://bucket/prefix/events/2024"
 
 
 def test_other_schemes_go_to_spark_as_they_are_and_https_is_refused() -> None:
-    assert io.resolve_location("s3a://bucket/events") == "s3a://bucket/events"
+    assert io.resolve_location("s3a://bucket/events", lake_root="/srv/lake") == "s3a://bucket/events"
     with pytest.raises(DataError, match="does not read https"):
-        io.resolve_location("https://example.org/data.csv")
+        io.resolve_location("https://example.org/data.csv", lake_root="/srv/lake")
 
 
 # --- reading ------------------------------------------------------------------------------------------------------
@@ -134,15 +143,20 @@ def test_parquet_reads_with_the_registered_columns(lake: Path, spark: Any) -> No
     (lake / "events").mkdir()
     pq.write_table(table(), lake / "events" / "part-0.parquet")
     (lake / "events" / "_SUCCESS").write_text("")
-    frame = io.read_dataset_version(spark, version_of("lake://events"))
-    assert frame.columns == ["customer_id", "event_time", "amount", "channel"]
-    assert frame.count() == 20
+    found = read(spark, version_of("lake://events"))
+    assert found.frame.columns == ["customer_id", "event_time", "amount", "channel"]
+    assert found.frame.count() == 20
+    # The digest of the files read (not _SUCCESS), for the caller to hold to the version's pin.
+    listing = io.file_listing([lake / "events" / "part-0.parquet"], lake / "events")
+    assert found.files_digest == canonical_digest(listing)
+    pq.write_table(table(rows=19), lake / "events" / "part-0.parquet")
+    assert read(spark, version_of("lake://events")).files_digest != found.files_digest
 
 
 def test_orc_reads(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     orc.write_table(table(), str(lake / "events" / "part-0.orc"))
-    frame = io.read_dataset_version(spark, version_of("lake://events", "orc"))
+    frame = read(spark, version_of("lake://events", "orc")).frame
     assert frame.count() == 20
 
 
@@ -150,21 +164,21 @@ def test_csv_reads_with_the_registered_types(lake: Path, spark: Any) -> None:
     (lake / "events.csv").write_text(
         "customer_id,event_time,amount,channel\n1,2024-01-01 10:00:00,2.5,web\n2,2024-01-02 11:00:00,,shop\n"
     )
-    frame = io.read_dataset_version(spark, version_of("lake://events.csv", "csv"))
+    frame = read(spark, version_of("lake://events.csv", "csv")).frame
     assert [io.registry_type(field.dataType) for field in frame.schema] == ["int64", "timestamp", "float64", "string"]
     assert frame.count() == 2
 
 
 def test_missing_data_names_the_path(lake: Path, spark: Any) -> None:
     with pytest.raises(DataError, match=r"Events v1: no data at lake://nowhere \(.*nowhere does not exist\)"):
-        io.read_dataset_version(spark, version_of("lake://nowhere"))
+        read(spark, version_of("lake://nowhere"))
 
 
 def test_an_empty_folder_holds_no_data(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     (lake / "events" / "_SUCCESS").write_text("")
     with pytest.raises(DataError, match="holds no data files"):
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
 
 
 def test_an_unreadable_file_is_named(lake: Path, spark: Any) -> None:
@@ -173,7 +187,7 @@ def test_an_unreadable_file_is_named(lake: Path, spark: Any) -> None:
     # A dangling link stands for a file that cannot be opened (tests run as root, where chmod 000 still reads).
     (lake / "events" / "part-1.parquet").symlink_to(lake / "events" / "gone.parquet")
     with pytest.raises(DataError, match=r"part-1.parquet cannot be read: No such file or directory"):
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -182,14 +196,14 @@ def test_a_file_without_read_permission_is_named(lake: Path, spark: Any) -> None
     pq.write_table(table(), lake / "events" / "part-0.parquet")
     (lake / "events" / "part-0.parquet").chmod(0)
     with pytest.raises(DataError, match="cannot be read: Permission denied"):
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
 
 
 def test_csv_bytes_declared_parquet_are_refused(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     (lake / "events" / "part-0.parquet").write_text("customer_id,amount\n1,2.0\n")
     with pytest.raises(DataError, match=r"^Events v1: part-0\.parquet is not a Parquet file") as refused:
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
     assert refused.value.message == (
         "Events v1: part-0.parquet is not a Parquet file (it looks like a CSV file); "
         "the version declares storage_format 'parquet'."
@@ -200,7 +214,7 @@ def test_parquet_declared_csv_is_refused(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     pq.write_table(table(), lake / "events" / "part-0.csv")
     with pytest.raises(DataError, match="is not a CSV file \\(it looks like a Parquet file\\)"):
-        io.read_dataset_version(spark, version_of("lake://events", "csv"))
+        read(spark, version_of("lake://events", "csv"))
 
 
 def test_a_truncated_parquet_file_fails_with_spark_s_reason(lake: Path, spark: Any) -> None:
@@ -209,7 +223,7 @@ def test_a_truncated_parquet_file_fails_with_spark_s_reason(lake: Path, spark: A
     data = (lake / "events" / "part-0.parquet").read_bytes()
     (lake / "events" / "part-0.parquet").write_bytes(data[:20] + data[-8:])
     with pytest.raises(DataError, match="Spark could not read lake://events as Parquet"):
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
 
 
 def test_a_schema_that_differs_names_the_columns_and_types(lake: Path, spark: Any) -> None:
@@ -218,7 +232,7 @@ def test_a_schema_that_differs_names_the_columns_and_types(lake: Path, spark: An
     data = data.set_column(2, "amount", pa.array([str(i) for i in range(20)]))
     pq.write_table(data, lake / "events" / "part-0.parquet")
     with pytest.raises(DataError, match=r"^Events v1: the data does not match the registered schema: ") as refused:
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
     assert refused.value.message == (
         "Events v1: the data does not match the registered schema: missing columns: channel (string); "
         "columns not in the registered schema: country (string); types differ: amount is string, registered as "
@@ -229,7 +243,7 @@ def test_a_schema_that_differs_names_the_columns_and_types(lake: Path, spark: An
 def test_a_csv_header_that_differs_is_named(lake: Path, spark: Any) -> None:
     (lake / "events.csv").write_text("customer_id,event_time,amount\n1,2024-01-01 10:00:00,2.5\n")
     with pytest.raises(DataError, match=r"the CSV header does not match .*missing columns: channel \(string\)"):
-        io.read_dataset_version(spark, version_of("lake://events.csv", "csv"))
+        read(spark, version_of("lake://events.csv", "csv"))
 
 
 def test_csv_values_of_another_type_are_counted(lake: Path, spark: Any) -> None:
@@ -239,20 +253,20 @@ def test_csv_values_of_another_type_are_counted(lake: Path, spark: Any) -> None:
     with pytest.raises(
         DataError, match=r"column 'customer_id' holds 1 value\(s\) that are not int64 \(the first: 'x7'\)"
     ):
-        io.read_dataset_version(spark, version_of("lake://events.csv", "csv"))
+        read(spark, version_of("lake://events.csv", "csv"))
 
 
 def test_nulls_in_a_column_registered_not_nullable_are_counted(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     pq.write_table(table(customer_id=pa.array([None, None, *range(18)], pa.int64())), lake / "events" / "p.parquet")
     with pytest.raises(DataError, match=r"registered as not nullable hold nulls: customer_id \(2\)"):
-        io.read_dataset_version(spark, version_of("lake://events"))
+        read(spark, version_of("lake://events"))
 
 
 @pytest.mark.parametrize("storage_format", ["avro", "delta"])
 def test_avro_and_delta_are_refused_with_the_reason(lake: Path, spark: Any, storage_format: str) -> None:
     with pytest.raises(DataError, match=r"not bundled|does not bundle"):
-        io.read_dataset_version(spark, version_of("lake://events", storage_format))
+        read(spark, version_of("lake://events", storage_format))
 
 
 def test_spark_has_no_avro_source_without_a_download(lake: Path, spark: Any) -> None:
@@ -278,12 +292,16 @@ def test_the_fingerprint_ignores_row_order_and_partitioning_but_not_content(spar
 def test_a_computed_fingerprint_that_no_longer_matches_fails(lake: Path, spark: Any) -> None:
     (lake / "events").mkdir()
     pq.write_table(table(), lake / "events" / "part-0.parquet")
-    good = io.content_fingerprint(io.read_dataset_version(spark, version_of("lake://events")))
-    computed = version_of("lake://events", content_fingerprint=good, fingerprint_source=FingerprintSource.COMPUTED)
-    assert io.read_dataset_version(spark, computed).count() == 20
+    good = io.content_fingerprint(read(spark, version_of("lake://events")).frame)
+    computed = version_of("lake://events", content_fingerprint=good)
+    first = read(spark, computed)
+    io.check_content_fingerprint(first.frame, computed)
+    assert first.frame.count() == 20
     pq.write_table(table(rows=21), lake / "events" / "part-0.parquet")
+    changed = read(spark, computed)
     with pytest.raises(DataError, match=f"content fingerprint is [0-9a-f]{{64}}, not the registered {good}"):
-        io.read_dataset_version(spark, computed)
+        io.check_content_fingerprint(changed.frame, computed)
+    io.check_content_fingerprint(changed.frame, version_of("lake://events"))  # a supplied one is not recomputed
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
@@ -291,12 +309,12 @@ def test_a_computed_fingerprint_that_no_longer_matches_fails(lake: Path, spark: 
 
 def test_parquet_is_written_atomically_and_a_retry_replaces_it(lake: Path, spark: Any, settings: Any) -> None:
     frame = spark.createDataFrame(table().to_pandas())
-    destination = io.output_path("features", "job-1")
-    io.write_parquet_atomically(frame, destination, owner="job-1", partition_by=["channel"])
+    destination = io.output_path(artifacts(), "features", "job-1")
+    io.write_parquet_atomically(frame, destination, artifact_root=artifacts(), owner="job-1", partition_by=["channel"])
     assert spark.read.parquet(str(destination)).count() == 20
-    io.write_parquet_atomically(frame.limit(3), destination, owner="job-1")
+    io.write_parquet_atomically(frame.limit(3), destination, artifact_root=artifacts(), owner="job-1")
     assert spark.read.parquet(str(destination)).count() == 3
-    assert not io.staging_root().exists() or not any(io.staging_root().iterdir())
+    assert not io.staging_root(artifacts()).exists() or not any(io.staging_root(artifacts()).iterdir())
 
 
 def test_a_failed_write_leaves_nothing_behind(lake: Path, spark: Any) -> None:
@@ -305,25 +323,25 @@ def test_a_failed_write_leaves_nothing_behind(lake: Path, spark: Any) -> None:
     frame = spark.createDataFrame(table().to_pandas()).withColumn(
         "boom", f.raise_error(f.lit("the job broke mid-write"))
     )
-    destination = io.output_path("features", "job-2")
+    destination = io.output_path(artifacts(), "features", "job-2")
     with pytest.raises(Exception, match="the job broke mid-write"):
-        io.write_parquet_atomically(frame, destination, owner="job-2")
+        io.write_parquet_atomically(frame, destination, artifact_root=artifacts(), owner="job-2")
     assert not destination.exists()
-    assert not (io.staging_root() / "job-2").exists()
+    assert not (io.staging_root(artifacts()) / "job-2").exists()
 
 
 def test_output_outside_the_artifact_root_is_refused(lake: Path, spark: Any, tmp_path: Path) -> None:
     frame = spark.range(1)
     with pytest.raises(ValueError, match="not a place for job output"):
-        io.write_parquet_atomically(frame, tmp_path / "elsewhere", owner="job-3")
+        io.write_parquet_atomically(frame, tmp_path / "elsewhere", artifact_root=artifacts(), owner="job-3")
     with pytest.raises(ValueError, match="not a place for job output"):
-        io.write_parquet_atomically(frame, io.staging_root() / "x", owner="job-3")
+        io.write_parquet_atomically(frame, io.staging_root(artifacts()) / "x", artifact_root=artifacts(), owner="job-3")
 
 
 def test_staging_of_dead_jobs_is_cleaned_up(lake: Path) -> None:
     for owner in ("live-job", "dead-job"):
-        (io.staging_root() / owner / "abc").mkdir(parents=True)
-    assert io.clean_stale_staging(lambda owner: owner == "live-job") == ["dead-job"]
-    assert (io.staging_root() / "live-job").exists()
-    assert io.remove_staging("live-job")
-    assert not (io.staging_root() / "live-job").exists()
+        (io.staging_root(artifacts()) / owner / "abc").mkdir(parents=True)
+    assert io.clean_stale_staging(artifacts(), lambda owner: owner == "live-job") == ["dead-job"]
+    assert (io.staging_root(artifacts()) / "live-job").exists()
+    assert io.remove_staging(artifacts(), "live-job")
+    assert not (io.staging_root(artifacts()) / "live-job").exists()

@@ -21,10 +21,11 @@ from django.db import DatabaseError, transaction
 from core.models import Job
 from registry import actions
 from registry.models import ModelVersion
-from registry.pipelines import onnx_export, training, training_data
-from registry.pipelines.metrics import THRESHOLD_BINS, _positive_probability, choose_threshold
+from registry.pipelines import onnx_export, params, training, training_data
+from registry.pipelines.metrics import THRESHOLD_BINS, choose_threshold, with_positive_probability
 from registry.pipelines.training import ParityError, TrainingError
 from tests.registry.factories import make_events_dataset, make_feature_view, make_model, make_use_case
+from workers.tasks import register_trained_model
 
 FEATURES = ["usage", "complaints", "tenure_days", "has_discount"]
 LABEL = "churned"
@@ -137,8 +138,8 @@ def test_class_weights_balance_the_training_classes(lr: training.TrainedModel) -
 
 
 def test_class_weights_can_be_turned_off() -> None:
-    assert training_data._class_weights({"0": 90, "1": 10}, "none") == {"0": 1.0, "1": 1.0}
-    assert training_data._class_weights({"0": 90, "1": 10}, "balanced") == {"0": 100 / 180, "1": 100 / 20}
+    assert training_data.weigh_classes({"0": 90, "1": 10}, "none") == {"0": 1.0, "1": 1.0}
+    assert training_data.weigh_classes({"0": 90, "1": 10}, "balanced") == {"0": 100 / 180, "1": 100 / 20}
 
 
 def test_time_aware_split_never_validates_on_earlier_data(spark: Any) -> None:
@@ -146,10 +147,10 @@ def test_time_aware_split_never_validates_on_earlier_data(spark: Any) -> None:
 
     # Shuffled rows: the split must follow the event time, not the order of arrival.
     data = churn(500).sample(frac=1.0, random_state=3)
-    prepared, _ = training_data._prepare(
+    prepared, _ = training_data.prepare_rows(
         frame(spark, data), label=LABEL, features=tuple(FEATURES), event_time_column="event_time"
     )
-    split, info = training_data._split(prepared, by_time=True, validation_fraction=0.15, test_fraction=0.15, seed=1)
+    split, info = training_data.split_rows(prepared, by_time=True, validation_fraction=0.15, test_fraction=0.15, seed=1)
     bounds = {
         row[training_data.SPLIT_COL]: (row["first"], row["last"], row["rows"])
         for row in split.groupBy(training_data.SPLIT_COL)
@@ -278,7 +279,7 @@ def test_a_perturbed_onnx_model_fails_parity(spark: Any, lr: training.TrainedMod
     (node,) = [node for node in model.graph.node if node.op_type == "LinearClassifier"]
     (coefficients,) = [attribute for attribute in node.attribute if attribute.name == "coefficients"]
     coefficients.floats[:] = [value * 1.5 for value in coefficients.floats]
-    scored = _positive_probability(lr.pipeline.transform(frame(spark, churn(200, seed=9))))
+    scored = with_positive_probability(lr.pipeline.transform(frame(spark, churn(200, seed=9))))
     sample = scored.select(*FEATURES, training_data.POSITIVE_COL).toPandas()
     assert onnx_export.parity(lr.onnx_bytes, sample, FEATURES) < 1e-6
     difference = onnx_export.parity(model.SerializeToString(), sample, FEATURES)
@@ -300,10 +301,18 @@ def test_parity_above_the_tolerance_fails_the_training(spark: Any) -> None:
         )
 
 
-def test_parity_tolerance_comes_from_settings(settings: Any) -> None:
-    settings.TRAINING_PARITY_TOLERANCE = 0.01
-    assert onnx_export._tolerance(None) == 0.01
-    assert onnx_export._tolerance(0.5) == 0.5
+def test_params_are_checked_without_spark() -> None:
+    """The request actions check params with the same function the job uses, and it loads nothing of Spark."""
+    model_params, job_params = params.check_params("gbt", {"maxDepth": 4, "seed": 7})
+    assert model_params["maxDepth"] == 4
+    assert model_params["maxIter"] == params.DEFAULT_MODEL_PARAMS["gbt"]["maxIter"]
+    assert job_params["seed"] == 7
+    with pytest.raises(params.InvalidParams, match="maxDepth must be from 0 to 30; got 31"):
+        params.check_params("gbt", {"maxDepth": 31})
+    with pytest.raises(params.InvalidParams, match="Unknown algorithm 'svm'"):
+        params.check_params("svm", {})
+    imports = [line for line in Path(params.__file__).read_text().splitlines() if line.startswith(("import", "from"))]
+    assert imports == ["from __future__ import annotations", "import math", "from typing import Any, cast"]
 
 
 # --- Refusals -----------------------------------------------------------------------------------------------------
@@ -389,8 +398,8 @@ def test_a_trained_model_registers_once_per_job(
     training_target: dict[str, Any], lr: training.TrainedModel, gbt: training.TrainedModel
 ) -> None:
     model, job, engineer = training_target["model"], training_target["job"], training_target["engineer"]
-    assert training.decision_costs(model) == (1.0, 5.0)
-    version = training.register_trained_model(
+    assert model.use_case.decision_costs() == (1.0, 5.0)
+    version = register_trained_model(
         lr, model=model, job=job, actor=engineer, feature_set_version=training_target["feature_set"]
     )
     assert version.number == 1
@@ -405,7 +414,7 @@ def test_a_trained_model_registers_once_per_job(
     assert version.training_params["job"] == str(job.public_id)
     assert [item["name"] for item in version.interface["inputs"]] == FEATURES
     # The job retried after a crash trains again and registers again: it gets its first version back.
-    again = training.register_trained_model(
+    again = register_trained_model(
         gbt, model=model, job=job, actor=engineer, feature_set_version=training_target["feature_set"]
     )
     assert again.pk == version.pk
@@ -413,7 +422,7 @@ def test_a_trained_model_registers_once_per_job(
     assert ModelVersion.objects.filter(model=model).count() == 1
     # Another job registers the next version.
     other = Job.objects.create(kind="registry.train_model", team=model.team, requested_by=engineer)
-    second = training.register_trained_model(
+    second = register_trained_model(
         gbt, model=model, job=other, actor=engineer, feature_set_version=training_target["feature_set"]
     )
     assert second.number == 2
@@ -421,7 +430,7 @@ def test_a_trained_model_registers_once_per_job(
 
 
 def test_a_versions_job_is_frozen(training_target: dict[str, Any], lr: training.TrainedModel) -> None:
-    version = training.register_trained_model(
+    version = register_trained_model(
         lr,
         model=training_target["model"],
         job=training_target["job"],
