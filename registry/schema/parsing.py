@@ -172,7 +172,7 @@ class _TypeParser:
                 raise self.fail(f"expected ',' or '>', found {value!r}")
 
 
-def parse_type(text: Any, *, path: str = "type") -> DataType:
+def parse_type(text: object, *, path: str = "type") -> DataType:
     """Parse a type from its text (whitespace between tokens is allowed); ``str()`` of the result is canonical."""
     if not isinstance(text, str):
         raise SchemaError(path, "must be a string such as 'int64' or 'decimal(10,2)'")
@@ -209,7 +209,7 @@ def _description(raw: Mapping[str, Any], path: str) -> str:
     return value
 
 
-def _column_name(value: Any, path: str) -> str:
+def _column_name(value: object, path: str) -> str:
     if isinstance(value, str) and value != value.strip():
         raise SchemaError(path, "must not begin or end with whitespace")
     try:
@@ -218,7 +218,7 @@ def _column_name(value: Any, path: str) -> str:
         raise SchemaError(path, refused.reason) from refused
 
 
-def _parse_column(raw: Any, path: str) -> Column:
+def _parse_column(raw: object, path: str) -> Column:
     if not isinstance(raw, Mapping):
         raise SchemaError(path, "must be an object")
     _check_keys(raw, _COLUMN_KEYS, path)
@@ -244,7 +244,7 @@ def _parse_column(raw: Any, path: str) -> Column:
     )
 
 
-def parse_schema(data: Any) -> Schema:
+def parse_schema(data: object) -> Schema:
     """Validate client JSON (``{"columns": [{"name", "type", "nullable", ...}, ...]}``) into a ``Schema``.
 
     Refuses with ``SchemaError`` naming the first offending field. ``name``, ``type`` and ``nullable`` are required;
