@@ -76,7 +76,7 @@ class Check:
 # --- Shape --------------------------------------------------------------------------------------------------------
 
 
-def parse_time(value: Any, field: str) -> datetime.datetime:
+def parse_time(value: object, field: str) -> datetime.datetime:
     """An RFC 3339 / ISO 8601 time with its offset (``Z`` or ``+01:00``), as an aware datetime."""
     if not isinstance(value, str):
         raise BundleFormatError(f"{field}: expected an RFC 3339 time string")
@@ -89,7 +89,7 @@ def parse_time(value: Any, field: str) -> datetime.datetime:
     return moment
 
 
-def _object(value: Any, field: str, keys: set[str]) -> dict[str, Any]:
+def _object(value: object, field: str, keys: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BundleFormatError(f"{field}: expected an object")
     missing, extra = keys - set(value), set(value) - keys
@@ -100,25 +100,25 @@ def _object(value: Any, field: str, keys: set[str]) -> dict[str, Any]:
     return value
 
 
-def _string(value: Any, field: str) -> str:
+def _string(value: object, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise BundleFormatError(f"{field}: expected a non-empty string")
     return value
 
 
-def _whole(value: Any, field: str, minimum: int = 0) -> int:
+def _whole(value: object, field: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise BundleFormatError(f"{field}: expected a whole number, {minimum} or more")
     return value
 
 
-def _sha256(value: Any, field: str) -> str:
+def _sha256(value: object, field: str) -> str:
     if not isinstance(value, str) or not _SHA256_HEX.fullmatch(value):
         raise BundleFormatError(f"{field}: expected 64 lower-case hex digits")
     return value
 
 
-def validate_bundle_shape(bundle: Any) -> None:
+def validate_bundle_shape(bundle: object) -> None:
     """Raise ``BundleFormatError`` (naming the field) unless ``bundle`` has the shape of format v1. Contents are
     not judged here (digests, signatures): ``verify_bundle`` does that."""
     top = _object(bundle, "bundle", _TOP_KEYS)
@@ -194,7 +194,7 @@ def validate_bundle_shape(bundle: Any) -> None:
         raise BundleFormatError("deployment: expected an object or null")
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Any:
     if isinstance(value, datetime.datetime):
         return format_time(value)
     if isinstance(value, Mapping):

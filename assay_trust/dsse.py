@@ -98,7 +98,7 @@ def b64decode(text: str, field: str, *, max_bytes: int) -> bytes:
     return data
 
 
-def parse_envelope(obj: Any) -> Envelope:
+def parse_envelope(obj: object) -> Envelope:
     """A DSSE envelope from its JSON value (a dict), checked strictly (module docstring). Raises ``EnvelopeError``
     naming the field. Does not verify the signature: ``verify_envelope`` does."""
     if not isinstance(obj, dict):

@@ -358,7 +358,7 @@ def _is_private_jwk(value: dict[Any, Any]) -> bool:
     return any(name in value for name in ("d", "p", "q", "dp", "dq", "qi", "k", "priv"))
 
 
-def _contains(value: Any, depth: int) -> bool:
+def _contains(value: object, depth: int) -> bool:
     if depth > _MAX_DEPTH:
         return True  # deeper than any honest request: treat as suspicious rather than skip it unread
     if isinstance(value, str):
@@ -379,7 +379,7 @@ def _contains(value: Any, depth: int) -> bool:
     return False
 
 
-def contains_private_key(value: Any) -> bool:
+def contains_private_key(value: object) -> bool:
     """Whether ``value`` (a request body: dicts, lists, strings, bytes) holds private key material anywhere, in keys
     or values, at any depth. The server refuses such a request and does not log it.
 

@@ -102,7 +102,7 @@ def format_time(moment: datetime.datetime) -> str:
     return text + "Z"
 
 
-def _text(value: Any, field: str, *, max_chars: int, allow_empty: bool = False) -> str:
+def _text(value: object, field: str, *, max_chars: int, allow_empty: bool = False) -> str:
     if not isinstance(value, str):
         raise StatementError(f"{field}: expected a string")
     if not value and not allow_empty:
@@ -190,7 +190,7 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _exact(value: Any, field: str, required: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _exact(value: object, field: str, required: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise StatementError(f"{field}: expected an object")
     keys = set(value)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -32,6 +32,9 @@ from core.choices import AuditEventType
 from core.context import current_request_id
 from core.models import AuditCheckpoint, AuditEvent, Team
 from core.models.audit import GENESIS_HASH
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 # Any constant will do: it only has to be the same in every process that appends to the chain.
 _CHAIN_LOCK_KEY = 0x41535341  # "ASSA"
@@ -104,7 +107,7 @@ def _fit(text: str, field: str) -> str:
 def record_event(
     event_type: AuditEventType,
     *,
-    actor: Any | None,
+    actor: User | AnonymousUser | None,
     target: models.Model | None = None,
     team: Team | None = None,
     before: dict[str, Any] | None = None,
@@ -321,7 +324,7 @@ def trusted_public_keys() -> dict[str, Ed25519PublicKey]:
     return {key_fingerprint(key): key for key in keys}
 
 
-def sign_checkpoint(*, actor: Any | None) -> AuditCheckpoint:
+def sign_checkpoint(*, actor: User | AnonymousUser | None) -> AuditCheckpoint:
     """Sign the current chain head after verifying the chain up to it; record the signing in the chain itself."""
     # Walk the long part of the chain without the lock, so writers are not held up; then, under the lock, verify
     # only what was appended meanwhile and sign the head that no one can move until we commit.

@@ -34,19 +34,19 @@ class JSONEncoder(DjangoJSONEncoder):
     """Django's encoder, but datetimes and times keep their microseconds (Django's cuts them to milliseconds,
     which would make an audit record of a change less precise than the change)."""
 
-    def default(self, o: Any) -> Any:
+    def default(self, o: object) -> Any:
         if isinstance(o, datetime.datetime | datetime.time):
             text = o.isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
         return super().default(o)
 
 
-def to_json_value(value: Any) -> Any:
+def to_json_value(value: object) -> Any:
     """Reduce ``value`` to plain JSON types: dates, UUIDs and decimals become strings, keys become strings."""
     return json.loads(json.dumps(value, cls=JSONEncoder))
 
 
-def _stable(value: Any, path: str) -> Any:
+def _stable(value: object, path: str) -> Any:
     if isinstance(value, dict):
         return {key: _stable(item, f"{path}.{key}") for key, item in value.items()}
     if isinstance(value, list):
@@ -71,7 +71,7 @@ def _stable(value: Any, path: str) -> Any:
     raise TypeError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
-def to_stored_json(value: Any) -> Any:
+def to_stored_json(value: object) -> Any:
     """``to_json_value``, then made to survive a round trip through PostgreSQL ``jsonb`` and SQLite unchanged.
 
     Integers beyond +-(2**53 - 1), and floats that are whole numbers that large, become their decimal strings; NaN
@@ -82,7 +82,7 @@ def to_stored_json(value: Any) -> Any:
     return _stable(plain, "$")
 
 
-def canonical_bytes(value: Any) -> bytes:
+def canonical_bytes(value: object) -> bytes:
     """RFC 8785 canonical JSON of ``value`` (after ``to_json_value``). Raises ``ValueError`` for what JCS cannot
     represent: NaN, infinities, integers beyond +-(2**53 - 1), unpaired surrogates."""
     return rfc8785.dumps(to_json_value(value))
@@ -92,6 +92,6 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def canonical_digest(value: Any) -> str:
+def canonical_digest(value: object) -> str:
     """SHA-256 (hex) of the canonical JSON of ``value``."""
     return sha256_hex(canonical_bytes(value))

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.conf import settings
+from django.conf import LazySettings, settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+if TYPE_CHECKING:
+    from django.apps import AppConfig
 
 _KEY_HINT = "Generate one with: python manage.py generate_signing_key (or: openssl genpkey -algorithm ed25519)."
 
 
 @register(Tags.security)
-def check_audit_signing_key(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def check_audit_signing_key(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     try:
         key = serialization.load_pem_private_key(settings.AUDIT_SIGNING_KEY.encode(), password=None)
     except (ValueError, TypeError) as exc:
@@ -32,7 +36,7 @@ def check_audit_signing_key(app_configs: Any, **kwargs: Any) -> list[CheckMessag
 
 
 @register()
-def check_artifact_root(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def check_artifact_root(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     root = Path(settings.ARTIFACT_ROOT)
     # The folder is created on first use, so what must be writable is the nearest folder that exists already.
     probe = root
@@ -54,7 +58,7 @@ def check_artifact_root(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 
 
 @register(deploy=True)
-def check_production_backends(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def check_production_backends(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         messages.append(
@@ -72,7 +76,7 @@ def check_production_backends(app_configs: Any, **kwargs: Any) -> list[CheckMess
 
 
 @register(Tags.security)
-def check_trusted_public_keys(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def check_trusted_public_keys(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     """A malformed AUDIT_TRUSTED_PUBLIC_KEYS would otherwise show only when an auditor verifies a checkpoint."""
     from core.audit import CheckpointError, trusted_public_keys
 
@@ -83,7 +87,7 @@ def check_trusted_public_keys(app_configs: Any, **kwargs: Any) -> list[CheckMess
     return []
 
 
-def validation_limit_problems(config: Any) -> list[tuple[str, str, str]]:
+def validation_limit_problems(config: LazySettings) -> list[tuple[str, str, str]]:
     """What is inconsistent between the web server's limits and the ONNX validator's, as (id, message, hint).
 
     Read by the system check below and by gunicorn.conf.py, which refuses to start the web server on any of them.
@@ -116,6 +120,6 @@ def validation_limit_problems(config: Any) -> list[tuple[str, str, str]]:
 
 
 @register()
-def check_validation_limits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def check_validation_limits(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     """The web server's timeout and threads are set together with the validator's limits (docs/artifacts.md)."""
     return [Error(message, id=ident, hint=hint) for ident, message, hint in validation_limit_problems(settings)]

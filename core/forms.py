@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -10,6 +10,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 
 from core.choices import BoardRole, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as AuthUser
 
 User = get_user_model()
 
@@ -27,7 +30,7 @@ class SignInForm(AuthenticationForm):
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "spellcheck": "false"})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
 
-    def confirm_login_allowed(self, user: Any) -> None:
+    def confirm_login_allowed(self, user: AuthUser) -> None:
         super().confirm_login_allowed(user)
         if hasattr(user, "service_account"):
             raise forms.ValidationError(self.error_messages["service_account"], code="service_account")
@@ -42,7 +45,7 @@ class GrantMembershipForm(forms.Form):
         help_text="Reviewers only: the seat they hold on the review board.",
     )
 
-    def clean_username(self) -> Any:
+    def clean_username(self) -> AuthUser:
         username = self.cleaned_data["username"].strip()
         user = User.objects.filter(username=username, is_active=True).first()
         if user is None:

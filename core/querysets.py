@@ -16,7 +16,7 @@ from django.db import models
 from core.choices import Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 VIEW = "view"
 CHANGE = "change"
@@ -33,7 +33,7 @@ def member_team_ids(user: AbstractBaseUser | AnonymousUser, roles: tuple[str, ..
 
 
 class RestrictedQuerySet(models.QuerySet[Any]):
-    def restrict(self, user: AbstractBaseUser | AnonymousUser, action: str = VIEW) -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if getattr(user, "is_superuser", False):

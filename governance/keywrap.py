@@ -103,7 +103,7 @@ class SealedKey:
     fingerprint: str
 
 
-def check_passphrase(passphrase: Any) -> str:
+def check_passphrase(passphrase: object) -> str:
     """The passphrase normalised to NFC, or ``PassphraseError`` saying what the policy wants."""
     if not isinstance(passphrase, str):
         raise PassphraseError("a signing passphrase is text")
@@ -162,7 +162,7 @@ def generate(passphrase: str, *, owner_id: int | str, params: KdfParams | None =
     )
 
 
-def _decode(text: Any, field: str, length: int | None = None) -> bytes:
+def _decode(text: object, field: str, length: int | None = None) -> bytes:
     if not isinstance(text, str):
         raise SealedKeyError(f"sealed key: {field} is not base64 text")
     try:
@@ -174,7 +174,7 @@ def _decode(text: Any, field: str, length: int | None = None) -> bytes:
     return data
 
 
-def _parse(blob: Any) -> tuple[dict[str, Any], KdfParams, bytes, bytes, bytes]:
+def _parse(blob: object) -> tuple[dict[str, Any], KdfParams, bytes, bytes, bytes]:
     """(header, parameters, salt, nonce, ciphertext) of a blob, checked; ``SealedKeyError`` otherwise."""
     if isinstance(blob, bytes):
         blob = blob.decode("utf-8", errors="replace")

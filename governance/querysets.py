@@ -9,7 +9,7 @@ boards judge, whatever their team. Public signing keys are public: everyone sign
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.db import models
 from django.db.models import Q
@@ -18,15 +18,18 @@ from core.choices import Role
 from core.querysets import ALL_ROLES, CHANGE, VIEW, RestrictedQuerySet, member_team_ids
 from registry.querysets import WRITER_ROLES
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 MANAGER_ROLES: tuple[str, ...] = (Role.COMPLIANCE_OFFICER, Role.ADMIN)
 SIGN = "sign"
 
 
-def _signed_in(user: Any) -> bool:
+def _signed_in(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
-def boards_of(user: Any) -> models.QuerySet[Any]:
+def boards_of(user: User | AnonymousUser) -> models.QuerySet[Any]:
     """The ids of the boards ``user`` sits on, as a subquery."""
     from governance.models import BoardMember
 
@@ -37,7 +40,7 @@ class TeamOrOrgQuerySet(RestrictedQuerySet):
     """Rows whose team (``team_lookup``) may be null, meaning organisation-wide; ``board_lookup``, when a model
     sets it, names the board whose members also read the row."""
 
-    def restrict(self, user: Any, action: str = VIEW) -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
         if not _signed_in(user):
             return self.none()
         if user.is_superuser:
@@ -55,7 +58,7 @@ class TeamOrOrgQuerySet(RestrictedQuerySet):
 
 
 class EnvironmentQuerySet(models.QuerySet[Any]):
-    def restrict(self, user: Any, action: str = VIEW) -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
         if not _signed_in(user):
             return self.none()
         if user.is_superuser or action == VIEW:
@@ -64,7 +67,7 @@ class EnvironmentQuerySet(models.QuerySet[Any]):
 
 
 class SigningKeyQuerySet(models.QuerySet[Any]):
-    def restrict(self, user: Any, action: str = VIEW) -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
         """Everyone signed in reads public keys. A key is revoked by its owner, by a compliance officer of a team
         its owner belongs to (a reviewer's laptop is stolen on a Friday night), or by a platform administrator."""
         if not _signed_in(user):
@@ -85,7 +88,7 @@ class ReleaseQuerySet(RestrictedQuerySet):
     team and by the members of the board that judges them; engineers and admins of the team request, withdraw and
     deploy. Who may *sign* is the board's membership, checked by the signing action."""
 
-    def restrict(self, user: Any, action: str = VIEW) -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
         if not _signed_in(user):
             return self.none()
         if user.is_superuser:

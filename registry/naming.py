@@ -297,7 +297,7 @@ def _refused_char(char: str) -> str | None:
     return None
 
 
-def validate_display_name(name: Any, *, field: str = "name", max_length: int = 128) -> str:
+def validate_display_name(name: object, *, field: str = "name", max_length: int = 128) -> str:
     """Return ``name`` without surrounding whitespace, or raise ``NameRefused`` saying which character and why.
 
     Length is counted in code points after stripping, and each uniqueness key of an accepted name is at most
@@ -377,7 +377,7 @@ def slug_rules() -> list[str]:
     ]
 
 
-def validate_identifier(name: Any, kind: str) -> str:
+def validate_identifier(name: object, kind: str) -> str:
     """Return ``name`` if it follows the identifier convention for ``kind``, else raise ``NameRefused``.
 
     Nothing is stripped or lowered: an identifier is used exactly as written, so it must be written exactly right.

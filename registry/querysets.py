@@ -7,12 +7,15 @@ admins.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
 from core.choices import Role
 from core.querysets import ALL_ROLES, CHANGE, VIEW, member_team_ids
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 REVIEW = "review"
 
@@ -22,7 +25,7 @@ REVIEWER_ROLES: tuple[str, ...] = (Role.REVIEWER, Role.COMPLIANCE_OFFICER, Role.
 REGISTRY_POLICY: dict[str, tuple[str, ...]] = {VIEW: ALL_ROLES, CHANGE: WRITER_ROLES, REVIEW: REVIEWER_ROLES}
 
 
-def teams_for(user: Any, action: str = CHANGE) -> QuerySet[Any]:
+def teams_for(user: User | AnonymousUser, action: str = CHANGE) -> QuerySet[Any]:
     """The teams in which ``user`` may do ``action`` to registry objects."""
     from core.models import Team
 

@@ -32,7 +32,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from onnx import GraphProto, ModelProto, NodeProto, TypeProto, ValueInfoProto
+    from onnxruntime import InferenceSession
 
 # How ONNX element types are named in the interface contract: numpy's names where numpy has one.
 _ELEMENT_NAMES = {"FLOAT": "float32", "DOUBLE": "float64", "FLOAT16": "float16", "UNDEFINED": "undefined"}
@@ -68,7 +72,7 @@ def is_plain_file_name(name: str) -> bool:
     )
 
 
-def _graph_tensors(graph: Any) -> Iterator[tuple[str, Any]]:
+def _graph_tensors(graph: GraphProto) -> Iterator[tuple[str, Any]]:
     for tensor in graph.initializer:
         yield tensor.name, tensor
     for sparse in graph.sparse_initializer:
@@ -78,7 +82,7 @@ def _graph_tensors(graph: Any) -> Iterator[tuple[str, Any]]:
         yield from _node_tensors(node)
 
 
-def _node_tensors(node: Any) -> Iterator[tuple[str, Any]]:
+def _node_tensors(node: NodeProto) -> Iterator[tuple[str, Any]]:
     label = node.name or node.op_type
     for attribute in node.attribute:
         if attribute.HasField("t"):
@@ -95,7 +99,7 @@ def _node_tensors(node: Any) -> Iterator[tuple[str, Any]]:
             yield from _graph_tensors(graph)
 
 
-def _model_tensors(model: Any) -> Iterator[tuple[str, Any]]:
+def _model_tensors(model: ModelProto) -> Iterator[tuple[str, Any]]:
     yield from _graph_tensors(model.graph)
     for function in model.functions:
         for node in function.node:
@@ -105,7 +109,7 @@ def _model_tensors(model: Any) -> Iterator[tuple[str, Any]]:
         yield from _graph_tensors(training.algorithm)
 
 
-def check_external_data(model: Any, allowed: set[str]) -> list[str]:
+def check_external_data(model: ModelProto, allowed: set[str]) -> list[str]:
     """Refuse every external-data reference except plain names of files uploaded with the model."""
     from onnx import TensorProto
 
@@ -135,7 +139,7 @@ def _element_name(element_type: int) -> str:
     return _ELEMENT_NAMES.get(name, name.lower())
 
 
-def _shape(tensor_type: Any) -> list[int | str | None] | None:
+def _shape(tensor_type: TypeProto.Tensor | TypeProto.SparseTensor) -> list[int | str | None] | None:
     if not tensor_type.HasField("shape"):
         return None  # rank unknown
     dims: list[int | str | None] = []
@@ -149,7 +153,7 @@ def _shape(tensor_type: Any) -> list[int | str | None] | None:
     return dims
 
 
-def _type_text(type_proto: Any) -> str:
+def _type_text(type_proto: TypeProto) -> str:
     kind = type_proto.WhichOneof("value")
     if kind == "tensor_type":
         return f"tensor({_element_name(type_proto.tensor_type.elem_type)})"
@@ -165,7 +169,7 @@ def _type_text(type_proto: Any) -> str:
     return "unknown"
 
 
-def describe_value(value_info: Any) -> dict[str, Any]:
+def describe_value(value_info: ValueInfoProto) -> dict[str, Any]:
     type_proto = value_info.type
     kind = type_proto.WhichOneof("value")
     if kind in {"tensor_type", "sparse_tensor_type"}:
@@ -185,7 +189,7 @@ def describe_value(value_info: Any) -> dict[str, Any]:
     }
 
 
-def build_report(model: Any, external_files: list[str], warnings: list[str]) -> dict[str, Any]:
+def build_report(model: ModelProto, external_files: list[str], warnings: list[str]) -> dict[str, Any]:
     import onnx
     import onnxruntime
 
@@ -323,7 +327,9 @@ def synthetic_inputs(inputs: list[dict[str, Any]]) -> tuple[dict[str, Any] | Non
     return feed, "; ".join(guessed)
 
 
-def run_once(session: Any, inputs: list[dict[str, Any]], memory_limit_bytes: int, warnings: list[str]) -> None:
+def run_once(
+    session: InferenceSession, inputs: list[dict[str, Any]], memory_limit_bytes: int, warnings: list[str]
+) -> None:
     """Run the model once on a synthetic input built from its contract, under the child's limits.
 
     A model that loads but explodes when run (a ConstantOfShape or Expand to 10^10 elements, a runaway loop) is

@@ -3,16 +3,19 @@ of the board that judged the release. Deployments are only ever created through 
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from django.db.models import Q
 
 from core.querysets import ALL_ROLES, VIEW, RestrictedQuerySet, member_team_ids
 from governance.querysets import boards_of
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 
 class DeploymentQuerySet(RestrictedQuerySet):
-    def restrict(self, user: Any, action: str = VIEW) -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_superuser:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -12,6 +12,10 @@ from rest_framework.request import Request
 
 from core.api.throttling import FailedAuthenticationThrottle
 from core.models import ApiToken
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as AuthUser
+    from drf_spectacular.openapi import AutoSchema
 
 # last_used_at is written at most once a minute per token, so reads do not become writes on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -23,7 +27,7 @@ _TOKEN_PARAMS = ("token", "access_token", "api_key")
 class TokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+    def authenticate(self, request: Request) -> tuple[AuthUser, ApiToken] | None:
         if self._token_in_url(request):
             # Tokens in URLs end up in access logs, proxies and browser history: refuse even with a valid header,
             # so that the client learns to stop before the token leaks for real.
@@ -84,7 +88,7 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "core.api.authentication.TokenAuthentication"
     name = "bearerAuth"
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {
             "type": "http",
             "scheme": "bearer",

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.db.models import Model
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
 
 from core.choices import Role
 from core.models import Membership
 from core.querysets import CHANGE
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+    from rest_framework.views import APIView
+
 AUDIT_READER_ROLES = (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.ADMIN)
 
 
-def is_audit_reader(user: Any) -> bool:
+def is_audit_reader(user: User | AnonymousUser) -> bool:
     if not user.is_authenticated:
         return False
     return bool(user.is_superuser) or Membership.objects.filter(user_id=user.pk, role__in=AUDIT_READER_ROLES).exists()
@@ -22,7 +28,7 @@ class IsAuditReader(BasePermission):
 
     message = "Only compliance officers, auditors and administrators may do this."
 
-    def has_permission(self, request: Any, view: Any) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return is_audit_reader(request.user)
 
 
@@ -31,7 +37,7 @@ class IsNotServiceAccount(BasePermission):
 
     message = "Service accounts cannot do this."
 
-    def has_permission(self, request: Any, view: Any) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return not hasattr(request.user, "service_account")
 
 
@@ -45,7 +51,7 @@ class RestrictedObjectPermission(BasePermission):
 
     message = "You may see this, but not change it."
 
-    def has_object_permission(self, request: Any, view: Any, obj: Any) -> bool:
+    def has_object_permission(self, request: Request, view: APIView, obj: Model) -> bool:
         if request.method in SAFE_METHODS:
             return True
         action: str = getattr(view, "write_action", CHANGE)
@@ -58,5 +64,5 @@ class IsSuperuserToCreate(BasePermission):
 
     message = "Only platform administrators create teams."
 
-    def has_permission(self, request: Any, view: Any) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return getattr(view, "action", None) != "create" or bool(request.user and request.user.is_superuser)

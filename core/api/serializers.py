@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User as AuthUser
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -48,7 +49,7 @@ class MeSerializer(StrictModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_is_service_account(self, user: Any) -> bool:
+    def get_is_service_account(self, user: AuthUser) -> bool:
         return hasattr(user, "service_account")
 
 

@@ -8,13 +8,17 @@ identify the client by ``REMOTE_ADDR`` only; a deployment behind a proxy sets th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from django.http import HttpRequest
 from rest_framework import throttling
 from rest_framework.request import Request
 
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
-def client_address(request: Request | Any) -> str:
+
+def client_address(request: Request | HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
@@ -35,7 +39,7 @@ class FailedAuthenticationThrottle(throttling.AnonRateThrottle):
     a 429. It shares the ``anon`` scope and cache key with ``AnonRateThrottle``: one budget per address.
     """
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
+    def get_cache_key(self, request: Request, view: APIView | None) -> str:
         # Deliberately not ``request.user``: this runs inside authentication, where reading it would recurse.
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 

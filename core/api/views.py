@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
@@ -14,6 +14,7 @@ from rest_framework.generics import RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from core import actions, audit
 from core.api import serializers as s
@@ -64,15 +65,16 @@ class TeamViewSet(
     ordering_fields = ["slug", "name", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def get_serializer_class(self) -> Any:
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return s.TeamUpdateSerializer if self.action == "partial_update" else s.TeamSerializer
 
-    def perform_create(self, serializer: Any) -> None:
+    def perform_create(self, serializer: BaseSerializer[Team]) -> None:
         serializer.instance = actions.do_create_team(actor=self.request.user, **serializer.validated_data)
 
-    def perform_update(self, serializer: Any) -> None:
+    def perform_update(self, serializer: BaseSerializer[Team]) -> None:
+        # An update always has its instance (DRF's UpdateModelMixin sets it from get_object()).
         serializer.instance = actions.do_update_team(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            cast(Team, serializer.instance), actor=self.request.user, **serializer.validated_data
         )
 
     @extend_schema(request=s.TeamUpdateSerializer, responses={200: s.TeamSerializer})
@@ -96,7 +98,7 @@ class MembershipViewSet(
     filterset_class = MembershipFilterSet
     ordering_fields = ["created_at", "role"]
 
-    def perform_create(self, serializer: Any) -> None:
+    def perform_create(self, serializer: BaseSerializer[Membership]) -> None:
         data = serializer.validated_data
         serializer.instance = actions.do_grant_membership(
             data["team"],
@@ -120,7 +122,7 @@ class ServiceAccountViewSet(
     permission_classes = WRITE_PERMISSIONS
     ordering_fields = ["created_at"]
 
-    def perform_create(self, serializer: Any) -> None:
+    def perform_create(self, serializer: BaseSerializer[ServiceAccount]) -> None:
         data = serializer.validated_data
         serializer.instance = actions.do_create_service_account(
             data["team"],
@@ -241,7 +243,7 @@ class JobViewSet(ReadOnlyRestrictedViewSet):
             queryset = queryset.prefetch_related("log_lines")
         return queryset
 
-    def get_serializer_class(self) -> Any:
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return s.JobDetailSerializer if self.action == "retrieve" else s.JobSerializer
 
     @extend_schema(request=None, responses={200: s.JobSerializer})

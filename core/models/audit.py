@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from django.db import models
 from django.db.models import Exists, Q
 
 from core.choices import AuditEventType, Role
 from core.querysets import VIEW, RestrictedQuerySet, member_team_ids
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 GENESIS_HASH = "0" * 64
 
@@ -16,7 +19,7 @@ PLATFORM_EVENT_READERS = (Role.COMPLIANCE_OFFICER, Role.AUDITOR)
 
 
 class AuditEventQuerySet(RestrictedQuerySet):
-    def restrict(self, user: Any, action: str = VIEW) -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
         if action != VIEW or not user.is_authenticated or not user.is_active or user.is_superuser:
             return super().restrict(user, action)
         team_reader = Q(team_id__in=member_team_ids(user, AuditEvent.access_policy[VIEW]))

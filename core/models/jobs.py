@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.db import models
@@ -10,9 +10,12 @@ from django.db.models import Q
 from core.choices import FINISHED_JOB_STATUSES, JobStatus
 from core.querysets import RestrictedQuerySet
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 
 class JobQuerySet(RestrictedQuerySet):
-    def restrict(self, user: Any, action: str = "view") -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = "view") -> Self:
         """Members of the job's team see it; a requester always sees their own jobs (team-less ones included)."""
         if not user.is_authenticated or not user.is_active:
             return self.none()

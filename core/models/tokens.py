@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.choices import TokenKind
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 TOKEN_PREFIX = "assay"  # noqa: S105 (a public prefix that lets secret scanners find leaked tokens)
 KEY_ID_BYTES = 6  # 8 url-safe characters: the public, indexed half of a token
@@ -24,7 +27,7 @@ def digest_secret(secret: str) -> str:
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
-    def restrict(self, user: Any, action: str = "view") -> Self:
+    def restrict(self, user: User | AnonymousUser, action: str = "view") -> Self:
         """A user sees and revokes their own tokens, and those of the service accounts their teams' admins own."""
         if not user.is_authenticated:
             return self.none()

@@ -39,7 +39,7 @@ def _is_visible_text(value: str) -> bool:
     return all(unicodedata.category(char)[0] != "C" for char in value)
 
 
-def short_text_list(value: Any, *, what: str, max_items: int = MAX_LIST_ITEMS) -> None:
+def short_text_list(value: object, *, what: str, max_items: int = MAX_LIST_ITEMS) -> None:
     if not isinstance(value, list):
         raise ValidationError(f"{what} must be a list of strings.")
     if len(value) > max_items:
@@ -55,7 +55,7 @@ def short_text_list(value: Any, *, what: str, max_items: int = MAX_LIST_ITEMS) -
         raise ValidationError(f"{what} lists an item twice.")
 
 
-def validate_string_list(value: Any) -> None:
+def validate_string_list(value: object) -> None:
     short_text_list(value, what="The list")
 
 
@@ -70,11 +70,11 @@ def validate_tags(value: Any) -> None:
             )
 
 
-def _number(value: Any) -> bool:
+def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def validate_kpis(value: Any) -> None:
+def validate_kpis(value: object) -> None:
     """``[{"name": str, "unit": str, "baseline": number, "target": number, "description": str}]``."""
     if not isinstance(value, list):
         raise ValidationError("kpis must be a list of objects.")
@@ -103,10 +103,10 @@ def validate_kpis(value: Any) -> None:
                 raise ValidationError(f"{where}.{key} must be a string.")
 
 
-def validate_numeric_map(value: Any) -> None:
+def validate_numeric_map(value: object) -> None:
     """Metrics: ``{"name": number}``; a nested object groups them (``{"test": {"auc": 0.91}}``), two levels deep."""
 
-    def check(mapping: Any, path: str, depth: int) -> None:
+    def check(mapping: object, path: str, depth: int) -> None:
         if not isinstance(mapping, dict):
             raise ValidationError(f"{path or 'metrics'} must be an object of numbers.")
         for key, item in mapping.items():
@@ -121,7 +121,7 @@ def validate_numeric_map(value: Any) -> None:
     check(value, "", 1)
 
 
-def validate_json_object(value: Any) -> None:
+def validate_json_object(value: object) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON object.")
 

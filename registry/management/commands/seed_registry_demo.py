@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +22,9 @@ from registry import actions, demo
 from registry.choices import Classification, DecisionMode, LegalBasis, RiskTier, StorageFormat, VersionStatus
 from registry.models import Dataset, DatasetVersion, KpiObservation, ModelVersion, RegisteredModel, UseCase
 from registry.naming import name_keys
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as AuthUser
 
 User = get_user_model()
 
@@ -97,7 +100,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  dataset   {reverse('registry-dataset-detail', args=[dataset.pk])}")
         self.stdout.write(f"  model     {reverse('registry-model-detail', args=[model.pk])}")
 
-    def _use_case(self, team: Team, engineer: Any, admin: Any) -> UseCase:
+    def _use_case(self, team: Team, engineer: AuthUser, admin: AuthUser) -> UseCase:
         use_case = UseCase.objects.filter(team=team, name_key=name_keys(USE_CASE)[0]).first()
         if use_case is None:
             use_case = actions.do_create_use_case(
@@ -142,7 +145,7 @@ class Command(BaseCommand):
                 self.created += 1
         return use_case
 
-    def _dataset(self, team: Team, engineer: Any, data: dict[str, Any]) -> tuple[Dataset, DatasetVersion]:
+    def _dataset(self, team: Team, engineer: AuthUser, data: dict[str, Any]) -> tuple[Dataset, DatasetVersion]:
         dataset = Dataset.objects.filter(team=team, name_key=name_keys(DATASET)[0]).first()
         if dataset is None:
             dataset = actions.do_create_dataset(
@@ -179,7 +182,7 @@ class Command(BaseCommand):
             self.created += 1
         return dataset, dataset.versions.get(number=len(releases))
 
-    def _model(self, team: Team, engineer: Any, use_case: UseCase) -> RegisteredModel:
+    def _model(self, team: Team, engineer: AuthUser, use_case: UseCase) -> RegisteredModel:
         model = RegisteredModel.objects.filter(team=team, name_key=name_keys(MODEL)[0]).first()
         if model is None:
             model = actions.do_create_model(
@@ -207,7 +210,9 @@ class Command(BaseCommand):
             self.created += 1
         return model
 
-    def _model_version(self, model: RegisteredModel, engineer: Any, data: dict[str, Any], trained_on: Any) -> None:
+    def _model_version(
+        self, model: RegisteredModel, engineer: AuthUser, data: dict[str, Any], trained_on: DatasetVersion
+    ) -> None:
         version = ModelVersion.objects.filter(model=model).order_by("number").first()
         if version is None:
             trained = demo.train(data)
