@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -240,7 +240,7 @@ def artifact_root() -> Path:
     return Path(settings.ARTIFACT_ROOT)
 
 
-def job_user(job: Job) -> AbstractBaseUser:
+def job_user(job: Job) -> User:
     """The requester, who registers what the job made: refused when gone or deactivated since the request."""
     user = job.requested_by
     if user is None or not user.is_active:
@@ -322,7 +322,7 @@ def read_checked(spark: SparkSession, version: DatasetVersion, job: Job) -> Data
     return read.frame
 
 
-def check_feature_set_files(feature_set: FeatureSetVersion, data_path: Path, actor: AbstractBaseUser) -> None:
+def check_feature_set_files(feature_set: FeatureSetVersion, data_path: Path, actor: User) -> None:
     """The folder must hold exactly the Parquet files registered (``output_fingerprint``): a model version records
     the feature set it was trained on, so training on other bytes would make that record false. A mismatch is
     ``artifact.corrupted`` in the audit log and the job's failure."""
@@ -353,7 +353,7 @@ def register_trained_model(
     *,
     model: RegisteredModel,
     job: Job,
-    actor: AbstractBaseUser,
+    actor: User,
     feature_set_version: FeatureSetVersion,
     description: str = "",
 ) -> ModelVersion:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -46,9 +46,7 @@ def do_pin_dataset_files(version: DatasetVersion, *, files_digest: str, job: Job
 
 
 @transaction.atomic
-def do_record_data_change(
-    version: DatasetVersion, *, actor: AbstractBaseUser | None, found: str, job: Job | None
-) -> None:
+def do_record_data_change(version: DatasetVersion, *, actor: User | None, found: str, job: Job | None) -> None:
     """Record that ``version``'s files no longer hash to their pin (``dataset.data_changed``): the job that found
     them fails, and this event, in a transaction of its own, stays."""
     _check_digest(found, "found")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -317,9 +317,7 @@ def do_register_feature_set_version(
 
 
 @transaction.atomic
-def do_record_feature_set_corruption(
-    version: FeatureSetVersion, *, actor: AbstractBaseUser | None, found: str, path: str
-) -> None:
+def do_record_feature_set_corruption(version: FeatureSetVersion, *, actor: User | None, found: str, path: str) -> None:
     """Record that a materialized feature set's files no longer hash to its ``output_fingerprint`` when a job came to
     read them (``artifact.corrupted``): evidence of tampering or bit rot, kept although the job fails."""
     record_event(

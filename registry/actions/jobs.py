@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -72,7 +72,7 @@ def check_readable(version: DatasetVersion, field: str) -> None:
 def do_request_materialization(
     feature_view: FeatureView,
     *,
-    actor: AbstractBaseUser | AnonymousUser,
+    actor: User | AnonymousUser,
     dataset_version: Any,
     spine_dataset_version: Any = None,
     idempotency_key: Any = "",
@@ -179,7 +179,7 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
 def do_request_training(
     model: RegisteredModel,
     *,
-    actor: AbstractBaseUser | AnonymousUser,
+    actor: User | AnonymousUser,
     feature_set_version: Any,
     label: Any,
     algorithm: Any,

@@ -1,4 +1,4 @@
-"""Dataset schemas: strict parsing, fingerprints and schema evolution (registry/schema.py)."""
+"""Dataset schemas: strict parsing, fingerprints and schema evolution (registry/schema/)."""
 
 # Fullwidth test data is written as typed on purpose: that is the input being refused.
 # ruff: noqa: RUF001
