@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.choices import BoardRole, Role
 from core.models import Membership, Team
 from core.querysets import CHANGE
+from core.refusals import Refusal
 from governance import actions
 from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
 from governance.evaluation import ReleaseState, release_state
@@ -327,7 +328,7 @@ def key_list(request: HttpRequest) -> HttpResponseBase:
             key = actions.do_create_web_signing_key(
                 actor=request.user, passphrase=data["passphrase"], name=data["name"]
             )
-        except actions.GovernanceRefusal as refusal:
+        except Refusal as refusal:
             form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
         except ValidationError as exc:
             _apply_validation_error(form, exc)
@@ -583,7 +584,7 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
                 comment=data["comment"],
                 passphrase=data["passphrase"],
             )
-        except actions.GovernanceRefusal as refusal:
+        except Refusal as refusal:
             form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
         except ValidationError as exc:
             _apply_validation_error(form, exc)

@@ -3,13 +3,14 @@
 ``do_submit_approval`` takes a DSSE envelope signed anywhere (the CLI with a local key); ``do_sign_release_web``
 opens the reviewer's sealed web-signing key with their passphrase, signs the same statement on the server and
 passes the envelope through the same verification. The checks, in order, are listed in docs/releases.md
-("Approvals"); each refusal raises ``GovernanceRefusal`` (status 400, 403 or 409) after recording
+("Approvals"); each refusal raises ``core.refusals.Refusal`` (status 400, 403 or 409) after recording
 APPROVAL_REFUSED with the reason, never with the envelope or its signature.
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.db import transaction
@@ -21,8 +22,8 @@ from assay_trust import statement as trust_statement
 from assay_trust.errors import EnvelopeError, KeyFormatError, SignatureError, StatementError
 from core.audit import record_event
 from core.choices import AuditEventType
+from core.refusals import Refusal, refusals_recorded
 from governance import keywrap
-from governance.actions._shared import GovernanceRefusal, do_record_refusal
 from governance.actions.keys import refuse_private_keys
 from governance.actions.releases import move_version_on_quorum
 from governance.choices import Decision, KeyKind, ReleaseStatus, SignedVia
@@ -34,8 +35,19 @@ from registry.choices import VersionStatus
 STALE_MESSAGE = "the manifest changed since you fetched it; fetch it again"
 
 
-def _refused(reason: str, message: str, *, status: int = 400, field: str = "envelope") -> GovernanceRefusal:
-    return GovernanceRefusal(reason, message, event_type=AuditEventType.APPROVAL_REFUSED, status=status, field=field)
+def _refused(reason: str, message: str, *, status: int = 400, field: str = "envelope") -> Refusal:
+    return Refusal(
+        reason,
+        message,
+        event_type=AuditEventType.APPROVAL_REFUSED,
+        status=status,
+        field=field,
+        metadata={"reason": reason, "message": message},
+    )
+
+
+def _refusals_recorded(release: Release, *, actor: Any, via: str) -> AbstractContextManager[None]:
+    return refusals_recorded(actor=actor, target=release, team=release.model_version.model.team, context={"via": via})
 
 
 def do_submit_approval(release: Release, *, actor: Any, envelope: Any, via: str = SignedVia.API) -> Approval:
@@ -43,17 +55,8 @@ def do_submit_approval(release: Release, *, actor: Any, envelope: Any, via: str 
 
     Refusals roll back everything and are then recorded as APPROVAL_REFUSED (reason and message only)."""
     refuse_private_keys(envelope, actor=actor, where="envelope", event_type=AuditEventType.APPROVAL_REFUSED)
-    try:
+    with _refusals_recorded(release, actor=actor, via=via):
         return _verify_and_store(release, actor=actor, envelope=envelope, via=via)
-    except GovernanceRefusal as refusal:
-        do_record_refusal(
-            AuditEventType.APPROVAL_REFUSED,
-            actor=actor,
-            target=release,
-            team=release.model_version.model.team,
-            metadata={"reason": refusal.reason, "message": refusal.message, "via": via},
-        )
-        raise
 
 
 @transaction.atomic
@@ -187,19 +190,10 @@ def do_sign_release_web(
 ) -> Approval:
     """Sign ``release`` in the web UI: open the reviewer's web-signing key with ``passphrase`` (only for this
     request), sign the approval statement over the current manifest, and submit it like any other envelope."""
-    try:
+    with _refusals_recorded(release, actor=actor, via=SignedVia.WEB):
         envelope = _sign_on_server(
             release, actor=actor, board_role=board_role, decision=decision, comment=comment, passphrase=passphrase
         )
-    except GovernanceRefusal as refusal:
-        do_record_refusal(
-            AuditEventType.APPROVAL_REFUSED,
-            actor=actor,
-            target=release,
-            team=release.model_version.model.team,
-            metadata={"reason": refusal.reason, "message": refusal.message, "via": SignedVia.WEB},
-        )
-        raise
     return do_submit_approval(release, actor=actor, envelope=envelope, via=SignedVia.WEB)
 
 

@@ -19,8 +19,9 @@ from assay_trust import keys as trust_keys
 from assay_trust.errors import KeyFormatError
 from core.audit import record_event
 from core.choices import AuditEventType
+from core.refusals import Refusal, do_record_refusal
 from governance import keywrap
-from governance.actions._shared import GovernanceRefusal, PrivateKeyRefused, do_record_refusal
+from governance.actions.rules import private_key_refusal
 from governance.choices import KeyKind
 from governance.models import SigningKey
 
@@ -28,22 +29,22 @@ from governance.models import SigningKey
 def refuse_private_keys(
     value: Any, *, actor: Any, where: str, event_type: AuditEventType = AuditEventType.SIGNING_KEY_REFUSED
 ) -> None:
-    """Raise ``PrivateKeyRefused`` (after recording the refusal, without the material) if ``value`` holds any."""
+    """Raise a ``Refusal`` (after recording it, without the material) if ``value`` holds private key material."""
     if trust_keys.contains_private_key(value):
-        refusal = PrivateKeyRefused(event_type=event_type, where=where)
-        do_record_refusal(event_type, actor=actor, metadata=refusal.metadata)
+        refusal = private_key_refusal(event_type=event_type, where=where)
+        do_record_refusal(refusal, actor=actor)
         raise refusal
 
 
-def _refuse_key(actor: Any, reason: str, message: str, *, field: str = "public_key") -> GovernanceRefusal:
-    refusal = GovernanceRefusal(
+def _refuse_key(actor: Any, reason: str, message: str, *, field: str = "public_key") -> Refusal:
+    refusal = Refusal(
         reason,
         message,
         event_type=AuditEventType.SIGNING_KEY_REFUSED,
         field=field,
         metadata={"reason": reason, "message": message},
     )
-    do_record_refusal(refusal.event_type, actor=actor, metadata=refusal.metadata)
+    do_record_refusal(refusal, actor=actor)
     return refusal
 
 

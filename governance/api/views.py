@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -47,19 +47,9 @@ from registry.models import ModelVersion
 WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
 
 
-class Refused(APIException):
-    """A ``GovernanceRefusal`` as an HTTP answer: its status, its reason as the error code, its message, and, for a
-    400 that names the request field at fault, that field in ``fields`` as every other invalid input has it."""
-
-    def __init__(self, refusal: actions.GovernanceRefusal) -> None:
-        self.status_code = refusal.status
-        super().__init__(detail=refusal.message, code=refusal.reason)
-        self.fields = {refusal.field: [refusal.message]} if refusal.field and refusal.status == 400 else None
-
-
 class GovernanceApiMixin:
-    """What every governance view shares: private key material in a request is refused before the view reads it,
-    and refusals of the actions answer with their own status and reason."""
+    """What every governance view shares: private key material in a request is refused before the view reads it
+    (the refusals of the actions answer with their own status and reason: core.api.exceptions)."""
 
     # The audit event a private-key refusal writes here (approvals: APPROVAL_REFUSED).
     private_key_event = AuditEventType.SIGNING_KEY_REFUSED
@@ -73,12 +63,6 @@ class GovernanceApiMixin:
                 where=request.path,
                 event_type=self.private_key_event,
             )
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, actions.GovernanceRefusal):
-            exc = Refused(exc)
-        response: Response = super().handle_exception(exc)  # type: ignore[misc]
-        return response
 
 
 def _manager_teams(user: Any) -> QuerySet[Team]:

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from core.jobs import dispatch_job
 from core.models import Job
-from registry.actions._shared import _require, _same_team
+from registry.actions.rules import require, same_team
 from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel
 
 MATERIALIZE_KIND = "registry.materialize_features"
@@ -79,9 +79,9 @@ def do_request_materialization(
     """
     from registry.pipelines.feature_definitions import check_feature_view, entity_column
 
-    _require(actor, feature_view.team)
+    require(actor, feature_view.team)
     key = _clean_key(idempotency_key)
-    (source,) = _same_team(
+    (source,) = same_team(
         DatasetVersion.objects.select_related("dataset"),
         "dataset__team",
         feature_view.team,
@@ -99,7 +99,7 @@ def do_request_materialization(
     _check_readable(source, "dataset_version")
     spine = None
     if spine_dataset_version is not None:
-        (spine,) = _same_team(
+        (spine,) = same_team(
             DatasetVersion.objects.select_related("dataset"),
             "dataset__team",
             feature_view.team,
@@ -158,7 +158,7 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
     unknown = sorted(set(value) - THEN_TRAIN_KEYS)
     if unknown:
         raise ValidationError({"then_train": f"Unknown field(s): {', '.join(unknown)}."})
-    (model,) = _same_team(
+    (model,) = same_team(
         RegisteredModel.objects.all(), "team", feature_view.team, [_pk(value["model"], "then_train")], "then_train"
     )
     params = _check_algorithm(value["algorithm"], value.get("params") or {}, "then_train", "then_train")
@@ -188,9 +188,9 @@ def do_request_training(
     the job runs.
     """
 
-    _require(actor, model.team)
+    require(actor, model.team)
     key = _clean_key(idempotency_key)
-    (feature_set,) = _same_team(
+    (feature_set,) = same_team(
         FeatureSetVersion.objects.select_related("feature_view"),
         "feature_view__team",
         model.team,

@@ -66,26 +66,9 @@ class ArtifactCorrupted(APIException):
     default_detail = "The stored artifact failed its integrity check and was not served; the event is recorded."
 
 
-class ArtifactTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "artifact_too_large"
-    default_detail = "The file is over the size limit."
-
-
 def _require_write(request: Request, obj: Any) -> None:
     if not type(obj)._default_manager.restrict(request.user, CHANGE).filter(pk=obj.pk).exists():
         raise PermissionDenied("You may see this, but not change it.")
-
-
-def _refusing(call: Any, *, actor: Any, team: Any, target: Any) -> Any:
-    """Run an action; if it refuses with a ``RegistryRefusal``, record that (after the rollback) and re-raise."""
-    try:
-        return call()
-    except actions.RegistryRefusal as refusal:
-        actions.do_record_refusal(refusal.event_type, actor=actor, team=team, target=target, metadata=refusal.metadata)
-        if refusal.metadata.get("reason") == "too_large":
-            raise ArtifactTooLarge("; ".join(refusal.messages)) from None
-        raise
 
 
 class RegistryViewSet(
@@ -261,12 +244,7 @@ class DatasetVersionViewSet(
         _require_write(request, dataset)
         serializer = s.DatasetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = _refusing(
-            lambda: actions.do_register_dataset_version(dataset, actor=request.user, **serializer.validated_data),
-            actor=request.user,
-            team=dataset.team,
-            target=dataset,
-        )
+        version = actions.do_register_dataset_version(dataset, actor=request.user, **serializer.validated_data)
         return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -412,17 +390,8 @@ class ModelVersionViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         upload = data.pop("file")
-        version = _refusing(
-            lambda: actions.do_register_model_version(
-                model,
-                actor=request.user,
-                chunks=upload.chunks(),
-                filename=upload.name or "",
-                **data,
-            ),
-            actor=request.user,
-            team=model.team,
-            target=model,
+        version = actions.do_register_model_version(
+            model, actor=request.user, chunks=upload.chunks(), filename=upload.name or "", **data
         )
         # The action returns the version with everything the answer shows loaded: no need to read it back.
         return Response(s.ModelVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)

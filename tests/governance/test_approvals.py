@@ -15,6 +15,7 @@ from assay_trust import keys as trust_keys
 from assay_trust import statement as trust_statement
 from core.choices import AuditEventType
 from core.models import AuditEvent
+from core.refusals import Refusal
 from governance import actions
 from governance.evaluation import release_state
 from governance.models import Approval, Release
@@ -30,11 +31,11 @@ def refusals() -> list[Any]:
     return list(AuditEvent.objects.filter(event_type=AuditEventType.APPROVAL_REFUSED).order_by("seq"))
 
 
-def refuse(rw: ReleaseWorld, user: Any, envelope: Any, release: Release | None = None) -> actions.GovernanceRefusal:
+def refuse(rw: ReleaseWorld, user: Any, envelope: Any, release: Release | None = None) -> Refusal:
     """Submit ``envelope`` as ``user`` and return the refusal, checking that nothing was stored and that the
     refusal was recorded with its reason and without the envelope's signature."""
     before = Approval.objects.count()
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(Refusal) as raised:
         actions.do_submit_approval(release or rw.release, actor=user, envelope=envelope)
     assert Approval.objects.count() == before
     event = refusals()[-1]
@@ -290,7 +291,7 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     legal = rw.cast.reviewers["legal"]
     key = actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
     # A wrong passphrase: 400 and a recorded refusal, nothing signed
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(Refusal) as raised:
         actions.do_sign_release_web(
             rw.release, actor=legal, board_role="legal", decision="approve", comment="", passphrase="not the passphrase"
         )
@@ -306,7 +307,7 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     assert approval.comment == "Fine."
     assert approval.claimed_signed_at.endswith("Z")
     # The same checks: a role not held is refused the same way
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(Refusal) as raised:
         actions.do_sign_release_web(
             rw.release,
             actor=rw.cast.reviewers["risk"],
@@ -321,7 +322,7 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
 def test_web_signing_refuses_a_role_not_held(rw: ReleaseWorld) -> None:
     legal = rw.cast.reviewers["legal"]
     actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
-    with pytest.raises(actions.GovernanceRefusal) as raised:
+    with pytest.raises(Refusal) as raised:
         actions.do_sign_release_web(
             rw.release, actor=legal, board_role="risk", decision="approve", comment="", passphrase=PASSPHRASE
         )
