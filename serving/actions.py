@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.audit import record_event
 from core.choices import AuditEventType
+from core.idempotency import clean_idempotency_key
 from core.querysets import CHANGE
 from governance.choices import EvaluationPurpose, ReleaseStatus
 from governance.gate import GateRun, probe_artifact, record_gate, run_gate
@@ -26,8 +27,6 @@ from registry.actions import record_release_transition
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 from serving.models import Deployment
-
-IDEMPOTENCY_KEY_MAX = 128
 
 
 # The steps a model version takes to "deployed", from each status it may be in when its release passes the gate.
@@ -56,19 +55,6 @@ class _Refused(Exception):
 
     def __init__(self, run: GateRun) -> None:
         self.run = run
-
-
-def _clean_key(idempotency_key: Any) -> str:
-    if idempotency_key is None:
-        return ""
-    if not isinstance(idempotency_key, str):
-        raise ValidationError({"idempotency_key": "Must be a string."})
-    key = idempotency_key.strip()
-    if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise ValidationError({"idempotency_key": f"At most {IDEMPOTENCY_KEY_MAX} characters."})
-    if any(not char.isprintable() for char in key):
-        raise ValidationError({"idempotency_key": "Only printable characters."})
-    return key
 
 
 def _require_deployer(actor: Any, release: Release) -> None:
@@ -201,7 +187,7 @@ def do_deploy(release: Release, *, actor: Any, idempotency_key: str = "") -> Dep
     if not. The same ``idempotency_key`` again returns the deployment it made; used for another release of the same
     environment it raises ``IdempotencyConflict``."""
     _require_deployer(actor, release)
-    key = _clean_key(idempotency_key)
+    key = clean_idempotency_key(idempotency_key)
     return _deploy_through_gate(release, actor=actor, key=key, redeploy=False)
 
 
@@ -212,7 +198,7 @@ def do_rollback(
     before and must not be the one serving now; it goes through the gate again, so its approvals must still count
     (unexpired, not stale, keys unrevoked). The new deployment is marked ``is_rollback``."""
     _require_deployer(actor, to_release)
-    key = _clean_key(idempotency_key)
+    key = clean_idempotency_key(idempotency_key)
     release = Release.objects.select_related("model_version", "environment").get(pk=to_release.pk)
     if release.model_version.model_id != model.pk:
         raise ValidationError({"release": f"Release {release.pk} is not a release of model {model.name}."})

@@ -27,11 +27,10 @@ from rest_framework.response import Response
 
 from core.api.base import RestrictedViewSetMixin, StrictSerializer, TeamScopedCreateMixin
 from core.api.permissions import RestrictedObjectPermission
-from core.api.serializers import JobSerializer
+from core.api.serializers import IdempotencyKeyField, JobSerializer
 from core.models import Job
 from core.querysets import CHANGE, VIEW
 from registry import actions, artifacts
-from registry.actions.jobs import MATERIALIZE_KIND, TRAIN_KIND
 from registry.api import serializers as s
 from registry.filtersets import (
     DatasetFilterSet,
@@ -110,7 +109,7 @@ class TrainingRequestSerializer(StrictSerializer):
     algorithm = serializers.CharField(max_length=64, help_text="logistic_regression or gbt")
     params = serializers.DictField(required=False, help_text="Hyper-parameters and job settings (docs/spark-jobs.md)")
     features = serializers.ListField(child=serializers.CharField(max_length=255), required=False, min_length=1)
-    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+    idempotency_key = IdempotencyKeyField()
 
 
 class MaterializationRequestSerializer(StrictSerializer):
@@ -118,19 +117,17 @@ class MaterializationRequestSerializer(StrictSerializer):
 
     dataset_version = serializers.IntegerField(min_value=1)
     spine_dataset_version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+    idempotency_key = IdempotencyKeyField()
     then_train = serializers.DictField(
         required=False,
         help_text='Train on the result once registered: {"model", "label", "algorithm", "params"?, "features"?}',
     )
 
 
-def _job_response(request: Request, kind: str, start: Any) -> Response:
+def _job_response(requested: tuple[Job, bool]) -> Response:
     """202 with a new job; 200 with the first one when this user sent the same ``idempotency_key`` before."""
-    key = request.data.get("idempotency_key") if isinstance(request.data, dict) else None
-    seen = bool(key) and Job.objects.filter(requested_by=request.user.pk, kind=kind, idempotency_key=key).exists()
-    job = start()
-    return Response(JobSerializer(job).data, status=status.HTTP_200_OK if seen else status.HTTP_202_ACCEPTED)
+    job, created = requested
+    return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 # --- Use cases ----------------------------------------------------------------------------------------------------
@@ -299,11 +296,7 @@ class RegisteredModelViewSet(RegistryViewSet):
         model = self.get_object()
         serializer = TrainingRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _job_response(
-            request,
-            TRAIN_KIND,
-            lambda: actions.do_request_training(model, actor=request.user, **serializer.validated_data),
-        )
+        return _job_response(actions.do_request_training(model, actor=request.user, **serializer.validated_data))
 
 
 def _version_queryset() -> Any:
@@ -480,11 +473,7 @@ class FeatureViewViewSet(RegistryViewSet):
         view = self.get_object()
         serializer = MaterializationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _job_response(
-            request,
-            MATERIALIZE_KIND,
-            lambda: actions.do_request_materialization(view, actor=request.user, **serializer.validated_data),
-        )
+        return _job_response(actions.do_request_materialization(view, actor=request.user, **serializer.validated_data))
 
 
 class FeatureSetVersionViewSet(

@@ -117,7 +117,8 @@ def test_an_idempotency_key_used_for_another_release_is_a_conflict(rw, tmp_path:
     assert Deployment.objects.count() == 1
 
 
-@pytest.mark.parametrize("key", ["x" * 129, "line\nbreak", 42])
+# The one rule of core.idempotency, as for jobs: spaces and other punctuation are refused too.
+@pytest.mark.parametrize("key", ["x" * 129, "line\nbreak", 42, "has spaces", "ci/run"])
 def test_a_malformed_idempotency_key_is_refused(rw, key):
     approve(rw)
     with pytest.raises(ValidationError) as error:

@@ -99,7 +99,7 @@ def _inputs(cast: Any) -> tuple[Any, Any, Any]:
 def test_materialize_then_train_registers_once_each(transactional_db: None, cast: Any, lake: Path, spark: Any) -> None:
     view, events_version, labels_version = _inputs(cast)
     engineer = cast.engineer_a
-    job = actions.do_request_materialization(
+    job, _ = actions.do_request_materialization(
         view, actor=engineer, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
     )
     job = run(job)
@@ -115,7 +115,7 @@ def test_materialize_then_train_registers_once_each(transactional_db: None, cast
     assert FeatureSetVersion.objects.filter(feature_view=view).count() == 1
 
     model = make_model(cast.team_a, engineer)
-    training = actions.do_request_training(
+    training, _ = actions.do_request_training(
         model,
         actor=engineer,
         feature_set_version=feature_set.pk,
@@ -161,7 +161,7 @@ def test_data_of_another_format_fails_the_job_and_leaves_nothing(
 ) -> None:
     view, events_version, _ = _inputs(cast)
     (lake / "events" / "part-0.parquet").write_text("customer_id,event_time\n1,2024-01-01\n")
-    job = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk))
+    job = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk)[0])
     assert job.status == JobStatus.FAILED
     assert job.error == (
         "Events v1: part-0.parquet is not a Parquet file (it looks like a CSV file); the version declares "
@@ -176,7 +176,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     transactional_db: None, cast: Any, lake: Path, spark: Any
 ) -> None:
     view, events_version, _ = _inputs(cast)
-    first = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk))
+    first = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk)[0])
     assert first.status == JobStatus.SUCCEEDED, first.error
     events_version.refresh_from_db()
     assert len(events_version.files_digest) == 64
@@ -194,7 +194,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     assert f"/jobs/{first.public_id}/" in page
 
     # The same files read again: the pin holds and a second feature set is made.
-    again = actions.do_request_materialization(
+    again, _ = actions.do_request_materialization(
         view, actor=cast.engineer_a, dataset_version=events_version.pk, idempotency_key="again"
     )
     assert run(again).status == JobStatus.SUCCEEDED
@@ -205,7 +205,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     changed = run(
         actions.do_request_materialization(
             view, actor=cast.engineer_a, dataset_version=events_version.pk, idempotency_key="changed"
-        )
+        )[0]
     )
     assert changed.status == JobStatus.FAILED
     assert f"the files at lake://events changed after job {first.public_id} first read them" in changed.error
@@ -227,7 +227,7 @@ def test_training_refuses_a_feature_set_whose_files_changed(
     job = run(
         actions.do_request_materialization(
             view, actor=cast.engineer_a, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
-        )
+        )[0]
     )
     feature_set = FeatureSetVersion.objects.get(job=job)
     folder = Path(settings.ARTIFACT_ROOT) / feature_set.storage_location
@@ -243,7 +243,7 @@ def test_training_refuses_a_feature_set_whose_files_changed(
             feature_set_version=feature_set.pk,
             label="churned",
             algorithm="logistic_regression",
-        )
+        )[0]
     )
     assert training.status == JobStatus.FAILED
     assert training.error.startswith(f"The data of {feature_set} changed after it was registered")
