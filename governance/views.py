@@ -31,12 +31,11 @@ from core.querysets import CHANGE
 from core.refusals import Refusal
 from governance import actions
 from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
-from governance.evaluation import ReleaseState, release_state
+from governance.evaluation import ReleaseState, changes_since_last_approved, release_state
 from governance.forms import CreateWebKeyForm, RevokeKeyForm, SignReleaseForm
 from governance.gate import known_checks, run_gate
 from governance.manifest import (
     build_manifest,
-    changes_since_last_approved,
     conflicted_users,
     manifest_diff,
     manifest_digest,

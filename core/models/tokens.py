@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.choices import TokenKind
+from core.models.teams import Membership
 
 TOKEN_PREFIX = "assay"  # noqa: S105 (a public prefix that lets secret scanners find leaked tokens)
 KEY_ID_BYTES = 6  # 8 url-safe characters: the public, indexed half of a token
@@ -30,8 +31,6 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
             return self.none()
         if user.is_superuser:
             return self
-        from core.models import Membership
-
         admin_teams = Membership.objects.filter(user_id=user.pk, role="admin").values("team_id")
         return self.filter(Q(user_id=user.pk) | Q(user__service_account__team_id__in=admin_teams))
 

@@ -20,9 +20,10 @@ from governance.actions.keys import (
     do_revoke_signing_key,
     refuse_private_keys,
 )
-from governance.actions.policies import do_add_policy_version, do_create_policy, policy_in_force
+from governance.actions.policies import do_add_policy_version, do_create_policy
 from governance.actions.releases import do_export_bundle, do_request_release, do_withdraw_release
 from governance.actions.rules import PRIVATE_KEY_MESSAGE
+from governance.policies import policy_in_force
 
 __all__ = [
     "PRIVATE_KEY_MESSAGE",

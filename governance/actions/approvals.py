@@ -27,12 +27,19 @@ from governance import keywrap
 from governance.actions.keys import refuse_private_keys
 from governance.actions.releases import move_version_on_quorum
 from governance.choices import Decision, KeyKind, ReleaseStatus, SignedVia
+from governance.evaluation import release_state
 from governance.manifest import build_manifest, conflicted_users, manifest_digest, subject_name
 from governance.models import Approval, BoardMember, Release, SigningKey
 from governance.querysets import SIGN
 from registry.choices import VersionStatus
 
 STALE_MESSAGE = "the manifest changed since you fetched it; fetch it again"
+# The statement fields a web signer chooses, by the request field that chose each (do_sign_release_web).
+WEB_SIGNER_FIELDS = {
+    "predicate.board_role": "board_role",
+    "predicate.decision": "decision",
+    "predicate.comment": "comment",
+}
 
 
 def _refused(reason: str, message: str, *, status: int = 400, field: str = "envelope") -> Refusal:
@@ -177,11 +184,9 @@ def _verify_and_store(release: Release, *, actor: Any, envelope: Any, via: str) 
             "via": via,
         },
     )
-    if approval.decision == Decision.APPROVE and version.status == VersionStatus.IN_REVIEW:
-        from governance.evaluation import release_state
-
-        if release_state(release, current_digest=digest).approved:
-            move_version_on_quorum(release, actor=actor)
+    approving = approval.decision == Decision.APPROVE and version.status == VersionStatus.IN_REVIEW
+    if approving and release_state(release, current_digest=digest).approved:
+        move_version_on_quorum(release, actor=actor)
     return approval
 
 
@@ -228,6 +233,5 @@ def _sign_on_server(
             signed_at=timezone.now(),
         )
     except StatementError as error:
-        field = str(error).split(":", 1)[0].rsplit(".", 1)[-1]
-        raise _refused("invalid_statement", str(error), field=field) from None
+        raise _refused("invalid_statement", str(error), field=WEB_SIGNER_FIELDS.get(error.path, "")) from None
     return dsse.sign_envelope(private, dsse.APPROVAL_PAYLOAD_TYPE, trust_statement.statement_bytes(statement))

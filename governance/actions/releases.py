@@ -14,10 +14,10 @@ from assay_trust import bundle as trust_bundle
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.querysets import CHANGE, VIEW
-from governance.actions.policies import policy_in_force
 from governance.choices import ReleaseStatus
 from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import Environment, Release, SigningKey
+from governance.policies import policy_in_force
 from registry.actions import do_change_version_status, record_release_transition
 from registry.choices import RiskTier, VersionStatus
 from registry.models import ModelVersion

@@ -30,7 +30,8 @@ from core.querysets import CHANGE, VIEW, member_team_ids
 from governance import actions
 from governance.api import serializers as s
 from governance.api.filters import ReleaseFilterSet, SigningKeyFilterSet
-from governance.manifest import build_manifest, changes_since_last_approved, manifest_digest, subject_name
+from governance.evaluation import approval_states, changes_since_last_approved, release_state
+from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import (
     Approval,
     BoardMember,
@@ -298,8 +299,6 @@ class SigningKeyViewSet(
 
 
 def _state_payload(release: Release) -> dict[str, Any]:
-    from governance.evaluation import release_state
-
     state = release_state(release)
     return {
         "current_digest": state.current_digest,
@@ -446,8 +445,6 @@ class ApprovalViewSet(GovernanceApiMixin, RestrictedViewSetMixin, mixins.ListMod
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False) and self.request.method in SAFE_METHODS:
-            from governance.evaluation import approval_states
-
             context["states"] = {state.approval.pk: state for state in approval_states(self.release())}
         return context
 

@@ -319,6 +319,17 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     assert raised.value.reason == "no_web_key"
 
 
+def test_a_web_signature_s_invalid_choice_is_refused_on_the_field_that_made_it(rw: ReleaseWorld) -> None:
+    legal = rw.cast.reviewers["legal"]
+    actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
+    for choices, field in [({"comment": "x" * 2001}, "comment"), ({"decision": "maybe"}, "decision")]:
+        arguments = {"board_role": "legal", "decision": "approve", "comment": "", **choices}
+        with pytest.raises(Refusal) as raised:
+            actions.do_sign_release_web(rw.release, actor=legal, passphrase=PASSPHRASE, **arguments)
+        assert (raised.value.reason, raised.value.field) == ("invalid_statement", field)
+        assert refusals()[-1].metadata["reason"] == "invalid_statement"
+
+
 def test_web_signing_refuses_a_role_not_held(rw: ReleaseWorld) -> None:
     legal = rw.cast.reviewers["legal"]
     actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
