@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import queue
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -61,7 +61,10 @@ def job_kinds() -> dict[str, JobKind]:
 
 # What a finished job made, as (label, URL) links for its page: each app that owns a job kind's outputs says how to
 # link them (core knows no app above it). The function gets the job and returns links only to what still exists.
-OutputLinks = Callable[[Any], list[tuple[str, str]]]
+class OutputLinks(Protocol):
+    def __call__(self, job: Job, /) -> list[tuple[str, str]]: ...
+
+
 _OUTPUT_LINKS: dict[str, OutputLinks] = {}
 
 
@@ -69,7 +72,7 @@ def register_output_links(kind: str, links: OutputLinks) -> None:
     _OUTPUT_LINKS[kind] = links
 
 
-def output_links(job: Any) -> list[tuple[str, str]]:
+def output_links(job: Job) -> list[tuple[str, str]]:
     """Links to what ``job`` made: empty unless it succeeded with a result of a kind some app links."""
     links = _OUTPUT_LINKS.get(job.kind)
     return links(job) if links is not None and job.status == JobStatus.SUCCEEDED and job.result else []
@@ -144,7 +147,7 @@ def send_job(job: Job) -> None:
 def dispatch_job(
     kind: str,
     *,
-    actor: Any | None,
+    actor: User | AnonymousUser | None,
     team: Team | None = None,
     target: models.Model | None = None,
     params: dict[str, Any] | None = None,
@@ -158,7 +161,7 @@ def dispatch_job(
     """
     if kind not in _KINDS:
         raise UnknownJobKind(f"Unknown job kind {kind!r}.")
-    requester = actor if actor is not None and actor.is_authenticated else None
+    requester = actor if isinstance(actor, User) and actor.is_authenticated else None
     idempotency_key = idempotency_key if requester is not None else ""
     if idempotency_key:
         existing = _job_with_key(requester, kind, idempotency_key)
@@ -202,7 +205,7 @@ def dispatch_job(
     return job, True
 
 
-def _job_with_key(requester: Any, kind: str, idempotency_key: str) -> Job | None:
+def _job_with_key(requester: User | None, kind: str, idempotency_key: str) -> Job | None:
     return Job.objects.filter(requested_by=requester, kind=kind, idempotency_key=idempotency_key).first()
 
 
@@ -243,7 +246,7 @@ def finish_job(job: Job, *, status: JobStatus, result: dict[str, Any] | None = N
 
 
 @transaction.atomic
-def do_cancel_job(job: Job, *, actor: Any) -> Job:
+def do_cancel_job(job: Job, *, actor: User) -> Job:
     """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next checkpoint.
 
     Only the requester, or an admin of the job's team, may cancel it.

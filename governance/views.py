@@ -25,6 +25,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.actors import acting_user
 from core.choices import BoardRole, Role
 from core.models import Membership, Team
 from core.querysets import CHANGE
@@ -325,7 +326,7 @@ def key_list(request: HttpRequest) -> HttpResponseBase:
         data = form.cleaned_data
         try:
             key = actions.do_create_web_signing_key(
-                actor=request.user, passphrase=data["passphrase"], name=data["name"]
+                actor=acting_user(request.user), passphrase=data["passphrase"], name=data["name"]
             )
         except Refusal as refusal:
             form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
@@ -347,7 +348,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     form = RevokeKeyForm(request.POST)
     if form.is_valid():
         try:
-            actions.do_revoke_signing_key(key, actor=request.user, reason=form.cleaned_data["reason"])
+            actions.do_revoke_signing_key(key, actor=acting_user(request.user), reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             _apply_validation_error(form, exc)
         else:
@@ -577,7 +578,7 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             approval = actions.do_sign_release_web(
                 release,
-                actor=request.user,
+                actor=acting_user(request.user),
                 board_role=data["board_role"],
                 decision=data["decision"],
                 comment=data["comment"],

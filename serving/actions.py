@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -57,7 +58,7 @@ class _Refused(Exception):
         self.run = run
 
 
-def _require_deployer(actor: Any, release: Release) -> None:
+def _require_deployer(actor: User, release: Release) -> None:
     if not Release.objects.restrict(actor, CHANGE).filter(pk=release.pk).exists():
         raise PermissionDenied("Only engineers and admins of the model's team deploy its releases.")
 
@@ -74,13 +75,13 @@ def _replayed(release: Release, key: str) -> Deployment | None:
     return earlier
 
 
-def _mark_version_deployed(version: ModelVersion, *, actor: Any, release: Release) -> None:
+def _mark_version_deployed(version: ModelVersion, *, actor: User, release: Release) -> None:
     """Walk the version to ``deployed`` (through ``approved``, which the gate's quorum check just confirmed)."""
     reason = f"Deployed to {release.environment.slug} through release {release.pk}, which passed the gate."
     record_release_transition(version, actor=actor, to_status=VersionStatus.DEPLOYED, reason=reason)
 
 
-def _deploy(release: Release, *, actor: Any, key: str, redeploy: bool, artifact: Any) -> Deployment:
+def _deploy(release: Release, *, actor: User, key: str, redeploy: bool, artifact: Any) -> Deployment:
     # The race: two deploy requests of one release (a retried click, two CI jobs) both pass the gate and both create
     # a deployment. Locking the release row makes the second wait for the first to commit, then read the release as
     # deployed (and its idempotency key as used). Locking the model row serializes deployments of *different*
@@ -149,7 +150,7 @@ def _deploy(release: Release, *, actor: Any, key: str, redeploy: bool, artifact:
     return deployment
 
 
-def _deploy_through_gate(release: Release, *, actor: Any, key: str, redeploy: bool) -> Deployment:
+def _deploy_through_gate(release: Release, *, actor: User, key: str, redeploy: bool) -> Deployment:
     # The artifact is re-hashed before any lock is taken: reading hundreds of megabytes while holding the release
     # row (or, on SQLite, the database's write lock) would stall every other writer. Bytes changed after this read
     # are caught where it matters, by the serving path's own re-hash before a model is loaded.
@@ -182,7 +183,7 @@ def _deploy_through_gate(release: Release, *, actor: Any, key: str, redeploy: bo
         raise GateRefused(evaluation) from None
 
 
-def do_deploy(release: Release, *, actor: Any, idempotency_key: str = "") -> Deployment:
+def do_deploy(release: Release, *, actor: User, idempotency_key: str = "") -> Deployment:
     """Deploy ``release`` to its environment if the gate passes; raise ``GateRefused`` (with the stored evaluation)
     if not. The same ``idempotency_key`` again returns the deployment it made; used for another release of the same
     environment it raises ``IdempotencyConflict``."""
@@ -192,7 +193,7 @@ def do_deploy(release: Release, *, actor: Any, idempotency_key: str = "") -> Dep
 
 
 def do_rollback(
-    model: RegisteredModel, environment: Environment, *, actor: Any, to_release: Release, idempotency_key: str = ""
+    model: RegisteredModel, environment: Environment, *, actor: User, to_release: Release, idempotency_key: str = ""
 ) -> Deployment:
     """Put an earlier release of ``model`` back into ``environment``. The release must have been deployed there
     before and must not be the one serving now; it goes through the gate again, so its approvals must still count

@@ -13,6 +13,7 @@ import hashlib
 from contextlib import AbstractContextManager
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,11 +54,11 @@ def _refused(reason: str, message: str, *, status: int = 400, field: str = "enve
     )
 
 
-def _refusals_recorded(release: Release, *, actor: Any, via: str) -> AbstractContextManager[None]:
+def _refusals_recorded(release: Release, *, actor: User, via: str) -> AbstractContextManager[None]:
     return refusals_recorded(actor=actor, target=release, team=release.model_version.model.team, context={"via": via})
 
 
-def do_submit_approval(release: Release, *, actor: Any, envelope: Any, via: str = SignedVia.API) -> Approval:
+def do_submit_approval(release: Release, *, actor: User, envelope: Any, via: str = SignedVia.API) -> Approval:
     """Verify ``envelope`` as ``actor``'s decision on ``release`` and store it (docs/releases.md, "Approvals").
 
     Refusals roll back everything and are then recorded as APPROVAL_REFUSED (reason and message only)."""
@@ -67,7 +68,7 @@ def do_submit_approval(release: Release, *, actor: Any, envelope: Any, via: str 
 
 
 @transaction.atomic
-def _verify_and_store(release: Release, *, actor: Any, envelope: Any, via: str) -> Approval:
+def _verify_and_store(release: Release, *, actor: User, envelope: Any, via: str) -> Approval:
     # Lock the release: approvals of one release are judged one at a time, so that a duplicate, a withdrawal or the
     # approval that completes the quorum cannot slip between a check and the insert.
     release = (
@@ -191,7 +192,7 @@ def _verify_and_store(release: Release, *, actor: Any, envelope: Any, via: str) 
 
 
 def do_sign_release_web(
-    release: Release, *, actor: Any, board_role: str, decision: str, comment: str, passphrase: str
+    release: Release, *, actor: User, board_role: str, decision: str, comment: str, passphrase: str
 ) -> Approval:
     """Sign ``release`` in the web UI: open the reviewer's web-signing key with ``passphrase`` (only for this
     request), sign the approval statement over the current manifest, and submit it like any other envelope."""
@@ -203,7 +204,7 @@ def do_sign_release_web(
 
 
 def _sign_on_server(
-    release: Release, *, actor: Any, board_role: str, decision: str, comment: str, passphrase: str
+    release: Release, *, actor: User, board_role: str, decision: str, comment: str, passphrase: str
 ) -> dict[str, Any]:
     key = SigningKey.objects.filter(owner_id=actor.pk, kind=KeyKind.SERVER, revoked_at__isnull=True).first()
     if key is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -137,7 +138,7 @@ def clean_rules(
     }
 
 
-def _write_version(policy: ReleasePolicy, *, actor: Any, rules: dict[str, Any], note: str) -> ReleasePolicyVersion:
+def _write_version(policy: ReleasePolicy, *, actor: User, rules: dict[str, Any], note: str) -> ReleasePolicyVersion:
     # The lock on the policy serializes numbering; the unique constraint is the backstop.
     ReleasePolicy.objects.select_for_update().get(pk=policy.pk)
     latest = ReleasePolicyVersion.objects.filter(policy=policy).aggregate(top=Max("number"))["top"] or 0
@@ -157,7 +158,7 @@ def _write_version(policy: ReleasePolicy, *, actor: Any, rules: dict[str, Any], 
 @transaction.atomic
 def do_create_policy(
     *,
-    actor: Any,
+    actor: User,
     team: Team | None,
     name: str,
     environment: Environment,
@@ -220,7 +221,7 @@ def do_create_policy(
 def do_add_policy_version(
     policy: ReleasePolicy,
     *,
-    actor: Any,
+    actor: User,
     required_roles: Any,
     min_total: Any,
     approval_valid_days: Any,

@@ -22,6 +22,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin, TeamScopedCreateMixin
 from core.api.permissions import IsNotServiceAccount, RestrictedObjectPermission
 from core.choices import AuditEventType
@@ -60,7 +61,7 @@ class GovernanceApiMixin:
         if request.method not in SAFE_METHODS:
             actions.refuse_private_keys(
                 [request.data, dict(request.query_params)],
-                actor=request.user,
+                actor=acting_user(request.user),
                 where=request.path,
                 event_type=self.private_key_event,
             )
@@ -111,7 +112,9 @@ class EnvironmentViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = actions.do_create_environment(actor=self.request.user, **serializer.validated_data)
+        serializer.instance = actions.do_create_environment(
+            actor=acting_user(self.request.user), **serializer.validated_data
+        )
 
 
 # --- Boards -------------------------------------------------------------------------------------------------------
@@ -135,7 +138,7 @@ class BoardViewSet(
     ordering_fields = ["slug", "name", "created_at"]
 
     def perform_create(self, serializer: Any) -> None:
-        created = actions.do_create_board(actor=self.request.user, **serializer.validated_data)
+        created = actions.do_create_board(actor=acting_user(self.request.user), **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
 
@@ -171,11 +174,11 @@ class BoardMemberViewSet(
             raise PermissionDenied("You may see this board, but not change its members.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        member = actions.do_add_board_member(board, actor=request.user, **serializer.validated_data)
+        member = actions.do_add_board_member(board, actor=acting_user(request.user), **serializer.validated_data)
         return Response(self.get_serializer(member).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: BoardMember) -> None:
-        actions.do_remove_board_member(instance, actor=self.request.user)
+        actions.do_remove_board_member(instance, actor=acting_user(self.request.user))
 
 
 # --- Policies -----------------------------------------------------------------------------------------------------
@@ -219,7 +222,7 @@ class PolicyViewSet(
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         data.setdefault("required_checks", [])
-        created = actions.do_create_policy(actor=self.request.user, **data)
+        created = actions.do_create_policy(actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
 
@@ -258,7 +261,7 @@ class PolicyVersionViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.setdefault("required_checks", [])
-        version = actions.do_add_policy_version(policy, actor=request.user, **data)
+        version = actions.do_add_policy_version(policy, actor=acting_user(request.user), **data)
         return Response(self.get_serializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -282,7 +285,7 @@ class SigningKeyViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = s.SigningKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key = actions.do_register_signing_key(actor=request.user, **serializer.validated_data)
+        key = actions.do_register_signing_key(actor=acting_user(request.user), **serializer.validated_data)
         return Response(s.SigningKeySerializer(key).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.SigningKeySerializer})
@@ -291,7 +294,9 @@ class SigningKeyViewSet(
         key = self.get_object()
         serializer = s.ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key = actions.do_revoke_signing_key(key, actor=request.user, reason=serializer.validated_data["reason"])
+        key = actions.do_revoke_signing_key(
+            key, actor=acting_user(request.user), reason=serializer.validated_data["reason"]
+        )
         return Response(s.SigningKeySerializer(key).data)
 
 
@@ -349,7 +354,7 @@ class ReleaseViewSet(
         serializer.is_valid(raise_exception=True)
         release = actions.do_request_release(
             serializer.validated_data["model_version"],
-            actor=request.user,
+            actor=acting_user(request.user),
             environment=serializer.validated_data["environment"],
             justification=serializer.validated_data["justification"],
         )
@@ -397,7 +402,9 @@ class ReleaseViewSet(
         release = self.get_object()
         serializer = s.ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        actions.do_withdraw_release(release, actor=request.user, reason=serializer.validated_data["reason"])
+        actions.do_withdraw_release(
+            release, actor=acting_user(request.user), reason=serializer.validated_data["reason"]
+        )
         return Response(s.ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data)
 
 
@@ -454,6 +461,6 @@ class ApprovalViewSet(GovernanceApiMixin, RestrictedViewSetMixin, mixins.ListMod
         serializer = s.ApprovalCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         approval = actions.do_submit_approval(
-            release, actor=request.user, envelope=serializer.validated_data["envelope"]
+            release, actor=acting_user(request.user), envelope=serializer.validated_data["envelope"]
         )
         return Response(s.ApprovalSerializer(approval).data, status=status.HTTP_201_CREATED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -36,7 +37,7 @@ def _check_dataset(dataset: Dataset) -> None:
 
 
 @transaction.atomic
-def do_create_dataset(team: Team, *, actor: Any, **fields: Any) -> Dataset:
+def do_create_dataset(team: Team, *, actor: User, **fields: Any) -> Dataset:
     require(actor, team)
     created: Dataset = create_named(
         Dataset(team=team, created_by=actor),
@@ -50,7 +51,7 @@ def do_create_dataset(team: Team, *, actor: Any, **fields: Any) -> Dataset:
 
 
 @transaction.atomic
-def do_update_dataset(dataset: Dataset, *, actor: Any, **changes: Any) -> Dataset:
+def do_update_dataset(dataset: Dataset, *, actor: User, **changes: Any) -> Dataset:
     require(actor, dataset.team)
     dataset = Dataset.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=dataset.pk)
     updated: Dataset = update_named(
@@ -67,7 +68,7 @@ def do_update_dataset(dataset: Dataset, *, actor: Any, **changes: Any) -> Datase
 def do_register_dataset_version(
     dataset: Dataset,
     *,
-    actor: Any,
+    actor: User,
     schema: Any,
     content_fingerprint: str,
     row_count: int | None = None,
@@ -96,7 +97,7 @@ def do_register_dataset_version(
 def _register_dataset_version(
     dataset: Dataset,
     *,
-    actor: Any,
+    actor: User,
     schema: Any,
     content_fingerprint: str,
     row_count: int | None,

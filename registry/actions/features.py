@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -124,7 +125,7 @@ def _check_feature_view(view: FeatureView) -> None:
 
 
 @transaction.atomic
-def do_create_feature_view(team: Team, *, actor: Any, **fields: Any) -> FeatureView:
+def do_create_feature_view(team: Team, *, actor: User, **fields: Any) -> FeatureView:
     require(actor, team)
     view = FeatureView(team=team, created_by=actor)
     apply_changes(view, FEATURE_VIEW_FIELDS, fields)
@@ -141,7 +142,7 @@ def do_create_feature_view(team: Team, *, actor: Any, **fields: Any) -> FeatureV
 
 
 @transaction.atomic
-def do_update_feature_view(view: FeatureView, *, actor: Any, **changes: Any) -> FeatureView:
+def do_update_feature_view(view: FeatureView, *, actor: User, **changes: Any) -> FeatureView:
     """Change a view's definitions or documentation. Versions already registered keep the definitions they pinned."""
     require(actor, view.team)
     view = FeatureView.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=view.pk)
@@ -224,7 +225,7 @@ def _check_output(job: Job | None, view: FeatureView, output: dict[str, Any]) ->
 def do_register_feature_set_version(
     view: FeatureView,
     *,
-    actor: Any,
+    actor: User,
     dataset_versions: Iterable[int],
     statistics: dict[str, Any] | None = None,
     description: str = "",

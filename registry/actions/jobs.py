@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -53,7 +54,7 @@ def _check_readable(version: DatasetVersion, field: str) -> None:
 def do_request_materialization(
     feature_view: FeatureView,
     *,
-    actor: Any,
+    actor: User,
     dataset_version: Any,
     spine_dataset_version: Any = None,
     idempotency_key: Any = "",
@@ -162,7 +163,7 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
 def do_request_training(
     model: RegisteredModel,
     *,
-    actor: Any,
+    actor: User,
     feature_set_version: Any,
     label: Any,
     algorithm: Any,

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -16,7 +17,6 @@ from core.querysets import CHANGE
 from core.refusals import Refusal, refusals_recorded
 from registry import artifacts
 from registry.actions.rules import (
-    User,
     create_named,
     max_artifact_bytes,
     require,
@@ -54,7 +54,7 @@ def _check_model(model: RegisteredModel) -> None:
 
 
 @transaction.atomic
-def do_create_model(team: Team, *, actor: Any, **fields: Any) -> RegisteredModel:
+def do_create_model(team: Team, *, actor: User, **fields: Any) -> RegisteredModel:
     require(actor, team)
     created: RegisteredModel = create_named(
         RegisteredModel(team=team, created_by=actor),
@@ -69,7 +69,7 @@ def do_create_model(team: Team, *, actor: Any, **fields: Any) -> RegisteredModel
 
 
 @transaction.atomic
-def do_update_model(model: RegisteredModel, *, actor: Any, **changes: Any) -> RegisteredModel:
+def do_update_model(model: RegisteredModel, *, actor: User, **changes: Any) -> RegisteredModel:
     require(actor, model.team)
     model = (
         RegisteredModel.objects.select_for_update(of=("self",))
@@ -114,7 +114,7 @@ def _team_members(team: Team, usernames: Iterable[str]) -> list[Any]:
 def do_register_model_version(
     model: RegisteredModel,
     *,
-    actor: Any,
+    actor: User,
     chunks: Iterable[bytes],
     filename: str = "",
     training_params: dict[str, Any] | None = None,
@@ -156,7 +156,7 @@ def do_register_model_version(
 def _register_model_version(
     model: RegisteredModel,
     *,
-    actor: Any,
+    actor: User,
     chunks: Iterable[bytes],
     filename: str = "",
     training_params: dict[str, Any] | None = None,
@@ -267,7 +267,7 @@ def _forget_unreferenced(path: Path, sha256: str) -> None:
 def _create_model_version(
     model: RegisteredModel,
     *,
-    actor: Any,
+    actor: User,
     staged: artifacts.StagedArtifact,
     display_name: str,
     interface: dict[str, Any],
@@ -361,7 +361,7 @@ RELEASE_PATH_MESSAGE = (
 
 
 @transaction.atomic
-def do_change_version_status(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+def do_change_version_status(version: ModelVersion, *, actor: User, to_status: str, reason: str) -> ModelVersion:
     """Move a version along its lifecycle (registry.choices.VERSION_TRANSITIONS), recording who, when and why.
 
     Engineers and admins of the team send a version to review and back, deprecate and retire it; ``approved`` and
@@ -373,7 +373,7 @@ def do_change_version_status(version: ModelVersion, *, actor: Any, to_status: st
     return _transition(version, actor=actor, to_status=to_status, reason=reason)
 
 
-def record_release_transition(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+def record_release_transition(version: ModelVersion, *, actor: User, to_status: str, reason: str) -> ModelVersion:
     """The release path's entry: move ``version`` to ``to_status`` (walking through ``approved`` on the way to
     ``deployed`` when it is not there yet) inside the caller's transaction, as ``actor``.
 
@@ -401,7 +401,7 @@ def record_release_transition(version: ModelVersion, *, actor: Any, to_status: s
     return locked
 
 
-def _transition(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+def _transition(version: ModelVersion, *, actor: User, to_status: str, reason: str) -> ModelVersion:
     team = version.model.team
     # Two transitions at once would both read the same "from" and the later one would overwrite the earlier.
     version = ModelVersion.objects.select_for_update(of=("self",)).select_related("model__use_case").get(pk=version.pk)
@@ -442,7 +442,7 @@ def _transition(version: ModelVersion, *, actor: Any, to_status: str, reason: st
 
 
 @transaction.atomic
-def do_record_artifact_corruption(version: ModelVersion, *, actor: Any, detail: str) -> None:
+def do_record_artifact_corruption(version: ModelVersion, *, actor: User, detail: str) -> None:
     """Record that a stored artifact failed its digest check when read: evidence of tampering or bit rot."""
     record_event(
         AuditEventType.ARTIFACT_CORRUPTED,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q
@@ -25,9 +25,15 @@ from registry.naming import NameRefused, name_keys, validate_display_name
 from registry.querysets import teams_for
 
 logger = logging.getLogger(__name__)
-User = get_user_model()
 
 DEFAULT_MAX_ARTIFACT_BYTES = 512 * 1024**2
+
+
+class Check(Protocol):
+    """The validation an action runs on a named object before it is saved (``_check_dataset``...): raises
+    ValidationError. The object is a use case, a dataset or a model (their shared fields are not a type yet)."""
+
+    def __call__(self, obj: Any, /) -> None: ...
 
 
 def max_artifact_bytes() -> int:
@@ -37,7 +43,7 @@ def max_artifact_bytes() -> int:
 # --- Shared rules -------------------------------------------------------------------------------------------------
 
 
-def require(actor: Any, team: Team, action: str = CHANGE) -> None:
+def require(actor: User, team: Team, action: str = CHANGE) -> None:
     if not teams_for(actor, action).filter(pk=team.pk).exists():
         raise PermissionDenied(f"You may not {action} registry objects of team {team.slug}.")
 
@@ -68,7 +74,7 @@ def valid_name(
     return cleaned, key, shape
 
 
-def require_member(team: Team, user: Any, field: str) -> None:
+def require_member(team: Team, user: User | None, field: str) -> None:
     if user is None or not Membership.objects.filter(team=team, user_id=user.pk).exists():
         raise ValidationError({field: f"Must be a member of team {team.slug}."})
 
@@ -100,10 +106,10 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 def update_named(
     obj: Any,
     *,
-    actor: Any,
-    fields: Any,
+    actor: User,
+    fields: tuple[str, ...],
     changes: dict[str, Any],
-    check: Any,
+    check: Check,
     event: AuditEventType,
 ) -> Any:
     """The shared body of the updates of named objects (use cases, datasets, models), on a row already locked.
@@ -154,7 +160,13 @@ def same_team_feature_set_versions(team: Team, ids: Iterable[int]) -> list[Featu
 
 
 def create_named(
-    obj: Any, *, actor: Any, fields: Any, values: dict[str, Any], check: Any, event: AuditEventType
+    obj: Any,
+    *,
+    actor: User,
+    fields: tuple[str, ...],
+    values: dict[str, Any],
+    check: Check,
+    event: AuditEventType,
 ) -> Any:
     """The shared body of the creation of named objects (use cases, datasets, models): the twin of ``update_named``.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -33,7 +34,7 @@ def _check_use_case(use_case: UseCase) -> None:
 
 
 @transaction.atomic
-def do_create_use_case(team: Team, *, actor: Any, **fields: Any) -> UseCase:
+def do_create_use_case(team: Team, *, actor: User, **fields: Any) -> UseCase:
     require(actor, team)
     created: UseCase = create_named(
         UseCase(team=team, created_by=actor),
@@ -47,7 +48,7 @@ def do_create_use_case(team: Team, *, actor: Any, **fields: Any) -> UseCase:
 
 
 @transaction.atomic
-def do_update_use_case(use_case: UseCase, *, actor: Any, **changes: Any) -> UseCase:
+def do_update_use_case(use_case: UseCase, *, actor: User, **changes: Any) -> UseCase:
     require(actor, use_case.team)
     # Lock the row so that two concurrent edits each record the true "before".
     use_case = UseCase.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=use_case.pk)
@@ -69,7 +70,7 @@ def do_update_use_case(use_case: UseCase, *, actor: Any, **changes: Any) -> UseC
 
 @transaction.atomic
 def do_record_kpi_observation(
-    use_case: UseCase, *, actor: Any, kpi: str, value: float, observed_at: datetime, note: str = ""
+    use_case: UseCase, *, actor: User, kpi: str, value: float, observed_at: datetime, note: str = ""
 ) -> KpiObservation:
     require(actor, use_case.team)
     if kpi not in use_case.kpi_names():

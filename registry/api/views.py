@@ -25,6 +25,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin, StrictSerializer, TeamScopedCreateMixin
 from core.api.permissions import RestrictedObjectPermission
 from core.api.serializers import IdempotencyKeyField, JobSerializer
@@ -147,11 +148,11 @@ class UseCaseViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        serializer.instance = actions.do_create_use_case(team, actor=self.request.user, **data)
+        serializer.instance = actions.do_create_use_case(team, actor=acting_user(self.request.user), **data)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_use_case(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
 
@@ -180,7 +181,9 @@ class KpiObservationViewSet(
         _require_write(request, use_case)
         serializer = s.KpiObservationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        observation = actions.do_record_kpi_observation(use_case, actor=request.user, **serializer.validated_data)
+        observation = actions.do_record_kpi_observation(
+            use_case, actor=acting_user(request.user), **serializer.validated_data
+        )
         return Response(s.KpiObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
 
 
@@ -205,12 +208,12 @@ class DatasetViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        created = actions.do_create_dataset(team, actor=self.request.user, **data)
+        created = actions.do_create_dataset(team, actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_dataset(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
 
@@ -241,7 +244,9 @@ class DatasetVersionViewSet(
         _require_write(request, dataset)
         serializer = s.DatasetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = actions.do_register_dataset_version(dataset, actor=request.user, **serializer.validated_data)
+        version = actions.do_register_dataset_version(
+            dataset, actor=acting_user(request.user), **serializer.validated_data
+        )
         return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -274,12 +279,12 @@ class RegisteredModelViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        created = actions.do_create_model(team, actor=self.request.user, **data)
+        created = actions.do_create_model(team, actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_model(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
     @extend_schema(
@@ -296,7 +301,9 @@ class RegisteredModelViewSet(RegistryViewSet):
         model = self.get_object()
         serializer = TrainingRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _job_response(actions.do_request_training(model, actor=request.user, **serializer.validated_data))
+        return _job_response(
+            actions.do_request_training(model, actor=acting_user(request.user), **serializer.validated_data)
+        )
 
 
 def _version_queryset() -> Any:
@@ -384,7 +391,7 @@ class ModelVersionViewSet(
         data = dict(serializer.validated_data)
         upload = data.pop("file")
         version = actions.do_register_model_version(
-            model, actor=request.user, chunks=upload.chunks(), filename=upload.name or "", **data
+            model, actor=acting_user(request.user), chunks=upload.chunks(), filename=upload.name or "", **data
         )
         # The action returns the version with everything the answer shows loaded: no need to read it back.
         return Response(s.ModelVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
@@ -396,7 +403,7 @@ class ModelVersionViewSet(
         version = self.get_object()
         serializer = s.TransitionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        actions.do_change_version_status(version, actor=request.user, **serializer.validated_data)
+        actions.do_change_version_status(version, actor=acting_user(request.user), **serializer.validated_data)
         return Response(s.ModelVersionDetailSerializer(self.get_queryset().get(pk=version.pk)).data)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The ONNX file")})
@@ -409,7 +416,7 @@ class ModelVersionViewSet(
             reader = artifacts.open_verified(version.artifact_sha256)
         except (artifacts.ArtifactCorrupted, artifacts.ArtifactMissing) as error:
             logger.error("artifact of %s failed its check: %s", version, error)
-            actions.do_record_artifact_corruption(version, actor=request.user, detail=str(error))
+            actions.do_record_artifact_corruption(version, actor=acting_user(request.user), detail=str(error))
             raise ArtifactCorrupted() from None
         response = StreamingHttpResponse(iter(reader), content_type="application/octet-stream")
         filename = f"{version.model.name}-v{version.number}.onnx"
@@ -451,12 +458,12 @@ class FeatureViewViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        created = actions.do_create_feature_view(team, actor=self.request.user, **data)
+        created = actions.do_create_feature_view(team, actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_feature_view(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
     @extend_schema(
@@ -473,7 +480,9 @@ class FeatureViewViewSet(RegistryViewSet):
         view = self.get_object()
         serializer = MaterializationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return _job_response(actions.do_request_materialization(view, actor=request.user, **serializer.validated_data))
+        return _job_response(
+            actions.do_request_materialization(view, actor=acting_user(request.user), **serializer.validated_data)
+        )
 
 
 class FeatureSetVersionViewSet(
@@ -502,5 +511,7 @@ class FeatureSetVersionViewSet(
         _require_write(request, view)
         serializer = s.FeatureSetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = actions.do_register_feature_set_version(view, actor=request.user, **serializer.validated_data)
+        version = actions.do_register_feature_set_version(
+            view, actor=acting_user(request.user), **serializer.validated_data
+        )
         return Response(s.FeatureSetVersionSerializer(version).data, status=status.HTTP_201_CREATED)

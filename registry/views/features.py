@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.actors import acting_user
 from core.models import Job
 from registry import actions
 from registry import views as package
@@ -173,7 +174,7 @@ def materialize(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         form,
         MATERIALIZE_KIND,
-        lambda **arguments: actions.do_request_materialization(view, actor=request.user, **arguments),
+        lambda **arguments: actions.do_request_materialization(view, actor=acting_user(request.user), **arguments),
         f"Materialization of {view.name} requested: it runs on the Spark worker.",
     )
     return response or _render_view(request, view, form, status=status)

@@ -226,15 +226,18 @@ def broker(monkeypatch, tmp_path):
 
     original = (app.conf.broker_url, app.conf.broker_transport_options)
 
+    def reset_pools() -> None:
+        pools.reset()  # the pools hold connections to the previous broker; Celery caches its own on the app
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
     class Broker:
         folder = tmp_path / "broker"
 
         def at(self, url: str, options: dict | None = None) -> None:
             monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery prefers the environment to its configuration
             app.conf.update(broker_url=url, broker_transport_options=options or {})
-            pools.reset()  # the pools hold connections to the previous broker
-            app._pool = None
-            app.amqp._producer_pool = None
+            reset_pools()
 
         def filesystem(self) -> None:
             for name in ("queue", "processed", "control"):
@@ -258,9 +261,7 @@ def broker(monkeypatch, tmp_path):
     monkeypatch.undo()
     url, options = original
     app.conf.update(broker_url=url, broker_transport_options=options)
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
+    reset_pools()
 
 
 def _job_rows_and_events() -> tuple[int, int]:
