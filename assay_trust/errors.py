@@ -21,7 +21,12 @@ class SignatureError(TrustError):
 
 
 class StatementError(TrustError):
-    """A payload that is not a valid, canonical approval statement."""
+    """A payload that is not a valid, canonical approval statement. ``path`` names the statement's field at fault
+    (``predicate.comment``) when the error is about one, so that callers need not read it out of the message."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class BundleFormatError(TrustError):

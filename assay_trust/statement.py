@@ -104,11 +104,11 @@ def format_time(moment: datetime.datetime) -> str:
 
 def _text(value: object, field: str, *, max_chars: int, allow_empty: bool = False) -> str:
     if not isinstance(value, str):
-        raise StatementError(f"{field}: expected a string")
+        raise StatementError(f"{field}: expected a string", path=field)
     if not value and not allow_empty:
-        raise StatementError(f"{field}: must not be empty")
+        raise StatementError(f"{field}: must not be empty", path=field)
     if len(value) > max_chars:
-        raise StatementError(f"{field}: longer than {max_chars} characters")
+        raise StatementError(f"{field}: longer than {max_chars} characters", path=field)
     return value
 
 
@@ -125,9 +125,11 @@ def _validated(statement: ApprovalStatement) -> ApprovalStatement:
     if not isinstance(statement.manifest_digest, str) or not _SHA256_HEX.fullmatch(statement.manifest_digest):
         raise StatementError("predicate.manifest_digest: expected 64 lower-case hex digits")
     if statement.decision not in DECISIONS:
-        raise StatementError("predicate.decision: expected approve or reject")
+        raise StatementError("predicate.decision: expected approve or reject", path="predicate.decision")
     if statement.board_role not in BOARD_ROLES:
-        raise StatementError(f"predicate.board_role: expected one of {', '.join(BOARD_ROLES)}")
+        raise StatementError(
+            f"predicate.board_role: expected one of {', '.join(BOARD_ROLES)}", path="predicate.board_role"
+        )
     _text(statement.comment, "predicate.comment", max_chars=MAX_COMMENT_CHARS, allow_empty=True)
     username = _text(statement.signer_username, "predicate.signer.username", max_chars=MAX_USERNAME_CHARS)
     if username != username.strip():

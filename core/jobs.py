@@ -9,19 +9,22 @@ primary key, re-reads its row and records its progress there. ``finish_job`` end
 from __future__ import annotations
 
 import logging
+import queue
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from kombu import Exchange, Queue
 from kombu.exceptions import KombuError
 
+from assay.celery import app
 from core.audit import record_event
 from core.choices import FINISHED_JOB_STATUSES, AuditEventType, JobStatus
 from core.models import Job, JobLogLine, Team
@@ -59,7 +62,10 @@ def job_kinds() -> dict[str, JobKind]:
 
 # What a finished job made, as (label, URL) links for its page: each app that owns a job kind's outputs says how to
 # link them (core knows no app above it). The function gets the job and returns links only to what still exists.
-OutputLinks = Callable[[Any], list[tuple[str, str]]]
+class OutputLinks(Protocol):
+    def __call__(self, job: Job, /) -> list[tuple[str, str]]: ...
+
+
 _OUTPUT_LINKS: dict[str, OutputLinks] = {}
 
 
@@ -67,7 +73,7 @@ def register_output_links(kind: str, links: OutputLinks) -> None:
     _OUTPUT_LINKS[kind] = links
 
 
-def output_links(job: Any) -> list[tuple[str, str]]:
+def output_links(job: Job) -> list[tuple[str, str]]:
     """Links to what ``job`` made: empty unless it succeeded with a result of a kind some app links."""
     links = _OUTPUT_LINKS.get(job.kind)
     return links(job) if links is not None and job.status == JobStatus.SUCCEEDED and job.result else []
@@ -87,31 +93,53 @@ def _broker_errors(conn: Any) -> tuple[type[BaseException], ...]:
     return (KombuError, OSError, *conn.connection_errors, *conn.channel_errors)
 
 
-def check_broker() -> None:
-    """Fail fast, before anything is written, when the broker is down."""
-    from assay.celery import app
+# A queue no worker reads: the pre-flight check publishes a message there and takes it back.
+PROBE_QUEUE = "assay.dispatch-probe"
 
+
+def check_broker() -> None:
+    """Fail fast, before anything is written, unless the broker takes a message now.
+
+    Connecting is not enough: the filesystem transport "connects" to a folder it cannot write to. So the check
+    publishes a message to a queue of its own and takes it back, on every transport: whatever breaks the job's own
+    publish breaks this one first, and a refused dispatch leaves nothing (no job row, no audit event).
+    """
     with app.connection_for_write() as conn:
+        errors = _broker_errors(conn)
         try:
             conn.ensure_connection(
                 max_retries=1, interval_start=0, interval_step=0, timeout=settings.JOB_DISPATCH_CHECK_TIMEOUT
             )
-        except _broker_errors(conn) as exc:
+            # On the default exchange, straight to the queue: no exchange table is read (the filesystem transport
+            # keeps those in files, which a lost folder would take with it) and nothing else is declared. (kombu's
+            # stubs type the argument as a queue name; SimpleQueue takes a Queue as well.)
+            probe = conn.SimpleQueue(Queue(PROBE_QUEUE, Exchange(""), routing_key=PROBE_QUEUE))  # type: ignore[arg-type]
+            try:
+                probe.put({"probe": True})
+                # Each check takes one message after putting one, so the queue cannot be empty here unless the
+                # broker lost the message; a concurrent check may take this one and leave its own, which is the same.
+                probe.get(block=False).ack()
+            finally:
+                probe.close()
+        except errors as exc:
             raise BrokerUnavailable(f"The job broker is unavailable: {exc}") from exc
+        except queue.Empty:
+            raise BrokerUnavailable("The job broker lost the message of its pre-flight check.") from None
 
 
 def send_job(job: Job) -> None:
     """Publish the message that runs ``job``. Call after commit: the worker must find the row it names.
 
-    When publishing fails the job is marked failed, so that it never sits "queued" with no message to run it.
+    The broker took a message moments before (``check_broker``); should it fail in between, the job is marked failed,
+    so that it never sits "queued" with no message to run it, and its idempotency key is released: the job never
+    ran, so the same request sent again starts it instead of returning this failure.
     """
-    from assay.celery import app
-
     kind = _KINDS[job.kind]
     try:
         app.send_task(task_name(kind.name), args=[job.pk], queue=kind.queue, task_id=job.task_id)
     except _broker_errors(app.connection_for_write()) as exc:
         with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(idempotency_key="")
             finish_job(job, status=JobStatus.FAILED, error=f"Could not reach the job broker: {exc}")
         raise BrokerUnavailable(f"The job broker is unavailable: {exc}") from exc
 
@@ -120,7 +148,7 @@ def send_job(job: Job) -> None:
 def dispatch_job(
     kind: str,
     *,
-    actor: Any | None,
+    actor: User | AnonymousUser | None,
     team: Team | None = None,
     target: models.Model | None = None,
     params: dict[str, Any] | None = None,
@@ -134,7 +162,7 @@ def dispatch_job(
     """
     if kind not in _KINDS:
         raise UnknownJobKind(f"Unknown job kind {kind!r}.")
-    requester = actor if actor is not None and actor.is_authenticated else None
+    requester = actor if isinstance(actor, User) and actor.is_authenticated else None
     idempotency_key = idempotency_key if requester is not None else ""
     if idempotency_key:
         existing = _job_with_key(requester, kind, idempotency_key)
@@ -178,7 +206,7 @@ def dispatch_job(
     return job, True
 
 
-def _job_with_key(requester: Any, kind: str, idempotency_key: str) -> Job | None:
+def _job_with_key(requester: User | None, kind: str, idempotency_key: str) -> Job | None:
     return Job.objects.filter(requested_by=requester, kind=kind, idempotency_key=idempotency_key).first()
 
 
@@ -261,7 +289,7 @@ def finish_job(job: Job, *, status: JobStatus, result: dict[str, Any] | None = N
 
 
 @transaction.atomic
-def do_cancel_job(job: Job, *, actor: Any) -> Job:
+def do_cancel_job(job: Job, *, actor: User) -> Job:
     """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next checkpoint.
 
     Only the requester, or an admin of the job's team, may cancel it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
+from django.apps import apps
 from django.db import models
 
 from core.choices import Role
@@ -27,9 +28,9 @@ DEFAULT_POLICY: dict[str, tuple[str, ...]] = {VIEW: ALL_ROLES, CHANGE: (Role.ADM
 
 def member_team_ids(user: AbstractBaseUser | AnonymousUser, roles: tuple[str, ...]) -> models.QuerySet[Any]:
     """The ids of the teams in which ``user`` holds one of ``roles``, as a subquery."""
-    from core.models import Membership
-
-    return Membership.objects.filter(user_id=user.pk or 0, role__in=roles).values("team_id")
+    # By the app registry, not an import: core.models builds its managers from this module.
+    membership = apps.get_model("core", "Membership")
+    return membership.objects.filter(user_id=user.pk or 0, role__in=roles).values("team_id")
 
 
 class RestrictedQuerySet(models.QuerySet[Any]):

@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core import actions, audit
+from core.actors import acting_user
 from core.api.permissions import is_audit_reader
 from core.choices import AuditEventType, BoardRole, JobStatus, Role
 from core.filtersets import AuditEventFilterSet
@@ -362,7 +363,7 @@ def job_cancel(request: HttpRequest, public_id: UUID) -> HttpResponse:
     if job.is_finished:
         messages.info(request, f"The job had already finished ({job.get_status_display().lower()}).")
     else:
-        do_cancel_job(job, actor=request.user)
+        do_cancel_job(job, actor=acting_user(request.user))
         messages.success(request, "Cancellation requested.")
     return redirect("job-detail", public_id=job.public_id)
 

@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from assay_trust.quorum import QuorumResult, Vote, evaluate_quorum
 from governance.choices import Decision
+from governance.manifest import build_manifest, conflicted_users, manifest_diff, manifest_digest
 from governance.models import Approval, BoardMember, Release
 
 STALE = "stale"
@@ -89,8 +91,6 @@ class ReleaseState:
 
 def current_manifest_digest(release: Release) -> str:
     """The digest of the release's manifest rebuilt from the database now."""
-    from governance.manifest import build_manifest, manifest_digest
-
     return manifest_digest(build_manifest(release))
 
 
@@ -99,8 +99,6 @@ def approval_states(
 ) -> list[ApprovalState]:
     """Every approval of ``release``, oldest first, each judged at ``now`` (default: the server's clock) against
     ``current_digest`` (default: rebuilt from the database now)."""
-    from governance.manifest import conflicted_users
-
     now = now or timezone.now()
     if current_digest is None:
         current_digest = current_manifest_digest(release)
@@ -178,3 +176,44 @@ def release_state(release: Release, *, now: datetime | None = None, current_dige
         approved=quorum.met,
         rejected=bool(quorum.vetoed_by),
     )
+
+
+# --- What changed since the last approved release -----------------------------------------------------------------
+
+
+def last_approved_release(release: Release) -> Release | None:
+    """The newest earlier release of the same model that was approved (deployed, or approved by its signatures
+    now), to show what changed since."""
+    # Only a deployed release or one with an approving signature can be approved: the others are not judged (each
+    # judgement rebuilds a manifest), so a model's many withdrawn or unsigned requests cost nothing here.
+    earlier = (
+        Release.objects.filter(
+            Q(status="deployed") | Q(pk__in=Approval.objects.filter(decision="approve").values("release_id")),
+            model_version__model_id=release.model_version.model_id,
+            requested_at__lt=release.requested_at,
+        )
+        .exclude(pk=release.pk)
+        .select_related("model_version__model__team", "environment", "policy_version__policy__board", "requested_by")
+        .order_by("-requested_at", "-id")
+    )
+    for candidate in earlier[:20]:
+        if candidate.status == "deployed" or release_state(candidate).approved:
+            return candidate
+    return None
+
+
+def changes_since_last_approved(
+    release: Release, current: dict[str, Any] | None = None
+) -> tuple[Release | None, list[dict[str, Any]]]:
+    """The last approved release of this model and what changed between the manifest its approvers signed and this
+    release's current manifest (``current`` when the caller built it already; release-specific fields, such as the
+    nonce, are left out)."""
+    previous = last_approved_release(release)
+    if previous is None:
+        return None, []
+    signed = previous.approvals.filter(decision="approve").order_by("-received_at").values_list("manifest", flat=True)
+    before = signed.first() or previous.manifest
+    skip = {"release", "nonce", "requested_at", "requester", "justification", "environment"}
+    old = {key: value for key, value in before.items() if key not in skip}
+    new = {key: value for key, value in (current or build_manifest(release)).items() if key not in skip}
+    return previous, manifest_diff(old, new)

@@ -16,7 +16,7 @@ Built-in checks:
   model version is not retired.
 - ``policy_current``: the release is judged by the policy version it recorded when it was requested (the rules its
   reviewers signed under, and that an exported bundle carries). That version must still be the one in force for the
-  model's team, the environment and the use case's risk tier (governance.actions.policies.policy_in_force): once the
+  model's team, the environment and the use case's risk tier (governance.policies.policy_in_force): once the
   rules change (a new version, a team policy over the organisation's, another risk tier), open releases are requested
   again under the rules in force rather than deployed under the old ones.
 - ``quorum``: the signatures that still count (governance.evaluation: valid, unrevoked, unexpired, not stale, signer
@@ -43,8 +43,11 @@ from django.utils import timezone
 
 from governance.choices import EvaluationPurpose, ReleaseStatus
 from governance.evaluation import ReleaseState, release_state
+from governance.manifest import build_manifest, manifest_diff, manifest_digest
 from governance.models import GateEvaluation, Release
+from governance.policies import policy_in_force
 from registry import artifacts
+from registry.actions import do_record_artifact_corruption
 from registry.choices import VersionStatus
 
 logger = logging.getLogger(__name__)
@@ -150,8 +153,6 @@ class GateContext:
     @cached_property
     def manifest(self) -> dict[str, Any]:
         """The manifest rebuilt from the database now."""
-        from governance.manifest import build_manifest
-
         if self.built_manifest is not None:
             return self.built_manifest
         built: dict[str, Any] = build_manifest(self.release)
@@ -159,8 +160,6 @@ class GateContext:
 
     @cached_property
     def current_digest(self) -> str:
-        from governance.manifest import manifest_digest
-
         return str(manifest_digest(self.manifest))
 
     @cached_property
@@ -207,8 +206,6 @@ def check_release_open(context: GateContext) -> Verdict:
     always=True,
 )
 def check_policy_current(context: GateContext) -> Verdict:
-    from governance.actions.policies import policy_in_force
-
     release = context.release
     recorded = release.policy_version
     model = release.model_version.model
@@ -253,8 +250,6 @@ def check_manifest_current(context: GateContext) -> Verdict:
         return True, f"The manifest is unchanged since it was signed (sha256 {current})."
     if not states:
         return False, f"No signature covers the current manifest (sha256 {current}): nobody has signed yet."
-    from governance.manifest import manifest_diff
-
     newest = states[-1].approval
     changes = manifest_diff(newest.manifest, context.manifest)
     listed = "; ".join(_describe_change(change) for change in changes[:10])
@@ -400,8 +395,6 @@ def record_gate(run: GateRun, *, actor: Any) -> GateEvaluation:
     evaluation.full_clean()
     evaluation.save()
     if run.artifact is not None and run.artifact.fault:
-        from registry.actions import do_record_artifact_corruption
-
         do_record_artifact_corruption(
             run.release.model_version,
             actor=actor,

@@ -23,7 +23,7 @@ from django.db.models import Q
 from core.canonical import canonical_digest, to_stored_json
 from core.choices import AuditEventType
 from core.models import AuditEvent
-from governance.models import Approval, Release
+from governance.models import Release
 
 MANIFEST_FORMAT = "assay.release-manifest/v1"
 _FLAGS = ("personal_data", "special_category", "protected_attribute", "prohibited_input")
@@ -231,46 +231,6 @@ def manifest_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     if old == new:
         return []
     return [{"path": path, "before": old, "after": new}]
-
-
-def last_approved_release(release: Release) -> Release | None:
-    """The newest earlier release of the same model that was approved (deployed, or approved by its signatures
-    now), to show what changed since."""
-    from governance.evaluation import release_state
-
-    # Only a deployed release or one with an approving signature can be approved: the others are not judged (each
-    # judgement rebuilds a manifest), so a model's many withdrawn or unsigned requests cost nothing here.
-    earlier = (
-        Release.objects.filter(
-            Q(status="deployed") | Q(pk__in=Approval.objects.filter(decision="approve").values("release_id")),
-            model_version__model_id=release.model_version.model_id,
-            requested_at__lt=release.requested_at,
-        )
-        .exclude(pk=release.pk)
-        .select_related("model_version__model__team", "environment", "policy_version__policy__board", "requested_by")
-        .order_by("-requested_at", "-id")
-    )
-    for candidate in earlier[:20]:
-        if candidate.status == "deployed" or release_state(candidate).approved:
-            return candidate
-    return None
-
-
-def changes_since_last_approved(
-    release: Release, current: dict[str, Any] | None = None
-) -> tuple[Release | None, list[dict[str, Any]]]:
-    """The last approved release of this model and what changed between the manifest its approvers signed and this
-    release's current manifest (``current`` when the caller built it already; release-specific fields, such as the
-    nonce, are left out)."""
-    previous = last_approved_release(release)
-    if previous is None:
-        return None, []
-    signed = previous.approvals.filter(decision="approve").order_by("-received_at").values_list("manifest", flat=True)
-    before = signed.first() or previous.manifest
-    skip = {"release", "nonce", "requested_at", "requester", "justification", "environment"}
-    old = {key: value for key, value in before.items() if key not in skip}
-    new = {key: value for key, value in (current or build_manifest(release)).items() if key not in skip}
-    return previous, manifest_diff(old, new)
 
 
 # --- Separation of duties -----------------------------------------------------------------------------------------

@@ -23,18 +23,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.actors import acting_user
 from core.choices import BoardRole, Role
 from core.models import Membership
 from core.querysets import CHANGE
+from core.refusals import Refusal
 from core.ui import apply_validation_error, is_filtered, list_page, paginate, query_without_page, visible_teams
 from governance import actions
 from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
-from governance.evaluation import ReleaseState, release_state
+from governance.evaluation import ReleaseState, changes_since_last_approved, release_state
 from governance.forms import CreateWebKeyForm, RevokeKeyForm, SignReleaseForm
 from governance.gate import known_checks, run_gate
 from governance.manifest import (
     build_manifest,
-    changes_since_last_approved,
     conflicted_users,
     manifest_diff,
     manifest_digest,
@@ -307,9 +308,9 @@ def key_list(request: HttpRequest) -> HttpResponseBase:
         data = form.cleaned_data
         try:
             key = actions.do_create_web_signing_key(
-                actor=request.user, passphrase=data["passphrase"], name=data["name"]
+                actor=acting_user(request.user), passphrase=data["passphrase"], name=data["name"]
             )
-        except actions.GovernanceRefusal as refusal:
+        except Refusal as refusal:
             form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
         except ValidationError as exc:
             apply_validation_error(form, exc)
@@ -329,7 +330,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     form = RevokeKeyForm(request.POST)
     if form.is_valid():
         try:
-            actions.do_revoke_signing_key(key, actor=request.user, reason=form.cleaned_data["reason"])
+            actions.do_revoke_signing_key(key, actor=acting_user(request.user), reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
@@ -550,13 +551,13 @@ def release_sign(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             approval = actions.do_sign_release_web(
                 release,
-                actor=request.user,
+                actor=acting_user(request.user),
                 board_role=data["board_role"],
                 decision=data["decision"],
                 comment=data["comment"],
                 passphrase=data["passphrase"],
             )
-        except actions.GovernanceRefusal as refusal:
+        except Refusal as refusal:
             form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
         except ValidationError as exc:
             apply_validation_error(form, exc)

@@ -18,8 +18,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-# The same alphabet as registry.actions.jobs and the API's serializers.
-IDEMPOTENCY_KEY = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
+from core.idempotency import IDEMPOTENCY_KEY_MAX, validate_idempotency_key
+
 # registry.pipelines.training.ALGORITHMS, with words people read (importing it here would load numpy with the URLs).
 ALGORITHM_CHOICES = [("logistic_regression", "Logistic regression"), ("gbt", "Gradient-boosted trees")]
 
@@ -34,7 +34,10 @@ def _choices(rows: Iterable[tuple[int, str]], empty: str | None = None) -> list[
 
 
 class _JobRequestForm(forms.Form):
-    idempotency_key = forms.RegexField(IDEMPOTENCY_KEY, widget=forms.HiddenInput, max_length=128)
+    # The one rule of core.idempotency, as the API's serializers and the actions check it.
+    idempotency_key = forms.CharField(
+        widget=forms.HiddenInput, max_length=IDEMPOTENCY_KEY_MAX, validators=[validate_idempotency_key]
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {}).setdefault("idempotency_key", new_idempotency_key())

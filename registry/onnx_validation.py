@@ -45,6 +45,7 @@ from typing import Any
 
 from django.conf import settings
 
+from core.refusals import Busy
 from registry.validation_child import is_plain_file_name
 
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
@@ -82,16 +83,18 @@ class Refusal(StrEnum):
     TIMEOUT = "timeout"
 
 
-class ValidatorBusy(Exception):
+class ValidatorBusy(Busy):
     """Every validation slot of this host is taken. Not a verdict on the file: the caller may try again after
     ``retry_after`` seconds (the API answers 503 with ``Retry-After``)."""
 
+    code = "validators_busy"
+
     def __init__(self, slots: int, retry_after: int) -> None:
         super().__init__(
-            f"All {slots} model validation slots of this server are busy; try again in {retry_after} seconds."
+            f"All {slots} model validation slots of this server are busy; try again in {retry_after} seconds.",
+            retry_after=retry_after,
         )
         self.slots = slots
-        self.retry_after = retry_after
 
 
 class ValidationSlots:

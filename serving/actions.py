@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import record_event
 from core.choices import AuditEventType
+from core.idempotency import clean_idempotency_key
 from core.querysets import CHANGE
 from governance.choices import EvaluationPurpose, ReleaseStatus
 from governance.gate import GateRun, probe_artifact, record_gate, run_gate
@@ -26,8 +28,6 @@ from registry.actions import record_release_transition
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 from serving.models import Deployment
-
-IDEMPOTENCY_KEY_MAX = 128
 
 
 # The steps a model version takes to "deployed", from each status it may be in when its release passes the gate.
@@ -58,20 +58,7 @@ class _Refused(Exception):
         self.run = run
 
 
-def _clean_key(idempotency_key: Any) -> str:
-    if idempotency_key is None:
-        return ""
-    if not isinstance(idempotency_key, str):
-        raise ValidationError({"idempotency_key": "Must be a string."})
-    key = idempotency_key.strip()
-    if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise ValidationError({"idempotency_key": f"At most {IDEMPOTENCY_KEY_MAX} characters."})
-    if any(not char.isprintable() for char in key):
-        raise ValidationError({"idempotency_key": "Only printable characters."})
-    return key
-
-
-def _require_deployer(actor: Any, release: Release) -> None:
+def _require_deployer(actor: User, release: Release) -> None:
     if not Release.objects.restrict(actor, CHANGE).filter(pk=release.pk).exists():
         raise PermissionDenied("Only engineers and admins of the model's team deploy its releases.")
 
@@ -88,13 +75,13 @@ def _replayed(release: Release, key: str) -> Deployment | None:
     return earlier
 
 
-def _mark_version_deployed(version: ModelVersion, *, actor: Any, release: Release) -> None:
+def _mark_version_deployed(version: ModelVersion, *, actor: User, release: Release) -> None:
     """Walk the version to ``deployed`` (through ``approved``, which the gate's quorum check just confirmed)."""
     reason = f"Deployed to {release.environment.slug} through release {release.pk}, which passed the gate."
     record_release_transition(version, actor=actor, to_status=VersionStatus.DEPLOYED, reason=reason)
 
 
-def _deploy(release: Release, *, actor: Any, key: str, redeploy: bool, artifact: Any) -> Deployment:
+def _deploy(release: Release, *, actor: User, key: str, redeploy: bool, artifact: Any) -> Deployment:
     # The race: two deploy requests of one release (a retried click, two CI jobs) both pass the gate and both create
     # a deployment. Locking the release row makes the second wait for the first to commit, then read the release as
     # deployed (and its idempotency key as used). Locking the model row serializes deployments of *different*
@@ -163,7 +150,7 @@ def _deploy(release: Release, *, actor: Any, key: str, redeploy: bool, artifact:
     return deployment
 
 
-def _deploy_through_gate(release: Release, *, actor: Any, key: str, redeploy: bool) -> Deployment:
+def _deploy_through_gate(release: Release, *, actor: User, key: str, redeploy: bool) -> Deployment:
     # The artifact is re-hashed (governance.gate.probe_artifact, the gate's artifact_integrity check) before any
     # lock is taken: reading hundreds of megabytes while holding the release row (or, on SQLite, the database's
     # write lock) would stall every other writer. Bytes changed between this read and the commit are not caught by
@@ -201,23 +188,23 @@ def _deploy_through_gate(release: Release, *, actor: Any, key: str, redeploy: bo
         raise GateRefused(evaluation) from None
 
 
-def do_deploy(release: Release, *, actor: Any, idempotency_key: str = "") -> Deployment:
+def do_deploy(release: Release, *, actor: User, idempotency_key: str = "") -> Deployment:
     """Deploy ``release`` to its environment if the gate passes; raise ``GateRefused`` (with the stored evaluation)
     if not. The same ``idempotency_key`` again returns the deployment it made; used for another release of the same
     environment it raises ``IdempotencyConflict``."""
     _require_deployer(actor, release)
-    key = _clean_key(idempotency_key)
+    key = clean_idempotency_key(idempotency_key)
     return _deploy_through_gate(release, actor=actor, key=key, redeploy=False)
 
 
 def do_rollback(
-    model: RegisteredModel, environment: Environment, *, actor: Any, to_release: Release, idempotency_key: str = ""
+    model: RegisteredModel, environment: Environment, *, actor: User, to_release: Release, idempotency_key: str = ""
 ) -> Deployment:
     """Put an earlier release of ``model`` back into ``environment``. The release must have been deployed there
     before and must not be the one serving now; it goes through the gate again, so its approvals must still count
     (unexpired, not stale, keys unrevoked). The new deployment is marked ``is_rollback``."""
     _require_deployer(actor, to_release)
-    key = _clean_key(idempotency_key)
+    key = clean_idempotency_key(idempotency_key)
     release = Release.objects.select_related("model_version", "environment").get(pk=to_release.pk)
     if release.model_version.model_id != model.pk:
         raise ValidationError({"release": f"Release {release.pk} is not a release of model {model.name}."})

@@ -391,7 +391,7 @@ def _then_train(job: Job, ctx: JobContext, version: FeatureSetVersion) -> dict[s
         ctx.log("the model to train is gone; no training job was requested")
         return {"training_job": None}
     try:
-        training = do_request_training(
+        training, _ = do_request_training(
             model,
             actor=job_user(job),
             feature_set_version=version.pk,

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.filters import StrictOrderingFilter
+from core.models import Team
 from core.querysets import CHANGE, VIEW
 
 
@@ -73,8 +74,6 @@ class TeamScopedCreateMixin(GenericAPIView[Any]):
     team_writers = "admins"
 
     def writable_teams(self, action: str) -> QuerySet[Any]:
-        from core.models import Team
-
         teams: QuerySet[Any] = Team.objects.restrict(self.request.user, action)
         return teams
 

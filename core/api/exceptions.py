@@ -15,6 +15,28 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.refusals import Busy, Refusal
+
+
+class Refused(exceptions.APIException):
+    """A ``Refusal`` as an HTTP answer: its status, its reason as the error code, its message, and, for a 400 that
+    names the request field at fault, that field in ``fields`` as every other invalid input has it."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        self.status_code = refusal.status
+        super().__init__(detail=refusal.message, code=refusal.reason)
+        self.fields = {refusal.field: [refusal.message]} if refusal.field and refusal.status == 400 else None
+
+
+class Unavailable(exceptions.APIException):
+    """A ``Busy`` as an HTTP answer: 503, its code and message, and ``Retry-After`` (DRF sets it from ``wait``)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+    def __init__(self, busy: Busy) -> None:
+        super().__init__(detail=busy.message, code=busy.code)
+        self.wait = busy.retry_after
+
 
 def _flatten(detail: Any) -> Any:
     if isinstance(detail, dict):
@@ -25,7 +47,11 @@ def _flatten(detail: Any) -> Any:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Refusal):
+        exc = Refused(exc)
+    elif isinstance(exc, Busy):
+        exc = Unavailable(exc)
+    elif isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)
     elif isinstance(exc, DjangoPermissionDenied):
@@ -51,10 +77,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body["fields"] = {"non_field_errors": _flatten(detail)}
     else:
         body["message"] = str(detail) if detail is not None else response.status_text
-        # An exception of our own may name the field at fault without being a ValidationError (a refusal with a
-        # reason code of its own: governance.api.views.Refused).
-        if getattr(exc, "fields", None):
-            body["fields"] = _flatten(exc.fields)  # type: ignore[attr-defined]
+        # A refusal names the field at fault without being a ValidationError: it has a reason code of its own.
+        if isinstance(exc, Refused) and exc.fields:
+            body["fields"] = _flatten(exc.fields)
     response.data = {"error": body}
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         # RFC 6750 section 3: credentials that were presented and refused carry error="invalid_token"; a request

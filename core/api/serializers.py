@@ -11,6 +11,12 @@ from rest_framework import serializers
 from core.api.base import StrictModelSerializer, StrictSerializer
 from core.audit import HASHED_FIELDS
 from core.choices import BoardRole, Role
+from core.idempotency import (
+    IDEMPOTENCY_KEY_HELP,
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_PATTERN,
+    validate_idempotency_key,
+)
 from core.jobs import output_links
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, JobLogLine, Membership, ServiceAccount, Team
 
@@ -256,5 +262,29 @@ class JobDetailSerializer(JobSerializer):
         return [{"label": label, "url": url} for label, url in output_links(job)]
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+        "maxLength": IDEMPOTENCY_KEY_MAX,
+        "description": IDEMPOTENCY_KEY_HELP,
+    }
+)
+class IdempotencyKeyField(serializers.CharField):
+    """An idempotency key, by the one rule of core.idempotency. Text only: a number sent where a key belongs is a
+    client's mistake, not a key. Optional; ``allow_blank=True`` reads an empty key as no key."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", IDEMPOTENCY_KEY_MAX)
+        kwargs.setdefault("validators", []).append(validate_idempotency_key)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class JobRequestSerializer(StrictSerializer):
-    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+    idempotency_key = IdempotencyKeyField()

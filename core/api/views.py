@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from core import actions, audit
+from core.actors import acting_user
 from core.api import serializers as s
 from core.api.base import (
     FILTER_BACKENDS,
@@ -249,7 +250,7 @@ class JobViewSet(ReadOnlyRestrictedViewSet):
     @extend_schema(request=None, responses={200: s.JobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, public_id: str | None = None) -> Response:
-        return Response(s.JobSerializer(do_cancel_job(self.get_object(), actor=request.user)).data)
+        return Response(s.JobSerializer(do_cancel_job(self.get_object(), actor=acting_user(request.user))).data)
 
 
 class AuditVerificationViewSet(viewsets.GenericViewSet[Any]):

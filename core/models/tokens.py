@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.choices import TokenKind
+from core.models.teams import Membership
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -33,8 +34,6 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
             return self.none()
         if user.is_superuser:
             return self
-        from core.models import Membership
-
         admin_teams = Membership.objects.filter(user_id=user.pk, role="admin").values("team_id")
         return self.filter(Q(user_id=user.pk) | Q(user__service_account__team_id__in=admin_teams))
 

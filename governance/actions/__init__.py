@@ -2,11 +2,10 @@
 
 Each is atomic, takes the acting user as the keyword-only ``actor``, validates and writes its audit event inside the
 same transaction (see core.actions). Refusals an investigator would want to see (a signature or a key refused on
-receipt, private key material sent to the server) raise ``GovernanceRefusal`` after the refused transaction rolled
-back and the refusal was recorded in a transaction of its own. One module per aggregate.
+receipt, private key material sent to the server) raise ``core.refusals.Refusal`` after the refused transaction rolled
+back and the action recorded the refusal in a transaction of its own. One module per aggregate.
 """
 
-from governance.actions._shared import PRIVATE_KEY_MESSAGE, GovernanceRefusal, PrivateKeyRefused
 from governance.actions.approvals import STALE_MESSAGE, do_sign_release_web, do_submit_approval
 from governance.actions.boards import (
     do_add_board_member,
@@ -21,14 +20,14 @@ from governance.actions.keys import (
     do_revoke_signing_key,
     refuse_private_keys,
 )
-from governance.actions.policies import do_add_policy_version, do_create_policy, policy_in_force
+from governance.actions.policies import do_add_policy_version, do_create_policy
 from governance.actions.releases import do_export_bundle, do_request_release, do_withdraw_release
+from governance.actions.rules import PRIVATE_KEY_MESSAGE
+from governance.policies import policy_in_force
 
 __all__ = [
     "PRIVATE_KEY_MESSAGE",
     "STALE_MESSAGE",
-    "GovernanceRefusal",
-    "PrivateKeyRefused",
     "do_add_board_member",
     "do_add_policy_version",
     "do_create_board",

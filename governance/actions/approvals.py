@@ -3,15 +3,17 @@
 ``do_submit_approval`` takes a DSSE envelope signed anywhere (the CLI with a local key); ``do_sign_release_web``
 opens the reviewer's sealed web-signing key with their passphrase, signs the same statement on the server and
 passes the envelope through the same verification. The checks, in order, are listed in docs/releases.md
-("Approvals"); each refusal raises ``GovernanceRefusal`` (status 400, 403 or 409) after recording
+("Approvals"); each refusal raises ``core.refusals.Refusal`` (status 400, 403 or 409) after recording
 APPROVAL_REFUSED with the reason, never with the envelope or its signature.
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,43 +23,52 @@ from assay_trust import statement as trust_statement
 from assay_trust.errors import EnvelopeError, KeyFormatError, SignatureError, StatementError
 from core.audit import record_event
 from core.choices import AuditEventType
+from core.refusals import Refusal, refusals_recorded
 from governance import keywrap
-from governance.actions._shared import GovernanceRefusal, do_record_refusal
 from governance.actions.keys import refuse_private_keys
 from governance.actions.releases import move_version_on_quorum
 from governance.choices import Decision, KeyKind, ReleaseStatus, SignedVia
+from governance.evaluation import release_state
 from governance.manifest import build_manifest, conflicted_users, manifest_digest, subject_name
 from governance.models import Approval, BoardMember, Release, SigningKey
 from governance.querysets import SIGN
 from registry.choices import VersionStatus
 
 STALE_MESSAGE = "the manifest changed since you fetched it; fetch it again"
+# The statement fields a web signer chooses, by the request field that chose each (do_sign_release_web).
+WEB_SIGNER_FIELDS = {
+    "predicate.board_role": "board_role",
+    "predicate.decision": "decision",
+    "predicate.comment": "comment",
+}
 
 
-def _refused(reason: str, message: str, *, status: int = 400, field: str = "envelope") -> GovernanceRefusal:
-    return GovernanceRefusal(reason, message, event_type=AuditEventType.APPROVAL_REFUSED, status=status, field=field)
+def _refused(reason: str, message: str, *, status: int = 400, field: str = "envelope") -> Refusal:
+    return Refusal(
+        reason,
+        message,
+        event_type=AuditEventType.APPROVAL_REFUSED,
+        status=status,
+        field=field,
+        metadata={"reason": reason, "message": message},
+    )
 
 
-def do_submit_approval(release: Release, *, actor: Any, envelope: Any, via: str = SignedVia.API) -> Approval:
+def _refusals_recorded(release: Release, *, actor: User, via: str) -> AbstractContextManager[None]:
+    return refusals_recorded(actor=actor, target=release, team=release.model_version.model.team, context={"via": via})
+
+
+def do_submit_approval(release: Release, *, actor: User, envelope: Any, via: str = SignedVia.API) -> Approval:
     """Verify ``envelope`` as ``actor``'s decision on ``release`` and store it (docs/releases.md, "Approvals").
 
     Refusals roll back everything and are then recorded as APPROVAL_REFUSED (reason and message only)."""
     refuse_private_keys(envelope, actor=actor, where="envelope", event_type=AuditEventType.APPROVAL_REFUSED)
-    try:
+    with _refusals_recorded(release, actor=actor, via=via):
         return _verify_and_store(release, actor=actor, envelope=envelope, via=via)
-    except GovernanceRefusal as refusal:
-        do_record_refusal(
-            AuditEventType.APPROVAL_REFUSED,
-            actor=actor,
-            target=release,
-            team=release.model_version.model.team,
-            metadata={"reason": refusal.reason, "message": refusal.message, "via": via},
-        )
-        raise
 
 
 @transaction.atomic
-def _verify_and_store(release: Release, *, actor: Any, envelope: Any, via: str) -> Approval:
+def _verify_and_store(release: Release, *, actor: User, envelope: Any, via: str) -> Approval:
     # Lock the release: approvals of one release are judged one at a time, so that a duplicate, a withdrawal or the
     # approval that completes the quorum cannot slip between a check and the insert.
     release = (
@@ -174,37 +185,26 @@ def _verify_and_store(release: Release, *, actor: Any, envelope: Any, via: str) 
             "via": via,
         },
     )
-    if approval.decision == Decision.APPROVE and version.status == VersionStatus.IN_REVIEW:
-        from governance.evaluation import release_state
-
-        if release_state(release, current_digest=digest).approved:
-            move_version_on_quorum(release, actor=actor)
+    approving = approval.decision == Decision.APPROVE and version.status == VersionStatus.IN_REVIEW
+    if approving and release_state(release, current_digest=digest).approved:
+        move_version_on_quorum(release, actor=actor)
     return approval
 
 
 def do_sign_release_web(
-    release: Release, *, actor: Any, board_role: str, decision: str, comment: str, passphrase: str
+    release: Release, *, actor: User, board_role: str, decision: str, comment: str, passphrase: str
 ) -> Approval:
     """Sign ``release`` in the web UI: open the reviewer's web-signing key with ``passphrase`` (only for this
     request), sign the approval statement over the current manifest, and submit it like any other envelope."""
-    try:
+    with _refusals_recorded(release, actor=actor, via=SignedVia.WEB):
         envelope = _sign_on_server(
             release, actor=actor, board_role=board_role, decision=decision, comment=comment, passphrase=passphrase
         )
-    except GovernanceRefusal as refusal:
-        do_record_refusal(
-            AuditEventType.APPROVAL_REFUSED,
-            actor=actor,
-            target=release,
-            team=release.model_version.model.team,
-            metadata={"reason": refusal.reason, "message": refusal.message, "via": SignedVia.WEB},
-        )
-        raise
     return do_submit_approval(release, actor=actor, envelope=envelope, via=SignedVia.WEB)
 
 
 def _sign_on_server(
-    release: Release, *, actor: Any, board_role: str, decision: str, comment: str, passphrase: str
+    release: Release, *, actor: User, board_role: str, decision: str, comment: str, passphrase: str
 ) -> dict[str, Any]:
     key = SigningKey.objects.filter(owner_id=actor.pk, kind=KeyKind.SERVER, revoked_at__isnull=True).first()
     if key is None:
@@ -234,6 +234,5 @@ def _sign_on_server(
             signed_at=timezone.now(),
         )
     except StatementError as error:
-        field = str(error).split(":", 1)[0].rsplit(".", 1)[-1]
-        raise _refused("invalid_statement", str(error), field=field) from None
+        raise _refused("invalid_statement", str(error), field=WEB_SIGNER_FIELDS.get(error.path, "")) from None
     return dsse.sign_envelope(private, dsse.APPROVAL_PAYLOAD_TYPE, trust_statement.statement_bytes(statement))

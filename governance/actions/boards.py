@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -20,7 +21,7 @@ from governance.models import BoardMember, Environment, ReviewBoard
 from governance.querysets import MANAGER_ROLES
 
 
-def may_manage(actor: Any, team: Team | None) -> bool:
+def may_manage(actor: User, team: Team | None) -> bool:
     """Whether ``actor`` manages the boards and policies of ``team`` (None: the organisation's)."""
     if actor.is_superuser:
         return True
@@ -29,7 +30,7 @@ def may_manage(actor: Any, team: Team | None) -> bool:
     return member_team_ids(actor, MANAGER_ROLES).filter(team_id=team.pk).exists()
 
 
-def require_manager(actor: Any, team: Team | None, what: str) -> None:
+def require_manager(actor: User, team: Team | None, what: str) -> None:
     if may_manage(actor, team):
         return
     if team is None:
@@ -41,7 +42,7 @@ def require_manager(actor: Any, team: Team | None, what: str) -> None:
 
 
 @transaction.atomic
-def do_create_environment(*, actor: Any, slug: str, name: str, description: str = "", rank: int = 0) -> Environment:
+def do_create_environment(*, actor: User, slug: str, name: str, description: str = "", rank: int = 0) -> Environment:
     if not actor.is_superuser:
         raise PermissionDenied("Only platform administrators create environments.")
     if Environment.objects.filter(slug=slug).exists():
@@ -62,7 +63,7 @@ def do_create_environment(*, actor: Any, slug: str, name: str, description: str 
 
 
 @transaction.atomic
-def do_create_board(*, actor: Any, team: Team | None, slug: str, name: str, description: str = "") -> ReviewBoard:
+def do_create_board(*, actor: User, team: Team | None, slug: str, name: str, description: str = "") -> ReviewBoard:
     require_manager(actor, team, "review boards")
     if ReviewBoard.objects.filter(team=team, slug=slug).exists():
         owner = f"team {team.slug}" if team else "the organisation"
@@ -80,13 +81,13 @@ def do_create_board(*, actor: Any, team: Team | None, slug: str, name: str, desc
     return board
 
 
-def _require_board_change(actor: Any, board: ReviewBoard) -> None:
+def _require_board_change(actor: User, board: ReviewBoard) -> None:
     if not ReviewBoard.objects.restrict(actor, CHANGE).filter(pk=board.pk).exists():
         require_manager(actor, board.team, "review boards")  # raises with the wording for this board's owner
 
 
 @transaction.atomic
-def do_add_board_member(board: ReviewBoard, *, actor: Any, user: Any, board_role: str) -> BoardMember:
+def do_add_board_member(board: ReviewBoard, *, actor: User, user: Any, board_role: str) -> BoardMember:
     _require_board_change(actor, board)
     if board_role not in BoardRole.values:
         raise ValidationError(
@@ -121,7 +122,7 @@ def do_add_board_member(board: ReviewBoard, *, actor: Any, user: Any, board_role
 
 
 @transaction.atomic
-def do_remove_board_member(member: BoardMember, *, actor: Any) -> None:
+def do_remove_board_member(member: BoardMember, *, actor: User) -> None:
     """Unseat one board role. Signatures already given in that role stop counting (governance.evaluation)."""
     board = ReviewBoard.objects.select_for_update().get(pk=member.board_id)
     _require_board_change(actor, board)

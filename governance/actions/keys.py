@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -19,40 +20,41 @@ from assay_trust import keys as trust_keys
 from assay_trust.errors import KeyFormatError
 from core.audit import record_event
 from core.choices import AuditEventType
+from core.refusals import Refusal, do_record_refusal
 from governance import keywrap
-from governance.actions._shared import GovernanceRefusal, PrivateKeyRefused, do_record_refusal
+from governance.actions.rules import private_key_refusal
 from governance.choices import KeyKind
 from governance.models import SigningKey
 
 
 def refuse_private_keys(
-    value: Any, *, actor: Any, where: str, event_type: AuditEventType = AuditEventType.SIGNING_KEY_REFUSED
+    value: Any, *, actor: User, where: str, event_type: AuditEventType = AuditEventType.SIGNING_KEY_REFUSED
 ) -> None:
-    """Raise ``PrivateKeyRefused`` (after recording the refusal, without the material) if ``value`` holds any."""
+    """Raise a ``Refusal`` (after recording it, without the material) if ``value`` holds private key material."""
     if trust_keys.contains_private_key(value):
-        refusal = PrivateKeyRefused(event_type=event_type, where=where)
-        do_record_refusal(event_type, actor=actor, metadata=refusal.metadata)
+        refusal = private_key_refusal(event_type=event_type, where=where)
+        do_record_refusal(refusal, actor=actor)
         raise refusal
 
 
-def _refuse_key(actor: Any, reason: str, message: str, *, field: str = "public_key") -> GovernanceRefusal:
-    refusal = GovernanceRefusal(
+def _refuse_key(actor: User, reason: str, message: str, *, field: str = "public_key") -> Refusal:
+    refusal = Refusal(
         reason,
         message,
         event_type=AuditEventType.SIGNING_KEY_REFUSED,
         field=field,
         metadata={"reason": reason, "message": message},
     )
-    do_record_refusal(refusal.event_type, actor=actor, metadata=refusal.metadata)
+    do_record_refusal(refusal, actor=actor)
     return refusal
 
 
-def _require_person(actor: Any) -> None:
+def _require_person(actor: User) -> None:
     if hasattr(actor, "service_account"):
         raise PermissionDenied("Service accounts do not sign approvals; people register signing keys.")
 
 
-def do_register_signing_key(*, actor: Any, public_key: Any, name: str = "") -> SigningKey:
+def do_register_signing_key(*, actor: User, public_key: Any, name: str = "") -> SigningKey:
     """Register the public half of a key pair the reviewer keeps (PEM SubjectPublicKeyInfo or an ``ssh-ed25519``
     line). Refuses private key material, anything not an Ed25519 public key, and a key already registered, each
     with an audit event that names the reason and not the key."""
@@ -70,7 +72,7 @@ def do_register_signing_key(*, actor: Any, public_key: Any, name: str = "") -> S
 
 
 @transaction.atomic
-def _save_key(*, actor: Any, kind: str, name: str, public: Any, sealed: str) -> SigningKey:
+def _save_key(*, actor: User, kind: str, name: str, public: Any, sealed: str) -> SigningKey:
     key = SigningKey(
         owner=actor,
         name=name,
@@ -107,7 +109,7 @@ def check_passphrase(passphrase: Any, field: str = "passphrase") -> str:
 
 
 @transaction.atomic
-def do_create_web_signing_key(*, actor: Any, passphrase: Any, name: str = "") -> SigningKey:
+def do_create_web_signing_key(*, actor: User, passphrase: Any, name: str = "") -> SigningKey:
     """Make a key pair on the server for signing in the web UI; its private half is stored sealed under a key
     derived from ``passphrase`` (governance.keywrap) and is opened only for one signing request."""
     _require_person(actor)
@@ -123,7 +125,7 @@ def do_create_web_signing_key(*, actor: Any, passphrase: Any, name: str = "") ->
 
 
 @transaction.atomic
-def do_revoke_signing_key(key: SigningKey, *, actor: Any, reason: Any) -> SigningKey:
+def do_revoke_signing_key(key: SigningKey, *, actor: User, reason: Any) -> SigningKey:
     """Revoke a key (its owner, a compliance officer of a team its owner belongs to, or a platform administrator).
     Approvals made with it stop counting from now (server time)."""
     if not SigningKey.objects.restrict(actor, "change").filter(pk=key.pk).exists():

@@ -1,4 +1,4 @@
-"""Actions on release policies and their versions, and the rule that says which policy is in force.
+"""Actions on release policies and their versions (which policy is in force: governance.policies).
 
 A policy's rules are immutable ``ReleasePolicyVersion`` rows numbered from 1 under a lock on the policy; a change is
 a new version, and a release keeps the version in force when it was requested. The rules are checked against the
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -17,6 +18,7 @@ from django.db.models import Max
 from core.audit import record_event
 from core.choices import AuditEventType, BoardRole
 from core.models import Team
+from governance import gate
 from governance.actions.boards import require_manager
 from governance.models import BoardMember, Environment, ReleasePolicy, ReleasePolicyVersion, ReviewBoard
 from registry.choices import RiskTier
@@ -28,8 +30,6 @@ MAX_VALID_DAYS = 3650
 
 def known_checks() -> set[str]:
     """The names of the gate checks a policy may require (governance.gate's registry)."""
-    from governance import gate
-
     return set(gate.known_checks())
 
 
@@ -138,7 +138,7 @@ def clean_rules(
     }
 
 
-def _write_version(policy: ReleasePolicy, *, actor: Any, rules: dict[str, Any], note: str) -> ReleasePolicyVersion:
+def _write_version(policy: ReleasePolicy, *, actor: User, rules: dict[str, Any], note: str) -> ReleasePolicyVersion:
     # The lock on the policy serializes numbering; the unique constraint is the backstop.
     ReleasePolicy.objects.select_for_update().get(pk=policy.pk)
     latest = ReleasePolicyVersion.objects.filter(policy=policy).aggregate(top=Max("number"))["top"] or 0
@@ -158,7 +158,7 @@ def _write_version(policy: ReleasePolicy, *, actor: Any, rules: dict[str, Any], 
 @transaction.atomic
 def do_create_policy(
     *,
-    actor: Any,
+    actor: User,
     team: Team | None,
     name: str,
     environment: Environment,
@@ -221,7 +221,7 @@ def do_create_policy(
 def do_add_policy_version(
     policy: ReleasePolicy,
     *,
-    actor: Any,
+    actor: User,
     required_roles: Any,
     min_total: Any,
     approval_valid_days: Any,
@@ -238,19 +238,3 @@ def do_add_policy_version(
         required_checks=required_checks,
     )
     return _write_version(policy, actor=actor, rules=rules, note=note)
-
-
-def policy_in_force(team: Team, environment: Environment, risk_tier: str) -> ReleasePolicyVersion | None:
-    """The newest version of the policy for (team, environment, risk tier); the team's own beats the organisation's."""
-    policy = (
-        ReleasePolicy.objects.filter(environment=environment, risk_tier=risk_tier, team=team).first()
-        or ReleasePolicy.objects.filter(environment=environment, risk_tier=risk_tier, team__isnull=True).first()
-    )
-    if policy is None:
-        return None
-    return (
-        ReleasePolicyVersion.objects.filter(policy=policy)
-        .select_related("policy__board", "policy__environment", "policy__team")
-        .order_by("-number")
-        .first()
-    )

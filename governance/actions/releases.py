@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,10 +15,10 @@ from assay_trust import bundle as trust_bundle
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.querysets import CHANGE, VIEW
-from governance.actions.policies import policy_in_force
 from governance.choices import ReleaseStatus
 from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import Environment, Release, SigningKey
+from governance.policies import policy_in_force
 from registry.actions import do_change_version_status, record_release_transition
 from registry.choices import RiskTier, VersionStatus
 from registry.models import ModelVersion
@@ -28,7 +29,7 @@ MAX_JUSTIFICATION_CHARS = 4000
 
 @transaction.atomic
 def do_request_release(
-    model_version: ModelVersion, *, actor: Any, environment: Environment, justification: str = ""
+    model_version: ModelVersion, *, actor: User, environment: Environment, justification: str = ""
 ) -> Release:
     """Ask to put ``model_version`` into ``environment`` (engineers and admins of the model's team).
 
@@ -113,7 +114,7 @@ def do_request_release(
 
 
 @transaction.atomic
-def do_withdraw_release(release: Release, *, actor: Any, reason: Any) -> Release:
+def do_withdraw_release(release: Release, *, actor: User, reason: Any) -> Release:
     """Close an open release without deploying it (engineers and admins of the model's team). Its approvals stay on
     record. A version in review with no other open release goes back to ``registered``."""
     if not Release.objects.restrict(actor, CHANGE).filter(pk=release.pk).exists():
@@ -152,7 +153,7 @@ def do_withdraw_release(release: Release, *, actor: Any, reason: Any) -> Release
     return release
 
 
-def move_version_on_quorum(release: Release, *, actor: Any) -> None:
+def move_version_on_quorum(release: Release, *, actor: User) -> None:
     """Move the release's version to ``approved`` once its signatures meet the policy: the quorum decides, not the
     person whose signature completed it (who may sit on an organisation board with no role in the model's team)."""
     reason = f"Release {release.pk}: its review board's signatures meet policy {release.policy_version}."
@@ -180,7 +181,7 @@ def _deployment_of(release: Release) -> dict[str, Any] | None:
 
 
 @transaction.atomic
-def do_export_bundle(release: Release, *, actor: Any) -> dict[str, Any]:
+def do_export_bundle(release: Release, *, actor: User) -> dict[str, Any]:
     """The release bundle (assay_trust.bundle, format v1) for offline verification: the current manifest, the
     approvals that signed it, the public keys that verify them, the policy and the artifact digest."""
     if not Release.objects.restrict(actor, VIEW).filter(pk=release.pk).exists():

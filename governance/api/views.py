@@ -17,11 +17,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin, TeamScopedCreateMixin
 from core.api.permissions import IsNotServiceAccount, RestrictedObjectPermission
 from core.choices import AuditEventType
@@ -30,7 +31,8 @@ from core.querysets import CHANGE, VIEW, member_team_ids
 from governance import actions
 from governance.api import serializers as s
 from governance.api.filters import ReleaseFilterSet, SigningKeyFilterSet
-from governance.manifest import build_manifest, changes_since_last_approved, manifest_digest, subject_name
+from governance.evaluation import approval_states, changes_since_last_approved, release_state
+from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import (
     Approval,
     BoardMember,
@@ -47,19 +49,9 @@ from registry.models import ModelVersion
 WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
 
 
-class Refused(APIException):
-    """A ``GovernanceRefusal`` as an HTTP answer: its status, its reason as the error code, its message, and, for a
-    400 that names the request field at fault, that field in ``fields`` as every other invalid input has it."""
-
-    def __init__(self, refusal: actions.GovernanceRefusal) -> None:
-        self.status_code = refusal.status
-        super().__init__(detail=refusal.message, code=refusal.reason)
-        self.fields = {refusal.field: [refusal.message]} if refusal.field and refusal.status == 400 else None
-
-
 class GovernanceApiMixin:
-    """What every governance view shares: private key material in a request is refused before the view reads it,
-    and refusals of the actions answer with their own status and reason."""
+    """What every governance view shares: private key material in a request is refused before the view reads it
+    (the refusals of the actions answer with their own status and reason: core.api.exceptions)."""
 
     # The audit event a private-key refusal writes here (approvals: APPROVAL_REFUSED).
     private_key_event = AuditEventType.SIGNING_KEY_REFUSED
@@ -69,16 +61,10 @@ class GovernanceApiMixin:
         if request.method not in SAFE_METHODS:
             actions.refuse_private_keys(
                 [request.data, dict(request.query_params)],
-                actor=request.user,
+                actor=acting_user(request.user),
                 where=request.path,
                 event_type=self.private_key_event,
             )
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, actions.GovernanceRefusal):
-            exc = Refused(exc)
-        response: Response = super().handle_exception(exc)  # type: ignore[misc]
-        return response
 
 
 def _manager_teams(user: Any) -> QuerySet[Team]:
@@ -126,7 +112,9 @@ class EnvironmentViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = actions.do_create_environment(actor=self.request.user, **serializer.validated_data)
+        serializer.instance = actions.do_create_environment(
+            actor=acting_user(self.request.user), **serializer.validated_data
+        )
 
 
 # --- Boards -------------------------------------------------------------------------------------------------------
@@ -150,7 +138,7 @@ class BoardViewSet(
     ordering_fields = ["slug", "name", "created_at"]
 
     def perform_create(self, serializer: Any) -> None:
-        created = actions.do_create_board(actor=self.request.user, **serializer.validated_data)
+        created = actions.do_create_board(actor=acting_user(self.request.user), **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
 
@@ -186,11 +174,11 @@ class BoardMemberViewSet(
             raise PermissionDenied("You may see this board, but not change its members.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        member = actions.do_add_board_member(board, actor=request.user, **serializer.validated_data)
+        member = actions.do_add_board_member(board, actor=acting_user(request.user), **serializer.validated_data)
         return Response(self.get_serializer(member).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: BoardMember) -> None:
-        actions.do_remove_board_member(instance, actor=self.request.user)
+        actions.do_remove_board_member(instance, actor=acting_user(self.request.user))
 
 
 # --- Policies -----------------------------------------------------------------------------------------------------
@@ -234,7 +222,7 @@ class PolicyViewSet(
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         data.setdefault("required_checks", [])
-        created = actions.do_create_policy(actor=self.request.user, **data)
+        created = actions.do_create_policy(actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
 
@@ -273,7 +261,7 @@ class PolicyVersionViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.setdefault("required_checks", [])
-        version = actions.do_add_policy_version(policy, actor=request.user, **data)
+        version = actions.do_add_policy_version(policy, actor=acting_user(request.user), **data)
         return Response(self.get_serializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -297,7 +285,7 @@ class SigningKeyViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = s.SigningKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key = actions.do_register_signing_key(actor=request.user, **serializer.validated_data)
+        key = actions.do_register_signing_key(actor=acting_user(request.user), **serializer.validated_data)
         return Response(s.SigningKeySerializer(key).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.SigningKeySerializer})
@@ -306,7 +294,9 @@ class SigningKeyViewSet(
         key = self.get_object()
         serializer = s.ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key = actions.do_revoke_signing_key(key, actor=request.user, reason=serializer.validated_data["reason"])
+        key = actions.do_revoke_signing_key(
+            key, actor=acting_user(request.user), reason=serializer.validated_data["reason"]
+        )
         return Response(s.SigningKeySerializer(key).data)
 
 
@@ -314,8 +304,6 @@ class SigningKeyViewSet(
 
 
 def _state_payload(release: Release) -> dict[str, Any]:
-    from governance.evaluation import release_state
-
     state = release_state(release)
     return {
         "current_digest": state.current_digest,
@@ -366,7 +354,7 @@ class ReleaseViewSet(
         serializer.is_valid(raise_exception=True)
         release = actions.do_request_release(
             serializer.validated_data["model_version"],
-            actor=request.user,
+            actor=acting_user(request.user),
             environment=serializer.validated_data["environment"],
             justification=serializer.validated_data["justification"],
         )
@@ -414,7 +402,9 @@ class ReleaseViewSet(
         release = self.get_object()
         serializer = s.ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        actions.do_withdraw_release(release, actor=request.user, reason=serializer.validated_data["reason"])
+        actions.do_withdraw_release(
+            release, actor=acting_user(request.user), reason=serializer.validated_data["reason"]
+        )
         return Response(s.ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data)
 
 
@@ -462,8 +452,6 @@ class ApprovalViewSet(GovernanceApiMixin, RestrictedViewSetMixin, mixins.ListMod
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False) and self.request.method in SAFE_METHODS:
-            from governance.evaluation import approval_states
-
             context["states"] = {state.approval.pk: state for state in approval_states(self.release())}
         return context
 
@@ -473,6 +461,6 @@ class ApprovalViewSet(GovernanceApiMixin, RestrictedViewSetMixin, mixins.ListMod
         serializer = s.ApprovalCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         approval = actions.do_submit_approval(
-            release, actor=request.user, envelope=serializer.validated_data["envelope"]
+            release, actor=acting_user(request.user), envelope=serializer.validated_data["envelope"]
         )
         return Response(s.ApprovalSerializer(approval).data, status=status.HTTP_201_CREATED)

@@ -2,17 +2,12 @@
 
 Each is atomic, takes the acting user as the keyword-only ``actor``, validates with ``full_clean()`` and writes its
 audit event inside the same transaction (see core.actions). Refusals an investigator would want to see (a breaking
-schema change, a file that is not a model) are recorded by ``do_record_refusal`` in a transaction of their own,
-after the refused one rolled back. One module per aggregate; the rules they share are in ``_shared``.
+schema change, a file that is not a model) raise ``core.refusals.Refusal``; the action records it in a transaction of
+its own, after the refused one rolled back, whoever called it. One module per aggregate; the rules they share are in
+``rules``, the editable fields of each object in ``registry.editable``.
 """
 
 from registry import artifacts
-from registry.actions._shared import (
-    DEFAULT_MAX_ARTIFACT_BYTES,
-    RegistryRefusal,
-    do_record_refusal,
-    max_artifact_bytes,
-)
 from registry.actions.dataset_files import do_pin_dataset_files, do_record_data_change
 from registry.actions.datasets import (
     do_create_dataset,
@@ -37,6 +32,10 @@ from registry.actions.registered_models import (
     do_update_model,
     record_release_transition,
 )
+from registry.actions.rules import (
+    DEFAULT_MAX_ARTIFACT_BYTES,
+    max_artifact_bytes,
+)
 from registry.actions.use_cases import (
     do_create_use_case,
     do_record_kpi_observation,
@@ -45,7 +44,6 @@ from registry.actions.use_cases import (
 
 __all__ = [
     "DEFAULT_MAX_ARTIFACT_BYTES",
-    "RegistryRefusal",
     "artifacts",
     "do_change_version_status",
     "do_create_dataset",
@@ -57,7 +55,6 @@ __all__ = [
     "do_record_data_change",
     "do_record_feature_set_corruption",
     "do_record_kpi_observation",
-    "do_record_refusal",
     "do_register_dataset_version",
     "do_register_feature_set_version",
     "do_register_model_version",

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Team
+from core.refusals import Refusal, refusals_recorded
 from registry import artifacts
-from registry.actions._shared import (
-    DATASET_FIELDS,
-    RegistryRefusal,
-    _create_named,
-    _require,
-    _require_member,
-    _update_named,
+from registry.actions.rules import (
+    create_named,
+    require,
+    require_member,
+    update_named,
 )
 from registry.choices import FingerprintSource
+from registry.editable import DATASET_FIELDS
 from registry.models import (
     Dataset,
     DatasetVersion,
@@ -31,14 +32,14 @@ from registry.schema import BreakingSchemaChange, SchemaError, check_evolution, 
 
 
 def _check_dataset(dataset: Dataset) -> None:
-    _require_member(dataset.team, dataset.owner if dataset.owner_id else None, "owner")
+    require_member(dataset.team, dataset.owner if dataset.owner_id else None, "owner")
     dataset.full_clean(exclude=["name_key", "shape_key"])
 
 
 @transaction.atomic
-def do_create_dataset(team: Team, *, actor: Any, **fields: Any) -> Dataset:
-    _require(actor, team)
-    created: Dataset = _create_named(
+def do_create_dataset(team: Team, *, actor: User, **fields: Any) -> Dataset:
+    require(actor, team)
+    created: Dataset = create_named(
         Dataset(team=team, created_by=actor),
         actor=actor,
         fields=DATASET_FIELDS,
@@ -50,10 +51,10 @@ def do_create_dataset(team: Team, *, actor: Any, **fields: Any) -> Dataset:
 
 
 @transaction.atomic
-def do_update_dataset(dataset: Dataset, *, actor: Any, **changes: Any) -> Dataset:
-    _require(actor, dataset.team)
+def do_update_dataset(dataset: Dataset, *, actor: User, **changes: Any) -> Dataset:
+    require(actor, dataset.team)
     dataset = Dataset.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=dataset.pk)
-    updated: Dataset = _update_named(
+    updated: Dataset = update_named(
         dataset,
         actor=actor,
         fields=DATASET_FIELDS,
@@ -64,11 +65,10 @@ def do_update_dataset(dataset: Dataset, *, actor: Any, **changes: Any) -> Datase
     return updated
 
 
-@transaction.atomic
 def do_register_dataset_version(
     dataset: Dataset,
     *,
-    actor: Any,
+    actor: User,
     schema: Any,
     content_fingerprint: str,
     row_count: int | None = None,
@@ -78,9 +78,33 @@ def do_register_dataset_version(
     """Register the next version of ``dataset``; a breaking schema change needs ``allow_breaking_change``.
 
     The fingerprint is supplied by the client: Assay cannot reach the data from a request (it never fetches a
-    location), so ``fingerprint_source`` says so.
+    location), so ``fingerprint_source`` says so. A breaking change without the flag is a ``Refusal``, recorded
+    (DATASET_VERSION_REFUSED, with the evolution report) after the registration rolled back.
     """
-    _require(actor, dataset.team)
+    with refusals_recorded(actor=actor, team=dataset.team, target=dataset):
+        return _register_dataset_version(
+            dataset,
+            actor=actor,
+            schema=schema,
+            content_fingerprint=content_fingerprint,
+            row_count=row_count,
+            description=description,
+            allow_breaking_change=allow_breaking_change,
+        )
+
+
+@transaction.atomic
+def _register_dataset_version(
+    dataset: Dataset,
+    *,
+    actor: User,
+    schema: Any,
+    content_fingerprint: str,
+    row_count: int | None,
+    description: str,
+    allow_breaking_change: bool,
+) -> DatasetVersion:
+    require(actor, dataset.team)
     # The lock serializes version numbers per dataset: two registrations at once would otherwise both read the
     # same latest version and race for its number (the unique constraint is the backstop).
     dataset = Dataset.objects.select_for_update(of=("self",)).select_related("team").get(pk=dataset.pk)
@@ -94,9 +118,11 @@ def do_register_dataset_version(
             parse_schema(previous.schema) if previous else None, parsed, allow_breaking=allow_breaking_change
         )
     except BreakingSchemaChange as breaking:
-        raise RegistryRefusal(
-            {"schema": str(breaking)},
+        raise Refusal(
+            "breaking_schema_change",
+            str(breaking),
             event_type=AuditEventType.DATASET_VERSION_REFUSED,
+            field="schema",
             metadata={
                 "reason": "breaking_schema_change",
                 "against_version": previous.number if previous else None,

@@ -14,15 +14,16 @@ from core.audit import record_event
 from core.canonical import canonical_digest
 from core.choices import AuditEventType
 from core.models import Job, Team
-from registry.actions._shared import (
-    _apply,
-    _changed,
-    _require,
-    _require_member,
-    _same_team_dataset_versions,
-    _snapshot,
+from registry.actions.rules import (
+    apply_changes,
+    changed_fields,
+    require,
+    require_member,
+    same_team_dataset_versions,
+    snapshot,
 )
 from registry.choices import Aggregation
+from registry.editable import FEATURE_VIEW_FIELDS
 from registry.models import (
     DatasetVersion,
     FeatureSetVersion,
@@ -32,7 +33,6 @@ from registry.naming import NameRefused, validate_identifier
 
 # --- Feature views and feature-set versions -----------------------------------------------------------------------
 
-FEATURE_VIEW_FIELDS = ("name", "entity", "source_dataset", "event_time_column", "features", "owner", "description")
 FEATURE_KEYS = frozenset({"name", "definition", "aggregation", "window", "description"})
 _WINDOW = re.compile(r"\A[1-9][0-9]{0,5}(s|m|h|d|w)\Z")
 _EVENT_TIME_TYPES = frozenset({"timestamp", "timestamp_ntz", "date"})
@@ -99,7 +99,7 @@ def _check_feature_view(view: FeatureView) -> None:
     view.name = _identifier(view.name, "feature_view", "name")
     view.entity = _identifier(view.entity, "entity", "entity")
     view.features = _clean_features(view.features)
-    _require_member(view.team, view.owner if view.owner_id else None, "owner")
+    require_member(view.team, view.owner if view.owner_id else None, "owner")
     if view.source_dataset_id is not None and view.source_dataset.team_id != view.team_id:
         raise ValidationError({"source_dataset": f'Invalid pk "{view.source_dataset_id}" - object does not exist.'})
     latest = DatasetVersion.objects.filter(dataset_id=view.source_dataset_id).order_by("-number").first()
@@ -125,10 +125,10 @@ def _check_feature_view(view: FeatureView) -> None:
 
 
 @transaction.atomic
-def do_create_feature_view(team: Team, *, actor: Any, **fields: Any) -> FeatureView:
-    _require(actor, team)
+def do_create_feature_view(team: Team, *, actor: User, **fields: Any) -> FeatureView:
+    require(actor, team)
     view = FeatureView(team=team, created_by=actor)
-    _apply(view, FEATURE_VIEW_FIELDS, fields)
+    apply_changes(view, FEATURE_VIEW_FIELDS, fields)
     _check_feature_view(view)
     view.save()
     record_event(
@@ -136,21 +136,21 @@ def do_create_feature_view(team: Team, *, actor: Any, **fields: Any) -> FeatureV
         actor=actor,
         target=view,
         team=team,
-        after=_snapshot(view, FEATURE_VIEW_FIELDS),
+        after=snapshot(view, FEATURE_VIEW_FIELDS),
     )
     return view
 
 
 @transaction.atomic
-def do_update_feature_view(view: FeatureView, *, actor: Any, **changes: Any) -> FeatureView:
+def do_update_feature_view(view: FeatureView, *, actor: User, **changes: Any) -> FeatureView:
     """Change a view's definitions or documentation. Versions already registered keep the definitions they pinned."""
-    _require(actor, view.team)
+    require(actor, view.team)
     view = FeatureView.objects.select_for_update(of=("self",)).select_related("team", "owner").get(pk=view.pk)
-    before = _snapshot(view, FEATURE_VIEW_FIELDS)
-    _apply(view, FEATURE_VIEW_FIELDS, changes)
+    before = snapshot(view, FEATURE_VIEW_FIELDS)
+    apply_changes(view, FEATURE_VIEW_FIELDS, changes)
     _check_feature_view(view)
-    after = _snapshot(view, FEATURE_VIEW_FIELDS)
-    changed = _changed(before, after)
+    after = snapshot(view, FEATURE_VIEW_FIELDS)
+    changed = changed_fields(before, after)
     if not changed:
         return view
     view.save()
@@ -225,7 +225,7 @@ def _check_output(job: Job | None, view: FeatureView, output: dict[str, Any]) ->
 def do_register_feature_set_version(
     view: FeatureView,
     *,
-    actor: Any,
+    actor: User,
     dataset_versions: Iterable[int],
     statistics: dict[str, Any] | None = None,
     description: str = "",
@@ -246,7 +246,7 @@ def do_register_feature_set_version(
     version: called again for the same job (a retry after a crash), this returns the version registered first and
     writes nothing.
     """
-    _require(actor, view.team)
+    require(actor, view.team)
     # The lock serializes numbering and keeps the definitions from changing under us while they are copied. It
     # also serializes registrations for one job (a job materializes one view): the look-up below cannot race.
     view = FeatureView.objects.select_for_update(of=("self",)).select_related("team").get(pk=view.pk)
@@ -260,7 +260,7 @@ def do_register_feature_set_version(
         {"storage_location": storage_location, "output_fingerprint": output_fingerprint, "row_count": row_count},
     )
     definitions = view.features if features is None else _clean_features(features)
-    pinned = _same_team_dataset_versions(view.team, dataset_versions)
+    pinned = same_team_dataset_versions(view.team, dataset_versions)
     if not any(version.dataset_id == view.source_dataset_id for version in pinned):
         raise ValidationError({"dataset_versions": "Pin at least one version of the view's source dataset."})
     _check_statistics(statistics or {}, {feature["name"] for feature in definitions})

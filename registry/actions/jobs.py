@@ -4,22 +4,23 @@ Each checks everything that can be checked without reading the data (who asks, t
 target's team and fit together, that the definitions, the label and the parameters are valid) and then asks the job
 layer for the job (core.jobs.dispatch_job: the job row and its audit event in this transaction, the message after
 commit). A refused request writes nothing. The job re-reads its rows when it runs and checks the data itself
-(registry.pipelines.io). The same ``idempotency_key`` from the same user returns the first job. docs/spark-jobs.md.
+(registry.pipelines.io). Each returns ``(job, created)``: the same ``idempotency_key`` from the same user returns
+the first job, with ``created`` False. docs/spark-jobs.md.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.idempotency import clean_idempotency_key
 from core.jobs import dispatch_job
 from core.models import Job
-from registry.actions._shared import _require, _same_team
+from registry.actions.rules import require, same_team
 from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel
 from registry.models.validators import validate_location
 from registry.pipelines.feature_definitions import check_feature_view, entity_column
@@ -28,16 +29,7 @@ from registry.pipelines.params import ALGORITHMS, InvalidParams, check_params
 
 MATERIALIZE_KIND = "registry.materialize_features"
 TRAIN_KIND = "registry.train_model"
-_IDEMPOTENCY_KEY = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 _LABEL_TYPES = frozenset({"boolean", "int8", "int16", "int32", "int64"})
-
-
-def _clean_key(idempotency_key: Any) -> str:
-    if idempotency_key in (None, ""):
-        return ""
-    if not isinstance(idempotency_key, str) or not _IDEMPOTENCY_KEY.match(idempotency_key):
-        raise ValidationError({"idempotency_key": "1 to 128 characters: letters, digits and '._:-'."})
-    return idempotency_key
 
 
 def _pk(value: Any, field: str) -> int:
@@ -72,12 +64,12 @@ def check_readable(version: DatasetVersion, field: str) -> None:
 def do_request_materialization(
     feature_view: FeatureView,
     *,
-    actor: User | AnonymousUser,
+    actor: User,
     dataset_version: Any,
     spine_dataset_version: Any = None,
     idempotency_key: Any = "",
     then_train: Any = None,
-) -> Job:
+) -> tuple[Job, bool]:
     """Ask for a job that materializes ``feature_view`` from ``dataset_version`` (a version id of the view's source
     dataset) into a new feature-set version, computed at each row of the spine (``spine_dataset_version``: a
     version id of any dataset of the team holding the entity and event-time columns, and the labels target
@@ -88,9 +80,9 @@ def do_request_materialization(
     feature-set version once it is registered, as ``do_request_training`` would with those arguments (checked now
     as far as they can be without the data; the rest when the training job is requested).
     """
-    _require(actor, feature_view.team)
-    key = _clean_key(idempotency_key)
-    (source,) = _same_team(
+    require(actor, feature_view.team)
+    key = clean_idempotency_key(idempotency_key)
+    (source,) = same_team(
         DatasetVersion.objects.select_related("dataset"),
         "dataset__team",
         feature_view.team,
@@ -108,7 +100,7 @@ def do_request_materialization(
     check_readable(source, "dataset_version")
     spine = None
     if spine_dataset_version is not None:
-        (spine,) = _same_team(
+        (spine,) = same_team(
             DatasetVersion.objects.select_related("dataset"),
             "dataset__team",
             feature_view.team,
@@ -129,7 +121,7 @@ def do_request_materialization(
     if problems:
         raise ValidationError({"features": [f"{feature_view}: {problem}" for problem in problems]})
     chained = _clean_then_train(then_train, feature_view) if then_train is not None else None
-    job, _ = dispatch_job(
+    return dispatch_job(
         MATERIALIZE_KIND,
         actor=actor,
         team=feature_view.team,
@@ -142,7 +134,6 @@ def do_request_materialization(
         },
         idempotency_key=key,
     )
-    return job
 
 
 THEN_TRAIN_KEYS = frozenset({"model", "label", "algorithm", "params", "features"})
@@ -166,7 +157,7 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
     unknown = sorted(set(value) - THEN_TRAIN_KEYS)
     if unknown:
         raise ValidationError({"then_train": f"Unknown field(s): {', '.join(unknown)}."})
-    (model,) = _same_team(
+    (model,) = same_team(
         RegisteredModel.objects.all(), "team", feature_view.team, [_pk(value["model"], "then_train")], "then_train"
     )
     params = _check_algorithm(value["algorithm"], value.get("params") or {}, "then_train", "then_train")
@@ -179,14 +170,14 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
 def do_request_training(
     model: RegisteredModel,
     *,
-    actor: User | AnonymousUser,
+    actor: User,
     feature_set_version: Any,
     label: Any,
     algorithm: Any,
     params: Any = None,
     features: Any = None,
     idempotency_key: Any = "",
-) -> Job:
+) -> tuple[Job, bool]:
     """Ask for a job that trains a binary classifier of ``algorithm`` on a materialized feature-set version of the
     model's team, predicting ``label`` from ``features`` (all the version's features by default), and registers
     the ONNX export as the model's next version.
@@ -196,9 +187,9 @@ def do_request_training(
     the job runs.
     """
 
-    _require(actor, model.team)
-    key = _clean_key(idempotency_key)
-    (feature_set,) = _same_team(
+    require(actor, model.team)
+    key = clean_idempotency_key(idempotency_key)
+    (feature_set,) = same_team(
         FeatureSetVersion.objects.select_related("feature_view"),
         "feature_view__team",
         model.team,
@@ -243,7 +234,7 @@ def do_request_training(
         raise ValidationError(
             {"label": f"{label!r} is {label_type}; a binary label is boolean or an integer column holding 0 and 1."}
         )
-    job, _ = dispatch_job(
+    return dispatch_job(
         TRAIN_KIND,
         actor=actor,
         team=model.team,
@@ -257,4 +248,3 @@ def do_request_training(
         },
         idempotency_key=key,
     )
-    return job

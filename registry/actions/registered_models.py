@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -13,21 +14,20 @@ from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Job, Team
 from core.querysets import CHANGE
+from core.refusals import Refusal, refusals_recorded
 from core.transactions import outside_transaction
 from registry import artifacts
-from registry.actions._shared import (
-    MODEL_FIELDS,
-    RegistryRefusal,
-    User,
-    _create_named,
-    _require,
-    _require_member,
-    _same_team_dataset_versions,
-    _same_team_feature_set_versions,
-    _update_named,
+from registry.actions.rules import (
+    create_named,
     max_artifact_bytes,
+    require,
+    require_member,
+    same_team_dataset_versions,
+    same_team_feature_set_versions,
+    update_named,
 )
 from registry.choices import VERSION_TRANSITIONS, RiskTier, VersionStatus
+from registry.editable import MODEL_FIELDS
 from registry.models import (
     DatasetVersion,
     FeatureSetVersion,
@@ -42,7 +42,7 @@ from registry.onnx_validation import JOB_SLOT_WAIT_SECONDS, OnnxValidationError,
 
 
 def _check_model(model: RegisteredModel) -> None:
-    _require_member(model.team, model.owner if model.owner_id else None, "owner")
+    require_member(model.team, model.owner if model.owner_id else None, "owner")
     if model.use_case_id is not None:
         use_case = model.use_case
         assert use_case is not None
@@ -55,9 +55,9 @@ def _check_model(model: RegisteredModel) -> None:
 
 
 @transaction.atomic
-def do_create_model(team: Team, *, actor: Any, **fields: Any) -> RegisteredModel:
-    _require(actor, team)
-    created: RegisteredModel = _create_named(
+def do_create_model(team: Team, *, actor: User, **fields: Any) -> RegisteredModel:
+    require(actor, team)
+    created: RegisteredModel = create_named(
         RegisteredModel(team=team, created_by=actor),
         actor=actor,
         fields=MODEL_FIELDS,
@@ -70,15 +70,15 @@ def do_create_model(team: Team, *, actor: Any, **fields: Any) -> RegisteredModel
 
 
 @transaction.atomic
-def do_update_model(model: RegisteredModel, *, actor: Any, **changes: Any) -> RegisteredModel:
-    _require(actor, model.team)
+def do_update_model(model: RegisteredModel, *, actor: User, **changes: Any) -> RegisteredModel:
+    require(actor, model.team)
     model = (
         RegisteredModel.objects.select_for_update(of=("self",))
         .select_related("team", "owner", "use_case")
         .get(pk=model.pk)
     )
     tags_before = list(model.tags)
-    updated: RegisteredModel = _update_named(
+    updated: RegisteredModel = update_named(
         model,
         actor=actor,
         fields=MODEL_FIELDS,
@@ -116,7 +116,7 @@ def _team_members(team: Team, usernames: Iterable[str]) -> list[Any]:
 def do_register_model_version(
     model: RegisteredModel,
     *,
-    actor: Any,
+    actor: User,
     chunks: Iterable[bytes],
     filename: str = "",
     training_params: dict[str, Any] | None = None,
@@ -132,13 +132,44 @@ def do_register_model_version(
     The file is streamed into the artifact store's staging folder and validated in a child process before any
     database lock is taken; it is moved to its content address only inside the transaction that writes the row,
     and removed again if that transaction fails, unless a committed version already references the same content.
-    Raises ``RegistryRefusal`` for a file that is not a valid ONNX model or is too large. The version returned has its
-    model (with its team), its ``links`` (see registry.models.load_links) and its (empty) transitions loaded.
+    Raises (and records, MODEL_VERSION_REFUSED) a ``Refusal`` for a file that is not a valid ONNX model or is too
+    large, whoever calls it (the API, a training job). The version returned has its model (with its team), its
+    ``links`` (see registry.models.load_links) and its (empty) transitions loaded.
 
     ``job`` is the job that produced the file (a training job): a job registers one version at most, so a retried job
     gets the version its earlier attempt registered, unchanged, and the file is neither validated nor stored again.
     """
-    _require(actor, model.team)
+    with refusals_recorded(actor=actor, team=model.team, target=model):
+        return _register_model_version(
+            model,
+            actor=actor,
+            chunks=chunks,
+            filename=filename,
+            training_params=training_params,
+            metrics=metrics,
+            dataset_versions=dataset_versions,
+            feature_set_versions=feature_set_versions,
+            authors=authors,
+            description=description,
+            job=job,
+        )
+
+
+def _register_model_version(
+    model: RegisteredModel,
+    *,
+    actor: User,
+    chunks: Iterable[bytes],
+    filename: str = "",
+    training_params: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    dataset_versions: Iterable[int] = (),
+    feature_set_versions: Iterable[int] = (),
+    authors: Iterable[str] | None = None,
+    description: str = "",
+    job: Job | None = None,
+) -> ModelVersion:
+    require(actor, model.team)
     if job is not None and (registered := _version_of_job(model, job)) is not None:
         return registered
     display_name = ""
@@ -156,15 +187,18 @@ def do_register_model_version(
         validate_constraints=False,
     )
     dataset_ids, feature_ids = list(dataset_versions), list(feature_set_versions)
-    dataset_rows = _same_team_dataset_versions(model.team, dataset_ids) if dataset_ids else []
-    feature_rows = _same_team_feature_set_versions(model.team, feature_ids) if feature_ids else []
+    dataset_rows = same_team_dataset_versions(model.team, dataset_ids) if dataset_ids else []
+    feature_rows = same_team_feature_set_versions(model.team, feature_ids) if feature_ids else []
     author_rows = _team_members(model.team, authors if authors is not None else [actor.get_username()])
     try:
         staged = artifacts.receive(chunks, max_bytes=max_artifact_bytes())
     except artifacts.ArtifactTooLarge as error:
-        raise RegistryRefusal(
-            {"file": str(error)},
+        raise Refusal(
+            "artifact_too_large",
+            str(error),
             event_type=AuditEventType.MODEL_VERSION_REFUSED,
+            status=413,
+            field="file",
             metadata={"reason": "too_large", "filename": display_name, "max_bytes": max_artifact_bytes()},
         ) from None
     with staged:
@@ -172,9 +206,11 @@ def do_register_model_version(
             # A web request does not wait for a validation slot (ValidatorBusy: 503); a training job does.
             report = validate_onnx(Path(staged.path), wait_for_slot_seconds=JOB_SLOT_WAIT_SECONDS if job else 0.0)
         except OnnxValidationError as error:
-            raise RegistryRefusal(
-                {"file": f"{error.message} ({error.code})"},
+            raise Refusal(
+                str(error.code),
+                f"{error.message} ({error.code})",
                 event_type=AuditEventType.MODEL_VERSION_REFUSED,
+                field="file",
                 metadata={
                     "reason": str(error.code),
                     "filename": display_name,
@@ -234,7 +270,7 @@ def _forget_unreferenced(path: Path, sha256: str) -> None:
 def _create_model_version(
     model: RegisteredModel,
     *,
-    actor: Any,
+    actor: User,
     staged: artifacts.StagedArtifact,
     display_name: str,
     interface: dict[str, Any],
@@ -328,7 +364,7 @@ RELEASE_PATH_MESSAGE = (
 
 
 @transaction.atomic
-def do_change_version_status(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+def do_change_version_status(version: ModelVersion, *, actor: User, to_status: str, reason: str) -> ModelVersion:
     """Move a version along its lifecycle (registry.choices.VERSION_TRANSITIONS), recording who, when and why.
 
     Engineers and admins of the team send a version to review and back, deprecate and retire it; ``approved`` and
@@ -336,11 +372,11 @@ def do_change_version_status(version: ModelVersion, *, actor: Any, to_status: st
     """
     if to_status in RELEASE_PATH_STATUSES:
         raise ValidationError({"to_status": RELEASE_PATH_MESSAGE})
-    _require(actor, version.model.team, CHANGE)
+    require(actor, version.model.team, CHANGE)
     return _transition(version, actor=actor, to_status=to_status, reason=reason)
 
 
-def record_release_transition(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+def record_release_transition(version: ModelVersion, *, actor: User, to_status: str, reason: str) -> ModelVersion:
     """The release path's entry: move ``version`` to ``to_status`` (walking through ``approved`` on the way to
     ``deployed`` when it is not there yet) inside the caller's transaction, as ``actor``.
 
@@ -368,7 +404,7 @@ def record_release_transition(version: ModelVersion, *, actor: Any, to_status: s
     return locked
 
 
-def _transition(version: ModelVersion, *, actor: Any, to_status: str, reason: str) -> ModelVersion:
+def _transition(version: ModelVersion, *, actor: User, to_status: str, reason: str) -> ModelVersion:
     team = version.model.team
     # Two transitions at once would both read the same "from" and the later one would overwrite the earlier.
     version = ModelVersion.objects.select_for_update(of=("self",)).select_related("model__use_case").get(pk=version.pk)
@@ -409,7 +445,7 @@ def _transition(version: ModelVersion, *, actor: Any, to_status: str, reason: st
 
 
 @transaction.atomic
-def do_record_artifact_corruption(version: ModelVersion, *, actor: Any, detail: str) -> None:
+def do_record_artifact_corruption(version: ModelVersion, *, actor: User, detail: str) -> None:
     """Record that a stored artifact failed its digest check when read: evidence of tampering or bit rot."""
     record_event(
         AuditEventType.ARTIFACT_CORRUPTED,

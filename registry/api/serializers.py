@@ -9,6 +9,7 @@ from rest_framework import serializers
 from core.api.base import StrictModelSerializer, StrictSerializer
 from core.models import Team
 from registry.choices import VersionStatus
+from registry.editable import DATASET_FIELDS, FEATURE_VIEW_FIELDS, MODEL_FIELDS, USE_CASE_FIELDS
 from registry.models import (
     Dataset,
     DatasetVersion,
@@ -56,23 +57,6 @@ def created_by_field() -> serializers.SlugRelatedField[Any]:
 
 # --- Use cases ----------------------------------------------------------------------------------------------------
 
-USE_CASE_EDITABLE = [
-    "name",
-    "objective",
-    "kpis",
-    "expected_roi",
-    "roi_measurement",
-    "decision_mode",
-    "output_users",
-    "scope",
-    "limitations",
-    "owner",
-    "stakeholders",
-    "risk_tier",
-    "cost_false_positive",
-    "cost_false_negative",
-]
-
 
 class UseCaseSerializer(StrictModelSerializer):
     team = team_field()
@@ -81,7 +65,7 @@ class UseCaseSerializer(StrictModelSerializer):
 
     class Meta:
         model = UseCase
-        fields = ["id", "team", *USE_CASE_EDITABLE, "created_by", "created_at", "updated_at"]
+        fields = ["id", "team", *USE_CASE_FIELDS, "created_by", "created_at", "updated_at"]
         read_only_fields = ["id", "created_by", "created_at", "updated_at"]
         # Uniqueness is decided by the action on the name's key, with a message naming the clash.
         validators: list[Any] = []
@@ -103,18 +87,6 @@ class KpiObservationSerializer(StrictModelSerializer):
 
 # --- Datasets -----------------------------------------------------------------------------------------------------
 
-DATASET_EDITABLE = [
-    "name",
-    "owner",
-    "description",
-    "storage_format",
-    "location",
-    "partitioning",
-    "residency_region",
-    "classification",
-    "legal_basis",
-]
-
 
 class DatasetSerializer(StrictModelSerializer):
     team = team_field()
@@ -124,7 +96,7 @@ class DatasetSerializer(StrictModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "team", *DATASET_EDITABLE, "latest_version", "created_by", "created_at", "updated_at"]
+        fields = ["id", "team", *DATASET_FIELDS, "latest_version", "created_by", "created_at", "updated_at"]
         read_only_fields = ["id", "created_by", "created_at", "updated_at"]
         validators: list[Any] = []
 
@@ -178,20 +150,6 @@ class DatasetVersionCreateSerializer(StrictSerializer):
 
 # --- Registered models --------------------------------------------------------------------------------------------
 
-MODEL_EDITABLE = [
-    "name",
-    "owner",
-    "on_call",
-    "escalation_path",
-    "use_case",
-    "description",
-    "intended_use",
-    "limitations",
-    "assumptions",
-    "upstream_dependencies",
-    "tags",
-]
-
 
 class RegisteredModelSerializer(StrictModelSerializer):
     team = team_field()
@@ -202,7 +160,7 @@ class RegisteredModelSerializer(StrictModelSerializer):
 
     class Meta:
         model = RegisteredModel
-        fields = ["id", "team", *MODEL_EDITABLE, "latest_version", "created_by", "created_at", "updated_at"]
+        fields = ["id", "team", *MODEL_FIELDS, "latest_version", "created_by", "created_at", "updated_at"]
         read_only_fields = ["id", "created_by", "created_at", "updated_at"]
         validators: list[Any] = []
 
@@ -390,8 +348,6 @@ class TransitionRequestSerializer(StrictSerializer):
 
 # --- Feature views ------------------------------------------------------------------------------------------------
 
-FEATURE_VIEW_EDITABLE = ["name", "entity", "source_dataset", "event_time_column", "features", "owner", "description"]
-
 
 class FeatureViewSerializer(StrictModelSerializer):
     """``features``: ``[{"name", "definition", "aggregation", "window", "description"}]`` (docs/registry.md)."""
@@ -404,7 +360,7 @@ class FeatureViewSerializer(StrictModelSerializer):
 
     class Meta:
         model = FeatureView
-        fields = ["id", "team", *FEATURE_VIEW_EDITABLE, "latest_version", "created_by", "created_at", "updated_at"]
+        fields = ["id", "team", *FEATURE_VIEW_FIELDS, "latest_version", "created_by", "created_at", "updated_at"]
         read_only_fields = ["id", "created_by", "created_at", "updated_at"]
         validators: list[Any] = []
 

@@ -25,13 +25,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin, StrictSerializer, TeamScopedCreateMixin
 from core.api.permissions import RestrictedObjectPermission
-from core.api.serializers import JobSerializer
+from core.api.serializers import IdempotencyKeyField, JobSerializer
 from core.models import Job
 from core.querysets import CHANGE, VIEW
 from registry import actions, artifacts
-from registry.actions.jobs import MATERIALIZE_KIND, TRAIN_KIND
 from registry.api import serializers as s
 from registry.filtersets import (
     DatasetFilterSet,
@@ -53,7 +53,6 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
-from registry.onnx_validation import ValidatorBusy
 from registry.querysets import teams_for
 
 logger = logging.getLogger(__name__)
@@ -67,40 +66,9 @@ class ArtifactCorrupted(APIException):
     default_detail = "The stored artifact failed its integrity check and was not served; the event is recorded."
 
 
-class ArtifactTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "artifact_too_large"
-    default_detail = "The file is over the size limit."
-
-
-class ValidatorsBusy(APIException):
-    """Every validation slot of the server is taken (registry.onnx_validation.ValidatorBusy): 503, Retry-After."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "validators_busy"
-    default_detail = "All model validation slots are busy; try again later."
-
-    def __init__(self, detail: str, *, wait: int) -> None:
-        super().__init__(detail)
-        self.wait = wait  # DRF's exception handler turns it into Retry-After
-
-
 def _require_write(request: Request, obj: Any) -> None:
     if not type(obj)._default_manager.restrict(request.user, CHANGE).filter(pk=obj.pk).exists():
         raise PermissionDenied("You may see this, but not change it.")
-
-
-def _refusing(call: Any, *, actor: Any, team: Any, target: Any) -> Any:
-    """Run an action; if it refuses with a ``RegistryRefusal``, record that (after the rollback) and re-raise."""
-    try:
-        return call()
-    except actions.RegistryRefusal as refusal:
-        actions.do_record_refusal(refusal.event_type, actor=actor, team=team, target=target, metadata=refusal.metadata)
-        if refusal.metadata.get("reason") == "too_large":
-            raise ArtifactTooLarge("; ".join(refusal.messages)) from None
-        raise
-    except ValidatorBusy as busy:
-        raise ValidatorsBusy(str(busy), wait=busy.retry_after) from None
 
 
 class RegistryViewSet(
@@ -142,7 +110,7 @@ class TrainingRequestSerializer(StrictSerializer):
     algorithm = serializers.CharField(max_length=64, help_text="logistic_regression or gbt")
     params = serializers.DictField(required=False, help_text="Hyper-parameters and job settings (docs/spark-jobs.md)")
     features = serializers.ListField(child=serializers.CharField(max_length=255), required=False, min_length=1)
-    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+    idempotency_key = IdempotencyKeyField()
 
 
 class MaterializationRequestSerializer(StrictSerializer):
@@ -150,19 +118,17 @@ class MaterializationRequestSerializer(StrictSerializer):
 
     dataset_version = serializers.IntegerField(min_value=1)
     spine_dataset_version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,128}$", required=False)
+    idempotency_key = IdempotencyKeyField()
     then_train = serializers.DictField(
         required=False,
         help_text='Train on the result once registered: {"model", "label", "algorithm", "params"?, "features"?}',
     )
 
 
-def _job_response(request: Request, kind: str, start: Any) -> Response:
+def _job_response(requested: tuple[Job, bool]) -> Response:
     """202 with a new job; 200 with the first one when this user sent the same ``idempotency_key`` before."""
-    key = request.data.get("idempotency_key") if isinstance(request.data, dict) else None
-    seen = bool(key) and Job.objects.filter(requested_by=request.user.pk, kind=kind, idempotency_key=key).exists()
-    job = start()
-    return Response(JobSerializer(job).data, status=status.HTTP_200_OK if seen else status.HTTP_202_ACCEPTED)
+    job, created = requested
+    return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 # --- Use cases ----------------------------------------------------------------------------------------------------
@@ -182,11 +148,11 @@ class UseCaseViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        serializer.instance = actions.do_create_use_case(team, actor=self.request.user, **data)
+        serializer.instance = actions.do_create_use_case(team, actor=acting_user(self.request.user), **data)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_use_case(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
 
@@ -215,7 +181,9 @@ class KpiObservationViewSet(
         _require_write(request, use_case)
         serializer = s.KpiObservationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        observation = actions.do_record_kpi_observation(use_case, actor=request.user, **serializer.validated_data)
+        observation = actions.do_record_kpi_observation(
+            use_case, actor=acting_user(request.user), **serializer.validated_data
+        )
         return Response(s.KpiObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
 
 
@@ -240,12 +208,12 @@ class DatasetViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        created = actions.do_create_dataset(team, actor=self.request.user, **data)
+        created = actions.do_create_dataset(team, actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_dataset(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
 
@@ -276,11 +244,8 @@ class DatasetVersionViewSet(
         _require_write(request, dataset)
         serializer = s.DatasetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = _refusing(
-            lambda: actions.do_register_dataset_version(dataset, actor=request.user, **serializer.validated_data),
-            actor=request.user,
-            team=dataset.team,
-            target=dataset,
+        version = actions.do_register_dataset_version(
+            dataset, actor=acting_user(request.user), **serializer.validated_data
         )
         return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -314,12 +279,12 @@ class RegisteredModelViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        created = actions.do_create_model(team, actor=self.request.user, **data)
+        created = actions.do_create_model(team, actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_model(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
     @extend_schema(
@@ -337,9 +302,7 @@ class RegisteredModelViewSet(RegistryViewSet):
         serializer = TrainingRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _job_response(
-            request,
-            TRAIN_KIND,
-            lambda: actions.do_request_training(model, actor=request.user, **serializer.validated_data),
+            actions.do_request_training(model, actor=acting_user(request.user), **serializer.validated_data)
         )
 
 
@@ -427,17 +390,8 @@ class ModelVersionViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         upload = data.pop("file")
-        version = _refusing(
-            lambda: actions.do_register_model_version(
-                model,
-                actor=request.user,
-                chunks=upload.chunks(),
-                filename=upload.name or "",
-                **data,
-            ),
-            actor=request.user,
-            team=model.team,
-            target=model,
+        version = actions.do_register_model_version(
+            model, actor=acting_user(request.user), chunks=upload.chunks(), filename=upload.name or "", **data
         )
         # The action returns the version with everything the answer shows loaded: no need to read it back.
         return Response(s.ModelVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
@@ -449,7 +403,7 @@ class ModelVersionViewSet(
         version = self.get_object()
         serializer = s.TransitionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        actions.do_change_version_status(version, actor=request.user, **serializer.validated_data)
+        actions.do_change_version_status(version, actor=acting_user(request.user), **serializer.validated_data)
         return Response(s.ModelVersionDetailSerializer(self.get_queryset().get(pk=version.pk)).data)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The ONNX file")})
@@ -462,7 +416,7 @@ class ModelVersionViewSet(
             reader = artifacts.open_verified(version.artifact_sha256)
         except (artifacts.ArtifactCorrupted, artifacts.ArtifactMissing) as error:
             logger.error("artifact of %s failed its check: %s", version, error)
-            actions.do_record_artifact_corruption(version, actor=request.user, detail=str(error))
+            actions.do_record_artifact_corruption(version, actor=acting_user(request.user), detail=str(error))
             raise ArtifactCorrupted() from None
         response = StreamingHttpResponse(iter(reader), content_type="application/octet-stream")
         filename = f"{version.model.name}-v{version.number}.onnx"
@@ -504,12 +458,12 @@ class FeatureViewViewSet(RegistryViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         team = data.pop("team")
-        created = actions.do_create_feature_view(team, actor=self.request.user, **data)
+        created = actions.do_create_feature_view(team, actor=acting_user(self.request.user), **data)
         serializer.instance = self.get_queryset().get(pk=created.pk)
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = actions.do_update_feature_view(
-            serializer.instance, actor=self.request.user, **serializer.validated_data
+            serializer.instance, actor=acting_user(self.request.user), **serializer.validated_data
         )
 
     @extend_schema(
@@ -527,9 +481,7 @@ class FeatureViewViewSet(RegistryViewSet):
         serializer = MaterializationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _job_response(
-            request,
-            MATERIALIZE_KIND,
-            lambda: actions.do_request_materialization(view, actor=request.user, **serializer.validated_data),
+            actions.do_request_materialization(view, actor=acting_user(request.user), **serializer.validated_data)
         )
 
 
@@ -559,5 +511,7 @@ class FeatureSetVersionViewSet(
         _require_write(request, view)
         serializer = s.FeatureSetVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = actions.do_register_feature_set_version(view, actor=request.user, **serializer.validated_data)
+        version = actions.do_register_feature_set_version(
+            view, actor=acting_user(request.user), **serializer.validated_data
+        )
         return Response(s.FeatureSetVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.actors import acting_user
 from core.models import Job
 from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
 from registry import actions
@@ -163,7 +164,7 @@ def materialize(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         form,
         MATERIALIZE_KIND,
-        lambda **arguments: actions.do_request_materialization(view, actor=request.user, **arguments),
+        lambda **arguments: actions.do_request_materialization(view, actor=acting_user(request.user), **arguments),
         f"Materialization of {view.name} requested: it runs on the Spark worker.",
     )
     return response or _render_view(request, view, form, status=status)

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.actors import acting_user
 from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
 from registry import actions
 from registry.actions.jobs import TRAIN_KIND
@@ -113,7 +114,7 @@ def model_train(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         form,
         TRAIN_KIND,
-        lambda **arguments: actions.do_request_training(model, actor=request.user, **arguments),
+        lambda **arguments: actions.do_request_training(model, actor=acting_user(request.user), **arguments),
         f"Training of {model.name} requested: it runs on the Spark worker.",
     )
     return response or _render_model(request, model, form, status=status)

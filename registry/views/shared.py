@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.utils.http import urlencode
 
 from core.jobs import BrokerUnavailable
-from core.models import AuditEvent, Job, Membership, Team
+from core.models import AuditEvent, Membership, Team
 from core.querysets import CHANGE
 from registry.querysets import teams_for
 
@@ -80,19 +80,15 @@ def start_job(request: HttpRequest, form: Any, kind: str, start: Any, started: s
     """
     if not form.is_valid():
         return None, 400
-    arguments = form.action_arguments()
-    seen = Job.objects.filter(
-        requested_by=request.user.pk, kind=kind, idempotency_key=arguments["idempotency_key"]
-    ).exists()
     try:
-        job = start(**arguments)
+        job, created = start(**form.action_arguments())
     except ValidationError as error:
         form.apply_action_error(error)
         return None, 400
     except BrokerUnavailable:
         form.add_error(None, "The job service is unavailable, so no job was started. Try again in a moment.")
         return None, 503
-    if seen:
+    if not created:
         messages.info(request, "This form was already sent: here is the job it started.")
     else:
         messages.success(request, started)

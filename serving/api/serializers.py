@@ -5,8 +5,9 @@ from typing import Any
 from rest_framework import serializers
 
 from core.api.base import StrictSerializer
+from core.api.serializers import IdempotencyKeyField
+from core.idempotency import IDEMPOTENCY_KEY_HELP
 from governance.models import GateEvaluation
-from serving.actions import IDEMPOTENCY_KEY_MAX
 from serving.models import Deployment
 
 
@@ -75,21 +76,11 @@ class DeploymentSerializer(serializers.ModelSerializer[Any]):
         read_only_fields = fields
 
 
-class StrictCharField(serializers.CharField):
-    """Text only: a number sent where a key belongs is a client's mistake, not a key."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return str(super().to_internal_value(data))
-
-
 class DeployRequestSerializer(StrictSerializer):
-    idempotency_key = StrictCharField(
-        required=False,
+    idempotency_key = IdempotencyKeyField(
         allow_blank=True,
-        max_length=IDEMPOTENCY_KEY_MAX,
-        help_text="Send the same key again to get the same deployment back instead of a second one.",
+        help_text="Send the same key again to get the same deployment back instead of a second one "
+        f"({IDEMPOTENCY_KEY_HELP})",
     )
 
 

@@ -21,6 +21,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.actors import acting_user
 from core.api.base import ApiViewMixin, ReadOnlyRestrictedViewSet
 from core.querysets import CHANGE, VIEW
 from governance.actions.releases import do_export_bundle
@@ -114,7 +115,7 @@ class ReleaseGateView(ReleaseSubView):
         if run.artifact is not None and run.artifact.fault and run.artifact.rehashed:
             do_record_artifact_corruption(
                 run.release.model_version,
-                actor=request.user,
+                actor=acting_user(request.user),
                 detail=f"gate preview of release {release.pk}: {run.artifact.fault}",
             )
         run_by: Any = request.user
@@ -154,7 +155,7 @@ class ReleaseDeployView(ReleaseSubView):
         body.is_valid(raise_exception=True)
         try:
             deployment = actions.do_deploy(
-                release, actor=request.user, idempotency_key=body.validated_data.get("idempotency_key", "")
+                release, actor=acting_user(request.user), idempotency_key=body.validated_data.get("idempotency_key", "")
             )
         except actions.GateRefused as refused:
             return _refusal_response(refused)
@@ -172,7 +173,7 @@ class ReleaseBundleView(ReleaseSubView):
         """The release bundle for offline verification (``assay verify-release``): the current manifest, the
         approvals that signed it, their public keys, the policy and the artifact digest. Each export is recorded
         (``release.bundle_exported``)."""
-        bundle = do_export_bundle(self.release(), actor=request.user)
+        bundle = do_export_bundle(self.release(), actor=acting_user(request.user))
         return Response(bundle)
 
 
@@ -223,7 +224,7 @@ class ModelRollbackView(ApiViewMixin, GenericAPIView[Any]):
             deployment = actions.do_rollback(
                 model,
                 environment,
-                actor=request.user,
+                actor=acting_user(request.user),
                 to_release=release,
                 idempotency_key=data.get("idempotency_key", ""),
             )

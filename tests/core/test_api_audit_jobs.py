@@ -211,3 +211,140 @@ def test_a_service_account_cannot_start_a_verification_even_as_an_auditor(cast):
     assert client.post("/api/v1/audit-verifications/", {}, format="json").status_code == 403
     assert client.get(EVENTS).status_code == 200
     assert not Job.objects.exists()
+
+
+# --- A refused dispatch leaves nothing (issue 10, "Faults") ----------------------------------------------------------
+
+
+@pytest.fixture
+def broker(monkeypatch, tmp_path):
+    """Point this process's Celery app at a broker for the rest of the test: ``broker.filesystem()`` (a broker
+    folder of the test's own, ``broker.folder``) or ``broker.at(url)``. Restored at teardown."""
+    from kombu import pools
+
+    from assay.celery import app
+
+    original = (app.conf.broker_url, app.conf.broker_transport_options)
+
+    def reset_pools() -> None:
+        pools.reset()  # the pools hold connections to the previous broker; Celery caches its own on the app
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
+    class Broker:
+        folder = tmp_path / "broker"
+
+        def at(self, url: str, options: dict | None = None) -> None:
+            monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery prefers the environment to its configuration
+            app.conf.update(broker_url=url, broker_transport_options=options or {})
+            reset_pools()
+
+        def filesystem(self) -> None:
+            for name in ("queue", "processed", "control"):
+                (self.folder / name).mkdir(parents=True, exist_ok=True)
+            queue = str(self.folder / "queue")
+            self.at(
+                "filesystem://",
+                {
+                    "data_folder_in": queue,
+                    "data_folder_out": queue,
+                    "processed_folder": str(self.folder / "processed"),
+                    "control_folder": str(self.folder / "control"),
+                    "store_processed": False,
+                },
+            )
+
+        def messages(self) -> list[str]:
+            return [path.name for path in (self.folder / "queue").iterdir()]
+
+    yield Broker()
+    monkeypatch.undo()
+    url, options = original
+    app.conf.update(broker_url=url, broker_transport_options=options)
+    reset_pools()
+
+
+def _job_rows_and_events() -> tuple[int, int]:
+    return Job.objects.count(), AuditEvent.objects.filter(event_type__startswith="job.").count()
+
+
+def _refused_then_retried(client, break_broker, mend_broker) -> dict:
+    break_broker()
+    refused = client.post("/api/v1/audit-verifications/", {"idempotency_key": "nightly-7"}, format="json")
+    assert refused.status_code == 503, refused.content
+    assert assert_error_shape(refused)["code"] == "broker_unavailable"
+    assert _job_rows_and_events() == (0, 0)
+    mend_broker()
+    retried = client.post("/api/v1/audit-verifications/", {"idempotency_key": "nightly-7"}, format="json")
+    assert retried.status_code == 202, retried.content
+    job = Job.objects.get()
+    assert (str(job.public_id), job.status, job.idempotency_key) == (
+        retried.json()["id"],
+        JobStatus.QUEUED,
+        "nightly-7",
+    )
+    assert list(AuditEvent.objects.filter(event_type__startswith="job.").values_list("event_type", flat=True)) == [
+        AuditEventType.JOB_REQUESTED
+    ]
+    return retried.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatch_refused_by_an_unusable_filesystem_broker_leaves_nothing_and_the_retry_starts_the_job(
+    cast, api_as, broker
+):
+    # GIVEN the filesystem broker, whose queue folder is unusable (a file stands where the folder should be)
+    broker.filesystem()
+    queue = broker.folder / "queue"
+
+    def unusable() -> None:
+        queue.rmdir()
+        queue.write_text("not a folder")
+
+    def usable_again() -> None:
+        queue.unlink()
+        queue.mkdir()
+
+    # WHEN an auditor asks for a verification, and asks again with the same key once the folder is back
+    # THEN the first answer is a 503 that wrote no job and no event; the retry starts the job, and its message waits
+    _refused_then_retried(api_as(cast.auditor), unusable, usable_again)
+    assert len(broker.messages()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatch_refused_by_an_unreachable_redis_broker_leaves_nothing_and_the_retry_starts_the_job(
+    cast, api_as, broker
+):
+    # GIVEN a Redis broker on a port where nothing listens
+    # WHEN an auditor asks for a verification, and asks again with the same key once a broker answers
+    # THEN the first answer is a 503 that wrote no job and no event; the retry starts the job
+    _refused_then_retried(api_as(cast.auditor), lambda: broker.at("redis://127.0.0.1:6390/0"), broker.filesystem)
+    assert len(broker.messages()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_message_is_lost_after_the_check_is_failed_and_the_retry_with_its_key_starts_another(
+    cast, api_as, broker, monkeypatch
+):
+    from core import jobs
+
+    client = api_as(cast.auditor)
+    # GIVEN a broker that passes the pre-flight check and is gone when the job's message is published after commit
+    check = jobs.check_broker
+    monkeypatch.setattr(jobs, "check_broker", lambda: None)
+    broker.at("redis://127.0.0.1:6390/0")
+    # WHEN an auditor asks for a verification
+    lost = client.post("/api/v1/audit-verifications/", {"idempotency_key": "nightly-8"}, format="json")
+    # THEN it is a 503, and the job that was recorded is failed (never left queued) and gives its key back
+    assert lost.status_code == 503, lost.content
+    failed = Job.objects.get()
+    assert (failed.status, failed.idempotency_key) == (JobStatus.FAILED, "")
+    # WHEN the broker is back and the same request is sent again
+    monkeypatch.setattr(jobs, "check_broker", check)
+    broker.filesystem()
+    retried = client.post("/api/v1/audit-verifications/", {"idempotency_key": "nightly-8"}, format="json")
+    # THEN a new job starts: the failed one never ran
+    assert retried.status_code == 202, retried.content
+    job = Job.objects.get(public_id=retried.json()["id"])
+    assert (job.pk != failed.pk, job.status, job.idempotency_key) == (True, JobStatus.QUEUED, "nightly-8")
+    assert len(broker.messages()) == 1

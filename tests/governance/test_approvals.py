@@ -15,6 +15,7 @@ from assay_trust import keys as trust_keys
 from assay_trust import statement as trust_statement
 from core.choices import AuditEventType
 from core.models import AuditEvent
+from core.refusals import Refusal
 from governance import actions
 from governance.evaluation import release_state
 from governance.models import Approval, Release
@@ -30,13 +31,11 @@ def refusals() -> list[Any]:
     return list(AuditEvent.objects.filter(event_type=AuditEventType.APPROVAL_REFUSED).order_by("seq"))
 
 
-def refuse(
-    rw: ReleaseWorld, user: Any, envelope: Any, match: str, release: Release | None = None
-) -> actions.GovernanceRefusal:
+def refuse(rw: ReleaseWorld, user: Any, envelope: Any, match: str, release: Release | None = None) -> Refusal:
     """Submit ``envelope`` as ``user`` and return the refusal, whose message must match ``match``, checking that
     nothing was stored and that the refusal was recorded with its reason and without the envelope's signature."""
     before = Approval.objects.count()
-    with pytest.raises(actions.GovernanceRefusal, match=match) as raised:
+    with pytest.raises(Refusal, match=match) as raised:
         actions.do_submit_approval(release or rw.release, actor=user, envelope=envelope)
     assert Approval.objects.count() == before
     event = refusals()[-1]
@@ -382,7 +381,7 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     legal = rw.cast.reviewers["legal"]
     key = actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
     # A wrong passphrase: 400 and a recorded refusal, nothing signed
-    with pytest.raises(actions.GovernanceRefusal, match=r"^Wrong signing passphrase\.$") as raised:
+    with pytest.raises(Refusal, match=r"^Wrong signing passphrase\.$") as raised:
         actions.do_sign_release_web(
             rw.release, actor=legal, board_role="legal", decision="approve", comment="", passphrase="not the passphrase"
         )
@@ -399,7 +398,7 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     assert approval.claimed_signed_at.endswith("Z")
     # The same checks: a role not held is refused the same way
     with pytest.raises(
-        actions.GovernanceRefusal, match=r"^You have no web-signing key: create one \(with a passphrase\) first\.$"
+        Refusal, match=r"^You have no web-signing key: create one \(with a passphrase\) first\.$"
     ) as raised:
         actions.do_sign_release_web(
             rw.release,
@@ -412,10 +411,21 @@ def test_web_signing_opens_the_sealed_key_and_goes_through_the_same_checks(rw: R
     assert raised.value.reason == "no_web_key"
 
 
+def test_a_web_signature_s_invalid_choice_is_refused_on_the_field_that_made_it(rw: ReleaseWorld) -> None:
+    legal = rw.cast.reviewers["legal"]
+    actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
+    for choices, field in [({"comment": "x" * 2001}, "comment"), ({"decision": "maybe"}, "decision")]:
+        arguments = {"board_role": "legal", "decision": "approve", "comment": "", **choices}
+        with pytest.raises(Refusal, match=rf"^predicate\.{field}: ") as raised:
+            actions.do_sign_release_web(rw.release, actor=legal, passphrase=PASSPHRASE, **arguments)
+        assert (raised.value.reason, raised.value.field) == ("invalid_statement", field)
+        assert refusals()[-1].metadata["reason"] == "invalid_statement"
+
+
 def test_web_signing_refuses_a_role_not_held(rw: ReleaseWorld) -> None:
     legal = rw.cast.reviewers["legal"]
     actions.do_create_web_signing_key(actor=legal, passphrase=PASSPHRASE)
-    with pytest.raises(actions.GovernanceRefusal, match=r"^You do not sit on board release-board as risk\.$") as raised:
+    with pytest.raises(Refusal, match=r"^You do not sit on board release-board as risk\.$") as raised:
         actions.do_sign_release_web(
             rw.release, actor=legal, board_role="risk", decision="approve", comment="", passphrase=PASSPHRASE
         )

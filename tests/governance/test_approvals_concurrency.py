@@ -8,6 +8,7 @@ import pytest
 
 from core.choices import AuditEventType
 from core.models import AuditEvent
+from core.refusals import Refusal
 from governance import actions
 from governance.models import Approval
 from registry.models import ModelVersion
@@ -49,7 +50,7 @@ def test_the_same_envelope_twice_at_once_is_stored_once(cast: Any, artifact_root
     envelope = sign(rw.release, legal, private)
     results = race([lambda: actions.do_submit_approval(rw.release, actor=legal, envelope=envelope) for _ in range(2)])
     stored = [result for result in results if isinstance(result, Approval)]
-    refused = [result for result in results if isinstance(result, actions.GovernanceRefusal)]
+    refused = [result for result in results if isinstance(result, Refusal)]
     assert len(stored) == 1, results
     assert [refusal.reason for refusal in refused] == ["duplicate"]
     assert Approval.objects.count() == 1

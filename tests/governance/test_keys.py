@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from assay_trust import keys as trust_keys
 from core.choices import AuditEventType
 from core.models import AuditEvent
+from core.refusals import Refusal
 from governance import actions, keywrap
 from governance.models import SigningKey
 from tests.api_cases import World
@@ -52,9 +53,7 @@ def test_a_public_key_is_registered_in_pem_or_openssh_form_with_one_fingerprint(
     assert (event.after or {})["fingerprint"] == key.fingerprint
     # The same key again, in OpenSSH form, by anyone: refused as already registered
     ssh_line = trust_keys.public_key_openssh(private.public_key()) + " rita@laptop"
-    with pytest.raises(
-        actions.GovernanceRefusal, match=r"^The key sha256:[0-9a-f]{64} is already registered\.$"
-    ) as raised:
+    with pytest.raises(Refusal, match=r"^The key sha256:[0-9a-f]{64} is already registered\.$") as raised:
         actions.do_register_signing_key(actor=cast.engineer_a, public_key=ssh_line)
     assert raised.value.reason == "duplicate_key"
     assert refused_events()[0].metadata["reason"] == "duplicate_key"
@@ -98,9 +97,7 @@ def _wrong_keys() -> dict[str, tuple[str, str]]:
 @pytest.mark.parametrize("case", list(_wrong_keys()))
 def test_malformed_wrong_length_and_non_ed25519_keys_are_refused_precisely(cast: Any, case: str) -> None:
     value, expected = _wrong_keys()[case]
-    with pytest.raises(
-        actions.GovernanceRefusal, match="^Not accepted as an Ed25519 public key: .*" + re.escape(expected)
-    ) as raised:
+    with pytest.raises(Refusal, match="^Not accepted as an Ed25519 public key: .*" + re.escape(expected)) as raised:
         actions.do_register_signing_key(actor=cast.reviewers["legal"], public_key=value)
     assert raised.value.status == 400
     assert raised.value.reason == "malformed_key"

@@ -600,7 +600,7 @@ def test_the_release_page_shows_what_changed_since_the_last_approved_release(
     paths = [change["path"] for change in page.context["changes"]]
     assert "model.limitations" in paths  # (and the policy: these releases go to other environments)
     # AND the unsigned requests in between are not judged (each judgement would rebuild a manifest): one query
-    from governance.manifest import last_approved_release
+    from governance.evaluation import last_approved_release
 
     with CaptureQueriesContext(connection) as queries:
         assert last_approved_release(latest) == rw.release

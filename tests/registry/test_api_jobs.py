@@ -130,6 +130,27 @@ def test_one_job_per_idempotency_key(world: World) -> None:
     assert Job.objects.filter(kind="registry.materialize_features").count() == 1
 
 
+def test_the_answer_follows_whether_the_action_created_the_job(world: World, monkeypatch: Any) -> None:
+    # GIVEN a request whose key another request (the same user's retry, say) uses at the same moment, and wins
+    objects = _view(world)
+    url = f"/api/v1/feature-views/{objects['view'].pk}/materialize/"
+    data = {"dataset_version": objects["version"].pk, "idempotency_key": "nightly-2024-06-02"}
+    request = actions.do_request_materialization
+    winners = []
+
+    def concurrent(view: Any, **arguments: Any) -> tuple[Job, bool]:
+        winners.append(request(view, **arguments))  # the other request commits its job first
+        return request(view, **arguments)
+
+    monkeypatch.setattr(actions, "do_request_materialization", concurrent)
+    # WHEN this one is answered
+    response = post(world, url, data)
+    # THEN it returns the winner's job as an earlier request's (200), as the action says, not as a new one (202)
+    assert response.status_code == 200, response.content
+    assert [(str(job.public_id), created) for job, created in winners] == [(response.json()["id"], True)]
+    assert Job.objects.filter(kind="registry.materialize_features").count() == 1
+
+
 @pytest.mark.parametrize(
     ("change", "field", "says"),
     [

@@ -11,6 +11,7 @@ from django.db import DatabaseError, transaction
 
 from core.choices import AuditEventType
 from core.models import AuditEvent
+from core.refusals import Refusal
 from registry import actions
 from registry.models import DatasetVersion
 from tests.registry.factories import SCHEMA, fingerprint, make_dataset, make_dataset_version
@@ -58,13 +59,17 @@ def test_a_breaking_change_needs_the_flag_and_is_recorded(cast):
     make_dataset_version(dataset, cast.engineer_a)
     # WHEN version 2 drops it without the flag
     with pytest.raises(
-        ValidationError,
+        Refusal,
         match=r"breaking schema change \(set the breaking-change flag to register it anyway\): churned: dropped",
     ) as refused:
         make_dataset_version(dataset, cast.engineer_a, schema=without("churned"))
-    # THEN it is refused, naming the column, and nothing is stored
-    assert "churned" in refused.value.message_dict["schema"][0]
+    # THEN it is refused on the schema, naming the column, nothing is stored, and the action recorded the refusal
+    assert refused.value.field == "schema"
+    assert "churned" in refused.value.message
     assert dataset.versions.count() == 1
+    event = AuditEvent.objects.get(event_type=AuditEventType.DATASET_VERSION_REFUSED)
+    assert (event.actor_id, event.target_id) == (cast.engineer_a.pk, str(dataset.pk))
+    assert event.metadata["reason"] == "breaking_schema_change"
     # WHEN the engineer says they mean it
     version = make_dataset_version(dataset, cast.engineer_a, schema=without("churned"), allow_breaking_change=True)
     # THEN it is registered and marked as breaking

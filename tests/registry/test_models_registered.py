@@ -15,7 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
 
 from core.choices import AuditEventType
-from core.models import AuditEvent
+from core.models import AuditEvent, Job
+from core.refusals import Refusal
 from registry import actions, artifacts
 from registry.models import ModelVersion, ModelVersionTransition
 from registry.models.registered_models import RegisteredModelTag
@@ -82,18 +83,35 @@ def test_versions_are_numbered_and_identical_content_is_stored_once(cast, models
 )
 def test_files_that_are_not_onnx_are_refused_and_nothing_is_kept(cast, models, artifact_root, fixture, code):
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(actions.RegistryRefusal, match=re.escape(f"({code})")) as refused:
+    with pytest.raises(Refusal, match=re.escape(f"({code})")) as refused:
         make_model_version(model, cast.engineer_a, getattr(models, fixture))
-    assert f"({code})" in refused.value.message_dict["file"][0]
+    assert refused.value.field == "file"
+    assert f"({code})" in refused.value.message
     assert refused.value.metadata["reason"] == code
     assert not ModelVersion.objects.exists()
     assert stored_files(artifact_root) == []
 
 
+def test_a_version_a_training_job_registers_that_fails_validation_leaves_a_refusal_event(cast, models, artifact_root):
+    # GIVEN a training job of team A's model (the worker calls the action itself: no API view is in between)
+    model = make_model(cast.team_a, cast.engineer_a)
+    job = Job.objects.create(kind="registry.train_model", team=cast.team_a, requested_by=cast.engineer_a)
+    # WHEN the file it produced is not a model
+    with pytest.raises(Refusal, match=r"^The file is not an ONNX model .*\(not_onnx\)$") as refused:
+        make_model_version(model, cast.engineer_a, models.random, filename="gbt.onnx", job=job)
+    # THEN nothing is registered, and the action itself recorded the refusal (after its own work rolled back)
+    assert refused.value.recorded
+    assert not ModelVersion.objects.exists()
+    event = AuditEvent.objects.get(event_type=AuditEventType.MODEL_VERSION_REFUSED)
+    assert (event.actor_id, event.target_id, event.team_id) == (cast.engineer_a.pk, str(model.pk), cast.team_a.pk)
+    assert event.metadata["reason"] == "not_onnx"
+    assert event.metadata["filename"] == "gbt.onnx"
+
+
 def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(cast, models, artifact_root, settings):
     settings.MAX_ARTIFACT_BYTES = 100
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(actions.RegistryRefusal, match=r"The upload is larger than the limit of 100 bytes\.") as refused:
+    with pytest.raises(Refusal, match=r"The upload is larger than the limit of 100 bytes\.") as refused:
         make_model_version(model, cast.engineer_a, models.logistic)
     assert refused.value.metadata["reason"] == "too_large"
     assert stored_files(artifact_root) == []

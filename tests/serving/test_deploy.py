@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.choices import AuditEventType, BoardRole
+from core.idempotency import IDEMPOTENCY_KEY_HELP
 from core.models import AuditEvent
 from governance import actions as governance
 from governance.models import GateEvaluation
@@ -125,15 +126,13 @@ def test_an_idempotency_key_used_for_another_release_is_a_conflict(rw, tmp_path:
     assert Deployment.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    ("key", "message"),
-    [("x" * 129, "At most 128 characters."), ("line\nbreak", "Only printable characters."), (42, "Must be a string.")],
-)
-def test_a_malformed_idempotency_key_is_refused(rw, key, message):
+# The one rule of core.idempotency, as for jobs: spaces and other punctuation are refused too.
+@pytest.mark.parametrize("key", ["x" * 129, "line\nbreak", 42, "has spaces", "ci/run"])
+def test_a_malformed_idempotency_key_is_refused(rw, key):
     approve(rw)
-    with pytest.raises(ValidationError, match=re.escape(message)) as error:
+    with pytest.raises(ValidationError, match=re.escape(IDEMPOTENCY_KEY_HELP)) as error:
         do_deploy(rw.release, actor=rw.cast.engineer_a, idempotency_key=key)
-    assert error.value.message_dict == {"idempotency_key": [message]}
+    assert error.value.message_dict == {"idempotency_key": [IDEMPOTENCY_KEY_HELP]}
     assert Deployment.objects.count() == 0
 
 

@@ -87,7 +87,7 @@ def test_a_materialization_runs_on_the_standalone_cluster_named_by_spark_master(
     )
     view, events_version, labels_version = _inputs(cast)
     # WHEN a materialization is requested
-    job = actions.do_request_materialization(
+    job, _ = actions.do_request_materialization(
         view, actor=cast.engineer_a, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
     )
     # (The job's SparkSession starts meanwhile; Spark holds its tasks until the cluster's worker offers cores.)

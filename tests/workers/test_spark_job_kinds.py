@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -54,7 +53,7 @@ def test_materialize_then_train_registers_once_each(
     monkeypatch.setattr(registered_models, "validate_onnx", validate_outside_a_transaction)
     view, events_version, labels_version = _inputs(cast)
     engineer = cast.engineer_a
-    job = actions.do_request_materialization(
+    job, _ = actions.do_request_materialization(
         view, actor=engineer, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
     )
     job = run(job)
@@ -71,7 +70,7 @@ def test_materialize_then_train_registers_once_each(
     assert FeatureSetVersion.objects.filter(feature_view=view).count() == 1
 
     model = make_model(cast.team_a, engineer)
-    training = actions.do_request_training(
+    training, _ = actions.do_request_training(
         model,
         actor=engineer,
         feature_set_version=feature_set.pk,
@@ -125,7 +124,7 @@ def test_data_of_another_format_fails_the_job_and_leaves_nothing(
 ) -> None:
     view, events_version, _ = _inputs(cast)
     (lake / "events" / "part-0.parquet").write_text("customer_id,event_time\n1,2024-01-01\n")
-    job = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk))
+    job = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk)[0])
     assert job.status == JobStatus.FAILED
     assert job.error == (
         "Events v1: part-0.parquet is not a Parquet file (it looks like a CSV file); the version declares "
@@ -140,7 +139,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     transactional_db: None, cast: Any, lake: Path, spark: Any
 ) -> None:
     view, events_version, _ = _inputs(cast)
-    first = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk))
+    first = run(actions.do_request_materialization(view, actor=cast.engineer_a, dataset_version=events_version.pk)[0])
     assert first.status == JobStatus.SUCCEEDED, first.error
     events_version.refresh_from_db()
     assert len(events_version.files_digest) == 64
@@ -158,7 +157,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     assert f"/jobs/{first.public_id}/" in page
 
     # The same files read again: the pin holds and a second feature set is made.
-    again = actions.do_request_materialization(
+    again, _ = actions.do_request_materialization(
         view, actor=cast.engineer_a, dataset_version=events_version.pk, idempotency_key="again"
     )
     assert run(again).status == JobStatus.SUCCEEDED
@@ -169,7 +168,7 @@ def test_the_first_read_pins_the_files_and_a_later_change_fails_the_job(
     changed = run(
         actions.do_request_materialization(
             view, actor=cast.engineer_a, dataset_version=events_version.pk, idempotency_key="changed"
-        )
+        )[0]
     )
     assert changed.status == JobStatus.FAILED
     assert f"the files at lake://events changed after job {first.public_id} first read them" in changed.error
@@ -191,7 +190,7 @@ def test_training_refuses_a_feature_set_whose_files_changed(
     job = run(
         actions.do_request_materialization(
             view, actor=cast.engineer_a, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
-        )
+        )[0]
     )
     feature_set = FeatureSetVersion.objects.get(job=job)
     folder = Path(settings.ARTIFACT_ROOT) / feature_set.storage_location
@@ -207,7 +206,7 @@ def test_training_refuses_a_feature_set_whose_files_changed(
             feature_set_version=feature_set.pk,
             label="churned",
             algorithm="logistic_regression",
-        )
+        )[0]
     )
     assert training.status == JobStatus.FAILED
     assert training.error.startswith(f"The data of {feature_set} changed after it was registered")
@@ -217,7 +216,6 @@ def test_training_refuses_a_feature_set_whose_files_changed(
     assert event.target_id == str(feature_set.pk)
 
 
-@pytest.mark.xfail(strict=False, reason="needs h-writepath: do_register_model_version records its own refusal")
 def test_a_trained_model_that_fails_validation_fails_the_job_and_leaves_a_refusal(
     transactional_db: None, cast: Any, lake: Path, spark: Any, monkeypatch: Any
 ) -> None:
@@ -228,7 +226,7 @@ def test_a_trained_model_that_fails_validation_fails_the_job_and_leaves_a_refusa
     materialized = run(
         actions.do_request_materialization(
             view, actor=cast.engineer_a, dataset_version=events_version.pk, spine_dataset_version=labels_version.pk
-        )
+        )[0]
     )
     feature_set = FeatureSetVersion.objects.get(job=materialized)
 
@@ -256,7 +254,7 @@ def test_a_trained_model_that_fails_validation_fails_the_job_and_leaves_a_refusa
     training = run(
         actions.do_request_training(
             model, actor=cast.engineer_a, feature_set_version=feature_set.pk, label="churned", algorithm="gbt"
-        )
+        )[0]
     )
     assert training.status == JobStatus.FAILED
     assert training.error.startswith("The trained model was not registered: "), training.error

@@ -256,9 +256,8 @@ class Command(BaseCommand):
         mine = Job.objects.filter(requested_by=kwargs["actor"], idempotency_key__startswith=idempotency_key)
         ended = mine.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELLED)).count()
         key = f"{idempotency_key}.{ended + 1}" if ended else idempotency_key
-        before = mine.filter(idempotency_key=key).exists()
-        job: Job = request(target, idempotency_key=key, **kwargs)
-        self.created += not before
+        job, created = request(target, idempotency_key=key, **kwargs)
+        self.created += created
         return job
 
     def _run(self, job: Job) -> Job:

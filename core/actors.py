@@ -1,0 +1,16 @@
+"""Who acts. Every action takes the acting ``User`` as its keyword-only ``actor``; a view hands over its request's
+user through ``acting_user``, which turns what Django types as "a user or AnonymousUser" into the user the
+view's own authentication already required."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.core.exceptions import PermissionDenied
+
+
+def acting_user(user: AbstractBaseUser | AnonymousUser) -> User:
+    """``user`` as the actor of an action; PermissionDenied for anyone not signed in (views require a signed-in
+    user before they get here, so this only makes that requirement visible to the type checker)."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return user
