@@ -272,6 +272,7 @@ class RegistryEditForm(forms.Form):
                 current = instance.owner.get_username() if instance.owner_id else ""
                 usernames = sorted({*members, *([current] if current else [])})
                 self.fields[name] = forms.ChoiceField(
+                    label="Owner",
                     choices=[(username, username) for username in usernames],
                     help_text="A member of the team, who answers for it.",
                 )
@@ -298,6 +299,8 @@ class RegistryEditForm(forms.Form):
             else:
                 field = plain[name]
                 field.label = label
+                if isinstance(field.widget, forms.Textarea):
+                    field.widget.attrs["rows"] = 4
                 self.fields[name] = field
         self.initial = self.current()
 
