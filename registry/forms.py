@@ -249,6 +249,9 @@ class RegistryEditForm(forms.Form):
 
     ``owner`` offers the team's members (and the current owner); ``use_case`` the team's use cases the user may see
     (and the current one); list fields are typed as text; the rest are the model's own form fields.
+
+    The hidden ``rendered`` field carries the values the form was shown with: a field counts as changed when the
+    user changed it on the page, so that a field someone else changed meanwhile is not written back.
     """
 
     def __init__(
@@ -302,12 +305,14 @@ class RegistryEditForm(forms.Form):
                 if isinstance(field.widget, forms.Textarea):
                     field.widget.attrs["rows"] = 4
                 self.fields[name] = field
-        self.initial = self.current()
+        self.fields["rendered"] = forms.CharField(required=False, widget=forms.HiddenInput)
+        current = self.current()
+        self.initial = {**current, "rendered": json.dumps(current, sort_keys=True)}
 
     def current(self) -> dict[str, Any]:
-        """The object's values as this form's fields clean them: what a field must differ from to be sent."""
+        """The object's values as this form's fields clean them."""
         values: dict[str, Any] = {}
-        for name in self.fields:
+        for name in EDITABLE_FIELDS[type(self.instance)]:
             if name == "owner":
                 values[name] = self.instance.owner.get_username() if self.instance.owner_id else ""
             elif name == "use_case":
@@ -326,8 +331,14 @@ class RegistryEditForm(forms.Form):
     def changes(self) -> dict[str, Any]:
         """The keyword arguments of the update action: the fields whose value differs from the object's, with the
         owner as a user and the use case as a use case, as the API's serializer hands them over."""
-        current = self.current()
-        changes = {name: value for name, value in self.cleaned_data.items() if value != current.get(name)}
+        shown = self.current()
+        try:
+            rendered = json.loads(self.cleaned_data.get("rendered") or "")
+        except ValueError:
+            rendered = None
+        if isinstance(rendered, dict):
+            shown = {name: rendered.get(name, value) for name, value in shown.items()}
+        changes = {name: self.cleaned_data[name] for name in shown if self.cleaned_data.get(name) != shown[name]}
         if "owner" in changes:
             changes["owner"] = (
                 get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: changes["owner"]}).first()

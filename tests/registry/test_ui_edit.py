@@ -231,4 +231,20 @@ def test_the_edit_forms_cover_the_actions_editable_fields(cast: Any, objects: An
     for model_class in (Dataset, RegisteredModel, UseCase):
         obj = next(o for o in objects.values() if isinstance(o, model_class))
         form = RegistryEditForm(instance=obj, members=[])
-        assert tuple(form.fields) == EDITABLE_FIELDS[model_class]
+        assert tuple(name for name in form.fields if name != "rendered") == EDITABLE_FIELDS[model_class]
+
+
+def test_a_field_changed_by_someone_else_meanwhile_is_not_written_back(cast: Any, objects: Any) -> None:
+    from registry import actions
+
+    model = objects["model"]
+    shown = form_data(model, description="Scores churn risk monthly.")  # the page as erin opened it, then edited
+    actions.do_update_model(model, actor=cast.admin_a, on_call="#new-oncall")  # meanwhile, through the API
+    response = client_for(cast.engineer_a).post(edit_url("model", model), shown)
+    assert response.status_code == 302
+    model = reload(model)
+    assert (model.description, model.on_call) == ("Scores churn risk monthly.", "#new-oncall")
+    assert [event.after for event in events("model")] == [
+        {"on_call": "#new-oncall"},
+        {"description": "Scores churn risk monthly."},
+    ]
