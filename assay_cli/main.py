@@ -471,7 +471,8 @@ def _warn_differences(kind: str, existing: dict[str, Any], wanted: dict[str, Any
             continue
         print(
             f"assay: note: the existing {kind} has {key}={existing.get(key)!r}, not {value!r}; "
-            f"it was reused unchanged (change it with PATCH /api/v1/{kind}s/{existing.get('id')}/).",
+            f"it was reused unchanged (change it with Edit on its page in the web UI, /{kind}s/{existing.get('id')}/, "
+            f"or with PATCH /api/v1/{kind}s/{existing.get('id')}/).",
             file=sys.stderr,
         )
 

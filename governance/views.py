@@ -30,6 +30,7 @@ from core.querysets import CHANGE
 from core.refusals import Refusal
 from core.ui import apply_validation_error, is_filtered, list_page, paginate, query_without_page, visible_teams
 from governance import actions
+from governance.actions.keys import NOT_BOARD_MEMBER, holds_board_role, require_board_member
 from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
 from governance.evaluation import ReleaseState, changes_since_last_approved, release_state
 from governance.forms import CreateWebKeyForm, RevokeKeyForm, SignReleaseForm
@@ -268,6 +269,7 @@ def _render_keys(
     create_form: CreateWebKeyForm | None = None,
     revoke_form: RevokeKeyForm | None = None,
     revoke_key: int | None = None,
+    refusal: str = "",
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
@@ -291,6 +293,10 @@ def _render_keys(
         "manages_others": user.is_superuser
         or Membership.objects.filter(user_id=user.pk or 0, role=Role.COMPLIANCE_OFFICER).exists(),
         "create_form": create_form or CreateWebKeyForm(),
+        # Only board members hold signing keys (governance.actions.keys): the form is for them alone.
+        "may_hold_keys": holds_board_role(user),
+        "not_board_member": NOT_BOARD_MEMBER,
+        "refusal": refusal,
         "revoke_form": revoke_form,
         "revoke_key": revoke_key,
     }
@@ -303,6 +309,12 @@ def key_list(request: HttpRequest) -> HttpResponseBase:
         return _render_keys(request)
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    try:
+        require_board_member(
+            acting_user(request.user)
+        )  # the action's rule, refused (and recorded) before the form is read
+    except Refusal as refusal:
+        return _render_keys(request, refusal=refusal.message, status=refusal.status)
     form = CreateWebKeyForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data

@@ -83,6 +83,8 @@ class ApiCase:
     ``setup(world)`` makes the objects the request needs (stored in ``world.objects`` by the returned names).
     ``event`` is the audit event type a successful (2xx) write must leave, attributed to the persona.
     ``counted`` are models whose row counts must not change when the request is refused.
+    ``refusal_event``, when set, is the audit event a 403 must leave (an action that records its refusals), and the
+    only thing it may write.
     ``listed(world)``, for list requests, names the object (a string found in the body) whose presence is
     checked: it must be in the list for ``visible_to`` and absent for everyone else who gets a 200.
     """
@@ -98,6 +100,7 @@ class ApiCase:
     counted: tuple[type[models.Model], ...] = ()
     listed: Callable[[World], str] | None = None
     visible_to: Iterable[str] = ()
+    refusal_event: str | None = None
 
     def expected(self, persona: str) -> int:
         if persona == ANONYMOUS:
@@ -160,8 +163,12 @@ def run_case(case: ApiCase, persona: str, world: World) -> Any:
         assert_error_shape(response)
         if expected == 401:
             assert_challenge(response)
+        if case.refusal_event is not None and expected == 403:
+            assert [event.event_type for event in new_events] == [case.refusal_event], new_events
+            before["audit"] += 1
         assert counts(case.counted) == before, f"{case.name} as {persona} was refused but wrote something"
-        assert new_events == [], f"{case.name} as {persona} was refused but wrote {new_events}"
+        recorded = [event for event in new_events if case.refusal_event is None or expected != 403]
+        assert recorded == [], f"{case.name} as {persona} was refused but wrote {new_events}"
     elif case.method.lower() in ("post", "put", "patch", "delete") and case.event is not None:
         user = world.user(persona)
         matching = [event for event in new_events if event.event_type == case.event]

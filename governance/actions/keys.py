@@ -4,6 +4,10 @@ and revoking either.
 A private key never reaches the server from a client: a request that carries one is refused before anything else
 (``refuse_private_keys``), and neither the refusal's audit event nor any log line repeats it. Keys are never
 deleted, so that old envelopes can still be checked; a revoked key stops counting from its revocation.
+
+Only board members hold signing keys (``holds_board_role``): a signing key exists to sign release approvals, which
+only people sitting in a board role give. Anyone else (an auditor, a compliance officer on no board, an engineer, a
+platform administrator on no board) is refused with a 403 and a ``signing_key.refused`` event.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -19,12 +23,18 @@ from django.utils import timezone
 from assay_trust import keys as trust_keys
 from assay_trust.errors import KeyFormatError
 from core.audit import record_event
-from core.choices import AuditEventType
+from core.choices import AuditEventType, Role
+from core.models import Membership
 from core.refusals import Refusal, do_record_refusal
 from governance import keywrap
 from governance.actions.rules import private_key_refusal
 from governance.choices import KeyKind
-from governance.models import SigningKey
+from governance.models import BoardMember, SigningKey
+
+NOT_BOARD_MEMBER = (
+    "Only board members hold signing keys: you hold no board role (a reviewer's board role in a team, or a seat on a "
+    "review board). A compliance officer or an administrator of your team can give you one."
+)
 
 
 def refuse_private_keys(
@@ -54,6 +64,30 @@ def _require_person(actor: User) -> None:
         raise PermissionDenied("Service accounts do not sign approvals; people register signing keys.")
 
 
+def holds_board_role(user: User | AnonymousUser) -> bool:
+    """Whether ``user`` is a board member, who may hold signing keys: an active person with a reviewer membership
+    in a board role (the pool boards seat from) or a seat on a review board (``BoardMember``, what signing asks)."""
+    if not user.is_authenticated or not user.is_active or hasattr(user, "service_account"):
+        return False
+    reviewer = Membership.objects.filter(user_id=user.pk, role=Role.REVIEWER).exclude(board_role="")
+    return reviewer.exists() or BoardMember.objects.filter(user_id=user.pk).exists()
+
+
+def require_board_member(actor: User) -> None:
+    """Refuse (403, recorded) a signing key to anyone who is not a board member; call it outside a transaction, so
+    that the refusal's event stays."""
+    if not holds_board_role(actor):
+        refusal = Refusal(
+            "not_board_member",
+            NOT_BOARD_MEMBER,
+            event_type=AuditEventType.SIGNING_KEY_REFUSED,
+            status=403,
+            metadata={"reason": "not_board_member"},
+        )
+        do_record_refusal(refusal, actor=actor)
+        raise refusal
+
+
 def do_register_signing_key(*, actor: User, public_key: Any, name: str = "") -> SigningKey:
     """Register the public half of a key pair the reviewer keeps (PEM SubjectPublicKeyInfo or an ``ssh-ed25519``
     line). Refuses private key material, anything not an Ed25519 public key, and a key already registered, each
@@ -61,6 +95,7 @@ def do_register_signing_key(*, actor: User, public_key: Any, name: str = "") -> 
     _require_person(actor)
     refuse_private_keys(public_key, actor=actor, where="public_key")
     refuse_private_keys(name, actor=actor, where="name")
+    require_board_member(actor)
     try:
         parsed = trust_keys.load_public_key(public_key)
     except KeyFormatError as error:
@@ -108,11 +143,16 @@ def check_passphrase(passphrase: Any, field: str = "passphrase") -> str:
         raise ValidationError({field: f"{str(error)[:1].upper()}{str(error)[1:]}."}) from None
 
 
-@transaction.atomic
 def do_create_web_signing_key(*, actor: User, passphrase: Any, name: str = "") -> SigningKey:
     """Make a key pair on the server for signing in the web UI; its private half is stored sealed under a key
     derived from ``passphrase`` (governance.keywrap) and is opened only for one signing request."""
     _require_person(actor)
+    require_board_member(actor)
+    return _create_web_signing_key(actor=actor, passphrase=passphrase, name=name)
+
+
+@transaction.atomic
+def _create_web_signing_key(*, actor: User, passphrase: Any, name: str) -> SigningKey:
     passphrase = check_passphrase(passphrase)
     live = SigningKey.objects.filter(owner=actor, kind=KeyKind.SERVER, revoked_at__isnull=True).first()
     if live is not None:

@@ -9,14 +9,19 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
+from core.actors import acting_user
 from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
+from registry import actions
 from registry.choices import Classification
 from registry.filtersets import DatasetFilterSet
+from registry.forms import RegistryEditForm
 from registry.models import Dataset, DatasetVersion, ModelVersion
 from registry.presentation import PRIVACY_FLAGS
 from registry.views import shared
+from registry.views.editing import edit_page, may_edit, require_editor, team_members
 from registry.views.shared import as_text, audit_trail
 
 CHANGE_KIND_LABELS = {
@@ -133,6 +138,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schema_rows": latest_rows,
         "summary": _schema_summary(latest_rows),
         "evolution": _evolution(latest) if latest else None,
+        "may_edit": may_edit(request.user, dataset.team),
         "trail": audit_trail(
             request,
             dataset.team,
@@ -178,3 +184,24 @@ def dataset_version_detail(request: HttpRequest, pk: int, number: int) -> HttpRe
         ),
     }
     return render(request, "registry/dataset_version_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dataset's metadata, as PATCH /api/v1/datasets/{id}/ changes it (registry.actions.do_update_dataset)."""
+    dataset = _visible_dataset(request, pk)
+    require_editor(request.user, dataset.team, "datasets")
+    form = RegistryEditForm(
+        request.POST if request.method == "POST" else None, instance=dataset, members=team_members(dataset.team)
+    )
+    return edit_page(
+        request,
+        form,
+        lambda **changes: actions.do_update_dataset(dataset, actor=acting_user(request.user), **changes),
+        kind="dataset",
+        list_url=reverse("registry-dataset-list"),
+        detail_url=reverse("registry-dataset-detail", args=[dataset.pk]),
+        section="datasets",
+        api_path=f"/api/v1/datasets/{dataset.pk}/",
+    )

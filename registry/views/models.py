@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.actors import acting_user
 from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
@@ -17,7 +18,7 @@ from registry import actions
 from registry.actions.jobs import TRAIN_KIND
 from registry.choices import VersionStatus
 from registry.filtersets import RegisteredModelFilterSet
-from registry.forms import TrainForm
+from registry.forms import RegistryEditForm, TrainForm
 from registry.models import (
     DatasetVersion,
     FeatureSetVersion,
@@ -28,6 +29,7 @@ from registry.models import (
 )
 from registry.presentation import contract_rows, flat_metrics
 from registry.views import shared
+from registry.views.editing import edit_page, may_edit, require_editor, team_members
 from registry.views.shared import as_text, audit_trail, can_see, may_start_jobs, start_job
 
 CHOICE_LIMIT = 200
@@ -144,6 +146,7 @@ def _render_model(
         "model": model,
         "use_case": use_case,
         "train_form": form,
+        "may_edit": may_edit(request.user, model.team),
         "page": page,
         "query": query_without_page(request),
         "version_rows": [{"version": v, "metrics": flat_metrics(v.metrics)[:4]} for v in page.object_list],
@@ -212,3 +215,28 @@ def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResp
         ),
     }
     return render(request, "registry/model_version_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The model's metadata, as PATCH /api/v1/models/{id}/ changes it (registry.actions.do_update_model)."""
+    model = _visible_model(request, pk)
+    require_editor(request.user, model.team, "models")
+    use_cases = UseCase.objects.restrict(request.user).filter(team=model.team).order_by("name")[:CHOICE_LIMIT]
+    form = RegistryEditForm(
+        request.POST if request.method == "POST" else None,
+        instance=model,
+        members=team_members(model.team),
+        use_cases=[(use_case.pk, use_case.name) for use_case in use_cases],
+    )
+    return edit_page(
+        request,
+        form,
+        lambda **changes: actions.do_update_model(model, actor=acting_user(request.user), **changes),
+        kind="model",
+        list_url=reverse("registry-model-list"),
+        detail_url=reverse("registry-model-detail", args=[model.pk]),
+        section="models",
+        api_path=f"/api/v1/models/{model.pk}/",
+    )

@@ -10,14 +10,19 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Max, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
+from core.actors import acting_user
 from core.ui import filter_with, list_page, visible_teams
+from registry import actions
 from registry.choices import RiskTier, VersionStatus
 from registry.filtersets import UseCaseFilterSet
+from registry.forms import RegistryEditForm
 from registry.models import KpiObservation, ModelVersion, RegisteredModel, UseCase
 from registry.presentation import number_text
 from registry.views import shared
+from registry.views.editing import edit_page, may_edit, require_editor, team_members
 from registry.views.shared import as_text, audit_trail
 
 
@@ -166,6 +171,7 @@ def use_case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "use_case": use_case,
         "kpis": kpis,
         "models": models,
+        "may_edit": may_edit(request.user, use_case.team),
         "trail": audit_trail(
             request,
             use_case.team,
@@ -177,3 +183,24 @@ def use_case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
     }
     return render(request, "registry/use_case_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def use_case_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The use case's metadata, as PATCH /api/v1/use-cases/{id}/ changes it (registry.actions.do_update_use_case)."""
+    use_case = get_object_or_404(UseCase.objects.restrict(request.user).select_related("team", "owner"), pk=pk)
+    require_editor(request.user, use_case.team, "use cases")
+    form = RegistryEditForm(
+        request.POST if request.method == "POST" else None, instance=use_case, members=team_members(use_case.team)
+    )
+    return edit_page(
+        request,
+        form,
+        lambda **changes: actions.do_update_use_case(use_case, actor=acting_user(request.user), **changes),
+        kind="use case",
+        list_url=reverse("registry-use-case-list"),
+        detail_url=reverse("registry-use-case-detail", args=[use_case.pk]),
+        section="use_cases",
+        api_path=f"/api/v1/use-cases/{use_case.pk}/",
+    )

@@ -255,8 +255,10 @@ CASES = [
         "post",
         lambda w: "/api/v1/signing-keys/",
         data=lambda w: _new_public_key(w),
-        statuses=only(201, tuple(p for p in PERSONAS if p != "anonymous")),
+        # Only board members hold signing keys: the reviewers, each in a board role; the rest a 403.
+        statuses=only(201, REVIEWERS),
         event=AuditEventType.SIGNING_KEY_REGISTERED,
+        refusal_event=AuditEventType.SIGNING_KEY_REFUSED,
         counted=(SigningKey,),
     ),
     ApiCase(

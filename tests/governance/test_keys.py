@@ -51,10 +51,10 @@ def test_a_public_key_is_registered_in_pem_or_openssh_form_with_one_fingerprint(
     assert key.sealed_private_key == ""
     event = AuditEvent.objects.get(event_type=AuditEventType.SIGNING_KEY_REGISTERED)
     assert (event.after or {})["fingerprint"] == key.fingerprint
-    # The same key again, in OpenSSH form, by anyone: refused as already registered
+    # The same key again, in OpenSSH form, by another board member: refused as already registered
     ssh_line = trust_keys.public_key_openssh(private.public_key()) + " rita@laptop"
     with pytest.raises(Refusal, match=r"^The key sha256:[0-9a-f]{64} is already registered\.$") as raised:
-        actions.do_register_signing_key(actor=cast.engineer_a, public_key=ssh_line)
+        actions.do_register_signing_key(actor=cast.reviewers["risk"], public_key=ssh_line)
     assert raised.value.reason == "duplicate_key"
     assert refused_events()[0].metadata["reason"] == "duplicate_key"
     # A fresh OpenSSH key registers
