@@ -61,6 +61,19 @@ def _checks() -> list[Any]:
 
 
 @pytest.fixture
+def hypothesis_home(tmp_path: Path) -> Iterator[Path]:
+    """Hypothesis keeps what it learns (examples, constants) in a folder: the test's own, not the working tree."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = tmp_path / "hypothesis"
+    set_hypothesis_home_dir(home)
+    try:
+        yield home
+    finally:
+        set_hypothesis_home_dir(None)
+
+
+@pytest.fixture
 def wsgi_app() -> Iterator[Any]:
     """Django's WSGI application, kept on the test's connection: a request's end closes the database connection
     otherwise (and with it the test's transaction), which Django's own test client prevents the same way."""
@@ -98,7 +111,7 @@ def fuzz(operation: Any, mode: Any, headers: dict[str, str], seen: set[int]) -> 
     run()
 
 
-def test_the_api_survives_schema_driven_fuzzing(demo: str, wsgi_app: Any) -> None:
+def test_the_api_survives_schema_driven_fuzzing(demo: str, wsgi_app: Any, hypothesis_home: Path) -> None:
     from schemathesis import GenerationMode
 
     headers = {"Authorization": f"Bearer {demo}"}

@@ -228,3 +228,32 @@ def test_dataset_locations_through_the_api(cast, api_as):
     body["location"] = "https://data.example.com/x"
     response = client.post("/api/v1/datasets/", body, format="json")
     assert response.status_code == 201, response.content
+
+
+# Columns named like a URL that no client writes: the job that produces the data sets them.
+WRITTEN_BY_JOBS = {("registry", "FeatureSetVersion", "storage_location")}
+
+
+def test_every_field_that_holds_a_url_is_checked_by_the_policy():
+    from django.apps import apps
+    from django.db import models
+
+    url_like = ("url", "uri", "location", "endpoint", "webhook", "href")
+    unchecked = []
+    for model in apps.get_models():
+        if model._meta.app_label not in {"core", "registry", "governance", "serving"}:
+            continue
+        for field in model._meta.get_fields():
+            if not isinstance(field, models.CharField | models.TextField):
+                continue
+            if not (isinstance(field, models.URLField) or any(word in field.name for word in url_like)):
+                continue
+            if (model._meta.app_label, model.__name__, field.name) in WRITTEN_BY_JOBS:
+                continue
+            checked = any(
+                validator is validate_location or getattr(validator, "__module__", "") == "core.urlpolicy"
+                for validator in field.validators
+            )
+            if not checked:
+                unchecked.append(f"{model.__name__}.{field.name}")
+    assert unchecked == []
