@@ -18,6 +18,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core.api.inputs import InputRefused
+from core.api.parsers import loads
+
 # The same alphabet as registry.actions.jobs and the API's serializers.
 IDEMPOTENCY_KEY = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 # registry.pipelines.training.ALGORITHMS, with words people read (importing it here would load numpy with the URLs).
@@ -162,7 +165,10 @@ class TrainForm(_JobRequestForm):
         if not text:
             return {}
         try:
-            value = json.loads(text)
+            # The API's rule for JSON a client sends (core.api.inputs): depth bounded before parsing, no NUL.
+            value = loads(text)
+        except InputRefused as refused:
+            raise ValidationError(refused.explained) from None
         except json.JSONDecodeError as error:
             raise ValidationError(f"Not JSON: {error.msg} (line {error.lineno}, column {error.colno}).") from None
         if not isinstance(value, dict):

@@ -23,7 +23,7 @@ class JSONField(serializers.JSONField):
                 return loads(text)
             check_json_value(data)
         except InputRefused as exc:
-            raise serializers.ValidationError(f"{exc.message} (at {exc.where})" if exc.where else exc.message) from None
+            raise serializers.ValidationError(exc.explained) from None
         except (TypeError, ValueError):
             self.fail("invalid")
         return super().to_internal_value(data)

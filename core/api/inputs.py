@@ -35,6 +35,11 @@ class InputRefused(ValueError):
         self.message = message
         self.where = where
 
+    @property
+    def explained(self) -> str:
+        """The message, with the place when there is one: ``... (at training_params.layers[2])``."""
+        return f"{self.message} (at {self.where})" if self.where else self.message
+
 
 def json_depth(text: str) -> int:
     """How deeply ``text`` nests arrays and objects, counted without parsing it (brackets inside strings skipped)."""

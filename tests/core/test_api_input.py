@@ -654,3 +654,20 @@ def test_web_pages_with_ids_beyond_64_bits_are_404(cast, client):
     client.force_login(cast.superuser)
     assert client.get(f"/models/{BEYOND_INT64}/").status_code == 404
     assert client.get(f"/models/?use_case={BEYOND_INT64}").status_code == 400  # the filter form says what is wrong
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ("[" * 1500 + "]" * 1500, "levels"),
+        ('{"maxIter": "\\u0000"}', "NUL"),
+        ('{"a": ' + "[" * 80 + "]" * 80 + "}", "levels"),
+    ],
+    ids=["deep", "nul", "nested"],
+)
+def test_the_train_forms_json_follows_the_same_rule(params, problem):
+    from registry.forms import TrainForm
+
+    form = TrainForm(data={"label": "y", "algorithm": "gbt", "params": params}, feature_set_versions=[])
+    assert not form.is_valid()
+    assert problem in " ".join(form.errors["params"])
