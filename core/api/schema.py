@@ -56,7 +56,7 @@ class AutoSchema(openapi.AutoSchema):
         return schema
 
 
-ERROR_COMPONENT = "Error"
+ERROR_COMPONENT = "ApiError"  # "Error" is taken: serving.api.serializers.GateRefusalSerializer.Error
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "The one error shape of the API: a code, a message, and for invalid input the fields at fault.",
@@ -95,6 +95,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     """drf-spectacular postprocessing hook: the Error component, and a response of that shape for each error status
     an operation does not document itself."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
+    if components.get(ERROR_COMPONENT, ERROR_SCHEMA) != ERROR_SCHEMA:
+        raise ValueError(f"A serializer's component is named {ERROR_COMPONENT}: rename one of them.")
     components[ERROR_COMPONENT] = ERROR_SCHEMA
     reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
     for path_item in result.get("paths", {}).values():
