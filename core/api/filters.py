@@ -15,7 +15,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters, serializers
 from rest_framework.request import Request
 
-from core.api.inputs import INT_MAX, INT_MIN, integer_out_of_range
+from core.api.inputs import INT_MAX, INT_MIN, InputRefused, check_datetime, integer_out_of_range
 
 
 class StrictOrderingFilter(filters.OrderingFilter):
@@ -86,12 +86,38 @@ class BoundedModelMultipleChoiceField(filter_fields.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
+class BoundedIsoDateTimeField(filter_fields.IsoDateTimeField):
+    """A date-time PostgreSQL and SQLite both hold: UTC offset within +-15:59, inside the calendar in UTC."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                check_datetime(parsed)
+            except InputRefused as refused:
+                raise ValidationError(refused.message, code="invalid") from None
+        return parsed
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                check_datetime(parsed)
+            except InputRefused as refused:
+                raise ValidationError(refused.message, code="invalid") from None
+        return parsed
+
+
 # DRF-free form fields of django-filter's filters -> the same, bounded.
 _BOUNDED_FIELDS: dict[type[Any], type[Any]] = {
     forms.DecimalField: BoundedDecimalField,
     forms.IntegerField: BoundedIntegerField,
     filter_fields.ModelChoiceField: BoundedModelChoiceField,
     filter_fields.ModelMultipleChoiceField: BoundedModelMultipleChoiceField,
+    filter_fields.IsoDateTimeField: BoundedIsoDateTimeField,
+    forms.DateTimeField: BoundedDateTimeField,
 }
 
 

@@ -4,6 +4,9 @@
   body nested thousands of levels deep never reaches the recursive parser (a RecursionError, a 500, before).
 - No JSON string, key or value, holds a NUL character: PostgreSQL cannot store one (a 500) and SQLite stores it for
   later readers to trip on (a version that could never be released).
+- Date-times a client filters by carry a UTC offset within +-15:59 (PostgreSQL refuses more: a 500) and stay
+  within the calendar when moved to UTC (9999-12-31T23:00-05:00 overflows Python's: a 500 on SQLite). Bodies need
+  no rule of ours: DRF's DateTimeField moves them to UTC and refuses an overflow.
 - Integers a client names (ids, counts, versions) lie in the signed 64-bit range every database column and SQLite
   itself can hold: ``INT_MIN`` to ``INT_MAX``. Beyond it SQLite raises OverflowError (a 500) before any query runs.
 
@@ -13,6 +16,7 @@ Every refusal is a 400 that names where the input broke the rule. The parser (co
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from itertools import accumulate
 from typing import Any
@@ -96,3 +100,19 @@ def integer_out_of_range(value: Any) -> bool:
 
 def out_of_range_message() -> str:
     return f"Must be an integer from {INT_MIN} to {INT_MAX}."
+
+
+MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
+
+
+def check_datetime(value: dt.datetime) -> dt.datetime:
+    """Refuses a date-time whose UTC offset lies beyond +-15:59 or which leaves the calendar when moved to UTC."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise InputRefused("The UTC offset must lie within -15:59 and +15:59.")
+    if offset is not None:
+        try:
+            value.astimezone(dt.UTC)
+        except OverflowError:
+            raise InputRefused("The date-time lies outside the years 1 to 9999 in UTC.") from None
+    return value

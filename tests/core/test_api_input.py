@@ -671,3 +671,28 @@ def test_the_train_forms_json_follows_the_same_rule(params, problem):
     form = TrainForm(data={"label": "y", "algorithm": "gbt", "params": params}, feature_set_versions=[])
     assert not form.is_valid()
     assert problem in " ".join(form.errors["params"])
+
+
+# Offsets beyond +-15:59 (PostgreSQL: DataError) and date-times that leave the calendar in UTC (SQLite: OverflowError).
+BAD_DATETIMES = [
+    "2135-01-02T12:55:34.1+21:40",
+    "2024-01-01T00:00:00-16:00",
+    "9999-12-31T23:00:00-05:00",
+    "0001-01-01T01:00:00+05:00",
+]
+
+
+@pytest.mark.parametrize("value", BAD_DATETIMES)
+@pytest.mark.parametrize("name", ["occurred_after", "occurred_before"])
+def test_date_time_filters_beyond_what_databases_hold_are_400_naming_the_filter(cast, api_as, name, value):
+    from urllib.parse import quote
+
+    response = api_as(cast.superuser).get(f"/api/v1/audit-events/?{name}={quote(value)}")
+    assert response.status_code == 400, response.content[:300]
+    assert list(fields_of(response)) == [name]
+
+
+def test_date_times_within_the_range_are_accepted(cast, api_as):
+    client = api_as(cast.superuser)
+    for value in ("2024-01-01T00:00:00%2B14:00", "2024-01-01T00:00:00-12:00", "9999-12-31T00:00:00%2B05:00"):
+        assert client.get(f"/api/v1/audit-events/?occurred_after={value}").status_code == 200
