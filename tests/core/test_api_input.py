@@ -670,7 +670,7 @@ def test_the_train_forms_json_follows_the_same_rule(params, problem):
 
     form = TrainForm(data={"label": "y", "algorithm": "gbt", "params": params}, feature_set_versions=[])
     assert not form.is_valid()
-    assert problem in " ".join(form.errors["params"])
+    assert problem in " ".join(str(error) for error in form.errors["params"])
 
 
 # Offsets beyond +-15:59 (PostgreSQL: DataError) and date-times that leave the calendar in UTC (SQLite: OverflowError).
