@@ -336,6 +336,8 @@ def _string_has_private_key(text: str, depth: int) -> bool:
             parsed = json.loads(stripped)
         except ValueError:
             parsed = None
+        except RecursionError:
+            return True  # nested deeper than the parser goes: deeper than any honest request, as in _contains
         if isinstance(parsed, dict | list) and _contains(parsed, depth + 1):
             return True
     for data in _decodings(text):

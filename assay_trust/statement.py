@@ -217,6 +217,9 @@ def parse_statement(payload: bytes) -> ApprovalStatement:
         value = json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise StatementError("payload: not UTF-8") from None
+    except RecursionError:
+        # 16 KiB of brackets nest 8,000 deep: the parser's recursion gives out first (a 500 at the API, before).
+        raise StatementError("payload: nested too deeply") from None
     except StatementError:
         raise
     except ValueError:

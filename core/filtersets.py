@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import django_filters
 
+from core.api.filters import FilterSet
 from core.choices import AuditEventType, JobStatus
 from core.models import AuditEvent, Job, Membership
 
 
-class AuditEventFilterSet(django_filters.FilterSet):
+class AuditEventFilterSet(FilterSet):
     event_type = django_filters.MultipleChoiceFilter(choices=AuditEventType.choices)
     actor = django_filters.CharFilter(field_name="actor_name")
     team = django_filters.CharFilter(field_name="team_slug")
@@ -24,7 +25,7 @@ class AuditEventFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class MembershipFilterSet(django_filters.FilterSet):
+class MembershipFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     user = django_filters.CharFilter(field_name="user__username")
 
@@ -33,7 +34,7 @@ class MembershipFilterSet(django_filters.FilterSet):
         fields = ["role", "board_role"]
 
 
-class JobFilterSet(django_filters.FilterSet):
+class JobFilterSet(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=JobStatus.choices)
     team = django_filters.CharFilter(field_name="team__slug")
 

@@ -5,6 +5,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 
+from core.api.filters import FilterSet
 from registry.choices import Classification, DecisionMode, RiskTier, StorageFormat, VersionStatus
 from registry.models import (
     Dataset,
@@ -31,7 +32,7 @@ def _name(queryset: QuerySet[Any], key_field: str, value: str) -> QuerySet[Any]:
     return queryset.filter(**{key_field: name_key(value.strip())})
 
 
-class UseCaseFilterSet(django_filters.FilterSet):
+class UseCaseFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices)
     decision_mode = django_filters.ChoiceFilter(choices=DecisionMode.choices)
@@ -43,7 +44,7 @@ class UseCaseFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class KpiObservationFilterSet(django_filters.FilterSet):
+class KpiObservationFilterSet(FilterSet):
     kpi = django_filters.CharFilter()
     observed_after = django_filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
     observed_before = django_filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="lt")
@@ -53,7 +54,7 @@ class KpiObservationFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class DatasetFilterSet(django_filters.FilterSet):
+class DatasetFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     classification = django_filters.MultipleChoiceFilter(choices=Classification.choices)
     storage_format = django_filters.ChoiceFilter(choices=StorageFormat.choices)
@@ -65,7 +66,7 @@ class DatasetFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class DatasetVersionFilterSet(django_filters.FilterSet):
+class DatasetVersionFilterSet(FilterSet):
     breaking_change = django_filters.BooleanFilter()
 
     class Meta:
@@ -73,7 +74,7 @@ class DatasetVersionFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class RegisteredModelFilterSet(django_filters.FilterSet):
+class RegisteredModelFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     owner = django_filters.CharFilter(field_name="owner__username")
     use_case = django_filters.NumberFilter(field_name="use_case_id")
@@ -94,7 +95,7 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
         return _name(queryset, "name_key", value)
 
 
-class ModelVersionFilterSet(django_filters.FilterSet):
+class ModelVersionFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="model__team__slug")
     model = django_filters.NumberFilter(field_name="model_id")
     status = django_filters.MultipleChoiceFilter(choices=VersionStatus.choices)
@@ -116,7 +117,7 @@ class ModelVersionFilterSet(django_filters.FilterSet):
         return _name(queryset, "model__name_key", value)
 
 
-class FeatureViewFilterSet(django_filters.FilterSet):
+class FeatureViewFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     entity = django_filters.CharFilter()
     source_dataset = django_filters.NumberFilter(field_name="source_dataset_id")

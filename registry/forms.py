@@ -21,6 +21,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 
+from core.api.inputs import InputRefused
+from core.api.parsers import loads
 from core.idempotency import IDEMPOTENCY_KEY_MAX, validate_idempotency_key
 from registry.editable import DATASET_FIELDS, MODEL_FIELDS, USE_CASE_FIELDS
 from registry.models import Dataset, RegisteredModel, UseCase
@@ -170,7 +172,10 @@ class TrainForm(_JobRequestForm):
         if not text:
             return {}
         try:
-            value = json.loads(text)
+            # The API's rule for JSON a client sends (core.api.inputs): depth bounded before parsing, no NUL.
+            value = loads(text)
+        except InputRefused as refused:
+            raise ValidationError(refused.explained) from None
         except json.JSONDecodeError as error:
             raise ValidationError(f"Not JSON: {error.msg} (line {error.lineno}, column {error.colno}).") from None
         if not isinstance(value, dict):

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import django_filters
 
+from core.api.filters import FilterSet
 from serving.models import Deployment
 
 
-class DeploymentFilterSet(django_filters.FilterSet):
+class DeploymentFilterSet(FilterSet):
     environment = django_filters.CharFilter(field_name="environment__slug", label="Environment slug")
     model = django_filters.NumberFilter(field_name="model_id", label="Registered model id")
     release = django_filters.NumberFilter(field_name="release_id", label="Release id")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.filters import StrictOrderingFilter
+from core.api.fields import harden
+from core.api.filters import FilterBackend, StrictOrderingFilter
 from core.models import Team
 from core.querysets import CHANGE, VIEW
 
@@ -21,7 +21,13 @@ class StrictSerializer(serializers.Serializer[Any]):
     """Refuses fields it does not declare, and writable input for read-only fields, instead of ignoring them.
 
     Silently dropping ``team`` or ``created_by`` from a request hides a client's mistake (and an attacker's probe).
+
+    Every writable field also follows the input rule of core.api.inputs (core.api.fields.harden): integers within
+    the 64-bit range, JSON bounded in depth and free of NUL characters, ids beyond any column refused before a query.
     """
+
+    def get_fields(self) -> dict[str, Any]:
+        return {name: harden(field) for name, field in super().get_fields().items()}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
@@ -40,7 +46,7 @@ class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer[Any]):
 
 
 # The filter backends of every API list; the same as settings.REST_FRAMEWORK's DEFAULT_FILTER_BACKENDS should name.
-FILTER_BACKENDS: list[Any] = [DjangoFilterBackend, StrictOrderingFilter]
+FILTER_BACKENDS: list[Any] = [FilterBackend, StrictOrderingFilter]
 
 
 class ApiViewMixin(GenericAPIView[Any]):

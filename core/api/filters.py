@@ -6,9 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django_filters import fields as filter_fields
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters, serializers
 from rest_framework.request import Request
+
+from core.api.inputs import INT_MAX, INT_MIN, InputRefused, check_datetime, integer_out_of_range
 
 
 class StrictOrderingFilter(filters.OrderingFilter):
@@ -36,3 +43,97 @@ class StrictOrderingFilter(filters.OrderingFilter):
                     {self.ordering_param: [f"Cannot order by {', '.join(invalid)}; choose from {allowed}."]}
                 )
         return super().get_ordering(request, queryset, view)
+
+
+class BoundedDecimalField(forms.DecimalField):
+    """NumberFilter's field, within the 64-bit range unless told otherwise (SQLite cannot bind a number beyond it)."""
+
+    def __init__(self, *args: Any, max_value: Any = None, min_value: Any = None, **kwargs: Any) -> None:
+        super().__init__(
+            *args,
+            max_value=INT_MAX if max_value is None else max_value,
+            min_value=INT_MIN if min_value is None else min_value,
+            **kwargs,
+        )
+
+
+class BoundedIntegerField(forms.IntegerField):
+    def __init__(self, *args: Any, max_value: Any = None, min_value: Any = None, **kwargs: Any) -> None:
+        super().__init__(
+            *args,
+            max_value=INT_MAX if max_value is None else max_value,
+            min_value=INT_MIN if min_value is None else min_value,
+            **kwargs,
+        )
+
+
+class BoundedModelChoiceField(filter_fields.ModelChoiceField):
+    """An id beyond the 64-bit range is no choice: refused before the query."""
+
+    def to_python(self, value: Any) -> Any:
+        if integer_out_of_range(value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class BoundedModelMultipleChoiceField(filter_fields.ModelMultipleChoiceField):
+    def _check_values(self, value: Any) -> Any:
+        for item in value or ():
+            if integer_out_of_range(item):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                )
+        return super()._check_values(value)
+
+
+class BoundedIsoDateTimeField(filter_fields.IsoDateTimeField):
+    """A date-time PostgreSQL and SQLite both hold: UTC offset within +-15:59, inside the calendar in UTC."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                check_datetime(parsed)
+            except InputRefused as refused:
+                raise ValidationError(refused.message, code="invalid") from None
+        return parsed
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                check_datetime(parsed)
+            except InputRefused as refused:
+                raise ValidationError(refused.message, code="invalid") from None
+        return parsed
+
+
+# DRF-free form fields of django-filter's filters -> the same, bounded.
+_BOUNDED_FIELDS: dict[type[Any], type[Any]] = {
+    forms.DecimalField: BoundedDecimalField,
+    forms.IntegerField: BoundedIntegerField,
+    filter_fields.ModelChoiceField: BoundedModelChoiceField,
+    filter_fields.ModelMultipleChoiceField: BoundedModelMultipleChoiceField,
+    filter_fields.IsoDateTimeField: BoundedIsoDateTimeField,
+    forms.DateTimeField: BoundedDateTimeField,
+}
+
+
+class FilterSet(django_filters.FilterSet):
+    """The base of every filter set (API lists and web pages): numbers and ids a client filters by follow the input
+    rule of core.api.inputs, so ``?model=9223372036854775808`` is a 400 naming ``model``, never a 500."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for filter_ in self.filters.values():
+            bounded = _BOUNDED_FIELDS.get(filter_.field_class)
+            if bounded is not None:
+                filter_.field_class = bounded
+
+
+class FilterBackend(DjangoFilterBackend):
+    """DjangoFilterBackend whose filter sets built from ``filterset_fields`` follow the same rule."""
+
+    filterset_base = FilterSet

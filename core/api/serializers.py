@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.base import StrictModelSerializer, StrictSerializer
+from core.api.fields import InputRegexField
 from core.audit import HASHED_FIELDS
 from core.choices import BoardRole, Role
 from core.idempotency import (
@@ -93,7 +94,7 @@ class MembershipSerializer(StrictModelSerializer):
 
 
 class ServiceAccountSerializer(StrictModelSerializer):
-    username = serializers.RegexField(
+    username = InputRegexField(
         r"^svc-[a-z0-9][a-z0-9-]{1,60}$",
         source="user.username",
         help_text="Must start with 'svc-': lower-case letters, digits and hyphens.",
@@ -213,9 +214,11 @@ class JobLogLineSerializer(serializers.ModelSerializer[Any]):
 
 class JobSerializer(serializers.ModelSerializer[Any]):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
     requested_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:

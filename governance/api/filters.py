@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import django_filters
 
+from core.api.filters import FilterSet
 from governance.choices import KeyKind, ReleaseStatus
 from governance.models import Release, SigningKey
 
 
-class ReleaseFilterSet(django_filters.FilterSet):
+class ReleaseFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="model_version__model__team__slug")
     model = django_filters.NumberFilter(field_name="model_version__model_id")
     model_version = django_filters.NumberFilter(field_name="model_version_id")
@@ -21,7 +22,7 @@ class ReleaseFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class SigningKeyFilterSet(django_filters.FilterSet):
+class SigningKeyFilterSet(FilterSet):
     owner = django_filters.CharFilter(field_name="owner__username")
     kind = django_filters.ChoiceFilter(choices=KeyKind.choices)
     revoked = django_filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True)

@@ -169,7 +169,7 @@ class SigningKeySerializer(StrictModelSerializer):
     """A public signing key. The sealed private half of a web-signing key is never served."""
 
     owner = username_field()
-    revoked_by = username_field()
+    revoked_by = username_field(allow_null=True)
     # Text in the schema: a "kind" enum would collide with the jobs' (drf-spectacular names enums by field).
     kind = serializers.CharField(read_only=True, help_text="client (key held by the reviewer) or server (web signing).")
 
@@ -214,7 +214,7 @@ class ReleaseSerializer(StrictModelSerializer):
     environment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     policy = serializers.SerializerMethodField()
     requested_by = username_field()
-    withdrawn_by = username_field()
+    withdrawn_by = username_field(allow_null=True)
     status = serializers.CharField(read_only=True, help_text="open, deployed or withdrawn (approval is computed).")
 
     class Meta:

@@ -1,7 +1,7 @@
 from django.urls import include, path
-from rest_framework.parsers import JSONParser
 from rest_framework.routers import DefaultRouter
 
+from core.api.parsers import JSONParser
 from registry.api import views
 
 router = DefaultRouter(trailing_slash=True)

@@ -20,13 +20,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin, StrictSerializer, TeamScopedCreateMixin
+from core.api.parsers import JSONParser
 from core.api.permissions import RestrictedObjectPermission
 from core.api.serializers import IdempotencyKeyField, JobSerializer
 from core.models import Job

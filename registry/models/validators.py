@@ -6,7 +6,6 @@ a fixed shape checked on the way in; ``ValidationError`` messages name the offen
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 import unicodedata
@@ -14,6 +13,8 @@ import urllib.parse
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from core import urlpolicy
 
 MAX_LIST_ITEMS = 64
 MAX_SHORT_TEXT = 128
@@ -26,8 +27,6 @@ LOCATION_SCHEMES = frozenset({"s3", "s3a", "gs", "abfss", "hdfs", "dbfs", "https
 LAKE_SCHEME = "lake"
 _LAKE_SEGMENT = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._=+-]{0,254}\Z")
 MAX_LAKE_DEPTH = 32
-# Hosts that resolve to cloud metadata services or to this machine, whatever their address.
-_REFUSED_HOSTS = frozenset({"localhost", "metadata", "metadata.google.internal", "instance-data"})
 # Query keys of pre-signed URLs and embedded secrets (S3, GCS, Azure SAS): a location is metadata, never a credential.
 _SECRET_QUERY_KEYS = re.compile(
     r"(?i)\A(x-amz-(signature|credential|security-token)|x-goog-(signature|credential)|sig|signature|sv|se|"
@@ -130,11 +129,19 @@ def validate_location(value: str) -> None:
     """Where a dataset lives, as metadata: a URI of an allowed scheme, with no credentials and no internal host.
 
     Assay never fetches it today, but later jobs will, so what would be an SSRF or a leaked secret then is refused
-    now: ``file:`` and other local schemes, plain ``http``, link-local, loopback and private addresses (the cloud
-    metadata service at 169.254.169.254 among them), user information and signed query strings.
+    now: ``file:`` and other local schemes, plain ``http``, user information and signed query strings, and hosts that
+    are or name internal addresses however they are written (core.urlpolicy: loopback, private, link-local and
+    metadata addresses, in decimal, hex, octal, shortened or IPv6-mapped form).
     """
-    if not value or len(value) > 2048 or not _is_visible_text(value) or any(char.isspace() for char in value):
-        raise ValidationError("The location must be a URI of at most 2048 visible characters without spaces.")
+    if (
+        not value
+        or len(value) > 2048
+        or not _is_visible_text(value)
+        or any(char.isspace() or char == "\\" for char in value)
+    ):
+        raise ValidationError(
+            "The location must be a URI of at most 2048 visible characters without spaces or backslashes."
+        )
     parsed = urllib.parse.urlsplit(value)
     scheme = parsed.scheme.lower()
     if scheme == LAKE_SCHEME:
@@ -150,18 +157,19 @@ def validate_location(value: str) -> None:
     for key, _ in urllib.parse.parse_qsl(parsed.query, keep_blank_values=True):
         if _SECRET_QUERY_KEYS.match(key):
             raise ValidationError(f"The location must not contain credentials (query parameter {key!r}).")
-    host = (parsed.hostname or "").rstrip(".")
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError:
+        raise ValidationError("The location's port must be a number from 0 to 65535.") from None
+    host = urlpolicy.host_of(parsed.netloc)
     if scheme in ("https", "hdfs") or host:
         if not host:
             raise ValidationError("The location must name a host or bucket.")
-        if host in _REFUSED_HOSTS or host.endswith(".localhost") or host.endswith(".internal"):
-            raise ValidationError(f"The location host {host!r} is internal and is refused.")
+        # Read as a resolver reads it (2130706433, 0x7f000001 and 127.1 are all 127.0.0.1): core.urlpolicy.
         try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return
-        if not address.is_global:
-            raise ValidationError(f"The location address {host} is not a public address and is refused.")
+            urlpolicy.check_host(host)
+        except urlpolicy.UrlRefused as refused:
+            raise ValidationError(f"The location is refused: {refused}") from None
 
 
 def lake_path(value: str) -> str:

@@ -97,7 +97,8 @@ class GateRefusalSerializer(serializers.Serializer[Any]):
     class Error(serializers.Serializer[Any]):
         code = serializers.CharField()
         message = serializers.CharField()
-        gate_evaluation = serializers.IntegerField()
-        checks = GateCheckSerializer(many=True)
+        # Absent when the 409 is an idempotency key used for another release rather than a refusal of the gate.
+        gate_evaluation = serializers.IntegerField(required=False)
+        checks = GateCheckSerializer(many=True, required=False)
 
     error = Error()

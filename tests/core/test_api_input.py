@@ -473,3 +473,227 @@ def test_a_member_who_may_not_edit_hears_403_before_any_validation(cast, api_as)
     assert response.status_code == 403
     assert "fields" not in assert_error_shape(response)
     assert snapshot() == before
+
+
+# --- One rule for every input: JSON depth, NUL characters, 64-bit integers (core.api.inputs) ------------------------
+
+BEYOND_INT64 = 2**63  # 9223372036854775808: one past the largest integer SQLite binds
+
+
+def deep_json(levels: int, leaf: str = "1") -> str:
+    return "[" * levels + leaf + "]" * levels
+
+
+@pytest.fixture
+def churn_model(cast):
+    from tests.registry.factories import make_model
+
+    return make_model(cast.team_a, cast.engineer_a)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("patch", "/api/v1/me/", '{"first_name": ' + deep_json(1000) + "}"),
+        ("post", "/api/v1/teams/", deep_json(1000)),
+        ("post", "/api/v1/teams/", '{"slug": "x", "name": ' + deep_json(100_000) + "}"),
+        ("post", "/api/v1/tokens/", '{"name": "t", "x": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}"),
+    ],
+    ids=["field", "body", "very-deep", "objects"],
+)
+def test_json_nested_beyond_the_limit_is_400_naming_the_limit(cast, api_as, method, url, body):
+    from core.api.inputs import MAX_JSON_DEPTH
+
+    client = api_as(cast.superuser)
+    before = snapshot()
+    response = getattr(client, method)(url, body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    error = assert_error_shape(response)
+    assert f"at most {MAX_JSON_DEPTH} levels" in error["message"]
+    assert snapshot() == before
+
+
+def test_json_at_the_depth_limit_parses(cast, api_as):
+    from core.api.inputs import MAX_JSON_DEPTH
+
+    # One object level for the body, the rest inside "name": the parser lets it through, the field refuses it.
+    body = '{"slug": "x", "name": ' + deep_json(MAX_JSON_DEPTH - 1) + "}"
+    response = api_as(cast.superuser).post("/api/v1/teams/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(fields_of(response)) == {"name"}
+    too_deep = '{"slug": "x", "name": ' + deep_json(MAX_JSON_DEPTH) + "}"
+    response = api_as(cast.superuser).post("/api/v1/teams/", too_deep, content_type="application/json")
+    assert "levels" in assert_error_shape(response)["message"]
+
+
+def test_brackets_inside_strings_do_not_count_as_depth(cast, api_as):
+    body = '{"slug": "brackets", "name": "' + "[{" * 2000 + '\\"' + "[" * 10 + '", "description": "]]"}'
+    response = api_as(cast.superuser).post("/api/v1/teams/", body, content_type="application/json")
+    assert response.status_code == 400  # the name is too long, nothing about depth
+    assert set(fields_of(response)) == {"name"}
+
+
+def test_a_nul_character_in_any_json_string_is_400_naming_where(cast, api_as, churn_model):
+    client = api_as(cast.engineer_a)
+    url = f"/api/v1/models/{churn_model.pk}/train/"
+    body = '{"feature_set_version": 1, "label": "y", "algorithm": "gbt", "params": {"maxIter": "a\\u0000b"}}'
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 400
+    fields = fields_of(response)
+    assert list(fields) == ["params"]
+    assert "NUL" in fields["params"][0]
+    assert "params.maxIter" in fields["params"][0]
+    # In a key too, and at the top level of a body.
+    response = client.post(url, '{"params": {"a\\u0000": 1}}', content_type="application/json")
+    assert list(fields_of(response)) == ["params"]
+    response = client.patch("/api/v1/me/", '"\\u0000"', content_type="application/json")
+    assert response.status_code == 400
+    assert "NUL" in assert_error_shape(response)["message"]
+    # An escaped backslash followed by "u0000" is no NUL.
+    body = '{"description": "a\\\\u0000"}'
+    response = api_as(cast.admin_a).patch("/api/v1/teams/team-a/", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert Team.objects.get(slug="team-a").description == "a\\u0000"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(deep_json(1000), "levels"), ('{"a": "x\\u0000"}', "NUL"), ('{"a": ' + deep_json(70) + "}", "levels")],
+    ids=["deep", "nul", "nested"],
+)
+def test_multipart_json_fields_follow_the_same_rule(cast, api_as, churn_model, value, problem):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from registry.models import ModelVersion
+
+    client = api_as(cast.engineer_a)
+    for field in ("training_params", "metrics"):
+        file = SimpleUploadedFile("m.onnx", b"not onnx")
+        response = client.post(
+            f"/api/v1/models/{churn_model.pk}/versions/", {"file": file, field: value}, format="multipart"
+        )
+        assert response.status_code == 400, response.content[:300]
+        fields = fields_of(response)
+        assert field in fields
+        assert problem in fields[field][0]
+    assert not ModelVersion.objects.exists()
+
+
+def test_integers_beyond_64_bits_in_a_body_are_400_naming_the_field(cast, api_as, churn_model):
+    client = api_as(cast.engineer_a)
+    url = f"/api/v1/models/{churn_model.pk}/train/"
+    for value in (BEYOND_INT64, -(2**63) - 1, 10**30):
+        body = {"feature_set_version": value, "label": "y", "algorithm": "gbt"}
+        response = client.post(url, body, format="json")
+        assert response.status_code == 400, response.content[:300]
+        assert list(fields_of(response)) == ["feature_set_version"]
+
+
+def test_an_id_beyond_64_bits_for_a_related_object_is_400_naming_it(cast, api_as):
+    body = {
+        "team": "team-a",
+        "name": "Overflow",
+        "owner": cast.engineer_a.username,
+        "use_case": BEYOND_INT64,
+    }
+    response = api_as(cast.engineer_a).post("/api/v1/models/", body, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert "use_case" in fields_of(response)
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/api/v1/releases/?model={}", "model"),
+        ("/api/v1/releases/?model_version={}", "model_version"),
+        ("/api/v1/deployments/?release={}", "release"),
+        ("/api/v1/deployments/?model={}", "model"),
+        ("/api/v1/models/?use_case={}", "use_case"),
+        ("/api/v1/model-versions/?model={}", "model"),
+        ("/api/v1/feature-views/?source_dataset={}", "source_dataset"),
+        ("/api/v1/audit-events/?seq_min={}", "seq_min"),
+        ("/api/v1/audit-events/?seq_max={}", "seq_max"),
+    ],
+)
+@pytest.mark.parametrize("value", [str(BEYOND_INT64), str(-(2**63) - 1), "1e30"])
+def test_filters_beyond_64_bits_are_400_naming_the_filter(cast, api_as, url, name, value):
+    response = api_as(cast.superuser).get(url.format(value))
+    assert response.status_code == 400, response.content[:300]
+    assert list(fields_of(response)) == [name]
+
+
+def test_filters_at_the_64_bit_bounds_just_find_nothing(cast, api_as):
+    client = api_as(cast.superuser)
+    for value in (2**63 - 1, -(2**63)):
+        response = client.get(f"/api/v1/releases/?model={value}")
+        assert response.status_code == 200
+        assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/v1/models/{BEYOND_INT64}/",
+        f"/api/v1/models/{BEYOND_INT64}/versions/",
+        f"/api/v1/models/1/versions/{BEYOND_INT64}/",
+        f"/api/v1/releases/{BEYOND_INT64}/",
+        f"/api/v1/releases/{BEYOND_INT64}/gate/",
+        f"/api/v1/audit-events/{BEYOND_INT64}/",
+        f"/api/v1/deployments/{BEYOND_INT64}/",
+        f"/api/v1/tokens/{BEYOND_INT64}/",
+        "/api/v1/teams/a%00b/",
+        "/api/v1/environments/a%00b/",
+    ],
+)
+def test_path_ids_beyond_64_bits_and_nul_slugs_are_404(cast, api_as, url):
+    response = api_as(cast.superuser).get(url)
+    assert response.status_code == 404, response.content[:300]
+    assert_error_shape(response)
+
+
+def test_web_pages_with_ids_beyond_64_bits_are_404(cast, client):
+    client.force_login(cast.superuser)
+    assert client.get(f"/models/{BEYOND_INT64}/").status_code == 404
+    assert client.get(f"/models/?use_case={BEYOND_INT64}").status_code == 400  # the filter form says what is wrong
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ("[" * 1500 + "]" * 1500, "levels"),
+        ('{"maxIter": "\\u0000"}', "NUL"),
+        ('{"a": ' + "[" * 80 + "]" * 80 + "}", "levels"),
+    ],
+    ids=["deep", "nul", "nested"],
+)
+def test_the_train_forms_json_follows_the_same_rule(params, problem):
+    from registry.forms import TrainForm
+
+    form = TrainForm(data={"label": "y", "algorithm": "gbt", "params": params}, feature_set_versions=[])
+    assert not form.is_valid()
+    assert problem in " ".join(str(error) for error in form.errors["params"])
+
+
+# Offsets beyond +-15:59 (PostgreSQL: DataError) and date-times that leave the calendar in UTC (SQLite: OverflowError).
+BAD_DATETIMES = [
+    "2135-01-02T12:55:34.1+21:40",
+    "2024-01-01T00:00:00-16:00",
+    "9999-12-31T23:00:00-05:00",
+    "0001-01-01T01:00:00+05:00",
+]
+
+
+@pytest.mark.parametrize("value", BAD_DATETIMES)
+@pytest.mark.parametrize("name", ["occurred_after", "occurred_before"])
+def test_date_time_filters_beyond_what_databases_hold_are_400_naming_the_filter(cast, api_as, name, value):
+    from urllib.parse import quote
+
+    response = api_as(cast.superuser).get(f"/api/v1/audit-events/?{name}={quote(value)}")
+    assert response.status_code == 400, response.content[:300]
+    assert list(fields_of(response)) == [name]
+
+
+def test_date_times_within_the_range_are_accepted(cast, api_as):
+    client = api_as(cast.superuser)
+    for value in ("2024-01-01T00:00:00%2B14:00", "2024-01-01T00:00:00-12:00", "9999-12-31T00:00:00%2B05:00"):
+        assert client.get(f"/api/v1/audit-events/?occurred_after={value}").status_code == 200
