@@ -38,7 +38,10 @@ def test_concurrent_dataset_versions_get_distinct_numbers(cast):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_model_versions_get_distinct_numbers(cast, models, artifact_root):
+def test_concurrent_model_versions_get_distinct_numbers(cast, models, artifact_root, settings):
+    # A validation slot for each writer: this is about numbering, not about the host's validation capacity (a busy
+    # host refuses the extra uploads with 503: tests/registry/test_validation_availability.py).
+    settings.ARTIFACT_VALIDATION_CONCURRENCY = WRITERS
     model = make_model(cast.team_a, cast.engineer_a)
     files = [models.logistic, models.forest, models.add, models.logistic]
     results = race([partial(make_model_version, model, cast.engineer_a, path) for path in files])
