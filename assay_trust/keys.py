@@ -30,7 +30,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from assay_trust._edwards import decode_point, has_small_order
+from assay_trust.edwards import decode_point, has_small_order
 from assay_trust.errors import KeyFormatError
 
 #: The most text ``load_public_key`` reads: an Ed25519 key is about 120 characters in either form.

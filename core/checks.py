@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import LazySettings, settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from core.audit import CheckpointError, trusted_public_keys
+
 if TYPE_CHECKING:
     from django.apps import AppConfig
 
@@ -78,8 +80,6 @@ def check_production_backends(app_configs: Sequence[AppConfig] | None, **kwargs:
 @register(Tags.security)
 def check_trusted_public_keys(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     """A malformed AUDIT_TRUSTED_PUBLIC_KEYS would otherwise show only when an auditor verifies a checkpoint."""
-    from core.audit import CheckpointError, trusted_public_keys
-
     try:
         trusted_public_keys()
     except (CheckpointError, ValueError, TypeError) as exc:

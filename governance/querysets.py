@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
+from django.apps import apps
 from django.db import models
 from django.db.models import Q
 
 from core.choices import Role
+from core.models import Membership
 from core.querysets import ALL_ROLES, CHANGE, VIEW, RestrictedQuerySet, member_team_ids
 from registry.querysets import WRITER_ROLES
 
@@ -31,9 +33,9 @@ def _signed_in(user: User | AnonymousUser) -> bool:
 
 def boards_of(user: User | AnonymousUser) -> models.QuerySet[Any]:
     """The ids of the boards ``user`` sits on, as a subquery."""
-    from governance.models import BoardMember
-
-    return BoardMember.objects.filter(user_id=user.pk or 0).values("board_id")
+    # Through the app registry: governance.models builds its managers from this module.
+    board_member = apps.get_model("governance", "BoardMember")
+    return board_member.objects.filter(user_id=user.pk or 0).values("board_id")
 
 
 class TeamOrOrgQuerySet(RestrictedQuerySet):
@@ -75,8 +77,6 @@ class SigningKeyQuerySet(models.QuerySet[Any]):
         if user.is_superuser or action == VIEW:
             return self
         if action == CHANGE:
-            from core.models import Membership
-
             officer_teams = member_team_ids(user, (Role.COMPLIANCE_OFFICER,))
             members = Membership.objects.filter(team_id__in=officer_teams).values("user_id")
             return self.filter(Q(owner_id=user.pk) | Q(owner_id__in=members))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 
 from core.choices import Role
+from core.models import Team
 from core.querysets import ALL_ROLES, CHANGE, VIEW, member_team_ids
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ REGISTRY_POLICY: dict[str, tuple[str, ...]] = {VIEW: ALL_ROLES, CHANGE: WRITER_R
 
 def teams_for(user: User | AnonymousUser, action: str = CHANGE) -> QuerySet[Any]:
     """The teams in which ``user`` may do ``action`` to registry objects."""
-    from core.models import Team
-
     if not user.is_authenticated or not user.is_active:
         return Team.objects.none()
     if user.is_superuser:

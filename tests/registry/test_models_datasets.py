@@ -126,7 +126,7 @@ def test_versions_cannot_be_updated_even_in_sql(cast):
         ("http://169.254.169.254/latest/meta-data/", "scheme 'http' is not allowed"),
         (
             "https://169.254.169.254/latest/meta-data/",
-            "address 169.254.169.254 is not a public address and is refused.",
+            "address 169.254.169.254 is a cloud metadata service and is refused.",
         ),
         ("https://127.0.0.1/data", "address 127.0.0.1 is not a public address and is refused."),
         ("https://10.0.0.8/data", "address 10.0.0.8 is not a public address and is refused."),
@@ -151,8 +151,11 @@ def test_versions_cannot_be_updated_even_in_sql(cast):
             "must not contain credentials (query parameter 'sv').",
         ),
         ("ftp://example.com/data", "scheme 'ftp' is not allowed"),
-        ("s3://bucket/data with space", "must be a URI of at most 2048 visible characters without spaces."),
-        ("s3://bucket/\u202edata", "must be a URI of at most 2048 visible characters without spaces."),
+        (
+            "s3://bucket/data with space",
+            "must be a URI of at most 2048 visible characters without spaces or backslashes.",
+        ),
+        ("s3://bucket/\u202edata", "must be a URI of at most 2048 visible characters without spaces or backslashes."),
     ],
 )
 def test_locations_that_could_leak_or_reach_inside_are_refused(cast, location, refusal):
