@@ -182,7 +182,9 @@ def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
         ("registry.actions.rules", ""),
     ]
     assert found[1].names == ("_private",)
-    assert layer_of("core.jobs") == 1 and layer_of("registry.models") == 2 and layer_of("assay.celery") is None
+    assert layer_of("core.jobs") == 1
+    assert layer_of("registry.models") == 2
+    assert layer_of("assay.celery") is None
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
