@@ -29,6 +29,7 @@ from core.canonical import canonical_digest
 from core.jobs import dispatch_job
 from core.models import Job
 from core.querysets import CHANGE
+from core.refusals import Refusal
 from registry.actions import (
     do_pin_dataset_files,
     do_record_data_change,
@@ -225,6 +226,8 @@ def train_model(job: Job, ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0.97, "registering the model version")
     try:
         version = register_trained_model(trained, model=model, job=job, actor=actor, feature_set_version=feature_set)
+    except Refusal as refused:
+        raise JobFailed(f"The trained model was not registered: {refused.message}") from None
     except ValidationError as refused:
         raise JobFailed(f"The trained model was not registered: {'; '.join(refused.messages)}") from None
     shutil.rmtree(work_dir, ignore_errors=True)

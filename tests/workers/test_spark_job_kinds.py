@@ -46,9 +46,9 @@ def test_materialize_then_train_registers_once_each(
     # The ONNX is validated with no transaction open: the action takes its locks only once the file has passed.
     validated = []
 
-    def validate_outside_a_transaction(path: Path) -> Any:
+    def validate_outside_a_transaction(path: Path, **options: Any) -> Any:
         validated.append(connection.in_atomic_block)
-        return validate_onnx(path)
+        return validate_onnx(path, **options)
 
     monkeypatch.setattr(registered_models, "validate_onnx", validate_outside_a_transaction)
     view, events_version, labels_version = _inputs(cast)
