@@ -87,7 +87,7 @@ run: $(VENV)/.installed-demo $(VENV)/.installed-cli $(JAVA)
 	@echo
 	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery workers for jobs and Spark jobs, beat; Ctrl-C stops them all)"
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/python -m assay.run --procfile Procfile --port $(PORT)
 
 # The suite runs in parallel: TEST_WORKERS xdist workers, each on its own database, data folder and broker
 # (tests/isolation.py). `auto` is one per CPU core; TEST_WORKERS=0 runs it in this one process.
