@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -16,6 +17,7 @@ from assay.log import Demote
 def console() -> Iterator[io.StringIO]:
     """What the settings' console handler writes, for the length of the test."""
     handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
+    assert isinstance(handler, logging.StreamHandler)
     stream = io.StringIO()
     previous = handler.setStream(stream)
     yield stream
@@ -38,8 +40,9 @@ def test_kombus_no_hostname_warning_is_debug_and_off_the_console(
 
 
 def test_the_console_handler_has_the_configured_level() -> None:
-    assert settings.LOGGING["handlers"]["console"]["level"] == settings.LOG_LEVEL
-    assert "no_hostname" in settings.LOGGING["loggers"]["kombu.connection"]["filters"]
+    logging_config: Any = settings.LOGGING
+    assert logging_config["handlers"]["console"]["level"] == settings.LOG_LEVEL
+    assert "no_hostname" in logging_config["loggers"]["kombu.connection"]["filters"]
 
 
 def test_demote_leaves_other_messages_and_debug_records_alone() -> None:
