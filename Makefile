@@ -28,7 +28,7 @@ $(BIN)/python:
 
 # Requirements by role (docs/development.md "Installs by role"), each file including the one before it:
 # web (the web server) < worker (Celery jobs) < spark (the Spark queue's worker) < demo (`make run`: all of them
-# under honcho, and the demo seeding) < dev (`make test`: tests, lint, types).
+# on one machine, and the demo seeding) < dev (`make test`: tests, lint, types).
 # Stamp files: pip runs again only when a requirements file it installed from has changed.
 REQ_web := requirements/web.txt
 REQ_worker := $(REQ_web) requirements/worker.txt

@@ -134,7 +134,7 @@ def test_each_role_includes_the_one_before_and_pins_exactly() -> None:
 
 def test_the_web_node_lacks_the_heavy_packages() -> None:
     blocked = not_on_a_web_node()
-    heavy = {"pyspark", "pandas", "pyarrow", "sklearn", "scipy", "skl2onnx", "onnxmltools", "honcho"}
+    heavy = {"pyspark", "pandas", "pyarrow", "sklearn", "scipy", "skl2onnx", "onnxmltools"}
     assert heavy <= set(blocked), sorted(heavy - set(blocked))
     assert not {"django", "onnx", "onnxruntime", "numpy", "celery"} & set(blocked)
 
