@@ -19,9 +19,10 @@ def console() -> Iterator[io.StringIO]:
     handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
     assert isinstance(handler, logging.StreamHandler)
     stream = io.StringIO()
-    previous = handler.setStream(stream)
+    # Swapped as an attribute: setStream() would flush the previous stream, which pytest's capture may have closed.
+    previous, handler.stream = handler.stream, stream
     yield stream
-    handler.setStream(previous)
+    handler.stream = previous
 
 
 def test_kombus_no_hostname_warning_is_debug_and_off_the_console(
