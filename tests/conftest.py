@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,30 @@ from core.models import Team
 
 User = get_user_model()
 PASSWORD = "correct horse battery staple"
+TESTS = Path(__file__).resolve().parent
+
+# The slow kinds, marked by what a test uses (see pyproject's markers; `make test-fast` leaves them out).
+SPARK_FIXTURES = frozenset({"spark", "spark_worker", "spark_cluster"})
+WORKER_FIXTURES = frozenset({"start_worker", "worker", "spark_worker"})
+# Tests on the session's SparkSession share one xdist worker (``--dist loadgroup``), and so one JVM.
+SPARK_GROUP = "spark-session"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow kinds: ``browser`` (tests/browser), ``spark`` (a SparkSession in this process or a Spark
+    worker or cluster beside it), ``worker`` (a real Celery worker process)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        if folder == "browser":
+            item.add_marker(pytest.mark.browser)
+        if fixtures & SPARK_FIXTURES:
+            item.add_marker(pytest.mark.spark)
+        if fixtures & WORKER_FIXTURES:
+            item.add_marker(pytest.mark.worker)
+        if "spark" in fixtures:
+            item.add_marker(pytest.mark.xdist_group(SPARK_GROUP))
 
 
 @pytest.fixture(autouse=True)

@@ -124,6 +124,16 @@ def executor_python() -> str:
     return os.environ.get("PYSPARK_PYTHON") or sys.executable
 
 
+LOG4J2_PROPERTIES = Path(__file__).resolve().parent / "log4j2.properties"
+
+
+def spark_log_path() -> Path:
+    """The Spark JVM's log file (its warnings also reach the console)."""
+    path = Path(settings.DATA_DIR) / "logs" / "spark.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def spark_conf() -> dict[str, str]:
     """The Spark configuration Assay's jobs run with, from settings."""
     conf = {
@@ -135,6 +145,10 @@ def spark_conf() -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.pyspark.python": executor_python(),
         "spark.pyspark.driver.python": sys.executable,
+        # The JVM's log: warnings on the console, everything in DATA_DIR/logs/spark.log (workers/log4j2.properties).
+        "spark.driver.extraJavaOptions": (
+            f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES} -Dassay.spark.log={spark_log_path()}"
+        ),
     }
     if on_this_machine(settings.SPARK_MASTER):
         # Not the address the host name resolves to, which Spark would pick otherwise: it may be an interface the
@@ -156,6 +170,10 @@ def get_spark() -> SparkSession:
         # pyspark reads PYSPARK_PYTHON (not spark.pyspark.python) for the Python it asks the executors to run.
         os.environ["PYSPARK_PYTHON"] = executor_python()
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        if on_this_machine(settings.SPARK_MASTER):
+            # The address spark.driver.host names: without it Spark's launcher warns at every start that the host
+            # name resolves to the loopback and picks another interface, before it reads the configuration.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         from pyspark.errors import PySparkRuntimeError
         from pyspark.sql import SparkSession
 
