@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 
 from core.audit import record_event
 from core.choices import AuditEventType
@@ -321,7 +322,9 @@ def _create_model_version(
         "feature_set_versions": [row.pk for row in feature_rows],
         "authors": [user.get_username() for user in author_rows],
     }
-    _keep_loaded(version, transitions=[])
+    # A new version has no transitions yet: prefetched as the empty set (a none() queryset runs no query), so whoever
+    # serialises the answer does not read back what cannot be there.
+    prefetch_related_objects([version], Prefetch("transitions", queryset=ModelVersionTransition.objects.none()))
     record_event(
         AuditEventType.MODEL_VERSION_REGISTERED,
         actor=actor,
@@ -340,17 +343,6 @@ def _create_model_version(
         },
     )
     return version
-
-
-def _keep_loaded(obj: Any, **relations: list[Any]) -> None:
-    """Record what ``obj``'s many-valued relations hold, as ``prefetch_related`` would, for rows this action has just
-    written: whoever serialises the result reads them from memory instead of reading back what was just stored."""
-    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
-    for name, rows in relations.items():
-        queryset = getattr(obj, name).get_queryset()
-        queryset._result_cache = list(rows)
-        queryset._prefetch_done = True
-        cache[name] = queryset
 
 
 # Approved and deployed say what a review board signed and what the gate let through: only the release path
