@@ -3,7 +3,7 @@
 The web server's timeout and threads come from the Django settings (assay/settings.py: ``WEB_TIMEOUT_SECONDS``,
 ``WEB_THREADS``), the same place as the ONNX validator's limits they must agree with (``ARTIFACT_VALIDATION_SECONDS``
 at most half the timeout, ``ARTIFACT_VALIDATION_CONCURRENCY`` below the threads): the server refuses to start when
-they do not (core.checks, ``assay.E010``/``E011``). docs/artifacts.md, docs/decisions/0006-validation-limits.md.
+they do not (core.limits, ``assay.E010``/``E011``). docs/artifacts.md, docs/decisions/0006-validation-limits.md.
 
 Threaded workers (gthread): a request waiting on a validation child holds one thread, not the whole worker, and
 the worker's heartbeat comes from its main thread, so the other threads keep serving. The bind address stays on the
@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assay.settings")
 
 from django.conf import settings
 
-from core.checks import validation_limit_problems
+from core.limits import validation_limit_problems
 
 _problems = validation_limit_problems(settings)
 if _problems:

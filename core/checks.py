@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.conf import LazySettings, settings
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from core.audit import CheckpointError, trusted_public_keys
+from core.limits import validation_limit_problems
 
 if TYPE_CHECKING:
     from django.apps import AppConfig
@@ -85,38 +86,6 @@ def check_trusted_public_keys(app_configs: Sequence[AppConfig] | None, **kwargs:
     except (CheckpointError, ValueError, TypeError) as exc:
         return [Error(f"AUDIT_TRUSTED_PUBLIC_KEYS cannot be read: {exc}", id="assay.E003")]
     return []
-
-
-def validation_limit_problems(config: LazySettings) -> list[tuple[str, str, str]]:
-    """What is inconsistent between the web server's limits and the ONNX validator's, as (id, message, hint).
-
-    Read by the system check below and by gunicorn.conf.py, which refuses to start the web server on any of them.
-    """
-    problems: list[tuple[str, str, str]] = []
-    web_timeout = int(config.WEB_TIMEOUT_SECONDS)
-    validation = float(config.ARTIFACT_VALIDATION_SECONDS)
-    if 2 * validation > web_timeout:
-        problems.append(
-            (
-                "assay.E010",
-                f"ARTIFACT_VALIDATION_SECONDS ({validation:g}) is over half of WEB_TIMEOUT_SECONDS ({web_timeout}): "
-                "an upload that uses up its validation time would outlive the web worker's timeout and be killed "
-                "with it, instead of being refused with a 400 naming the limit.",
-                "Leave ARTIFACT_VALIDATION_SECONDS unset (it defaults to half the web timeout), or raise "
-                "WEB_TIMEOUT_SECONDS (and the reverse proxy's timeout) with it.",
-            )
-        )
-    threads, concurrency = int(config.WEB_THREADS), int(config.ARTIFACT_VALIDATION_CONCURRENCY)
-    if concurrency >= threads:
-        problems.append(
-            (
-                "assay.E011",
-                f"ARTIFACT_VALIDATION_CONCURRENCY ({concurrency}) is not below WEB_THREADS ({threads}): validations "
-                "could take every thread of a web worker, and the requests queued behind them would wait.",
-                "Raise WEB_THREADS or lower ARTIFACT_VALIDATION_CONCURRENCY.",
-            )
-        )
-    return problems
 
 
 @register()
