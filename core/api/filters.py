@@ -86,11 +86,12 @@ class BoundedModelMultipleChoiceField(filter_fields.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
-class BoundedIsoDateTimeField(filter_fields.IsoDateTimeField):
-    """A date-time PostgreSQL and SQLite both hold: UTC offset within +-15:59, inside the calendar in UTC."""
+class DateTimeBounds:
+    """For a date-time form field: a value PostgreSQL and SQLite both hold (UTC offset within +-15:59, inside the
+    calendar in UTC), or a ValidationError."""
 
     def to_python(self, value: Any) -> Any:
-        parsed = super().to_python(value)
+        parsed = super().to_python(value)  # type: ignore[misc]
         if parsed is not None:
             try:
                 check_datetime(parsed)
@@ -99,15 +100,12 @@ class BoundedIsoDateTimeField(filter_fields.IsoDateTimeField):
         return parsed
 
 
-class BoundedDateTimeField(forms.DateTimeField):
-    def to_python(self, value: Any) -> Any:
-        parsed = super().to_python(value)
-        if parsed is not None:
-            try:
-                check_datetime(parsed)
-            except InputRefused as refused:
-                raise ValidationError(refused.message, code="invalid") from None
-        return parsed
+class BoundedIsoDateTimeField(DateTimeBounds, filter_fields.IsoDateTimeField):
+    pass
+
+
+class BoundedDateTimeField(DateTimeBounds, forms.DateTimeField):
+    pass
 
 
 # DRF-free form fields of django-filter's filters -> the same, bounded.
