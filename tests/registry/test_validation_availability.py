@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
@@ -40,6 +39,7 @@ from registry.onnx_validation import (
     ValidatorBusy,
     validate_onnx,
 )
+from tests.workers.conftest import database_url
 
 from . import hostile_onnx
 from .conftest import Models
@@ -299,18 +299,6 @@ def test_the_procfile_runs_gunicorn_with_its_configuration() -> None:
 # --- Through real HTTP ---------------------------------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    db = django_settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    credentials = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -368,7 +356,7 @@ def gunicorn(transactional_db: None, tmp_path: Path) -> Iterator[tuple[str, Path
     log_path = tmp_path / "gunicorn.log"
     environment = _server_environment(
         tmp_path,
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         ARTIFACT_VALIDATION_SECONDS="3",
         ARTIFACT_VALIDATION_MEMORY_BYTES=str(1024**3),
         ARTIFACT_VALIDATION_CONCURRENCY="2",
