@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "csp",
     "core",
     "registry",
+    "lineage",
+    "compliance",
     "governance",
     "serving",
     "workers",

@@ -17,11 +17,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("assay", "assay_cli", "assay_trust", "core", "registry", "governance", "serving", "workers")
+PACKAGES = (
+    "assay",
+    "assay_cli",
+    "assay_trust",
+    "core",
+    "registry",
+    "lineage",
+    "compliance",
+    "governance",
+    "serving",
+    "workers",
+)
 # From the bottom up (docs/architecture.md): an app may import those before it, never those after. assay_trust is
 # below everything (no Django); the Django project (assay) is above every app, except its Celery app and typed
 # environment helpers, which every app may use. workers runs the jobs of every app.
-LAYERS = ("assay_trust", "core", "registry", "governance", "serving", "workers", "assay")
+LAYERS = (
+    "assay_trust",
+    "core",
+    "registry",
+    "lineage",
+    "audits",
+    "compliance",
+    "governance",
+    "serving",
+    "workers",
+    "assay",
+)
 EVERYWHERE = ("assay.celery", "assay.env")
 # Imports inside functions that are there for a reason other than a cycle.
 LAZY_ALLOWED = {

@@ -1,0 +1,1 @@
+"""Compliance records: DPIAs, retention policies and their runs, legal holds, data-subject requests."""
