@@ -21,13 +21,18 @@ MAX_NAME = 1024
 class Namespace(models.Model):
     """An OpenLineage namespace (``postgres://db:5432``, ``s3://bucket``, ``assay``) and the team that owns it.
 
-    A namespace is claimed by the first team whose token writes into it, or assigned by a platform admin; only that
-    team's tokens may write into it afterwards. ``claimed_by`` is who claimed or assigned it (null once deleted).
+    A namespace is claimed by the first team whose token writes into it (a job's namespace, an output's), or
+    assigned by a platform admin; only that team's tokens may write into it afterwards. ``team`` is null while the
+    namespace has only been named as somebody's input (read from, never written). ``claimed_by`` is who claimed or
+    assigned it (null once deleted), ``claimed_at`` when.
     """
 
     name = models.CharField(max_length=MAX_NAME, unique=True)
-    team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="lineage_namespaces")
-    claimed_at = models.DateTimeField(auto_now_add=True)
+    team = models.ForeignKey(
+        "core.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="lineage_namespaces"
+    )
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -45,15 +50,17 @@ class Namespace(models.Model):
 
 class LineageDataset(models.Model):
     """A dataset as lineage knows it: (namespace, name), the facets last seen (verbatim) and the registry object it
-    resolves to, if any (at most one of the three links is set; none: "unregistered")."""
+    resolves to, if any (lineage.naming has the conventions; at most one of the three links is set; none:
+    "unregistered"). A registry dataset is one node whatever its versions: which version a run read or wrote is on
+    the run's edge (``RunEdge.dataset_version``). Feature-set and model versions are a node each."""
 
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="datasets")
     name = models.CharField(max_length=MAX_NAME)
     facets = models.JSONField(default=dict, blank=True)
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
-    dataset_version = models.ForeignKey(
-        "registry.DatasetVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="lineage_nodes"
+    registry_dataset = models.ForeignKey(
+        "registry.Dataset", on_delete=models.SET_NULL, null=True, blank=True, related_name="lineage_nodes"
     )
     feature_set_version = models.ForeignKey(
         "registry.FeatureSetVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="lineage_nodes"
@@ -72,8 +79,8 @@ class LineageDataset(models.Model):
             models.UniqueConstraint(fields=["namespace", "name"], name="lineage_dataset_unique_name"),
             models.CheckConstraint(
                 condition=(
-                    models.Q(dataset_version__isnull=True, feature_set_version__isnull=True)
-                    | models.Q(dataset_version__isnull=True, model_version__isnull=True)
+                    models.Q(registry_dataset__isnull=True, feature_set_version__isnull=True)
+                    | models.Q(registry_dataset__isnull=True, model_version__isnull=True)
                     | models.Q(feature_set_version__isnull=True, model_version__isnull=True)
                 ),
                 name="lineage_dataset_one_link",
@@ -171,14 +178,20 @@ class RunTransition(models.Model):
 
 class RunEdge(models.Model):
     """A run read (``input``) or wrote (``output``) a dataset; ``schema`` is the dataset's schema as that run saw
-    it and ``facets`` the input/output facets, verbatim. Traversals walk these: upstream from a dataset is the runs
-    that output it, then their inputs."""
+    it and ``facets`` the dataset's facets in that event (input/output facets included), verbatim. ``version`` is
+    the dataset version the event named (the ``version`` facet's ``datasetVersion``) and ``dataset_version`` the
+    registry dataset version it resolves to (lineage.naming). Traversals walk these: upstream from a dataset is the
+    runs that output it, then their inputs."""
 
     run = models.ForeignKey(LineageRun, on_delete=models.CASCADE, related_name="edges")
     dataset = models.ForeignKey(LineageDataset, on_delete=models.PROTECT, related_name="edges")
     direction = models.CharField(max_length=8, choices=Direction.choices)
     schema = models.ForeignKey(DatasetSchema, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     facets = models.JSONField(default=dict, blank=True)
+    version = models.CharField(max_length=256, blank=True)
+    dataset_version = models.ForeignKey(
+        "registry.DatasetVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="lineage_edges"
+    )
 
     class Meta:
         constraints = [
