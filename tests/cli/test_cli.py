@@ -322,6 +322,7 @@ def test_a_pickle_named_onnx_is_refused_with_the_servers_reason(cli: Cli, pickle
     assert "refused (400)" in result.err
     assert "pickle" in result.err
     assert "not ONNX" in result.err
+    assert result.err.count("not ONNX") == 1  # the field error that repeats the sentence names its field instead
     assert not ModelVersion.objects.exists()
 
 
