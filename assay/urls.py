@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("governance.api.urls")),
+    path("api/v1/", include("compliance.api.dpia_urls")),
     path("api/v1/", include("serving.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -264,12 +264,13 @@ def create_dpia(use_case: UseCase, *, actor: User, fields: dict[str, Any]) -> Dp
 def lock_latest(dpia: Dpia) -> DpiaVersion:
     """Lock the DPIA, then return its newest version (locked too)."""
     Dpia.objects.select_for_update().get(pk=dpia.pk)
+    # Every DPIA has its version 1 from the moment it is created (same transaction): .get of the newest.
     latest: DpiaVersion = (
         DpiaVersion.objects.select_for_update()
         .select_related("dpia__use_case__team")
         .filter(dpia_id=dpia.pk)
-        .order_by("-number")
-        .first()
+        .order_by("-number")[:1]
+        .get()
     )
     return latest
 

@@ -24,7 +24,7 @@ def personal_datasets(manifest: dict[str, Any]) -> dict[int, str]:
         columns = entry.get("columns") or {}
         if columns.get("personal_data") or columns.get("special_category"):
             dataset = entry.get("dataset") or {}
-            found[int(dataset.get("id"))] = str(dataset.get("name"))
+            found[int(dataset.get("id", 0))] = str(dataset.get("name"))
     return found
 
 
@@ -50,9 +50,7 @@ def check_dpia_approved(context: GateContext) -> Verdict:
     if version.status != DpiaStatus.APPROVED:
         problems.append(f"DPIA version {version.number} of use case {use_case} is {version.status}, not approved")
     elif is_expired(version, context.now.date()):
-        problems.append(
-            f"DPIA version {version.number} expired on its review date {version.review_date.isoformat()}"  # type: ignore[union-attr]
-        )
+        problems.append(f"DPIA version {version.number} expired on its review date {version.review_date}")
     covered = {int(item["id"]) for item in version.datasets}
     for dataset_id, name in sorted(personal.items(), key=lambda item: item[1]):
         if dataset_id not in covered:

@@ -44,7 +44,8 @@ def test_a_draft_is_prefilled_from_the_schemas_of_its_datasets(cast):
     assert category["protected_attribute"] == ["age"]
     assert category["special_category"] == []
     assert version.transfers == [{"dataset": "Loan applications", "residency_region": "eu-west-1"}]
-    assert version.status == DpiaStatus.DRAFT and version.number == 1
+    assert version.status == DpiaStatus.DRAFT
+    assert version.number == 1
     assert version.digest == version_digest(version)
     assert len(events(AuditEventType.DPIA_CREATED)) == 1
 
@@ -93,7 +94,8 @@ def test_a_returned_version_is_edited_and_submitted_again(cast):
     actions.do_review_dpia(version.dpia, actor=cast.reviewers["privacy"], decision="return", comment="Add a risk.")
     assert len(events(AuditEventType.DPIA_RETURNED)) == 1
     edited = actions.do_edit_dpia(version.dpia, actor=cast.compliance, risks=[RISK, {**RISK, "title": "Re-use"}])
-    assert edited.status == DpiaStatus.RETURNED and len(edited.risks) == 2
+    assert edited.status == DpiaStatus.RETURNED
+    assert len(edited.risks) == 2
     again = actions.do_submit_dpia(version.dpia, actor=cast.compliance)
     assert again.status == DpiaStatus.SUBMITTED
 
@@ -149,7 +151,8 @@ def test_a_change_after_approval_is_a_new_version(cast):
     # WHEN a new version is started THEN it is version 2, a draft copy, the approved one untouched
     draft = actions.do_new_dpia_version(approved.dpia, actor=cast.compliance)
     assert (draft.number, draft.status) == (2, DpiaStatus.DRAFT)
-    assert draft.purposes == approved.purposes and draft.digest != approved.digest
+    assert draft.purposes == approved.purposes
+    assert draft.digest != approved.digest
     assert DpiaVersion.objects.get(pk=approved.pk).status == DpiaStatus.APPROVED
     assert len(events(AuditEventType.DPIA_VERSION_CREATED)) == 1
     # AND another new version while the draft is open is refused
@@ -177,11 +180,11 @@ def test_a_review_date_in_the_past_is_refused_and_one_passed_cannot_be_approved(
 
 def test_a_submission_lacking_sections_names_each(cast):
     version = make_draft(cast, purposes="", risks=[], review_date=None)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(ValidationError, match="Screen the processing") as error:
         actions.do_submit_dpia(version.dpia, actor=cast.compliance)
     assert set(error.value.message_dict) == {"screening", "review_date"}
     actions.do_screen_dpia(version.dpia, actor=cast.compliance, criteria=SCREENING)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(ValidationError, match="A full DPIA") as error:
         actions.do_submit_dpia(version.dpia, actor=cast.compliance)
     assert set(error.value.message_dict) == {"purposes", "risks", "review_date"}
 

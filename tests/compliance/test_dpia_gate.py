@@ -188,7 +188,8 @@ def test_no_personal_data_needs_no_dpia(rw, onnx_path):
     row = actions.do_reclassify_column(
         plain, actor=rw.cast.compliance, column="region", flags={"personal_data": True}, reason="Household-level."
     )
-    assert row.before["personal_data"] is False and row.after["personal_data"] is True
+    assert row.before["personal_data"] is False
+    assert row.after["personal_data"] is True
     # THEN the manifest shows it, the signatures are stale, and a DPIA is now needed
     changes = manifest_diff(release.manifest, build_manifest(release))
     assert {"path": f"datasets[id={dataset_version.pk}].columns.personal_data", "before": [], "after": ["region"]} in (
@@ -230,7 +231,7 @@ def test_bad_reclassifications_name_the_field(rw, column, flags, reason_text, fi
     from django.core.exceptions import ValidationError
 
     dataset = rw.version.dataset_versions.get().dataset
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(ValidationError, match=r"\w") as error:
         actions.do_reclassify_column(dataset, actor=rw.cast.compliance, column=column, flags=flags, reason=reason_text)
     assert field in error.value.message_dict
 
