@@ -22,8 +22,18 @@ def username_field(**kwargs: Any) -> serializers.SlugRelatedField[Any]:
     return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
 
 
+STATUS_HELP = "draft, submitted, approved or returned"
+
+
+def status_field() -> serializers.CharField:
+    # Text rather than an enum: "status" names other choice sets in the schema (jobs, releases).
+    return serializers.CharField(read_only=True, help_text=STATUS_HELP)
+
+
 class DpiaTransitionSerializer(StrictModelSerializer):
     actor = serializers.CharField(source="actor_name", read_only=True)
+    from_status = status_field()
+    to_status = status_field()
 
     class Meta:
         model = DpiaTransition
@@ -35,6 +45,7 @@ class DpiaVersionSerializer(StrictModelSerializer):
     """One version in full: the screening, the assessment, its workflow moves, and what was reclassified in its
     datasets since it was written."""
 
+    status = status_field()
     created_by = username_field(allow_null=True)
     transitions = DpiaTransitionSerializer(many=True, read_only=True)
     expired = serializers.SerializerMethodField()
@@ -77,6 +88,8 @@ class DpiaVersionSerializer(StrictModelSerializer):
 
 
 class DpiaVersionSummarySerializer(StrictModelSerializer):
+    status = status_field()
+
     class Meta:
         model = DpiaVersion
         fields = ["id", "number", "status", "digest", "review_date", "created_at"]
