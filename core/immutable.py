@@ -69,8 +69,9 @@ def create_trigger(
                 f"FOR EACH ROW {condition}EXECUTE FUNCTION {function}()"
             )
         elif connection.vendor == "sqlite":
+            # Without ``when`` the text is the one earlier migrations wrote (SQLite's triggers are per row anyway).
             cursor.execute(
-                f"CREATE TRIGGER {table}_{suffix} BEFORE UPDATE {of}ON {table} FOR EACH ROW {condition}"
+                f"CREATE TRIGGER {table}_{suffix} BEFORE UPDATE {of}ON {table} {condition}"
                 f"BEGIN SELECT RAISE(ABORT, '{table} rows are immutable: UPDATE refused'); END"
             )
 
