@@ -248,7 +248,7 @@ def do_create_dpia(use_case: UseCase, *, actor: User, **fields: Any) -> DpiaVers
 def create_dpia(use_case: UseCase, *, actor: User, fields: dict[str, Any]) -> DpiaVersion:
     require_writer(actor, use_case.team)
     # Lock the use case: two creates at once would both find no DPIA (the unique constraint backs this up).
-    use_case = UseCase.objects.select_for_update().select_related("team").get(pk=use_case.pk)
+    use_case = UseCase.objects.select_for_update(of=("self",)).select_related("team").get(pk=use_case.pk)
     if Dpia.objects.filter(use_case=use_case).exists():
         raise ValidationError({"use_case": f"Use case {use_case.name} already has a DPIA: edit it or version it."})
     dpia = Dpia.objects.create(use_case=use_case, created_by=actor)
@@ -266,7 +266,7 @@ def lock_latest(dpia: Dpia) -> DpiaVersion:
     Dpia.objects.select_for_update().get(pk=dpia.pk)
     # Every DPIA has its version 1 from the moment it is created (same transaction): .get of the newest.
     latest: DpiaVersion = (
-        DpiaVersion.objects.select_for_update()
+        DpiaVersion.objects.select_for_update(of=("self",))
         .select_related("dpia__use_case__team")
         .filter(dpia_id=dpia.pk)
         .order_by("-number")[:1]
@@ -564,7 +564,7 @@ def reclassify_column(dataset: Dataset, *, actor: User, column: Any, flags: Any,
     if unknown or not all(isinstance(value, bool) for value in flags.values()):
         raise ValidationError({"flags": f"Only {', '.join(FLAGS)}, each true or false."})
     # Lock the dataset: two reclassifications of one column read the same "before" otherwise.
-    dataset = Dataset.objects.select_for_update().select_related("team").get(pk=dataset.pk)
+    dataset = Dataset.objects.select_for_update(of=("self",)).select_related("team").get(pk=dataset.pk)
     latest = dataset.versions.order_by("-number").first()
     columns = {item["name"]: item for item in schema_columns(latest.schema)} if latest else {}
     if not isinstance(column, str) or column not in columns:

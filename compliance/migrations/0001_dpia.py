@@ -11,7 +11,8 @@ from core.immutable import create_function, create_trigger, drop_trigger, instal
 FROZEN = {
     "compliance_dpiaversion": ["dpia_id", "number", "created_at"],
     "compliance_dpiatransition": ["version_id", "from_status", "to_status", "actor_name", "comment", "at"],
-    "compliance_columnreclassification": ["dataset_id", "column", "before", "after", "reason", "created_at"],
+    # "column" is a reserved word in PostgreSQL: quoted.
+    "compliance_columnreclassification": ["dataset_id", '"column"', "before", "after", "reason", "created_at"],
 }
 
 

@@ -244,3 +244,18 @@ def test_only_compliance_officers_and_admins_reclassify(rw):
         actions.do_reclassify_column(
             dataset, actor=rw.cast.engineer_a, column="income", flags={"special_category": True}, reason="x"
         )
+
+
+def test_a_reclassification_is_written_once(rw):
+    from django.db import DatabaseError, transaction
+
+    from compliance.models import ColumnReclassification
+
+    dataset = rw.version.dataset_versions.get().dataset
+    row = actions.do_reclassify_column(
+        dataset, actor=rw.cast.compliance, column="income", flags={"special_category": True}, reason="Benefits."
+    )
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        ColumnReclassification.objects.filter(pk=row.pk).update(column="age")
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        ColumnReclassification.objects.filter(pk=row.pk).update(reason="Rewritten.")
