@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from core.choices import BoardRole, Role
 from core.models import Membership
-from core.querysets import ALL_ROLES, CHANGE, VIEW, RestrictedQuerySet, member_team_ids
+from core.querysets import ALL_ROLES, CHANGE, VIEW, RestrictedQuerySet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -38,6 +38,3 @@ class DpiaQuerySet(RestrictedQuerySet):
             return self.none()
         lookup: str = self.model.team_lookup
         return self.filter(**{f"{lookup}__in": privacy_team_ids(user)})
-
-
-__all__ = ["DPIA_POLICY", "DPIA_WRITER_ROLES", "REVIEW", "DpiaQuerySet", "member_team_ids", "privacy_team_ids"]

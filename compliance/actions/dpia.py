@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.dpia import CONTENT_FIELDS, FLAGS, prefill, schema_columns, version_content, version_digest
-from compliance.dpia_querysets import DPIA_WRITER_ROLES, REVIEW, DpiaQuerySet, member_team_ids
+from compliance.dpia_querysets import DPIA_WRITER_ROLES, REVIEW, DpiaQuerySet
 from compliance.dpia_rules import (
     CRITERIA,
     DPIA_TRANSITIONS,
@@ -36,6 +36,7 @@ from compliance.models import ColumnReclassification, Dpia, DpiaTransition, Dpia
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Team
+from core.querysets import member_team_ids
 from core.refusals import Refusal, refusals_recorded
 from registry.choices import LegalBasis
 from registry.models import Dataset, RegisteredModel, UseCase
