@@ -259,3 +259,15 @@ def test_a_reclassification_is_written_once(rw):
         ColumnReclassification.objects.filter(pk=row.pk).update(column="age")
     with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
         ColumnReclassification.objects.filter(pk=row.pk).update(reason="Rewritten.")
+
+
+def test_the_release_page_links_the_dpia_version_it_carries(rw):
+    from django.test import Client
+
+    version = draft_for(rw)
+    release = require_dpia(rw)
+    client = Client()
+    client.force_login(rw.cast.auditor)
+    html = client.get(f"/releases/{release.pk}/").content.decode()
+    assert f'href="/compliance/dpias/{version.dpia_id}/?version=1" id="manifest-dpia"' in html
+    assert version.digest in html
