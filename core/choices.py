@@ -90,3 +90,13 @@ class AuditEventType(models.TextChoices):
     APPROVAL_REFUSED = "approval.refused", "Approval refused"
     GATE_FAILED = "gate.failed", "Deployment refused by the gate"
     DEPLOYMENT_CREATED = "deployment.created", "Deployment created"
+    # compliance: DPIAs and column reclassification (compliance/actions/dpia.py)
+    DPIA_CREATED = "dpia.created", "DPIA created"
+    DPIA_UPDATED = "dpia.updated", "DPIA draft edited"
+    DPIA_SCREENED = "dpia.screened", "DPIA screening recorded"
+    DPIA_SUBMITTED = "dpia.submitted", "DPIA submitted for review"
+    DPIA_APPROVED = "dpia.approved", "DPIA approved"
+    DPIA_RETURNED = "dpia.returned", "DPIA returned to its author"
+    DPIA_VERSION_CREATED = "dpia.version_created", "DPIA new version started"
+    DPIA_REFUSED = "dpia.refused", "DPIA change refused"
+    COLUMN_RECLASSIFIED = "dataset.column_reclassified", "Dataset column reclassified"

@@ -48,20 +48,30 @@ def drop_function(schema_editor: Any, function: str = FUNCTION) -> None:
 
 
 def create_trigger(
-    schema_editor: Any, table: str, columns: Sequence[str], *, suffix: str = SUFFIX, function: str = FUNCTION
+    schema_editor: Any,
+    table: str,
+    columns: Sequence[str],
+    *,
+    suffix: str = SUFFIX,
+    function: str = FUNCTION,
+    when: str = "",
 ) -> None:
-    """Freeze ``columns`` of ``table``: on PostgreSQL the trigger calls ``function`` (see :func:`create_function`)."""
+    """Freeze ``columns`` of ``table`` (every column when empty): on PostgreSQL the trigger calls ``function`` (see
+    :func:`create_function`). ``when``, an SQL condition over ``OLD`` (``OLD.status = 'approved'``), freezes only
+    the rows it holds for: a record that is a draft until it is approved."""
     connection = schema_editor.connection
-    listed = ", ".join(columns)
+    of = f"OF {', '.join(columns)} " if columns else ""
+    condition = f"WHEN ({when}) " if when else ""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"CREATE TRIGGER {table}_{suffix} BEFORE UPDATE OF {listed} ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+                f"CREATE TRIGGER {table}_{suffix} BEFORE UPDATE {of}ON {table} "
+                f"FOR EACH ROW {condition}EXECUTE FUNCTION {function}()"
             )
         elif connection.vendor == "sqlite":
+            # Without ``when`` the text is the one earlier migrations wrote (SQLite's triggers are per row anyway).
             cursor.execute(
-                f"CREATE TRIGGER {table}_{suffix} BEFORE UPDATE OF {listed} ON {table} "
+                f"CREATE TRIGGER {table}_{suffix} BEFORE UPDATE {of}ON {table} {condition}"
                 f"BEGIN SELECT RAISE(ABORT, '{table} rows are immutable: UPDATE refused'); END"
             )
 

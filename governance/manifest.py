@@ -20,13 +20,13 @@ from typing import Any
 
 from django.db.models import Q
 
+from compliance.dpia import effective_columns, flagged_columns, manifest_entry, overlay_of
 from core.canonical import canonical_digest, to_stored_json
 from core.choices import AuditEventType
 from core.models import AuditEvent
 from governance.models import Release
 
 MANIFEST_FORMAT = "assay.release-manifest/v1"
-_FLAGS = ("personal_data", "special_category", "protected_attribute", "prohibited_input")
 
 # The events that change what a manifest covers (status changes and the release path's own events do not).
 CHANGE_EVENTS = (
@@ -41,6 +41,7 @@ CHANGE_EVENTS = (
     AuditEventType.FEATURE_VIEW_CREATED,
     AuditEventType.FEATURE_VIEW_UPDATED,
     AuditEventType.FEATURE_SET_VERSION_REGISTERED,
+    AuditEventType.COLUMN_RECLASSIFIED,
 )
 
 
@@ -59,16 +60,11 @@ def _username(user: Any) -> str | None:
     return None if user is None else str(user.get_username())
 
 
-def _flagged_columns(schema: Any) -> dict[str, list[str]]:
-    columns = schema.get("columns", []) if isinstance(schema, dict) else []
-    return {
-        flag: sorted(str(column.get("name")) for column in columns if isinstance(column, dict) and column.get(flag))
-        for flag in _FLAGS
-    }
-
-
 def _dataset_versions(model_version: Any) -> list[dict[str, Any]]:
-    rows = model_version.dataset_versions.select_related("dataset__owner").order_by("dataset_id", "number")
+    rows = list(model_version.dataset_versions.select_related("dataset__owner").order_by("dataset_id", "number"))
+    # Columns as reclassified since the version was registered (compliance's overlay): a reclassification changes
+    # the manifest, so approvals signed before it go stale.
+    overlay = overlay_of([row.dataset_id for row in rows])
     return [
         {
             "id": row.pk,
@@ -86,7 +82,7 @@ def _dataset_versions(model_version: Any) -> list[dict[str, Any]]:
             "content_fingerprint": row.content_fingerprint,
             "fingerprint_source": row.fingerprint_source,
             "row_count": row.row_count,
-            "columns": _flagged_columns(row.schema),
+            "columns": flagged_columns(effective_columns(row, overlay.get(row.dataset_id, {}))),
         }
         for row in rows
     ]
@@ -158,7 +154,7 @@ def build_manifest(release: Release) -> dict[str, Any]:
         "datasets": _dataset_versions(version),
         "feature_sets": _feature_set_versions(version),
         "audit_reports": [],
-        "dpia": None,
+        "dpia": manifest_entry(use_case),
         "lineage": [],
         "policy": {
             "id": policy.pk,

@@ -15,10 +15,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from core.choices import AuditEventType
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "registry", "governance", "serving", "workers")
+APPS = ("core", "registry", "compliance", "governance", "serving", "workers")
 
 # Models reached only through another object's API, each with the reason.
 NO_OWN_API = {
+    "compliance.dpiaversion": "served inside the DPIA detail ('latest', 'versions'); written by the DPIA's actions",
+    "compliance.dpiatransition": "served inside the DPIA version ('transitions'); written by the workflow actions",
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",
     "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
     "registry.registeredmodeltag": "the model's 'tags' as rows for the tag filters; written by the model's actions",

@@ -86,3 +86,17 @@ def test_install_frozen_creates_the_function_once_then_a_trigger_per_table() -> 
         "refused'); END",
         "DROP TRIGGER IF EXISTS a_frozen",
     ]
+
+
+def test_a_conditional_trigger_freezes_the_whole_row_once_the_condition_holds() -> None:
+    postgres, sqlite = _Editor("postgresql"), _Editor("sqlite")
+    for editor in (postgres, sqlite):
+        immutable.create_trigger(editor, "t", [], suffix="approved", when="OLD.status = 'approved'")
+    assert postgres.connection.statements == [
+        "CREATE TRIGGER t_approved BEFORE UPDATE ON t FOR EACH ROW WHEN (OLD.status = 'approved') "
+        "EXECUTE FUNCTION assay_frozen_columns()"
+    ]
+    assert sqlite.connection.statements == [
+        "CREATE TRIGGER t_approved BEFORE UPDATE ON t WHEN (OLD.status = 'approved') BEGIN SELECT RAISE(ABORT, "
+        "'t rows are immutable: UPDATE refused'); END"
+    ]

@@ -33,7 +33,7 @@ def reason(evaluation: Any, name: str) -> str:
 def extra_check() -> Any:
     """A check another app would contribute, registered for one test and removed after it."""
     calls: list[Any] = []
-    outcome: dict[str, Any] = {"result": (True, "DPIA 3 approved.")}
+    outcome: dict[str, Any] = {"result": (True, "Model card complete.")}
 
     def check(context: gate.GateContext) -> gate.Verdict:
         calls.append(context.release.pk)
@@ -42,9 +42,9 @@ def extra_check() -> Any:
             raise result
         return result
 
-    register_check("dpia_approved", "The DPIA covering personal-data inputs is approved.")(check)
+    register_check("example_check", "A check another app contributes (say, a model card is complete).")(check)
     yield outcome, calls
-    gate._CHECKS.pop("dpia_approved", None)
+    gate._CHECKS.pop("example_check", None)
 
 
 def test_the_built_in_checks_are_known_and_always_run():
@@ -191,35 +191,35 @@ def _require(rw: Any, *names: str) -> Any:
 
 def test_a_required_check_contributed_by_another_app_runs_and_can_fail(rw, extra_check):
     outcome, calls = extra_check
-    release = _require(rw, "dpia_approved")
+    release = _require(rw, "example_check")
     evaluation = evaluate_gate(release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
     assert evaluation.passed
-    assert [c["name"] for c in evaluation.checks] == [*BUILT_IN, "dpia_approved"]
+    assert [c["name"] for c in evaluation.checks] == [*BUILT_IN, "example_check"]
     assert calls == [release.pk]
-    outcome["result"] = (False, "The DPIA is still a draft.")
+    outcome["result"] = (False, "The model card lacks its limitations.")
     evaluation = evaluate_gate(release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
     assert not evaluation.passed
-    assert reason(evaluation, "dpia_approved") == "The DPIA is still a draft."
+    assert reason(evaluation, "example_check") == "The model card lacks its limitations."
 
 
 def test_a_required_check_that_raises_fails_closed_and_the_others_still_run(rw, extra_check):
     outcome, _ = extra_check
-    release = _require(rw, "dpia_approved")
-    outcome["result"] = RuntimeError("DPIA service unreachable")
+    release = _require(rw, "example_check")
+    outcome["result"] = RuntimeError("model card service unreachable")
     evaluation = evaluate_gate(release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
     assert not evaluation.passed
-    assert verdicts(evaluation) == {**dict.fromkeys(BUILT_IN, True), "dpia_approved": False}
-    assert "could not run: RuntimeError: DPIA service unreachable" in reason(evaluation, "dpia_approved")
+    assert verdicts(evaluation) == {**dict.fromkeys(BUILT_IN, True), "example_check": False}
+    assert "could not run: RuntimeError: model card service unreachable" in reason(evaluation, "example_check")
 
 
 def test_a_required_check_nobody_provides_fails_closed(rw, extra_check):
     # GIVEN a policy requiring a check whose app was since removed
-    release = _require(rw, "dpia_approved")
-    gate._CHECKS.pop("dpia_approved")
+    release = _require(rw, "example_check")
+    gate._CHECKS.pop("example_check")
     # THEN the gate fails it, naming it
     evaluation = evaluate_gate(release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
     assert not evaluation.passed
-    assert "requires the check 'dpia_approved', which no installed app provides" in reason(evaluation, "dpia_approved")
+    assert "requires the check 'example_check', which no installed app provides" in reason(evaluation, "example_check")
 
 
 def test_two_checks_cannot_share_a_name():

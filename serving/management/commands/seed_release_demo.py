@@ -16,13 +16,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from compliance.demo_dpia import seed_credit_dpia
 from core.choices import BoardRole
 from core.management.commands.seed_demo import ADMIN
 from governance import actions
 from governance.choices import Decision
 from governance.models import BoardMember, Environment, Release, ReleasePolicy, ReviewBoard, SigningKey
 from registry.choices import RiskTier
-from registry.management.commands.seed_registry_demo import ENGINEER, MODEL, TEAM
+from registry.management.commands.seed_registry_demo import DATASET, ENGINEER, MODEL, TEAM, USE_CASE
 from registry.models import ModelVersion
 from serving.actions import do_deploy
 
@@ -50,6 +51,9 @@ POLICIES: dict[tuple[str, str], tuple[dict[str, int], int, int]] = {
     ("production", RiskTier.LIMITED): ({BoardRole.TECHNICAL: 1, BoardRole.COMPLIANCE: 1}, 2, 90),
     ("production", RiskTier.HIGH): ({BoardRole.LEGAL: 1, BoardRole.RISK: 1, BoardRole.TECHNICAL: 1}, 3, 30),
 }
+# Gate checks a policy requires beyond those that always run: production decisions on personal data need the use
+# case's approved DPIA.
+REQUIRED_CHECKS: dict[tuple[str, str], list[str]] = {("production", RiskTier.HIGH): ["dpia_approved"]}
 
 
 class Command(BaseCommand):
@@ -119,9 +123,14 @@ class Command(BaseCommand):
                 required_roles={str(role): count for role, count in roles.items()},
                 min_total=min_total,
                 approval_valid_days=days,
+                required_checks=REQUIRED_CHECKS.get((environment_slug, tier), []),
                 note="Demo policy.",
             )
             created += 1
+        # The DPIA before the releases: their manifests carry it.
+        created += seed_credit_dpia(
+            team_slug=TEAM, use_case_name=USE_CASE, dataset_name=DATASET, model_name=MODEL, users=User.objects
+        )
         created += self._releases(version, environments, passphrase)
         return created
 
