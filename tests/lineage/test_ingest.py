@@ -255,3 +255,18 @@ def test_assays_own_events_link_the_job(cast: Any) -> None:
     )
     assert report.results[0].status == STORED
     assert LineageEvent.objects.get().source == EventSource.ASSAY
+
+
+def test_a_teams_assay_namespace_cannot_be_claimed_by_another_team(cast: Any) -> None:
+    # GIVEN team B writes first into team A's Assay namespace (a model version's node, say)
+    squatter = run_event(
+        "START", namespace="airflow://team-b", outputs=[dataset("assay://team-a", "sha256:" + "0" * 64)]
+    )
+    report = do_ingest_events([squatter], actor=cast.engineer_b)
+    # THEN it is refused, and the namespace belongs to team A
+    assert (report.results[0].code, report.results[0].field) == ("namespace_forbidden", "outputs[0].namespace")
+    assert Namespace.objects.get(name="assay://team-a").team == cast.team_a
+    # AND a namespace of a team that does not exist is refused, not claimed
+    ghost = run_event("START", namespace="assay://no-such-team", outputs=[])
+    assert do_ingest_events([ghost], actor=cast.engineer_b).results[0].code == "namespace_forbidden"
+    assert Namespace.objects.get(name="assay://no-such-team").team is None
