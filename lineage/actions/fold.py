@@ -178,14 +178,22 @@ def _fold_datasets(
                 )
     if changed:
         LineageDataset.objects.bulk_update(list(changed.values()), ["facets", "last_seen_at"])
-    if new_schemas:
-        DatasetSchema.objects.bulk_create(list(new_schemas.values()), ignore_conflicts=True)
     if not wanted:
         return {}
-    rows = DatasetSchema.objects.filter(
-        dataset_id__in={key[0] for key in wanted}, digest__in={key[1] for key in wanted}
-    ).only("pk", "dataset_id", "digest")
-    return {(row.dataset_id, row.digest): row for row in rows if (row.dataset_id, row.digest) in wanted}
+
+    def read() -> dict[tuple[int, str], DatasetSchema]:
+        rows = DatasetSchema.objects.filter(
+            dataset_id__in={key[0] for key in wanted}, digest__in={key[1] for key in wanted}
+        ).only("pk", "dataset_id", "digest")
+        return {(row.dataset_id, row.digest): row for row in rows if (row.dataset_id, row.digest) in wanted}
+
+    # Most schemas were seen before: read first, insert only the new ones (then read those back).
+    found = read()
+    missing = [schema for key, schema in new_schemas.items() if key not in found]
+    if missing:
+        DatasetSchema.objects.bulk_create(missing, ignore_conflicts=True)
+        found = read()
+    return found
 
 
 def _fold_jobs(stored: list[Stored], namespaces: dict[str, Namespace]) -> dict[Key, LineageJob]:
