@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Job, ServiceAccount, Team
+from core.querysets import CHANGE
 from core.refusals import Refusal, refusals_recorded
 from lineage.actions.fold import Stored, ensure_namespaces, fold, named_namespaces
 from lineage.choices import EventKind, EventSource
@@ -96,6 +97,8 @@ def do_ingest_events(
     caller's transaction (it is atomic, nested as a savepoint): a job's events commit with the job's record.
 
     Refuses the whole request (a recorded ``Refusal``, 403) when the actor may write for no team, or for ``team``.
+    Audited: ``lineage.events_ingested`` once when anything was stored, a claim per namespace claimed, and
+    ``lineage.write_refused`` when an event wrote into another team's namespace.
     """
     user = actor if isinstance(actor, User) else None
     with refusals_recorded(actor=user, team=team, context={"events": len(payloads), "source": str(source)}):
@@ -108,7 +111,7 @@ def writer_for(actor: User | None, *, source: EventSource, team: Team | None) ->
         if team is None:
             raise ValueError("Assay's own events name their team.")
         return Writer(frozenset({team.pk}), team)
-    writable = list(teams_for(actor, "change")) if actor is not None else []
+    writable = list(teams_for(actor, CHANGE)) if actor is not None else []
     if team is not None:
         if team not in writable:
             raise _forbidden(f"You may not write lineage for team {team.slug}.", field="team")
