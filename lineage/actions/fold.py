@@ -81,6 +81,12 @@ def fold(stored: list[Stored], namespaces: dict[str, Namespace], *, assay_job: J
     _fold_columns(stored, runs, datasets, namespaces)
 
 
+def by_pk(rows: dict[int, Any]) -> list[Any]:
+    """Rows to update in primary-key order: two requests updating the same rows lock them in the same order
+    (the kinds of rows are always written in the same order too: datasets, schemas, jobs, runs, edges)."""
+    return [rows[pk] for pk in sorted(rows)]
+
+
 def _refs(event: ValidEvent) -> list[DatasetRef]:
     refs = [*event.inputs, *event.outputs]
     if event.dataset is not None:
@@ -177,7 +183,7 @@ def _fold_datasets(
                     event=item.row,
                 )
     if changed:
-        LineageDataset.objects.bulk_update(list(changed.values()), ["facets", "last_seen_at"])
+        LineageDataset.objects.bulk_update(by_pk(changed), ["facets", "last_seen_at"])
     if not wanted:
         return {}
 
@@ -218,7 +224,7 @@ def _fold_jobs(stored: list[Stored], namespaces: dict[str, Namespace]) -> dict[K
             job.last_seen_at = now
             changed[job.pk] = job
     if changed:
-        LineageJob.objects.bulk_update(list(changed.values()), ["facets", "last_seen_at"])
+        LineageJob.objects.bulk_update(by_pk(changed), ["facets", "last_seen_at"])
     return jobs
 
 
@@ -366,7 +372,7 @@ def _fold_edges(
     if new:
         RunEdge.objects.bulk_create(list(new.values()), ignore_conflicts=True)
     if changed:
-        RunEdge.objects.bulk_update(list(changed.values()), ["facets", "version", "schema"])
+        RunEdge.objects.bulk_update(by_pk(changed), ["facets", "version", "schema"])
 
 
 def _fold_columns(
