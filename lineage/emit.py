@@ -190,7 +190,11 @@ def model_version_output(version: ModelVersion) -> OutputDataset:
 # --- A materialization's output: its schema and column lineage from the feature definitions --------------------------
 
 # The type a feature's aggregation gives, when the aggregation alone says it.
-_AGGREGATION_TYPES: dict[str, str] = {Aggregation.COUNT: "int64", Aggregation.DISTINCT_COUNT: "int64", Aggregation.MEAN: "float64"}
+_AGGREGATION_TYPES: dict[str, str] = {
+    Aggregation.COUNT: "int64",
+    Aggregation.DISTINCT_COUNT: "int64",
+    Aggregation.MEAN: "float64",
+}
 
 
 def feature_set_columns(version: FeatureSetVersion) -> list[dict[str, Any]]:

@@ -18,6 +18,8 @@ from openlineage.client.event_v2 import RunEvent, RunState
 from openlineage.client.serde import Serde
 from openlineage.client.transport.transport import Transport
 
+from lineage.actions import REFUSED, do_ingest_events
+from lineage.choices import EventSource
 from lineage.emit import build_run_event
 from lineage.forwarding import queue_delivery
 
@@ -51,10 +53,19 @@ def event_payload(event: Event) -> dict[str, Any]:
     return Serde.to_dict(event)
 
 
-def store_events(payloads: list[dict[str, Any]], *, job: Job | None) -> None:
-    from lineage.actions import do_ingest_events
+class EventNotStored(Exception):
+    """The store refused an event Assay built: a bug to fix, reported in the job's log (workers.runner)."""
 
-    do_ingest_events(payloads, job=job)
+
+def store_events(payloads: list[dict[str, Any]], *, job: Job | None) -> None:
+    """Store Assay's own events as the job's team's (the ingestion action trusts that team). A job without a team
+    (the audit chain's jobs) has no namespace of a team to write into: its events are only forwarded."""
+    if job is None or job.team is None:
+        return
+    report = do_ingest_events(payloads, actor=None, source=EventSource.ASSAY, team=job.team, assay_job=job)
+    refused = [result for result in report.results if result.status == REFUSED]
+    if refused:
+        raise EventNotStored("; ".join(f"{result.field or 'event'}: {result.message}" for result in refused))
 
 
 def emit_run_event(

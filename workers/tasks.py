@@ -30,6 +30,7 @@ from core.jobs import dispatch_job
 from core.models import Job
 from core.querysets import CHANGE
 from core.refusals import Refusal
+from lineage import forwarding
 from registry.actions import (
     do_pin_dataset_files,
     do_record_data_change,
@@ -82,6 +83,21 @@ def sign_audit_checkpoint(job: Job, ctx: JobContext) -> dict[str, Any]:
 def scheduled_audit_checkpoint() -> None:
     """Beat's periodic entry: start a checkpoint job as the scheduler."""
     dispatch_job("audit.checkpoint", actor=None)
+
+
+# --- Lineage forwarding (lineage.forwarding, docs/lineage.md "Emitting") ---------------------------------------------
+
+
+@shared_task(name=forwarding.DELIVER_TASK, ignore_result=True)
+def deliver_lineage_event(delivery_id: int) -> None:
+    """Send one event owed to the external OpenLineage backend; a failure is recorded and retried by the sweep."""
+    forwarding.deliver(int(delivery_id))
+
+
+@shared_task(name="assay.schedule.lineage_deliveries", ignore_result=True)
+def scheduled_lineage_deliveries() -> None:
+    """Beat's periodic entry: send the deliveries that are due (first tries lost with the broker, and retries)."""
+    forwarding.deliver_due()
 
 
 # --- Spark jobs (docs/spark-jobs.md) ---------------------------------------------------------------------------------
