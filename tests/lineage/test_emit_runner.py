@@ -59,6 +59,7 @@ def test_a_job_that_succeeds_emits_start_and_complete_with_its_input(cast: Any, 
     edge = RunEdge.objects.get(run=run)
     assert (edge.direction, edge.dataset.namespace.name, edge.dataset.name) == ("input", "s3://bank-data", "events")
     assert edge.version == events_version.content_fingerprint
+    assert edge.schema is not None
     assert [f["name"] for f in edge.schema.fields] == [c["name"] for c in events_version.schema["columns"]]
     assert set(LineageEvent.objects.filter(run_id=run.run_id).values_list("source", flat=True)) == {"assay"}
     # Forwarding is not configured: nothing is owed.
