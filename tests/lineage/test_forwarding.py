@@ -74,7 +74,7 @@ def test_a_jobs_events_arrive_at_the_second_receiver(
     assert deliveries[0].target == f"{forwarding_to.url}/api/v1/lineage"
 
     for delivery in deliveries:
-        deliver_lineage_event.apply(args=[delivery.pk])
+        deliver_lineage_event.apply(args=(delivery.pk,))
 
     assert [item.event["eventType"] for item in forwarding_to.received] == ["START", "COMPLETE"]
     assert {item.path for item in forwarding_to.received} == {"/api/v1/lineage"}
