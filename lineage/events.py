@@ -374,7 +374,9 @@ def check_depth(value: Any, path: str = "") -> None:
         item, where, depth = stack.pop()
         if isinstance(item, dict | list):
             if depth > MAX_EVENT_DEPTH:
-                raise EventInvalid(where, f"nests too deeply (an event may nest {MAX_EVENT_DEPTH} levels).")
+                raise EventInvalid(
+                    where, f"nests too deeply (an event may nest {MAX_EVENT_DEPTH} levels).", code="too_deep"
+                )
             children = item.items() if isinstance(item, dict) else enumerate(item)
             stack.extend((child, _join(where, key), depth + 1) for key, child in children)
 
@@ -427,6 +429,10 @@ def validate_event(data: Any) -> ValidEvent:
     if not isinstance(data, dict):
         raise EventInvalid("", "An event must be a JSON object.")
     check_depth(data)
+    # Before anything walks them: 50,000 inputs are refused by their count, not after 50,000 checks.
+    for key, limit in (("inputs", MAX_INPUTS), ("outputs", MAX_OUTPUTS)):
+        if isinstance(data.get(key), list) and len(data[key]) > limit:
+            raise EventInvalid(key, f"may name at most {limit} datasets.", code="too_many_datasets")
     kind = event_kind(data)
     # schemaURL is init=False in the classes (they set their own): check the event's.
     if not isinstance(data.get("schemaURL"), str):
@@ -474,10 +480,6 @@ def _with_job(event: ValidEvent, data: dict[str, Any]) -> ValidEvent:
     _check_facet_bases(job_facets, "job.facets")
     inputs_data = data.get("inputs") or []
     outputs_data = data.get("outputs") or []
-    if len(inputs_data) > MAX_INPUTS:
-        raise EventInvalid("inputs", f"may name at most {MAX_INPUTS} datasets.", code="too_many_datasets")
-    if len(outputs_data) > MAX_OUTPUTS:
-        raise EventInvalid("outputs", f"may name at most {MAX_OUTPUTS} datasets.", code="too_many_datasets")
     inputs = [_dataset(item, f"inputs[{index}]", io_key="inputFacets") for index, item in enumerate(inputs_data)]
     outputs = [_dataset(item, f"outputs[{index}]", io_key="outputFacets") for index, item in enumerate(outputs_data)]
     if sum(len(output.columns) for output in outputs) > MAX_COLUMN_EDGES:

@@ -1,4 +1,4 @@
-"""List filters of the lineage API (core.api.filters.FilterSet: unknown parameters refused, values checked)."""
+"""Filters of the lineage API's lists."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import django_filters
 
 from core.api.filters import FilterSet
 from lineage.choices import DeliveryState
-from lineage.models import LineageDelivery
+from lineage.models import LineageDelivery, Namespace
+
+
+class NamespaceFilterSet(FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug")
+    claimed = django_filters.BooleanFilter(field_name="team", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Namespace
+        fields = ["name"]
 
 
 class LineageDeliveryFilterSet(FilterSet):
