@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.test import Client
 from django.utils import timezone
 
 from core.choices import JobStatus
@@ -111,6 +112,14 @@ def test_a_backend_that_is_down_fails_no_job_and_gets_the_events_once_back(
         assert delivery.next_attempt_at >= before + timedelta(seconds=settings.LINEAGE_DELIVERY_BACKOFF_SECONDS)
     # Not due yet: the sweep leaves them.
     assert forwarding.deliver_due() == (0, 0)
+    # The delay is on the job's page: the run, and each delivery with its error.
+    browser = Client()
+    browser.force_login(cast.engineer_a)
+    page = browser.get(f"/jobs/{job.public_id}/").content.decode()
+    assert str(run_id(job, 1)) in page
+    assert "ConnectionError" in page
+    assert page.count("<td>Pending</td>") == 2
+    assert f"{forwarding_to.url}/api/v1/lineage" in page
 
     forwarding_to.start()
     LineageDelivery.objects.update(next_attempt_at=timezone.now())
