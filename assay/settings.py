@@ -307,6 +307,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.choices.Role",
         "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
+        "RunStateEnum": "lineage.choices.RunState",
     },
 }
 

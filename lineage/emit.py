@@ -28,6 +28,7 @@ from openlineage.client.facet_v2 import (
     datasource_dataset,
     error_message_run,
     job_type_job,
+    parent_run,
     processing_engine_run,
     schema_dataset,
 )
@@ -56,10 +57,12 @@ PARTITION_COLUMN = "as_of_date"
 
 @dataclass(frozen=True)
 class JobLineage:
-    """What one job read and wrote, as OpenLineage datasets (outputs may be empty until the job has made them)."""
+    """What one job read and wrote, as OpenLineage datasets (outputs may be empty until the job has made them), and
+    the job whose run asked for it (``parent``: a training chained on a materialization), if any."""
 
     inputs: list[InputDataset] = field(default_factory=list)
     outputs: list[OutputDataset] = field(default_factory=list)
+    parent: AssayJob | None = None
 
 
 JobLineageFn = Callable[["AssayJob"], JobLineage]
@@ -111,6 +114,12 @@ def build_run_event(
             version=ENGINE_VERSION, name=ENGINE_NAME, openlineageAdapterVersion=OPENLINEAGE_CLIENT_VERSION
         ),
     }
+    if lineage.parent is not None and lineage.parent.attempts:
+        parent = lineage.parent
+        run_facets["parent"] = parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=str(run_id(parent, parent.attempts))),
+            job=parent_run.Job(namespace=job_namespace(parent), name=parent.kind),
+        )
     if state == RunState.FAIL:
         run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=error or "The job failed.", programmingLanguage="python"

@@ -17,6 +17,7 @@ from lineage.emit import (
     register_job_lineage,
 )
 from registry.models import DatasetVersion, FeatureSetVersion, ModelVersion
+from workers.tasks import chained_from
 
 MATERIALIZE_KIND = "registry.materialize_features"
 TRAIN_KIND = "registry.train_model"
@@ -37,7 +38,8 @@ def materialization_lineage(job: Job) -> JobLineage:
 
 
 def training_lineage(job: Job) -> JobLineage:
-    """Input: the feature-set version trained on. Output: the model version registered, named by its digest."""
+    """Input: the feature-set version trained on. Output: the model version registered, named by its digest. A
+    training chained on a materialization (``then_train``) has that materialization's run as its parent."""
     feature_set = (
         FeatureSetVersion.objects.filter(pk=job.params.get("feature_set_version"))
         .select_related("feature_view__team")
@@ -47,6 +49,7 @@ def training_lineage(job: Job) -> JobLineage:
     return JobLineage(
         inputs=[feature_set_input(feature_set)] if feature_set is not None else [],
         outputs=[model_version_output(made)] if made is not None else [],
+        parent=chained_from(job),
     )
 
 

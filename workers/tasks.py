@@ -13,6 +13,7 @@ workers.spark import pyspark inside the functions that run on it.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -395,6 +396,22 @@ def register_trained_model(
     )
 
 
+# The idempotency key of a training job chained on a materialization: the prefix and the materialization's id.
+CHAINED_KEY_PREFIX = "after-"
+
+
+def chained_from(job: Job) -> Job | None:
+    """The materialization job that asked for ``job`` (``then_train``), if it was one (workers.lineage's parent run)."""
+    key = job.idempotency_key
+    if job.kind != "registry.train_model" or not key.startswith(CHAINED_KEY_PREFIX):
+        return None
+    parent_id = key.removeprefix(CHAINED_KEY_PREFIX)
+    try:
+        return Job.objects.filter(public_id=uuid.UUID(parent_id), kind="registry.materialize_features").first()
+    except ValueError:
+        return None
+
+
 def _then_train(job: Job, ctx: JobContext, version: FeatureSetVersion) -> dict[str, Any]:
     """The training job the request chained on (``then_train``), asked for once the feature set is registered.
 
@@ -418,7 +435,7 @@ def _then_train(job: Job, ctx: JobContext, version: FeatureSetVersion) -> dict[s
             algorithm=chained["algorithm"],
             params=chained.get("params") or {},
             features=chained.get("features"),
-            idempotency_key=f"after-{job.public_id}",
+            idempotency_key=f"{CHAINED_KEY_PREFIX}{job.public_id}",
         )
     except ValidationError as error:
         ctx.log(f"the chained training job was refused: {'; '.join(error.messages)}")

@@ -238,3 +238,14 @@ def test_a_full_event_serialises_and_builds_again_through_the_client_classes() -
 def test_a_bad_event_time_is_refused_by_the_client_classes() -> None:
     with pytest.raises(ValueError, match="invalid literal"):
         RunEvent(eventType=RunState.START, eventTime="yesterday", run=None, job=None, producer=PRODUCER)  # type: ignore[arg-type]
+
+
+def test_a_run_asked_for_by_another_jobs_run_names_it_as_its_parent() -> None:
+    parent = a_job()
+    parent.attempts = 2
+    child = Job(kind="registry.train_model", team=TEAM, public_id=uuid.uuid4())
+    lineage = JobLineage(parent=parent)
+    event = as_json(build_run_event(child, RunState.START, attempt=1, event_time=WHEN, lineage=lineage))
+    facet = event["run"]["facets"]["parent"]
+    assert facet["run"]["runId"] == str(run_id(parent, 2))
+    assert (facet["job"]["namespace"], facet["job"]["name"]) == ("assay://team-a", "registry.materialize_features")

@@ -82,6 +82,7 @@ def test_the_demo_runs_end_to_end_and_a_second_run_adds_nothing(transactional_db
     made = LineageRun.objects.get(assay_job=materialization)
     trained = LineageRun.objects.get(assay_job=training)
     assert made.state == trained.state == "COMPLETE"
+    assert trained.parent_run_id == made.run_id
     read_by_made = {(e.dataset.namespace.name, e.dataset.name, e.version) for e in made.edges.filter(direction="input")}
     assert read_by_made == {
         ("lake", "demo/churn-events", events.content_fingerprint),

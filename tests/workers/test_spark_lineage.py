@@ -88,6 +88,7 @@ def test_a_worker_emits_the_lineage_of_a_materialization_and_its_training(
     # The training: the feature set in, the model version out by its digest.
     trained = LineageRun.objects.get(assay_job=training)
     assert states(trained) == ["START", "COMPLETE"]
+    assert trained.parent_run_id == run.run_id  # the materialization asked for it (then_train)
     assert edges(trained, "input") == [(fs_name.namespace, fs_name.name, feature_set.fingerprint)]
     model_name = model_version_name(version)
     assert edges(trained, "output") == [(model_name.namespace, f"sha256:{version.artifact_sha256}", "")]
