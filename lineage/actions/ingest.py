@@ -173,6 +173,9 @@ def _ingest(
             team=writer.claim_team,
             metadata={"reason": "namespace_forbidden", "namespaces": sorted(forbidden)[:AUDITED_REFUSALS]},
         )
+    if not report.count(STORED):
+        # Nothing changed: a replay, or input refused with a 4xx (which, as everywhere in the API, writes nothing).
+        return report
     record_event(
         AuditEventType.LINEAGE_EVENTS_INGESTED,
         actor=actor,

@@ -11,6 +11,6 @@ router.register("lineage/deliveries", deliveries.LineageDeliveryViewSet, basenam
 urlpatterns = [
     # No trailing slash: the OpenLineage HTTP transport posts to <url>/api/v1/lineage, and a redirect loses a POST.
     path("lineage", views.IngestView.as_view(), name="lineage-ingest"),
-    path("lineage/", views.IngestView.as_view(), name="lineage-ingest-slash"),
+    path("lineage/", views.IngestSlashView.as_view(), name="lineage-ingest-slash"),
     path("", include(router.urls)),
 ]

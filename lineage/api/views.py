@@ -102,6 +102,14 @@ class IngestView(APIView):
         return team
 
 
+class IngestSlashView(IngestView):
+    """``/api/v1/lineage/``, for producers configured with a trailing slash: the same, left out of the schema."""
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
 class NamespaceViewSet(ReadOnlyRestrictedViewSet):
     """The OpenLineage namespaces of your teams (a platform admin sees every one, unclaimed ones included).
 
