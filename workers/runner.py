@@ -108,13 +108,14 @@ def claim_job(job_id: int, *, task_id: str, worker: str) -> Job | None:
             )
             return None
         if job.cancel_requested_at is not None:
-            if finish_job(job, status=JobStatus.CANCELLED) and job.attempts:
-                emit_lineage(job, RunState.ABORT, attempt=job.attempts)
+            finish_job(job, status=JobStatus.CANCELLED)
             return None
         if job.attempts >= MAX_ATTEMPTS:
-            error = f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time."
-            if finish_job(job, status=JobStatus.FAILED, error=error):
-                emit_lineage(job, RunState.FAIL, attempt=job.attempts, error=error)
+            finish_job(
+                job,
+                status=JobStatus.FAILED,
+                error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.",
+            )
             return None
         if job.attempts:
             emit_lineage(
@@ -137,9 +138,10 @@ FINAL_RUN_STATES = {
 }
 
 
-def finish_with_lineage(job: Job, *, status: JobStatus, result: dict[str, Any] | None = None, error: str = "") -> None:
-    """``finish_job`` and, when this call finished it, the run's final event, in the caller's transaction."""
-    if finish_job(job, status=status, result=result, error=error):
+def close_run(job: Job, status: JobStatus, /) -> None:
+    """The final event of the job's last attempt, whichever path ended the job (core.jobs' finish hook, registered
+    by WorkersConfig.ready): its runner, a cancellation, the sweep giving up. A job that never started has no run."""
+    if job.attempts:
         emit_lineage(job, FINAL_RUN_STATES[status], attempt=job.attempts, error=job.error)
 
 
@@ -172,17 +174,17 @@ def _run(job: Job, fn: Callable[[Job, JobContext], dict[str, Any] | None]) -> No
         result = fn(job, JobContext(job))
     except JobCancelled:
         with transaction.atomic():
-            finish_with_lineage(job, status=JobStatus.CANCELLED)
+            finish_job(job, status=JobStatus.CANCELLED)
     except JobFailed as exc:
         with transaction.atomic():
-            finish_with_lineage(job, status=JobStatus.FAILED, error=str(exc))
+            finish_job(job, status=JobStatus.FAILED, error=str(exc))
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.public_id, job.kind)
         with transaction.atomic():
-            finish_with_lineage(job, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+            finish_job(job, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
     else:
         with transaction.atomic():
-            finish_with_lineage(job, status=JobStatus.SUCCEEDED, result=result or {})
+            finish_job(job, status=JobStatus.SUCCEEDED, result=result or {})
 
 
 def job_task(kind: str, *, queue: str = "default", description: str = "") -> Callable[..., Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.choices import JobStatus
-from core.jobs import dispatch_job, sweep_interrupted_jobs
+from core.jobs import MAX_ATTEMPTS, dispatch_job, do_cancel_job, sweep_interrupted_jobs
 from core.models import Job
 from lineage.emit import run_id
 from lineage.models import LineageDelivery, LineageEvent, LineageRun, RunEdge
@@ -114,6 +114,44 @@ def test_an_interrupted_attempt_is_closed_as_failed_and_the_retry_is_a_new_run(c
     assert "interrupted" in interrupted.payload["run"]["facets"]["errorMessage"]["message"]
     assert states(second) == ["START", "COMPLETE"]
     assert {first.assay_job_id, second.assay_job_id} == {job.pk}
+
+
+def test_a_job_the_sweep_gives_up_on_ends_its_last_run_failed(cast: Any, events_version: Any) -> None:
+    """GIVEN a job whose worker died on every attempt
+    WHEN the node's sweep gives up on it (core.jobs, not the runner)
+    THEN each attempt's run ended FAIL, the last one with the sweep's reason."""
+    job = request(cast, events_version)
+    for _ in range(MAX_ATTEMPTS):
+        job.refresh_from_db()
+        assert claim_job(job.pk, task_id=job.task_id, worker=NODE) is not None
+        sweep_interrupted_jobs(worker=NODE)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+
+    runs = [LineageRun.objects.get(run_id=run_id(job, attempt)) for attempt in range(1, MAX_ATTEMPTS + 1)]
+    assert [run.state for run in runs] == ["FAIL"] * MAX_ATTEMPTS
+    last = LineageEvent.objects.get(run_id=runs[-1].run_id, event_type="FAIL")
+    assert "Gave up after" in last.payload["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_a_job_cancelled_while_queued_again_aborts_its_interrupted_run(cast: Any, events_version: Any) -> None:
+    """GIVEN a job queued again after its worker died mid-attempt
+    WHEN its requester cancels it (it is queued: cancelled at once, by core.jobs)
+    THEN the interrupted attempt's run ends ABORT."""
+    job = request(cast, events_version)
+    claim_job(job.pk, task_id=job.task_id, worker=NODE)
+    sweep_interrupted_jobs(worker=NODE)
+    do_cancel_job(job, actor=cast.engineer_a)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert states(LineageRun.objects.get(run_id=run_id(job, 1))) == ["START", "ABORT"]
+
+
+def test_a_job_cancelled_before_it_ever_ran_has_no_run(cast: Any, events_version: Any) -> None:
+    job = request(cast, events_version)
+    do_cancel_job(job, actor=cast.engineer_a)
+    assert not LineageRun.objects.exists()
+    assert not LineageEvent.objects.exists()
 
 
 def test_a_job_without_a_team_runs_and_stores_no_lineage(cast: Any) -> None:
