@@ -307,6 +307,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.choices.Role",
         "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
+        "RunStateEnum": "lineage.choices.RunState",
     },
 }
 
@@ -344,6 +345,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
 JOB_DISPATCH_CHECK_TIMEOUT = env_int("JOB_DISPATCH_CHECK_TIMEOUT", 2, minimum=1)
 AUDIT_CHECKPOINT_EVERY_MINUTES = env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 60, minimum=1)
+
+# --- OpenLineage forwarding (docs/lineage.md, "Emitting") ---------------------------------------------------------
+# The client's standard variables: an openlineage.yml (OPENLINEAGE_CONFIG) wins over OPENLINEAGE_URL, as in the
+# client. Neither set: events stay in Assay's own store. The lineage.E00x checks refuse a malformed value.
+OPENLINEAGE_CONFIG = env_str("OPENLINEAGE_CONFIG", "")
+OPENLINEAGE_URL = env_str("OPENLINEAGE_URL", "")
+OPENLINEAGE_ENDPOINT = env_str("OPENLINEAGE_ENDPOINT", "api/v1/lineage")
+OPENLINEAGE_API_KEY = env_str("OPENLINEAGE_API_KEY", "")
+# A failed delivery is retried after BACKOFF seconds, doubling per attempt up to MAX_BACKOFF; beat looks for due
+# deliveries every SWEEP seconds.
+LINEAGE_DELIVERY_BACKOFF_SECONDS = env_int("LINEAGE_DELIVERY_BACKOFF_SECONDS", 30, minimum=1)
+LINEAGE_DELIVERY_MAX_BACKOFF_SECONDS = env_int("LINEAGE_DELIVERY_MAX_BACKOFF_SECONDS", 3600, minimum=1)
+LINEAGE_DELIVERY_SWEEP_SECONDS = env_int("LINEAGE_DELIVERY_SWEEP_SECONDS", 60, minimum=1)
 
 # --- Security headers ---------------------------------------------------------------------------------------------
 
@@ -413,4 +427,5 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "assay.schedule.audit_checkpoint", "schedule": AUDIT_CHECKPOINT_EVERY_MINUTES * 60},
+    "lineage-deliveries": {"task": "assay.schedule.lineage_deliveries", "schedule": LINEAGE_DELIVERY_SWEEP_SECONDS},
 }

@@ -79,6 +79,20 @@ def output_links(job: Job) -> list[tuple[str, str]]:
     return links(job) if links is not None and job.status == JobStatus.SUCCEEDED and job.result else []
 
 
+# What else happens when a job ends, in the transaction that ends it, whichever path ends it (its runner, a
+# cancellation while queued, the sweep giving up): higher apps register here (workers closes the job's lineage run).
+class FinishHook(Protocol):
+    def __call__(self, job: Job, status: JobStatus, /) -> None: ...
+
+
+_FINISH_HOOKS: list[FinishHook] = []
+
+
+def register_finish_hook(hook: FinishHook) -> None:
+    if hook not in _FINISH_HOOKS:
+        _FINISH_HOOKS.append(hook)
+
+
 def task_name(kind: str) -> str:
     return f"assay.job.{kind}"
 
@@ -285,6 +299,8 @@ def finish_job(job: Job, *, status: JobStatus, result: dict[str, Any] | None = N
     record_event(
         _FINISH_EVENTS[status], actor=None, target=job, team=job.team, after={"status": status, "error": error[:500]}
     )
+    for hook in _FINISH_HOOKS:
+        hook(job, status)
     return True
 
 

@@ -33,3 +33,10 @@ class EventSource(models.TextChoices):
 
     API = "api"
     ASSAY = "assay"
+
+
+class DeliveryState(models.TextChoices):
+    """Where an event owed to the external backend is: waiting (first try or a retry after a failure) or sent."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"

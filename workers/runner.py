@@ -1,5 +1,9 @@
 """Runs one job: re-reads its record, moves it through its statuses and records progress and log lines.
 
+Each attempt is an OpenLineage run (lineage.transport): START is emitted in the transaction that claims the job,
+COMPLETE, FAIL or ABORT in the one that finishes it; an attempt interrupted by a dead worker is closed as FAIL when
+the job is claimed again.
+
 ``job_task("kind")`` turns ``fn(job, ctx) -> dict`` into a Celery task named ``assay.job.kind`` and registers the
 kind with the job layer. The task takes only the job's primary key.
 """
@@ -10,10 +14,13 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from celery import Task, shared_task
 from django.db import transaction
+from django.utils import timezone
+from openlineage.client.event_v2 import RunState
 
 from core.choices import JobStatus
 from core.context import current_request_id
@@ -27,6 +34,7 @@ from core.jobs import (
     task_name,
 )
 from core.models import Job
+from lineage.transport import emit_run_event
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +117,45 @@ def claim_job(job_id: int, *, task_id: str, worker: str) -> Job | None:
                 error=f"Gave up after {job.attempts} attempts: the worker stopped mid-job each time.",
             )
             return None
-        return start_attempt(job, worker=worker, process=worker_name())
+        if job.attempts:
+            emit_lineage(
+                job,
+                RunState.FAIL,
+                attempt=job.attempts,
+                error=f"Attempt {job.attempts} was interrupted: its worker stopped mid-job.",
+                at=timezone.now(),
+            )
+        job = start_attempt(job, worker=worker, process=worker_name())
+        emit_lineage(job, RunState.START, attempt=job.attempts)
+        return job
+
+
+# The run state each final job status ends its OpenLineage run with.
+FINAL_RUN_STATES = {
+    JobStatus.SUCCEEDED: RunState.COMPLETE,
+    JobStatus.FAILED: RunState.FAIL,
+    JobStatus.CANCELLED: RunState.ABORT,
+}
+
+
+def close_run(job: Job, status: JobStatus, /) -> None:
+    """The final event of the job's last attempt, whichever path ended the job (core.jobs' finish hook, registered
+    by WorkersConfig.ready): its runner, a cancellation, the sweep giving up. A job that never started has no run."""
+    if job.attempts:
+        emit_lineage(job, FINAL_RUN_STATES[status], attempt=job.attempts, error=job.error)
+
+
+def emit_lineage(job: Job, state: RunState, *, attempt: int, error: str = "", at: datetime | None = None) -> None:
+    """Emit the event of ``job``'s run in a savepoint of the caller's transaction. Its event time is the job's start
+    (START) or end (the others), so that building it again gives the same event. A failure to record lineage is
+    the job's log line, not the job's failure: the lineage gate refuses a model whose producing run is missing."""
+    when = at or (job.started_at if state == RunState.START else job.finished_at) or timezone.now()
+    try:
+        with transaction.atomic():
+            emit_run_event(job, state, attempt=attempt, event_time=when, error=error)
+    except Exception as exc:
+        logger.exception("job %s: its %s lineage event was not recorded", job.public_id, state.value)
+        append_log(job, f"lineage: the {state.value} event was not recorded: {type(exc).__name__}: {exc}", "error")
 
 
 def run_job(job_id: int, fn: Callable[[Job, JobContext], dict[str, Any] | None], *, task_id: str, worker: str) -> None:

@@ -13,6 +13,7 @@ workers.spark import pyspark inside the functions that run on it.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from core.jobs import dispatch_job
 from core.models import Job
 from core.querysets import CHANGE
 from core.refusals import Refusal
+from lineage import forwarding
 from registry.actions import (
     do_pin_dataset_files,
     do_record_data_change,
@@ -82,6 +84,21 @@ def sign_audit_checkpoint(job: Job, ctx: JobContext) -> dict[str, Any]:
 def scheduled_audit_checkpoint() -> None:
     """Beat's periodic entry: start a checkpoint job as the scheduler."""
     dispatch_job("audit.checkpoint", actor=None)
+
+
+# --- Lineage forwarding (lineage.forwarding, docs/lineage.md "Emitting") ---------------------------------------------
+
+
+@shared_task(name=forwarding.DELIVER_TASK, ignore_result=True)
+def deliver_lineage_event(delivery_id: int) -> None:
+    """Send one event owed to the external OpenLineage backend; a failure is recorded and retried by the sweep."""
+    forwarding.deliver(int(delivery_id))
+
+
+@shared_task(name="assay.schedule.lineage_deliveries", ignore_result=True)
+def scheduled_lineage_deliveries() -> None:
+    """Beat's periodic entry: send the deliveries that are due (first tries lost with the broker, and retries)."""
+    forwarding.deliver_due()
 
 
 # --- Spark jobs (docs/spark-jobs.md) ---------------------------------------------------------------------------------
@@ -379,6 +396,22 @@ def register_trained_model(
     )
 
 
+# The idempotency key of a training job chained on a materialization: the prefix and the materialization's id.
+CHAINED_KEY_PREFIX = "after-"
+
+
+def chained_from(job: Job) -> Job | None:
+    """The materialization job that asked for ``job`` (``then_train``), if it was one (workers.lineage's parent run)."""
+    key = job.idempotency_key
+    if job.kind != "registry.train_model" or not key.startswith(CHAINED_KEY_PREFIX):
+        return None
+    parent_id = key.removeprefix(CHAINED_KEY_PREFIX)
+    try:
+        return Job.objects.filter(public_id=uuid.UUID(parent_id), kind="registry.materialize_features").first()
+    except ValueError:
+        return None
+
+
 def _then_train(job: Job, ctx: JobContext, version: FeatureSetVersion) -> dict[str, Any]:
     """The training job the request chained on (``then_train``), asked for once the feature set is registered.
 
@@ -402,7 +435,7 @@ def _then_train(job: Job, ctx: JobContext, version: FeatureSetVersion) -> dict[s
             algorithm=chained["algorithm"],
             params=chained.get("params") or {},
             features=chained.get("features"),
-            idempotency_key=f"after-{job.public_id}",
+            idempotency_key=f"{CHAINED_KEY_PREFIX}{job.public_id}",
         )
     except ValidationError as error:
         ctx.log(f"the chained training job was refused: {'; '.join(error.messages)}")

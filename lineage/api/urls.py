@@ -1,11 +1,12 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from lineage.api import views
+from lineage.api import deliveries, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("lineage/namespaces", views.NamespaceViewSet, basename="lineage-namespace")
+router.register("lineage/deliveries", deliveries.LineageDeliveryViewSet, basename="lineage-delivery")
 
 urlpatterns = [
     # No trailing slash: the OpenLineage HTTP transport posts to <url>/api/v1/lineage, and a redirect loses a POST.

@@ -12,11 +12,13 @@ from lineage.models.graph import (
     RunEdge,
     RunTransition,
 )
+from lineage.models.outbox import LineageDelivery
 
 __all__ = [
     "ColumnEdge",
     "DatasetSchema",
     "LineageDataset",
+    "LineageDelivery",
     "LineageEvent",
     "LineageJob",
     "LineageRun",

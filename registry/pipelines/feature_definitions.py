@@ -124,7 +124,7 @@ def column_kinds(schema: Any) -> dict[str, tuple[str, str]]:
     return kinds
 
 
-def _referenced_columns(expression: str) -> list[str]:
+def referenced_columns(expression: str) -> list[str]:
     """The bare names an SQL expression reads: words that are not functions, keywords, literals or struct fields."""
     names: list[str] = []
     tokens = list(_TOKENS.finditer(expression))
@@ -209,7 +209,7 @@ def check_feature_view(feature_view: Any, schema: Any, *, spine_schema: Any = No
         if "target_encode" in definition.casefold():
             problems.append(f"{where}: target_encode takes exactly two column names: target_encode(category, label)")
             continue
-        missing = [column for column in _referenced_columns(definition) if column.casefold() not in kinds]
+        missing = [column for column in referenced_columns(definition) if column.casefold() not in kinds]
         if missing:
             problems.append(
                 f"{where}: definition {definition!r} reads {', '.join(repr(c) for c in dict.fromkeys(missing))}, "

@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 
 from core.choices import JobStatus
 from core.models import AuditEvent, Job
+from lineage.models import LineageRun
 from registry.choices import FingerprintSource
 from registry.management.commands import seed_churn_demo as demo
 from registry.models import Dataset, DatasetVersion, FeatureSetVersion, FeatureView, ModelVersion, RegisteredModel
@@ -76,6 +77,23 @@ def test_the_demo_runs_end_to_end_and_a_second_run_adds_nothing(transactional_db
     assert version.metrics["auc"] > 0.6
     assert "business_cost" in version.metrics  # the use case's costs chose the threshold
     assert version.training_params["features"] == [f["name"] for f in demo.FEATURES]
+    # The lineage, from the raw events Parquet to the model version (docs/lineage-emit.md): the materialization
+    # read the events and the labels by location and fingerprint and wrote the feature set the training read.
+    made = LineageRun.objects.get(assay_job=materialization)
+    trained = LineageRun.objects.get(assay_job=training)
+    assert made.state == trained.state == "COMPLETE"
+    assert trained.parent_run_id == made.run_id
+    read_by_made = {(e.dataset.namespace.name, e.dataset.name, e.version) for e in made.edges.filter(direction="input")}
+    assert read_by_made == {
+        ("lake", "demo/churn-events", events.content_fingerprint),
+        ("lake", "demo/churn-labels", DatasetVersion.objects.get(dataset__name=demo.LABELS).content_fingerprint),
+    }
+    (written,) = made.edges.filter(direction="output")
+    (read_by_trained,) = trained.edges.filter(direction="input")
+    assert written.dataset_id == read_by_trained.dataset_id
+    assert written.dataset.name == f"feature-sets/{demo.VIEW}/v{feature_set.number}"
+    (model_node,) = trained.edges.filter(direction="output")
+    assert model_node.dataset.name == f"sha256:{version.artifact_sha256}"
 
     before = counts()
     out = seed("--wait")
