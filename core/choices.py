@@ -90,3 +90,5 @@ class AuditEventType(models.TextChoices):
     APPROVAL_REFUSED = "approval.refused", "Approval refused"
     GATE_FAILED = "gate.failed", "Deployment refused by the gate"
     DEPLOYMENT_CREATED = "deployment.created", "Deployment created"
+    # lineage (links to the registry: lineage.links, lineage.actions.do_relink)
+    LINEAGE_RELINKED = "lineage.relinked", "Lineage nodes linked to registry objects"
