@@ -11,7 +11,8 @@ from django.core.management import call_command
 
 from core.choices import AuditEventType
 from core.models import AuditEvent
-from lineage import actions, links, naming
+from lineage import links, naming
+from lineage.actions.links import do_relink
 from lineage.models import LineageDataset, RunEdge
 from registry import actions as registry_actions
 from tests.governance.factories import write_onnx
@@ -149,20 +150,20 @@ def test_registering_after_the_lineage_arrived_shows_on_read_and_relink_persists
     }
     assert refreshed(node).registry_dataset is None
     # AND a relink persists both, with one audit event saying how many
-    assert actions.do_relink(actor=cast.superuser) == links.Linked(datasets=1, edges=1)
+    assert do_relink(actor=cast.superuser) == links.Linked(datasets=1, edges=1)
     assert refreshed(node).registry_dataset == dataset
     assert RunEdge.objects.get(run=run).dataset_version == version
     event = AuditEvent.objects.filter(event_type=AuditEventType.LINEAGE_RELINKED).get()
     assert event.metadata == {"datasets_linked": 1, "edges_linked": 1}
     # AND a second relink links nothing and records nothing
-    assert actions.do_relink(actor=cast.superuser) == links.Linked()
+    assert do_relink(actor=cast.superuser) == links.Linked()
     assert AuditEvent.objects.filter(event_type=AuditEventType.LINEAGE_RELINKED).count() == 1
 
 
 def test_relink_for_a_team_leaves_other_teams_namespaces_alone(cast: Any) -> None:
     make_dataset(cast.team_b, cast.engineer_b, location="s3://b-lake/orders/")
     node_b = g.dataset(g.namespace("s3://b-lake", cast.team_b), "orders")
-    assert actions.do_relink(actor=None, team=cast.team_a) == links.Linked()
+    assert do_relink(actor=None, team=cast.team_a) == links.Linked()
     assert refreshed(node_b).registry_dataset is None
     call_command("lineage_relink", "--team", "team-b", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert refreshed(node_b).registry_dataset is not None

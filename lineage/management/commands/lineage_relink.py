@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from core.models import Team
-from lineage import actions
+from lineage.actions.links import do_relink
 
 
 class Command(BaseCommand):
@@ -24,5 +24,5 @@ class Command(BaseCommand):
             team = Team.objects.filter(slug=options["team"]).first()
             if team is None:
                 raise CommandError(f"no team {options['team']!r}")
-        linked = actions.do_relink(actor=None, team=team)
+        linked = do_relink(actor=None, team=team)
         self.stdout.write(f"linked {linked.datasets} dataset node(s) and {linked.edges} run edge(s)")

@@ -1,4 +1,4 @@
-"""Actions of the lineage app. Every write to the graph goes through one of these, with its audit event."""
+"""Links of graph nodes to registry objects, persisted (lineage.links resolves; this writes and audits them)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from core.choices import AuditEventType
 from core.models import Team
 from lineage import links
 from lineage.models import LineageDataset, RunEdge
-
-# --- Links to the registry (lineage.links) -----------------------------------------------------------------------
 
 
 @transaction.atomic
