@@ -21,6 +21,7 @@ from lineage import links
 from lineage.choices import RunState
 from lineage.models import LineageDataset, LineageJob, LineageRun
 from lineage.querysets import unclaimed_unregistered, visible_datasets, visible_jobs
+from lineage.traversal import node_key as traversal_key
 from registry.choices import LegalBasis
 from registry.models import Dataset, DatasetVersion, FeatureSetVersion, ModelVersion
 
@@ -197,15 +198,16 @@ def load_facts(dataset_ids: Iterable[int], job_ids: Iterable[int], user: User | 
     if job_ids:
         latest = LineageRun.objects.filter(job=OuterRef("pk")).order_by("-state_at", "-pk").values("pk")[:1]
         jobs = LineageJob.objects.filter(pk__in=job_ids)
-        facts.jobs = jobs.select_related("namespace").annotate(latest_run=Subquery(latest)).in_bulk()
+        facts.jobs = jobs.select_related("namespace").in_bulk()
         facts.visible_jobs = set(jobs.filter(visible_jobs(user)).values_list("pk", flat=True))
-        run_ids = [job.latest_run for job in facts.jobs.values() if job.latest_run is not None]  # type: ignore[attr-defined]
+        run_ids = [pk for pk in jobs.annotate(latest_run=Subquery(latest)).values_list("latest_run", flat=True) if pk]
         facts.latest_runs = {run.job_id: run for run in LineageRun.objects.filter(pk__in=run_ids)}
     return facts
 
 
 def object_visible(target: Dataset | FeatureSetVersion | ModelVersion, user: User | AnonymousUser) -> bool:
-    return bool(type(target)._default_manager.restrict(user).filter(pk=target.pk).exists())  # type: ignore[attr-defined]
+    manager: Any = type(target)._default_manager
+    return bool(manager.restrict(user).filter(pk=target.pk).exists())
 
 
 def personal_nodes(found: dict[int, links.Link]) -> set[int]:
@@ -249,7 +251,7 @@ def dataset_data(node: LineageDataset, facts: Facts, depth: int) -> dict[str, An
         "personalData": node.pk in facts.personal,
         "failed": False,
         "flags": flags,
-        "lineageUrl": reverse("lineage-dataset", args=[node.pk]),
+        "lineageUrl": reverse("lineage-page-dataset", args=[node.pk]),
         "apiUrl": reverse("lineage-dataset-detail", args=[node.pk]),
     }
     if node.pk in facts.visible_datasets:
@@ -271,7 +273,7 @@ def job_data(job: LineageJob, facts: Facts, depth: int) -> dict[str, Any]:
         "failed": failed,
         "flags": ["failed"] if failed else [],
         "facets": job.facets,
-        "lineageUrl": reverse("lineage-job", args=[job.pk]),
+        "lineageUrl": reverse("lineage-page-job", args=[job.pk]),
         "apiUrl": reverse("lineage-job-detail", args=[job.pk]),
     }
 
@@ -327,3 +329,108 @@ def describe(
             }
         )
     return {"graph": graph}
+
+
+def describe_columns(nodes: Sequence[Any], edges: Iterable[Any], user: User | AnonymousUser) -> dict[str, Any]:
+    """A column graph (lineage.traversal.column_graph) in Marquez's column-lineage shape, for ``user``."""
+    facts = load_facts({node.dataset_id for node in nodes}, (), user)
+    incoming: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    outgoing: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for edge in edges:
+        pair = {"origin": edge.origin, "destination": edge.destination, "transformations": list(edge.transformations)}
+        outgoing[edge.origin].append(pair)
+        incoming[edge.destination].append(pair)
+    graph = []
+    for node in nodes:
+        dataset = facts.datasets.get(node.dataset_id)
+        shown = dataset is not None and (
+            node.dataset_id in facts.visible_datasets or node.dataset_id in facts.named_datasets
+        )
+        if shown and dataset is not None:
+            data = dataset_data(dataset, facts, node.depth)
+            data.pop("facets", None)
+            data["field"] = node.field
+            data["dataset"] = traversal_key("dataset", dataset.namespace.name, dataset.name)
+        else:
+            data = opaque()
+        graph.append(
+            {
+                "id": node.key,
+                "type": DATASET_FIELD,
+                "data": data,
+                "inEdges": incoming.get(node.key, []),
+                "outEdges": outgoing.get(node.key, []),
+            }
+        )
+    return {"graph": graph}
+
+
+def describe_closure(closure: Any, user: User | AnonymousUser) -> dict[str, Any]:
+    """A model version's upstream closure (lineage.traversal.upstream_closure) for ``user``: Marquez's graph of its
+    jobs and datasets, and its runs nearest first, each input with the version it read; opaque where the reader
+    may not look."""
+    nodes: dict[str, SimpleNode] = {}
+    edges: set[SimpleEdge] = set()
+
+    def add(node: SimpleNode) -> None:
+        if node.key not in nodes or node.depth < nodes[node.key].depth:
+            nodes[node.key] = node
+
+    for node in closure.nodes:
+        add(SimpleNode("dataset", node.pk, traversal_key("dataset", node.namespace.name, node.name), 0))
+    for item in closure.runs:
+        job = item.run.job
+        job_key = traversal_key("job", job.namespace.name, job.name)
+        add(SimpleNode("job", job.pk, job_key, 2 * item.depth + 1))
+        for edge, depth, inward in [(e, 2 * item.depth, False) for e in item.outputs] + [
+            (e, 2 * item.depth + 2, True) for e in item.inputs
+        ]:
+            key = traversal_key("dataset", edge.dataset.namespace.name, edge.dataset.name)
+            add(SimpleNode("dataset", edge.dataset_id, key, depth))
+            edges.add(SimpleEdge(key, job_key) if inward else SimpleEdge(job_key, key))
+    ordered = sorted(nodes.values(), key=lambda node: (node.depth, node.kind, node.key))
+    dataset_ids = [node.id for node in ordered if node.kind == "dataset"]
+    facts = load_facts(dataset_ids, [node.id for node in ordered if node.kind == "job"], user)
+    document = describe(ordered, sorted(edges, key=lambda e: (e.origin, e.destination)), user, facts)
+    runs = [closure_run(item, facts) for item in closure.runs]
+    document["producingRun"] = runs[0] if closure.producing_run is not None and runs else None
+    document["runs"] = runs
+    document["rawInputs"] = sorted(
+        {traversal_key("dataset", edge.dataset.namespace.name, edge.dataset.name) for edge in closure.raw_inputs()}
+    )
+    document["truncated"] = closure.truncated
+    return document
+
+
+def closure_run(item: Any, facts: Facts) -> dict[str, Any]:
+    run = item.run
+    job_key = traversal_key("job", run.job.namespace.name, run.job.name)
+    if run.job_id not in facts.visible_jobs:
+        return {"job": job_key, "depth": item.depth, "visible": False, "note": NOT_VISIBLE}
+    return {
+        **run_summary(run),
+        "job": job_key,
+        "depth": item.depth,
+        "visible": True,
+        "failed": run.state in FAILED_STATES,
+        "inputs": [edge_summary(edge) for edge in item.inputs],
+        "outputs": [edge_summary(edge) for edge in item.outputs],
+    }
+
+
+def edge_summary(edge: Any) -> dict[str, Any]:
+    version = edge.dataset_version
+    registered = None
+    if version is not None:
+        args = [version.dataset_id, version.number]
+        registered = {
+            "id": version.pk,
+            "label": f"{version.dataset.name} v{version.number}",
+            "url": reverse("dataset-version-detail", args=args),
+            "webUrl": reverse("registry-dataset-version", args=args),
+        }
+    return {
+        "dataset": traversal_key("dataset", edge.dataset.namespace.name, edge.dataset.name),
+        "version": edge.version,
+        "datasetVersion": registered,
+    }

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from django.urls import reverse
 from rest_framework import serializers
 
 from core.api.base import StrictSerializer
@@ -72,7 +72,7 @@ class LineageDatasetSerializer(serializers.ModelSerializer[Any]):
         return presentation.registry_reference(self.link(node))
 
     def get_lineage_url(self, node: LineageDataset) -> str:
-        return reverse("lineage-dataset", args=[node.pk])
+        return reverse("lineage-page-dataset", args=[node.pk])
 
 
 class RunSummarySerializer(serializers.ModelSerializer[Any]):
@@ -96,7 +96,7 @@ class LineageJobSerializer(serializers.ModelSerializer[Any]):
         return node_key("job", job.namespace.name, job.name)
 
     def get_lineage_url(self, job: LineageJob) -> str:
-        return reverse("lineage-job", args=[job.pk])
+        return reverse("lineage-page-job", args=[job.pk])
 
 
 class TransitionSerializer(serializers.Serializer[Any]):
@@ -154,7 +154,7 @@ class LineageEventSerializer(serializers.ModelSerializer[Any]):
 class GraphQuerySerializer(StrictSerializer):
     """``GET /lineage``: Marquez's ``nodeId`` and ``depth``, and the direction."""
 
-    nodeId = serializers.CharField(max_length=MAX_NODE_ID, help_text="dataset:<namespace>:<name> or job:...")  # noqa: N815
+    nodeId = serializers.CharField(max_length=MAX_NODE_ID, help_text="dataset:<namespace>:<name> or job:...")
     depth = serializers.IntegerField(required=False, min_value=0)
     direction = serializers.ChoiceField(choices=["upstream", "downstream", "both"], required=False, default="both")
 
@@ -163,7 +163,7 @@ class ColumnQuerySerializer(StrictSerializer):
     """``GET /lineage/column``: a dataset (``dataset:<namespace>:<name>``, one ``field`` of it or all) or one of
     its fields (``datasetField:<namespace>:<name>:<field>``)."""
 
-    nodeId = serializers.CharField(max_length=MAX_NODE_ID)  # noqa: N815
+    nodeId = serializers.CharField(max_length=MAX_NODE_ID)
     field = serializers.CharField(max_length=MAX_NAME, required=False)
     depth = serializers.IntegerField(required=False, min_value=0)
     direction = serializers.ChoiceField(choices=["upstream", "downstream", "both"], required=False, default="upstream")
@@ -178,8 +178,8 @@ class GraphSerializer(serializers.Serializer[Any]):
 class ClosureSerializer(GraphSerializer):
     """A model version's upstream closure: the graph, its runs, its raw inputs, whether it was cut short."""
 
-    modelVersion = serializers.DictField(read_only=True)  # noqa: N815
-    producingRun = serializers.DictField(read_only=True, allow_null=True)  # noqa: N815
+    modelVersion = serializers.DictField(read_only=True)
+    producingRun = serializers.DictField(read_only=True, allow_null=True)
     runs = serializers.ListField(child=serializers.DictField(), read_only=True)
-    rawInputs = serializers.ListField(child=serializers.CharField(), read_only=True)  # noqa: N815
+    rawInputs = serializers.ListField(child=serializers.CharField(), read_only=True)
     truncated = serializers.BooleanField(read_only=True)
