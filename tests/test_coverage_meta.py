@@ -15,13 +15,17 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from core.choices import AuditEventType
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "registry", "governance", "serving", "workers")
+APPS = ("core", "registry", "lineage", "governance", "serving", "workers")
 
 # Models reached only through another object's API, each with the reason.
 NO_OWN_API = {
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",
     "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
     "registry.registeredmodeltag": "the model's 'tags' as rows for the tag filters; written by the model's actions",
+    "lineage.datasetschema": "a dataset node's schemas: its 'facets' and the run edges' schema; folded from events",
+    "lineage.runtransition": "served inside the run (/api/v1/lineage/runs/<runId>/ 'transitions')",
+    "lineage.runedge": "the graph's edges: /api/v1/lineage 'inEdges'/'outEdges' and a closure's runs' inputs/outputs",
+    "lineage.columnedge": "column lineage: /api/v1/lineage/column",
 }
 
 
