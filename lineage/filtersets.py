@@ -1,4 +1,4 @@
-"""Filters of the lineage lists (API and pages)."""
+"""Filters of the lineage API's lists (and the lineage pages)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ def _registered(queryset: QuerySet[Any], name: str, value: bool | None) -> Query
 
 class NamespaceFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
+    claimed = django_filters.BooleanFilter(field_name="team", lookup_expr="isnull", exclude=True)
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=MAX_NAME)
 
     class Meta:
         model = Namespace
-        fields: list[str] = []
+        fields = ["name"]
 
 
 class LineageDatasetFilterSet(FilterSet):

@@ -1,5 +1,6 @@
-"""Serializers of the lineage read API (docs/lineage.md, "Reading the graph"). Names (namespaces, datasets, jobs)
-are returned as stored: opaque strings, escaped by whoever shows them."""
+"""What the lineage API reads and answers. Events themselves are validated by lineage.events against the OpenLineage
+spec, not by a serializer; the read side (docs/lineage.md, "Reading the graph") returns names as stored: opaque
+strings, escaped by whoever shows them."""
 
 from __future__ import annotations
 
@@ -10,27 +11,57 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.base import StrictSerializer
+from core.api.base import StrictModelSerializer, StrictSerializer
 from lineage import links, presentation
 from lineage.models import LineageDataset, LineageEvent, LineageJob, LineageRun, Namespace
 from lineage.models.graph import MAX_NAME
-
-# The longest nodeId accepted: a kind, a namespace, a name and a field, each at most MAX_NAME.
-MAX_NODE_ID = 3 * MAX_NAME + 32
+from lineage.traversal import node_key
 
 
-def node_key(kind: str, namespace: str, name: str) -> str:
-    return f"{kind}:{namespace}:{name}"
+class EventErrorSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    field = serializers.CharField(help_text="Where in the event: run.runId, inputs[3].name ('' for the whole event).")
+    message = serializers.CharField()
 
 
-class NamespaceSerializer(serializers.ModelSerializer[Any]):
-    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, allow_null=True
-    )
+class EventResultSerializer(serializers.Serializer[Any]):
+    index = serializers.IntegerField(help_text="The event's position in the batch, from 0.")
+    status = serializers.ChoiceField(choices=["stored", "duplicate", "refused"])
+    digest = serializers.CharField(required=False, help_text="SHA-256 of the event's canonical JSON (RFC 8785).")
+    error = EventErrorSerializer(required=False)
+
+
+class SingleResultSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=["stored", "duplicate"])
+    digest = serializers.CharField()
+
+
+class BatchReportSerializer(serializers.Serializer[Any]):
+    received = serializers.IntegerField()
+    stored = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = EventResultSerializer(many=True)
+
+
+class NamespaceSerializer(StrictModelSerializer):
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    claimed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Namespace
-        fields = ["id", "name", "team", "first_seen_at", "claimed_at"]
+        fields = ["id", "name", "team", "first_seen_at", "claimed_at", "claimed_by"]
+        read_only_fields = fields
+
+
+class AssignmentSerializer(StrictSerializer):
+    team = serializers.SlugField(help_text="The slug of the team the namespace is given to.")
+
+
+# --- The read side -----------------------------------------------------------------------------------------------
+
+# The longest nodeId accepted: a kind, a namespace, a name and a field, each at most MAX_NAME.
+MAX_NODE_ID = 3 * MAX_NAME + 32
 
 
 class LineageDatasetSerializer(serializers.ModelSerializer[Any]):

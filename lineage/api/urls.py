@@ -12,9 +12,11 @@ router.register("lineage/runs", views.LineageRunViewSet, basename="lineage-run")
 
 run_events = views.RunEventsViewSet.as_view({"get": "list"})
 
-# Marquez's paths, without a trailing slash (the OpenLineage HTTP transport posts to /api/v1/lineage too).
 urlpatterns = [
-    path("lineage", views.GraphView.as_view(), name="lineage-graph"),
+    # Marquez's and OpenLineage's paths, without a trailing slash: the OpenLineage HTTP transport posts to
+    # <url>/api/v1/lineage (a redirect loses a POST), and Marquez's clients read GET /api/v1/lineage?nodeId=...
+    path("lineage", views.LineageView.as_view(), name="lineage-ingest"),
+    path("lineage/", views.LineageSlashView.as_view(), name="lineage-ingest-slash"),
     path("lineage/column", views.ColumnGraphView.as_view(), name="lineage-column-graph"),
     path("lineage/runs/<uuid:run_id>/events", run_events, name="lineage-run-events"),
     path("model-versions/<int:pk>/lineage/", views.ModelVersionLineageView.as_view(), name="model-version-lineage"),

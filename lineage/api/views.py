@@ -1,9 +1,10 @@
-"""The lineage read API (docs/lineage.md, "Reading the graph"): the graph around a node in Marquez's shape, column
-lineage, a run's events, a model version's upstream closure, and lists of namespaces, datasets, jobs and runs.
-
-Reads only. What a user sees is decided in SQL (lineage.querysets): the starting node must be theirs (else 404, as
-a missing one); other teams' nodes a walk reaches are opaque (lineage.presentation).
-"""
+"""The lineage API (docs/lineage.md). The write side: Assay as an OpenLineage backend (``POST /api/v1/lineage``, what
+the OpenLineage HTTP transport sends) and the namespaces teams own; views parse and call lineage.actions, they write
+nothing themselves ("Ingest" has the request and answer shapes). The read side ("Reading the graph"): the graph
+around a node in Marquez's shape (``GET /api/v1/lineage``), column lineage, a run's events, a model version's
+upstream closure, and lists of datasets, jobs and runs. What a reader sees is decided in SQL (lineage.querysets):
+the starting node must be theirs (else 404, as a missing one); other teams' nodes a walk reaches are opaque
+(lineage.presentation)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,129 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from core.api.base import ApiViewMixin
+from core.actors import acting_user
+from core.api.base import ApiViewMixin, ReadOnlyRestrictedViewSet
+from core.api.throttling import UserRateThrottle
+from core.models import Team
 from core.querysets import VIEW
-from lineage import links, nodeids, presentation, traversal
+from lineage import actions, links, nodeids, presentation, traversal
 from lineage.api import serializers as s
+from lineage.api.parsers import Events, NDJSONParser, OpenLineageParser
 from lineage.filtersets import LineageDatasetFilterSet, LineageJobFilterSet, LineageRunFilterSet, NamespaceFilterSet
 from lineage.models import LineageDataset, LineageEvent, LineageJob, LineageRun, Namespace, RunTransition
 from lineage.querysets import visible_datasets, visible_jobs
 from registry.models import ModelVersion
+
+
+class LineageRateThrottle(UserRateThrottle):
+    """Producers send one request per event: their own budget (``API_THROTTLE_LINEAGE``), not the API's."""
+
+    scope = "lineage"
+
+
+class IngestView(APIView):
+    """Receive OpenLineage events (RunEvent, DatasetEvent, JobEvent), one per request or in a batch."""
+
+    queryset = LineageEvent.objects.none()  # the model this endpoint writes (tests/test_coverage_meta.py)
+    permission_classes = [IsAuthenticated]
+    parser_classes = [OpenLineageParser, NDJSONParser]
+    throttle_classes = [LineageRateThrottle]
+
+    @extend_schema(
+        operation_id="lineage_ingest",
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "application/x-ndjson": OpenApiTypes.STR,
+        },
+        parameters=[
+            OpenApiParameter(
+                "team",
+                str,
+                description="The team to claim unclaimed namespaces for, when you write for several teams.",
+            )
+        ],
+        responses={
+            201: s.SingleResultSerializer,
+            200: OpenApiResponse(
+                s.BatchReportSerializer,
+                description="A batch (an array or NDJSON): each event's result. A single duplicate event: "
+                "{status: duplicate, digest}.",
+            ),
+            413: OpenApiResponse(description="The body is over LINEAGE_MAX_BODY_BYTES (compressed or not)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """An event (a JSON object) answers 201 when stored, 200 when it was stored before (a duplicate), or the
+        API's error shape naming the field at fault. A batch (a JSON array, or NDJSON) answers 200 with a result per
+        event: a good event is stored even when another is refused. gzip bodies are accepted."""
+        events = request.data
+        if not isinstance(events, Events):
+            raise ParseError("Send an OpenLineage event (JSON) or a batch (a JSON array, or NDJSON).")
+        report = actions.do_ingest_events(events.items, actor=acting_user(request.user), team=self._team(request))
+        if events.batch:
+            body: dict[str, Any] = {"received": len(events.items), **report.counts}
+            body["results"] = [result.as_dict() for result in report.results]
+            return Response(body, status=status.HTTP_200_OK)
+        (result,) = report.results
+        if result.status == actions.REFUSED:
+            return Response(
+                {
+                    "error": {
+                        "code": result.code,
+                        "message": f"{result.field}: {result.message}" if result.field else result.message,
+                        "fields": {result.field or "non_field_errors": [result.message]},
+                    }
+                },
+                status=result.http_status,
+            )
+        return Response({"status": result.status, "digest": result.digest}, status=result.http_status)
+
+    @staticmethod
+    def _team(request: Request) -> Team | None:
+        slug = request.query_params.get("team")
+        if slug is None:
+            return None
+        team = Team.objects.restrict(request.user, VIEW).filter(slug=slug).first()
+        if team is None:
+            raise serializers.ValidationError({"team": [f"Object with slug={slug} does not exist."]})
+        return team
+
+
+class NamespaceViewSet(ReadOnlyRestrictedViewSet):
+    """The OpenLineage namespaces of your teams (a platform admin sees every one, unclaimed ones included).
+
+    A namespace is claimed by the first team that writes into it; a platform admin may assign it to another."""
+
+    queryset = Namespace.objects.select_related("team", "claimed_by")
+    serializer_class = s.NamespaceSerializer
+    filterset_class = NamespaceFilterSet
+    ordering_fields = ["name", "first_seen_at", "claimed_at"]
+
+    @extend_schema(request=s.AssignmentSerializer, responses={200: s.NamespaceSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str | None = None) -> Response:
+        """Give the namespace to a team (platform admins only): its writers are that team's from now on."""
+        namespace = self.get_object()
+        serializer = s.AssignmentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        team = get_object_or_404(Team, slug=serializer.validated_data["team"])
+        namespace = actions.do_assign_namespace(namespace, team, actor=acting_user(request.user))
+        return Response(s.NamespaceSerializer(namespace).data)
+
+    def get_serializer_class(self) -> Any:
+        return s.AssignmentSerializer if self.action == "assign" else super().get_serializer_class()
+
+
+# --- The read side ------------------------------------------------------------------------------------------------
 
 GRAPH_PARAMETERS = [
     OpenApiParameter("nodeId", OpenApiTypes.STR, required=True, description="dataset:<namespace>:<name> or job:..."),
@@ -56,12 +166,9 @@ def find_node(node_id: str, request: Request) -> nodeids.Found:
     return found
 
 
-class GraphView(ApiViewMixin):
-    """``GET /lineage``: the graph around a dataset or a job, Marquez's shape."""
-
-    filter_backends: list[Any] = []
-    pagination_class = None
-    serializer_class = s.GraphSerializer
+class LineageView(IngestView):
+    """``/lineage``: POST events in (IngestView), GET the graph around a dataset or a job, Marquez's shape (the
+    same path as Marquez's, so that its users and the OpenLineage HTTP transport both find it)."""
 
     @extend_schema(operation_id="lineage_graph", parameters=GRAPH_PARAMETERS, responses=s.GraphSerializer)
     def get(self, request: Request) -> Response:
@@ -135,19 +242,6 @@ class ModelVersionLineageView(ApiViewMixin):
         return Response(document)
 
 
-class NamespaceViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Any]):
-    """Namespaces of your teams (filter by ``team`` slug, ``q``: name contains)."""
-
-    queryset = Namespace.objects.select_related("team")
-    serializer_class = s.NamespaceSerializer
-    filterset_class = NamespaceFilterSet
-    ordering_fields = ["name", "first_seen_at"]
-
-    def get_queryset(self) -> QuerySet[Any]:
-        restricted: QuerySet[Any] = Namespace.objects.restrict(self.request.user, VIEW).select_related("team")
-        return restricted
-
-
 class LineageDatasetViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Any]):
     """Dataset nodes of your teams' namespaces (filter by ``namespace``, ``name``, ``q``, ``registered``,
     ``registry_dataset`` id); each says what registry object it resolves to now."""
@@ -218,3 +312,9 @@ class RunEventsViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Any]):
         run = get_object_or_404(runs, run_id=self.kwargs["run_id"])
         events: QuerySet[Any] = LineageEvent.objects.restrict(self.request.user, VIEW)
         return events.filter(run_id=run.run_id).order_by("event_time", "pk")
+
+
+class LineageSlashView(LineageView):
+    """``/lineage/``: the same endpoint for clients configured with a trailing slash; documented once, without."""
+
+    schema = None
