@@ -12,10 +12,12 @@ from django.core.management import call_command
 from core.choices import AuditEventType
 from core.models import AuditEvent
 from lineage import links, naming
+from lineage.actions import do_ingest_events
 from lineage.actions.links import do_relink
 from lineage.models import LineageDataset, RunEdge
 from registry import actions as registry_actions
 from tests.governance.factories import write_onnx
+from tests.lineage import events as ol
 from tests.lineage import view_graph as g
 from tests.registry.factories import (
     fingerprint,
@@ -180,3 +182,28 @@ def test_the_number_of_lookup_queries_does_not_grow_with_the_nodes(
     loaded = list(LineageDataset.objects.filter(pk__in=[n.pk for n in nodes]).select_related("namespace"))
     with django_assert_max_num_queries(4):
         links.lookup(loaded)
+
+
+def test_ingested_events_link_as_they_fold_and_an_edge_finds_its_version(cast: Any) -> None:
+    # GIVEN team A's dataset at s3://lake/customers/ with a version, registered before any lineage
+    dataset = make_dataset(cast.team_a, cast.engineer_a)
+    version = make_dataset_version(dataset, cast.engineer_a)
+    # WHEN team A's pipeline sends a run reading it (its fingerprint in the version facet) and writing elsewhere
+    read = ol.dataset("s3://lake", "customers", version=ol.facet(datasetVersion=version.content_fingerprint))
+    event = ol.run_event("COMPLETE", inputs=[read], outputs=[ol.dataset("warehouse://team-a", "daily")])
+    do_ingest_events([event], actor=cast.engineer_a)
+    # THEN the node is linked to the dataset and the run's edge to the version, by the fold itself
+    node = LineageDataset.objects.get(namespace__name="s3://lake", name="customers")
+    assert node.registry_dataset == dataset
+    assert RunEdge.objects.get(dataset=node).dataset_version == version
+    assert LineageDataset.objects.get(name="daily").registry_dataset is None
+
+
+def test_a_later_event_links_a_node_registered_since(cast: Any) -> None:
+    # GIVEN lineage that arrived before the dataset was registered
+    do_ingest_events([ol.run_event("COMPLETE", inputs=[ol.dataset("s3://lake", "customers")])], actor=cast.engineer_a)
+    assert LineageDataset.objects.get(name="customers").registry_dataset is None
+    # WHEN it is registered and another event names the node THEN the fold links it (no relink needed)
+    dataset = make_dataset(cast.team_a, cast.engineer_a)
+    do_ingest_events([ol.run_event("COMPLETE", inputs=[ol.dataset("s3://lake", "customers")])], actor=cast.engineer_a)
+    assert LineageDataset.objects.get(name="customers").registry_dataset == dataset
