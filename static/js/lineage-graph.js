@@ -13,7 +13,8 @@
     try { cytoscape.use(cytoscapeDagre); } catch (e) { /* already registered by the extension itself */ }
     cytoscape.__lineageDagre = true;
   }
-  var root = container.getAttribute("data-root");
+  var rootSource = document.getElementById("lineage-root");
+  var root = rootSource ? JSON.parse(rootSource.textContent) : "";
 
   function visibleControls(text) {
     return String(text).replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, function (c) {
