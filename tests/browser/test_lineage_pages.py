@@ -62,7 +62,7 @@ def test_a_dataset_graph_is_drawn_and_clicks_through(ui: Any, scene: tuple[Scene
 
 
 def test_a_model_versions_closure_page(ui: Any, scene: tuple[Scene, Any]) -> None:
-    world, version = scene
+    _, version = scene
     ui.login("alice-admin", PASSWORD)
     ui.go(f"/models/{version.model_id}/versions/{version.number}/")
     panel = ui.page.inner_text("#lineage-panel")
