@@ -252,6 +252,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 # The largest ONNX artifact accepted, and the POST paths that may carry one (regular expressions over the path).
 MAX_ARTIFACT_BYTES = env_int("MAX_ARTIFACT_BYTES", 512 * 1024 * 1024, minimum=1024 * 1024)
 UPLOAD_PATHS = [r"/api/v1/models/\d+/versions/"]
+# OpenLineage events (lineage.api): a batch for a backfill may exceed MAX_REQUEST_BODY_BYTES, compressed or not.
+LINEAGE_MAX_BODY_BYTES = env_int("LINEAGE_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024 * 1024)
+BODY_LIMIT_PATHS = {r"/api/v1/lineage/?": LINEAGE_MAX_BODY_BYTES}
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # --- REST API -----------------------------------------------------------------------------------------------------
@@ -280,6 +283,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("API_THROTTLE_ANON", "60/min"),
         "user": env_rate("API_THROTTLE_USER", "2000/min"),
+        # OpenLineage producers send one request per event (lineage.api).
+        "lineage": env_rate("API_THROTTLE_LINEAGE", "60000/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -90,3 +90,8 @@ class AuditEventType(models.TextChoices):
     APPROVAL_REFUSED = "approval.refused", "Approval refused"
     GATE_FAILED = "gate.failed", "Deployment refused by the gate"
     DEPLOYMENT_CREATED = "deployment.created", "Deployment created"
+    # lineage (ingestion of OpenLineage events: lineage.actions)
+    LINEAGE_EVENTS_INGESTED = "lineage.events_ingested", "Lineage events ingested"
+    LINEAGE_WRITE_REFUSED = "lineage.write_refused", "Lineage events refused (namespace of another team)"
+    LINEAGE_NAMESPACE_CLAIMED = "lineage.namespace_claimed", "Lineage namespace claimed"
+    LINEAGE_NAMESPACE_ASSIGNED = "lineage.namespace_assigned", "Lineage namespace assigned"

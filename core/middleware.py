@@ -48,7 +48,8 @@ class BodySizeLimitMiddleware:
     """Answers 413 before reading a body whose declared length is over ``MAX_REQUEST_BODY_BYTES``.
 
     Upload endpoints (``settings.UPLOAD_PATHS``, POST only) take bodies up to ``MAX_ARTIFACT_BYTES`` plus room for
-    the multipart framing; the upload itself enforces the exact artifact limit while it streams.
+    the multipart framing; the upload itself enforces the exact artifact limit while it streams. Other POST paths
+    may have a limit of their own (``settings.BODY_LIMIT_PATHS``: path pattern to bytes; OpenLineage batches).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -63,6 +64,8 @@ class BodySizeLimitMiddleware:
         limit = settings.MAX_REQUEST_BODY_BYTES
         if request.method == "POST" and any(pattern.fullmatch(request.path) for pattern in _upload_paths()):
             limit = settings.MAX_ARTIFACT_BYTES + _MULTIPART_ALLOWANCE
+        elif request.method == "POST":
+            limit = next((own for pattern, own in _own_limits() if pattern.fullmatch(request.path)), limit)
         if length > limit:
             return _error(
                 request, 413, "request_too_large", f"The request body is {length} bytes; the limit is {limit} bytes."
@@ -80,6 +83,11 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 def _upload_paths() -> tuple[re.Pattern[str], ...]:
     return _compiled(tuple(settings.UPLOAD_PATHS))
+
+
+def _own_limits() -> list[tuple[re.Pattern[str], int]]:
+    limits: dict[str, int] = getattr(settings, "BODY_LIMIT_PATHS", {})
+    return list(zip(_compiled(tuple(limits)), limits.values(), strict=True))
 
 
 class ServiceUnavailableMiddleware:

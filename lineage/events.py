@@ -1,0 +1,562 @@
+"""Strict validation of OpenLineage events, with the spec's generated classes as the source of truth.
+
+``openlineage-python`` ships attrs classes generated from the spec's JSON schemas (``openlineage.client.generated``):
+which fields are required, their types, the ``eventType`` enum, the facets' shapes and their validators (``runId``
+is a UUID, ``eventTime`` parses as an ISO date-time with a time). The client only ever builds them from Python; it
+has no way back from JSON, so ``structure`` below walks a parsed event against the classes' attrs fields and type
+hints and constructs them, which runs their validators. The event itself is kept verbatim: the classes decide
+whether it is valid, never what is stored.
+
+What the classes do not check, and the spec (or our database) requires, is checked here, each with its reason:
+JSON types (attrs does not check annotations), an ``eventTime`` with a UTC offset, ``producer`` and ``schemaURL`` as
+absolute URIs (the classes' ``urlparse`` accepts any text), the facets' ``_producer`` and ``_schemaURL`` (required
+by the spec's BaseFacet, defaulted by the classes), and our limits: datasets per event, nesting depth, name length in
+characters and in UTF-8 bytes (a PostgreSQL btree entry holds at most about 2.7 kB).
+
+Everything here is a pure function of data: no ORM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+import urllib.parse
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import attr
+from openlineage.client.generated import (
+    base,
+    base_subset_dataset,
+    catalog_dataset,
+    column_lineage_dataset,
+    data_quality_assertions_dataset,
+    data_quality_metrics_dataset,
+    data_quality_metrics_input_dataset,
+    dataset_type_dataset,
+    dataset_version_dataset,
+    datasource_dataset,
+    documentation_dataset,
+    documentation_job,
+    environment_variables_run,
+    error_message_run,
+    execution_parameters_run,
+    external_query_run,
+    extraction_error_run,
+    hierarchy_dataset,
+    input_statistics_input_dataset,
+    job_dependencies_run,
+    job_type_job,
+    lifecycle_state_change_dataset,
+    nominal_time_run,
+    output_statistics_output_dataset,
+    ownership_dataset,
+    ownership_job,
+    parent_run,
+    processing_engine_run,
+    schema_dataset,
+    source_code_job,
+    source_code_location_job,
+    sql_job,
+    storage_dataset,
+    symlinks_dataset,
+    tags_dataset,
+    tags_job,
+    tags_run,
+    test_run,
+)
+
+from core.api.inputs import InputRefused, check_datetime
+from core.canonical import canonical_bytes, sha256_hex, to_stored_json
+from lineage.choices import EventKind, RunState
+from lineage.models.graph import MAX_NAME
+
+# Datasets one event may name as inputs, and as outputs. A real job reads tens; a backfill that needs more sends
+# more events. 50,000 inputs in one event would make one request fold into 50,000 rows.
+MAX_INPUTS = 1000
+MAX_OUTPUTS = 1000
+# Column-lineage entries (output field, input field pairs) one event may carry.
+MAX_COLUMN_EDGES = 20_000
+# How deeply an event nests (the event object is level 1). Real facets nest a few levels (a struct in a schema);
+# the API's JSON parser has its own, looser bound for every body (core.api.inputs.MAX_JSON_DEPTH).
+MAX_EVENT_DEPTH = 32
+# A namespace, a dataset, job or field name in UTF-8 bytes, besides MAX_NAME characters. Two field names share one
+# btree entry of the column-edge constraint, and PostgreSQL refuses an entry over 2704 bytes: 2 x 1280 plus the ids
+# and headers stays under it.
+MAX_NAME_BYTES = 1280
+# producer, schemaURL (the columns are this wide).
+MAX_URI = 2048
+# A dataset version (RunEdge.version).
+MAX_VERSION = 256
+# One event's canonical JSON, in bytes.
+MAX_EVENT_BYTES = 1024 * 1024
+
+# The facets the spec names, by the key the spec gives them, for each place a facet can be (from the spec's
+# OpenLineage.json and facet schemas). A key not listed here is a custom facet: checked as the spec's base facet.
+DATASET_FACETS: dict[str, type[Any]] = {
+    "schema": schema_dataset.SchemaDatasetFacet,
+    "dataSource": datasource_dataset.DatasourceDatasetFacet,
+    "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet,
+    "version": dataset_version_dataset.DatasetVersionDatasetFacet,
+    "lifecycleStateChange": lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet,
+    "ownership": ownership_dataset.OwnershipDatasetFacet,
+    "documentation": documentation_dataset.DocumentationDatasetFacet,
+    "symlinks": symlinks_dataset.SymlinksDatasetFacet,
+    "storage": storage_dataset.StorageDatasetFacet,
+    "datasetType": dataset_type_dataset.DatasetTypeDatasetFacet,
+    "catalog": catalog_dataset.CatalogDatasetFacet,
+    "hierarchy": hierarchy_dataset.HierarchyDatasetFacet,
+    "tags": tags_dataset.TagsDatasetFacet,
+    "dataQualityMetrics": data_quality_metrics_dataset.DataQualityMetricsDatasetFacet,
+}
+INPUT_FACETS: dict[str, type[Any]] = {
+    "dataQualityMetrics": data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet,
+    "dataQualityAssertions": data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
+    "inputStatistics": input_statistics_input_dataset.InputStatisticsInputDatasetFacet,
+    "subset": base_subset_dataset.InputSubsetInputDatasetFacet,
+}
+OUTPUT_FACETS: dict[str, type[Any]] = {
+    "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet,
+    "subset": base_subset_dataset.OutputSubsetOutputDatasetFacet,
+}
+RUN_FACETS: dict[str, type[Any]] = {
+    "parent": parent_run.ParentRunFacet,
+    "nominalTime": nominal_time_run.NominalTimeRunFacet,
+    "errorMessage": error_message_run.ErrorMessageRunFacet,
+    "processing_engine": processing_engine_run.ProcessingEngineRunFacet,
+    "externalQuery": external_query_run.ExternalQueryRunFacet,
+    "extractionError": extraction_error_run.ExtractionErrorRunFacet,
+    "environmentVariables": environment_variables_run.EnvironmentVariablesRunFacet,
+    "executionParameters": execution_parameters_run.ExecutionParametersRunFacet,
+    "jobDependencies": job_dependencies_run.JobDependenciesRunFacet,
+    "tags": tags_run.TagsRunFacet,
+    "test": test_run.TestRunFacet,
+}
+JOB_FACETS: dict[str, type[Any]] = {
+    "jobType": job_type_job.JobTypeJobFacet,
+    "sql": sql_job.SQLJobFacet,
+    "sourceCode": source_code_job.SourceCodeJobFacet,
+    "sourceCodeLocation": source_code_location_job.SourceCodeLocationJobFacet,
+    "documentation": documentation_job.DocumentationJobFacet,
+    "ownership": ownership_job.OwnershipJobFacet,
+    "tags": tags_job.TagsJobFacet,
+}
+FACETS_BY_BASE: dict[type[Any], dict[str, type[Any]]] = {
+    base.DatasetFacet: DATASET_FACETS,
+    base.InputDatasetFacet: INPUT_FACETS,
+    base.OutputDatasetFacet: OUTPUT_FACETS,
+    base.RunFacet: RUN_FACETS,
+    base.JobFacet: JOB_FACETS,
+}
+
+
+class EventInvalid(ValueError):
+    """An event breaks the spec or a limit: ``field`` is the path (``run.runId``, ``inputs[3].name``)."""
+
+    def __init__(self, field: str, message: str, *, code: str = "invalid_event") -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ColumnLink:
+    """One column edge: ``output_field`` of the dataset it hangs on ("" for the facet's dataset-wide ``dataset``
+    entries) derived from ``input_field`` of (``input_namespace``, ``input_name``)."""
+
+    output_field: str
+    input_namespace: str
+    input_name: str
+    input_field: str
+    transformations: list[Any]
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset an event names, with its facets (verbatim) and what the fold reads out of them."""
+
+    namespace: str
+    name: str
+    facets: dict[str, Any]
+    io_facets: dict[str, Any]
+    version: str = ""
+    schema_fields: list[Any] | None = None
+    columns: list[ColumnLink] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ValidEvent:
+    """A valid event: ``payload`` is what is stored (verbatim, made storable), ``digest`` its canonical SHA-256."""
+
+    kind: EventKind
+    payload: dict[str, Any]
+    digest: str
+    event_time: dt.datetime
+    producer: str
+    schema_url: str
+    event_type: str = ""
+    run_id: uuid.UUID | None = None
+    run_facets: dict[str, Any] = field(default_factory=dict)
+    parent_run_id: uuid.UUID | None = None
+    job_namespace: str = ""
+    job_name: str = ""
+    job_facets: dict[str, Any] = field(default_factory=dict)
+    inputs: list[DatasetRef] = field(default_factory=list)
+    outputs: list[DatasetRef] = field(default_factory=list)
+    dataset: DatasetRef | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The namespace the event is filed under: its job's, or its dataset's."""
+        return self.dataset.namespace if self.dataset is not None else self.job_namespace
+
+    @property
+    def written_namespaces(self) -> list[str]:
+        """The namespaces the event writes into (its job's, its outputs', its dataset's), each once."""
+        names = [self.namespace] + [output.namespace for output in self.outputs]
+        return list(dict.fromkeys(names))
+
+
+# --- structuring a dict into the generated classes ---------------------------------------------------------------
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def structure(cls: type[Any], data: Any, path: str) -> Any:
+    """An instance of the generated attrs class ``cls`` built from the JSON value ``data``, or EventInvalid naming
+    the first field at fault. Required fields, JSON types, enums and the classes' own validators are checked;
+    properties the class does not know are allowed (the spec allows them) and left to the verbatim payload."""
+    if not isinstance(data, dict):
+        raise EventInvalid(path, "must be a JSON object.")
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for attribute in attr.fields(cls):
+        key = attribute.name
+        where = _join(path, key)
+        if key not in data or (data[key] is None and attribute.default is not attr.NOTHING):
+            if attribute.init and attribute.default is attr.NOTHING:
+                raise EventInvalid(where, "is required.", code="missing_field")
+            continue
+        value = _convert(hints[key], data[key], where)
+        if attribute.validator is not None:
+            try:
+                attribute.validator(None, attribute, value)
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise EventInvalid(where, f"is not valid ({exc}).") from None
+        if attribute.init:
+            kwargs[attribute.alias or key] = value
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise EventInvalid(path, f"is not valid ({exc}).") from None
+
+
+def _convert(hint: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        if value is None:
+            if len(options) < len(typing.get_args(hint)):
+                return None
+            raise EventInvalid(path, "must not be null.")
+        if len(options) == 1:
+            return _convert(options[0], value, path)
+        first: EventInvalid | None = None
+        for option in options:
+            try:
+                return _convert(option, value, path)
+            except EventInvalid as exc:
+                first = first or exc
+        assert first is not None
+        raise first
+    if value is None:
+        raise EventInvalid(path, "must not be null.")
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint):
+            allowed = ", ".join(str(option) for option in typing.get_args(hint))
+            raise EventInvalid(path, f"must be one of: {allowed}.")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise EventInvalid(path, "must be a JSON array.")
+        (item,) = typing.get_args(hint)
+        return [_convert(item, element, _join(path, index)) for index, element in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise EventInvalid(path, "must be a JSON object.")
+        _, item = typing.get_args(hint)
+        known = FACETS_BY_BASE.get(item)
+        if known is not None:
+            return {key: structure(known.get(key, item), facet, _join(path, key)) for key, facet in value.items()}
+        return {key: _convert(item, element, _join(path, key)) for key, element in value.items()}
+    return _convert_scalar(hint, value, path)
+
+
+_SCALARS: dict[Any, tuple[Callable[[Any], bool], str]] = {
+    str: (lambda value: isinstance(value, str), "a string"),
+    bool: (lambda value: isinstance(value, bool), "true or false"),
+    int: (lambda value: isinstance(value, int) and not isinstance(value, bool), "an integer"),
+    float: (lambda value: isinstance(value, int | float) and not isinstance(value, bool), "a number"),
+}
+
+
+def _convert_scalar(hint: Any, value: Any, path: str) -> Any:
+    if hint is Any or hint is object:
+        return value
+    if hint in _SCALARS:
+        accepts, described = _SCALARS[hint]
+        if not accepts(value):
+            raise EventInvalid(path, f"must be {described}.")
+        return value
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            allowed = ", ".join(str(member.value) for member in hint)
+            raise EventInvalid(path, f"must be one of: {allowed}.", code="invalid_choice") from None
+    if isinstance(hint, type) and attr.has(hint):
+        return structure(hint, value, path)
+    raise EventInvalid(path, f"has a type this server cannot check ({hint!r}).")
+
+
+# --- the checks the classes do not make ---------------------------------------------------------------------------
+
+
+def check_uri(value: str, path: str) -> None:
+    """An absolute URI (the spec's ``format: uri``): a scheme, no whitespace or control characters, and for
+    http(s) a host. The generated classes only call ``urlparse``, which accepts any text."""
+    if len(value) > MAX_URI:
+        raise EventInvalid(path, f"must be at most {MAX_URI} characters.")
+    if not value or any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise EventInvalid(path, "must be an absolute URI without spaces or control characters.", code="invalid_uri")
+    parts = urllib.parse.urlsplit(value)
+    if not parts.scheme or not parts.scheme[0].isalpha():
+        raise EventInvalid(path, "must be an absolute URI (with a scheme, such as https://).", code="invalid_uri")
+    if parts.scheme.lower() in ("http", "https") and not parts.netloc:
+        raise EventInvalid(path, "must name a host.", code="invalid_uri")
+
+
+def check_name(value: str, path: str) -> None:
+    """A namespace or a name: not empty, at most MAX_NAME characters and MAX_NAME_BYTES bytes in UTF-8. Otherwise
+    opaque: ``../``, CRLF, HTML and bidirectional overrides are stored as sent and escaped wherever shown."""
+    if not value:
+        raise EventInvalid(path, "must not be empty.")
+    if "\x00" in value:
+        raise EventInvalid(path, "must not contain the NUL character (PostgreSQL cannot store it).")
+    if len(value) > MAX_NAME:
+        raise EventInvalid(path, f"must be at most {MAX_NAME} characters.", code="name_too_long")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise EventInvalid(path, f"must be at most {MAX_NAME_BYTES} bytes in UTF-8.", code="name_too_long")
+
+
+def check_depth(value: Any, path: str = "") -> None:
+    """Refuses an event nested deeper than MAX_EVENT_DEPTH (iteratively: the depth is the client's)."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_EVENT_DEPTH:
+                raise EventInvalid(
+                    where, f"nests too deeply (an event may nest {MAX_EVENT_DEPTH} levels).", code="too_deep"
+                )
+            children = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((child, _join(where, key), depth + 1) for key, child in children)
+
+
+def parse_event_time(value: str, path: str) -> dt.datetime:
+    """The spec's ``date-time`` (RFC 3339): a UTC offset is required (a time without one names no instant)."""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise EventInvalid(path, "must be an ISO 8601 date-time.", code="invalid_datetime") from None
+    if parsed.tzinfo is None:
+        raise EventInvalid(path, "must carry a UTC offset (Z or +hh:mm).", code="invalid_datetime")
+    try:
+        check_datetime(parsed)
+    except InputRefused as exc:
+        raise EventInvalid(path, exc.message, code="invalid_datetime") from None
+    return parsed.astimezone(dt.UTC)
+
+
+def _check_facet_bases(facets: Mapping[str, Any], path: str) -> None:
+    """The spec's BaseFacet requires ``_producer`` and ``_schemaURL`` (URIs); the generated classes default them."""
+    for key, facet in facets.items():
+        where = _join(path, key)
+        for required in ("_producer", "_schemaURL"):
+            value = facet.get(required)
+            if not isinstance(value, str):
+                raise EventInvalid(_join(where, required), "is required (a URI string).", code="missing_field")
+            check_uri(value, _join(where, required))
+
+
+# --- events -------------------------------------------------------------------------------------------------------
+
+
+def event_kind(data: Mapping[str, Any]) -> EventKind:
+    """Which of the three shapes: a RunEvent has a ``run``, a DatasetEvent a ``dataset``, a JobEvent a ``job``."""
+    if "run" in data or "eventType" in data:
+        return EventKind.RUN
+    if "dataset" in data:
+        return EventKind.DATASET
+    if "job" in data:
+        return EventKind.JOB
+    raise EventInvalid("run", "is required (a RunEvent needs run and job; a DatasetEvent dataset; a JobEvent job).")
+
+
+_CLASSES = {EventKind.RUN: base.RunEvent, EventKind.DATASET: base.DatasetEvent, EventKind.JOB: base.JobEvent}
+
+
+def validate_event(data: Any) -> ValidEvent:
+    """Validates one parsed event, or raises EventInvalid naming the field at fault."""
+    if not isinstance(data, dict):
+        raise EventInvalid("", "An event must be a JSON object.")
+    check_depth(data)
+    # Before anything walks them: 50,000 inputs are refused by their count, not after 50,000 checks.
+    for key, limit in (("inputs", MAX_INPUTS), ("outputs", MAX_OUTPUTS)):
+        if isinstance(data.get(key), list) and len(data[key]) > limit:
+            raise EventInvalid(key, f"may name at most {limit} datasets.", code="too_many_datasets")
+    kind = event_kind(data)
+    # schemaURL is init=False in the classes (they set their own): check the event's.
+    if not isinstance(data.get("schemaURL"), str):
+        raise EventInvalid("schemaURL", "is required (a URI string).", code="missing_field")
+    check_uri(data["schemaURL"], "schemaURL")
+    if not isinstance(data.get("producer"), str):
+        raise EventInvalid("producer", "is required (a URI string).", code="missing_field")
+    check_uri(data["producer"], "producer")
+    structure(_CLASSES[kind], data, "")
+    try:
+        payload = to_stored_json(data)
+        canonical = canonical_bytes(payload)
+    except (ValueError, TypeError) as exc:
+        # core.canonical names the place as "$.inputs[0].name: ...".
+        where, _, reason = str(exc).partition(": ")
+        if where.startswith("$") and reason:
+            raise EventInvalid(where.removeprefix("$").removeprefix("."), reason) from None
+        raise EventInvalid("", f"The event cannot be stored: {exc}") from None
+    if len(canonical) > MAX_EVENT_BYTES:
+        raise EventInvalid("", f"An event may be at most {MAX_EVENT_BYTES} bytes.", code="event_too_large")
+    digest = sha256_hex(canonical)
+    event = ValidEvent(
+        kind=kind,
+        payload=payload,
+        digest=digest,
+        event_time=parse_event_time(data["eventTime"], "eventTime"),
+        producer=data["producer"],
+        schema_url=data["schemaURL"],
+    )
+    if kind == EventKind.DATASET:
+        return _with_dataset(event, data)
+    return _with_job(event, data)
+
+
+def _with_dataset(event: ValidEvent, data: dict[str, Any]) -> ValidEvent:
+    dataset = _dataset(data["dataset"], "dataset", io_key="")
+    return ValidEvent(**{**event.__dict__, "dataset": dataset})
+
+
+def _with_job(event: ValidEvent, data: dict[str, Any]) -> ValidEvent:
+    job = data["job"]
+    check_name(job["namespace"], "job.namespace")
+    check_name(job["name"], "job.name")
+    job_facets = job.get("facets") or {}
+    _check_facet_bases(job_facets, "job.facets")
+    inputs_data = data.get("inputs") or []
+    outputs_data = data.get("outputs") or []
+    inputs = [_dataset(item, f"inputs[{index}]", io_key="inputFacets") for index, item in enumerate(inputs_data)]
+    outputs = [_dataset(item, f"outputs[{index}]", io_key="outputFacets") for index, item in enumerate(outputs_data)]
+    if sum(len(output.columns) for output in outputs) > MAX_COLUMN_EDGES:
+        raise EventInvalid("outputs", f"may carry at most {MAX_COLUMN_EDGES} column-lineage entries.")
+    changes: dict[str, Any] = {
+        "job_namespace": job["namespace"],
+        "job_name": job["name"],
+        "job_facets": event.payload["job"].get("facets") or {},
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+    if event.kind == EventKind.RUN:
+        run = event.payload["run"]
+        run_facets = run.get("facets") or {}
+        _check_facet_bases(run_facets, "run.facets")
+        parent = run_facets.get("parent") or {}
+        changes |= {
+            "event_type": data.get("eventType") or RunState.OTHER,
+            "run_id": uuid.UUID(run["runId"]),
+            "run_facets": run_facets,
+            "parent_run_id": uuid.UUID(parent["run"]["runId"]) if parent.get("run") else None,
+        }
+    return ValidEvent(**{**event.__dict__, **changes})
+
+
+def _dataset(data: dict[str, Any], path: str, *, io_key: str) -> DatasetRef:
+    check_name(data["namespace"], f"{path}.namespace")
+    check_name(data["name"], f"{path}.name")
+    stored = to_stored_json(data)
+    facets = stored.get("facets") or {}
+    io_facets = (stored.get(io_key) or {}) if io_key else {}
+    _check_facet_bases(facets, f"{path}.facets")
+    _check_facet_bases(io_facets, f"{path}.{io_key}")
+    version = str((facets.get("version") or {}).get("datasetVersion") or "")
+    if len(version) > MAX_VERSION:
+        raise EventInvalid(f"{path}.facets.version.datasetVersion", f"must be at most {MAX_VERSION} characters.")
+    schema = facets.get("schema")
+    return DatasetRef(
+        namespace=data["namespace"],
+        name=data["name"],
+        facets=facets,
+        io_facets=io_facets,
+        version=version,
+        schema_fields=list(schema.get("fields") or []) if isinstance(schema, dict) else None,
+        columns=_columns(facets.get("columnLineage"), f"{path}.facets.columnLineage"),
+    )
+
+
+def _columns(facet: Any, path: str) -> list[ColumnLink]:
+    """The column edges of a ``columnLineage`` facet: ``fields.<field>.inputFields[]`` (each input's own
+    ``transformations``, or, in the older shape, the field's ``transformationType``/``transformationDescription``),
+    and the dataset-wide ``dataset[]`` entries (output field "")."""
+    if not isinstance(facet, dict):
+        return []
+    links: list[ColumnLink] = []
+    entries: list[tuple[str, str, dict[str, Any], list[Any]]] = []
+    for output_field, spec in (facet.get("fields") or {}).items():
+        check_name(output_field, f"{path}.fields.{output_field[:64]}")
+        legacy = [
+            {
+                key: value
+                for key, value in (
+                    ("type", spec.get("transformationType")),
+                    ("description", spec.get("transformationDescription")),
+                )
+                if value is not None
+            }
+        ]
+        legacy = legacy if legacy[0] else []
+        for index, item in enumerate(spec.get("inputFields") or []):
+            entries.append((output_field, f"{path}.fields.{output_field[:64]}.inputFields[{index}]", item, legacy))
+    for index, item in enumerate(facet.get("dataset") or []):
+        entries.append(("", f"{path}.dataset[{index}]", item, []))
+    for output_field, where, item, legacy in entries:
+        check_name(item["namespace"], f"{where}.namespace")
+        check_name(item["name"], f"{where}.name")
+        check_name(item["field"], f"{where}.field")
+        transformations = item.get("transformations") or legacy
+        links.append(ColumnLink(output_field, item["namespace"], item["name"], item["field"], list(transformations)))
+    return links
