@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("", include("governance.urls")),
     path("", include("serving.urls")),
+    path("", include("lineage.urls")),
     path("", include("core.urls")),
 ]
