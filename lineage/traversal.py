@@ -445,6 +445,14 @@ class ClosureRun:
     depth: int
     inputs: tuple[RunEdge, ...]
     outputs: tuple[RunEdge, ...]
+    # (input dataset id, field) of every column the run's column lineage says it derived an output from
+    columns_read: frozenset[tuple[int, str]] = frozenset()
+
+    def fields_read(self, dataset_id: int) -> set[str] | None:
+        """The fields of ``dataset_id`` this run's column lineage derives outputs from; None when it reports no
+        column lineage from that dataset (what it used is then unknown)."""
+        fields = {field_name for dataset, field_name in self.columns_read if dataset == dataset_id}
+        return fields or None
 
 
 @dataclass(frozen=True)
@@ -526,13 +534,14 @@ CLOSURE_EDGE_JOINS = (
 
 
 def closure_of_nodes(nodes: Iterable[LineageDataset], *, depth: int = CLOSURE_DEPTH) -> Closure:
-    """The upstream closure of the lineage datasets ``nodes`` (see ``upstream_closure``). Three queries."""
+    """The upstream closure of the lineage datasets ``nodes`` (see ``upstream_closure``). Four queries."""
     nodes = tuple(nodes)
     depth = clamp_depth(depth, limit=CLOSURE_DEPTH * 4)
     run_depths, truncated = closure_runs([node.pk for node in nodes], depth=depth)
     runs = LineageRun.objects.select_related("job__namespace", "assay_job").in_bulk(list(run_depths))
     inputs: dict[int, list[RunEdge]] = defaultdict(list)
     outputs: dict[int, list[RunEdge]] = defaultdict(list)
+    columns: dict[int, set[tuple[int, str]]] = defaultdict(set)
     if runs:
         edges = (
             RunEdge.objects.filter(run_id__in=list(runs))
@@ -542,8 +551,15 @@ def closure_of_nodes(nodes: Iterable[LineageDataset], *, depth: int = CLOSURE_DE
         for edge in edges:
             edge.run = runs[edge.run_id]
             (inputs if edge.direction == Direction.INPUT else outputs)[edge.run_id].append(edge)
+        for run_id, dataset_id, field_name in ColumnEdge.objects.filter(run_id__in=list(runs)).values_list(
+            "run_id", "input_dataset_id", "input_field"
+        ):
+            columns[run_id].add((dataset_id, field_name))
     items = sorted(
-        (ClosureRun(run, run_depths[pk], tuple(inputs[pk]), tuple(outputs[pk])) for pk, run in runs.items()),
+        (
+            ClosureRun(run, run_depths[pk], tuple(inputs[pk]), tuple(outputs[pk]), frozenset(columns[pk]))
+            for pk, run in runs.items()
+        ),
         key=lambda item: (item.depth, str(item.run.run_id)),
     )
     producing = next((item for item in items if item.depth == 0), None)
@@ -552,6 +568,6 @@ def closure_of_nodes(nodes: Iterable[LineageDataset], *, depth: int = CLOSURE_DE
 
 def upstream_closure(model_version: ModelVersion, *, depth: int = CLOSURE_DEPTH) -> Closure:
     """``model_version``'s upstream closure back to raw sources: the run that produced its node, that run's inputs,
-    the runs that produced those, and so on (which run counts: the module docstring). Four queries, whatever the
+    the runs that produced those, and so on (which run counts: the module docstring). Five queries, whatever the
     size of the graph."""
     return closure_of_nodes(model_version_nodes(model_version), depth=depth)

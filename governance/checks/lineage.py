@@ -8,7 +8,9 @@ It passes only when (docs/lineage.md, "The lineage gate"):
 - every input of every run in the closure resolves to a registry object: a registered dataset version whose content
   fingerprint (or ``v<number>``) is the version the event named, or a feature-set version (itself produced by a run
   of the closure, so closed upstream) or a model version that is not retired;
-- no such dataset version holds a column marked ``prohibited_input``, and each one's dataset resides in a region the
+- no column marked ``prohibited_input`` in such a dataset version reaches the model: the run reading it must report
+  column lineage (``columnLineage``) deriving its outputs from other fields only (without column lineage from that
+  dataset, its prohibited columns could be used, and the check fails); and each one's dataset resides in a region the
   target environment allows (``Environment.allowed_regions``; empty: anywhere; a dataset declaring no region fails
   a restricted environment: its residency cannot be vouched for).
 
@@ -72,7 +74,22 @@ def _version_problem(edge: RunEdge) -> str | None:
     return None
 
 
-def _input_problems(edge: RunEdge, closure_outputs: set[int], regions: list[str]) -> list[str]:
+def _prohibited_problem(edge: RunEdge, item: ClosureRun, prohibited: list[str], label: str) -> str | None:
+    """Whether prohibited columns of the dataset ``edge`` read may reach the model: the run's column lineage says
+    which fields it derived its outputs from; without column lineage from that dataset, any could."""
+    used = item.fields_read(edge.dataset_id)
+    if used is None:
+        return (
+            f"{label} holds prohibited column(s) {', '.join(prohibited)} and the run reading it reports no column "
+            "lineage showing they are not used"
+        )
+    flowing = sorted(set(prohibited) & used)
+    if flowing:
+        return f"prohibited column(s) {', '.join(flowing)} of {label} flow into the run's outputs"
+    return None
+
+
+def _input_problems(edge: RunEdge, item: ClosureRun, closure_outputs: set[int], regions: list[str]) -> list[str]:
     dataset = edge.dataset
     if dataset.registry_dataset_id is not None:
         problem = _version_problem(edge)
@@ -83,9 +100,9 @@ def _input_problems(edge: RunEdge, closure_outputs: set[int], regions: list[str]
         problems = []
         prohibited = _prohibited(version.schema)
         if prohibited:
-            problems.append(
-                f"{version.dataset.name} v{version.number} holds prohibited column(s) {', '.join(prohibited)}"
-            )
+            problem = _prohibited_problem(edge, item, prohibited, f"{version.dataset.name} v{version.number}")
+            if problem is not None:
+                problems.append(problem)
         if regions:
             region = version.dataset.residency_region
             if not region:
@@ -131,13 +148,15 @@ def lineage_problems(closure: Closure, *, expected: str, regions: list[str]) -> 
     if closure.truncated:
         problems.append(f"the lineage goes deeper than {closure.depth} runs: its raw sources were not reached")
     outputs = {edge.dataset_id for item in closure.runs if item.run.state == RunState.COMPLETE for edge in item.outputs}
-    seen: set[tuple[int, str]] = set()
-    for edge in closure.input_edges():
-        if (edge.dataset_id, edge.version) in seen:
-            continue
-        seen.add((edge.dataset_id, edge.version))
-        version = f"@{edge.version[:16]}" if edge.version else ""
-        problems += [f"{_key(edge.dataset)}{version}: {why}" for why in _input_problems(edge, outputs, regions)]
+    seen: set[str] = set()
+    for item in closure.runs:
+        for edge in item.inputs:
+            version = f"@{edge.version[:16]}" if edge.version else ""
+            for why in _input_problems(edge, item, outputs, regions):
+                problem = f"{_key(edge.dataset)}{version}: {why}"
+                if problem not in seen:  # the same input read by several runs is named once
+                    seen.add(problem)
+                    problems.append(problem)
     return problems
 
 

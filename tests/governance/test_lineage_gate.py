@@ -186,9 +186,22 @@ def test_a_prohibited_column_upstream_fails(rw: Any) -> None:
     node = lineage.graph.dataset("bureau", registry_dataset=bureau)
     run = lineage.train(node)
     RunEdge.objects.filter(run=run, dataset=node).update(version="v1", dataset_version=bureau_version)
-    passed, why = verdict(gate(rw, require_lineage(rw)))
+    release = require_lineage(rw)
+    # WHEN the run reports no column lineage THEN the prohibited column could reach the model: it fails
+    passed, why = verdict(gate(rw, release))
     assert not passed
-    assert "dataset:s3://lake:bureau@v1: Bureau v1 holds prohibited column(s) ethnicity" in why
+    assert (
+        "dataset:s3://lake:bureau@v1: Bureau v1 holds prohibited column(s) ethnicity and the run reading it reports "
+        "no column lineage showing they are not used"
+    ) in why
+    # WHEN its column lineage derives the model from other columns only THEN it passes
+    lineage.graph.column(node, "income", lineage.model_node, "income", run=run)
+    assert verdict(gate(rw, release))[0]
+    # WHEN the prohibited column flows into the model THEN it fails, naming the column
+    lineage.graph.column(node, "ethnicity", lineage.model_node, "segment", run=run)
+    passed, why = verdict(gate(rw, release))
+    assert not passed
+    assert "dataset:s3://lake:bureau@v1: prohibited column(s) ethnicity of Bureau v1 flow into the run's outputs" in why
 
 
 def test_data_outside_the_environments_regions_fails(rw: Any) -> None:
