@@ -40,10 +40,19 @@ def team_field() -> serializers.SlugRelatedField[Any]:
 # --- Environments -------------------------------------------------------------------------------------------------
 
 
+class RegionField(serializers.CharField):
+    """A region name: a JSON string only (DRF's CharField would turn 7 into "7")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class EnvironmentSerializer(StrictModelSerializer):
     created_by = username_field()
     allowed_regions = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_REGION_LENGTH, trim_whitespace=False),
+        child=RegionField(max_length=MAX_REGION_LENGTH, trim_whitespace=False),
         max_length=MAX_REGIONS,
         required=False,
         help_text="Data-residency regions whose data may reach a model deployed here (a dataset's "
