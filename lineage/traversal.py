@@ -524,6 +524,20 @@ def link_label(dataset: LineageDataset, edge: RunEdge | None = None) -> str | No
     return None
 
 
+# Large JSON columns a closure's readers (the manifest, the gate, the read API) do not need: not loaded (reading one
+# later costs a query per row).
+CLOSURE_DEFERRED = (
+    "facets",
+    "run__facets",
+    "dataset__facets",
+    "dataset__feature_set_version__features",
+    "dataset__feature_set_version__statistics",
+    "dataset__model_version__interface",
+    "dataset__model_version__metrics",
+    "dataset__model_version__training_params",
+    "dataset_version__evolution",
+)
+
 CLOSURE_EDGE_JOINS = (
     "dataset__namespace",
     "dataset__registry_dataset",
@@ -534,24 +548,27 @@ CLOSURE_EDGE_JOINS = (
 
 
 def closure_of_nodes(nodes: Iterable[LineageDataset], *, depth: int = CLOSURE_DEPTH) -> Closure:
-    """The upstream closure of the lineage datasets ``nodes`` (see ``upstream_closure``). Four queries."""
+    """The upstream closure of the lineage datasets ``nodes`` (see ``upstream_closure``). Three queries: the walk,
+    the runs' edges (with runs, jobs, datasets, namespaces and registry links joined; ``CLOSURE_DEFERRED`` left out),
+    their column edges."""
     nodes = tuple(nodes)
     depth = clamp_depth(depth, limit=CLOSURE_DEPTH * 4)
     run_depths, truncated = closure_runs([node.pk for node in nodes], depth=depth)
-    runs = LineageRun.objects.select_related("job__namespace", "assay_job").in_bulk(list(run_depths))
+    runs: dict[int, LineageRun] = {}
     inputs: dict[int, list[RunEdge]] = defaultdict(list)
     outputs: dict[int, list[RunEdge]] = defaultdict(list)
     columns: dict[int, set[tuple[int, str]]] = defaultdict(set)
-    if runs:
+    if run_depths:
         edges = (
-            RunEdge.objects.filter(run_id__in=list(runs))
-            .select_related(*CLOSURE_EDGE_JOINS)
+            RunEdge.objects.filter(run_id__in=list(run_depths))
+            .select_related("run__job__namespace", *CLOSURE_EDGE_JOINS)
+            .defer(*CLOSURE_DEFERRED)
             .order_by("run_id", "direction", "dataset__namespace__name", "dataset__name")
         )
         for edge in edges:
-            edge.run = runs[edge.run_id]
+            edge.run = runs.setdefault(edge.run_id, edge.run)  # one object per run
             (inputs if edge.direction == Direction.INPUT else outputs)[edge.run_id].append(edge)
-        for run_id, dataset_id, field_name in ColumnEdge.objects.filter(run_id__in=list(runs)).values_list(
+        for run_id, dataset_id, field_name in ColumnEdge.objects.filter(run_id__in=list(run_depths)).values_list(
             "run_id", "input_dataset_id", "input_field"
         ):
             columns[run_id].add((dataset_id, field_name))
@@ -568,6 +585,6 @@ def closure_of_nodes(nodes: Iterable[LineageDataset], *, depth: int = CLOSURE_DE
 
 def upstream_closure(model_version: ModelVersion, *, depth: int = CLOSURE_DEPTH) -> Closure:
     """``model_version``'s upstream closure back to raw sources: the run that produced its node, that run's inputs,
-    the runs that produced those, and so on (which run counts: the module docstring). Five queries, whatever the
+    the runs that produced those, and so on (which run counts: the module docstring). Four queries, whatever the
     size of the graph."""
     return closure_of_nodes(model_version_nodes(model_version), depth=depth)

@@ -27,7 +27,7 @@ from governance.gate import GateContext, Verdict, register_check
 from lineage.choices import RunState
 from lineage.models import LineageDataset, RunEdge
 from lineage.naming import model_version_name, version_number
-from lineage.traversal import CLOSURE_DEPTH, Closure, ClosureRun, node_key, upstream_closure
+from lineage.traversal import Closure, ClosureRun, node_key
 from registry.choices import VersionStatus
 
 CHECK_NAME = "lineage_complete"
@@ -160,14 +160,6 @@ def lineage_problems(closure: Closure, *, expected: str, regions: list[str]) -> 
     return problems
 
 
-def closure_for(context: GateContext) -> Closure:
-    """The release's closure, computed once per evaluation (other checks may read it from ``context.notes``)."""
-    if "lineage_closure" not in context.notes:
-        context.notes["lineage_closure"] = upstream_closure(context.release.model_version, depth=CLOSURE_DEPTH)
-    closure: Closure = context.notes["lineage_closure"]
-    return closure
-
-
 @register_check(
     CHECK_NAME,
     "The model version's producing run completed and every input upstream of it is a registered dataset version "
@@ -177,7 +169,7 @@ def closure_for(context: GateContext) -> Closure:
 def check_lineage_complete(context: GateContext) -> Verdict:
     release = context.release
     version = release.model_version
-    closure = closure_for(context)
+    closure = context.lineage_closure  # the one the manifest was built from
     named = model_version_name(version)
     problems = lineage_problems(
         closure,
