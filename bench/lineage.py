@@ -31,7 +31,9 @@ What is built how:
   the manifest's lineage section (closure plus its digest), the ``lineage_complete`` check alone (a fresh gate
   context each time, the manifest built beforehand as the gate shares it between checks), and the whole gate
   (``run_gate``, preview, no re-hash; it fails the quorum, which has no signatures here, but runs every check).
-  ``ANALYZE`` after each load, as PostgreSQL advises after a bulk load.
+  ``ANALYZE`` after each load, as PostgreSQL advises after a bulk load. Then the closure walk's own time inside
+  PostgreSQL (``EXPLAIN (ANALYZE)``'s execution time of the recursive query), which separates the database's work
+  from the round trips and the Python around it.
 
 Targets: at least 3,000 events/s batched and 300/s single; closure and gate check p95 under 50 ms at 1M edges, flat
 from 10k.
@@ -617,6 +619,21 @@ def _child(options: argparse.Namespace) -> int:
                 times.append((time.perf_counter() - began) * 1000)
             return times, len(queries.captured_queries)
 
+        def server_time() -> list[float]:
+            """The closure walk's own time in PostgreSQL (EXPLAIN ANALYZE's execution time), without the round
+            trip and the Python around it."""
+            with CaptureQueriesContext(connection) as queries:
+                upstream_closure(version)
+            walk = next(query["sql"] for query in queries.captured_queries if "WITH RECURSIVE" in query["sql"])
+            times = []
+            with connection.cursor() as cursor:
+                for _ in range(options.samples):
+                    cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {walk}")
+                    plan = cursor.fetchone()[0]
+                    plan = json.loads(plan) if isinstance(plan, str) else plan
+                    times.append(float(plan[0]["Execution Time"]))
+            return times
+
         for size in sizes:
             began = time.perf_counter()
             pipelines = max(1, round(size / (STEPS * options.history * EDGES_PER_RUN)))
@@ -638,6 +655,11 @@ def _child(options: argparse.Namespace) -> int:
                     f"{edges:>10,} {runs:>8,} {label:<28} {statistics.median(times):>8.1f} "
                     f"{_percentile(times, 0.95):>8.1f} {max(times):>8.1f} {count:>8}"
                 )
+            times = server_time()
+            print(
+                f"{edges:>10,} {runs:>8,} {'closure walk, server time':<28} {statistics.median(times):>8.2f} "
+                f"{_percentile(times, 0.95):>8.2f} {max(times):>8.2f} {'':>8}"
+            )
         print(f"\n(load average at the end: {_load()})")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
