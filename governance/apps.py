@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class GovernanceConfig(AppConfig):
     name = "governance"
     verbose_name = "Governance"
+
+    def ready(self) -> None:
+        # Gate checks that read the apps below (governance.gate.register_check on import).
+        from governance.checks import lineage  # noqa: F401

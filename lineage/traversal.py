@@ -6,7 +6,7 @@ the number of queries is fixed whatever the size of the graph (a handful per cal
 reached, loaded with their joins). Cycles (a job reading its own output, two jobs feeding each other) terminate:
 each step adds one to a depth that is bounded, and ``UNION`` (not ``UNION ALL``) drops a (node, depth) already seen.
 
-Which runs count (docs/lineage.md, "Traversals"):
+Which runs count (docs/lineage-gate.md, "Traversals"):
 
 - **The graph around a node** is run-precise and job-shaped, as Marquez draws it: upstream of a dataset are the
   jobs of *every* run that output it, and the inputs of *those runs* (not of every run of the job); downstream, the
@@ -445,6 +445,14 @@ class ClosureRun:
     depth: int
     inputs: tuple[RunEdge, ...]
     outputs: tuple[RunEdge, ...]
+    # (input dataset id, field) of every column the run's column lineage says it derived an output from
+    columns_read: frozenset[tuple[int, str]] = frozenset()
+
+    def fields_read(self, dataset_id: int) -> set[str] | None:
+        """The fields of ``dataset_id`` this run's column lineage derives outputs from; None when it reports no
+        column lineage from that dataset (what it used is then unknown)."""
+        fields = {field_name for dataset, field_name in self.columns_read if dataset == dataset_id}
+        return fields or None
 
 
 @dataclass(frozen=True)
@@ -516,6 +524,20 @@ def link_label(dataset: LineageDataset, edge: RunEdge | None = None) -> str | No
     return None
 
 
+# Large JSON columns a closure's readers (the manifest, the gate, the read API) do not need: not loaded (reading one
+# later costs a query per row).
+CLOSURE_DEFERRED = (
+    "facets",
+    "run__facets",
+    "dataset__facets",
+    "dataset__feature_set_version__features",
+    "dataset__feature_set_version__statistics",
+    "dataset__model_version__interface",
+    "dataset__model_version__metrics",
+    "dataset__model_version__training_params",
+    "dataset_version__evolution",
+)
+
 CLOSURE_EDGE_JOINS = (
     "dataset__namespace",
     "dataset__registry_dataset",
@@ -526,24 +548,35 @@ CLOSURE_EDGE_JOINS = (
 
 
 def closure_of_nodes(nodes: Iterable[LineageDataset], *, depth: int = CLOSURE_DEPTH) -> Closure:
-    """The upstream closure of the lineage datasets ``nodes`` (see ``upstream_closure``). Three queries."""
+    """The upstream closure of the lineage datasets ``nodes`` (see ``upstream_closure``). Three queries: the walk,
+    the runs' edges (with runs, jobs, datasets, namespaces and registry links joined; ``CLOSURE_DEFERRED`` left out),
+    their column edges."""
     nodes = tuple(nodes)
     depth = clamp_depth(depth, limit=CLOSURE_DEPTH * 4)
     run_depths, truncated = closure_runs([node.pk for node in nodes], depth=depth)
-    runs = LineageRun.objects.select_related("job__namespace", "assay_job").in_bulk(list(run_depths))
+    runs: dict[int, LineageRun] = {}
     inputs: dict[int, list[RunEdge]] = defaultdict(list)
     outputs: dict[int, list[RunEdge]] = defaultdict(list)
-    if runs:
+    columns: dict[int, set[tuple[int, str]]] = defaultdict(set)
+    if run_depths:
         edges = (
-            RunEdge.objects.filter(run_id__in=list(runs))
-            .select_related(*CLOSURE_EDGE_JOINS)
+            RunEdge.objects.filter(run_id__in=list(run_depths))
+            .select_related("run__job__namespace", *CLOSURE_EDGE_JOINS)
+            .defer(*CLOSURE_DEFERRED)
             .order_by("run_id", "direction", "dataset__namespace__name", "dataset__name")
         )
         for edge in edges:
-            edge.run = runs[edge.run_id]
+            edge.run = runs.setdefault(edge.run_id, edge.run)  # one object per run
             (inputs if edge.direction == Direction.INPUT else outputs)[edge.run_id].append(edge)
+        for run_id, dataset_id, field_name in ColumnEdge.objects.filter(run_id__in=list(run_depths)).values_list(
+            "run_id", "input_dataset_id", "input_field"
+        ):
+            columns[run_id].add((dataset_id, field_name))
     items = sorted(
-        (ClosureRun(run, run_depths[pk], tuple(inputs[pk]), tuple(outputs[pk])) for pk, run in runs.items()),
+        (
+            ClosureRun(run, run_depths[pk], tuple(inputs[pk]), tuple(outputs[pk]), frozenset(columns[pk]))
+            for pk, run in runs.items()
+        ),
         key=lambda item: (item.depth, str(item.run.run_id)),
     )
     producing = next((item for item in items if item.depth == 0), None)
