@@ -392,6 +392,17 @@ def describe_closure(closure: Any, user: User | AnonymousUser) -> dict[str, Any]
     dataset_ids = [node.id for node in ordered if node.kind == "dataset"]
     facts = load_facts(dataset_ids, [node.id for node in ordered if node.kind == "job"], user)
     document = describe(ordered, sorted(edges, key=lambda e: (e.origin, e.destination)), user, facts)
+    # A job's flag here is about the run the closure followed, not the job's latest run.
+    followed = {}
+    for item in reversed(closure.runs):  # nearest last, so the nearest run of a job wins
+        followed[traversal_key("job", item.run.job.namespace.name, item.run.job.name)] = item.run
+    for node in document["graph"]:
+        run = followed.get(node["id"])
+        if run is not None and node["data"].get("visible"):
+            failed = run.state in FAILED_STATES
+            node["data"]["failed"] = failed
+            node["data"]["closureRun"] = run_summary(run)
+            node["data"]["flags"] = ["failed"] if failed else []
     runs = [closure_run(item, facts) for item in closure.runs]
     document["producingRun"] = runs[0] if closure.producing_run is not None and runs else None
     document["runs"] = runs

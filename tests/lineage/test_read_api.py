@@ -242,6 +242,11 @@ def test_a_model_versions_closure_reaches_its_raw_sources(
     assert nodes[key(scene.model)]["data"]["registry"]["type"] == "modelVersion"
     assert nodes[key(scene.raw)]["data"]["flags"] == ["unregistered"]
     assert key(scene.b_report) not in nodes
+    # AND the ingest job is not flagged: the closure followed its COMPLETE run, though its latest run failed
+    ingest = nodes[key(scene.ingest)]["data"]
+    assert ingest["latestRun"]["state"] == "FAIL"
+    assert ingest["closureRun"]["state"] == "COMPLETE"
+    assert ingest["failed"] is False
     materialize = next(run for run in body["runs"] if run["job"] == key(scene.materialize))
     assert materialize["inputs"][0]["version"] == "v1"
     # AND another team cannot read it: the same 404 as a missing version
