@@ -9,10 +9,18 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from lineage import naming
+from registry import actions as registry_actions
 from tests.governance.factories import write_onnx
 from tests.lineage import view_graph as g
 from tests.lineage.view_graph import Scene, key
-from tests.registry.factories import make_dataset, make_model, make_model_version
+from tests.registry.factories import (
+    make_dataset,
+    make_events_dataset,
+    make_feature_view,
+    make_model,
+    make_model_version,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +131,23 @@ def test_bad_controls_are_a_400_naming_them(scene: Scene, cast: Any) -> None:
     html = response.content.decode()
     assert "Depth" in html
     assert "Direction" in html
+
+
+def test_a_feature_set_version_page_shows_its_lineage(cast: Any) -> None:
+    # GIVEN team A's feature-set version and the materialization that wrote its node
+    events, events_v1 = make_events_dataset(cast.team_a, cast.engineer_a, location="s3://lake/events/")
+    view = make_feature_view(cast.team_a, cast.engineer_a, events)
+    version = registry_actions.do_register_feature_set_version(
+        view, actor=cast.engineer_a, dataset_versions=[events_v1.pk]
+    )
+    name = naming.feature_set_version_name(version)
+    node = g.dataset(g.namespace(name.namespace, cast.team_a), name.name)
+    lake = g.namespace("s3://lake", cast.team_a)
+    g.run(
+        g.job(g.namespace(name.namespace), "features.materialize"), inputs=[g.dataset(lake, "events")], outputs=[node]
+    )
+    # WHEN its page is read THEN the lineage card names the job upstream and links to the node's lineage page
+    page = client_for(cast.compliance).get(f"/feature-views/{view.pk}/versions/{version.number}/").content.decode()
+    assert 'id="lineage-panel"' in page
+    assert "features.materialize" in page
+    assert f"/lineage/datasets/{node.pk}/" in page
