@@ -187,13 +187,13 @@ def load_facts(dataset_ids: Iterable[int], job_ids: Iterable[int], user: User | 
         facts.links = links.lookup(shown)
         # A node linked at read time only (links.lookup) is shown as registered if its object is the reader's.
         facts.named_datasets -= set(facts.links)
-        for pk in list(facts.links):
-            if pk not in facts.visible_datasets:
-                target = facts.links[pk].target
-                if target is None or not object_visible(target, user):
-                    del facts.links[pk]
-                else:
-                    facts.visible_datasets.add(pk)
+        pending = {pk: link.target for pk, link in facts.links.items() if pk not in facts.visible_datasets}
+        readable = visible_objects([target for target in pending.values() if target is not None], user)
+        for pk, target in pending.items():
+            if target is not None and (type(target), target.pk) in readable:
+                facts.visible_datasets.add(pk)
+            else:
+                del facts.links[pk]
         facts.personal = personal_nodes(facts.links)
     if job_ids:
         latest = LineageRun.objects.filter(job=OuterRef("pk")).order_by("-state_at", "-pk").values("pk")[:1]
@@ -205,9 +205,18 @@ def load_facts(dataset_ids: Iterable[int], job_ids: Iterable[int], user: User | 
     return facts
 
 
-def object_visible(target: Dataset | FeatureSetVersion | ModelVersion, user: User | AnonymousUser) -> bool:
-    manager: Any = type(target)._default_manager
-    return bool(manager.restrict(user).filter(pk=target.pk).exists())
+def visible_objects(
+    targets: Sequence[Dataset | FeatureSetVersion | ModelVersion], user: User | AnonymousUser
+) -> set[tuple[type, int]]:
+    """(model, pk) of the registry objects among ``targets`` that ``user`` may see: one query per kind of object."""
+    by_kind: dict[Any, set[int]] = defaultdict(set)
+    for target in targets:
+        by_kind[type(target)].add(target.pk)
+    found: set[tuple[type, int]] = set()
+    for kind, pks in by_kind.items():
+        manager: Any = kind._default_manager
+        found.update((kind, pk) for pk in manager.restrict(user).filter(pk__in=pks).values_list("pk", flat=True))
+    return found
 
 
 def personal_nodes(found: dict[int, links.Link]) -> set[int]:

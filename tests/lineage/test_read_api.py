@@ -13,13 +13,14 @@ from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditEvent
 from lineage import traversal
+from lineage.actions.links import do_relink
 from lineage.choices import EventKind
 from lineage.models import LineageEvent
 from tests.api_cases import assert_error_shape
 from tests.governance.factories import write_onnx
 from tests.lineage import view_graph as g
 from tests.lineage.view_graph import Scene, key
-from tests.registry.factories import make_model, make_model_version
+from tests.registry.factories import make_dataset, make_model, make_model_version
 
 pytestmark = pytest.mark.django_db
 
@@ -289,3 +290,21 @@ def test_a_model_version_without_lineage_has_an_empty_closure(
     page = client_a.get(f"/lineage/model-versions/{version.pk}/")
     assert page.status_code == 200
     assert "No run produced this version" in page.content.decode()
+
+
+def test_an_unclaimed_node_linked_on_read_to_another_teams_dataset_is_opaque(
+    cast: Any, client_a: Any, api_as: Any
+) -> None:
+    # GIVEN team B's job reading an unclaimed bucket's table, which team A registered after the events arrived
+    shared = g.dataset(g.namespace("s3://shared"), "customers")
+    b_ns = g.namespace("b-warehouse", cast.team_b)
+    g.run(g.job(b_ns, "b-copy"), inputs=[shared], outputs=[g.dataset(b_ns, "copy")])
+    dataset = make_dataset(cast.team_a, cast.engineer_a, location="s3://shared/customers/")
+    # WHEN team B reads its job's graph THEN the table is team A's data: opaque to team B
+    nodes = by_id(api_as(cast.engineer_b).get("/api/v1/lineage", {"nodeId": "job:b-warehouse:b-copy"}).json())
+    assert nodes[key(shared)]["data"]["visible"] is False
+    # AND team A, once linked, sees it registered
+    do_relink(actor=cast.superuser)
+    mine = by_id(graph(client_a, key(shared)).json())
+    assert mine[key(shared)]["data"]["registry"]["id"] == dataset.pk
+    assert mine[key(g.job(b_ns, "b-copy"))]["data"]["visible"] is False
