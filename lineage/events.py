@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+import json
+import math
 import types
 import typing
 import urllib.parse
@@ -71,7 +74,7 @@ from openlineage.client.generated import (
 )
 
 from core.api.inputs import InputRefused, check_datetime
-from core.canonical import canonical_bytes, sha256_hex, to_stored_json
+from core.canonical import MAX_SAFE_INTEGER, canonical_bytes, sha256_hex, to_stored_json
 from lineage.choices import EventKind, RunState
 from lineage.models.graph import MAX_NAME
 
@@ -186,6 +189,7 @@ class DatasetRef:
     io_facets: dict[str, Any]
     version: str = ""
     schema_fields: list[Any] | None = None
+    schema_digest: str = ""
     columns: list[ColumnLink] = field(default_factory=list)
 
 
@@ -222,16 +226,27 @@ class ValidEvent:
         return list(dict.fromkeys(names))
 
 
-# --- structuring a dict into the generated classes ---------------------------------------------------------------
+# --- checking a dict against the generated classes ----------------------------------------------------------------
+#
+# Each class is compiled once into a plan: per attrs field, its JSON key, whether it is required, a converter built
+# from its type hint, and its validator. Checking an event runs the plans; the classes' validators get the checked
+# values as ``self`` (some read sibling fields). No instance is built: construction would only run the same
+# validators again and set defaults, and the event is stored verbatim anyway.
+
+Converter = Callable[[Any, str], Any]
 
 
-_HINTS: dict[type[Any], dict[str, Any]] = {}
+@dataclass(frozen=True)
+class FieldPlan:
+    key: str
+    required: bool
+    has_default: bool
+    convert: Converter
+    validator: Any
 
 
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+_PLANS: dict[type[Any], list[FieldPlan]] = {}
+_CONVERTERS: dict[Any, Converter] = {}
 
 
 def _join(path: str, key: str | int) -> str:
@@ -240,74 +255,131 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def structure(cls: type[Any], data: Any, path: str) -> Any:
-    """An instance of the generated attrs class ``cls`` built from the JSON value ``data``, or EventInvalid naming
-    the first field at fault. Required fields, JSON types, enums and the classes' own validators are checked;
-    properties the class does not know are allowed (the spec allows them) and left to the verbatim payload."""
+def _plan(cls: type[Any]) -> list[FieldPlan]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = [
+            FieldPlan(
+                key=attribute.name,
+                required=attribute.init and attribute.default is attr.NOTHING,
+                has_default=attribute.default is not attr.NOTHING,
+                convert=converter(hints[attribute.name]),
+                validator=attribute.validator,
+            )
+            for attribute in attr.fields(cls)
+        ]
+        _PLANS[cls] = plan
+    return plan
+
+
+def structure(cls: type[Any], data: Any, path: str) -> dict[str, Any]:
+    """Checks the JSON value ``data`` against the generated attrs class ``cls``: required fields, JSON types, enums
+    and the class's own validators; returns the checked values. EventInvalid names the first field at fault.
+    Properties the class does not know are allowed (the spec allows them) and kept in the verbatim payload."""
     if not isinstance(data, dict):
         raise EventInvalid(path, "must be a JSON object.")
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for attribute in attr.fields(cls):
-        key = attribute.name
-        where = _join(path, key)
-        if key not in data or (data[key] is None and attribute.default is not attr.NOTHING):
-            if attribute.init and attribute.default is attr.NOTHING:
-                raise EventInvalid(where, "is required.", code="missing_field")
+    values: dict[str, Any] = {}
+    for field_plan in _plan(cls):
+        value = data.get(field_plan.key)
+        if value is None and (field_plan.key not in data or field_plan.has_default):
+            if field_plan.required:
+                raise EventInvalid(_join(path, field_plan.key), "is required.", code="missing_field")
+            values[field_plan.key] = None
             continue
-        value = _convert(hints[key], data[key], where)
-        if attribute.validator is not None:
-            try:
-                attribute.validator(None, attribute, value)
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise EventInvalid(where, f"is not valid ({exc}).") from None
-        if attribute.init:
-            kwargs[attribute.alias or key] = value
+        values[field_plan.key] = field_plan.convert(value, _join(path, field_plan.key))
+    instance = types.SimpleNamespace(**values)
+    for field_plan in _plan(cls):
+        if field_plan.validator is None or values[field_plan.key] is None:
+            continue
+        try:
+            field_plan.validator(instance, field_plan, values[field_plan.key])
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise EventInvalid(_join(path, field_plan.key), f"is not valid ({exc}).") from None
+    return values
+
+
+def converter(hint: Any) -> Converter:
+    """The checker of a JSON value against a type hint of the generated classes (compiled once per hint)."""
     try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise EventInvalid(path, f"is not valid ({exc}).") from None
+        return _CONVERTERS[hint]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable hint: compiled every time (none of the generated classes has one)
+        return _compile(hint)
+    _CONVERTERS[hint] = _compile(hint)
+    return _CONVERTERS[hint]
 
 
-def _convert(hint: Any, value: Any, path: str) -> Any:
+def _compile(hint: Any) -> Converter:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        return _union(hint)
+    if origin is typing.Literal:
+        allowed_values = typing.get_args(hint)
+        allowed = ", ".join(str(option) for option in allowed_values)
+
+        def literal(value: Any, path: str) -> Any:
+            if value not in allowed_values:
+                raise EventInvalid(path, f"must be one of: {allowed}.")
+            return value
+
+        return literal
+    if origin is list:
+        (item_hint,) = typing.get_args(hint)
+        item = converter(item_hint)
+
+        def array(value: Any, path: str) -> Any:
+            if not isinstance(value, list):
+                raise EventInvalid(path, "must be a JSON array.")
+            return [item(element, f"{path}[{index}]") for index, element in enumerate(value)]
+
+        return array
+    if origin is dict:
+        _, item_hint = typing.get_args(hint)
+        known = FACETS_BY_BASE.get(item_hint)
+        if known is not None:
+            return _facets(item_hint, known)
+        item = converter(item_hint)
+
+        def mapping(value: Any, path: str) -> Any:
+            if not isinstance(value, dict):
+                raise EventInvalid(path, "must be a JSON object.")
+            return {key: item(element, _join(path, key)) for key, element in value.items()}
+
+        return mapping
+    return _scalar(hint)
+
+
+def _union(hint: Any) -> Converter:
+    options = [option for option in typing.get_args(hint) if option is not type(None)]
+    nullable = len(options) < len(typing.get_args(hint))
+    converters = [converter(option) for option in options]
+
+    def union(value: Any, path: str) -> Any:
         if value is None:
-            if len(options) < len(typing.get_args(hint)):
+            if nullable:
                 return None
             raise EventInvalid(path, "must not be null.")
-        if len(options) == 1:
-            return _convert(options[0], value, path)
         first: EventInvalid | None = None
-        for option in options:
+        for convert in converters:
             try:
-                return _convert(option, value, path)
+                return convert(value, path)
             except EventInvalid as exc:
                 first = first or exc
         assert first is not None
         raise first
-    if value is None:
-        raise EventInvalid(path, "must not be null.")
-    if origin is typing.Literal:
-        if value not in typing.get_args(hint):
-            allowed = ", ".join(str(option) for option in typing.get_args(hint))
-            raise EventInvalid(path, f"must be one of: {allowed}.")
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise EventInvalid(path, "must be a JSON array.")
-        (item,) = typing.get_args(hint)
-        return [_convert(item, element, _join(path, index)) for index, element in enumerate(value)]
-    if origin is dict:
+
+    return union
+
+
+def _facets(base_class: type[Any], known: dict[str, type[Any]]) -> Converter:
+    def facets(value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise EventInvalid(path, "must be a JSON object.")
-        _, item = typing.get_args(hint)
-        known = FACETS_BY_BASE.get(item)
-        if known is not None:
-            return {key: structure(known.get(key, item), facet, _join(path, key)) for key, facet in value.items()}
-        return {key: _convert(item, element, _join(path, key)) for key, element in value.items()}
-    return _convert_scalar(hint, value, path)
+        return {key: structure(known.get(key, base_class), facet, _join(path, key)) for key, facet in value.items()}
+
+    return facets
 
 
 _SCALARS: dict[Any, tuple[Callable[[Any], bool], str]] = {
@@ -318,23 +390,33 @@ _SCALARS: dict[Any, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _convert_scalar(hint: Any, value: Any, path: str) -> Any:
+def _scalar(hint: Any) -> Converter:
     if hint is Any or hint is object:
-        return value
+        return lambda value, path: value
     if hint in _SCALARS:
         accepts, described = _SCALARS[hint]
-        if not accepts(value):
-            raise EventInvalid(path, f"must be {described}.")
-        return value
+
+        def scalar(value: Any, path: str) -> Any:
+            if value is None:
+                raise EventInvalid(path, "must not be null.")
+            if not accepts(value):
+                raise EventInvalid(path, f"must be {described}.")
+            return value
+
+        return scalar
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(value)
-        except ValueError:
-            allowed = ", ".join(str(member.value) for member in hint)
-            raise EventInvalid(path, f"must be one of: {allowed}.", code="invalid_choice") from None
+        members = {member.value: member for member in hint}
+        allowed = ", ".join(str(value) for value in members)
+
+        def choice(value: Any, path: str) -> Any:
+            if not isinstance(value, str) or value not in members:
+                raise EventInvalid(path, f"must be one of: {allowed}.", code="invalid_choice")
+            return members[value]
+
+        return choice
     if isinstance(hint, type) and attr.has(hint):
-        return structure(hint, value, path)
-    raise EventInvalid(path, f"has a type this server cannot check ({hint!r}).")
+        return lambda value, path: structure(hint, value, path)
+    raise TypeError(f"The generated classes use a type this server cannot check: {hint!r}")
 
 
 # --- the checks the classes do not make ---------------------------------------------------------------------------
@@ -343,15 +425,24 @@ def _convert_scalar(hint: Any, value: Any, path: str) -> Any:
 def check_uri(value: str, path: str) -> None:
     """An absolute URI (the spec's ``format: uri``): a scheme, no whitespace or control characters, and for
     http(s) a host. The generated classes only call ``urlparse``, which accepts any text."""
+    problem = uri_problem(value)
+    if problem is not None:
+        raise EventInvalid(path, problem[1], code=problem[0])
+
+
+@functools.lru_cache(maxsize=4096)  # producers and schema URLs repeat in every facet of every event
+def uri_problem(value: str) -> tuple[str, str] | None:
+    """What is wrong with ``value`` as an absolute URI (code, message), or None."""
     if len(value) > MAX_URI:
-        raise EventInvalid(path, f"must be at most {MAX_URI} characters.")
+        return "invalid_uri", f"must be at most {MAX_URI} characters."
     if not value or any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise EventInvalid(path, "must be an absolute URI without spaces or control characters.", code="invalid_uri")
+        return "invalid_uri", "must be an absolute URI without spaces or control characters."
     parts = urllib.parse.urlsplit(value)
     if not parts.scheme or not parts.scheme[0].isalpha():
-        raise EventInvalid(path, "must be an absolute URI (with a scheme, such as https://).", code="invalid_uri")
+        return "invalid_uri", "must be an absolute URI (with a scheme, such as https://)."
     if parts.scheme.lower() in ("http", "https") and not parts.netloc:
-        raise EventInvalid(path, "must name a host.", code="invalid_uri")
+        return "invalid_uri", "must name a host."
+    return None
 
 
 def check_name(value: str, path: str) -> None:
@@ -367,18 +458,80 @@ def check_name(value: str, path: str) -> None:
         raise EventInvalid(path, f"must be at most {MAX_NAME_BYTES} bytes in UTF-8.", code="name_too_long")
 
 
-def check_depth(value: Any, path: str = "") -> None:
-    """Refuses an event nested deeper than MAX_EVENT_DEPTH (iteratively: the depth is the client's)."""
-    stack: list[tuple[Any, str, int]] = [(value, path, 1)]
+@dataclass(frozen=True)
+class Scan:
+    """What one walk over an event found: ``plain`` when every value is a JSON type the database stores unchanged
+    (else core.canonical.to_stored_json must normalise it), ``simple`` when the fast canonical form is exact."""
+
+    plain: bool
+    simple: bool
+
+
+def scan(value: Any) -> Scan:
+    """Walks an event once (iteratively: its depth is the client's): refuses nesting deeper than MAX_EVENT_DEPTH
+    and NUL characters (PostgreSQL cannot store them), naming the place; notes what ``Scan`` says. The path of a
+    value is rebuilt from its parents only when it is at fault."""
+    plain = simple = True
+    stack: list[tuple[Any, int, Any, str | int]] = [(value, 1, None, "")]
     while stack:
-        item, where, depth = stack.pop()
-        if isinstance(item, dict | list):
+        entry = stack.pop()
+        item, depth = entry[0], entry[1]
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise EventInvalid(_path_of(entry), "must not contain the NUL character (PostgreSQL cannot store it).")
+        elif isinstance(item, dict):
             if depth > MAX_EVENT_DEPTH:
                 raise EventInvalid(
-                    where, f"nests too deeply (an event may nest {MAX_EVENT_DEPTH} levels).", code="too_deep"
+                    _path_of(entry), f"nests too deeply (an event may nest {MAX_EVENT_DEPTH} levels).", code="too_deep"
                 )
-            children = item.items() if isinstance(item, dict) else enumerate(item)
-            stack.extend((child, _join(where, key), depth + 1) for key, child in children)
+            for key, child in item.items():
+                if not isinstance(key, str) or "\x00" in key:
+                    raise EventInvalid(_path_of(entry), "has a key with the NUL character, or not a string.")
+                if simple and not key.isascii() and any(ord(char) > 0xFFFF for char in key):
+                    simple = False  # RFC 8785 sorts keys by UTF-16 code units; Python by code points
+                stack.append((child, depth + 1, entry, key))
+        elif isinstance(item, list):
+            if depth > MAX_EVENT_DEPTH:
+                raise EventInvalid(
+                    _path_of(entry), f"nests too deeply (an event may nest {MAX_EVENT_DEPTH} levels).", code="too_deep"
+                )
+            stack.extend((child, depth + 1, entry, index) for index, child in enumerate(item))
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) > MAX_SAFE_INTEGER:
+                plain = False
+        elif isinstance(item, float):
+            simple = False  # numbers print differently (RFC 8785 follows ECMAScript)
+            if not math.isfinite(item) or (item.is_integer() and abs(item) > MAX_SAFE_INTEGER):
+                plain = False
+        else:
+            plain = simple = False
+    return Scan(plain, simple)
+
+
+def _path_of(entry: tuple[Any, int, Any, str | int]) -> str:
+    keys: list[str | int] = []
+    while entry[2] is not None:
+        keys.append(entry[3])
+        entry = entry[2]
+    path = ""
+    for key in reversed(keys):
+        path = _join(path, key)
+    return path
+
+
+def canonical_event(payload: Any, found: Scan) -> bytes:
+    """RFC 8785 canonical JSON of a stored payload. When ``found.simple`` (no floats, no key beyond the Basic
+    Multilingual Plane: nearly every event), Python's own sorted, compact, non-ASCII JSON is byte for byte the same
+    as RFC 8785 (both escape only quotes, backslashes and control characters, in the same lower-case forms) and
+    much faster; otherwise the ``rfc8785`` package's. tests/lineage/test_events.py compares the two."""
+    if found.simple:
+        try:
+            return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # an unpaired surrogate: rfc8785 refuses it with a message
+    return canonical_bytes(payload)
 
 
 def parse_event_time(value: str, path: str) -> dt.datetime:
@@ -428,7 +581,7 @@ def validate_event(data: Any) -> ValidEvent:
     """Validates one parsed event, or raises EventInvalid naming the field at fault."""
     if not isinstance(data, dict):
         raise EventInvalid("", "An event must be a JSON object.")
-    check_depth(data)
+    found = scan(data)
     # Before anything walks them: 50,000 inputs are refused by their count, not after 50,000 checks.
     for key, limit in (("inputs", MAX_INPUTS), ("outputs", MAX_OUTPUTS)):
         if isinstance(data.get(key), list) and len(data[key]) > limit:
@@ -443,8 +596,8 @@ def validate_event(data: Any) -> ValidEvent:
     check_uri(data["producer"], "producer")
     structure(_CLASSES[kind], data, "")
     try:
-        payload = to_stored_json(data)
-        canonical = canonical_bytes(payload)
+        payload = data if found.plain else to_stored_json(data)
+        canonical = canonical_event(payload, found)
     except (ValueError, TypeError) as exc:
         # core.canonical names the place as "$.inputs[0].name: ...".
         where, _, reason = str(exc).partition(": ")
@@ -463,16 +616,16 @@ def validate_event(data: Any) -> ValidEvent:
         schema_url=data["schemaURL"],
     )
     if kind == EventKind.DATASET:
-        return _with_dataset(event, data)
-    return _with_job(event, data)
+        return _with_dataset(event, payload, found)
+    return _with_job(event, payload, found)
 
 
-def _with_dataset(event: ValidEvent, data: dict[str, Any]) -> ValidEvent:
-    dataset = _dataset(data["dataset"], "dataset", io_key="")
+def _with_dataset(event: ValidEvent, data: dict[str, Any], found: Scan) -> ValidEvent:
+    dataset = _dataset(data["dataset"], "dataset", io_key="", found=found)
     return ValidEvent(**{**event.__dict__, "dataset": dataset})
 
 
-def _with_job(event: ValidEvent, data: dict[str, Any]) -> ValidEvent:
+def _with_job(event: ValidEvent, data: dict[str, Any], found: Scan) -> ValidEvent:
     job = data["job"]
     check_name(job["namespace"], "job.namespace")
     check_name(job["name"], "job.name")
@@ -480,8 +633,13 @@ def _with_job(event: ValidEvent, data: dict[str, Any]) -> ValidEvent:
     _check_facet_bases(job_facets, "job.facets")
     inputs_data = data.get("inputs") or []
     outputs_data = data.get("outputs") or []
-    inputs = [_dataset(item, f"inputs[{index}]", io_key="inputFacets") for index, item in enumerate(inputs_data)]
-    outputs = [_dataset(item, f"outputs[{index}]", io_key="outputFacets") for index, item in enumerate(outputs_data)]
+    inputs = [
+        _dataset(item, f"inputs[{index}]", io_key="inputFacets", found=found) for index, item in enumerate(inputs_data)
+    ]
+    outputs = [
+        _dataset(item, f"outputs[{index}]", io_key="outputFacets", found=found)
+        for index, item in enumerate(outputs_data)
+    ]
     if sum(len(output.columns) for output in outputs) > MAX_COLUMN_EDGES:
         raise EventInvalid("outputs", f"may carry at most {MAX_COLUMN_EDGES} column-lineage entries.")
     changes: dict[str, Any] = {
@@ -505,25 +663,26 @@ def _with_job(event: ValidEvent, data: dict[str, Any]) -> ValidEvent:
     return ValidEvent(**{**event.__dict__, **changes})
 
 
-def _dataset(data: dict[str, Any], path: str, *, io_key: str) -> DatasetRef:
+def _dataset(data: dict[str, Any], path: str, *, io_key: str, found: Scan) -> DatasetRef:
     check_name(data["namespace"], f"{path}.namespace")
     check_name(data["name"], f"{path}.name")
-    stored = to_stored_json(data)
-    facets = stored.get("facets") or {}
-    io_facets = (stored.get(io_key) or {}) if io_key else {}
+    facets = data.get("facets") or {}
+    io_facets = (data.get(io_key) or {}) if io_key else {}
     _check_facet_bases(facets, f"{path}.facets")
     _check_facet_bases(io_facets, f"{path}.{io_key}")
     version = str((facets.get("version") or {}).get("datasetVersion") or "")
     if len(version) > MAX_VERSION:
         raise EventInvalid(f"{path}.facets.version.datasetVersion", f"must be at most {MAX_VERSION} characters.")
     schema = facets.get("schema")
+    fields = list(schema.get("fields") or []) if isinstance(schema, dict) else None
     return DatasetRef(
         namespace=data["namespace"],
         name=data["name"],
         facets=facets,
         io_facets=io_facets,
         version=version,
-        schema_fields=list(schema.get("fields") or []) if isinstance(schema, dict) else None,
+        schema_fields=fields,
+        schema_digest=sha256_hex(canonical_event(fields, found)) if fields is not None else "",
         columns=_columns(facets.get("columnLineage"), f"{path}.facets.columnLineage"),
     )
 

@@ -49,7 +49,7 @@ class GraphForm(forms.Form):
 
 
 def graph_controls(request: HttpRequest) -> tuple[GraphForm, str, int, bool]:
-    form = GraphForm(request.GET or None)
+    form = GraphForm(request.GET or None, initial={"direction": "both", "depth": traversal.DEFAULT_DEPTH})
     if form.is_bound and not form.is_valid():
         return form, "both", traversal.DEFAULT_DEPTH, False
     data = form.cleaned_data if form.is_bound else {}

@@ -21,7 +21,6 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from core.canonical import canonical_digest
 from core.models import Job
 from lineage import links
 from lineage.choices import TERMINAL_STATES, Direction, EventKind, RunState
@@ -165,7 +164,7 @@ def _fold_datasets(
             dataset = datasets[(namespace.pk, ref.name)]
             schema_key = None
             if ref.schema_fields is not None:
-                schema_key = (dataset.pk, canonical_digest(ref.schema_fields))
+                schema_key = (dataset.pk, ref.schema_digest)
                 wanted.add(schema_key)
             if not may_describe(namespace, team_id):
                 continue
@@ -240,6 +239,27 @@ def folded_state(current: tuple[str, dt.datetime] | None, state: str, at: dt.dat
     return current
 
 
+RUN_FIELDS = ["state", "state_at", "started_at", "ended_at", "facets", "parent_run_id", "assay_job_id"]
+RUN_UPDATE = ["state", "state_at", "started_at", "ended_at", "facets", "parent_run_id", "assay_job"]
+
+
+def _apply(run: LineageRun, event: ValidEvent, assay_job: Job | None) -> None:
+    """Folds one run event into ``run`` (in memory)."""
+    run.state, run.state_at = folded_state((run.state, run.state_at), event.event_type, event.event_time)
+    if event.event_type == RunState.START and (run.started_at is None or event.event_time < run.started_at):
+        run.started_at = event.event_time
+    if run.state in TERMINAL_STATES:
+        run.ended_at = run.state_at
+    run.facets = merged_facets(run.facets, event.run_facets)
+    run.parent_run_id = event.parent_run_id or run.parent_run_id
+    if assay_job is not None:
+        run.assay_job = assay_job
+
+
+def _snapshot(run: LineageRun) -> tuple[Any, ...]:
+    return tuple(getattr(run, name) for name in RUN_FIELDS)
+
+
 def _fold_runs(
     stored: list[Stored],
     jobs: dict[Key, LineageJob],
@@ -247,49 +267,52 @@ def _fold_runs(
     *,
     assay_job: Job | None,
 ) -> dict[uuid.UUID, LineageRun]:
+    """Runs new to the store are inserted already folded from this request's events; the others (and any a
+    concurrent request inserted first) are locked, folded onto, and updated only when that changed them."""
     run_events = [item for item in stored if item.event.kind == EventKind.RUN]
     if not run_events:
         return {}
-    first: dict[uuid.UUID, Stored] = {}
+    by_run: dict[uuid.UUID, list[Stored]] = {}
     for item in run_events:
-        first.setdefault(item.event.run_id, item)  # type: ignore[arg-type]
-    LineageRun.objects.bulk_create(
-        [
-            LineageRun(
-                run_id=run_id,
-                job=jobs[_key(namespaces, item.event.job_namespace, item.event.job_name)],
-                state=item.event.event_type,
-                state_at=item.event.event_time,
-                assay_job=assay_job,
-            )
-            for run_id, item in first.items()
-        ],
-        ignore_conflicts=True,
-    )
+        by_run.setdefault(item.event.run_id, []).append(item)  # type: ignore[arg-type]
     # The race: two requests folding events of one run. Locked in primary-key order (the one lock order), each
     # folds onto what the other committed.
-    runs = {
-        run.run_id: run for run in LineageRun.objects.select_for_update().filter(run_id__in=first.keys()).order_by("pk")
-    }
-    transitions = []
-    for item in run_events:
-        event = item.event
-        run = runs[event.run_id]  # type: ignore[index]
-        if run.job_id != jobs[_key(namespaces, event.job_namespace, event.job_name)].pk:
-            continue  # a concurrent request created the run under another job; the check before missed it
-        run.state, run.state_at = folded_state((run.state, run.state_at), event.event_type, event.event_time)
-        if event.event_type == RunState.START and (run.started_at is None or event.event_time < run.started_at):
-            run.started_at = event.event_time
-        if run.state in TERMINAL_STATES:
-            run.ended_at = run.state_at
-        run.facets = merged_facets(run.facets, event.run_facets)
-        run.parent_run_id = event.parent_run_id or run.parent_run_id
-        if assay_job is not None:
-            run.assay_job = assay_job
-        transitions.append(RunTransition(run=run, state=event.event_type, event_time=event.event_time, event=item.row))
-    LineageRun.objects.bulk_update(
-        list(runs.values()), ["state", "state_at", "started_at", "ended_at", "facets", "parent_run_id", "assay_job"]
-    )
+    runs = {run.run_id: run for run in LineageRun.objects.select_for_update().filter(run_id__in=by_run).order_by("pk")}
+    missing = [run_id for run_id in by_run if run_id not in runs]
+    if missing:
+        fresh = []
+        for run_id in missing:
+            first = by_run[run_id][0].event
+            run = LineageRun(
+                run_id=run_id,
+                job=jobs[_key(namespaces, first.job_namespace, first.job_name)],
+                state=first.event_type,
+                state_at=first.event_time,
+                assay_job=assay_job,
+            )
+            for item in by_run[run_id]:
+                _apply(run, item.event, assay_job)
+            fresh.append(run)
+        LineageRun.objects.bulk_create(fresh, ignore_conflicts=True)
+        runs |= {
+            run.run_id: run for run in LineageRun.objects.select_for_update().filter(run_id__in=missing).order_by("pk")
+        }
+    changed, transitions = [], []
+    for run_id, items in by_run.items():
+        run = runs[run_id]
+        before = _snapshot(run)
+        for item in items:
+            event = item.event
+            if run.job_id != jobs[_key(namespaces, event.job_namespace, event.job_name)].pk:
+                continue  # a concurrent request created the run under another job; the check before missed it
+            _apply(run, event, assay_job)
+            transitions.append(
+                RunTransition(run=run, state=event.event_type, event_time=event.event_time, event=item.row)
+            )
+        if _snapshot(run) != before:
+            changed.append(run)
+    if changed:
+        LineageRun.objects.bulk_update(changed, RUN_UPDATE)
     RunTransition.objects.bulk_create(transitions, ignore_conflicts=True)
     return runs
 
@@ -323,7 +346,7 @@ def _fold_edges(
                 facets = {**ref.facets, io_key: ref.io_facets} if ref.io_facets else dict(ref.facets)
                 schema = None
                 if ref.schema_fields is not None:
-                    schema = schemas.get((dataset.pk, canonical_digest(ref.schema_fields)))
+                    schema = schemas.get((dataset.pk, ref.schema_digest))
                 key = (run.pk, dataset.pk, str(direction))
                 edge = existing.get(key) or new.get(key)
                 if edge is None:

@@ -26,13 +26,13 @@ class EventErrorSerializer(serializers.Serializer[Any]):
 
 class EventResultSerializer(serializers.Serializer[Any]):
     index = serializers.IntegerField(help_text="The event's position in the batch, from 0.")
-    status = serializers.ChoiceField(choices=["stored", "duplicate", "refused"])
+    status = serializers.CharField(help_text="stored, duplicate or refused (then error says why).")
     digest = serializers.CharField(required=False, help_text="SHA-256 of the event's canonical JSON (RFC 8785).")
     error = EventErrorSerializer(required=False)
 
 
 class SingleResultSerializer(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(choices=["stored", "duplicate"])
+    status = serializers.CharField(help_text="stored (201), or duplicate (200: the same event was stored before).")
     digest = serializers.CharField()
 
 

@@ -78,9 +78,11 @@
     container: container,
     elements: elements,
     wheelSensitivity: 0.2,
+    maxZoom: 1.6,  // a small graph is not blown up to fill the canvas
     style: [
       { selector: "node", style: {
-        "label": "data(label)", "text-wrap": "wrap", "text-max-width": 220, "font-size": 11,
+        "label": "data(label)", "text-wrap": "wrap", "text-max-width": 150, "text-overflow-wrap": "anywhere",
+        "font-size": 11,
         "text-valign": "bottom", "text-margin-y": 4, "color": "#1b2330",
         "width": 26, "height": 26, "border-width": 2
       } },
@@ -96,7 +98,7 @@
         "target-arrow-shape": "triangle", "curve-style": "bezier"
       } }
     ],
-    layout: { name: "dagre", rankDir: "LR", nodeSep: 40, rankSep: 120, fit: true, padding: 30 }
+    layout: { name: "dagre", rankDir: "LR", nodeSep: 60, rankSep: 170, fit: true, padding: 40 }
   });
 
   cy.on("tap", "node", function (event) {
@@ -108,4 +110,5 @@
   });
   cy.on("mouseout", "node", function () { container.style.cursor = "default"; });
   container.setAttribute("data-drawn", String(cy.nodes().length));
+  window.lineageGraph = cy;  // for the browser tests, and for a reader's console
 })();

@@ -267,3 +267,20 @@ def test_lists_of_namespaces_datasets_jobs_and_runs(scene: Scene, client_a: Any)
     bad = client_a.get("/api/v1/lineage/runs/", {"state": "EXPLODED"})
     assert bad.status_code == 400
     assert "state" in assert_error_shape(bad)["fields"]
+
+
+def test_a_model_version_without_lineage_has_an_empty_closure(
+    cast: Any, client_a: Any, settings: Any, tmp_path: Path
+) -> None:
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    model = make_model(cast.team_a, cast.engineer_a)
+    version = make_model_version(model, cast.engineer_a, write_onnx(tmp_path / "m.onnx"))
+    body = client_a.get(f"/api/v1/model-versions/{version.pk}/lineage/").json()
+    assert body["graph"] == []
+    assert body["producingRun"] is None
+    assert body["runs"] == []
+    assert body["rawInputs"] == []
+    client_a.force_login(cast.engineer_a)
+    page = client_a.get(f"/lineage/model-versions/{version.pk}/")
+    assert page.status_code == 200
+    assert "No run produced this version" in page.content.decode()
