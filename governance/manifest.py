@@ -116,7 +116,7 @@ def _feature_set_versions(model_version: Any) -> list[dict[str, Any]]:
 def lineage_section(model_version: Any, closure: Closure | None = None) -> dict[str, Any]:
     """The model version's upstream closure (``closure`` when the caller computed it already) as the manifest
     carries it: nodes, runs (job, state, depth), edges (dataset, direction, version, registry link), whether it was
-    truncated, and ``digest``, the SHA-256 of the rest (RFC 8785). docs/lineage-gate.md, "The lineage gate"."""
+    truncated, and ``digest``, the SHA-256 of the rest (RFC 8785). docs/lineage.md, "The lineage gate"."""
     document = (closure if closure is not None else upstream_closure(model_version)).document()
     return {**document, "digest": canonical_digest(document)}
 

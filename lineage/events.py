@@ -1,11 +1,9 @@
 """Strict validation of OpenLineage events, with the spec's generated classes as the source of truth.
 
-``openlineage-python`` ships attrs classes generated from the spec's JSON schemas (``openlineage.client.generated``):
-which fields are required, their types, the ``eventType`` enum, the facets' shapes and their validators (``runId``
-is a UUID, ``eventTime`` parses as an ISO date-time with a time). The client only ever builds them from Python; it
-has no way back from JSON, so ``structure`` below walks a parsed event against the classes' attrs fields and type
-hints and constructs them, which runs their validators. The event itself is kept verbatim: the classes decide
-whether it is valid, never what is stored.
+lineage.spec checks an event against ``openlineage-python``'s classes generated from the spec's JSON schemas: which
+fields are required, their types, the ``eventType`` enum, the facets' shapes and the classes' validators (``runId``
+is a UUID, ``eventTime`` parses as an ISO date-time with a time). The event itself is kept verbatim: the classes
+decide whether it is valid, never what is stored.
 
 What the classes do not check, and the spec (or our database) requires, is checked here, each with its reason:
 JSON types (attrs does not check annotations), an ``eventTime`` with a UTC offset, ``producer`` and ``schemaURL`` as
@@ -19,64 +17,22 @@ Everything here is a pure function of data: no ORM.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 import json
 import math
-import types
-import typing
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import attr
-from openlineage.client.generated import (
-    base,
-    base_subset_dataset,
-    catalog_dataset,
-    column_lineage_dataset,
-    data_quality_assertions_dataset,
-    data_quality_metrics_dataset,
-    data_quality_metrics_input_dataset,
-    dataset_type_dataset,
-    dataset_version_dataset,
-    datasource_dataset,
-    documentation_dataset,
-    documentation_job,
-    environment_variables_run,
-    error_message_run,
-    execution_parameters_run,
-    external_query_run,
-    extraction_error_run,
-    hierarchy_dataset,
-    input_statistics_input_dataset,
-    job_dependencies_run,
-    job_type_job,
-    lifecycle_state_change_dataset,
-    nominal_time_run,
-    output_statistics_output_dataset,
-    ownership_dataset,
-    ownership_job,
-    parent_run,
-    processing_engine_run,
-    schema_dataset,
-    source_code_job,
-    source_code_location_job,
-    sql_job,
-    storage_dataset,
-    symlinks_dataset,
-    tags_dataset,
-    tags_job,
-    tags_run,
-    test_run,
-)
+from openlineage.client.generated import base
 
 from core.api.inputs import InputRefused, check_datetime
 from core.canonical import MAX_SAFE_INTEGER, canonical_bytes, sha256_hex, to_stored_json
 from lineage.choices import EventKind, RunState
 from lineage.models.graph import MAX_NAME
+from lineage.spec import EventInvalid, join_path, structure
 
 # Datasets one event may name as inputs, and as outputs. A real job reads tens; a backfill that needs more sends
 # more events. 50,000 inputs in one event would make one request fold into 50,000 rows.
@@ -97,74 +53,6 @@ MAX_URI = 2048
 MAX_VERSION = 256
 # One event's canonical JSON, in bytes.
 MAX_EVENT_BYTES = 1024 * 1024
-
-# The facets the spec names, by the key the spec gives them, for each place a facet can be (from the spec's
-# OpenLineage.json and facet schemas). A key not listed here is a custom facet: checked as the spec's base facet.
-DATASET_FACETS: dict[str, type[Any]] = {
-    "schema": schema_dataset.SchemaDatasetFacet,
-    "dataSource": datasource_dataset.DatasourceDatasetFacet,
-    "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet,
-    "version": dataset_version_dataset.DatasetVersionDatasetFacet,
-    "lifecycleStateChange": lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet,
-    "ownership": ownership_dataset.OwnershipDatasetFacet,
-    "documentation": documentation_dataset.DocumentationDatasetFacet,
-    "symlinks": symlinks_dataset.SymlinksDatasetFacet,
-    "storage": storage_dataset.StorageDatasetFacet,
-    "datasetType": dataset_type_dataset.DatasetTypeDatasetFacet,
-    "catalog": catalog_dataset.CatalogDatasetFacet,
-    "hierarchy": hierarchy_dataset.HierarchyDatasetFacet,
-    "tags": tags_dataset.TagsDatasetFacet,
-    "dataQualityMetrics": data_quality_metrics_dataset.DataQualityMetricsDatasetFacet,
-}
-INPUT_FACETS: dict[str, type[Any]] = {
-    "dataQualityMetrics": data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet,
-    "dataQualityAssertions": data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
-    "inputStatistics": input_statistics_input_dataset.InputStatisticsInputDatasetFacet,
-    "subset": base_subset_dataset.InputSubsetInputDatasetFacet,
-}
-OUTPUT_FACETS: dict[str, type[Any]] = {
-    "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet,
-    "subset": base_subset_dataset.OutputSubsetOutputDatasetFacet,
-}
-RUN_FACETS: dict[str, type[Any]] = {
-    "parent": parent_run.ParentRunFacet,
-    "nominalTime": nominal_time_run.NominalTimeRunFacet,
-    "errorMessage": error_message_run.ErrorMessageRunFacet,
-    "processing_engine": processing_engine_run.ProcessingEngineRunFacet,
-    "externalQuery": external_query_run.ExternalQueryRunFacet,
-    "extractionError": extraction_error_run.ExtractionErrorRunFacet,
-    "environmentVariables": environment_variables_run.EnvironmentVariablesRunFacet,
-    "executionParameters": execution_parameters_run.ExecutionParametersRunFacet,
-    "jobDependencies": job_dependencies_run.JobDependenciesRunFacet,
-    "tags": tags_run.TagsRunFacet,
-    "test": test_run.TestRunFacet,
-}
-JOB_FACETS: dict[str, type[Any]] = {
-    "jobType": job_type_job.JobTypeJobFacet,
-    "sql": sql_job.SQLJobFacet,
-    "sourceCode": source_code_job.SourceCodeJobFacet,
-    "sourceCodeLocation": source_code_location_job.SourceCodeLocationJobFacet,
-    "documentation": documentation_job.DocumentationJobFacet,
-    "ownership": ownership_job.OwnershipJobFacet,
-    "tags": tags_job.TagsJobFacet,
-}
-FACETS_BY_BASE: dict[type[Any], dict[str, type[Any]]] = {
-    base.DatasetFacet: DATASET_FACETS,
-    base.InputDatasetFacet: INPUT_FACETS,
-    base.OutputDatasetFacet: OUTPUT_FACETS,
-    base.RunFacet: RUN_FACETS,
-    base.JobFacet: JOB_FACETS,
-}
-
-
-class EventInvalid(ValueError):
-    """An event breaks the spec or a limit: ``field`` is the path (``run.runId``, ``inputs[3].name``)."""
-
-    def __init__(self, field: str, message: str, *, code: str = "invalid_event") -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -224,199 +112,6 @@ class ValidEvent:
         """The namespaces the event writes into (its job's, its outputs', its dataset's), each once."""
         names = [self.namespace] + [output.namespace for output in self.outputs]
         return list(dict.fromkeys(names))
-
-
-# --- checking a dict against the generated classes ----------------------------------------------------------------
-#
-# Each class is compiled once into a plan: per attrs field, its JSON key, whether it is required, a converter built
-# from its type hint, and its validator. Checking an event runs the plans; the classes' validators get the checked
-# values as ``self`` (some read sibling fields). No instance is built: construction would only run the same
-# validators again and set defaults, and the event is stored verbatim anyway.
-
-Converter = Callable[[Any, str], Any]
-
-
-@dataclass(frozen=True)
-class FieldPlan:
-    key: str
-    required: bool
-    has_default: bool
-    convert: Converter
-    validator: Any
-
-
-_PLANS: dict[type[Any], list[FieldPlan]] = {}
-_CONVERTERS: dict[Any, Converter] = {}
-
-
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _plan(cls: type[Any]) -> list[FieldPlan]:
-    plan = _PLANS.get(cls)
-    if plan is None:
-        hints = typing.get_type_hints(cls)
-        plan = [
-            FieldPlan(
-                key=attribute.name,
-                required=attribute.init and attribute.default is attr.NOTHING,
-                has_default=attribute.default is not attr.NOTHING,
-                convert=converter(hints[attribute.name]),
-                validator=attribute.validator,
-            )
-            for attribute in attr.fields(cls)
-        ]
-        _PLANS[cls] = plan
-    return plan
-
-
-def structure(cls: type[Any], data: Any, path: str) -> dict[str, Any]:
-    """Checks the JSON value ``data`` against the generated attrs class ``cls``: required fields, JSON types, enums
-    and the class's own validators; returns the checked values. EventInvalid names the first field at fault.
-    Properties the class does not know are allowed (the spec allows them) and kept in the verbatim payload."""
-    if not isinstance(data, dict):
-        raise EventInvalid(path, "must be a JSON object.")
-    values: dict[str, Any] = {}
-    for field_plan in _plan(cls):
-        value = data.get(field_plan.key)
-        if value is None and (field_plan.key not in data or field_plan.has_default):
-            if field_plan.required:
-                raise EventInvalid(_join(path, field_plan.key), "is required.", code="missing_field")
-            values[field_plan.key] = None
-            continue
-        values[field_plan.key] = field_plan.convert(value, _join(path, field_plan.key))
-    instance = types.SimpleNamespace(**values)
-    for field_plan in _plan(cls):
-        if field_plan.validator is None or values[field_plan.key] is None:
-            continue
-        try:
-            field_plan.validator(instance, field_plan, values[field_plan.key])
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise EventInvalid(_join(path, field_plan.key), f"is not valid ({exc}).") from None
-    return values
-
-
-def converter(hint: Any) -> Converter:
-    """The checker of a JSON value against a type hint of the generated classes (compiled once per hint)."""
-    try:
-        return _CONVERTERS[hint]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable hint: compiled every time (none of the generated classes has one)
-        return _compile(hint)
-    _CONVERTERS[hint] = _compile(hint)
-    return _CONVERTERS[hint]
-
-
-def _compile(hint: Any) -> Converter:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return _union(hint)
-    if origin is typing.Literal:
-        allowed_values = typing.get_args(hint)
-        allowed = ", ".join(str(option) for option in allowed_values)
-
-        def literal(value: Any, path: str) -> Any:
-            if value not in allowed_values:
-                raise EventInvalid(path, f"must be one of: {allowed}.")
-            return value
-
-        return literal
-    if origin is list:
-        (item_hint,) = typing.get_args(hint)
-        item = converter(item_hint)
-
-        def array(value: Any, path: str) -> Any:
-            if not isinstance(value, list):
-                raise EventInvalid(path, "must be a JSON array.")
-            return [item(element, f"{path}[{index}]") for index, element in enumerate(value)]
-
-        return array
-    if origin is dict:
-        _, item_hint = typing.get_args(hint)
-        known = FACETS_BY_BASE.get(item_hint)
-        if known is not None:
-            return _facets(item_hint, known)
-        item = converter(item_hint)
-
-        def mapping(value: Any, path: str) -> Any:
-            if not isinstance(value, dict):
-                raise EventInvalid(path, "must be a JSON object.")
-            return {key: item(element, _join(path, key)) for key, element in value.items()}
-
-        return mapping
-    return _scalar(hint)
-
-
-def _union(hint: Any) -> Converter:
-    options = [option for option in typing.get_args(hint) if option is not type(None)]
-    nullable = len(options) < len(typing.get_args(hint))
-    converters = [converter(option) for option in options]
-
-    def union(value: Any, path: str) -> Any:
-        if value is None:
-            if nullable:
-                return None
-            raise EventInvalid(path, "must not be null.")
-        first: EventInvalid | None = None
-        for convert in converters:
-            try:
-                return convert(value, path)
-            except EventInvalid as exc:
-                first = first or exc
-        assert first is not None
-        raise first
-
-    return union
-
-
-def _facets(base_class: type[Any], known: dict[str, type[Any]]) -> Converter:
-    def facets(value: Any, path: str) -> Any:
-        if not isinstance(value, dict):
-            raise EventInvalid(path, "must be a JSON object.")
-        return {key: structure(known.get(key, base_class), facet, _join(path, key)) for key, facet in value.items()}
-
-    return facets
-
-
-_SCALARS: dict[Any, tuple[Callable[[Any], bool], str]] = {
-    str: (lambda value: isinstance(value, str), "a string"),
-    bool: (lambda value: isinstance(value, bool), "true or false"),
-    int: (lambda value: isinstance(value, int) and not isinstance(value, bool), "an integer"),
-    float: (lambda value: isinstance(value, int | float) and not isinstance(value, bool), "a number"),
-}
-
-
-def _scalar(hint: Any) -> Converter:
-    if hint is Any or hint is object:
-        return lambda value, path: value
-    if hint in _SCALARS:
-        accepts, described = _SCALARS[hint]
-
-        def scalar(value: Any, path: str) -> Any:
-            if value is None:
-                raise EventInvalid(path, "must not be null.")
-            if not accepts(value):
-                raise EventInvalid(path, f"must be {described}.")
-            return value
-
-        return scalar
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        members = {member.value: member for member in hint}
-        allowed = ", ".join(str(value) for value in members)
-
-        def choice(value: Any, path: str) -> Any:
-            if not isinstance(value, str) or value not in members:
-                raise EventInvalid(path, f"must be one of: {allowed}.", code="invalid_choice")
-            return members[value]
-
-        return choice
-    if isinstance(hint, type) and attr.has(hint):
-        return lambda value, path: structure(hint, value, path)
-    raise TypeError(f"The generated classes use a type this server cannot check: {hint!r}")
 
 
 # --- the checks the classes do not make ---------------------------------------------------------------------------
@@ -517,7 +212,7 @@ def _path_of(entry: tuple[Any, int, Any, str | int]) -> str:
         entry = entry[2]
     path = ""
     for key in reversed(keys):
-        path = _join(path, key)
+        path = join_path(path, key)
     return path
 
 
@@ -552,12 +247,12 @@ def parse_event_time(value: str, path: str) -> dt.datetime:
 def _check_facet_bases(facets: Mapping[str, Any], path: str) -> None:
     """The spec's BaseFacet requires ``_producer`` and ``_schemaURL`` (URIs); the generated classes default them."""
     for key, facet in facets.items():
-        where = _join(path, key)
+        where = join_path(path, key)
         for required in ("_producer", "_schemaURL"):
             value = facet.get(required)
             if not isinstance(value, str):
-                raise EventInvalid(_join(where, required), "is required (a URI string).", code="missing_field")
-            check_uri(value, _join(where, required))
+                raise EventInvalid(join_path(where, required), "is required (a URI string).", code="missing_field")
+            check_uri(value, join_path(where, required))
 
 
 # --- events -------------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ the number of queries is fixed whatever the size of the graph (a handful per cal
 reached, loaded with their joins). Cycles (a job reading its own output, two jobs feeding each other) terminate:
 each step adds one to a depth that is bounded, and ``UNION`` (not ``UNION ALL``) drops a (node, depth) already seen.
 
-Which runs count (docs/lineage-gate.md, "Traversals"):
+Which runs count (docs/lineage.md, "Traversals"):
 
 - **The graph around a node** is run-precise and job-shaped, as Marquez draws it: upstream of a dataset are the
   jobs of *every* run that output it, and the inputs of *those runs* (not of every run of the job); downstream, the

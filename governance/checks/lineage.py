@@ -1,6 +1,6 @@
 """The gate check ``lineage_complete``: the model version's upstream closure is known, finished and registered.
 
-It passes only when (docs/lineage-gate.md, "The lineage gate"):
+It passes only when (docs/lineage.md, "The lineage gate"):
 
 - the model version has a lineage node (``sha256:<artifact digest>`` in its team's Assay namespace, or the node
   linked to it) and the run that produced it (Assay's training job or an external run) COMPLETED, as did every

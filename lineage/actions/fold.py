@@ -87,6 +87,12 @@ def fold(stored: list[Stored], namespaces: dict[str, Namespace], *, assay_job: J
     links.resolve_new(list(datasets.values()), list(unresolved_edges) if runs else [])
 
 
+def by_pk(rows: dict[int, Any]) -> list[Any]:
+    """Rows to update in primary-key order: two requests updating the same rows lock them in the same order
+    (the kinds of rows are always written in the same order too: datasets, schemas, jobs, runs, edges)."""
+    return [rows[pk] for pk in sorted(rows)]
+
+
 def _refs(event: ValidEvent) -> list[DatasetRef]:
     refs = [*event.inputs, *event.outputs]
     if event.dataset is not None:
@@ -183,15 +189,23 @@ def _fold_datasets(
                     event=item.row,
                 )
     if changed:
-        LineageDataset.objects.bulk_update(list(changed.values()), ["facets", "last_seen_at"])
-    if new_schemas:
-        DatasetSchema.objects.bulk_create(list(new_schemas.values()), ignore_conflicts=True)
+        LineageDataset.objects.bulk_update(by_pk(changed), ["facets", "last_seen_at"])
     if not wanted:
         return {}
-    rows = DatasetSchema.objects.filter(
-        dataset_id__in={key[0] for key in wanted}, digest__in={key[1] for key in wanted}
-    ).only("pk", "dataset_id", "digest")
-    return {(row.dataset_id, row.digest): row for row in rows if (row.dataset_id, row.digest) in wanted}
+
+    def read() -> dict[tuple[int, str], DatasetSchema]:
+        rows = DatasetSchema.objects.filter(
+            dataset_id__in={key[0] for key in wanted}, digest__in={key[1] for key in wanted}
+        ).only("pk", "dataset_id", "digest")
+        return {(row.dataset_id, row.digest): row for row in rows if (row.dataset_id, row.digest) in wanted}
+
+    # Most schemas were seen before: read first, insert only the new ones (then read those back).
+    found = read()
+    missing = [schema for key, schema in new_schemas.items() if key not in found]
+    if missing:
+        DatasetSchema.objects.bulk_create(missing, ignore_conflicts=True)
+        found = read()
+    return found
 
 
 def _fold_jobs(stored: list[Stored], namespaces: dict[str, Namespace]) -> dict[Key, LineageJob]:
@@ -216,7 +230,7 @@ def _fold_jobs(stored: list[Stored], namespaces: dict[str, Namespace]) -> dict[K
             job.last_seen_at = now
             changed[job.pk] = job
     if changed:
-        LineageJob.objects.bulk_update(list(changed.values()), ["facets", "last_seen_at"])
+        LineageJob.objects.bulk_update(by_pk(changed), ["facets", "last_seen_at"])
     return jobs
 
 
@@ -364,7 +378,7 @@ def _fold_edges(
     if new:
         RunEdge.objects.bulk_create(list(new.values()), ignore_conflicts=True)
     if changed:
-        RunEdge.objects.bulk_update(list(changed.values()), ["facets", "version", "schema"])
+        RunEdge.objects.bulk_update(by_pk(changed), ["facets", "version", "schema"])
 
 
 def _fold_columns(

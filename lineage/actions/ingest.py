@@ -13,11 +13,13 @@ from django.utils import timezone
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Job, ServiceAccount, Team
+from core.querysets import CHANGE
 from core.refusals import Refusal, refusals_recorded
 from lineage.actions.fold import Stored, ensure_namespaces, fold, named_namespaces
 from lineage.choices import EventKind, EventSource
 from lineage.events import EventInvalid, ValidEvent, validate_event
 from lineage.models import LineageEvent, LineageRun, Namespace
+from lineage.naming import team_namespace
 from registry.querysets import teams_for
 
 STORED = "stored"
@@ -95,6 +97,8 @@ def do_ingest_events(
     caller's transaction (it is atomic, nested as a savepoint): a job's events commit with the job's record.
 
     Refuses the whole request (a recorded ``Refusal``, 403) when the actor may write for no team, or for ``team``.
+    Audited: ``lineage.events_ingested`` once when anything was stored, a claim per namespace claimed, and
+    ``lineage.write_refused`` when an event wrote into another team's namespace.
     """
     user = actor if isinstance(actor, User) else None
     with refusals_recorded(actor=user, team=team, context={"events": len(payloads), "source": str(source)}):
@@ -107,17 +111,17 @@ def writer_for(actor: User | None, *, source: EventSource, team: Team | None) ->
         if team is None:
             raise ValueError("Assay's own events name their team.")
         return Writer(frozenset({team.pk}), team)
-    writable = list(teams_for(actor, "change")) if actor is not None else []
+    writable = list(teams_for(actor, CHANGE)) if actor is not None else []
     if team is not None:
         if team not in writable:
             raise _forbidden(f"You may not write lineage for team {team.slug}.", field="team")
         return Writer(frozenset({team.pk}), team)
     if not writable:
         raise _forbidden("You may not write lineage: only engineers, admins and service accounts of a team may.")
+    if len(writable) == 1:
+        return Writer(frozenset({writable[0].pk}), writable[0])
     account = ServiceAccount.objects.filter(user_id=actor.pk).select_related("team").first() if actor else None
     claim = account.team if account is not None and account.team in writable else None
-    if claim is None and len(writable) == 1:
-        claim = writable[0]
     return Writer(frozenset(one.pk for one in writable), claim)
 
 
@@ -245,11 +249,17 @@ def _claimed(
     actor: User | None,
     forbidden: set[str],
 ) -> list[tuple[int, ValidEvent]]:
-    """The events whose written namespaces are the writer's, after claiming the unclaimed ones they write into."""
+    """The events whose written namespaces are the writer's, after claiming the unclaimed ones they write into.
+
+    ``assay://<team slug>`` namespaces (lineage.naming.team_namespace: Assay's own jobs and registry objects) always
+    belong to the team of that slug, whoever writes first: no other team can claim one ahead of it."""
     unclaimed = {name for _, event in fresh for name in event.written_namespaces if namespaces[name].team_id is None}
-    if unclaimed and writer.claim_team is not None:
-        for name in sorted(unclaimed):
-            _claim(namespaces, name, writer.claim_team, actor=actor)
+    reserved = {name: name.removeprefix(ASSAY_PREFIX) for name in unclaimed if name.startswith(ASSAY_PREFIX)}
+    owners = {team.slug: team for team in Team.objects.filter(slug__in=reserved.values())} if reserved else {}
+    for name in sorted(unclaimed):
+        team = owners.get(reserved[name]) if name in reserved else writer.claim_team
+        if team is not None:
+            _claim(namespaces, name, team, actor=actor)
     kept = []
     for index, event in fresh:
         refusal = _ownership(index, event, namespaces, writer, forbidden)
@@ -281,6 +291,9 @@ def _claim(namespaces: dict[str, Namespace], name: str, team: Team, *, actor: Us
         namespace.refresh_from_db()
 
 
+ASSAY_PREFIX = team_namespace("")
+
+
 def _ownership(
     index: int, event: ValidEvent, namespaces: dict[str, Namespace], writer: Writer, forbidden: set[str]
 ) -> EventResult | None:
@@ -288,6 +301,15 @@ def _ownership(
     for name in event.written_namespaces:
         owner = namespaces[name].team_id
         where = _namespace_field(event, name)
+        if owner is None and name.startswith(ASSAY_PREFIX):
+            return EventResult(
+                index,
+                REFUSED,
+                code="namespace_forbidden",
+                field=where,
+                message=f"Namespace {name!r} is reserved: assay://<team> namespaces belong to Assay's teams.",
+                http_status=403,
+            )
         if owner is None:
             return EventResult(
                 index,

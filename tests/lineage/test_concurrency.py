@@ -11,7 +11,7 @@ import pytest
 from lineage.actions import DUPLICATE, REFUSED, STORED, IngestReport, do_ingest_events
 from lineage.models import LineageEvent, LineageRun, Namespace, RunTransition
 from tests.core.test_api_concurrency import race
-from tests.lineage.events import dataset, run_event
+from tests.lineage.events import dataset, facet, run_event
 
 WRITERS = 4
 
@@ -46,3 +46,43 @@ def test_a_new_namespace_written_by_two_teams_at_once_is_claimed_by_one(cast: An
     winner = Namespace.objects.get(name="s3://contested").team
     assert winner in (cast.team_a, cast.team_b)
     assert LineageEvent.objects.get().team == winner
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_of_the_same_datasets_at_once_all_succeed(cast: Any) -> None:
+    # GIVEN the namespaces are claimed and the datasets known
+    names = [f"table-{index}" for index in range(6)]
+    outputs = [
+        dataset(
+            "warehouse://team-a",
+            name,
+            version=facet(datasetVersion="v0"),
+        )
+        for name in names
+    ]
+    do_ingest_events([run_event("START", outputs=outputs)], actor=cast.engineer_a)
+
+    # WHEN four producers write new versions of the same datasets at once, each in its own order
+    def batch(writer: int) -> list[dict[str, Any]]:
+        ordered = names[writer:] + names[:writer]
+        return [
+            run_event(
+                "COMPLETE",
+                job=f"job-{writer}-{index}",
+                outputs=[
+                    dataset(
+                        "warehouse://team-a",
+                        name,
+                        version=facet(datasetVersion=f"v{writer}{index}"),
+                    )
+                    for name in ordered
+                ],
+            )
+            for index in range(5)
+        ]
+
+    results = race([partial(do_ingest_events, batch(writer), actor=cast.engineer_a) for writer in range(WRITERS)])
+    # THEN every request succeeded (no deadlock), every event stored
+    assert all(isinstance(result, IngestReport) for result in results), results
+    assert all(result.count(STORED) == 5 for result in results)
+    assert LineageRun.objects.filter(state="COMPLETE").count() == WRITERS * 5

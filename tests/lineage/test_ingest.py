@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from core.choices import AuditEventType
 from core.models import AuditEvent
@@ -255,3 +257,35 @@ def test_assays_own_events_link_the_job(cast: Any) -> None:
     )
     assert report.results[0].status == STORED
     assert LineageEvent.objects.get().source == EventSource.ASSAY
+
+
+def test_a_teams_assay_namespace_cannot_be_claimed_by_another_team(cast: Any) -> None:
+    # GIVEN team B writes first into team A's Assay namespace (a model version's node, say)
+    squatter = run_event(
+        "START", namespace="airflow://team-b", outputs=[dataset("assay://team-a", "sha256:" + "0" * 64)]
+    )
+    report = do_ingest_events([squatter], actor=cast.engineer_b)
+    # THEN it is refused, and the namespace belongs to team A
+    assert (report.results[0].code, report.results[0].field) == ("namespace_forbidden", "outputs[0].namespace")
+    assert Namespace.objects.get(name="assay://team-a").team == cast.team_a
+    # AND a namespace of a team that does not exist is refused, not claimed
+    ghost = run_event("START", namespace="assay://no-such-team", outputs=[])
+    assert do_ingest_events([ghost], actor=cast.engineer_b).results[0].code == "namespace_forbidden"
+    assert Namespace.objects.get(name="assay://no-such-team").team is None
+
+
+def _queries_for(count: int, user: Any, job: str) -> int:
+    outputs = [dataset("warehouse://team-a", f"{job}-{index}", schema=schema("id")) for index in range(3)]
+    events = [run_event("START", job=job, outputs=outputs) for _ in range(count)]
+    with CaptureQueriesContext(connection) as queries:
+        report = do_ingest_events(events, actor=user)
+    assert report.count(STORED) == count
+    return len(queries)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_batch(cast: Any) -> None:
+    do_ingest_events([run_event("START", job="warm-up")], actor=cast.engineer_a)  # the namespaces are claimed
+    small, big = _queries_for(5, cast.engineer_a, "small"), _queries_for(50, cast.engineer_a, "big")
+    # One statement per kind of row, ten times the events; a large insert is split only by the database's limit on
+    # parameters per statement (a few hundred rows of edges on SQLite).
+    assert small <= big <= small + 2
