@@ -128,3 +128,9 @@ bench-features: $(VENV)/.installed-demo
 .PHONY: bench-training
 bench-training: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.training $(ARGS)
+
+# Lineage benchmark (bench/lineage.py, docs/benchmarks.md): ingestion over HTTP, closure and lineage gate at 10k and 1M
+# edges, on PostgreSQL (DATABASE_URL names the server); ARGS="--sizes 10000,100000 --seconds 20" for a quick run.
+.PHONY: bench-lineage
+bench-lineage: $(VENV)/.installed-demo
+	$(BIN)/python -m bench.lineage $(ARGS)

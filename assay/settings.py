@@ -307,7 +307,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.choices.Role",
         "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
-        "RunStateEnum": "lineage.choices.RunState",
+        "LineageEventKindEnum": "lineage.choices.EventKind",
+        "TokenKindEnum": "core.choices.TokenKind",
+        "JobStatusEnum": "core.choices.JobStatus",
+        "LineageRunStateEnum": "lineage.choices.RunState",
     },
 }
 

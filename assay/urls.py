@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("compliance.dpia_urls")),
     path("", include("governance.urls")),
     path("", include("serving.urls")),
+    path("", include("lineage.urls")),
     path("", include("core.urls")),
 ]

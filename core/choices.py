@@ -95,6 +95,8 @@ class AuditEventType(models.TextChoices):
     LINEAGE_WRITE_REFUSED = "lineage.write_refused", "Lineage events refused (namespace of another team)"
     LINEAGE_NAMESPACE_CLAIMED = "lineage.namespace_claimed", "Lineage namespace claimed"
     LINEAGE_NAMESPACE_ASSIGNED = "lineage.namespace_assigned", "Lineage namespace assigned"
+    # lineage (links to the registry: lineage.links, lineage.actions.do_relink)
+    LINEAGE_RELINKED = "lineage.relinked", "Lineage nodes linked to registry objects"
     # compliance: DPIAs and column reclassification (compliance/actions/dpia.py)
     DPIA_CREATED = "dpia.created", "DPIA created"
     DPIA_UPDATED = "dpia.updated", "DPIA draft edited"

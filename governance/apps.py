@@ -6,5 +6,5 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
-        # Gate checks that read the apps below register themselves on import.
-        from governance.checks import dpia  # noqa: F401
+        # Gate checks that read the apps below (governance.gate.register_check on import).
+        from governance.checks import dpia, lineage  # noqa: F401

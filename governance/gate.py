@@ -46,6 +46,7 @@ from governance.evaluation import ReleaseState, release_state
 from governance.manifest import build_manifest, manifest_diff, manifest_digest
 from governance.models import GateEvaluation, Release
 from governance.policies import policy_in_force
+from lineage.traversal import Closure, upstream_closure
 from registry import artifacts
 from registry.actions import do_record_artifact_corruption
 from registry.choices import VersionStatus
@@ -151,11 +152,17 @@ class GateContext:
     built_manifest: dict[str, Any] | None = None
 
     @cached_property
+    def lineage_closure(self) -> Closure:
+        """The model version's upstream lineage closure now: the manifest's ``lineage`` and the lineage check read
+        the same one."""
+        return upstream_closure(self.release.model_version)
+
+    @cached_property
     def manifest(self) -> dict[str, Any]:
         """The manifest rebuilt from the database now."""
         if self.built_manifest is not None:
             return self.built_manifest
-        built: dict[str, Any] = build_manifest(self.release)
+        built: dict[str, Any] = build_manifest(self.release, closure=self.lineage_closure)
         return built
 
     @cached_property

@@ -5,7 +5,9 @@
 limitations, assumptions, owner); the use case and its risk tier; each dataset version the model was trained on
 with its fingerprints and the dataset's compliance metadata (classification, residency, legal basis, and the
 columns marked personal, special-category, protected or prohibited); each feature-set version with its fingerprint;
-the audit reports, the DPIA and the lineage (empty until those exist); the policy version in force with its rules;
+the audit reports and the DPIA (empty until those exist); the model version's lineage (its upstream closure's runs
+and edges, lineage.traversal, with their digest, so that a change upstream changes the manifest); the policy
+version in force with its rules;
 the requester, the server's nonce and the request time. ``manifest_digest`` is the SHA-256 of its RFC 8785 bytes.
 
 Rebuilt later with the release's own nonce and time, it gives the same digest unless something it covers changed;
@@ -25,6 +27,7 @@ from core.canonical import canonical_digest, to_stored_json
 from core.choices import AuditEventType
 from core.models import AuditEvent
 from governance.models import Release
+from lineage.traversal import Closure, upstream_closure
 
 MANIFEST_FORMAT = "assay.release-manifest/v1"
 
@@ -106,9 +109,18 @@ def _feature_set_versions(model_version: Any) -> list[dict[str, Any]]:
     ]
 
 
-def build_manifest(release: Release) -> dict[str, Any]:
+def lineage_section(model_version: Any, closure: Closure | None = None) -> dict[str, Any]:
+    """The model version's upstream closure (``closure`` when the caller computed it already) as the manifest
+    carries it: nodes, runs (job, state, depth), edges (dataset, direction, version, registry link), whether it was
+    truncated, and ``digest``, the SHA-256 of the rest (RFC 8785). docs/lineage.md, "The lineage gate"."""
+    document = (closure if closure is not None else upstream_closure(model_version)).document()
+    return {**document, "digest": canonical_digest(document)}
+
+
+def build_manifest(release: Release, *, closure: Closure | None = None) -> dict[str, Any]:
     """The manifest of ``release`` from the database as it is now (the release need not be saved yet: its uid,
-    nonce, request time, requester, environment and policy version are read from the object)."""
+    nonce, request time, requester, environment and policy version are read from the object). ``closure``: the
+    model version's lineage closure, when the caller (the gate) computed it now."""
     version = release.model_version
     model = version.model
     use_case = model.use_case
@@ -155,7 +167,7 @@ def build_manifest(release: Release) -> dict[str, Any]:
         "feature_sets": _feature_set_versions(version),
         "audit_reports": [],
         "dpia": manifest_entry(use_case),
-        "lineage": [],
+        "lineage": lineage_section(version, closure),
         "policy": {
             "id": policy.pk,
             "name": policy.name,

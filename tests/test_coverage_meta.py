@@ -24,15 +24,10 @@ NO_OWN_API = {
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",
     "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
     "registry.registeredmodeltag": "the model's 'tags' as rows for the tag filters; written by the model's actions",
-    # The lineage graph is written by POST /api/v1/lineage (lineage.actions.do_ingest_events); its read API is the
-    # other part of issue #11 (lineage/api read views): drop these lines when it lands.
-    "lineage.columnedge": "folded from events by POST /api/v1/lineage; read API: issue #11's read part",
-    "lineage.datasetschema": "folded from events by POST /api/v1/lineage; read API: issue #11's read part",
-    "lineage.lineagedataset": "folded from events by POST /api/v1/lineage; read API: issue #11's read part",
-    "lineage.lineagejob": "folded from events by POST /api/v1/lineage; read API: issue #11's read part",
-    "lineage.lineagerun": "folded from events by POST /api/v1/lineage; read API: issue #11's read part",
-    "lineage.runedge": "folded from events by POST /api/v1/lineage; read API: issue #11's read part",
-    "lineage.runtransition": "folded from events by POST /api/v1/lineage; read API: issue #11's read part",
+    "lineage.datasetschema": "a dataset node's schemas: its 'facets' and the run edges' schema; folded from events",
+    "lineage.runtransition": "served inside the run (/api/v1/lineage/runs/<runId>/ 'transitions')",
+    "lineage.runedge": "the graph's edges: /api/v1/lineage 'inEdges'/'outEdges' and a closure's runs' inputs/outputs",
+    "lineage.columnedge": "column lineage: /api/v1/lineage/column",
 }
 
 

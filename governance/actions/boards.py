@@ -42,19 +42,30 @@ def require_manager(actor: User, team: Team | None, what: str) -> None:
 
 
 @transaction.atomic
-def do_create_environment(*, actor: User, slug: str, name: str, description: str = "", rank: int = 0) -> Environment:
+def do_create_environment(
+    *,
+    actor: User,
+    slug: str,
+    name: str,
+    description: str = "",
+    rank: int = 0,
+    allowed_regions: list[str] | None = None,
+) -> Environment:
     if not actor.is_superuser:
         raise PermissionDenied("Only platform administrators create environments.")
     if Environment.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"An environment with slug {slug!r} already exists."})
-    environment = Environment(slug=slug, name=name, description=description, rank=rank, created_by=actor)
+    regions = list(allowed_regions or [])
+    environment = Environment(
+        slug=slug, name=name, description=description, rank=rank, allowed_regions=regions, created_by=actor
+    )
     environment.full_clean()
     environment.save()
     record_event(
         AuditEventType.ENVIRONMENT_CREATED,
         actor=actor,
         target=environment,
-        after={"slug": slug, "name": name, "description": description, "rank": rank},
+        after={"slug": slug, "name": name, "description": description, "rank": rank, "allowed_regions": regions},
     )
     return environment
 

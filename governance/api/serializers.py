@@ -21,6 +21,7 @@ from governance.models import (
     ReviewBoard,
     SigningKey,
 )
+from governance.models.boards import MAX_REGION_LENGTH, MAX_REGIONS
 from registry.choices import RiskTier
 from registry.models import ModelVersion
 
@@ -39,12 +40,28 @@ def team_field() -> serializers.SlugRelatedField[Any]:
 # --- Environments -------------------------------------------------------------------------------------------------
 
 
+class RegionField(serializers.CharField):
+    """A region name: a JSON string only (DRF's CharField would turn 7 into "7")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class EnvironmentSerializer(StrictModelSerializer):
     created_by = username_field()
+    allowed_regions = serializers.ListField(
+        child=RegionField(max_length=MAX_REGION_LENGTH, trim_whitespace=False),
+        max_length=MAX_REGIONS,
+        required=False,
+        help_text="Data-residency regions whose data may reach a model deployed here (a dataset's "
+        "residency_region); empty: anywhere. The lineage gate check enforces it.",
+    )
 
     class Meta:
         model = Environment
-        fields = ["id", "slug", "name", "description", "rank", "created_by", "created_at"]
+        fields = ["id", "slug", "name", "description", "rank", "allowed_regions", "created_by", "created_at"]
         read_only_fields = ["id", "created_by", "created_at"]
         validators: list[Any] = []  # uniqueness is the action's, with a message naming the slug
         extra_kwargs: dict[str, Any] = {"slug": {"validators": []}}

@@ -1,2 +1,2 @@
-"""Gate checks that read the apps below governance, each in its own module, registered from GovernanceConfig.ready
-(governance.gate.register_check)."""
+"""Gate checks that read the apps below governance (lineage, later audits, DPIAs, retention), each registered with
+governance.gate.register_check when its module is imported (GovernanceConfig.ready)."""

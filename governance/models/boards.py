@@ -1,21 +1,46 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from core.choices import BoardRole
 from governance.querysets import EnvironmentQuerySet, TeamOrOrgQuerySet
 
+MAX_REGIONS = 50
+MAX_REGION_LENGTH = 64  # registry.Dataset.residency_region's
+
+
+def validate_regions(value: Any) -> None:
+    """A list of distinct, non-empty region names (at most ``MAX_REGIONS``, each at most ``MAX_REGION_LENGTH``)."""
+    if not isinstance(value, list):
+        raise ValidationError("Allowed regions must be a list of region names.")
+    if len(value) > MAX_REGIONS:
+        raise ValidationError(f"At most {MAX_REGIONS} allowed regions.")
+    for region in value:
+        if not isinstance(region, str) or not region.strip() or region != region.strip():
+            raise ValidationError("Each allowed region is a non-empty name without surrounding spaces.")
+        if len(region) > MAX_REGION_LENGTH:
+            raise ValidationError(f"A region name has at most {MAX_REGION_LENGTH} characters.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Allowed regions are listed once each.")
+
 
 class Environment(models.Model):
     """A place a model version is deployed to (``staging``, ``production``). Environments are the organisation's:
-    platform administrators create them. ``rank`` orders them from the least to the most exposed."""
+    platform administrators create them. ``rank`` orders them from the least to the most exposed.
+    ``allowed_regions`` lists the data-residency regions whose data may reach a model deployed here (a dataset's
+    ``residency_region``, ``eu-west-1``); empty means anywhere. The lineage gate (governance.checks.lineage) reads it.
+    """
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=128)
     description = models.TextField(blank=True)
     rank = models.PositiveSmallIntegerField(default=0)
+    allowed_regions = models.JSONField(default=list, blank=True, validators=[validate_regions])
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -10,6 +10,7 @@ from lineage.actions.ingest import (
     PayloadInvalid,
     do_ingest_events,
 )
+from lineage.actions.links import do_relink
 from lineage.actions.namespaces import do_assign_namespace
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "PayloadInvalid",
     "do_assign_namespace",
     "do_ingest_events",
+    "do_relink",
 ]

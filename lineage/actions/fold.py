@@ -22,6 +22,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import Job
+from lineage import links
 from lineage.choices import TERMINAL_STATES, Direction, EventKind, RunState
 from lineage.events import DatasetRef, ValidEvent
 from lineage.models import (
@@ -79,6 +80,11 @@ def fold(stored: list[Stored], namespaces: dict[str, Namespace], *, assay_job: J
     runs = _fold_runs(stored, jobs, namespaces, assay_job=assay_job)
     _fold_edges(stored, runs, datasets, schemas, namespaces)
     _fold_columns(stored, runs, datasets, namespaces)
+    # Link what the events named to the registry (lineage.links), whatever was registered first.
+    unresolved_edges = RunEdge.objects.filter(run__in=list(runs.values()), dataset_version__isnull=True).exclude(
+        version=""
+    )
+    links.resolve_new(list(datasets.values()), list(unresolved_edges) if runs else [])
 
 
 def by_pk(rows: dict[int, Any]) -> list[Any]:

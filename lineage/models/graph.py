@@ -197,7 +197,11 @@ class RunEdge(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "dataset", "direction"], name="lineage_edge_unique"),
         ]
-        indexes = [models.Index(fields=["dataset", "direction"], name="lineage_edge_dataset")]
+        indexes = [
+            models.Index(fields=["dataset", "direction"], name="lineage_edge_dataset"),
+            # lineage.traversal: the producer of the version a run read
+            models.Index(fields=["dataset", "direction", "version"], name="lineage_edge_dataset_version"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.direction} {self.dataset_id}"
@@ -227,7 +231,11 @@ class ColumnEdge(models.Model):
                 condition=models.Q(run__isnull=True),
             ),
         ]
-        indexes = [models.Index(fields=["output_dataset", "output_field"], name="lineage_column_output")]
+        indexes = [
+            models.Index(fields=["output_dataset", "output_field"], name="lineage_column_output"),
+            # lineage.traversal: column lineage walked downstream
+            models.Index(fields=["input_dataset", "input_field"], name="lineage_column_input"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.input_dataset_id}.{self.input_field} -> {self.output_dataset_id}.{self.output_field}"

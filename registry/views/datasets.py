@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.actors import acting_user
 from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
-from registry import actions
+from registry import actions, panels
 from registry.choices import Classification
 from registry.filtersets import DatasetFilterSet
 from registry.forms import RegistryEditForm
@@ -139,6 +139,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": _schema_summary(latest_rows),
         "evolution": _evolution(latest) if latest else None,
         "may_edit": may_edit(request.user, dataset.team),
+        "panels": panels.panels("dataset", request, dataset),
         "trail": audit_trail(
             request,
             dataset.team,

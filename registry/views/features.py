@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.actors import acting_user
 from core.models import Job
 from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
-from registry import actions
+from registry import actions, panels
 from registry.actions.jobs import MATERIALIZE_KIND
 from registry.choices import Aggregation
 from registry.filtersets import FeatureViewFilterSet
@@ -213,5 +213,6 @@ def feature_set_version_detail(request: HttpRequest, pk: int, number: int) -> Ht
         "statistics_headings": [heading for _, heading in STATISTICS],
         "rows": rows,
         "has_statistics": bool(statistics),
+        "panels": panels.panels("feature_set_version", request, version),
     }
     return render(request, "registry/feature_set_version_detail.html", context)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.actors import acting_user
 from core.ui import filter_with, list_page, paginate, query_without_page, visible_teams
-from registry import actions
+from registry import actions, panels
 from registry.actions.jobs import TRAIN_KIND
 from registry.choices import VersionStatus
 from registry.filtersets import RegisteredModelFilterSet
@@ -207,6 +207,7 @@ def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResp
         .order_by("occurred_at", "id"),
         "previous_exists": ModelVersion.objects.filter(model=model, number=number - 1).exists(),
         "next_exists": ModelVersion.objects.filter(model=model, number=number + 1).exists(),
+        "panels": panels.panels("model_version", request, version),
         "trail": audit_trail(
             request,
             model.team,

@@ -55,6 +55,7 @@ def test_only_platform_administrators_create_environments(cast: Any) -> None:
         "name": "Staging",
         "description": "",
         "rank": 1,
+        "allowed_regions": [],
     }
     # AND the same slug twice is a 400 naming the slug
     with pytest.raises(ValidationError, match=r"An environment with slug 'staging' already exists\.") as raised:

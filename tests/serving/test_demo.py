@@ -84,3 +84,60 @@ def test_refused_without_the_registry_demo() -> None:
     call_command("seed_demo", "--quiet-logins", stdout=StringIO())
     with pytest.raises(CommandError, match="seed_registry_demo"):
         call_command("seed_release_demo", stdout=StringIO())
+
+
+def sign_as(username: str, role: str, release: Release) -> None:
+    from django.contrib.auth import get_user_model
+
+    from governance import actions
+    from governance.choices import Decision
+
+    actions.do_sign_release_web(
+        release,
+        actor=get_user_model().objects.get(username=username),
+        board_role=role,
+        decision=Decision.APPROVE,
+        comment="Demo test.",
+        passphrase=DEMO_SIGNING_PASSPHRASE,
+    )
+
+
+def test_production_requires_lineage_and_the_demo_lineage_passes_it() -> None:
+    from serving.actions import do_deploy
+
+    # GIVEN the demo: production policies require lineage_complete and the training run's events were ingested
+    seed()
+    production = Release.objects.get(environment__slug="production")
+    assert "lineage_complete" in production.policy_version.required_checks
+    assert production.environment.allowed_regions == ["eu-west-1"]
+    assert len(production.manifest["lineage"]["runs"]) == 1
+    # WHEN the legal and risk reviewers sign and the engineer deploys
+    sign_as("lena-legal", BoardRole.LEGAL, production)
+    sign_as("rosa-risk", BoardRole.RISK, production)
+    deployment = do_deploy(production, actor=production.requested_by)
+    # THEN the gate passed, the lineage check among its checks
+    checks = {check["name"]: check for check in deployment.gate_evaluation.checks}
+    assert checks["lineage_complete"]["passed"], checks["lineage_complete"]["reason"]
+
+
+def test_an_unregistered_upstream_input_reported_later_is_refused_at_deploy_naming_the_node() -> None:
+    from lineage.actions import do_ingest_events
+    from serving.actions import GateRefused, do_deploy
+    from serving.management.commands.seed_release_demo import training_events
+
+    # GIVEN the demo, and the pipeline then reporting that its training run also read a table nobody registered
+    seed()
+    production = Release.objects.get(environment__slug="production")
+    events = training_events(production.model_version)
+    events[-1]["inputs"].append({"namespace": "s3://scratch", "name": "tmp/bureau-extract", "facets": {}})
+    do_ingest_events(events[-1:], actor=production.requested_by, team=production.model_version.model.team)
+    # WHEN the reviewers sign the (rebuilt) manifest and the engineer deploys
+    release = Release.objects.get(pk=production.pk)
+    sign_as("lena-legal", BoardRole.LEGAL, release)
+    sign_as("rosa-risk", BoardRole.RISK, release)
+    sign_as("theo-technical", BoardRole.TECHNICAL, release)
+    # THEN the gate refuses it, naming the node and why
+    with pytest.raises(GateRefused, match="lineage_complete") as refused:
+        do_deploy(release, actor=release.requested_by)
+    reasons = {check["name"]: check["reason"] for check in refused.value.failed}
+    assert "dataset:s3://scratch:tmp/bureau-extract: unregistered" in reasons["lineage_complete"]
