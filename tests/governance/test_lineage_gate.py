@@ -17,11 +17,12 @@ from governance.manifest import build_manifest
 from lineage.choices import RunState
 from lineage.models import LineageDataset, LineageRun, RunEdge
 from lineage.naming import team_namespace
+from registry import actions as registry_actions
 from registry.models import DatasetVersion
 from serving.actions import GateRefused, do_deploy
 from tests.governance.factories import make_policy
 from tests.lineage.graphs import GraphBuilder
-from tests.registry.factories import SCHEMA, make_dataset, make_dataset_version
+from tests.registry.factories import SCHEMA, make_dataset, make_dataset_version, make_events_dataset, make_feature_view
 from tests.serving.factories import approve
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +240,36 @@ def test_a_change_upstream_after_approval_makes_the_approvals_stale(rw: Any) -> 
     assert not passed
     assert "lineage." in why
     assert verdict(evaluation)[0]  # the lineage itself is still complete: only the signatures are stale
+
+
+def test_a_feature_set_version_input_counts_when_its_materialization_is_in_the_lineage(rw: Any) -> None:
+    # GIVEN a model trained on a registered feature-set version, materialized from a registered events version
+    lineage = Lineage(rw)
+    events, events_version = make_events_dataset(rw.cast.team_a, rw.cast.engineer_a, location="s3://lake/events/")
+    view = make_feature_view(rw.cast.team_a, rw.cast.engineer_a, events)
+    feature_set = registry_actions.do_register_feature_set_version(
+        view, actor=rw.cast.engineer_a, dataset_versions=[events_version.pk]
+    )
+    features = lineage.graph.dataset(
+        (team_namespace(rw.cast.team_a.slug), f"feature-sets/{view.name}/v1"), feature_set_version=feature_set
+    )
+    train = lineage.train(features)
+    RunEdge.objects.filter(run=train, dataset=features).update(version=feature_set.fingerprint)
+    release = require_lineage(rw)
+    # WHEN no run in the lineage produced the feature set THEN its own inputs are unknown: it fails
+    passed, why = verdict(gate(rw, release))
+    assert not passed
+    assert f"feature set {view.name} v1: no COMPLETE run in the lineage produced it" in why
+    # WHEN the materialization run that read the registered events version is reported THEN it passes
+    events_node = lineage.graph.dataset("events", registry_dataset=events)
+    materialize = lineage.graph.run(
+        "features.materialize",
+        inputs=[events_node],
+        outputs=[features],
+        versions={"events": events_version.content_fingerprint},
+    )
+    RunEdge.objects.filter(run=materialize, dataset=features).update(version=feature_set.fingerprint)
+    lineage.read(materialize, events_version, events_node)
+    passed, why = verdict(gate(rw, release))
+    assert passed, why
+    assert why.startswith("Lineage complete: 2 COMPLETE run(s), 3 registered input(s)")
