@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "core",
     "registry",
     "lineage",
+    "audits",
     "compliance",
     "governance",
     "serving",
