@@ -157,7 +157,7 @@ def aggregate_cells(
         .groupBy(*attributes, LABEL, PREDICTION, SCORE_BIN)
         .agg(F.count(F.lit(1)).alias(COUNT))
     )
-    cells = cells_frame.toPandas()
+    cells: Any = cells_frame.toPandas()
     bad = cells[cells[PREDICTION] < 0][COUNT].sum()
     if bad:
         raise ScoringError(f"The model returned {bad} score(s) that are NaN, infinite or outside [0, 1].")

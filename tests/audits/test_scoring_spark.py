@@ -20,7 +20,7 @@ def credit_rows(n: int = 3000, seed: int = 5) -> pd.DataFrame:
             "income": rng.normal(0, 1, n),
             "debt": rng.normal(0, 1, n),
             "sex": rng.choice(["f", "m"], n),
-            "age_band": rng.choice(["<30", "30-60", ">60", None], n),
+            "age_band": rng.choice(np.array(["<30", "30-60", ">60", None], dtype=object), n),
         }
     )
     frame["defaulted"] = rng.integers(0, 2, n)
