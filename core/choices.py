@@ -90,3 +90,5 @@ class AuditEventType(models.TextChoices):
     APPROVAL_REFUSED = "approval.refused", "Approval refused"
     GATE_FAILED = "gate.failed", "Deployment refused by the gate"
     DEPLOYMENT_CREATED = "deployment.created", "Deployment created"
+    # audits/
+    AUDIT_REPORT_REGISTERED = "audit_report.registered", "Audit report registered"
