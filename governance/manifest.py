@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from audits.selection import manifest_entries
 from core.canonical import canonical_digest, to_stored_json
 from core.choices import AuditEventType
 from core.models import AuditEvent
@@ -157,7 +158,7 @@ def build_manifest(release: Release) -> dict[str, Any]:
         },
         "datasets": _dataset_versions(version),
         "feature_sets": _feature_set_versions(version),
-        "audit_reports": [],
+        "audit_reports": manifest_entries(version),
         "dpia": None,
         "lineage": [],
         "policy": {

@@ -1,0 +1,1 @@
+"""Gate checks contributed by the apps below governance, registered from GovernanceConfig.ready."""
