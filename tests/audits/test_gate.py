@@ -16,6 +16,7 @@ from audits.models import AuditReport
 from audits.selection import MAX_AGE_DAYS, audit_verdict, current_reports, manifest_entries
 from core.canonical import canonical_digest
 from core.choices import AuditEventType
+from core.jobs import output_links
 from core.models import AuditEvent
 from governance.gate import known_checks
 from tests.audits.factories import CREDIT_SCHEMA, make_credit, make_report
@@ -56,6 +57,10 @@ def test_a_passing_report_of_this_artifact_passes_and_is_in_the_manifest(cast: A
     assert report.digest == canonical_digest(report.body())
     event = AuditEvent.objects.filter(event_type=AuditEventType.AUDIT_REPORT_REGISTERED).get()
     assert event.after["digest"] == report.digest
+    # AND the job's page links to the report
+    assert output_links(report.job) == [
+        (f"Audit report {report.digest[:12]} (pass)", f"/api/v1/audit-reports/{report.pk}/")
+    ]
 
 
 def test_no_report_fails_naming_the_missing_audit(credit: dict[str, Any]):
