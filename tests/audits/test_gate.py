@@ -15,7 +15,7 @@ from django.utils import timezone
 from audits.models import AuditReport
 from audits.selection import MAX_AGE_DAYS, audit_verdict, current_reports, manifest_entries
 from core.canonical import canonical_digest
-from core.choices import AuditEventType
+from core.choices import AuditEventType, JobStatus
 from core.jobs import output_links
 from core.models import AuditEvent
 from governance.gate import known_checks
@@ -57,7 +57,8 @@ def test_a_passing_report_of_this_artifact_passes_and_is_in_the_manifest(cast: A
     assert report.digest == canonical_digest(report.body())
     event = AuditEvent.objects.filter(event_type=AuditEventType.AUDIT_REPORT_REGISTERED).get()
     assert event.after["digest"] == report.digest
-    # AND the job's page links to the report
+    # AND the job's page, once the job has succeeded, links to the report
+    report.job.status, report.job.result = JobStatus.SUCCEEDED, {"audit_report": report.pk}
     assert output_links(report.job) == [
         (f"Audit report {report.digest[:12]} (pass)", f"/api/v1/audit-reports/{report.pk}/")
     ]
