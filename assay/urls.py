@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("registry.urls")),
+    path("", include("audits.urls")),
     path("", include("governance.urls")),
     path("", include("serving.urls")),
     path("", include("core.urls")),

@@ -1,5 +1,5 @@
 """Links from a finished audit job's page to its report (core.jobs.register_output_links; registered by the app's
-ready()). The report's page is its API detail until the report page exists (docs/audits.md)."""
+ready()). The link goes to the report page."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def _report(job: Job) -> list[tuple[str, str]]:
     report = AuditReport.objects.filter(job=job).first()
     if report is None:
         return []
-    return [(f"Audit report {report.digest[:12]} ({report.verdict})", reverse("audit-report-detail", args=[report.pk]))]
+    label = f"Audit report {report.digest[:12]} ({report.verdict})"
+    return [(label, reverse("audits-report-detail", args=[report.pk]))]
 
 
 def register() -> None:
