@@ -9,6 +9,7 @@ from typing import Any
 
 from audits.actions import do_register_audit_report
 from audits.choices import AuditKind
+from audits.thresholds import DEFAULT
 from core.jobs import dispatch_job
 from tests.audits.onnx_models import write_scorer
 from tests.registry.factories import make_dataset, make_dataset_version, make_model, make_model_version
@@ -55,8 +56,18 @@ def make_report(
         kind=AuditKind.FAIRNESS,
         model_version=model_version,
         dataset_version=dataset_version,
-        parameters={"label": "defaulted", "protected_attributes": ["sex"]},
-        thresholds={"disparate_impact_min": 0.8},
+        parameters={
+            "dataset_version": dataset_version.pk,
+            "label": "defaulted",
+            "protected_attributes": ["sex", "region"],
+            "segment_column": None,
+            "threshold": 0.5,
+            "min_group_size": 30,
+            "bootstrap_iterations": 50,
+            "seed": 0,
+            "score_bins": 1000,
+        },
+        thresholds=dict(DEFAULT),
         code={"assay_audits": "1"},
         results=results or {**RESULTS, "verdict": verdict},
         checks=results["checks"] if results else {"disparate_impact": verdict},
