@@ -128,3 +128,9 @@ bench-features: $(VENV)/.installed-demo
 .PHONY: bench-training
 bench-training: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.training $(ARGS)
+
+# Fairness audit benchmark (bench/fairness.py, docs/audits.md): the Spark audit at 1M and 10M rows beside plain
+# fairlearn over 1M rows; ARGS="--sizes 200000 --plain 200000" for a quick run.
+.PHONY: bench-fairness
+bench-fairness: $(VENV)/.installed-demo
+	$(BIN)/python -m bench.fairness $(ARGS)

@@ -21,7 +21,6 @@ def scorer_bytes(a: float = 0.8, b: float = -0.5, c: float = 0.0, *, broken: boo
         const("b", b),
         const("c", c),
         const("one", 1.0),
-        const("zero", 0.0),
         helper.make_node("Mul", ["income", "a"], ["ia"]),
         helper.make_node("Mul", ["debt", "b"], ["db"]),
         helper.make_node("Add", ["ia", "db"], ["s1"]),
@@ -29,7 +28,11 @@ def scorer_bytes(a: float = 0.8, b: float = -0.5, c: float = 0.0, *, broken: boo
         helper.make_node("Sigmoid", ["logit"], ["p_ok"]),
     ]
     if broken:
-        nodes += [helper.make_node("Div", ["zero", "zero"], ["nan"]), helper.make_node("Add", ["p_ok", "nan"], ["p"])]
+        nodes += [
+            const("zero", 0.0),
+            helper.make_node("Div", ["zero", "zero"], ["nan"]),
+            helper.make_node("Add", ["p_ok", "nan"], ["p"]),
+        ]
     else:
         nodes += [helper.make_node("Identity", ["p_ok"], ["p"])]
     nodes += [
