@@ -273,9 +273,9 @@ def bootstrap(
         drawn = rng.poisson(counts, size=(min(BOOTSTRAP_CHUNK, iterations - start), len(counts))).astype(float)
         confusion = np.zeros((drawn.shape[0], len(groups), 2, 2))
         by_bin = np.zeros((drawn.shape[0], len(groups), 2, n_bins))
-        every = slice(None)
-        np.add.at(confusion, (every, member, label, predicted), drawn)
-        np.add.at(by_bin, (every, member, label, bins), drawn)
+        every: Any = (slice(None), member, label)  # numpy's stubs do not type a slice in an index tuple
+        np.add.at(confusion, (*every, predicted), drawn)
+        np.add.at(by_bin, (*every, bins), drawn)
         rates = _rates(confusion[..., 1, 1], confusion[..., 0, 1], confusion[..., 0, 0], confusion[..., 1, 0])
         rates["auc"] = _auc_from_bins(by_bin[..., 1, :], by_bin[..., 0, :])
         for name in GROUP_METRICS:
