@@ -134,3 +134,9 @@ bench-training: $(VENV)/.installed-demo
 .PHONY: bench-lineage
 bench-lineage: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.lineage $(ARGS)
+
+# Fairness audit benchmark (bench/fairness.py, docs/audits.md): the Spark audit at 1M and 10M rows beside plain
+# fairlearn over 1M rows; ARGS="--sizes 200000 --plain 200000" for a quick run.
+.PHONY: bench-fairness
+bench-fairness: $(VENV)/.installed-demo
+	$(BIN)/python -m bench.fairness $(ARGS)

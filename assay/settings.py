@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "core",
     "registry",
     "lineage",
+    "audits",
     "compliance",
     "governance",
     "serving",
@@ -306,6 +307,7 @@ SPECTACULAR_SETTINGS = {
     # Two serializers have a "role" field with different choices; name both enums rather than get a hashed name.
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.choices.Role",
+        "AuditKindEnum": "audits.choices.AuditKind",
         "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
         "LineageEventKindEnum": "lineage.choices.EventKind",
         "TokenKindEnum": "core.choices.TokenKind",

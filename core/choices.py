@@ -107,3 +107,5 @@ class AuditEventType(models.TextChoices):
     DPIA_VERSION_CREATED = "dpia.version_created", "DPIA new version started"
     DPIA_REFUSED = "dpia.refused", "DPIA change refused"
     COLUMN_RECLASSIFIED = "dataset.column_reclassified", "Dataset column reclassified"
+    # audits/
+    AUDIT_REPORT_REGISTERED = "audit_report.registered", "Audit report registered"

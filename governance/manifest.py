@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from audits.selection import manifest_entries
 from compliance.dpia import effective_columns, flagged_columns, manifest_entry, overlay_of
 from core.canonical import canonical_digest, to_stored_json
 from core.choices import AuditEventType
@@ -165,7 +166,7 @@ def build_manifest(release: Release, *, closure: Closure | None = None) -> dict[
         },
         "datasets": _dataset_versions(version),
         "feature_sets": _feature_set_versions(version),
-        "audit_reports": [],
+        "audit_reports": manifest_entries(version),
         "dpia": manifest_entry(use_case),
         "lineage": lineage_section(version, closure),
         "policy": {

@@ -24,6 +24,7 @@ PACKAGES = (
     "core",
     "registry",
     "lineage",
+    "audits",
     "compliance",
     "governance",
     "serving",

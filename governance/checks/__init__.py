@@ -1,2 +1,2 @@
-"""Gate checks that read the apps below governance (lineage, later audits, DPIAs, retention), each registered with
+"""Gate checks that read the apps below governance (lineage, audits, DPIAs), each registered with
 governance.gate.register_check when its module is imported (GovernanceConfig.ready)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction

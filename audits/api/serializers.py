@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from audits.models import AuditReport
+from core.api.base import StrictSerializer
+from core.api.serializers import IdempotencyKeyField
+
+
+class AuditReportSerializer(serializers.ModelSerializer[AuditReport]):
+    """A report in lists: what was audited, bound to which digest and fingerprint, and the verdicts."""
+
+    job = serializers.UUIDField(source="job.public_id", read_only=True)
+    model = serializers.IntegerField(source="model_version.model_id", read_only=True)
+
+    class Meta:
+        model = AuditReport
+        fields = [
+            "id",
+            "kind",
+            "model",
+            "model_version",
+            "dataset_version",
+            "artifact_sha256",
+            "dataset_fingerprint",
+            "verdict",
+            "checks",
+            "digest",
+            "job",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AuditReportDetailSerializer(AuditReportSerializer):
+    """A report in full: its parameters, thresholds, code version and every figure."""
+
+    class Meta(AuditReportSerializer.Meta):
+        fields = [*AuditReportSerializer.Meta.fields, "parameters", "thresholds", "code_version", "results"]
+        read_only_fields = fields
+
+
+class FairnessAuditRequestSerializer(StrictSerializer):
+    """POST /audits/fairness/: the model version and evaluation dataset version (ids) and the audit's parameters."""
+
+    model_version = serializers.IntegerField(min_value=1)
+    dataset_version = serializers.IntegerField(min_value=1)
+    # Declared fields leave the class body (DRF's metaclass), so this does not shadow Field.label at run time.
+    label = serializers.CharField(max_length=255)  # type: ignore[assignment]
+    protected_attributes = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        min_length=1,
+        help_text="Default: the columns the dataset version's schema flags protected_attribute.",
+    )
+    segment_column = serializers.CharField(max_length=255, required=False)
+    threshold = serializers.FloatField(required=False, help_text="From 0 to 1; default 0.5.")
+    min_group_size = serializers.IntegerField(required=False, help_text="Default 30.")
+    bootstrap_iterations = serializers.IntegerField(required=False, help_text="From 0 to 10000; default 200.")
+    seed = serializers.IntegerField(required=False, help_text="The bootstrap's seed; default 0.")
+    idempotency_key = IdempotencyKeyField()
+
+    def audit_params(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        for name in ("model_version", "dataset_version", "idempotency_key"):
+            data.pop(name, None)
+        return data

@@ -1,0 +1,5 @@
+"""Audit reports: immutable results of an audit job, bound to the artifact and the dataset they were computed on."""
+
+from audits.models.reports import AuditReport
+
+__all__ = ["AuditReport"]

@@ -1,0 +1,169 @@
+"""Scoring a dataset with ONNX Runtime on Spark and aggregating per-group confusion counts in one pass.
+
+A function of data: a Spark frame and the model's bytes and interface in, a small pandas frame of cells out (one
+row per distinct protected attribute values, label, prediction at the threshold and score bin, with its row
+count), which audits.pipelines.fairness turns into figures. One ONNX Runtime session per partition (mapInPandas
+calls the scorer once per partition, with the partition's Arrow batches), never one per row.
+
+Refused here, with a message naming the cause (``ScoringError``): a model input the dataset lacks, a model with no
+score output, a label that is not binary (null, or a value other than 0 and 1), scores that are NaN, infinite or
+outside [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from audits.pipelines.fairness import COUNT, LABEL, PREDICTION, SCORE_BIN
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+MISSING = "(missing)"
+SCORE = "score"
+DEFAULT_BINS = 1000
+NUMPY_TYPES = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "double": np.float64,
+    "float": np.float32,
+    "int64": np.int64,
+    "int32": np.int32,
+    "bool": np.bool_,
+}
+
+
+class ScoringError(ValueError):
+    """The data or the model cannot be scored (the message names why, for the job's error)."""
+
+
+@dataclass(frozen=True)
+class ScoringPlan:
+    """How to feed the model (``feeds``: input name, dataset column, numpy type name, rank) and read its score
+    (``output``: name, column of the positive class or None for a one-column score)."""
+
+    feeds: tuple[tuple[str, str, str, int], ...]
+    output: tuple[str, int | None]
+
+
+def plan_scoring(interface: dict[str, Any], columns: Sequence[str]) -> ScoringPlan:
+    """Match the model's inputs to the dataset's columns (by name, ignoring case) and find its score output: a
+    float tensor of two columns (the positive class's probability is the second) or of one."""
+    by_name = {column.casefold(): column for column in columns}
+    feeds = []
+    missing = []
+    for value in interface.get("inputs", []):
+        column = by_name.get(str(value.get("name", "")).casefold())
+        elem_type = str(value.get("elem_type", ""))
+        if column is None:
+            missing.append(str(value.get("name")))
+            continue
+        if value.get("kind") != "tensor" or (elem_type not in NUMPY_TYPES and elem_type != "string"):
+            raise ScoringError(f"The model's input {value.get('name')!r} ({elem_type}) cannot be fed from a column.")
+        shape = value.get("shape") or [None, 1]
+        feeds.append((str(value["name"]), column, elem_type, len(shape)))
+    if missing:
+        raise ScoringError(
+            f"The dataset's columns do not match the model's interface: it lacks {', '.join(sorted(missing))}."
+        )
+    outputs = [
+        v for v in interface.get("outputs", []) if v.get("kind") == "tensor" and "float" in v.get("elem_type", "")
+    ]
+    for value in sorted(outputs, key=lambda v: "prob" not in str(v.get("name", "")).lower()):
+        shape = value.get("shape") or []
+        if len(shape) == 2 and shape[-1] == 2:
+            return ScoringPlan(tuple(feeds), (str(value["name"]), 1))
+        if len(shape) == 1 or (len(shape) == 2 and shape[-1] == 1):
+            return ScoringPlan(tuple(feeds), (str(value["name"]), None))
+    raise ScoringError("The model has no score output: a float tensor of the positive class's probability.")
+
+
+def scorer(onnx_bytes: bytes, plan: ScoringPlan, label: str, attributes: Sequence[str]) -> Any:
+    """The function mapInPandas runs on each partition: one session for all its batches."""
+
+    def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import onnxruntime
+        import pandas as pd
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        name, positive = plan.output
+        for batch in batches:
+            feeds = {}
+            for input_name, column, elem_type, rank in plan.feeds:
+                values = batch[column]
+                array = (
+                    values.astype(str).to_numpy(dtype=object)
+                    if elem_type == "string"
+                    else values.to_numpy(dtype=NUMPY_TYPES[elem_type])
+                )
+                feeds[input_name] = array.reshape(-1, 1) if rank == 2 else array
+            (scores,) = session.run([name], feeds)
+            scores = np.asarray(scores, dtype=np.float64)
+            scores = scores[:, positive] if positive is not None else scores.reshape(-1)
+            out = pd.DataFrame({attribute: batch[attribute].astype("string") for attribute in attributes})
+            for attribute in attributes:
+                out[attribute] = out[attribute].fillna(MISSING).astype(str)
+            out[LABEL] = pd.to_numeric(batch[label], errors="coerce").astype("float64")
+            out[SCORE] = scores
+            yield out
+
+    return score_partition
+
+
+def aggregate_cells(
+    frame: DataFrame,
+    onnx_bytes: bytes,
+    interface: dict[str, Any],
+    *,
+    label: str,
+    attributes: Sequence[str],
+    threshold: float,
+    bins: int = DEFAULT_BINS,
+) -> pd.DataFrame:
+    """Score ``frame`` and count its rows per (attributes, label, prediction, score bin), in one pass; raises
+    ScoringError when the label is not binary or a score is not a probability."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+    missing = [c for c in (label, *attributes) if c not in frame.columns]
+    if missing:
+        raise ScoringError(f"The dataset lacks the column(s) {', '.join(missing)}.")
+    plan = plan_scoring(interface, frame.columns)
+    needed = list(dict.fromkeys([column for _, column, _, _ in plan.feeds] + [label, *attributes]))
+    schema = StructType(
+        [StructField(a, StringType()) for a in attributes]
+        + [StructField(LABEL, DoubleType()), StructField(SCORE, DoubleType())]
+    )
+    scored = frame.select(*needed).mapInPandas(scorer(onnx_bytes, plan, label, attributes), schema)
+    score = F.col(SCORE)
+    bad_score = F.isnan(score) | score.isNull() | (score < 0) | (score > 1)
+    bad_label = F.col(LABEL).isNull() | ~F.col(LABEL).isin(0.0, 1.0)
+    cells_frame = (
+        scored.select(
+            *attributes,
+            F.when(bad_label, F.lit(-1)).otherwise(F.col(LABEL).cast("int")).alias(LABEL),
+            F.when(bad_score, F.lit(-1)).otherwise((score >= F.lit(threshold)).cast("int")).alias(PREDICTION),
+            F.when(bad_score, F.lit(-1))
+            .otherwise(F.least(F.floor(score * bins).cast("int"), F.lit(bins - 1)))
+            .alias(SCORE_BIN),
+        )
+        .groupBy(*attributes, LABEL, PREDICTION, SCORE_BIN)
+        .agg(F.count(F.lit(1)).alias(COUNT))
+    )
+    cells: Any = cells_frame.toPandas()
+    bad = cells[cells[PREDICTION] < 0][COUNT].sum()
+    if bad:
+        raise ScoringError(f"The model returned {bad} score(s) that are NaN, infinite or outside [0, 1].")
+    nonbinary = cells[cells[LABEL] < 0][COUNT].sum()
+    if nonbinary:
+        raise ScoringError(
+            f"The label column {label!r} is not binary: {nonbinary} row(s) hold a null or a value other than 0 and 1."
+        )
+    return cells

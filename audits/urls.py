@@ -1,0 +1,7 @@
+from django.urls import path
+
+from audits import views
+
+urlpatterns = [
+    path("audit-reports/<int:pk>/", views.report_detail, name="audits-report-detail"),
+]
