@@ -72,7 +72,7 @@ def _write_events(path: Path, n: int, entities: int) -> None:
 
 
 def _pandas_features(path: Path) -> Any:
-    import pandas as pd  # pandas-stubs is not a dependency
+    import pandas as pd
 
     events = pd.read_parquet(path, columns=["customer_id", "event_time", "amount"])
     events["one"] = 1.0
