@@ -1,1 +1,6 @@
 """Compliance records: DPIAs, retention policies and their runs, legal holds, data-subject requests."""
+
+from compliance.models.holds import LegalHold, LegalHoldEvent
+from compliance.models.retention import Purge, RetentionPolicy, RetentionPolicyVersion
+
+__all__ = ["LegalHold", "LegalHoldEvent", "Purge", "RetentionPolicy", "RetentionPolicyVersion"]
