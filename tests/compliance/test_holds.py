@@ -45,7 +45,7 @@ def test_a_dataset_hold_covers_its_versions_not_others(cast: Any, estate: Estate
     assert holds_covering(estate.model_version) == []
     event = AuditEvent.objects.get(event_type=AuditEventType.LEGAL_HOLD_PLACED)
     assert event.actor_id == cast.compliance.pk
-    assert event.after["case_reference"] == "CASE-2026-17"
+    assert (event.after or {})["case_reference"] == "CASE-2026-17"
     assert list(LegalHoldEvent.objects.filter(hold=hold).values_list("action", flat=True)) == ["placed"]
 
 
