@@ -32,6 +32,12 @@ from core.refusals import Refusal, refusals_recorded
 from registry.choices import Classification, VersionStatus
 from registry.models import DatasetVersion, ModelVersion
 
+
+def clock() -> datetime:
+    """The time retention compares expiry dates with (tests move it forward rather than age the frozen rows)."""
+    return timezone.now()
+
+
 # --- Policies ---------------------------------------------------------------------------------------------------------
 
 
@@ -398,7 +404,7 @@ def run_retention(
     """Apply the policies: purge what expired (or, dry, list it), skip what a hold covers (and say which), resume
     the purges an earlier run left pending. Returns the report; ``failed`` lists what could not be deleted (the
     job fails naming them, and their pending tombstones are resumed by the next run). Call outside a transaction."""
-    now = now or timezone.now()
+    now = now or clock()
     report: dict[str, Any] = {"dry_run": dry_run, "at": now.isoformat(), "purged": [], "skipped": [], "failed": []}
     pending = Purge.objects.filter(state=PurgeState.PENDING).select_related("policy_version")
     if team_ids is not None:
@@ -456,7 +462,7 @@ def run_retention(
 
 def expiring(team_ids: list[int] | None, *, within_days: int, now: datetime | None = None) -> list[dict[str, Any]]:
     """What expires in the next ``within_days`` days (and what expired and waits for the next run)."""
-    now = now or timezone.now()
+    now = now or clock()
     rows = []
     for due in scheduled(team_ids, until=now + timedelta(days=within_days)):
         rows.append(describe(due, holds=describe_holds(holds_covering(due.candidate.record))))
