@@ -239,7 +239,9 @@ def _start_purge(
 
 @transaction.atomic
 def _finish_purge(purge: Purge, *, actor: User | None, detail: dict[str, Any]) -> Purge:
-    purge = Purge.objects.select_for_update().select_related("team", "job", "policy_version").get(pk=purge.pk)
+    purge = (
+        Purge.objects.select_for_update(of=("self",)).select_related("team", "job", "policy_version").get(pk=purge.pk)
+    )
     if purge.state == PurgeState.DONE:
         return purge
     purge.state = PurgeState.DONE
