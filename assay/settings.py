@@ -302,6 +302,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.choices.Role",
         "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
+        "LegalHoldStatusEnum": "compliance.choices.HoldStatus",
+        "JobStatusEnum": "core.choices.JobStatus",
     },
 }
 

@@ -9,11 +9,13 @@ urlpatterns = [
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("governance.api.urls")),
+    path("api/v1/", include("compliance.api.urls")),
     path("api/v1/", include("serving.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("registry.urls")),
     path("", include("governance.urls")),
+    path("", include("compliance.urls")),
     path("", include("serving.urls")),
     path("", include("core.urls")),
 ]

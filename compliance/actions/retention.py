@@ -27,6 +27,7 @@ from compliance.models.retention import MAX_KEEP_DAYS
 from compliance.retention import Candidate, RetentionTarget, target_for, target_of_record, targets
 from core.audit import record_event
 from core.choices import AuditEventType, Role
+from core.jobs import dispatch_job
 from core.models import Job, Membership, Team
 from core.refusals import Refusal, refusals_recorded
 from registry.choices import Classification, VersionStatus
@@ -476,3 +477,21 @@ def officer_team_ids(actor: User) -> list[int] | None:
     if actor.is_superuser:
         return None
     return [team.pk for team in Team.objects.all() if is_officer(actor, team)]
+
+
+def do_request_retention_run(
+    team: Team | None, *, actor: User, dry_run: bool, idempotency_key: str = ""
+) -> tuple[Job, bool]:
+    """Start the retention job for ``team`` (None: every team, superusers only), dry or real: ``(job, created)``."""
+    if team is None:
+        if not actor.is_superuser:
+            raise PermissionDenied("Only platform administrators run retention for every team.")
+    else:
+        require_officer(actor, team)
+    return dispatch_job(
+        "compliance.retention",
+        actor=actor,
+        team=team,
+        params={"dry_run": dry_run, "team_ids": [team.pk] if team is not None else None},
+        idempotency_key=idempotency_key,
+    )
