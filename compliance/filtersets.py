@@ -22,6 +22,9 @@ class PurgeFilterSet(FilterSet):
     team = django_filters.CharFilter(field_name="team__slug")
     target_kind = django_filters.CharFilter()
     state = django_filters.ChoiceFilter(choices=PurgeState.choices)
+    # Is this record purged? ?target_type=registry.modelversion&target_id=42
+    target_type = django_filters.CharFilter()
+    target_id = django_filters.CharFilter()
 
     class Meta:
         model = Purge

@@ -138,6 +138,19 @@ class DatasetVersionSerializer(StrictModelSerializer):
         read_only_fields = fields
 
 
+class DatasetVersionDetailSerializer(DatasetVersionSerializer):
+    """One version, with whether its files were purged (null while they are there)."""
+
+    purged = serializers.SerializerMethodField(help_text='null while the files are there, else "purged ... on D"')
+
+    class Meta(DatasetVersionSerializer.Meta):
+        fields = [*DatasetVersionSerializer.Meta.fields, "purged"]
+        read_only_fields = fields
+
+    def get_purged(self, version: Any) -> str | None:
+        return purge_notice(version)
+
+
 class DatasetVersionCreateSerializer(StrictSerializer):
     """A new dataset version. ``schema`` is ``{"columns": [...]}`` (docs/registry.md); ``allow_breaking_change``
     must be true to register a schema that breaks readers of the previous version."""
@@ -314,18 +327,14 @@ class ModelVersionSerializer(serializers.ModelSerializer[Any]):
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
     transitions = ModelVersionTransitionSerializer(many=True, read_only=True)
-    purged = serializers.CharField(
-        read_only=True, allow_null=True, help_text='null while the artifact is stored, else "purged under ... on D"'
-    )
 
     class Meta(ModelVersionSerializer.Meta):
-        fields = [*ModelVersionSerializer.Meta.fields, "transitions", "purged"]
+        fields = [*ModelVersionSerializer.Meta.fields, "transitions"]
         read_only_fields = fields
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["transitions"] = self.fields["transitions"].to_representation(instance.transitions)
-        data["purged"] = purge_notice(instance)
         return data
 
 

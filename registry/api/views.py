@@ -246,6 +246,9 @@ class DatasetVersionViewSet(
             return DatasetVersion.objects.none()
         return super().get_queryset().filter(dataset_id=self.parent().pk)
 
+    def get_serializer_class(self) -> Any:
+        return s.DatasetVersionDetailSerializer if self.action == "retrieve" else s.DatasetVersionSerializer
+
     @extend_schema(request=s.DatasetVersionCreateSerializer, responses={201: s.DatasetVersionSerializer})
     def create(self, request: Request, dataset_pk: str) -> Response:
         dataset = self.parent()

@@ -150,7 +150,28 @@ def test_a_purged_artifact_answers_410_and_its_page_says_why(cast: Any, estate: 
     response = api_as(cast.engineer_a).get(f"/api/v1/models/{estate.model.pk}/versions/{version.number}/artifact/")
     assert response.status_code == 410
     assert response.json()["error"]["code"] == "artifact_purged"
-    detail = api_as(cast.engineer_a).get(f"/api/v1/models/{estate.model.pk}/versions/{version.number}/").json()
-    assert detail["purged"].startswith("purged by alice-admin on ")
+    assert "purged by alice-admin on " in response.json()["error"]["message"]
+    query = f"target_type=registry.modelversion&target_id={version.pk}"
+    tombstones = api_as(cast.auditor).get(f"/api/v1/compliance/retention/purges/?{query}").json()["results"]
+    assert [row["notice"][:22] for row in tombstones] == ["purged by alice-admin "]
     page = client_for(cast.engineer_a).get(f"/models/{estate.model.pk}/versions/{version.number}/").content.decode()
     assert "was purged by alice-admin" in page
+
+
+def test_a_purged_dataset_version_says_so_and_no_job_reads_it(cast: Any, estate: Estate, api_as: Any) -> None:
+    from tests.registry.factories import make_events_dataset, make_feature_view
+
+    actions.do_delete_record_bytes(estate.version, actor=cast.engineer_a, reason="Consent withdrawn.")
+    client = api_as(cast.engineer_a)
+    detail = client.get(f"/api/v1/datasets/{estate.dataset.pk}/versions/{estate.version.number}/").json()
+    assert detail["purged"].startswith("purged by erin-engineer on ")
+    listed = client.get(f"/api/v1/datasets/{estate.dataset.pk}/versions/").json()
+    assert "purged" not in listed["results"][0]
+    events, version = make_events_dataset(cast.team_a, cast.engineer_a, location="lake://events")
+    view = make_feature_view(cast.team_a, cast.engineer_a, events)
+    actions.do_delete_record_bytes(version, actor=cast.engineer_a, reason="Consent withdrawn.")
+    response = client.post(
+        f"/api/v1/feature-views/{view.pk}/materialize/", {"dataset_version": version.pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert "its files were purged" in response.json()["error"]["fields"]["dataset_version"][0]
