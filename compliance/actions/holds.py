@@ -16,6 +16,7 @@ from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Team
 from core.refusals import Refusal, refusals_recorded
+from core.transactions import require_no_transaction
 from registry.models import Dataset, RegisteredModel, UseCase
 
 SCOPE_FIELDS = {HoldScope.DATASET: "dataset", HoldScope.MODEL: "model", HoldScope.USE_CASE: "use_case"}
@@ -56,7 +57,10 @@ def do_place_hold(
     subject_identifier: str = "",
 ) -> LegalHold:
     """Place a hold on ``scope`` of ``team``'s records. It takes the holds lock (compliance.holds) around its
-    transaction, so that a purge under way finishes the record it is on and every later one sees the hold."""
+    transaction, so that a purge under way finishes the record it is on and every later one sees the hold. Refused
+    inside a caller's transaction: holding the audit chain's lock while waiting for the holds lock would deadlock
+    with a purge that holds the holds lock and appends to the chain."""
+    require_no_transaction("do_place_hold")
     require_officer(actor, team)
     with holds_lock():
         return _place_hold(

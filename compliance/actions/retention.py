@@ -30,6 +30,7 @@ from core.choices import AuditEventType, Role
 from core.jobs import dispatch_job
 from core.models import Job, Membership, Team
 from core.refusals import Refusal, refusals_recorded
+from core.transactions import require_no_transaction
 from registry.choices import Classification, VersionStatus
 from registry.models import DatasetVersion, ModelVersion
 
@@ -276,6 +277,9 @@ def purge_record(
     hold covers it (``under_legal_hold``) or it was purged already; the caller records the refusal. Call it outside
     any transaction. ``before_erase`` runs between the first transaction and the deletion (tests use it to place a
     hold or fail there)."""
+    # The holds lock spans the purge's two transactions; inside a caller's it would also be taken after the audit
+    # chain's lock, the reverse of do_place_hold's order (a deadlock). The pending tombstone must commit first, too.
+    require_no_transaction("purge_record")
     target = target_for(candidate.kind)
     with holds_lock():
         fresh = target.load(candidate.record.pk)

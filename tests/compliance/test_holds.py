@@ -194,3 +194,15 @@ def test_unheld_manual_deletion_purges_with_a_tombstone(cast: Any, estate: Estat
     ]
     with pytest.raises(Refusal, match="already purged"):
         actions.do_delete_record_bytes(estate.version, actor=cast.engineer_a, reason="again")
+
+
+def test_placing_a_hold_or_purging_inside_a_transaction_is_refused(cast: Any, estate: Estate) -> None:
+    from django.db import transaction
+
+    from core.transactions import TransactionNotAllowed
+
+    with pytest.raises(TransactionNotAllowed, match="do_place_hold"), transaction.atomic():
+        actions.do_place_hold(cast.team_a, actor=cast.compliance, scope="team", case_reference="C", reason="r")
+    with pytest.raises(TransactionNotAllowed, match="purge_record"), transaction.atomic():
+        actions.do_delete_record_bytes(estate.version, actor=cast.engineer_a, reason="r")
+    assert (estate.files / "part-0.parquet").exists()

@@ -92,9 +92,12 @@ def test_a_hold_placed_during_a_run_waits_and_no_covered_deletion_slips_through(
     assert seen["hold_during_erase"] == 0
     report = results["report"]
     assert isinstance(report, dict), report
-    # ... that one record was purged, and the other, listed before the hold, was kept under it
+    # ... that one record was purged, and the other, listed before the hold was placed, was kept under it
     assert [entry["record"] for entry in report["purged"]] == [str(first.version)]
-    assert [entry["code"] for entry in report["skipped"]] == ["under_legal_hold"]
+    # (seen by the run's own check before the purge, "held", or by the purge's re-check under the lock: which one
+    # depends on when the hold's commit lands; either way the record is kept)
+    assert [entry["record"] for entry in report["skipped"]] == [str(second.version)]
+    assert report["skipped"][0]["code"] in {"held", "under_legal_hold"}
     assert (second.files / "part-0.parquet").exists()
     assert not first.files.exists()
     assert list(Purge.objects.values_list("target_id", flat=True)) == [str(first.version.pk)]
