@@ -12,8 +12,8 @@ The public API other code uses (the retention job, the manual deletion paths, da
 
 Lock order: ``holds_lock()`` first, then database rows, then (inside ``record_event``) the audit chain. The race it
 closes: a hold placed while a purge runs. Without the lock a purge could read "no hold", the hold commit, and the
-purge then delete bytes the hold now covers. With it, the hold waits for the purge of the one record in progress
-to finish, and every later record re-checks the holds under the lock and finds it. The lock is a session-level
+purge then delete bytes the hold now covers. With it, the hold waits for the purge of the record in progress to
+finish, and once it commits every purge re-checks the holds under the lock and finds it. The lock is a session-level
 advisory lock on PostgreSQL and an exclusive ``flock`` on a file under DATA_DIR on SQLite (whose one write lock
 is released between the purge's two transactions); either way it spans several transactions, so call the code
 that takes it outside any transaction of your own.

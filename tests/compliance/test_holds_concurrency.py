@@ -92,12 +92,15 @@ def test_a_hold_placed_during_a_run_waits_and_no_covered_deletion_slips_through(
     assert seen["hold_during_erase"] == 0
     report = results["report"]
     assert isinstance(report, dict), report
-    # ... that one record was purged, and the other, listed before the hold was placed, was kept under it
-    assert [entry["record"] for entry in report["purged"]] == [str(first.version)]
-    # (seen by the run's own check before the purge, "held", or by the purge's re-check under the lock: which one
-    # depends on when the hold's commit lands; either way the record is kept)
-    assert [entry["record"] for entry in report["skipped"]] == [str(second.version)]
-    assert report["skipped"][0]["code"] in {"held", "under_legal_hold"}
-    assert (second.files / "part-0.parquet").exists()
+    # ... the record in progress was purged, and no purge began once the hold was in place: the second record was
+    # either purged before the hold could take the lock (the lock is not fair: the run may take it back first) or
+    # kept under the hold (seen by the run's check, "held", or by the re-check under the lock)
+    hold = results["hold"]
+    purges = list(Purge.objects.order_by("started_at"))
+    assert purges[0].target_id == str(first.version.pk)
     assert not first.files.exists()
-    assert list(Purge.objects.values_list("target_id", flat=True)) == [str(first.version.pk)]
+    assert all(purge.started_at < hold.placed_at for purge in purges), [(p.target_repr, p.started_at) for p in purges]
+    if len(purges) == 1:
+        assert [entry["record"] for entry in report["skipped"]] == [str(second.version)]
+        assert report["skipped"][0]["code"] in {"held", "under_legal_hold"}
+        assert (second.files / "part-0.parquet").exists()
