@@ -313,6 +313,7 @@ SPECTACULAR_SETTINGS = {
         "TokenKindEnum": "core.choices.TokenKind",
         "JobStatusEnum": "core.choices.JobStatus",
         "LineageRunStateEnum": "lineage.choices.RunState",
+        "LegalHoldStatusEnum": "compliance.choices.HoldStatus",
     },
 }
 
@@ -350,6 +351,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
 JOB_DISPATCH_CHECK_TIMEOUT = env_int("JOB_DISPATCH_CHECK_TIMEOUT", 2, minimum=1)
 AUDIT_CHECKPOINT_EVERY_MINUTES = env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 60, minimum=1)
+# How often beat applies the retention policies (compliance.retention job; docs/retention.md). Daily by default.
+RETENTION_EVERY_MINUTES = env_int("RETENTION_EVERY_MINUTES", 24 * 60, minimum=1)
 
 # --- OpenLineage forwarding (docs/lineage.md, "Emitting") ---------------------------------------------------------
 # The client's standard variables: an openlineage.yml (OPENLINEAGE_CONFIG) wins over OPENLINEAGE_URL, as in the
@@ -433,4 +436,5 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "assay.schedule.audit_checkpoint", "schedule": AUDIT_CHECKPOINT_EVERY_MINUTES * 60},
     "lineage-deliveries": {"task": "assay.schedule.lineage_deliveries", "schedule": LINEAGE_DELIVERY_SWEEP_SECONDS},
+    "retention": {"task": "assay.schedule.retention", "schedule": RETENTION_EVERY_MINUTES * 60},
 }

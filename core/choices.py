@@ -109,3 +109,13 @@ class AuditEventType(models.TextChoices):
     COLUMN_RECLASSIFIED = "dataset.column_reclassified", "Dataset column reclassified"
     # audits/
     AUDIT_REPORT_REGISTERED = "audit_report.registered", "Audit report registered"
+    # compliance: retention policies, purges and legal holds (compliance/actions/retention.py, holds.py)
+    RETENTION_POLICY_CREATED = "retention.policy_created", "Retention policy created"
+    RETENTION_POLICY_CHANGED = "retention.policy_changed", "Retention policy changed (new version)"
+    RETENTION_PURGE_STARTED = "retention.purge_started", "Record purge started (bytes about to go)"
+    RETENTION_PURGED = "retention.purged", "Record purged (bytes deleted, tombstone kept)"
+    RETENTION_DELETION_REFUSED = "retention.deletion_refused", "Deletion refused (legal hold or rule)"
+    LEGAL_HOLD_PLACED = "legal_hold.placed", "Legal hold placed"
+    LEGAL_HOLD_RELEASE_REQUESTED = "legal_hold.release_requested", "Legal hold release requested"
+    LEGAL_HOLD_RELEASED = "legal_hold.released", "Legal hold released (second officer confirmed)"
+    LEGAL_HOLD_REFUSED = "legal_hold.refused", "Legal hold action refused"

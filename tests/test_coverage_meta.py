@@ -28,6 +28,8 @@ NO_OWN_API = {
     "lineage.runtransition": "served inside the run (/api/v1/lineage/runs/<runId>/ 'transitions')",
     "lineage.runedge": "the graph's edges: /api/v1/lineage 'inEdges'/'outEdges' and a closure's runs' inputs/outputs",
     "lineage.columnedge": "column lineage: /api/v1/lineage/column",
+    "compliance.legalholdevent": "served inside the hold's detail ('events'); written by the hold's actions",
+    "compliance.retentionpolicyversion": "served inside the policy ('versions'); POST .../policies/<id>/versions/",
 }
 
 

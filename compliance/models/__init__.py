@@ -1,5 +1,17 @@
 """Compliance records: DPIAs, retention policies and their runs, legal holds, data-subject requests."""
 
 from compliance.models.dpia import ColumnReclassification, Dpia, DpiaTransition, DpiaVersion
+from compliance.models.holds import LegalHold, LegalHoldEvent
+from compliance.models.retention import Purge, RetentionPolicy, RetentionPolicyVersion
 
-__all__ = ["ColumnReclassification", "Dpia", "DpiaTransition", "DpiaVersion"]
+__all__ = [
+    "ColumnReclassification",
+    "Dpia",
+    "DpiaTransition",
+    "DpiaVersion",
+    "LegalHold",
+    "LegalHoldEvent",
+    "Purge",
+    "RetentionPolicy",
+    "RetentionPolicyVersion",
+]

@@ -26,6 +26,7 @@ from registry.models.validators import validate_location
 from registry.pipelines.feature_definitions import check_feature_view, entity_column
 from registry.pipelines.io import UNAVAILABLE_FORMATS, DataError, resolve_location
 from registry.pipelines.params import ALGORITHMS, InvalidParams, check_params
+from registry.purges import purge_notice
 
 MATERIALIZE_KIND = "registry.materialize_features"
 TRAIN_KIND = "registry.train_model"
@@ -45,8 +46,12 @@ def _columns(version: DatasetVersion) -> dict[str, dict[str, Any]]:
 def check_readable(version: DatasetVersion, field: str) -> None:
     """What can be told from the registry alone: a format Spark reads here, a location it can reach (and that the
     registry still accepts: its rules may have tightened since the dataset was registered). The request checks it,
-    and the job again before it reads (workers.tasks)."""
+    and the job again before it reads (workers.tasks). A version whose files were purged (registry.purges) is
+    refused: they are gone."""
     dataset = version.dataset
+    purged = purge_notice(version)
+    if purged is not None:
+        raise ValidationError({field: f"{version}: its files were {purged}."})
     if dataset.storage_format in UNAVAILABLE_FORMATS:
         raise ValidationError({field: f"{version}: {UNAVAILABLE_FORMATS[dataset.storage_format]}"})
     try:

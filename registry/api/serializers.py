@@ -22,6 +22,7 @@ from registry.models import (
     UseCase,
 )
 from registry.models.registered_models import load_links, version_links
+from registry.purges import purge_notice
 
 User = get_user_model()
 
@@ -135,6 +136,19 @@ class DatasetVersionSerializer(StrictModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class DatasetVersionDetailSerializer(DatasetVersionSerializer):
+    """One version, with whether its files were purged (null while they are there)."""
+
+    purged = serializers.SerializerMethodField(help_text='null while the files are there, else "purged ... on D"')
+
+    class Meta(DatasetVersionSerializer.Meta):
+        fields = [*DatasetVersionSerializer.Meta.fields, "purged"]
+        read_only_fields = fields
+
+    def get_purged(self, version: Any) -> str | None:
+        return purge_notice(version)
 
 
 class DatasetVersionCreateSerializer(StrictSerializer):

@@ -54,11 +54,18 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
+from registry.purges import purge_notice
 from registry.querysets import teams_for
 
 logger = logging.getLogger(__name__)
 
 WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
+
+
+class ArtifactPurged(APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "artifact_purged"
+    default_detail = "The artifact was purged; the version's record stays."
 
 
 class ArtifactCorrupted(APIException):
@@ -239,6 +246,9 @@ class DatasetVersionViewSet(
             return DatasetVersion.objects.none()
         return super().get_queryset().filter(dataset_id=self.parent().pk)
 
+    def get_serializer_class(self) -> Any:
+        return s.DatasetVersionDetailSerializer if self.action == "retrieve" else s.DatasetVersionSerializer
+
     @extend_schema(request=s.DatasetVersionCreateSerializer, responses={201: s.DatasetVersionSerializer})
     def create(self, request: Request, dataset_pk: str) -> Response:
         dataset = self.parent()
@@ -407,11 +417,20 @@ class ModelVersionViewSet(
         actions.do_change_version_status(version, actor=acting_user(request.user), **serializer.validated_data)
         return Response(s.ModelVersionDetailSerializer(self.get_queryset().get(pk=version.pk)).data)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The ONNX file")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The ONNX file"),
+            410: OpenApiResponse(description="The artifact was purged (retention or its owner); the version stays."),
+        }
+    )
     @action(detail=True, methods=["get"])
     def artifact(self, request: Request, model_pk: str, number: str) -> StreamingHttpResponse:
-        """Download the ONNX file. Its SHA-256 is checked before the first byte and again as it streams."""
+        """Download the ONNX file. Its SHA-256 is checked before the first byte and again as it streams. 410 Gone
+        once the artifact was purged (a retention policy, or its owner's deletion): the version's record stays."""
         version = self.get_object()
+        notice = purge_notice(version)
+        if notice is not None:
+            raise ArtifactPurged(f"The artifact of {version} was {notice}.")
         try:
             artifacts.verify(version.artifact_sha256)
             reader = artifacts.open_verified(version.artifact_sha256)
