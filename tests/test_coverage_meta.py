@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from core.choices import AuditEventType
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "registry", "governance", "serving", "workers")
+APPS = ("core", "registry", "compliance", "governance", "serving", "workers")
 
 # Models reached only through another object's API, each with the reason.
 NO_OWN_API = {

@@ -8,4 +8,4 @@ class WorkersConfig(AppConfig):
     def ready(self) -> None:
         # Registers every job kind with the job layer (core.jobs) and the Celery tasks that run them, and the
         # worker's start-up sweep of interrupted jobs, and the check that Spark has a Java to run on.
-        from workers import checks, signals, tasks  # noqa: F401
+        from workers import checks, signals, subject_jobs, tasks  # noqa: F401

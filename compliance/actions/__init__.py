@@ -1,0 +1,1 @@
+"""Every write of compliance records goes through these actions (docs/architecture.md)."""
