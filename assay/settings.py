@@ -302,6 +302,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.choices.Role",
         "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
+        # Two "kind" and two "status" choice sets: each named after what it is.
+        "TokenKindEnum": "core.choices.TokenKind",
+        "JobStatusEnum": "core.choices.JobStatus",
+        "SubjectRequestKindEnum": "compliance.models.subjects.SubjectRequestKind",
+        "SubjectRequestStatusEnum": "compliance.models.subjects.SubjectRequestStatus",
     },
 }
 

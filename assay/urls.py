@@ -8,6 +8,7 @@ handler500 = "core.api.views.server_error_handler"
 urlpatterns = [
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("registry.api.urls")),
+    path("api/v1/", include("compliance.api.subjects_urls")),
     path("api/v1/", include("governance.api.urls")),
     path("api/v1/", include("serving.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

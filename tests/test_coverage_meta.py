@@ -20,6 +20,7 @@ APPS = ("core", "registry", "compliance", "governance", "serving", "workers")
 # Models reached only through another object's API, each with the reason.
 NO_OWN_API = {
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",
+    "compliance.subjectrequesttransition": "served inside the subject request detail ('transitions'); its actions",
     "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
     "registry.registeredmodeltag": "the model's 'tags' as rows for the tag filters; written by the model's actions",
 }

@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from tests.api_cases import World
+
 
 @pytest.fixture
 def lake(tmp_path: Path, settings: Any) -> Path:
@@ -13,3 +15,8 @@ def lake(tmp_path: Path, settings: Any) -> Path:
     root.mkdir()
     settings.DATA_LAKE_ROOT = root
     return root
+
+
+@pytest.fixture
+def world(cast: Any, api_as: Any, lake: Path) -> World:
+    return World(cast=cast, make_client=api_as)
