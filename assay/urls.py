@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("registry.urls")),
     path("", include("governance.urls")),
+    path("", include("compliance.subject_urls")),
     path("", include("serving.urls")),
     path("", include("core.urls")),
 ]
