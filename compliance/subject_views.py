@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -173,3 +174,12 @@ def request_export(request: HttpRequest, pk: int, search_pk: int) -> HttpRespons
         return redirect("compliance-subject-request-detail", pk=pk)
     actions.do_record_report_export(search, actor=acting_user(request.user), fmt=fmt)
     return export_response(search, fmt)
+
+
+def job_output_links(job: Job) -> list[tuple[str, str]]:
+    """A finished search or erasure job links back to its request's page (core.jobs.register_output_links)."""
+    request = SubjectRequest.objects.filter(pk=job.params.get("request")).first()
+    if request is None:
+        return []
+    label = "Search report" if job.kind == actions.SEARCH_JOB else "Erasure report"
+    return [(f"{label} of {request}", reverse("compliance-subject-request-detail", args=[request.pk]))]

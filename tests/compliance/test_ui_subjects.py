@@ -23,7 +23,7 @@ def client_for(user: Any) -> Client:
     return client
 
 
-def test_only_compliance_officers_see_the_pages_and_the_nav_link(cast: Any) -> None:
+def test_only_compliance_officers_see_the_pages_and_the_dashboard_link(cast: Any) -> None:
     request = make_request(cast)
     officer = client_for(cast.compliance)
     assert 'href="/compliance/subject-requests/"' in officer.get("/").content.decode()
