@@ -82,6 +82,7 @@ run: $(VENV)/.installed-demo $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_registry_demo
+	$(BIN)/python manage.py seed_compliance_demo
 	$(BIN)/python manage.py seed_release_demo
 	$(BIN)/python manage.py seed_churn_demo
 	@echo

@@ -305,6 +305,7 @@ SPECTACULAR_SETTINGS = {
         # Two "kind" and two "status" choice sets: each named after what it is.
         "TokenKindEnum": "core.choices.TokenKind",
         "JobStatusEnum": "core.choices.JobStatus",
+        "LegalHoldStatusEnum": "compliance.choices.HoldStatus",
         "SubjectRequestKindEnum": "compliance.models.subjects.SubjectRequestKind",
         "SubjectRequestStatusEnum": "compliance.models.subjects.SubjectRequestStatus",
     },
@@ -344,6 +345,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
 JOB_DISPATCH_CHECK_TIMEOUT = env_int("JOB_DISPATCH_CHECK_TIMEOUT", 2, minimum=1)
 AUDIT_CHECKPOINT_EVERY_MINUTES = env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 60, minimum=1)
+# How often beat applies the retention policies (compliance.retention job; docs/retention.md). Daily by default.
+RETENTION_EVERY_MINUTES = env_int("RETENTION_EVERY_MINUTES", 24 * 60, minimum=1)
 
 # --- Security headers ---------------------------------------------------------------------------------------------
 
@@ -413,4 +416,5 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "assay.schedule.audit_checkpoint", "schedule": AUDIT_CHECKPOINT_EVERY_MINUTES * 60},
+    "retention": {"task": "assay.schedule.retention", "schedule": RETENTION_EVERY_MINUTES * 60},
 }

@@ -90,6 +90,16 @@ class AuditEventType(models.TextChoices):
     APPROVAL_REFUSED = "approval.refused", "Approval refused"
     GATE_FAILED = "gate.failed", "Deployment refused by the gate"
     DEPLOYMENT_CREATED = "deployment.created", "Deployment created"
+    # compliance: retention policies, purges and legal holds (compliance/actions/retention.py, holds.py)
+    RETENTION_POLICY_CREATED = "retention.policy_created", "Retention policy created"
+    RETENTION_POLICY_CHANGED = "retention.policy_changed", "Retention policy changed (new version)"
+    RETENTION_PURGE_STARTED = "retention.purge_started", "Record purge started (bytes about to go)"
+    RETENTION_PURGED = "retention.purged", "Record purged (bytes deleted, tombstone kept)"
+    RETENTION_DELETION_REFUSED = "retention.deletion_refused", "Deletion refused (legal hold or rule)"
+    LEGAL_HOLD_PLACED = "legal_hold.placed", "Legal hold placed"
+    LEGAL_HOLD_RELEASE_REQUESTED = "legal_hold.release_requested", "Legal hold release requested"
+    LEGAL_HOLD_RELEASED = "legal_hold.released", "Legal hold released (second officer confirmed)"
+    LEGAL_HOLD_REFUSED = "legal_hold.refused", "Legal hold action refused"
     # compliance: data-subject requests (compliance/actions/subjects.py)
     SUBJECT_REQUEST_CREATED = "subject_request.created", "Data-subject request recorded"
     SUBJECT_REQUEST_REFUSED = "subject_request.refused", "Data-subject request action refused"

@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from core.choices import AuditEventType
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "registry", "compliance", "governance", "serving", "workers")
+APPS = ("core", "registry", "governance", "serving", "workers", "compliance")
 
 # Models reached only through another object's API, each with the reason.
 NO_OWN_API = {
@@ -23,6 +23,8 @@ NO_OWN_API = {
     "compliance.subjectrequesttransition": "served inside the subject request detail ('transitions'); its actions",
     "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
     "registry.registeredmodeltag": "the model's 'tags' as rows for the tag filters; written by the model's actions",
+    "compliance.legalholdevent": "served inside the hold's detail ('events'); written by the hold's actions",
+    "compliance.retentionpolicyversion": "served inside the policy ('versions'); POST .../policies/<id>/versions/",
 }
 
 

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from compliance.actions.subjects import (
     ERASE_JOB,
@@ -21,9 +22,10 @@ from compliance.actions.subjects import (
     do_record_subject_erasure,
     do_record_subject_search,
 )
+from compliance.holds import holds_lock
 from compliance.models import SubjectErasure, SubjectRequest, SubjectSearch
 from compliance.pipelines.subjects import SubjectDataError
-from compliance.subjects import ErasureKept, reasons_to_keep, subject_finders
+from compliance.subjects import ErasureKept, SubjectFinder, reasons_to_keep, subject_finders
 from core.models import Job
 from workers.runner import JobContext, JobFailed, job_task
 
@@ -76,22 +78,31 @@ def erase_subject(job: Job, ctx: JobContext) -> dict[str, Any]:
     kept: list[dict[str, Any]] = [{**item, "why": f"not searched: {item.get('why', '')}"} for item in search.unsearched]
     for index, hit in enumerate(search.hits):
         ctx.progress(index / max(len(search.hits), 1) * FIND_SPAN, f"erasing {hit.get('label', '')}")
-        reasons = reasons_to_keep(request, hit)
-        finder = finders.get(str(hit.get("kind")))
-        if finder is None:
-            reasons.append(f"no finder of {hit.get('kind')!r} records is installed to erase it")
-        if reasons:
-            kept.append({**_summary(hit), "why": "; ".join(reasons)})
-            continue
-        assert finder is not None
-        try:
-            done.append(finder.erase(request, hit, actor=job.requested_by))
-        except ErasureKept as reason:
-            kept.append({**_summary(hit), "why": reason.why})
-        except SubjectDataError as error:
-            raise JobFailed(f"{hit.get('label')}: {error}; the records erased so far are recorded") from None
+        # Checking the holds and erasing happen under the holds lock: a hold placed meanwhile waits for this record
+        # and covers every later one (compliance.holds: lock first, then rows, then the audit chain).
+        with holds_lock():
+            outcome = erase_one(request, hit, finders, actor=job.requested_by)
+        (done if "why" not in outcome else kept).append(outcome)
     erasure = do_record_subject_erasure(request, search, job=job, done=done, kept=kept)
     return {"erasure": erasure.pk, "rows": erasure.rows_erased, "kept": len(erasure.kept)}
+
+
+def erase_one(
+    request: SubjectRequest, hit: dict[str, Any], finders: dict[str, SubjectFinder], *, actor: User | None
+) -> dict[str, Any]:
+    """Erase one hit unless something keeps it: what was done, or the hit's summary with ``why`` it was kept."""
+    reasons = reasons_to_keep(request, hit)
+    finder = finders.get(str(hit.get("kind")))
+    if finder is None:
+        reasons.append(f"no finder of {hit.get('kind')!r} records is installed to erase it")
+    if reasons or finder is None:
+        return {**_summary(hit), "why": "; ".join(reasons)}
+    try:
+        return finder.erase(request, hit, actor=actor)
+    except ErasureKept as reason:
+        return {**_summary(hit), "why": reason.why}
+    except SubjectDataError as error:
+        raise JobFailed(f"{hit.get('label')}: {error}; the records erased so far are recorded") from None
 
 
 def _report(ctx: JobContext, start: float, width: float, fraction: float, stage: str) -> None:

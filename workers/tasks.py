@@ -24,6 +24,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from compliance.actions import run_retention
 from compliance.subject_datasets import files_digest_after_erasure
 from core import audit
 from core.canonical import canonical_digest
@@ -83,6 +84,38 @@ def sign_audit_checkpoint(job: Job, ctx: JobContext) -> dict[str, Any]:
 def scheduled_audit_checkpoint() -> None:
     """Beat's periodic entry: start a checkpoint job as the scheduler."""
     dispatch_job("audit.checkpoint", actor=None)
+
+
+# --- Retention (docs/retention.md) ------------------------------------------------------------------------------------
+
+
+@job_task(
+    "compliance.retention",
+    description="Apply the retention policies: purge what expired (tombstones kept), skip what a legal hold covers.",
+)
+def apply_retention(job: Job, ctx: JobContext) -> dict[str, Any]:
+    params = job.params
+    dry_run = bool(params.get("dry_run", False))
+    team_ids = params.get("team_ids")
+    ctx.progress(0.05, "listing what expired" + (" (dry run: nothing is deleted)" if dry_run else ""))
+    # Each purge takes the holds lock and its own transactions (compliance.actions.retention); a run cut short
+    # leaves pending tombstones that the next run resumes.
+    report = run_retention(job=job, team_ids=team_ids, dry_run=dry_run, log=ctx.log)
+    ctx.progress(
+        0.99,
+        f"{len(report['purged'])} {'would go' if dry_run else 'purged'}, {len(report['skipped'])} kept, "
+        f"{len(report['failed'])} failed",
+    )
+    if report["failed"]:
+        names = ", ".join(entry["record"] for entry in report["failed"])
+        raise JobFailed(f"Could not purge {names}: their tombstones stay pending and the next run resumes them.")
+    return report
+
+
+@shared_task(name="assay.schedule.retention", ignore_result=True)
+def scheduled_retention() -> None:
+    """Beat's periodic entry: apply every team's retention policies, as the scheduler."""
+    dispatch_job("compliance.retention", actor=None, params={"dry_run": False, "team_ids": None})
 
 
 # --- Spark jobs (docs/spark-jobs.md) ---------------------------------------------------------------------------------

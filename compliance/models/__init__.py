@@ -1,5 +1,7 @@
 """Compliance records: DPIAs, retention policies and their runs, legal holds, data-subject requests."""
 
+from compliance.models.holds import LegalHold, LegalHoldEvent
+from compliance.models.retention import Purge, RetentionPolicy, RetentionPolicyVersion
 from compliance.models.subjects import (
     DatasetFilesErasure,
     SubjectErasure,
@@ -12,6 +14,11 @@ from compliance.models.subjects import (
 
 __all__ = [
     "DatasetFilesErasure",
+    "LegalHold",
+    "LegalHoldEvent",
+    "Purge",
+    "RetentionPolicy",
+    "RetentionPolicyVersion",
     "SubjectErasure",
     "SubjectRequest",
     "SubjectRequestKind",

@@ -22,6 +22,7 @@ from registry.models import (
     UseCase,
 )
 from registry.models.registered_models import load_links, version_links
+from registry.purges import purge_notice
 
 User = get_user_model()
 
@@ -313,14 +314,18 @@ class ModelVersionSerializer(serializers.ModelSerializer[Any]):
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
     transitions = ModelVersionTransitionSerializer(many=True, read_only=True)
+    purged = serializers.CharField(
+        read_only=True, allow_null=True, help_text='null while the artifact is stored, else "purged under ... on D"'
+    )
 
     class Meta(ModelVersionSerializer.Meta):
-        fields = [*ModelVersionSerializer.Meta.fields, "transitions"]
+        fields = [*ModelVersionSerializer.Meta.fields, "transitions", "purged"]
         read_only_fields = fields
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["transitions"] = self.fields["transitions"].to_representation(instance.transitions)
+        data["purged"] = purge_notice(instance)
         return data
 
 

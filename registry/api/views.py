@@ -54,11 +54,18 @@ from registry.models import (
     RegisteredModel,
     UseCase,
 )
+from registry.purges import purge_notice
 from registry.querysets import teams_for
 
 logger = logging.getLogger(__name__)
 
 WRITE_PERMISSIONS: list[Any] = [IsAuthenticated, RestrictedObjectPermission]
+
+
+class ArtifactPurged(APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "artifact_purged"
+    default_detail = "The artifact was purged; the version's record stays."
 
 
 class ArtifactCorrupted(APIException):
@@ -410,8 +417,12 @@ class ModelVersionViewSet(
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The ONNX file")})
     @action(detail=True, methods=["get"])
     def artifact(self, request: Request, model_pk: str, number: str) -> StreamingHttpResponse:
-        """Download the ONNX file. Its SHA-256 is checked before the first byte and again as it streams."""
+        """Download the ONNX file. Its SHA-256 is checked before the first byte and again as it streams. 410 Gone
+        once the artifact was purged (a retention policy, or its owner's deletion): the version's record stays."""
         version = self.get_object()
+        notice = purge_notice(version)
+        if notice is not None:
+            raise ArtifactPurged(f"The artifact of {version} was {notice}.")
         try:
             artifacts.verify(version.artifact_sha256)
             reader = artifacts.open_verified(version.artifact_sha256)

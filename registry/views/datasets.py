@@ -20,6 +20,7 @@ from registry.filtersets import DatasetFilterSet
 from registry.forms import RegistryEditForm
 from registry.models import Dataset, DatasetVersion, ModelVersion
 from registry.presentation import PRIVACY_FLAGS
+from registry.purges import purge_notice
 from registry.views import shared
 from registry.views.editing import edit_page, may_edit, require_editor, team_members
 from registry.views.shared import as_text, audit_trail
@@ -174,6 +175,9 @@ def dataset_version_detail(request: HttpRequest, pk: int, number: int) -> HttpRe
         "summary": _schema_summary(rows),
         "evolution": _evolution(version),
         "used_by": used_by,
+        # Purged bytes (compliance registers the notice); otherwise a link to delete them (the page says who may).
+        "purged": purge_notice(version),
+        "can_delete_bytes": True,
         "previous_exists": DatasetVersion.objects.filter(dataset=dataset, number=number - 1).exists(),
         "next_exists": DatasetVersion.objects.filter(dataset=dataset, number=number + 1).exists(),
         "trail": audit_trail(

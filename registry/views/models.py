@@ -28,6 +28,7 @@ from registry.models import (
     UseCase,
 )
 from registry.presentation import contract_rows, flat_metrics
+from registry.purges import purge_notice
 from registry.views import shared
 from registry.views.editing import edit_page, may_edit, require_editor, team_members
 from registry.views.shared import as_text, audit_trail, can_see, may_start_jobs, start_job
@@ -198,6 +199,9 @@ def model_version_detail(request: HttpRequest, pk: int, number: int) -> HttpResp
         "metrics": flat_metrics(version.metrics),
         "training_params": flat_metrics(version.training_params),
         "trained_on": trained_on,
+        # Purged bytes (compliance registers the notice); a retired version's artifact may be deleted.
+        "purged": purge_notice(version),
+        "can_delete_bytes": version.status == VersionStatus.RETIRED,
         "feature_sets": FeatureSetVersion.objects.restrict(request.user)
         .filter(model_versions=version)
         .select_related("feature_view")

@@ -41,10 +41,9 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
-        ('core', '0009_subject_request_event_types'),
+        ('compliance', '0001_retention_holds'),
+        ('core', '0010_subject_request_event_types'),
         ('registry', '0009_dataset_version_files_digest'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
