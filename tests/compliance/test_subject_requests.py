@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from compliance import subject_datasets, subjects
@@ -17,6 +18,7 @@ from compliance.actions import subjects as actions
 from compliance.models import (
     DatasetFilesErasure,
     SubjectErasure,
+    SubjectRequest,
     SubjectRequestStatus,
     SubjectSearch,
 )
@@ -385,3 +387,33 @@ def test_a_deadline_beyond_three_months_is_refused(cast: Any) -> None:
             due_at=timezone.now() + dt.timedelta(days=200),
         )
     assert "due_at" in refused.value.message_dict
+
+
+@pytest.mark.parametrize(
+    ("model", "changes"),
+    [
+        ("request", {"subject_identifier": "someone@else.example"}),
+        ("request", {"due_at": dt.datetime(2099, 1, 1, tzinfo=dt.UTC)}),
+        ("search", {"hits": []}),
+        ("search", {"digest": "0" * 64}),
+        ("erasure", {"kept": []}),
+        ("dataset_erasure", {"files_after": "0" * 64}),
+    ],
+)
+def test_what_was_recorded_cannot_be_rewritten(cast: Any, lake: Path, model: str, changes: dict[str, Any]) -> None:
+    # GIVEN an erased request with its report and records
+    write_customers(lake)
+    make_customers(cast)
+    request = make_request(cast)
+    search(request, cast.compliance)
+    erase(request, cast.compliance)
+    rows = {
+        "request": SubjectRequest.objects.filter(pk=request.pk),
+        "search": SubjectSearch.objects.filter(request=request),
+        "erasure": SubjectErasure.objects.filter(request=request),
+        "dataset_erasure": DatasetFilesErasure.objects.filter(request=request),
+    }
+
+    # WHEN anything tries to change them in the database THEN the triggers refuse
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        rows[model].update(**changes)
