@@ -22,6 +22,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Cast
 
 from compliance.choices import CountedFrom, OnExpiry
 from compliance.models import Purge
@@ -108,13 +110,13 @@ def target_of_record(record: models.Model) -> RetentionTarget:
     raise LookupError(f"No retention target covers {record._meta.label}.")
 
 
-def purged_ids(model: type[models.Model]) -> models.QuerySet[Any]:
-    """Ids (as text) of the records of ``model`` with a tombstone, done or pending: they have no bytes to lose."""
-    return Purge.objects.filter(target_type=model._meta.label_lower).values("target_id")
-
-
 def _live(queryset: models.QuerySet[Any], model: type[models.Model]) -> models.QuerySet[Any]:
-    return queryset.exclude(pk__in=[int(pk) for pk in purged_ids(model).values_list("target_id", flat=True)])
+    """``queryset`` without the records that have a tombstone, done or pending: they have no bytes to lose. One
+    NOT EXISTS on the tombstones' unique (target_type, target_id) index."""
+    tombstone = Purge.objects.filter(
+        target_type=model._meta.label_lower, target_id=Cast(OuterRef("pk"), output_field=models.CharField())
+    )
+    return queryset.exclude(Exists(tombstone))
 
 
 def _team_filter(queryset: models.QuerySet[Any], lookup: str, team_ids: list[int] | None) -> models.QuerySet[Any]:

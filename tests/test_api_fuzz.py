@@ -47,6 +47,7 @@ def demo(settings: Any, tmp_path: Path) -> str:
     call_command("seed_demo", "--quiet-logins", stdout=StringIO())
     call_command("seed_registry_demo", stdout=StringIO())
     call_command("seed_release_demo", stdout=StringIO())
+    call_command("seed_compliance_demo", stdout=StringIO())
     from django.contrib.auth import get_user_model
 
     _, token = actions.do_create_token(actor=get_user_model().objects.get(username=ADMIN), name="fuzz")

@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from compliance.actions.rules import is_officer, require_officer
+from compliance.actions.rules import require_officer
 from compliance.choices import OnExpiry, PurgeState
 from compliance.holds import check_not_held, describe_holds, holds_covering, holds_lock
 from compliance.models import Purge, RetentionPolicy, RetentionPolicyVersion
@@ -470,13 +470,6 @@ def expiring(team_ids: list[int] | None, *, within_days: int, now: datetime | No
     for due in scheduled(team_ids, until=now + timedelta(days=within_days)):
         rows.append(describe(due, holds=describe_holds(holds_covering(due.candidate.record))))
     return rows
-
-
-def officer_team_ids(actor: User) -> list[int] | None:
-    """The teams whose retention ``actor`` may run: every team for a superuser (None), else theirs as officer."""
-    if actor.is_superuser:
-        return None
-    return [team.pk for team in Team.objects.all() if is_officer(actor, team)]
 
 
 def do_request_retention_run(

@@ -116,3 +116,9 @@ class LegalHoldEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hold_id}: {self.action} by {self.actor_name}"
+
+    @property
+    def label(self) -> str:
+        return {"placed": "Placed", "release_requested": "Release requested", "released": "Released"}.get(
+            self.action, self.action
+        )

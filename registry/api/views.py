@@ -414,7 +414,12 @@ class ModelVersionViewSet(
         actions.do_change_version_status(version, actor=acting_user(request.user), **serializer.validated_data)
         return Response(s.ModelVersionDetailSerializer(self.get_queryset().get(pk=version.pk)).data)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The ONNX file")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The ONNX file"),
+            410: OpenApiResponse(description="The artifact was purged (retention or its owner); the version stays."),
+        }
+    )
     @action(detail=True, methods=["get"])
     def artifact(self, request: Request, model_pk: str, number: str) -> StreamingHttpResponse:
         """Download the ONNX file. Its SHA-256 is checked before the first byte and again as it streams. 410 Gone

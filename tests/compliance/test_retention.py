@@ -268,3 +268,49 @@ def test_expiring_lists_the_next_days(cast: Any, estate: Estate) -> None:
     rows = actions.expiring(None, within_days=30)
     assert [row["record"] for row in rows] == [str(estate.version)]
     assert rows[0]["held_by"] == ""
+
+
+def test_feature_set_files_expire_and_a_dataset_hold_keeps_them(cast: Any, artifact_root: Path) -> None:
+    from registry import actions as registry_actions
+    from tests.registry.factories import fingerprint, make_events_dataset, make_feature_view
+
+    # GIVEN a materialized feature set of the events dataset, its Parquet under the artifact root
+    dataset, source = make_events_dataset(cast.team_a, cast.engineer_a, location="lake://events")
+    view = make_feature_view(cast.team_a, cast.engineer_a, dataset)
+    job, _ = dispatch_job("registry.materialize_features", actor=cast.engineer_a, team=cast.team_a, target=view)
+    folder = artifact_root / "features" / str(job.public_id)
+    folder.mkdir(parents=True)
+    (folder / "part-0.parquet").write_bytes(b"PAR1")
+    feature_set = registry_actions.do_register_feature_set_version(
+        view,
+        actor=cast.engineer_a,
+        dataset_versions=[source.pk],
+        job=job,
+        storage_location=f"features/{job.public_id}",
+        output_fingerprint=fingerprint("output"),
+        row_count=1,
+    )
+    policy(cast, kind="feature_set_files", keep_days=30)
+    hold = actions.do_place_hold(
+        cast.team_a, actor=cast.compliance, scope="dataset", dataset=dataset, case_reference="F-1", reason="r"
+    )
+    now = timezone.now() + LATER
+    # WHEN the run comes under a hold on the source dataset THEN the features are kept
+    kept = actions.run_retention(job=None, now=now)
+    assert [entry["record"] for entry in kept["skipped"]] == [str(feature_set)]
+    assert folder.exists()
+    # WHEN the hold is released (two officers) THEN the folder goes and the tombstone carries the output fingerprint
+    actions.do_request_hold_release(hold, actor=cast.compliance, note="done")
+    actions.do_confirm_hold_release(hold, actor=cast.superuser)
+    gone = actions.run_retention(job=None, now=now)
+    assert [entry["record"] for entry in gone["purged"]] == [str(feature_set)]
+    assert not folder.exists()
+    assert Purge.objects.get().digest == feature_set.output_fingerprint
+
+
+def test_beat_starts_the_retention_job_for_every_team(settings: Any, cast: Any) -> None:
+    assert settings.CELERY_BEAT_SCHEDULE["retention"]["task"] == "assay.schedule.retention"
+    tasks.scheduled_retention()
+    job = Job.objects.get(kind="compliance.retention")
+    assert job.requested_by is None
+    assert job.params == {"dry_run": False, "team_ids": None}
