@@ -309,11 +309,14 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "core.choices.Role",
         "AuditKindEnum": "audits.choices.AuditKind",
         "ServiceAccountRoleEnum": [("engineer", "engineer"), ("auditor", "auditor")],
+        # Choice sets that share a name elsewhere (two "kind", several "status"): each named after what it is.
         "LineageEventKindEnum": "lineage.choices.EventKind",
         "TokenKindEnum": "core.choices.TokenKind",
         "JobStatusEnum": "core.choices.JobStatus",
         "LineageRunStateEnum": "lineage.choices.RunState",
         "LegalHoldStatusEnum": "compliance.choices.HoldStatus",
+        "SubjectRequestKindEnum": "compliance.models.subjects.SubjectRequestKind",
+        "SubjectRequestStatusEnum": "compliance.models.subjects.SubjectRequestStatus",
     },
 }
 

@@ -15,3 +15,17 @@ class ComplianceConfig(AppConfig):
             return purge.notice if purge is not None else None
 
         register_purge_notice(notice)
+
+        # Compliance's own subject finder (rows of registered dataset versions; higher apps register theirs), legal
+        # holds as what keeps records from an erasure, and the links from its jobs' pages back to the request.
+        from compliance.actions.subjects import ERASE_JOB, SEARCH_JOB
+        from compliance.subject_datasets import KIND, DatasetRowsFinder
+        from compliance.subject_holds import NAME, legal_holds_keeper
+        from compliance.subject_views import job_output_links
+        from compliance.subjects import register_erasure_keeper, register_subject_finder
+        from core.jobs import register_output_links
+
+        register_subject_finder(KIND, DatasetRowsFinder())
+        register_erasure_keeper(NAME, legal_holds_keeper)
+        register_output_links(SEARCH_JOB, job_output_links)
+        register_output_links(ERASE_JOB, job_output_links)

@@ -119,3 +119,11 @@ class AuditEventType(models.TextChoices):
     LEGAL_HOLD_RELEASE_REQUESTED = "legal_hold.release_requested", "Legal hold release requested"
     LEGAL_HOLD_RELEASED = "legal_hold.released", "Legal hold released (second officer confirmed)"
     LEGAL_HOLD_REFUSED = "legal_hold.refused", "Legal hold action refused"
+    # compliance: data-subject requests (compliance/actions/subjects.py)
+    SUBJECT_REQUEST_CREATED = "subject_request.created", "Data-subject request recorded"
+    SUBJECT_REQUEST_REFUSED = "subject_request.refused", "Data-subject request action refused"
+    SUBJECT_REQUEST_SEARCHED = "subject_request.searched", "Data-subject search report recorded"
+    SUBJECT_REQUEST_ERASED = "subject_request.erased", "Data-subject erasure recorded"
+    SUBJECT_REQUEST_CLOSED = "subject_request.closed", "Data-subject request closed"
+    SUBJECT_REPORT_EXPORTED = "subject_request.report_exported", "Data-subject report downloaded"
+    DATASET_ROWS_ERASED = "dataset.rows_erased", "Dataset version's rows erased for a data subject"

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from core.api.permissions import AUDIT_READER_ROLES
+from core.choices import Role
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -16,4 +17,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_roles": sorted(roles),
         "nav_can_read_audit": user.is_superuser or bool(roles & set(AUDIT_READER_ROLES)),
+        "nav_is_compliance_officer": user.is_superuser or Role.COMPLIANCE_OFFICER in roles,
     }

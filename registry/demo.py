@@ -4,7 +4,8 @@ Pure functions, no database: ``registry.management.commands.seed_registry_demo``
 the registry's actions. Everything is seeded, so every run produces the same rows, the same fingerprints and the
 same metrics.
 
-The table looks like what a lender holds: identifying data (name, e-mail, date of birth, postcode), protected
+The table looks like what a lender holds: identifying data (name, e-mail, date of birth, postcode; the e-mail is the
+subject identifier that data-subject requests search by), protected
 attributes (sex, age band), special-category data (a disability flag, GDPR art. 9) and a column that must never be a
 model input (ethnicity). The default label depends on income, debt ratio and repayment history and, as real
 historical outcomes do, slightly on where applicants live: the postcode is a proxy for ethnicity in this data, which
@@ -53,8 +54,10 @@ def _column(
     special: bool = False,
     protected: bool = False,
     prohibited: bool = False,
+    subject: bool = False,
     description: str = "",
 ) -> dict[str, Any]:
+    flags = {"subject_identifier": True} if subject else {}
     return {
         "name": name,
         "type": type_,
@@ -64,13 +67,20 @@ def _column(
         "protected_attribute": protected,
         "prohibited_input": prohibited,
         "description": description,
+        **flags,
     }
 
 
 _V1_COLUMNS = (
     _column("application_id", "int64", description="Surrogate key of the application."),
     _column("full_name", "string", personal=True, description="Applicant's name as on the contract."),
-    _column("email", "string", personal=True, description="Contact address."),
+    _column(
+        "email",
+        "string",
+        personal=True,
+        subject=True,
+        description="Contact address; identifies the applicant in data-subject requests.",
+    ),
     _column("date_of_birth", "date", personal=True, description="Identifying; the model sees neither it nor age."),
     _column(
         "postcode",

@@ -15,6 +15,7 @@ PRIVACY_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("special_category", "Special category", "Special-category personal data (GDPR art. 9): health, ethnicity..."),
     ("protected_attribute", "Protected attribute", "A characteristic fairness is measured against."),
     ("prohibited_input", "Prohibited input", "Must not be used as a model input."),
+    ("subject_identifier", "Subject identifier", "Names the person a row is about; subject requests search it."),
 )
 
 

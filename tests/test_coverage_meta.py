@@ -22,6 +22,7 @@ NO_OWN_API = {
     "compliance.dpiaversion": "served inside the DPIA detail ('latest', 'versions'); written by the DPIA's actions",
     "compliance.dpiatransition": "served inside the DPIA version ('transitions'); written by the workflow actions",
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",
+    "compliance.subjectrequesttransition": "served inside the subject request detail ('transitions'); its actions",
     "registry.modelversiontransition": "served inside the version detail ('transitions'); written by its action",
     "registry.registeredmodeltag": "the model's 'tags' as rows for the tag filters; written by the model's actions",
     "lineage.datasetschema": "a dataset node's schemas: its 'facets' and the run edges' schema; folded from events",

@@ -31,6 +31,7 @@ from audits.models import AuditReport
 from audits.pipelines.fairness import FairnessError, FairnessParams, Thresholds, fairness_report
 from audits.pipelines.scoring import ScoringError, aggregate_cells
 from compliance.actions import run_retention
+from compliance.subject_datasets import files_digest_after_erasure
 from core import audit
 from core.canonical import canonical_digest
 from core.jobs import dispatch_job
@@ -446,6 +447,10 @@ def read_checked(spark: SparkSession, version: DatasetVersion, job: Job) -> Data
     read = io.read_dataset_version(spark, source, lake_root=str(settings.DATA_LAKE_ROOT))
     if read.files_digest is not None:
         pinned = do_pin_dataset_files(version, files_digest=read.files_digest, job=job)
+        if pinned.files_digest != read.files_digest and read.files_digest == files_digest_after_erasure(version):
+            # The files were rewritten without a data subject's rows (compliance.subject_datasets): the erasure
+            # record holds the new digest, and the content no longer has the registered fingerprint, by design.
+            return read.frame
         if pinned.files_digest != read.files_digest:
             do_record_data_change(pinned, actor=job.requested_by, found=read.files_digest, job=job)
             first = f"job {pinned.files_digest_job.public_id}" if pinned.files_digest_job else "an earlier read"

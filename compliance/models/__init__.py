@@ -3,15 +3,31 @@
 from compliance.models.dpia import ColumnReclassification, Dpia, DpiaTransition, DpiaVersion
 from compliance.models.holds import LegalHold, LegalHoldEvent
 from compliance.models.retention import Purge, RetentionPolicy, RetentionPolicyVersion
+from compliance.models.subjects import (
+    DatasetFilesErasure,
+    SubjectErasure,
+    SubjectRequest,
+    SubjectRequestKind,
+    SubjectRequestStatus,
+    SubjectRequestTransition,
+    SubjectSearch,
+)
 
 __all__ = [
     "ColumnReclassification",
     "Dpia",
     "DpiaTransition",
     "DpiaVersion",
+    "DatasetFilesErasure",
     "LegalHold",
     "LegalHoldEvent",
     "Purge",
     "RetentionPolicy",
     "RetentionPolicyVersion",
+    "SubjectErasure",
+    "SubjectRequest",
+    "SubjectRequestKind",
+    "SubjectRequestStatus",
+    "SubjectRequestTransition",
+    "SubjectSearch",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "clean_stale_staging",
     "content_fingerprint",
     "file_listing",
+    "local_data_files",
     "output_path",
     "read_dataset_version",
     "registry_type",
@@ -201,6 +202,22 @@ def _local_files(location: str, path: Path, source: DataSource, lake_root: str) 
         except OSError as error:
             raise DataError(f"{source}: {file} cannot be read: {error.strerror or error}.") from None
     return files
+
+
+def local_data_files(source: DataSource, *, lake_root: str) -> tuple[list[Path], Path] | None:
+    """The data files of ``source`` and the folder they are listed against (``file_listing``'s root), each checked
+    as ``read_dataset_version`` checks them (present, readable, inside the lake, of the declared format), for
+    readers that work file by file without Spark (compliance's data-subject search). None for data that is not on
+    a local filesystem (a bucket): the caller says it could not look there. Raises ``DataError``."""
+    declared = source.storage_format
+    if declared not in READABLE_FORMATS:
+        raise DataError(f"{source}: the storage format {declared!r} is not one Assay reads file by file.")
+    path = resolve_location(source.location, lake_root=lake_root)
+    if _is_uri(path):
+        return None
+    files = _local_files(source.location, Path(path), source, str(lake_root))
+    _check_format(files, StorageFormat(declared), source)
+    return files, (Path(path) if Path(path).is_dir() else Path(path).parent)
 
 
 def _sniff(file: Path) -> str:

@@ -40,7 +40,10 @@ _INTEGER_DIGITS = {"int8": 3, "int16": 5, "int32": 10, "int64": 19}
 _INTEGER_BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64}
 _MANTISSA_BITS = {"float32": 24, "float64": 53}
 
-FLAGS = ("personal_data", "special_category", "protected_attribute", "prohibited_input")
+FLAGS = ("personal_data", "special_category", "protected_attribute", "prohibited_input", "subject_identifier")
+# Types a subject-identifier column may have: a data-subject request compares the identifier a person gives with the
+# column's values, which needs a scalar that reads back as the same text (no float rounding, no nesting).
+SUBJECT_IDENTIFIER_TYPES = ("string", "int8", "int16", "int32", "int64")
 
 
 class SchemaError(ValueError):
@@ -171,7 +174,9 @@ def fold_name(name: str) -> str:
 @dataclass(frozen=True)
 class Column:
     """One column. ``special_category`` (GDPR art. 9 data) implies ``personal_data``; ``protected_attribute`` marks
-    a characteristic fairness is measured against; ``prohibited_input`` forbids using the column as a model input."""
+    a characteristic fairness is measured against; ``prohibited_input`` forbids using the column as a model input;
+    ``subject_identifier`` says the column identifies the data subject a row is about (a customer number, an e-mail),
+    which data-subject requests search by (compliance.subjects), and implies ``personal_data``."""
 
     name: str
     type: DataType
@@ -181,10 +186,13 @@ class Column:
     protected_attribute: bool = False
     prohibited_input: bool = False
     description: str = ""
+    subject_identifier: bool = False
 
     def __post_init__(self) -> None:
         if self.special_category and not self.personal_data:
             raise SchemaError(self.name, "special-category data is personal data: personal_data must be true")
+        if self.subject_identifier and not self.personal_data:
+            raise SchemaError(self.name, "a subject identifier is personal data: personal_data must be true")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -196,6 +204,9 @@ class Column:
             "protected_attribute": self.protected_attribute,
             "prohibited_input": self.prohibited_input,
             "description": self.description,
+            # Written only when set: the schemas registered before the flag existed keep their canonical JSON, and
+            # so their fingerprints (a fingerprint is pinned in signed release manifests).
+            **({"subject_identifier": True} if self.subject_identifier else {}),
         }
 
     def flags(self) -> tuple[bool, ...]:
@@ -223,6 +234,10 @@ class Schema:
 
     def to_json(self) -> dict[str, Any]:
         return {"columns": [column.to_json() for column in self.columns]}
+
+    def subject_identifiers(self) -> tuple[Column, ...]:
+        """The columns that identify the data subject of a row (``subject_identifier``), in schema order."""
+        return tuple(column for column in self.columns if column.subject_identifier)
 
 
 def fingerprint_schema(schema: Schema) -> str:

@@ -17,6 +17,7 @@ _FLAG_WORDS = {
     "special_category": "special-category data",
     "protected_attribute": "a protected attribute",
     "prohibited_input": "prohibited as a model input",
+    "subject_identifier": "a subject identifier",
 }
 
 

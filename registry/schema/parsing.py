@@ -18,6 +18,7 @@ from registry.schema.datatypes import (
     MAX_TYPE_DEPTH,
     MAX_TYPE_LENGTH,
     PRIMITIVE_TYPES,
+    SUBJECT_IDENTIFIER_TYPES,
     ArrayType,
     Column,
     DataType,
@@ -40,6 +41,7 @@ _COLUMN_KEYS = frozenset(
         "special_category",
         "protected_attribute",
         "prohibited_input",
+        "subject_identifier",
         "description",
     }
 )
@@ -229,9 +231,17 @@ def _parse_column(raw: object, path: str) -> Column:
     data_type = parse_type(raw["type"], path=f"{path}.type")
     nullable = _flag(raw, "nullable", path)
     special_category = _flag(raw, "special_category", path)
-    personal_data = _flag(raw, "personal_data", path, default=special_category)
+    subject_identifier = _flag(raw, "subject_identifier", path)
+    personal_data = _flag(raw, "personal_data", path, default=special_category or subject_identifier)
     if special_category and not personal_data:
         raise SchemaError(f"{path}.personal_data", "special-category data is personal data: must be true")
+    if subject_identifier and not personal_data:
+        raise SchemaError(f"{path}.personal_data", "a subject identifier is personal data: must be true")
+    if subject_identifier and str(data_type) not in SUBJECT_IDENTIFIER_TYPES:
+        raise SchemaError(
+            f"{path}.subject_identifier",
+            f"a subject identifier must be one of {', '.join(SUBJECT_IDENTIFIER_TYPES)}, not {data_type}",
+        )
     return Column(
         name=name,
         type=data_type,
@@ -241,6 +251,7 @@ def _parse_column(raw: object, path: str) -> Column:
         protected_attribute=_flag(raw, "protected_attribute", path),
         prohibited_input=_flag(raw, "prohibited_input", path),
         description=_description(raw, path),
+        subject_identifier=subject_identifier,
     )
 
 
@@ -248,7 +259,8 @@ def parse_schema(data: object) -> Schema:
     """Validate client JSON (``{"columns": [{"name", "type", "nullable", ...}, ...]}``) into a ``Schema``.
 
     Refuses with ``SchemaError`` naming the first offending field. ``name``, ``type`` and ``nullable`` are required;
-    the flags default to false (``personal_data`` to the value of ``special_category``), ``description`` to "".
+    the flags default to false (``personal_data`` to true when ``special_category`` or ``subject_identifier`` is),
+    ``description`` to "".
     """
     if not isinstance(data, Mapping):
         raise SchemaError("", "a schema must be an object with a 'columns' list")
