@@ -15,10 +15,10 @@ from compliance.models.subjects import (
 
 __all__ = [
     "ColumnReclassification",
+    "DatasetFilesErasure",
     "Dpia",
     "DpiaTransition",
     "DpiaVersion",
-    "DatasetFilesErasure",
     "LegalHold",
     "LegalHoldEvent",
     "Purge",

@@ -244,7 +244,7 @@ def test_five_failures_show_the_lockout_page(ui, cast):
 def test_api_docs_render_under_the_csp(ui, cast):
     ui.login("erin-engineer", PASSWORD)
     with ui.page.expect_navigation():
-        ui.page.click(".site-nav a:has-text('API docs')")
+        ui.page.click(".account__links a:has-text('API docs')")
     try:
         ui.page.wait_for_selector(".swagger-ui .info", timeout=5_000)
         assert not ui.csp_violations(), ui.csp_violations()

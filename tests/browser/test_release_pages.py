@@ -65,7 +65,7 @@ def test_reviewer_signs_in_the_browser_and_the_queue_empties(ui: Any, cast: Any,
 
     # Create a web-signing key from the navigation
     with ui.page.expect_navigation():
-        ui.page.click(".site-nav a:text-is('Signing keys')")
+        ui.page.click(".account__links a:text-is('Signing keys')")
     ui.page.fill("#id_passphrase", PASSPHRASE)
     ui.page.fill("#id_passphrase_again", PASSPHRASE + " typo")
     with ui.page.expect_navigation():
