@@ -314,6 +314,7 @@ SPECTACULAR_SETTINGS = {
         "TokenKindEnum": "core.choices.TokenKind",
         "JobStatusEnum": "core.choices.JobStatus",
         "LineageRunStateEnum": "lineage.choices.RunState",
+        "LineageDeliveryStateEnum": "lineage.choices.DeliveryState",
         "LegalHoldStatusEnum": "compliance.choices.HoldStatus",
         "SubjectRequestKindEnum": "compliance.models.subjects.SubjectRequestKind",
         "SubjectRequestStatusEnum": "compliance.models.subjects.SubjectRequestStatus",
