@@ -19,7 +19,7 @@ class LegalHold(models.Model):
     or every record of the team that may hold data about one data ``subject`` (``subject_identifier``). Exactly the
     field the scope names is set. ``case_reference`` and ``reason`` say why. ``status`` is the current state
     (active, release requested, released); every change is a ``LegalHoldEvent`` row, and a release needs two
-    different officers. Database triggers refuse an UPDATE of any column but ``status`` (migration 0001).
+    different officers. Database triggers refuse an UPDATE of any column but ``status`` (migration 0002).
     """
 
     team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="legal_holds")

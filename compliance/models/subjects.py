@@ -41,7 +41,7 @@ class SubjectRequest(models.Model):
     and job records carry. ``asked_by`` says who asked (the subject, or who represents them); ``received_at`` when
     the request reached the organisation and ``due_at`` the legal deadline (one month later unless extended at
     creation). ``status`` is the latest of the ``SubjectRequestTransition`` rows, which record every change.
-    Database triggers refuse an UPDATE of every column but ``status`` (migration 0001).
+    Database triggers refuse an UPDATE of every column but ``status`` (migration 0003).
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -105,7 +105,7 @@ class SubjectSearch(models.Model):
     ``{"kind", "object_type", "object_id", "label", "location", "files": [{"path", "rows"}], "rows", ...}``;
     ``unsearched`` lists what could not be searched and why (data outside the local lake, unreadable files);
     ``digest`` is the SHA-256 of the canonical JSON of the subject's digest, the hits and the unsearched list, so
-    that a report handed to the subject can be checked against this row. Immutable (migration 0001)."""
+    that a report handed to the subject can be checked against this row. Immutable (migration 0003)."""
 
     request = models.ForeignKey(SubjectRequest, on_delete=models.PROTECT, related_name="searches")
     job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
@@ -135,7 +135,7 @@ class SubjectErasure(models.Model):
     """What an erasure job (``job``, unique) did for a request, acting on one search report (``search``): ``done``
     lists each record erased (``{"kind", "object_type", "object_id", "label", "rows", "action", ...}``), ``kept``
     each record left in place with ``why`` (a legal hold, a retention duty, data Assay cannot rewrite). ``digest``
-    covers both lists. Immutable (migration 0001)."""
+    covers both lists. Immutable (migration 0003)."""
 
     request = models.ForeignKey(SubjectRequest, on_delete=models.PROTECT, related_name="erasures")
     search = models.ForeignKey(SubjectSearch, on_delete=models.PROTECT, related_name="erasures")
@@ -162,13 +162,13 @@ class SubjectErasure(models.Model):
 
 
 class DatasetFilesErasure(models.Model):
-    """A dataset version's files rewritten without a subject's rows (docs/decisions/0007-erasing-rows.md).
+    """A dataset version's files rewritten without a subject's rows (decision record 0008 in docs/decisions/).
 
     The version stays immutable and keeps its registered fingerprint, for provenance; this row says that its files
     lost ``rows_erased`` rows on ``erased_at`` under ``request``: they hashed to ``files_before`` (the canonical file
     listing's digest, as registry.pipelines.io pins it) and now hash to ``files_after``, with ``files`` the new
     listing. Jobs reading the version accept ``files_after`` in place of the pin (workers.tasks.read_checked). One
-    row per (request, version): erasing twice writes nothing new. Immutable (migration 0001)."""
+    row per (request, version): erasing twice writes nothing new. Immutable (migration 0003)."""
 
     request = models.ForeignKey(SubjectRequest, on_delete=models.PROTECT, related_name="dataset_erasures")
     dataset_version = models.ForeignKey(
