@@ -434,20 +434,6 @@ def _create_or_reuse(client: Client, path: str, payload: dict[str, Any]) -> tupl
         raise
 
 
-def refusal_lines(refused: Refused) -> list[str]:
-    """The refusal's sentence and its field errors; a field error that only repeats the sentence (a refusal naming
-    one field says the same thing twice in its body) names its field in the first line instead."""
-    named = ""
-    rest: list[str] = []
-    for line in render.field_errors(refused.fields):
-        field, _, text = line.partition(": ")
-        if text == refused.message and not named:
-            named = f"{field}: "
-        else:
-            rest.append(line)
-    return [f"refused ({refused.status}): {named}{refused.message}", *rest]
-
-
 def _find_by_name(client: Client, path: str, team: str, name: str) -> dict[str, Any] | None:
     """The team's object called ``name``. The server decides uniqueness on a normalised name (case, Unicode,
     confusables); an exact match is preferred, then a case-insensitive one, and a lookalike is left for the create
@@ -595,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LocalFileError as error:
         return _fail(args, USAGE, str(error))
     except Refused as refused:
-        lines = [*refusal_lines(refused), *refused.hints]
+        lines = [*render.refusal(refused.status, refused.message, refused.fields), *refused.hints]
         if refused.status == 401:
             lines.append("Check ASSAY_TOKEN / --token-file: the token may be wrong, revoked or expired.")
         extra = {"status": refused.status, "fields": refused.fields}

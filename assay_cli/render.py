@@ -14,6 +14,20 @@ def emit(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
     print(json.dumps(data, indent=2, sort_keys=True) if getattr(args, "json", False) else human())
 
 
+def refusal(status: int, message: str, fields: Mapping[str, Any]) -> list[str]:
+    """A server's refusal: its sentence and its field errors. A field error that only repeats the sentence (a
+    refusal naming one field says the same thing twice in its body) names its field in the first line instead."""
+    named = ""
+    rest: list[str] = []
+    for line in field_errors(fields):
+        field, _, text = line.partition(": ")
+        if text == message and not named:
+            named = f"{field}: "
+        else:
+            rest.append(line)
+    return [f"refused ({status}): {named}{message}", *rest]
+
+
 def field_errors(fields: Mapping[str, Any], prefix: str = "") -> list[str]:
     """``{"schema": ["..."], "kpis": {"0": {"name": ["..."]}}}`` as ``schema: ...`` and ``kpis.0.name: ...``."""
     lines: list[str] = []
