@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from bench._env import child_env
+from bench._env import child_env, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 UNTHROTTLED = "1000000/min"  # the API measurements must not hit the per-user rate limit
@@ -52,20 +50,11 @@ def _run_child(options: argparse.Namespace, env: dict[str, str]) -> int:
 
 
 def _postgres(options: argparse.Namespace, server_url: str) -> int:
-    import psycopg
-
-    parts = urlsplit(server_url)
-    name = f"assay_bench_{secrets.token_hex(4)}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     data_dir = tempfile.mkdtemp(prefix="assay-bench-")
     try:
-        database_url = urlunsplit(parts._replace(path=f"/{name}"))
-        return _run_child(options, child_env(data_dir, database_url, API_THROTTLE_USER=UNTHROTTLED))
+        with throwaway_postgres(server_url, "assay_bench") as database_url:
+            return _run_child(options, child_env(data_dir, database_url, API_THROTTLE_USER=UNTHROTTLED))
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -1,10 +1,14 @@
 """What every benchmark's child process runs with: the caller's environment without its database, broker and Assay
 settings (a benchmark never touches the user's own data), then a throwaway data folder and, when given, the
-throwaway database the launcher created."""
+throwaway database the launcher created (``throwaway_postgres``)."""
 
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 
 def child_env(data_dir: str, database_url: str | None, **extra: str) -> dict[str, str]:
@@ -20,3 +24,21 @@ def child_env(data_dir: str, database_url: str | None, **extra: str) -> dict[str
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
+
+
+@contextmanager
+def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
+    """A new database named ``<prefix>_<random>`` on the PostgreSQL server of ``server_url``: yields its URL, and
+    drops it (closing what is still connected) however the benchmark ends."""
+    import psycopg  # only the PostgreSQL runs need the driver
+
+    parts = urlsplit(server_url)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

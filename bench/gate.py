@@ -43,7 +43,6 @@ import argparse
 import hashlib
 import os
 import platform
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -53,9 +52,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench._env import child_env
+from bench._env import child_env, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_MODELS = 100
@@ -101,20 +99,11 @@ def _launch(options: argparse.Namespace) -> int:
         print("--backend postgresql needs DATABASE_URL=postgres://user@host:port/db (a server to create a database on)")
         return 2
     if options.backend in ("all", "postgresql") and is_postgres:
-        import psycopg
-
-        parts = urlsplit(server_url)
-        name = f"assay_bench_gate_{secrets.token_hex(4)}"
-        admin_url = urlunsplit(parts._replace(path="/postgres"))
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
         data_dir = tempfile.mkdtemp(prefix="assay-bench-gate-")
         try:
-            env = child_env(data_dir, urlunsplit(parts._replace(path=f"/{name}")))
-            failures += _run_child(passed, env) != 0
+            with throwaway_postgres(server_url, "assay_bench_gate") as database_url:
+                failures += _run_child(passed, child_env(data_dir, database_url)) != 0
         finally:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             shutil.rmtree(data_dir, ignore_errors=True)
     elif options.backend == "all":
         print("\n(PostgreSQL skipped: set DATABASE_URL=postgres://... to measure it too.)")

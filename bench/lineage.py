@@ -45,7 +45,6 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import shutil
 import signal
 import socket
@@ -61,9 +60,8 @@ from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench._env import child_env
+from bench._env import child_env, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 10  # jobs per pipeline: the closure's depth
@@ -116,21 +114,12 @@ def _launch(options: argparse.Namespace) -> int:
         print("The lineage benchmark runs on PostgreSQL: set DATABASE_URL=postgres://user@host:port/db (a server to")
         print("create a throwaway database on), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres")
         return 2
-    import psycopg
-
-    parts = urlsplit(server_url)
-    name = f"assay_bench_lineage_{secrets.token_hex(4)}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     data_dir = tempfile.mkdtemp(prefix="assay-bench-lineage-")
     try:
-        env = child_env(data_dir, urlunsplit(parts._replace(path=f"/{name}")))
-        args = [sys.executable, "-m", "bench.lineage", "--child", *_forwarded(options)]
-        return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
+        with throwaway_postgres(server_url, "assay_bench_lineage") as database_url:
+            args = [sys.executable, "-m", "bench.lineage", "--child", *_forwarded(options)]
+            return subprocess.run(args, cwd=ROOT, env=child_env(data_dir, database_url), check=False).returncode
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
