@@ -6,6 +6,6 @@ class AuditsConfig(AppConfig):
     verbose_name = "Audits"
 
     def ready(self) -> None:
-        from audits import job_outputs
+        from audits import fairness, job_outputs, proxy, validation  # noqa: F401 (each registers its kind)
 
         job_outputs.register()

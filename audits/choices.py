@@ -2,9 +2,12 @@ from django.db import models
 
 
 class AuditKind(models.TextChoices):
-    """The kinds of audit a report can be; a release policy requires some of them (governance.checks.audits)."""
+    """The kinds of audit a report can be (each registered in audits.kinds); a release policy requires some of
+    them (governance.audit_policy, governance.checks.audits)."""
 
     FAIRNESS = "fairness", "Fairness"
+    PROXY = "proxy", "Proxy detection"
+    VALIDATION = "validation", "Validation"
 
 
 class Verdict(models.TextChoices):

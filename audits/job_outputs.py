@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from audits.actions import FAIRNESS_KIND
+from audits.kinds import registered
 from audits.models import AuditReport
 from core.jobs import register_output_links
 from core.models import Job
@@ -20,4 +20,5 @@ def _report(job: Job) -> list[tuple[str, str]]:
 
 
 def register() -> None:
-    register_output_links(FAIRNESS_KIND, _report)
+    for kind in registered():
+        register_output_links(kind.job_kind, _report)

@@ -13,7 +13,8 @@ from typing import Any
 
 from django.db.models import Max, OuterRef, Subquery
 
-from audits.choices import AuditKind, Verdict
+from audits.choices import Verdict
+from audits.kinds import registered
 from audits.models import AuditReport
 from registry.models import DatasetVersion, ModelVersion
 
@@ -68,7 +69,8 @@ def audit_verdict(model_version: ModelVersion, *, now: datetime) -> tuple[bool, 
     reports = current_reports(model_version)
     digest = model_version.artifact_sha256[:12]
     problems = []
-    for kind in AuditKind:
+    for kind_spec in registered():
+        kind = kind_spec.kind
         of_kind = [report for report in reports if report.kind == kind]
         if not of_kind:
             problems.append(

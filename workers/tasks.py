@@ -25,11 +25,6 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from audits.actions import code_version, do_register_audit_report, thresholds_for
-from audits.choices import AuditKind
-from audits.models import AuditReport
-from audits.pipelines.fairness import FairnessError, FairnessParams, Thresholds, fairness_report
-from audits.pipelines.scoring import ScoringError, aggregate_cells
 from compliance.actions import run_retention
 from compliance.subject_datasets import files_digest_after_erasure
 from core import audit
@@ -39,7 +34,6 @@ from core.models import Job
 from core.querysets import CHANGE
 from core.refusals import Refusal
 from lineage import forwarding
-from registry import artifacts
 from registry.actions import (
     do_pin_dataset_files,
     do_record_data_change,
@@ -290,84 +284,6 @@ def train_model(job: Job, ctx: JobContext) -> dict[str, Any]:
     shutil.rmtree(work_dir, ignore_errors=True)
     ctx.log(f"registered {version}")
     return {**_model_version_result(version), "spark": dict(watch.figures)}
-
-
-@job_task(
-    "audits.fairness",
-    queue=settings.SPARK_QUEUE,
-    description="Audit a model version's fairness on an evaluation dataset version (Spark, fairlearn, aif360).",
-)
-def audit_fairness(job: Job, ctx: JobContext) -> dict[str, Any]:
-    # 1. The rows. A retry finds the report its earlier attempt registered before its worker died.
-    done = AuditReport.objects.filter(job=job).first()
-    if done is not None:
-        ctx.log(f"report {done.digest} was already registered by an earlier attempt of this job")
-        return _audit_result(done)
-    version = ModelVersion.objects.filter(pk=job.target_id).select_related("model__team", "model__use_case").first()
-    if version is None:
-        raise JobFailed("The model version is gone; nothing was audited.")
-    params = job.params
-    dataset = DatasetVersion.objects.filter(pk=params.get("dataset_version")).select_related("dataset__team").first()
-    if dataset is None or dataset.dataset.team_id != version.model.team_id:
-        raise JobFailed("The evaluation dataset version is gone or not the model's team's; nothing was audited.")
-    actor = job_user(job)
-    check_still_allowed(job, version.model)
-    try:
-        onnx_bytes = artifacts.read_verified(version.artifact_sha256)
-    except artifacts.ArtifactError as error:
-        raise JobFailed(f"The artifact of {version} cannot be read: {error}") from None
-    thresholds = thresholds_for(version)
-    # 2. Scored on Spark, aggregated to per-group cells in one pass over the data Assay registered.
-    ctx.progress(0.01, f"reading {dataset}")
-    with spark_work(job, ctx) as (spark, watch):
-        frame = read_checked(spark, dataset, job)
-        try:
-            cells = aggregate_cells(
-                frame,
-                onnx_bytes,
-                version.interface,
-                label=params["label"],
-                attributes=params["protected_attributes"],
-                threshold=params["threshold"],
-                bins=params["score_bins"],
-            )
-        except ScoringError as error:
-            raise JobFailed(f"{version} on {dataset}: {error}") from None
-    # 3. The figures, from the cells, through fairlearn and aif360.
-    ctx.progress(0.96, "computing the fairness figures")
-    try:
-        results = fairness_report(
-            cells,
-            FairnessParams(
-                attributes=tuple(params["protected_attributes"]),
-                min_group_size=params["min_group_size"],
-                bootstrap_iterations=params["bootstrap_iterations"],
-                seed=params["seed"],
-            ),
-            Thresholds.of(thresholds),
-        )
-    except FairnessError as error:
-        raise JobFailed(f"{version} on {dataset}: {error}") from None
-    # 4. Registered through the audits' action: the only write, all at once.
-    report = do_register_audit_report(
-        job,
-        actor=actor,
-        kind=AuditKind.FAIRNESS,
-        model_version=version,
-        dataset_version=dataset,
-        parameters=params,
-        thresholds=thresholds,
-        code=code_version(),
-        results=results,
-        checks=results["checks"],
-        verdict=results["verdict"],
-    )
-    ctx.log(f"registered report {report.digest}: {report.verdict}")
-    return {**_audit_result(report), "spark": dict(watch.figures)}
-
-
-def _audit_result(report: AuditReport) -> dict[str, Any]:
-    return {"audit_report": report.pk, "digest": report.digest, "verdict": report.verdict}
 
 
 # --- The steps the Spark jobs share ----------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audits.actions import do_request_fairness_audit
+from audits.actions import do_request_audit
 from audits.api import serializers as s
+from audits.choices import AuditKind
 from audits.filtersets import AuditReportFilterSet
 from audits.models import AuditReport
 from core.actors import acting_user
@@ -74,8 +75,9 @@ class FairnessAuditView(GenericAPIView[Any]):
         )
         if version is None:
             raise ValidationError({"model_version": f'Invalid pk "{data["model_version"]}" - object does not exist.'})
-        job, created = do_request_fairness_audit(
+        job, created = do_request_audit(
             version,
+            kind=AuditKind.FAIRNESS,
             actor=acting_user(request.user),
             dataset_version=data["dataset_version"],
             params=serializer.audit_params(),

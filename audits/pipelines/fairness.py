@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audits.pipelines import AuditError
 from audits.pipelines.libraries import import_aif360, import_fairlearn
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ AGREEMENT = 1e-9
 BOOTSTRAP_CHUNK = 32
 
 
-class FairnessError(ValueError):
+class FairnessError(AuditError):
     """The cells cannot be audited (the message names why, for the job's error)."""
 
 

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audits.pipelines import AuditError
 from audits.pipelines.fairness import COUNT, LABEL, PREDICTION, SCORE_BIN
+from registry.interface import InputFeed, InterfaceError, input_feeds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,41 +34,49 @@ NUMPY_TYPES = {
     "float64": np.float64,
     "double": np.float64,
     "float": np.float32,
+    "float16": np.float16,
+    "int8": np.int8,
+    "int16": np.int16,
     "int64": np.int64,
     "int32": np.int32,
     "bool": np.bool_,
 }
 
 
-class ScoringError(ValueError):
+class ScoringError(AuditError):
     """The data or the model cannot be scored (the message names why, for the job's error)."""
 
 
 @dataclass(frozen=True)
 class ScoringPlan:
-    """How to feed the model (``feeds``: input name, dataset column, numpy type name, rank) and read its score
-    (``output``: name, column of the positive class or None for a one-column score)."""
+    """How to feed the model (``feeds``: each ONNX input and the dataset columns feeding it, registry.interface) and
+    read its score (``output``: name, column of the positive class or None for a one-column score)."""
 
-    feeds: tuple[tuple[str, str, str, int], ...]
+    feeds: tuple[InputFeed, ...]
     output: tuple[str, int | None]
+
+    @property
+    def columns(self) -> list[str]:
+        """The dataset columns the model reads, each once."""
+        return list(dict.fromkeys(column for feed in self.feeds for column in feed.columns))
 
 
 def plan_scoring(interface: dict[str, Any], columns: Sequence[str]) -> ScoringPlan:
     """Match the model's inputs to the dataset's columns (by name, ignoring case) and find its score output: a
     float tensor of two columns (the positive class's probability is the second) or of one."""
     by_name = {column.casefold(): column for column in columns}
+    try:
+        wanted = input_feeds(interface)
+    except InterfaceError as error:
+        raise ScoringError(str(error)) from None
     feeds = []
-    missing = []
-    for value in interface.get("inputs", []):
-        column = by_name.get(str(value.get("name", "")).casefold())
-        elem_type = str(value.get("elem_type", ""))
-        if column is None:
-            missing.append(str(value.get("name")))
-            continue
-        if value.get("kind") != "tensor" or (elem_type not in NUMPY_TYPES and elem_type != "string"):
-            raise ScoringError(f"The model's input {value.get('name')!r} ({elem_type}) cannot be fed from a column.")
-        shape = value.get("shape") or [None, 1]
-        feeds.append((str(value["name"]), column, elem_type, len(shape)))
+    missing: list[str] = []
+    for feed in wanted:
+        found = [by_name.get(column.casefold()) for column in feed.columns]
+        missing.extend(column for column, match in zip(feed.columns, found, strict=True) if match is None)
+        if feed.elem_type not in NUMPY_TYPES and feed.elem_type != "string":
+            raise ScoringError(f"The model's input {feed.input!r} ({feed.elem_type}) cannot be fed from a column.")
+        feeds.append(InputFeed(feed.input, tuple(match or "" for match in found), feed.elem_type, feed.rank))
     if missing:
         raise ScoringError(
             f"The dataset's columns do not match the model's interface: it lacks {', '.join(sorted(missing))}."
@@ -83,30 +93,48 @@ def plan_scoring(interface: dict[str, Any], columns: Sequence[str]) -> ScoringPl
     raise ScoringError("The model has no score output: a float tensor of the positive class's probability.")
 
 
+def feed_arrays(plan: ScoringPlan, batch: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ONNX Runtime feeds for a pandas batch holding the plan's columns: one array per input, a matrix input's
+    columns stacked in the order its metadata names them."""
+    feeds = {}
+    for feed in plan.feeds:
+        if feed.elem_type == "string":
+            arrays = [batch[column].astype(str).to_numpy(dtype=object) for column in feed.columns]
+        else:
+            arrays = [batch[column].to_numpy(dtype=NUMPY_TYPES[feed.elem_type]) for column in feed.columns]
+        if feed.matrix:
+            feeds[feed.input] = np.column_stack(arrays)
+        else:
+            feeds[feed.input] = arrays[0].reshape(-1, 1) if feed.rank == 2 else arrays[0]
+    return feeds
+
+
+def score_batch(session: Any, plan: ScoringPlan, batch: pd.DataFrame) -> np.ndarray:
+    """The positive class's score of each row of ``batch``, as float64 (one ONNX Runtime call for the batch)."""
+    name, positive = plan.output
+    (scores,) = session.run([name], feed_arrays(plan, batch))
+    scores = np.asarray(scores, dtype=np.float64)
+    return scores[:, positive] if positive is not None else scores.reshape(-1)
+
+
+def open_session(onnx_bytes: bytes) -> Any:
+    """One ONNX Runtime session on one thread (Spark runs a task per core): opened once per partition."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
 def scorer(onnx_bytes: bytes, plan: ScoringPlan, label: str, attributes: Sequence[str]) -> Any:
     """The function mapInPandas runs on each partition: one session for all its batches."""
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        import onnxruntime
         import pandas as pd
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
-        name, positive = plan.output
+        session = open_session(onnx_bytes)
         for batch in batches:
-            feeds = {}
-            for input_name, column, elem_type, rank in plan.feeds:
-                values = batch[column]
-                array = (
-                    values.astype(str).to_numpy(dtype=object)
-                    if elem_type == "string"
-                    else values.to_numpy(dtype=NUMPY_TYPES[elem_type])
-                )
-                feeds[input_name] = array.reshape(-1, 1) if rank == 2 else array
-            (scores,) = session.run([name], feeds)
-            scores = np.asarray(scores, dtype=np.float64)
-            scores = scores[:, positive] if positive is not None else scores.reshape(-1)
+            scores = score_batch(session, plan, batch)
             out = pd.DataFrame({attribute: batch[attribute].astype("string") for attribute in attributes})
             for attribute in attributes:
                 out[attribute] = out[attribute].fillna(MISSING).astype(str)
@@ -136,7 +164,7 @@ def aggregate_cells(
     if missing:
         raise ScoringError(f"The dataset lacks the column(s) {', '.join(missing)}.")
     plan = plan_scoring(interface, frame.columns)
-    needed = list(dict.fromkeys([column for _, column, _, _ in plan.feeds] + [label, *attributes]))
+    needed = list(dict.fromkeys([*plan.columns, label, *attributes]))
     schema = StructType(
         [StructField(a, StringType()) for a in attributes]
         + [StructField(LABEL, DoubleType()), StructField(SCORE, DoubleType())]

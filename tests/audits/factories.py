@@ -9,7 +9,7 @@ from typing import Any
 
 from audits.actions import do_register_audit_report
 from audits.choices import AuditKind
-from audits.thresholds import DEFAULT
+from audits.fairness import THRESHOLDS
 from core.jobs import dispatch_job
 from tests.audits.onnx_models import write_scorer
 from tests.registry.factories import make_dataset, make_dataset_version, make_model, make_model_version
@@ -67,7 +67,7 @@ def make_report(
             "seed": 0,
             "score_bins": 1000,
         },
-        thresholds=dict(DEFAULT),
+        thresholds=dict(THRESHOLDS),
         code={"assay_audits": "1"},
         results=results or {**RESULTS, "verdict": verdict},
         checks=results["checks"] if results else {"disparate_impact": verdict},

@@ -12,21 +12,21 @@ import pandas as pd
 import pytest
 from django.conf import settings
 
-from audits.actions import do_request_fairness_audit
+from audits.actions import do_request_audit
 from audits.models import AuditReport
 from core.choices import JobStatus
 from core.models import Job
 from tests.audits.factories import make_credit
 from tests.audits.onnx_models import write_scorer
 from tests.registry.factories import make_model_version
-from workers import tasks
+from workers import audits
 from workers.runner import JobContext, run_job
 
 ROWS = 4000
 
 
 def run(job: Job) -> Job:
-    run_job(job.pk, tasks.audit_fairness.job_fn, task_id=job.task_id, worker="in-process")
+    run_job(job.pk, audits.audit_fairness.job_fn, task_id=job.task_id, worker="in-process")
     job.refresh_from_db()
     return job
 
@@ -59,8 +59,9 @@ def credit(transactional_db: None, cast: Any, settings: Any, tmp_path: Path) -> 
 
 
 def request(cast: Any, objects: dict[str, Any], **params: Any) -> Job:
-    job, _ = do_request_fairness_audit(
+    job, _ = do_request_audit(
         objects["model_version"],
+        kind="fairness",
         actor=cast.engineer_a,
         dataset_version=objects["dataset_version"].pk,
         params={"label": "defaulted", "bootstrap_iterations": 50, **params},
@@ -93,7 +94,7 @@ def test_a_fairness_audit_registers_one_immutable_report(credit: dict[str, Any],
     assert report.verdict == "fail"
     # AND running the job again (a redelivered message after a crash) finds the report instead of writing another
     job.status = JobStatus.RUNNING
-    assert tasks.audit_fairness.job_fn(job, JobContext(job))["digest"] == report.digest
+    assert audits.audit_fairness.job_fn(job, JobContext(job))["digest"] == report.digest
     assert AuditReport.objects.count() == 1
 
 

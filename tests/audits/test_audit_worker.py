@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from audits.actions import do_request_fairness_audit
+from audits.actions import do_request_audit
 from audits.models import AuditReport
 from core.choices import JobStatus
 from tests.audits.factories import make_credit
@@ -29,8 +29,9 @@ def test_a_worker_killed_mid_audit_leaves_no_report_and_the_retry_registers_one(
     env = {"DATA_LAKE_ROOT": settings.DATA_LAKE_ROOT}
     worker = spark_worker(name=f"audit-kill-{tmp_path.name}", env=env)
     # GIVEN an audit whose figures take a while (many bootstrap iterations)
-    job, _ = do_request_fairness_audit(
+    job, _ = do_request_audit(
         objects["model_version"],
+        kind="fairness",
         actor=cast.engineer_a,
         dataset_version=objects["dataset_version"].pk,
         params={"label": "defaulted", "bootstrap_iterations": 10_000},

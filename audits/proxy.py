@@ -1,0 +1,1 @@
+"""The proxy audit kind (audits.kinds): being built; registers nothing yet."""

@@ -1,0 +1,1 @@
+"""The validation audit kind (audits.kinds): being built; registers nothing yet."""

@@ -1,0 +1,1 @@
+"""The proxy audit job (workers.audits.run_audit): being built."""

@@ -1,0 +1,1 @@
+"""The validation audit job (workers.audits.run_audit): being built."""
