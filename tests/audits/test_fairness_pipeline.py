@@ -191,3 +191,40 @@ def test_importing_aif360_leaves_the_logging_configuration_unchanged():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "will be unavailable" not in done.stderr
+
+
+def test_a_segment_column_gives_each_segment_its_own_figures():
+    # GIVEN rows with a region, aggregated with it as the segment
+    frame = rows()
+    cells = aggregate(frame, ["sex", "region"])
+    # WHEN the report is computed for sex, segmented by region
+    report = fairness_report(cells, FairnessParams(("sex",), bootstrap_iterations=10), Thresholds(), segment="region")
+    whole = fairness_report(aggregate(frame, ["sex"]), FairnessParams(("sex",), bootstrap_iterations=10), Thresholds())
+    # THEN the whole population's figures and verdicts are those of the unsegmented report
+    assert report["groupings"] == whole["groupings"]
+    assert report["checks"] == whole["checks"]
+    # AND each region has figures for sex computed on its own rows, largest region first
+    segments = report["segments"]
+    assert segments["column"] == "region"
+    assert [s["segment"] for s in segments["by_segment"]] == ["north", "south", "east"]
+    for entry in segments["by_segment"]:
+        part = frame[frame["region"] == entry["segment"]]
+        assert entry["rows"] == len(part)
+        expected = plain(part, ["sex"])
+        (grouping,) = entry["groupings"]
+        for group in grouping["groups"]:
+            row = expected.loc[group["group"]["sex"]]
+            assert group["metrics"]["selection_rate"]["value"] == pytest.approx(row["selection_rate"], abs=1e-9)
+            assert group["metrics"]["auc"]["value"] == pytest.approx(row["auc"], abs=1e-9)
+
+
+def test_a_segment_where_an_attribute_has_one_group_is_insufficient_data():
+    # GIVEN a region where every row is of one sex
+    frame = rows()
+    frame.loc[frame["region"] == "east", "sex"] = "f"
+    cells = aggregate(frame, ["sex", "region"])
+    # WHEN segmented by region
+    report = fairness_report(cells, FairnessParams(("sex",), bootstrap_iterations=5), Thresholds(), segment="region")
+    # THEN that region's figures say insufficient data, never a pass
+    east = next(s for s in report["segments"]["by_segment"] if s["segment"] == "east")
+    assert east["groupings"][0]["status"] == INSUFFICIENT
