@@ -394,3 +394,114 @@ def _columns(interface: dict[str, Any]) -> list[str]:
         return feature_columns(interface)
     except InterfaceError as error:
         raise ExplainError(str(error)) from None
+
+
+# --- the global report -----------------------------------------------------------------------------------------------
+
+
+def global_report(
+    explainer: OnnxExplainer,
+    rows: np.ndarray,
+    *,
+    groups: dict[str, Sequence[Any]] | None = None,
+    points: int = 200,
+    top: int = 5,
+    batch: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The figures of a global explanation over ``rows`` (a sample of the evaluation data, in the explainer's
+    feature order): mean |SHAP| per feature (the importance ranking), each feature's SHAP distribution (quantiles,
+    and up to ``points`` (value, SHAP) pairs drawn with ``seed`` for a beeswarm), the dependence of the ``top``
+    features (SHAP against the feature's value, binned by the value's deciles), and, per protected attribute in
+    ``groups`` (its value per row), the mean |SHAP| per feature within each group: does the model lean on different
+    features for different groups? Rows are explained in batches of ``batch``."""
+    rows = np.asarray(rows, dtype=np.float64)
+    parts = [explainer.explain(rows[start : start + batch]) for start in range(0, len(rows), batch)]
+    values = np.concatenate([part.values for part in parts]) if parts else np.zeros((0, len(explainer.features)))
+    additivity = max((part.additivity for part in parts), default=0.0)
+    base = float(parts[0].base_values[0]) if parts else math.nan
+    importance = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(explainer.features))
+    order = [int(i) for i in np.argsort(-importance, kind="stable")]
+    rng = np.random.default_rng(seed)
+    chosen: Any = np.sort(rng.choice(len(rows), size=min(points, len(rows)), replace=False)) if len(rows) else []
+    features = []
+    for j in order:
+        column, shap_values = rows[:, j], values[:, j]
+        quantiles: Any = np.nanquantile(shap_values, [0.05, 0.25, 0.5, 0.75, 0.95]) if len(values) else []
+        features.append(
+            {
+                "feature": explainer.features[j],
+                "mean_abs_shap": float(importance[j]),
+                "shap_quantiles": [float(q) for q in quantiles],
+                "points": [
+                    [None if math.isnan(column[i]) else float(column[i]), float(shap_values[i])] for i in chosen
+                ],
+            }
+        )
+    dependence = [_dependence(explainer.features[j], rows[:, j], values[:, j]) for j in order[:top]]
+    by_group = {}
+    for attribute, given in (groups or {}).items():
+        labels = np.asarray([str(label) for label in given], dtype=object)
+        if len(labels) != len(rows):
+            raise ExplainError(f"The protected attribute {attribute!r} has {len(labels)} values for {len(rows)} rows.")
+        by_group[attribute] = [
+            {
+                "group": str(group),
+                "size": int((labels == group).sum()),
+                "mean_abs_shap": {
+                    explainer.features[j]: float(np.abs(values[labels == group, j]).mean()) for j in order
+                },
+            }
+            for group in sorted(set(labels.tolist()))
+        ]
+    return {
+        "rows": len(rows),
+        "method": explainer.method,
+        "output_space": explainer.output_space,
+        "parameters": explainer.parameters,
+        "base_value": base,
+        "additivity": additivity,
+        "features": features,
+        "dependence": dependence,
+        "by_group": by_group,
+    }
+
+
+def _dependence(feature: str, column: np.ndarray, shap_values: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """SHAP against the feature's value: per decile bin of the value, its range, count and mean SHAP (missing
+    values their own bin)."""
+    present = ~np.isnan(column)
+    edges = np.unique(np.quantile(column[present], np.linspace(0, 1, bins + 1))) if present.any() else np.array([])
+    out: list[dict[str, Any]] = []
+    if len(edges) >= 2:
+        index = np.clip(np.searchsorted(edges, column[present], side="right") - 1, 0, len(edges) - 2)
+        for k in range(len(edges) - 1):
+            members = shap_values[present][index == k]
+            if len(members):
+                out.append(
+                    {
+                        "low": float(edges[k]),
+                        "high": float(edges[k + 1]),
+                        "count": len(members),
+                        "mean_shap": float(members.mean()),
+                    }
+                )
+    elif present.any():
+        out.append(
+            {
+                "low": float(column[present][0]),
+                "high": float(column[present][0]),
+                "count": int(present.sum()),
+                "mean_shap": float(shap_values[present].mean()),
+            }
+        )
+    if (~present).any():
+        out.append(
+            {
+                "low": None,
+                "high": None,
+                "count": int((~present).sum()),
+                "mean_shap": float(shap_values[~present].mean()),
+            }
+        )
+    return {"feature": feature, "bins": out}

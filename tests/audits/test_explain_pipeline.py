@@ -19,7 +19,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from audits.pipelines.explain import ADDITIVITY, ExplainError, build_explainer
+from audits.pipelines.explain import ADDITIVITY, ExplainError, build_explainer, global_report
 from tests.audits.onnx_models import scorer_bytes
 
 FEATURES = [f"f{i}" for i in range(6)]
@@ -217,3 +217,40 @@ def test_a_model_of_per_column_inputs_is_explained_through_its_columns():
     assert explainer.features == ["income", "debt"]
     assert explainer.method == "permutation"
     assert explained.additivity < ADDITIVITY
+
+
+def test_the_global_report_ranks_features_and_compares_groups():
+    # GIVEN a boosted model where f0 matters most, and a protected attribute that tracks f2 in half the rows
+    x, y = data(seed=6)
+    model = GradientBoostingClassifier(n_estimators=40, max_depth=3, random_state=0).fit(x, y)
+    explainer = build_explainer(export(model, x), interface(), x[:100])
+    rows = x[200:1200].astype(np.float64)
+    rows[::50, 3] = np.nan  # missing values in a feature
+    group = np.where(np.arange(len(rows)) % 2 == 0, "a", "b")
+    # WHEN the global report is computed in batches
+    report = global_report(explainer, rows, groups={"sex": group}, points=50, top=3, batch=300)
+    # THEN features are ranked by mean |SHAP|, computed over every row (checked against one explanation of all)
+    whole = explainer.explain(rows)
+    expected = np.abs(whole.values).mean(axis=0)
+    assert report["features"][0]["feature"] == "f0"
+    for entry in report["features"]:
+        assert entry["mean_abs_shap"] == pytest.approx(expected[FEATURES.index(entry["feature"])], abs=1e-9)
+        assert len(entry["points"]) == 50
+    ranking = [f["mean_abs_shap"] for f in report["features"]]
+    assert ranking == sorted(ranking, reverse=True)
+    # AND the dependence of the top three features, with missing values as their own bin
+    assert [d["feature"] for d in report["dependence"]] == [f["feature"] for f in report["features"][:3]]
+    assert sum(b["count"] for b in report["dependence"][0]["bins"]) == len(rows)
+    # AND each group's importance is its rows' mean |SHAP|
+    (a, b) = report["by_group"]["sex"]
+    assert (a["group"], a["size"], b["size"]) == ("a", 500, 500)
+    assert a["mean_abs_shap"]["f0"] == pytest.approx(np.abs(whole.values[group == "a", 0]).mean(), abs=1e-9)
+    assert report["additivity"] < ADDITIVITY
+    assert report["method"] == "tree_exact"
+
+
+def test_a_group_column_of_the_wrong_length_is_refused():
+    x, y = data()
+    explainer = build_explainer(export(LogisticRegression().fit(x, y), x), interface(), x[:20])
+    with pytest.raises(ExplainError, match="has 3 values for 10 rows"):
+        global_report(explainer, x[:10], groups={"sex": ["a", "b", "a"]})
