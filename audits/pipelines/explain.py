@@ -403,7 +403,7 @@ def global_report(
     explainer: OnnxExplainer,
     rows: np.ndarray,
     *,
-    groups: dict[str, Sequence[Any]] | None = None,
+    groups: dict[str, Any] | None = None,
     points: int = 200,
     top: int = 5,
     batch: int = 1000,
