@@ -38,6 +38,7 @@ from registry.models import (
 )
 from registry.models.registered_models import RegisteredModelTag, load_links
 from registry.onnx_validation import JOB_SLOT_WAIT_SECONDS, OnnxValidationError, validate_onnx
+from registry.prohibited import check_no_prohibited_input
 
 # --- Registered models --------------------------------------------------------------------------------------------
 
@@ -219,6 +220,8 @@ def _register_model_version(
                     "size": staged.size,
                 },
             ) from None
+        # What the model reads is known only now, from the validated graph.
+        check_no_prohibited_input(report.as_dict(), dataset_rows, feature_rows)
         # Known before the commit: if the transaction then fails, a file that was not there before is ours to remove.
         existed = staged.store.exists(staged.sha256)
         try:
