@@ -130,7 +130,7 @@ def test_a_feature_computed_from_a_prohibited_column_is_refused(
         version = factories.make_model_version(model, engineer, scorer, feature_set_versions=[feature_set.pk])
         assert version.links["feature_set_versions"] == [feature_set.pk]
         return
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ValidationError, match="prohibited input") as raised:
         factories.make_model_version(model, engineer, scorer, feature_set_versions=[feature_set.pk])
     assert raised.value.message_dict == {
         "feature_set_versions": [
