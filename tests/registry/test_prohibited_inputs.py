@@ -4,15 +4,16 @@ from it. Nothing is stored when it is refused."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.choices import AuditEventType
 from core.models import AuditEvent
+from core.refusals import Refusal
 from registry import actions
 from registry.models import ModelVersion
 from tests.api_cases import assert_error_shape
@@ -69,9 +70,19 @@ def test_an_upload_reading_a_prohibited_column_is_refused_naming_it(cast, api_as
         f"The model reads the column 'debt', which {version} marks as a prohibited input: a prohibited column may "
         "not be a model input. Retrain without it."
     )
+    assert assert_error_shape(response)["code"] == "prohibited_input"
     assert not ModelVersion.objects.exists()
     assert stored_files(artifact_root) == []
     assert not AuditEvent.objects.filter(event_type=AuditEventType.MODEL_VERSION_REGISTERED).exists()
+    # AND the refusal is in the audit log, with what was tried
+    refusal = AuditEvent.objects.get(event_type=AuditEventType.MODEL_VERSION_REFUSED)
+    assert refusal.actor_id == cast.engineer_a.pk
+    assert refusal.target_id == str(model.pk)
+    assert refusal.metadata["reason"] == "prohibited_input"
+    assert refusal.metadata["column"] == "debt"
+    assert refusal.metadata["dataset_version"] == version.pk
+    assert refusal.metadata["feature"] == ""
+    assert refusal.metadata["sha256"] == hashlib.sha256(scorer.read_bytes()).hexdigest()
 
 
 def test_an_upload_that_leaves_the_prohibited_column_out_is_registered(cast, api_as, scorer, artifact_root):
@@ -91,7 +102,7 @@ def test_a_prohibited_column_is_matched_without_case(cast, scorer, artifact_root
     shouting["columns"][2] |= {"name": "DEBT", "prohibited_input": True}
     version = make_dataset_version(make_dataset(cast.team_a, cast.engineer_a), cast.engineer_a, shouting)
     model = make_model(cast.team_a, cast.engineer_a)
-    with pytest.raises(ValidationError, match="The model reads the column 'debt'"):
+    with pytest.raises(Refusal, match="The model reads the column 'debt'"):
         factories.make_model_version(model, cast.engineer_a, scorer, dataset_versions=[version.pk])
     assert not ModelVersion.objects.exists()
 
@@ -130,14 +141,15 @@ def test_a_feature_computed_from_a_prohibited_column_is_refused(
         version = factories.make_model_version(model, engineer, scorer, feature_set_versions=[feature_set.pk])
         assert version.links["feature_set_versions"] == [feature_set.pk]
         return
-    with pytest.raises(ValidationError, match="prohibited input") as raised:
+    with pytest.raises(Refusal, match="prohibited input") as raised:
         factories.make_model_version(model, engineer, scorer, feature_set_versions=[feature_set.pk])
-    assert raised.value.message_dict == {
-        "feature_set_versions": [
-            f"The model reads the feature 'debt', computed from 'debt' of {source} (through {feature_set}), which "
-            "is marked as a prohibited input: a prohibited column may not be a model input."
-        ]
-    }
+    assert raised.value.field == "feature_set_versions"
+    assert raised.value.message == (
+        f"The model reads the feature 'debt', computed from 'debt' of {source} (through {feature_set}), which "
+        "is marked as a prohibited input: a prohibited column may not be a model input."
+    )
+    assert raised.value.metadata["feature"] == "debt"
+    assert raised.value.metadata["column"] == "debt"
     assert not ModelVersion.objects.exists()
     assert stored_files(artifact_root) == []
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.choices import JobStatus
+from core.choices import AuditEventType, JobStatus
+from core.models import AuditEvent
 from registry import actions
 from registry.models import FeatureSetVersion, ModelVersion
 from tests.registry.factories import EVENTS_SCHEMA, make_dataset, make_dataset_version, make_feature_view, make_model
@@ -65,5 +66,8 @@ def test_a_training_job_on_a_feature_from_a_prohibited_column_fails_and_register
         "may not be a model input."
     )
     assert not ModelVersion.objects.filter(model=model).exists()
+    refusal = AuditEvent.objects.get(event_type=AuditEventType.MODEL_VERSION_REFUSED)
+    assert (refusal.metadata["reason"], refusal.metadata["column"]) == ("prohibited_input", "channel")
+    assert refusal.metadata["feature"] == "web_share_30d"
     stored = Path(settings.ARTIFACT_ROOT) / "sha256"
     assert not stored.exists() or not any(path.is_file() for path in stored.rglob("*"))
