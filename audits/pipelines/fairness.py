@@ -327,7 +327,9 @@ def audit_grouping(
     """One grouping's groups (figures, intervals, status), its named metrics against the reference group with a
     verdict each, and fairlearn's between-groups summary."""
     frame, auc_frame = metric_frames(cells, attributes)
-    by_group = frame.by_group
+    # fairlearn lists every combination of the attributes' values; a combination no row holds (an empty cell of an
+    # intersection) has no size and is no group.
+    by_group = frame.by_group[frame.by_group["size"].fillna(0) > 0]
     aucs = auc_frame.by_group["auc"]
     figures: dict[tuple[str, ...], dict[str, float]] = {}
     for index_value, row in by_group.iterrows():

@@ -93,6 +93,21 @@ def test_the_figures_agree_with_fairlearn_over_the_rows_to_1e_9():
             assert group["size"] == int((frame[attributes].astype(str).apply(tuple, axis=1) == key).sum())
 
 
+def test_an_intersection_no_row_holds_is_no_group():
+    # GIVEN rows where no woman lives in the east (the demo's four protected attributes leave many such holes)
+    frame = rows()
+    frame = frame[~((frame["sex"] == "f") & (frame["region"] == "east"))]
+    cells = aggregate(frame, ["sex", "region"])
+    # WHEN the report is computed
+    report = fairness_report(cells, FairnessParams(("sex", "region"), bootstrap_iterations=20), Thresholds())
+    # THEN the intersection lists the five combinations that hold rows, each with its size, and not the empty one
+    (intersection,) = [g for g in report["groupings"] if g["attributes"] == ["sex", "region"]]
+    groups = {(g["group"]["sex"], g["group"]["region"]): g["size"] for g in intersection["groups"]}
+    assert ("f", "east") not in groups
+    assert len(groups) == 5
+    assert sum(groups.values()) == len(frame)
+
+
 def test_the_named_metrics_agree_between_fairlearn_aif360_and_the_rows():
     frame = rows(bias=0.15)
     report = fairness_report(aggregate(frame, ["sex"]), FairnessParams(("sex",), bootstrap_iterations=20), Thresholds())
