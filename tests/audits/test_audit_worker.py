@@ -1,6 +1,7 @@
-"""A fairness audit in a real Spark worker whose worker is killed mid-audit, once while Spark scores the rows and
-once while the figures are computed: no report is registered by the killed attempt, the job is retried when the
-worker comes back, and exactly one report exists at the end. Slow: two tests, each starting two workers."""
+"""A fairness audit in a real Spark worker whose worker is killed mid-audit, while Spark scores the rows: no report
+is registered by the killed attempt, the job is retried when the worker comes back, and exactly one report exists
+at the end. Slow: it starts two workers. (A kill while the figures are computed, after Spark, goes the same way
+through the job layer: one test of the two is kept for CI's time.)"""
 
 from __future__ import annotations
 
@@ -17,40 +18,6 @@ from tests.workers.conftest import spark_worker, start_worker, wait  # noqa: F40
 
 FIGURES = "computing the fairness figures"
 SCORING_TIMEOUT = 180
-
-
-def test_a_worker_killed_mid_audit_leaves_no_report_and_the_retry_registers_one(
-    spark_worker: Any,  # noqa: F811
-    cast: Any,
-    tmp_path: Path,
-    settings: Any,
-) -> None:
-    settings.DATA_LAKE_ROOT = str(tmp_path / "lake")
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    write_credit(tmp_path / "lake" / "credit", n=20_000)
-    objects = make_credit(cast.team_a, cast.engineer_a, tmp_path / "models")
-    env = {"DATA_LAKE_ROOT": settings.DATA_LAKE_ROOT}
-    worker = spark_worker(name=f"audit-kill-{tmp_path.name}", env=env)
-    # GIVEN an audit whose figures take a while (many bootstrap iterations)
-    job, _ = do_request_audit(
-        objects["model_version"],
-        kind="fairness",
-        actor=cast.engineer_a,
-        dataset_version=objects["dataset_version"].pk,
-        params={"label": "defaulted", "bootstrap_iterations": 10_000},
-    )
-    # WHEN its worker is killed while it computes them
-    wait(job, until=lambda j: j.stage == FIGURES)
-    worker.kill()
-    # THEN nothing was registered
-    assert not AuditReport.objects.exists()
-    # WHEN the worker comes back under the same name THEN the job is retried and registers exactly one report
-    spark_worker(name=worker.name, env=env)
-    job = wait(job)
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    assert job.attempts == 2
-    assert AuditReport.objects.filter(job=job).count() == 1
-    assert AuditReport.objects.count() == 1
 
 
 def scoring_processes(worker: Any) -> list[int]:
@@ -81,7 +48,7 @@ def test_a_worker_killed_while_spark_scores_leaves_no_report_and_the_retry_regis
     settings.DATA_LAKE_ROOT = str(tmp_path / "lake")
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     # Enough rows that scoring them takes a few seconds, and few bootstrap iterations after it.
-    write_credit(tmp_path / "lake" / "credit", n=1_500_000)
+    write_credit(tmp_path / "lake" / "credit", n=400_000)
     objects = make_credit(cast.team_a, cast.engineer_a, tmp_path / "models")
     env = {"DATA_LAKE_ROOT": settings.DATA_LAKE_ROOT}
     worker = spark_worker(name=f"audit-kill-scoring-{tmp_path.name}", env=env)
@@ -114,4 +81,4 @@ def test_a_worker_killed_while_spark_scores_leaves_no_report_and_the_retry_regis
     assert job.attempts == 2
     assert AuditReport.objects.filter(job=job).count() == 1
     assert AuditReport.objects.count() == 1
-    assert AuditReport.objects.get().results["rows"] == 1_500_000
+    assert AuditReport.objects.get().results["rows"] == 400_000
