@@ -31,6 +31,7 @@ NAMED_METRIC_NAMES = {
     "average_odds_difference": "Average odds difference",
 }
 SEGMENT_METRIC_NAMES = {"auc": "AUC", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy"}
+DARK_CELL = 0.5  # association from which a heat map cell is dark enough for white text
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica Neue, Arial, sans-serif"
 CONFIG = {
     "font": FONT,
@@ -85,7 +86,11 @@ def facet_bars(
     panel. A row without a value (insufficient data) is written in words where its bar would be."""
     labels = list(dict.fromkeys(str(row["label"]) for row in rows))
     values: list[dict[str, Any]] = [{**row, "kind": "figure"} for row in rows]
-    values += [{"facet": rule["facet"], "threshold": rule["value"], "kind": "threshold"} for rule in rules]
+    values += [
+        {"facet": rule["facet"], "threshold": rule["value"], "kind": rule.get("kind", "threshold")} for rule in rules
+    ]
+    present = {row["verdict"] for row in rows}
+    shown = [verdict for verdict in VERDICT_COLOURS if verdict in present] or list(VERDICT_COLOURS)
     x_scale: dict[str, Any] = {"zero": True, "nice": True}
     if domain is not None:
         x_scale["domain"] = list(domain)
@@ -109,7 +114,7 @@ def facet_bars(
                             "field": "verdict",
                             "type": "nominal",
                             "title": "Verdict",
-                            "scale": {"domain": list(VERDICT_COLOURS), "range": list(VERDICT_COLOURS.values())},
+                            "scale": {"domain": shown, "range": [VERDICT_COLOURS[verdict] for verdict in shown]},
                         },
                     },
                 },
@@ -126,6 +131,18 @@ def facet_bars(
                 {
                     "transform": [{"filter": {"field": "kind", "equal": "threshold"}}],
                     "mark": {"type": "rule", "color": "#7a4a00", "strokeDash": [5, 3], "strokeWidth": 2},
+                    "encoding": {"x": {"field": "threshold", "type": "quantitative"}},
+                },
+                # Parity (a ratio of 1): a thin grey line, so that the eye reads the distance to it.
+                {
+                    "transform": [{"filter": {"field": "kind", "equal": "parity"}}],
+                    "mark": {"type": "rule", "color": "#8a93a0", "strokeWidth": 1},
+                    "encoding": {"x": {"field": "threshold", "type": "quantitative"}},
+                },
+                # Room beyond a threshold line, so that it is not drawn on the panel's edge: an invisible point.
+                {
+                    "transform": [{"filter": {"field": "kind", "equal": "extent"}}],
+                    "mark": {"type": "point", "opacity": 0},
                     "encoding": {"x": {"field": "threshold", "type": "quantitative"}},
                 },
             ],
@@ -207,10 +224,11 @@ def fairness_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any]) -
 
 def named_rules(thresholds: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The threshold lines of the four named metrics: disparate impact from below, the differences both ways."""
-    rules = []
+    impact = NAMED_METRIC_NAMES["disparate_impact"]
+    rules: list[dict[str, Any]] = [{"facet": impact, "value": 1.0, "kind": "parity"}]
     minimum = _number(thresholds.get("disparate_impact_min"))
     if minimum is not None:
-        rules.append({"facet": NAMED_METRIC_NAMES["disparate_impact"], "value": minimum})
+        rules.append({"facet": impact, "value": minimum})
     for name, key in (
         ("statistical_parity_difference", "statistical_parity_max"),
         ("equal_opportunity_difference", "equal_opportunity_max"),
@@ -219,6 +237,9 @@ def named_rules(thresholds: Mapping[str, Any]) -> list[dict[str, Any]]:
         bound = _number(thresholds.get(key))
         if bound is not None:
             rules += [{"facet": NAMED_METRIC_NAMES[name], "value": side * bound} for side in (-1, 1)]
+            rules += [
+                {"facet": NAMED_METRIC_NAMES[name], "value": side * bound * 1.5, "kind": "extent"} for side in (-1, 1)
+            ]
     return rules
 
 
@@ -236,7 +257,6 @@ def proxy_charts(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "association": association,
                 "flagged": flagged,
                 "text": f"{text} ⚑" if flagged else text,
-                "ink": "#ffffff" if association is not None and association >= 0.5 else "#1c2b3d",
             }
         )
     if not cells:
@@ -264,11 +284,18 @@ def proxy_charts(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             },
             {
                 "transform": [{"filter": {"field": "flagged", "equal": True}}],
-                "mark": {"type": "rect", "fill": None, "stroke": VERDICT_COLOURS[FAIL], "strokeWidth": 3},
+                "mark": {"type": "rect", "filled": False, "stroke": VERDICT_COLOURS[FAIL], "strokeWidth": 3},
+            },
+            # Light text on dark cells, dark text elsewhere: two layers filtered by field predicates (no expression).
+            {
+                "transform": [{"filter": {"field": "association", "gte": DARK_CELL}}],
+                "mark": {"type": "text", "fontSize": 12, "color": "#ffffff"},
+                "encoding": {"text": {"field": "text"}},
             },
             {
-                "mark": {"type": "text", "fontSize": 12},
-                "encoding": {"text": {"field": "text"}, "color": {"field": "ink", "type": "nominal", "scale": None}},
+                "transform": [{"filter": {"not": {"field": "association", "gte": DARK_CELL}}}],
+                "mark": {"type": "text", "fontSize": 12, "color": "#1c2b3d"},
+                "encoding": {"text": {"field": "text"}},
             },
         ],
     }
@@ -320,15 +347,16 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
         spec = facet_bars(
             rows, rules, facets=list(SEGMENT_METRIC_NAMES.values()), axis_title="", domain=(0, 1), columns=2
         )
-        colour = spec["spec"]["layer"][0]["encoding"]["color"]
-        colour["scale"] = {
-            "domain": [*VERDICT_COLOURS, "measured"],
-            "range": [*VERDICT_COLOURS.values(), "#0b57a4"],
-        }
+        if minimum is None:
+            colour = spec["spec"]["layer"][0]["encoding"]["color"]
+            colour["scale"] = {
+                "domain": ["measured", INSUFFICIENT],
+                "range": ["#0b57a4", VERDICT_COLOURS[INSUFFICIENT]],
+            }
         charts.append(
             _chart(
                 "chart-segments",
-                f"Performance per {segments.get('column') or 'segment'}",
+                f"AUC, precision, recall and accuracy per {segments.get('column') or 'segment'}",
                 spec,
                 "Bars coloured by the segment's AUC verdict; dashed line: the policy's minimum segment AUC.",
             )
@@ -366,7 +394,7 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
         charts.append(
             _chart(
                 "chart-calibration",
-                "Calibration",
+                "Observed rate against mean score, per score bin",
                 spec,
                 "Each point: a score bin, its mean score against the rate observed; dashed: perfect calibration.",
             )

@@ -73,6 +73,7 @@ def test_the_fairness_page_charts_every_grouping_with_its_thresholds(cast: Any, 
     named = charts["chart-named-1"]["data"]["values"]
     lines = sorted(row["threshold"] for row in named if row["kind"] == "threshold")
     assert lines == [-0.1, -0.1, -0.1, 0.1, 0.1, 0.1, 0.8]
+    assert [row["threshold"] for row in named if row["kind"] == "parity"] == [1.0]
     assert {row["verdict"] for row in named if row["kind"] == "figure"} <= {"pass", "fail", "insufficient data"}
     # AND the verdicts are words in the table, not only colours
     assert 'badge--audit-fail">fail<' in page
