@@ -4,6 +4,7 @@ on the mistakes they name."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -242,6 +243,16 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **_production())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_every_source_map_a_static_file_names_exists() -> None:
+    # Production's manifest storage (collectstatic) refuses a file that names a missing one: a vendored script's
+    # ``sourceMappingURL`` must name a map that was vendored too, or be removed.
+    for path in (ROOT / "static").rglob("*"):
+        if path.suffix not in {".js", ".css"}:
+            continue
+        for name in re.findall(r"sourceMappingURL=([^\s*]+)", path.read_text(errors="replace")):
+            assert (path.parent / name).is_file(), f"{path.relative_to(ROOT)} names {name}, which is not there"
 
 
 def test_deploy_check_warns_about_embedded_backends_in_production(tmp_path: Path) -> None:
