@@ -10,15 +10,19 @@ the strictest that the policies in force for that model set, on top of the kind'
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import timezone
 
 from audits.choices import AuditKind
 from audits.kinds import registered, spec, strictest
-from audits.selection import MAX_AGE_DAYS, Requirement
-from governance.models import ReleasePolicy, ReleasePolicyVersion
+from audits.models import AuditPlan
+from audits.selection import MAX_AGE_DAYS, Requirement, audit_verdict, current_reports
+from core.models import Job
+from governance.models import Release, ReleasePolicy, ReleasePolicyVersion
 from registry.models import ModelVersion
 
 AUDIT_CHECK = "audits_passed"
@@ -126,3 +130,53 @@ def audit_thresholds(model_version: ModelVersion, kind: str) -> dict[str, float]
         if current is not None:
             candidates.append(current.audit_requirements.get(kind, {}).get("thresholds", {}))
     return strictest(candidates)
+
+
+def release_audit_key(release: Release, kind: str) -> str:
+    """The idempotency key of the ``kind`` audit a release request starts: one job per release and kind, however
+    often the start is retried."""
+    return f"release:{release.uid}:{kind}"
+
+
+def release_requirements(release: Release) -> list[Requirement]:
+    """What the release's policy version requires of audits, with the thresholds the gate judges by."""
+    use_case = release.model_version.model.use_case
+    return requirements_of(
+        release.policy_version.audit_requirements, use_case.risk_tier if use_case is not None else None
+    )
+
+
+def release_audits(release: Release, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Where each audit kind the release's policy requires stands, for the release's API and page: ``passed`` (a
+    report that counts passes the policy: ``report``), ``started`` (the job the release request started: ``job``
+    and its ``job_status``; or a report that does not pass yet), ``not_started`` (a plan, but no job: the job
+    service was unavailable or the plan no longer fits the data: ``reason``), ``missing`` (neither a report nor a
+    plan: start the audit by hand or set a plan, then request the release again)."""
+    version = release.model_version
+    now = now or timezone.now()
+    reports = current_reports(version)
+    plans = {plan.kind: plan for plan in AuditPlan.objects.filter(model_id=version.model_id)}
+    keys = {
+        release_audit_key(release, requirement.kind): requirement.kind for requirement in release_requirements(release)
+    }
+    jobs = {keys[job.idempotency_key]: job for job in Job.objects.filter(idempotency_key__in=list(keys))}
+    states = []
+    for requirement in release_requirements(release):
+        kind = requirement.kind
+        state: dict[str, Any] = {"kind": kind}
+        passed, reason = audit_verdict(version, now=now, requirements=[requirement])
+        job = jobs.get(kind)
+        if passed:
+            state.update(status="passed", reports=[r.pk for r in reports if r.kind == kind])
+        elif job is not None:
+            state.update(status="started", job=str(job.public_id), job_status=job.status, reason=reason)
+        elif kind in plans:
+            state.update(
+                status="not_started",
+                reason=f"{reason} A plan exists, but this release request started no job: the job service was "
+                "unavailable or the plan no longer fits the newest data; start the audit by hand.",
+            )
+        else:
+            state.update(status="missing", reason=f"{reason} No audit plan: start the audit by hand or set a plan.")
+        states.append(state)
+    return states

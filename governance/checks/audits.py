@@ -5,7 +5,7 @@ that passes when judged again by the policy's thresholds (audits.selection decid
 from __future__ import annotations
 
 from audits.selection import audit_verdict
-from governance.audit_policy import requirements_of
+from governance.audit_policy import release_requirements
 from governance.gate import GateContext, Verdict, register_check
 
 
@@ -16,9 +16,4 @@ from governance.gate import GateContext, Verdict, register_check
 )
 def check_audits_passed(context: GateContext) -> Verdict:
     release = context.release
-    version = release.model_version
-    use_case = version.model.use_case
-    requirements = requirements_of(
-        release.policy_version.audit_requirements, use_case.risk_tier if use_case is not None else None
-    )
-    return audit_verdict(version, now=context.now, requirements=requirements)
+    return audit_verdict(release.model_version, now=context.now, requirements=release_requirements(release))
