@@ -152,16 +152,17 @@ def release_audits(release: Release, *, now: datetime | None = None) -> list[dic
     and its ``job_status``; or a report that does not pass yet), ``not_started`` (a plan, but no job: the job
     service was unavailable or the plan no longer fits the data: ``reason``), ``missing`` (neither a report nor a
     plan: start the audit by hand or set a plan, then request the release again)."""
+    if not release.policy_version.audit_requirements:
+        return []  # and costs the release page nothing
     version = release.model_version
     now = now or timezone.now()
+    requirements = release_requirements(release)
     reports = current_reports(version)
     plans = {plan.kind: plan for plan in AuditPlan.objects.filter(model_id=version.model_id)}
-    keys = {
-        release_audit_key(release, requirement.kind): requirement.kind for requirement in release_requirements(release)
-    }
+    keys = {release_audit_key(release, requirement.kind): requirement.kind for requirement in requirements}
     jobs = {keys[job.idempotency_key]: job for job in Job.objects.filter(idempotency_key__in=list(keys))}
     states = []
-    for requirement in release_requirements(release):
+    for requirement in requirements:
         kind = requirement.kind
         state: dict[str, Any] = {"kind": kind}
         passed, reason = audit_verdict(version, now=now, requirements=[requirement])

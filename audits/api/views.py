@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -87,6 +87,9 @@ class FairnessAuditView(GenericAPIView[Any]):
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
+KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=AuditKind.values, description="The audit kind.")
+
+
 class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
     """A model's audit plans, one per kind: how a release request whose policy requires that kind of audit runs it
     (docs/audits.md, "Release policies and the gate"). Readers of the model read them; engineers and admins of its
@@ -97,6 +100,7 @@ class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
     queryset = AuditPlan.objects.select_related("created_by")
     serializer_class = s.AuditPlanSerializer
     pagination_class = None
+    filter_backends: list[Any] = []  # a model has one plan per kind: nothing to filter or page
 
     def model(self) -> RegisteredModel:
         found: RegisteredModel = get_object_or_404(
@@ -114,13 +118,16 @@ class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
         """The model's audit plans, by kind."""
         return Response(s.AuditPlanSerializer(self.get_queryset(), many=True).data)
 
+    @extend_schema(parameters=[KIND])
     def retrieve(self, request: Request, model_pk: int, kind: str) -> Response:
+        """The model's plan of this kind."""
         plan = get_object_or_404(self.get_queryset(), kind=kind)
         return Response(s.AuditPlanSerializer(plan).data)
 
     @extend_schema(
         request=s.AuditPlanWriteSerializer,
         responses={200: s.AuditPlanSerializer, 201: s.AuditPlanSerializer},
+        parameters=[KIND],
     )
     def update(self, request: Request, model_pk: int, kind: str) -> Response:
         """Set the plan of this kind: its parameters are checked now against the dataset's newest version and the
@@ -139,7 +146,9 @@ class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
             s.AuditPlanSerializer(plan).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
+    @extend_schema(responses={204: None}, parameters=[KIND])
     def destroy(self, request: Request, model_pk: int, kind: str) -> Response:
+        """Remove the plan: release requests no longer start this kind of audit of the model."""
         plan = get_object_or_404(self.get_queryset().select_related("model__team"), kind=kind)
         do_delete_audit_plan(plan, actor=acting_user(request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)

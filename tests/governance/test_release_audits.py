@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from audits.actions import do_set_audit_plan
 from core.models import Job
@@ -114,9 +115,15 @@ def test_a_release_request_starts_the_planned_audit_once(
     # WHEN the start is retried for the same release THEN no second job is made
     assert start_planned_audits(release, actor=world.cast.engineer_a) == [job]
     assert Job.objects.filter(kind="audits.fairness").count() == 1
-    # AND the release's detail says the same
+    # AND the release's detail says the same, and so does its page
     detail = world.client("engineer_a").get(f"/api/v1/releases/{release.pk}/").json()
     assert detail["audits"][0]["job"] == str(job.public_id)
+    client = Client()
+    client.force_login(world.cast.engineer_a)
+    page = client.get(f"/releases/{release.pk}/").content.decode()
+    assert "Fairness audit" in page
+    assert f"/jobs/{job.public_id}/" in page
+    assert "at most 30 days old" in page
 
 
 def test_a_required_audit_with_neither_report_nor_plan_is_named(world: World, audited: dict[str, Any]):
