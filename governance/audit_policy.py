@@ -147,11 +147,11 @@ def release_requirements(release: Release) -> list[Requirement]:
 
 
 def release_audits(release: Release, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Where each audit kind the release's policy requires stands, for the release's API and page: ``passed`` (a
-    report that counts passes the policy: ``report``), ``started`` (the job the release request started: ``job``
-    and its ``job_status``; or a report that does not pass yet), ``not_started`` (a plan, but no job: the job
-    service was unavailable or the plan no longer fits the data: ``reason``), ``missing`` (neither a report nor a
-    plan: start the audit by hand or set a plan, then request the release again)."""
+    """Where each audit kind the release's policy requires stands, for the release's API and page, each with a
+    ``status``: ``passed`` (``reports``: the reports that count, all passing the policy); ``started`` (``job``: the
+    job the release request started, and its ``job_status``); ``failed`` (reports count but do not pass the
+    policy); ``not_started`` (a plan, but no job: the job service was unavailable or the plan no longer fits the
+    data); ``missing`` (neither a report nor a plan). All but ``passed`` carry the gate's ``reason``."""
     if not release.policy_version.audit_requirements:
         return []  # and costs the release page nothing
     version = release.model_version
@@ -171,6 +171,8 @@ def release_audits(release: Release, *, now: datetime | None = None) -> list[dic
             state.update(status="passed", reports=[r.pk for r in reports if r.kind == kind])
         elif job is not None:
             state.update(status="started", job=str(job.public_id), job_status=job.status, reason=reason)
+        elif any(report.kind == kind for report in reports):
+            state.update(status="failed", reason=reason)
         elif kind in plans:
             state.update(
                 status="not_started",

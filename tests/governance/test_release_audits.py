@@ -201,3 +201,19 @@ def test_a_plan_that_no_longer_fits_the_data_is_not_started(world: World, audite
     assert not Job.objects.filter(kind="audits.fairness").exists()
     release = Release.objects.get(pk=response.json()["id"])
     assert [state["status"] for state in release_audits(release)] == ["not_started"]
+
+
+def test_a_failing_report_without_a_plan_is_reported_failed(world: World, audited: dict[str, Any]):
+    # GIVEN a report of this artifact whose disparate impact misses the four-fifths rule, and no plan
+    make_report(
+        audited["model_version"],
+        audited["dataset_version"],
+        world.cast.engineer_a,
+        results=fairness_results(disparate_impact=0.6),
+    )
+    # WHEN the release is requested THEN the audit is reported failed, naming the check
+    response = request(world, audited)
+    assert response.status_code == 201, response.content
+    (state,) = response.json()["audits"]
+    assert state["status"] == "failed"
+    assert state["reason"].endswith("is fail: disparate_impact fail.")
