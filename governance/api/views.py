@@ -377,7 +377,7 @@ class ReleaseViewSet(
             200: OpenApiResponse(
                 description="The release, with release_state (current digest, whether approved, roles still "
                 "needed, every approval and whether it counts), changes_since_last_approved and audits (where each "
-                "audit kind the policy requires stands: passed, started with its job, not_started or missing)."
+                "audit kind the policy requires stands: passed, started with its job, failed, not_started or missing)."
             )
         }
     )
