@@ -18,7 +18,7 @@ from django.db import transaction
 
 from audits.choices import AuditKind, Verdict
 from audits.kinds import spec
-from audits.models import AuditReport
+from audits.models import AuditPlan, AuditReport
 from core.audit import record_event
 from core.canonical import canonical_digest
 from core.choices import AuditEventType
@@ -27,7 +27,7 @@ from core.jobs import dispatch_job
 from core.models import Job
 from registry.actions.jobs import check_readable
 from registry.actions.rules import require, same_team
-from registry.models import DatasetVersion, ModelVersion
+from registry.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel
 
 
 @transaction.atomic
@@ -133,3 +133,74 @@ def do_register_audit_report(
         },
     )
     return report
+
+
+# --- Audit plans --------------------------------------------------------------------------------------------------
+
+
+def newest_dataset_version(dataset: Dataset) -> DatasetVersion | None:
+    """The version an audit plan runs on: the dataset's newest, when the audit is requested."""
+    return DatasetVersion.objects.filter(dataset=dataset).select_related("dataset").order_by("-number").first()
+
+
+@transaction.atomic
+def do_set_audit_plan(
+    model: RegisteredModel, *, kind: str, actor: User, dataset: Any, params: Any
+) -> tuple[AuditPlan, bool]:
+    """Say how the ``kind`` audit of ``model`` runs when a release request needs it: on the newest version of
+    ``dataset`` (an id of a dataset of the model's team) with ``params``, checked now by the kind's ``clean``
+    against that version and the model's newest version. Replaces the model's plan of that kind. Returns
+    ``(plan, created)``."""
+    team = model.team
+    require(actor, team)
+    try:
+        kind_spec = spec(kind)
+    except KeyError:
+        raise ValidationError({"kind": f"{kind!r} is not a kind of audit."}) from None
+    if isinstance(dataset, bool) or not isinstance(dataset, int) or dataset < 1:
+        raise ValidationError({"dataset": "The id of a dataset (a positive integer)."})
+    if not isinstance(params, dict):
+        raise ValidationError({"params": f"An object of the {kind} audit's parameters."})
+    (chosen,) = same_team(Dataset.objects.all(), "team", team, [dataset], "dataset")
+    newest = newest_dataset_version(chosen)
+    if newest is None:
+        raise ValidationError({"dataset": f"{chosen} has no version yet: register one first."})
+    check_readable(newest, "dataset")
+    model_version = ModelVersion.objects.filter(model=model).order_by("-number").first()
+    if model_version is None:
+        raise ValidationError({"model": f"{model} has no version yet: register one before planning its audits."})
+    cleaned = kind_spec.clean(model_version, newest, params)
+    # The lock on the model serializes two plans of the same kind set at once; the unique constraint is the backstop.
+    RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    plan = AuditPlan.objects.filter(model=model, kind=kind).first()
+    created = plan is None
+    before = None if plan is None else {"dataset": plan.dataset_id, "params": plan.params}
+    if plan is None:
+        plan = AuditPlan(model=model, kind=kind, created_by=actor)
+    plan.dataset, plan.params = chosen, cleaned
+    plan.full_clean()
+    plan.save()
+    record_event(
+        AuditEventType.AUDIT_PLAN_SET,
+        actor=actor,
+        target=plan,
+        team=team,
+        before=before,
+        after={"model": str(model), "kind": kind, "dataset": chosen.pk, "params": cleaned},
+    )
+    return plan, created
+
+
+@transaction.atomic
+def do_delete_audit_plan(plan: AuditPlan, *, actor: User) -> None:
+    """Remove a plan: release requests no longer start that kind of audit of the model by themselves."""
+    model = plan.model
+    require(actor, model.team)
+    record_event(
+        AuditEventType.AUDIT_PLAN_DELETED,
+        actor=actor,
+        target=plan,
+        team=model.team,
+        before={"model": str(model), "kind": plan.kind, "dataset": plan.dataset_id, "params": plan.params},
+    )
+    plan.delete()

@@ -8,17 +8,19 @@ silently reused. Among the reports that count, the newest of each kind on each d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Max, OuterRef, Subquery
 
-from audits.choices import Verdict
-from audits.kinds import registered
+from audits.choices import AuditKind, Verdict
+from audits.kinds import overall, spec
 from audits.models import AuditReport
 from registry.models import DatasetVersion, ModelVersion
 
-# How old a report may be and still count at the gate (docs/audits.md; a policy field is the next step).
+# How old a report may be and still count at the gate, unless the release policy says otherwise (docs/audits.md).
 MAX_AGE_DAYS = 180
 
 
@@ -63,27 +65,67 @@ def manifest_entries(model_version: ModelVersion) -> list[dict[str, Any]]:
     ]
 
 
-def audit_verdict(model_version: ModelVersion, *, now: datetime) -> tuple[bool, str]:
-    """The gate's ``audits_passed``: every kind of audit has a report that counts, none older than MAX_AGE_DAYS,
-    and each passed. Returns (passed, reason)."""
+@dataclass(frozen=True)
+class Requirement:
+    """One audit kind a release policy requires (governance.audit_policy builds these from the policy version):
+    its report may be at most ``max_age_days`` old and is judged by ``thresholds``."""
+
+    kind: str
+    max_age_days: int
+    thresholds: dict[str, float]
+
+
+def _label(kind: str) -> str:
+    return AuditKind(kind).label.lower() if kind in AuditKind.values else kind
+
+
+def audit_verdict(
+    model_version: ModelVersion, *, now: datetime, requirements: Sequence[Requirement]
+) -> tuple[bool, str]:
+    """The gate's ``audits_passed``: for every required kind, a report that counts exists, none is older than the
+    requirement allows, and each passes every check when its figures are judged again by the requirement's
+    thresholds (``KindSpec.judge``: a policy stricter than the audit's own thresholds applies; the stored verdict
+    is not taken on trust). Returns (passed, reason); the reason names each missing, stale or failing kind and
+    check."""
+    if not requirements:
+        return True, "The release policy requires no audit."
     reports = current_reports(model_version)
     digest = model_version.artifact_sha256[:12]
-    problems = []
-    for kind_spec in registered():
-        kind = kind_spec.kind
+    problems: list[str] = []
+    passed: list[str] = []
+    for requirement in requirements:
+        kind, label = requirement.kind, _label(requirement.kind)
+        try:
+            kind_spec = spec(kind)
+        except KeyError:
+            problems.append(f"{kind} audits are required but no installed module provides them")
+            continue
         of_kind = [report for report in reports if report.kind == kind]
         if not of_kind:
+            older = AuditReport.objects.filter(
+                model_version=model_version, kind=kind, artifact_sha256=model_version.artifact_sha256
+            ).exists()
             problems.append(
-                f"no {kind.label.lower()} audit of artifact {digest} on the newest version of an evaluation dataset"
+                f"no {label} audit of artifact {digest} on the newest version of an evaluation dataset"
+                + (" (its reports are of older or changed dataset versions)" if older else "")
             )
             continue
         for report in of_kind:
-            name = f"{kind.label.lower()} report {report.digest[:12]} ({report.dataset_version})"
-            if report.created_at < now - timedelta(days=MAX_AGE_DAYS):
-                problems.append(f"{name} is older than {MAX_AGE_DAYS} days")
-            elif report.verdict != Verdict.PASS:
-                failed = sorted(check for check, verdict in report.checks.items() if verdict != Verdict.PASS)
-                problems.append(f"{name} is {report.get_verdict_display().lower()}: {', '.join(failed)}")
+            name = f"{label} report {report.digest[:12]} ({report.dataset_version})"
+            if report.created_at < now - timedelta(days=requirement.max_age_days):
+                problems.append(f"{name} is older than {requirement.max_age_days} days")
+                continue
+            checks = kind_spec.judge(report, requirement.thresholds)
+            verdict = overall(checks.values())
+            if verdict != Verdict.PASS:
+                failing = ", ".join(
+                    f"{check} {Verdict(value).label.lower()}"
+                    for check, value in sorted(checks.items())
+                    if value != Verdict.PASS
+                )
+                problems.append(f"{name} is {Verdict(verdict).label.lower()}: {failing or 'no checks'}")
+            else:
+                passed.append(f"{kind} {report.digest[:12]}")
     if problems:
         return False, "; ".join(problems) + "."
-    return True, "Audits passed: " + ", ".join(f"{r.kind} {r.digest[:12]}" for r in reports) + "."
+    return True, "Audits passed under the release policy's thresholds: " + ", ".join(passed) + "."

@@ -180,6 +180,12 @@ def build_manifest(release: Release, *, closure: Closure | None = None) -> dict[
                 "min_total": policy_version.min_total,
                 "approval_valid_days": policy_version.approval_valid_days,
                 "required_checks": policy_version.required_checks,
+                # Only when set, so that the manifests of releases under policies without audits stay as signed.
+                **(
+                    {"audit_requirements": policy_version.audit_requirements}
+                    if policy_version.audit_requirements
+                    else {}
+                ),
             },
         },
         "requester": _username(release.requested_by),

@@ -31,6 +31,7 @@ from core.refusals import Refusal
 from core.ui import apply_validation_error, is_filtered, list_page, paginate, query_without_page, visible_teams
 from governance import actions
 from governance.actions.keys import NOT_BOARD_MEMBER, holds_board_role, require_board_member
+from governance.audit_policy import release_audits
 from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
 from governance.evaluation import ReleaseState, changes_since_last_approved, release_state
 from governance.forms import CreateWebKeyForm, RevokeKeyForm, SignReleaseForm
@@ -513,6 +514,7 @@ def _render_release(
         "digest": digest,
         "digest_changed": digest != release.manifest_digest,
         "requirements": (manifest.get("policy") or {}).get("requirements") or {},
+        "audits": release_audits(release),
         "required_roles": role_rows(release.policy_version.required_roles),
         "inputs": contract_rows(interface.get("inputs")),
         "outputs": contract_rows(interface.get("outputs")),

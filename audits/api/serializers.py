@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from audits.models import AuditReport
+from audits.models import AuditPlan, AuditReport
 from core.api.base import StrictSerializer
 from core.api.serializers import IdempotencyKeyField
 
@@ -67,3 +67,23 @@ class FairnessAuditRequestSerializer(StrictSerializer):
         for name in ("model_version", "dataset_version", "idempotency_key"):
             data.pop(name, None)
         return data
+
+
+class AuditPlanSerializer(serializers.ModelSerializer[AuditPlan]):
+    """How a release request runs the ``kind`` audit of the model: on the newest version of ``dataset`` then."""
+
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AuditPlan
+        fields = ["id", "model", "kind", "dataset", "params", "created_by", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class AuditPlanWriteSerializer(StrictSerializer):
+    """PUT /models/{id}/audit-plans/{kind}/: the evaluation dataset (id, of the model's team) and the parameters."""
+
+    dataset = serializers.IntegerField(min_value=1, help_text="A dataset of the model's team: its newest version.")
+    params = serializers.JSONField(
+        required=False, default=dict, help_text="The kind's request parameters (as POST /audits/<kind>/ takes them)."
+    )

@@ -7,7 +7,12 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("audit-reports", views.AuditReportViewSet, basename="audit-report")
 
+audit_plans = views.AuditPlanViewSet.as_view({"get": "list"})
+audit_plan = views.AuditPlanViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"})
+
 urlpatterns = [
+    path("models/<int:model_pk>/audit-plans/", audit_plans, name="audit-plan-list"),
+    path("models/<int:model_pk>/audit-plans/<str:kind>/", audit_plan, name="audit-plan-detail"),
     path("audits/fairness/", views.FairnessAuditView.as_view(), name="audit-fairness"),
     path("", include(router.urls)),
 ]

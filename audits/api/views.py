@@ -10,24 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audits.actions import do_request_audit
+from audits.actions import do_delete_audit_plan, do_request_audit, do_set_audit_plan
 from audits.api import serializers as s
 from audits.choices import AuditKind
 from audits.filtersets import AuditReportFilterSet
-from audits.models import AuditReport
+from audits.models import AuditPlan, AuditReport
 from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin
 from core.api.parsers import JSONParser
 from core.api.serializers import JobSerializer
 from core.querysets import VIEW
-from registry.models import ModelVersion
+from registry.models import ModelVersion, RegisteredModel
 
 
 @extend_schema(responses=s.AuditReportSerializer)
@@ -84,3 +85,70 @@ class FairnessAuditView(GenericAPIView[Any]):
             idempotency_key=data.get("idempotency_key", ""),
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=AuditKind.values, description="The audit kind.")
+
+
+class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
+    """A model's audit plans, one per kind: how a release request whose policy requires that kind of audit runs it
+    (docs/audits.md, "Release policies and the gate"). Readers of the model read them; engineers and admins of its
+    team set (PUT) and remove (DELETE) them. A model out of sight is a 404."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    queryset = AuditPlan.objects.select_related("created_by")
+    serializer_class = s.AuditPlanSerializer
+    pagination_class = None
+    filter_backends: list[Any] = []  # a model has one plan per kind: nothing to filter or page
+
+    def model(self) -> RegisteredModel:
+        found: RegisteredModel = get_object_or_404(
+            RegisteredModel.objects.restrict(self.request.user, VIEW).select_related("team"),
+            pk=self.kwargs["model_pk"],
+        )
+        return found
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return AuditPlan.objects.none()
+        return super().get_queryset().filter(model=self.model())
+
+    def list(self, request: Request, model_pk: int) -> Response:
+        """The model's audit plans, by kind."""
+        return Response(s.AuditPlanSerializer(self.get_queryset(), many=True).data)
+
+    @extend_schema(parameters=[KIND])
+    def retrieve(self, request: Request, model_pk: int, kind: str) -> Response:
+        """The model's plan of this kind."""
+        plan = get_object_or_404(self.get_queryset(), kind=kind)
+        return Response(s.AuditPlanSerializer(plan).data)
+
+    @extend_schema(
+        request=s.AuditPlanWriteSerializer,
+        responses={200: s.AuditPlanSerializer, 201: s.AuditPlanSerializer},
+        parameters=[KIND],
+    )
+    def update(self, request: Request, model_pk: int, kind: str) -> Response:
+        """Set the plan of this kind: its parameters are checked now against the dataset's newest version and the
+        model's newest version (a 400 naming the field), and again when a release request starts the audit."""
+        model = self.model()
+        serializer = s.AuditPlanWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan, created = do_set_audit_plan(
+            model,
+            kind=kind,
+            actor=acting_user(request.user),
+            dataset=serializer.validated_data["dataset"],
+            params=serializer.validated_data["params"],
+        )
+        return Response(
+            s.AuditPlanSerializer(plan).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(responses={204: None}, parameters=[KIND])
+    def destroy(self, request: Request, model_pk: int, kind: str) -> Response:
+        """Remove the plan: release requests no longer start this kind of audit of the model."""
+        plan = get_object_or_404(self.get_queryset().select_related("model__team"), kind=kind)
+        do_delete_audit_plan(plan, actor=acting_user(request.user))
+        return Response(status=status.HTTP_204_NO_CONTENT)

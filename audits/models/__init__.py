@@ -1,5 +1,7 @@
-"""Audit reports: immutable results of an audit job, bound to the artifact and the dataset they were computed on."""
+"""Audit reports: immutable results of an audit job, bound to the artifact and the dataset they were computed on;
+audit plans: how a release request runs the audits its policy requires."""
 
+from audits.models.plans import AuditPlan
 from audits.models.reports import AuditReport
 
-__all__ = ["AuditReport"]
+__all__ = ["AuditPlan", "AuditReport"]

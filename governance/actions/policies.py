@@ -20,6 +20,7 @@ from core.choices import AuditEventType, BoardRole
 from core.models import Team
 from governance import gate
 from governance.actions.boards import require_manager
+from governance.audit_policy import clean_audit_requirements
 from governance.models import BoardMember, Environment, ReleasePolicy, ReleasePolicyVersion, ReviewBoard
 from registry.choices import RiskTier
 
@@ -64,13 +65,15 @@ def clean_rules(
     min_total: Any,
     approval_valid_days: Any,
     required_checks: Any,
+    audit_requirements: Any = None,
 ) -> dict[str, Any]:
     """The rules of a policy version, validated; a ValidationError names every field at fault.
 
     ``required_roles`` maps known board roles to counts of at least 1. ``min_total`` (at least 1) is the least
     number of distinct approvers; it may be smaller than the roles' sum, in which case the sum decides. The rules
     must be achievable by the board as it is now: distinct members able to fill every role slot (a person counts
-    once, in one role) and at least ``max(min_total, sum of the counts)`` members in all.
+    once, in one role) and at least ``max(min_total, sum of the counts)`` members in all. ``audit_requirements``
+    are checked by governance.audit_policy.clean_audit_requirements.
     """
     errors: dict[str, str] = {}
     roles: dict[str, int] = {}
@@ -110,6 +113,12 @@ def clean_rules(
             )
         elif len(set(checks)) != len(checks):
             errors["required_checks"] = "A check is named twice."
+    audits: dict[str, Any] = {}
+    if "required_checks" not in errors:
+        try:
+            audits = clean_audit_requirements(audit_requirements, checks)
+        except ValidationError as error:
+            errors.update({field: " ".join(messages) for field, messages in error.message_dict.items()})
     if not errors:
         seats: dict[int, set[str]] = {}
         for user_id, role in BoardMember.objects.filter(board=board).values_list("user_id", "board_role"):
@@ -135,6 +144,7 @@ def clean_rules(
         "min_total": min_total,
         "approval_valid_days": approval_valid_days,
         "required_checks": checks,
+        "audit_requirements": audits,
     }
 
 
@@ -168,6 +178,7 @@ def do_create_policy(
     min_total: Any,
     approval_valid_days: Any,
     required_checks: Any = (),
+    audit_requirements: Any = None,
     note: str = "",
 ) -> ReleasePolicy:
     """Create a policy for (team or organisation, environment, risk tier) and its version 1."""
@@ -194,6 +205,7 @@ def do_create_policy(
         min_total=min_total,
         approval_valid_days=approval_valid_days,
         required_checks=required_checks,
+        audit_requirements=audit_requirements,
     )
     policy = ReleasePolicy(
         team=team, name=name, environment=environment, risk_tier=risk_tier, board=board, created_by=actor
@@ -226,6 +238,7 @@ def do_add_policy_version(
     min_total: Any,
     approval_valid_days: Any,
     required_checks: Any = (),
+    audit_requirements: Any = None,
     note: str = "",
 ) -> ReleasePolicyVersion:
     """Write the policy's next version; releases requested from now on are judged by it."""
@@ -236,5 +249,6 @@ def do_add_policy_version(
         min_total=min_total,
         approval_valid_days=approval_valid_days,
         required_checks=required_checks,
+        audit_requirements=audit_requirements,
     )
     return _write_version(policy, actor=actor, rules=rules, note=note)

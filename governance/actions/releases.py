@@ -3,6 +3,7 @@ exporting its bundle, and the model version's status moves that go with them."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -12,9 +13,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from assay_trust import bundle as trust_bundle
+from audits.actions import do_request_audit, newest_dataset_version
+from audits.models import AuditPlan
+from audits.selection import audit_verdict
 from core.audit import record_event
 from core.choices import AuditEventType
+from core.jobs import BrokerUnavailable
+from core.models import Job
 from core.querysets import CHANGE, VIEW
+from governance.audit_policy import release_audit_key, release_requirements
 from governance.choices import ReleaseStatus
 from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import Environment, Release, SigningKey
@@ -25,6 +32,8 @@ from registry.models import ModelVersion
 from registry.querysets import teams_for
 
 MAX_JUSTIFICATION_CHARS = 4000
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -110,7 +119,50 @@ def do_request_release(
             to_status=VersionStatus.IN_REVIEW,
             reason=f"Release {release.pk} to {environment.slug} requested.",
         )
+    start_planned_audits(release, actor=actor)
     return release
+
+
+def start_planned_audits(release: Release, *, actor: User) -> list[Job]:
+    """Start the audits the release's policy requires that have no passing report yet and have a plan
+    (audits.AuditPlan): each on the newest version of the plan's dataset, once per release and kind (the idempotency
+    key is the release's). Runs inside the release request's transaction, after the release is written; the jobs
+    are sent after commit.
+
+    A job service that is down does not lose the release request: the pre-flight check refuses before the job is
+    written, and the release is kept with that audit not started (governance.audit_policy.release_audits says so;
+    the gate refuses deployment until the audit passes). A plan whose parameters no longer fit the newest data is
+    not started either, for the same reason."""
+    version = release.model_version
+    now = timezone.now()
+    started = []
+    for requirement in release_requirements(release):
+        if audit_verdict(version, now=now, requirements=[requirement])[0]:
+            continue
+        plan = (
+            AuditPlan.objects.filter(model_id=version.model_id, kind=requirement.kind).select_related("dataset").first()
+        )
+        newest = newest_dataset_version(plan.dataset) if plan is not None else None
+        if plan is None or newest is None:
+            continue
+        try:
+            # A savepoint of its own (do_request_audit is atomic): a refusal leaves the release written.
+            job, _ = do_request_audit(
+                version,
+                kind=requirement.kind,
+                actor=actor,
+                dataset_version=newest.pk,
+                params=plan.params,
+                idempotency_key=release_audit_key(release, requirement.kind),
+            )
+        except BrokerUnavailable as error:
+            logger.warning("release %s: %s audit not started: %s", release.pk, requirement.kind, error)
+            continue
+        except ValidationError as error:
+            logger.warning("release %s: %s audit plan refused: %s", release.pk, requirement.kind, error)
+            continue
+        started.append(job)
+    return started
 
 
 @transaction.atomic

@@ -104,6 +104,11 @@ class PolicyVersionSerializer(StrictModelSerializer):
     policy: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
     required_roles = serializers.JSONField(help_text='Board role -> number of distinct people, e.g. {"legal": 1}.')
     required_checks = serializers.JSONField(required=False, help_text="Names of gate checks that must pass.")
+    audit_requirements = serializers.JSONField(
+        required=False,
+        help_text='Audit kind -> {"max_age_days": 1..3650 (default 180), "thresholds": {name: value}}: the audits the '
+        "gate check audits_passed requires (docs/audits.md).",
+    )
     created_by = username_field()
 
     class Meta:
@@ -116,6 +121,7 @@ class PolicyVersionSerializer(StrictModelSerializer):
             "min_total",
             "approval_valid_days",
             "required_checks",
+            "audit_requirements",
             "note",
             "created_by",
             "created_at",
@@ -166,6 +172,7 @@ class PolicyCreateSerializer(PolicySerializer):
     min_total = serializers.IntegerField(write_only=True)
     approval_valid_days = serializers.IntegerField(write_only=True)
     required_checks = serializers.JSONField(write_only=True, required=False)
+    audit_requirements = serializers.JSONField(write_only=True, required=False)
     note = serializers.CharField(write_only=True, required=False, allow_blank=True)
 
     class Meta(PolicySerializer.Meta):
@@ -175,6 +182,7 @@ class PolicyCreateSerializer(PolicySerializer):
             "min_total",
             "approval_valid_days",
             "required_checks",
+            "audit_requirements",
             "note",
         ]
 

@@ -31,6 +31,7 @@ from core.querysets import CHANGE, VIEW, member_team_ids
 from governance import actions
 from governance.api import serializers as s
 from governance.api.filters import ReleaseFilterSet, SigningKeyFilterSet
+from governance.audit_policy import release_audits
 from governance.evaluation import approval_states, changes_since_last_approved, release_state
 from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import (
@@ -347,7 +348,16 @@ class ReleaseViewSet(
     filterset_class = ReleaseFilterSet
     ordering_fields = ["requested_at", "status"]
 
-    @extend_schema(request=s.ReleaseCreateSerializer, responses={201: s.ReleaseSerializer})
+    @extend_schema(
+        request=s.ReleaseCreateSerializer,
+        responses={
+            201: OpenApiResponse(
+                s.ReleaseSerializer,
+                description="The release, with audits: where each audit kind its policy requires stands (the jobs "
+                "the request started, the kinds with neither a report nor a plan).",
+            )
+        },
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = s.ReleaseCreateSerializer(data=request.data)
         serializer.fields["model_version"].queryset = ModelVersion.objects.restrict(request.user, VIEW)  # type: ignore[attr-defined]
@@ -358,15 +368,16 @@ class ReleaseViewSet(
             environment=serializer.validated_data["environment"],
             justification=serializer.validated_data["justification"],
         )
-        return Response(
-            s.ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data, status=status.HTTP_201_CREATED
-        )
+        data: dict[str, Any] = dict(s.ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data)
+        data["audits"] = release_audits(release)
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         responses={
             200: OpenApiResponse(
                 description="The release, with release_state (current digest, whether approved, roles still "
-                "needed, every approval and whether it counts) and changes_since_last_approved."
+                "needed, every approval and whether it counts), changes_since_last_approved and audits (where each "
+                "audit kind the policy requires stands: passed, started with its job, failed, not_started or missing)."
             )
         }
     )
@@ -376,6 +387,7 @@ class ReleaseViewSet(
         data["release_state"] = _state_payload(release)
         previous, changes = changes_since_last_approved(release)
         data["changes_since_last_approved"] = {"release": previous.pk if previous else None, "changes": changes}
+        data["audits"] = release_audits(release)
         return Response(data)
 
     @extend_schema(responses={200: s.ManifestSerializer})

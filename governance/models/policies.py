@@ -58,8 +58,11 @@ class ReleasePolicyVersion(models.Model):
     ``required_roles`` maps a board role to how many distinct people in that role must approve
     (``{"legal": 1, "technical": 1}``); ``min_total`` is the least number of distinct approvers overall;
     ``approval_valid_days`` how long a signature counts after the server received it; ``required_checks`` the
-    names of the gate checks (governance.gate) that must pass beyond the ones that always run. Database triggers
-    refuse any UPDATE.
+    names of the gate checks (governance.gate) that must pass beyond the ones that always run.
+    ``audit_requirements`` the audit kinds the gate check ``audits_passed`` requires, each with how old its report
+    may be and the thresholds it is judged by (``{"fairness": {"max_age_days": 180, "thresholds":
+    {"disparate_impact_min": 0.8}}}``; docs/audits.md, "Release policies and the gate"). Database triggers refuse
+    any UPDATE.
     """
 
     policy = models.ForeignKey(ReleasePolicy, on_delete=models.PROTECT, related_name="versions")
@@ -68,6 +71,7 @@ class ReleasePolicyVersion(models.Model):
     min_total = models.PositiveSmallIntegerField()
     approval_valid_days = models.PositiveSmallIntegerField()
     required_checks = models.JSONField(default=list, blank=True)
+    audit_requirements = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

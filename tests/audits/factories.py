@@ -5,11 +5,13 @@ reports' tests) a report registered through the audits' action as the job would.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from audits.actions import do_register_audit_report
 from audits.choices import AuditKind
-from audits.fairness import THRESHOLDS
+from audits.fairness import THRESHOLDS, judge
+from audits.kinds import overall
 from core.jobs import dispatch_job
 from tests.audits.onnx_models import write_scorer
 from tests.registry.factories import make_dataset, make_dataset_version, make_model, make_model_version
@@ -215,3 +217,37 @@ def make_report(
         checks=results["checks"] if results else {"disparate_impact": verdict},
         verdict=results["verdict"] if results else verdict,
     )
+
+
+def fairness_results(
+    *,
+    disparate_impact: float = 0.9,
+    statistical_parity: float = 0.04,
+    equal_opportunity: float = 0.04,
+    average_odds: float = 0.04,
+    insufficient_groups: list[str] | None = None,
+) -> dict[str, Any]:
+    """A fairness report's figures with one comparison (women against men) holding these named metrics, with the
+    checks and verdict the kind's own judge gives them under the default thresholds (what the job would store)."""
+    values = {
+        "disparate_impact": disparate_impact,
+        "statistical_parity_difference": statistical_parity,
+        "equal_opportunity_difference": equal_opportunity,
+        "average_odds_difference": average_odds,
+    }
+    results: dict[str, Any] = {
+        "rows": 1000,
+        "groupings": [
+            {
+                "attributes": ["sex"],
+                "groups": [],
+                "insufficient_groups": insufficient_groups or [],
+                "reference": "M",
+                "comparisons": [{"group": "F", "metrics": {k: {"value": v} for k, v in values.items()}}],
+                "between_groups": {},
+            }
+        ],
+        "thresholds": dict(THRESHOLDS),
+    }
+    checks = judge(SimpleNamespace(results=results), THRESHOLDS)  # type: ignore[arg-type]
+    return {**results, "checks": checks, "verdict": overall(checks.values())}
