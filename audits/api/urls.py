@@ -9,5 +9,6 @@ router.register("audit-reports", views.AuditReportViewSet, basename="audit-repor
 
 urlpatterns = [
     path("audits/fairness/", views.FairnessAuditView.as_view(), name="audit-fairness"),
+    path("audits/validation/", views.ValidationAuditView.as_view(), name="audit-validation"),
     path("", include(router.urls)),
 ]
