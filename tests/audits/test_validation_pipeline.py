@@ -109,7 +109,9 @@ def test_figures_agree_with_sklearn_on_the_same_rows(spark: Any) -> None:
     # AND the reliability table and the ECE are the brute-force ones over ten bins of the raw scores
     reliability = np.minimum(np.floor(scores * 10), 9)
     table = figures["calibration"]
-    assert [row["count"] for row in table] == [int((reliability == b).sum()) for b in range(10) if (reliability == b).any()]
+    assert [row["count"] for row in table] == [
+        int((reliability == b).sum()) for b in range(10) if (reliability == b).any()
+    ]
     ece = 0.0
     for row in table:
         chosen = reliability == round(row["bin_low"] * 10)
@@ -125,7 +127,9 @@ def test_figures_agree_with_sklearn_on_the_same_rows(spark: Any) -> None:
     ]
     assert cost["best_threshold"] == pytest.approx(int(np.argmin(brute)) / 1000)
     assert cost["best_cost"] == pytest.approx(min(brute), abs=EXACT)
-    at_threshold = (1.0 * ((predicted := scores >= 0.4) & (y == 0)).sum() + 5.0 * (~predicted & (y == 1)).sum()) / len(y)
+    at_threshold = (1.0 * ((predicted := scores >= 0.4) & (y == 0)).sum() + 5.0 * (~predicted & (y == 1)).sum()) / len(
+        y
+    )
     assert cost["cost_at_threshold"] == pytest.approx(at_threshold, abs=EXACT)
     assert cost["best_cost"] <= cost["cost_at_threshold"]
     assert {p["threshold"] for p in cost["curve"]} >= {0.0, 0.5, 1.0, cost["best_threshold"]}
