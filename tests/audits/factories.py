@@ -10,6 +10,7 @@ from typing import Any
 from audits.actions import do_register_audit_report
 from audits.choices import AuditKind
 from audits.fairness import THRESHOLDS
+from audits.kinds import spec
 from core.jobs import dispatch_job
 from tests.audits.onnx_models import write_scorer
 from tests.registry.factories import make_dataset, make_dataset_version, make_model, make_model_version
@@ -41,10 +42,17 @@ RESULTS = {"rows": 10, "groupings": [], "checks": {"disparate_impact": "pass"}, 
 
 
 def make_report(
-    model_version: Any, dataset_version: Any, actor: Any, *, verdict: str = "pass", results: Any = None
+    model_version: Any,
+    dataset_version: Any,
+    actor: Any,
+    *,
+    verdict: str = "pass",
+    results: Any = None,
+    kind: str = AuditKind.FAIRNESS,
 ) -> Any:
+    """A report as the job would register it (its figures stand-ins: the gate and pages read the verdicts)."""
     job, _ = dispatch_job(
-        "audits.fairness",
+        spec(kind).job_kind,
         actor=actor,
         team=model_version.model.team,
         target=model_version,
@@ -53,7 +61,7 @@ def make_report(
     return do_register_audit_report(
         job,
         actor=actor,
-        kind=AuditKind.FAIRNESS,
+        kind=AuditKind(kind),
         model_version=model_version,
         dataset_version=dataset_version,
         parameters={

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audits.choices import AuditKind
+from audits.kinds import registered
 from audits.models import AuditReport
 from audits.selection import MAX_AGE_DAYS, audit_verdict, current_reports, manifest_entries
 from core.canonical import canonical_digest
@@ -41,22 +43,30 @@ def test_the_gate_check_is_registered_for_policies_to_require():
 
 
 def test_a_passing_report_of_this_artifact_passes_and_is_in_the_manifest(cast: Any, credit: dict[str, Any]):
-    # GIVEN a passing fairness report of the model version on the newest dataset version
+    # GIVEN a passing fairness report of the model version on the newest dataset version, and a passing report of
+    # every other registered kind (the gate requires each)
     report = make_report(credit["model_version"], credit["dataset_version"], cast.engineer_a)
+    others = [
+        make_report(credit["model_version"], credit["dataset_version"], cast.engineer_a, kind=kind_spec.kind)
+        for kind_spec in registered()
+        if kind_spec.kind != AuditKind.FAIRNESS
+    ]
     # THEN it counts, the gate passes, and the manifest lists it with its digest and verdict
-    assert current_reports(credit["model_version"]) == [report]
+    assert sorted(r.pk for r in current_reports(credit["model_version"])) == sorted(
+        [report.pk, *(o.pk for o in others)]
+    )
     passed, reason = audit_verdict(credit["model_version"], now=timezone.now())
     assert passed, reason
     assert report.digest[:12] in reason
-    (entry,) = manifest_entries(credit["model_version"])
+    (entry,) = [e for e in manifest_entries(credit["model_version"]) if e["kind"] == AuditKind.FAIRNESS]
     assert entry["digest"] == report.digest
     assert entry["verdict"] == "pass"
     assert entry["artifact_sha256"] == credit["model_version"].artifact_sha256
     assert entry["dataset_fingerprint"] == credit["dataset_version"].content_fingerprint
     # AND the report's digest is the canonical JSON of what it says; its registration is an audit event
     assert report.digest == canonical_digest(report.body())
-    event = AuditEvent.objects.filter(event_type=AuditEventType.AUDIT_REPORT_REGISTERED).get()
-    assert event.after["digest"] == report.digest
+    events = AuditEvent.objects.filter(event_type=AuditEventType.AUDIT_REPORT_REGISTERED)
+    assert report.digest in [event.after["digest"] for event in events]
     # AND the job's page, once the job has succeeded, links to the report
     report.job.status, report.job.result = JobStatus.SUCCEEDED, {"audit_report": report.pk}
     assert output_links(report.job) == [(f"Audit report {report.digest[:12]} (pass)", f"/audit-reports/{report.pk}/")]
