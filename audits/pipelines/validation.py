@@ -41,9 +41,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import Column, DataFrame
 
-SEGMENT = "segment"
-HOLDOUT = "holdout"
-LABEL = "label"
+# Named apart from any dataset column: the model's input columns travel beside them into the scorer.
+SEGMENT = "__assay_segment"
+HOLDOUT = "__assay_holdout"
+LABEL = "__assay_label"
 SCORE = "score"
 PREDICTION = "prediction"
 SCORE_BIN = "score_bin"
@@ -108,19 +109,14 @@ def last_time(frame: DataFrame, time_column: str) -> float | None:
     return None if row["last"] is None else float(row["last"])
 
 
-def _scorer(onnx_bytes: bytes, plan: Any, label: str, segment: str | None) -> Any:
-    def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        import pandas as pd
+def _scorer(onnx_bytes: bytes, plan: Any) -> Any:
+    """The function mapInPandas runs on each partition: one session for all its batches; the segment, holdout and
+    label columns are prepared by Spark and pass through."""
 
+    def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         session = open_session(onnx_bytes)
         for batch in batches:
-            out = pd.DataFrame(
-                {
-                    SEGMENT: batch[segment].astype("string").fillna(MISSING).astype(str) if segment else ALL,
-                    HOLDOUT: batch[HOLDOUT].astype("int32"),
-                    LABEL: pd.to_numeric(batch[label], errors="coerce").astype("float64"),
-                }
-            )
+            out = batch[[SEGMENT, HOLDOUT, LABEL]].copy()
             out[SCORE] = score_batch(session, plan, batch)
             yield out
 
@@ -145,8 +141,8 @@ def aggregate(
         if cutoff is None or params.time_column is None
         else F.when(time_seconds(params.time_column) > F.lit(cutoff), 1).otherwise(0)
     )
-    needed = list(
-        dict.fromkeys([*plan.columns, params.label, *([params.segment_column] if params.segment_column else [])])
+    segment = (
+        F.coalesce(F.col(params.segment_column).cast("string"), F.lit(MISSING)) if params.segment_column else F.lit(ALL)
     )
     schema = StructType(
         [
@@ -156,9 +152,12 @@ def aggregate(
             StructField(SCORE, DoubleType()),
         ]
     )
-    scored = frame.select(*needed, held_out.alias(HOLDOUT)).mapInPandas(
-        _scorer(onnx_bytes, plan, params.label, params.segment_column), schema
-    )
+    scored = frame.select(
+        *plan.columns,
+        segment.alias(SEGMENT),
+        held_out.alias(HOLDOUT),
+        F.col(params.label).cast("double").alias(LABEL),
+    ).mapInPandas(_scorer(onnx_bytes, plan), schema)
     score, label, bins = F.col(SCORE), F.col(LABEL), params.score_bins
     bad_score = F.isnan(score) | score.isNull() | (score < 0) | (score > 1)
     bad_label = label.isNull() | ~label.isin(0.0, 1.0)
