@@ -19,7 +19,9 @@ from audits.kinds import spec
 from audits.models import AuditReport
 from core.choices import JobStatus
 from core.models import Job
+from tests.audits.onnx_models import write_scorer
 from tests.audits.validation_factories import make_validation_credit
+from tests.registry.factories import make_model_version
 from workers import audits_validation
 from workers.runner import run_job
 
@@ -136,3 +138,16 @@ def test_a_model_trained_on_the_holdout_fails_the_look_ahead_check(lake: Path, c
     assert debt["worst_violation"] > 0.001
     assert report.checks["monotonic"] == "fail"
     assert report.verdict == "fail"
+
+
+def test_nan_scores_fail_the_job_naming_the_cause_and_register_nothing(lake: Path, cast: Any, spark: Any) -> None:
+    # GIVEN a model version that scores NaN for every row
+    objects = make_validation_credit(cast.team_a, cast.engineer_a, lake / "models")
+    broken = make_model_version(
+        objects["model"], cast.engineer_a, write_scorer(lake / "models" / "broken.onnx", broken=True)
+    )
+    # WHEN validated THEN the job fails saying why, and no report is registered
+    job = run(request(cast, {**objects, "model_version": broken}))
+    assert job.status == JobStatus.FAILED
+    assert "score(s) that are NaN, infinite or outside [0, 1]" in job.error
+    assert not AuditReport.objects.exists()
