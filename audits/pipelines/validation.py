@@ -52,6 +52,7 @@ COUNT = "count"
 SCORE_SUM = "score_sum"
 SQUARED_ERROR_SUM = "squared_error_sum"
 ALL = "(all)"
+INSUFFICIENT = "insufficient_data"
 # The cost curve as drawn: this many thresholds (the minimum is sought over every score-bin edge).
 CURVE_POINTS = 101
 
@@ -326,9 +327,6 @@ def segment_figures(cells: pd.DataFrame, params: ValidationParams) -> dict[str, 
             }
         )
     return {"column": params.segment_column, "min_segment_size": params.min_segment_size, "groups": groups}
-
-
-INSUFFICIENT = "insufficient_data"
 
 
 def look_ahead(cutoff: float, training: dict[str, Any] | None) -> dict[str, Any]:
