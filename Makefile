@@ -84,6 +84,7 @@ run: $(VENV)/.installed-demo $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py seed_registry_demo
 	$(BIN)/python manage.py seed_compliance_demo
 	$(BIN)/python manage.py seed_release_demo
+	$(BIN)/python manage.py seed_audits_demo
 	$(BIN)/python manage.py seed_churn_demo
 	@echo
 	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery workers for jobs and Spark jobs, beat; Ctrl-C stops them all)"

@@ -9,3 +9,4 @@ class AuditsConfig(AppConfig):
         from audits import fairness, job_outputs, proxy, validation  # noqa: F401 (each registers its kind)
 
         job_outputs.register()
+        from audits import panels  # noqa: F401 (registers the model version page's audits panel)

@@ -64,6 +64,10 @@ def clean(model_version: ModelVersion, dataset_version: DatasetVersion, raw: dic
     if label in names:
         raise ValidationError({"protected_attributes": "The label cannot also be a protected attribute."})
     segment = p.optional_column(columns, raw.get("segment_column"), "segment_column", dataset_version)
+    if segment is not None and (segment in names or segment == label):
+        raise ValidationError(
+            {"segment_column": f"{segment!r} is the label or a protected attribute; segment by another column."}
+        )
     threshold = p.threshold(raw.get("threshold", DEFAULTS["threshold"]))
     p.model_columns(model_version, dataset_version)
     return {

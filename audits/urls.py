@@ -4,4 +4,5 @@ from audits import views
 
 urlpatterns = [
     path("audit-reports/<int:pk>/", views.report_detail, name="audits-report-detail"),
+    path("models/<int:pk>/versions/<int:number>/audits/new/", views.start_audit, name="audits-start"),
 ]

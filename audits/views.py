@@ -1,36 +1,72 @@
-"""The audits' web pages: a report as a compliance officer or board member reads it (figures as tables; charts are
-to come, docs/audits.md). Restricted in SQL like the API: another team's report is a 404."""
+"""The audits' web pages: a report as a compliance officer or board member reads it, with its charts (audits.charts,
+drawn in the browser by Vega-Lite) and every charted figure also in a table; restricted in SQL like the API: another
+team's report is a 404. docs/audits.md, "Reading a report".
+
+Also the model version page's audits panel (registered in registry.panels, so the registry does not import audits)
+and the form on it that starts an audit through the same action as the API.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.views.decorators.http import require_GET, require_http_methods
 
+from audits import charts
+from audits.actions import do_request_audit
+from audits.choices import AuditKind
+from audits.forms import AuditRequestForm, audit_form
 from audits.models import AuditReport
 from audits.pipelines.fairness import GROUP_METRICS, NAMED_METRICS
+from core.actors import acting_user
+from registry.models import ModelVersion
 from registry.presentation import number_text
+from registry.views.shared import may_start_jobs, start_job
 
 GROUP_HEADINGS = ["Selection rate", "TPR", "FPR", "Precision", "Accuracy", "AUC"]
 NAMED_HEADINGS = ["Disparate impact", "Statistical parity diff.", "Equal opportunity diff.", "Average odds diff."]
+VALIDATION_METRICS = ("size", "positive_rate", "auc", "precision", "recall", "accuracy", "brier", "ece")
+VALIDATION_HEADINGS = ["Rows", "Positive rate", "AUC", "Precision", "Recall", "Accuracy", "Brier", "ECE"]
+# Which thresholds a check is judged against, where its name does not say it (<check>_min / <check>_max).
+CHECK_THRESHOLDS = {
+    "disparate_impact": ("disparate_impact_min",),
+    "statistical_parity_difference": ("statistical_parity_max",),
+    "equal_opportunity_difference": ("equal_opportunity_max",),
+    "average_odds_difference": ("average_odds_max",),
+    "proxies": ("association_max", "nmi_max", "auc_max"),
+    "calibration": ("ece_max",),
+    "segments": ("segment_auc_min",),
+}
+PROXY_JUSTIFY_TEMPLATE = "audits/_proxy_justify.html"
+
+
+def _template_exists(name: str) -> bool:
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+def _text(value: Any) -> Any:
+    return number_text(value) if value is not None else None
 
 
 def _figure(entry: Any) -> dict[str, Any]:
     entry = entry if isinstance(entry, dict) else {}
     interval = entry.get("interval") or [None, None]
     return {
-        "value": number_text(entry.get("value")) if entry.get("value") is not None else None,
-        "low": number_text(interval[0]) if interval[0] is not None else None,
-        "high": number_text(interval[1]) if interval[1] is not None else None,
-        "verdict": entry.get("verdict"),
+        "value": _text(entry.get("value")),
+        "low": _text(interval[0]),
+        "high": _text(interval[1]),
+        "verdict": charts.verdict_word(entry.get("verdict")) if entry.get("verdict") else None,
     }
-
-
-def _label(group: Any) -> str:
-    return ", ".join(f"{key}={value}" for key, value in (group or {}).items())
 
 
 def _groupings(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -39,10 +75,10 @@ def _groupings(results: dict[str, Any]) -> list[dict[str, Any]]:
         shown.append(
             {
                 "attributes": " and ".join(grouping.get("attributes", [])),
-                "reference": _label(grouping.get("reference")) if grouping.get("reference") else None,
+                "reference": charts.group_label(grouping.get("reference")) if grouping.get("reference") else None,
                 "groups": [
                     {
-                        "label": _label(group.get("group")),
+                        "label": charts.group_label(group.get("group")),
                         "size": group.get("size"),
                         "status": group.get("status"),
                         "figures": [_figure(group.get("metrics", {}).get(name)) for name in GROUP_METRICS],
@@ -51,14 +87,85 @@ def _groupings(results: dict[str, Any]) -> list[dict[str, Any]]:
                 ],
                 "comparisons": [
                     {
-                        "label": _label(comparison.get("group")),
+                        "label": charts.group_label(comparison.get("group")),
                         "figures": [_figure(comparison.get("metrics", {}).get(name)) for name in NAMED_METRICS],
                     }
                     for comparison in grouping.get("comparisons", [])
                 ],
+                "insufficient": [charts.group_label(group) for group in grouping.get("insufficient_groups") or []],
             }
         )
     return shown
+
+
+def _check_rows(report: AuditReport) -> list[dict[str, Any]]:
+    thresholds = report.thresholds if isinstance(report.thresholds, dict) else {}
+    rows = []
+    for name, verdict in sorted((report.checks or {}).items()):
+        keys = CHECK_THRESHOLDS.get(name) or tuple(k for k in (f"{name}_min", f"{name}_max") if k in thresholds)
+        bounds = [
+            f"{'≥' if key.endswith('_min') else '≤'} {thresholds[key]} ({key})" for key in keys if key in thresholds
+        ]
+        rows.append({"name": name, "verdict": charts.verdict_word(verdict), "bounds": bounds})
+    return rows
+
+
+def _metric_cells(metrics: Any) -> list[Any]:
+    metrics = metrics if isinstance(metrics, dict) else {}
+    return [_text(metrics.get(name)) for name in VALIDATION_METRICS]
+
+
+def _proxy_context(results: dict[str, Any]) -> dict[str, Any]:
+    pairs = []
+    for pair in results.get("pairs") or []:
+        pairs.append(
+            {
+                **pair,
+                "association_text": _text(pair.get("association")),
+                "nmi_text": _text(pair.get("nmi")),
+                "auc_text": _text(pair.get("auc")),
+            }
+        )
+    pairs.sort(key=lambda pair: (not pair.get("flagged"), str(pair.get("feature")), str(pair.get("attribute"))))
+    return {"pairs": pairs, "flagged_count": len(results.get("flagged") or [])}
+
+
+def _validation_context(results: dict[str, Any], thresholds: dict[str, Any]) -> dict[str, Any]:
+    segments = results.get("segments") or None
+    minimum = thresholds.get("segment_auc_min")
+    segment_rows = []
+    for group in (segments or {}).get("groups") or []:
+        metrics = group.get("metrics") or {}
+        verdict = charts.verdict_word(None)
+        if group.get("status") != "insufficient_data" and isinstance(metrics.get("auc"), int | float):
+            verdict = "measured" if minimum is None else ("pass" if metrics["auc"] >= minimum else "fail")
+        segment_rows.append(
+            {"segment": group.get("segment"), "size": group.get("size"), "verdict": verdict}
+            | {"cells": _metric_cells({**metrics, "size": group.get("size")})}
+        )
+    cost = results.get("cost") or None
+    holdout = results.get("holdout") or None
+    edge_cases = results.get("edge_cases") or {}
+    return {
+        "overall": _metric_cells(results.get("overall")),
+        "segments": segments,
+        "segment_rows": segment_rows,
+        "segment_auc_min": minimum,
+        "calibration": [
+            {key: _text(entry.get(key)) for key in ("bin_low", "bin_high", "count", "mean_score", "observed_rate")}
+            for entry in results.get("calibration") or []
+        ],
+        "cost": cost,
+        "cost_curve": [
+            {"threshold": _text(point.get("threshold")), "expected_cost": _text(point.get("expected_cost"))}
+            for point in (cost or {}).get("curve") or []
+        ],
+        "holdout": holdout,
+        "holdout_cells": _metric_cells({**((holdout or {}).get("metrics") or {}), "size": (holdout or {}).get("rows")}),
+        "edge_cases": edge_cases.get("cases") or [],
+        "edge_passed": edge_cases.get("passed"),
+        "edge_failed": edge_cases.get("failed"),
+    }
 
 
 @login_required
@@ -71,13 +178,73 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     results = report.results if isinstance(report.results, dict) else {}
-    context = {
+    thresholds = report.thresholds if isinstance(report.thresholds, dict) else {}
+    context: dict[str, Any] = {
         "section": "models",
         "report": report,
-        "checks": sorted((report.checks or {}).items()),
-        "groupings": _groupings(results),
-        "group_headings": GROUP_HEADINGS,
-        "named_headings": NAMED_HEADINGS,
+        "checks": _check_rows(report),
+        "parameters": [
+            (name, ", ".join(map(str, value)) if isinstance(value, list) else value)
+            for name, value in sorted((report.parameters or {}).items())
+            if name != "dataset_version"
+        ],
+        "thresholds": sorted(thresholds.items()),
         "rows": results.get("rows"),
+        # The proxy justification form is the proxy kind's own template: shown once it exists.
+        "proxy_justification": report.kind == AuditKind.PROXY and _template_exists(PROXY_JUSTIFY_TEMPLATE),
     }
+    if report.kind == AuditKind.FAIRNESS:
+        drawn = {chart["id"]: chart for chart in charts.fairness_charts(results, thresholds)}
+        groupings = _groupings(results)
+        for index, grouping in enumerate(groupings, start=1):
+            grouping["group_chart"] = drawn.get(f"chart-groups-{index}")
+            grouping["named_chart"] = drawn.get(f"chart-named-{index}")
+        context.update(
+            groupings=groupings,
+            group_headings=GROUP_HEADINGS,
+            named_headings=NAMED_HEADINGS,
+            charts=list(drawn.values()),
+        )
+    elif report.kind == AuditKind.PROXY:
+        context.update(_proxy_context(results), charts=charts.proxy_charts(results))
+    elif report.kind == AuditKind.VALIDATION:
+        context.update(
+            _validation_context(results, thresholds),
+            validation_headings=VALIDATION_HEADINGS,
+            charts=charts.validation_charts(results, thresholds),
+        )
     return render(request, "audits/report_detail.html", context)
+
+
+def _visible_version(request: HttpRequest, pk: int, number: int) -> ModelVersion:
+    return get_object_or_404(
+        ModelVersion.objects.restrict(request.user).select_related("model__team"), model_id=pk, number=number
+    )
+
+
+def _render_start(
+    request: HttpRequest, version: ModelVersion, form: AuditRequestForm | None, status: int = 200
+) -> HttpResponse:
+    context = {"section": "models", "version": version, "form": form}
+    return render(request, "audits/start.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def start_audit(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """The form alone (GET), and its submission (POST, from here or the model version page): the job's page, or the
+    form again with the refusal on the field it names."""
+    version = _visible_version(request, pk, number)
+    if not may_start_jobs(request.user, version.model.team):
+        raise PermissionDenied(f"Only engineers and admins of team {version.model.team.slug} start its audits.")
+    if request.method != "POST":
+        return _render_start(request, version, audit_form(request, version))
+    form = audit_form(request, version, request.POST)
+    response, status = start_job(
+        request,
+        form,
+        "audits",
+        lambda **arguments: do_request_audit(version, actor=acting_user(request.user), **arguments),
+        f"Audit of {version} requested: it runs on the Spark worker.",
+    )
+    return response or _render_start(request, version, form, status=status)

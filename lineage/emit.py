@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import attr
 from django.utils import timezone
 from openlineage.client import __version__ as OPENLINEAGE_CLIENT_VERSION
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
@@ -32,9 +33,17 @@ from openlineage.client.facet_v2 import (
     processing_engine_run,
     schema_dataset,
 )
+from openlineage.client.generated.base import DatasetFacet
 from openlineage.client.generated.column_lineage_dataset import InputField
 
-from lineage.naming import ASSAY_SCHEME, DatasetName, dataset_version_name, feature_set_version_name, team_namespace
+from lineage.naming import (
+    ASSAY_SCHEME,
+    DatasetName,
+    audit_report_name,
+    dataset_version_name,
+    feature_set_version_name,
+    team_namespace,
+)
 from lineage.naming import model_version_name as model_node_name
 from registry.choices import Aggregation
 from registry.pipelines.feature_definitions import TARGET_ENCODE, column_kinds, entity_column, referenced_columns
@@ -193,6 +202,63 @@ def model_version_output(version: ModelVersion) -> OutputDataset:
     inputs = (version.interface or {}).get("inputs") or []
     columns = [{"name": item.get("name"), "type": item.get("type") or item.get("elem_type")} for item in inputs]
     facets = base_facets(name, f"{name.namespace}/{name.name}", [c for c in columns if c["name"]])
+    return OutputDataset(namespace=name.namespace, name=name.name, facets=facets)
+
+
+def model_version_input(version: ModelVersion) -> InputDataset:
+    """A model version a job read (an audit scores it): the same node, schema and all, as the training's output."""
+    output = model_version_output(version)
+    return InputDataset(namespace=output.namespace, name=output.name, facets=output.facets)
+
+
+# The schema URL of Assay's own dataset facet (docs/lineage.md, "The audit report facet").
+AUDIT_REPORT_FACET_SCHEMA = "https://github.com/assay-registry/assay/blob/main/docs/lineage.md#the-audit-report-facet"
+AUDIT_REPORT_FACET = "assay_auditReport"
+
+
+@attr.define
+class AuditReportDatasetFacet(DatasetFacet):
+    """A custom dataset facet on an audit report's node: what the report says and what it is bound to."""
+
+    kind: str
+    digest: str
+    verdict: str
+    checks: dict[str, str] = attr.field(factory=dict)
+    artifactSha256: str = ""
+    datasetFingerprint: str = ""
+
+    @staticmethod
+    def _get_schema() -> str:
+        return AUDIT_REPORT_FACET_SCHEMA
+
+
+@dataclass(frozen=True)
+class AuditReportFields:
+    """What the lineage of an audit report needs of it (lineage is below the audits app: plain values)."""
+
+    team_slug: str
+    kind: str
+    report_id: int
+    digest: str
+    verdict: str
+    checks: dict[str, str]
+    artifact_sha256: str
+    dataset_fingerprint: str
+
+
+def audit_report_output(report: AuditReportFields) -> OutputDataset:
+    """An audit report an audit job wrote: ``audit-reports/<kind>/<id>`` in its team's namespace, the digest as the
+    version, and the ``assay_auditReport`` facet with the verdict, the checks and what the report is bound to."""
+    name = audit_report_name(report.team_slug, report.kind, report.report_id, report.digest)
+    facets = base_facets(name, f"{name.namespace}/{name.name}", None)
+    facets[AUDIT_REPORT_FACET] = AuditReportDatasetFacet(
+        kind=report.kind,
+        digest=report.digest,
+        verdict=report.verdict,
+        checks=dict(report.checks),
+        artifactSha256=report.artifact_sha256,
+        datasetFingerprint=report.dataset_fingerprint,
+    )
     return OutputDataset(namespace=name.namespace, name=name.name, facets=facets)
 
 

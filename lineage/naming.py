@@ -10,6 +10,9 @@ one of its datasets to resolve to a registry object (docs/lineage.md, "Naming co
   (``assay://<team slug>``), with its fingerprint as the version.
 - A **model version** is the node ``sha256:<artifact digest>`` in its team's Assay namespace: the artifact the
   board signs is named by its digest, so an external training pipeline that knows the digest can name it too.
+- An **audit report** is the node ``audit-reports/<kind>/<report id>`` in its team's Assay namespace, with the
+  report's digest as the version: what an audit job (``audits.fairness``, ...) writes, from the model version's node
+  and the evaluation dataset version it read.
 - Assay's own **jobs** are ``<job kind>`` (``features.materialize``) in the team's Assay namespace; a run's id is
   derived from the job record and its attempt (lineage.emit).
 
@@ -30,6 +33,7 @@ ASSAY_SCHEME = "assay"
 LAKE_NAMESPACE = "lake"
 MODEL_PREFIX = "sha256:"
 FEATURE_SET_PREFIX = "feature-sets/"
+AUDIT_REPORT_PREFIX = "audit-reports/"
 VERSION_NUMBER = re.compile(r"^v([1-9][0-9]{0,8})$")
 SHA256_NAME = re.compile(r"^sha256:([0-9a-f]{64})$")
 
@@ -78,6 +82,11 @@ def feature_set_version_name(version: FeatureSetVersion) -> DatasetName:
 
 def model_version_name(version: ModelVersion) -> DatasetName:
     return DatasetName(team_namespace(version.model.team.slug), f"{MODEL_PREFIX}{version.artifact_sha256}")
+
+
+def audit_report_name(team_slug: str, kind: str, report_id: int, digest: str) -> DatasetName:
+    """The node of an audit report (the audits app is above this one: its fields are passed as values)."""
+    return DatasetName(team_namespace(team_slug), f"{AUDIT_REPORT_PREFIX}{kind}/{report_id}", digest)
 
 
 def version_number(version: str) -> int | None:

@@ -8,14 +8,18 @@ The table looks like what a lender holds: identifying data (name, e-mail, date o
 subject identifier that data-subject requests search by), protected
 attributes (sex, age band), special-category data (a disability flag, GDPR art. 9) and a column that must never be a
 model input (ethnicity). The default label depends on income, debt ratio and repayment history and, as real
-historical outcomes do, slightly on where applicants live: the postcode is a proxy for ethnicity in this data, which
-is why it is documented as such and left out of the model's inputs with every other personal-data column.
+historical outcomes do, on where applicants live: districts differ in their ethnic composition, and the historical
+default rate of a district follows it. The postcode is therefore a proxy for ethnicity, and so is the model's one
+area-level input, ``district_default_rate`` (the bureau's default rate of the applicant's postal district): no flagged
+column is a model input, but this one carries the ethnicity signal of the postcode, which is what the proxy audit of
+the demo finds (its schema description says so).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,7 @@ THRESHOLD = 0.3
 TEST_SIZE = 0.25
 
 # The model's inputs, in the order of the ONNX input's columns: none is personal, special-category, protected or
-# prohibited (tested against the schema).
+# prohibited (tested against the schema); one, ``district_default_rate``, is a proxy for ethnicity.
 FEATURES = (
     "annual_income",
     "debt_to_income",
@@ -34,7 +38,10 @@ FEATURES = (
     "late_payments_12m",
     "open_credit_lines",
     "requested_limit_increase",
+    "district_default_rate",
 )
+# The proxy among them, and what it stands for.
+PROXY = ("district_default_rate", "ethnicity")
 LABEL = "defaulted"
 
 _FIRST_NAMES = ("Alex", "Sam", "Maria", "Jonas", "Aoife", "Luca", "Noor", "Elif", "Tomasz", "Ines", "Kofi", "Mei")
@@ -42,6 +49,8 @@ _LAST_NAMES = ("Keller", "Novak", "Murphy", "Rossi", "Haddad", "Yilmaz", "Kowals
 _AGE_BANDS = ((18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"), (55, "55-64"), (65, "65+"))
 _ETHNICITIES = ("group_a", "group_b", "group_c", "group_d")
 _DISTRICTS = 12
+# How strongly a district's historical default rate follows its composition (logit per unit of share).
+_COMPOSITION_EFFECT = 1.0
 _REFERENCE_DATE = np.datetime64("2026-01-01")
 
 
@@ -116,6 +125,16 @@ _V1_COLUMNS = (
     _column("late_payments_12m", "int32", description="Payments more than 30 days late in the last 12 months."),
     _column("open_credit_lines", "int32", description="Credit lines open at application time."),
     _column("requested_limit_increase", "float64", description="Requested increase of the card limit, EUR."),
+    _column(
+        "district_default_rate",
+        "float64",
+        description=(
+            "Share of credit-limit increases that defaulted in the applicant's postal district over the previous "
+            "year (credit bureau area statistics; the same for everyone in a district). Derived from the postcode, "
+            "and a proxy for ethnicity in this population: districts differ in composition and their historical "
+            "default rates follow it. A model input: the proxy audit must look at it."
+        ),
+    ),
     _column("application_date", "date", description="Day the increase was requested."),
     _column(LABEL, "boolean", description="Label: 90 days past due within 12 months of the increase."),
 )
@@ -142,8 +161,13 @@ def generate_applications(rows: int = ROWS, seed: int = SEED) -> dict[str, np.nd
     ethnicity_index = np.array([rng.choice(len(_ETHNICITIES), p=district_mix[d]) for d in district])
     ethnicity = np.array([_ETHNICITIES[i] for i in ethnicity_index], dtype=object)
     ethnicity[rng.random(rows) < 0.15] = None
-    # A historical, district-level disadvantage the label carries and the model must not learn through a proxy.
-    district_effect = rng.normal(0.0, 0.25, _DISTRICTS)
+    # A historical, district-level disadvantage the label carries: part of it follows the districts' composition
+    # (the share of group_b and group_d), so that a district's past default rate is a proxy for ethnicity.
+    district_effect = rng.normal(0.0, 0.25, _DISTRICTS) + _COMPOSITION_EFFECT * (
+        district_mix[:, 1] + district_mix[:, 3] - 0.5
+    )
+    # What the bureau publishes per district: the default rate of an average applicant there last year.
+    district_default_rate = np.round(1.0 / (1.0 + np.exp(1.6 - district_effect)), 4)
 
     age = rng.integers(18, 80, rows)
     date_of_birth = (
@@ -204,10 +228,39 @@ def generate_applications(rows: int = ROWS, seed: int = SEED) -> dict[str, np.nd
         "late_payments_12m": late_payments_12m,
         "open_credit_lines": open_credit_lines,
         "requested_limit_increase": requested_limit_increase,
+        "district_default_rate": district_default_rate[district],
         "application_date": _REFERENCE_DATE + rng.integers(0, 300, rows).astype("timedelta64[D]"),
         LABEL: defaulted,
         ADDED_IN_V2["name"]: months_at_address,
     }
+
+
+_ARROW_TYPES = {
+    "int64": "int64",
+    "int32": "int32",
+    "float64": "float64",
+    "string": "string",
+    "boolean": "bool_",
+    "date": "date32",
+}
+
+
+def write_parquet(data: dict[str, np.ndarray], schema: dict[str, Any], path: Path) -> None:
+    """The columns ``schema`` names as one Parquet file at ``path``, typed as registered (so Spark reads them with
+    the registered types), written beside it and renamed into place: a reader sees all of it or nothing."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    columns = {}
+    for column in schema["columns"]:
+        values = [None if isinstance(v, float) and v != v else v for v in data[column["name"]].tolist()]
+        if column["type"] == "int32":
+            values = [None if v is None else int(v) for v in values]
+        columns[column["name"]] = pa.array(values, getattr(pa, _ARROW_TYPES[column["type"]])())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.table(columns), partial)
+    partial.rename(path)
 
 
 def content_fingerprint(data: dict[str, np.ndarray], schema: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ def _choices(rows: Iterable[tuple[int, str]], empty: str | None = None) -> list[
     return choices + [(str(pk), label) for pk, label in rows]
 
 
-class _JobRequestForm(forms.Form):
+class JobRequestForm(forms.Form):
     # The one rule of core.idempotency, as the API's serializers and the actions check it.
     idempotency_key = forms.CharField(
         widget=forms.HiddenInput, max_length=IDEMPOTENCY_KEY_MAX, validators=[validate_idempotency_key]
@@ -67,7 +67,7 @@ class _JobRequestForm(forms.Form):
             self.add_error(name if visible else None, messages)
 
 
-class MaterializeForm(_JobRequestForm):
+class MaterializeForm(JobRequestForm):
     """Materialize a feature view from a version of its source dataset, at the rows of an optional spine; then, if
     asked, train a model of the team on the result."""
 
@@ -131,7 +131,7 @@ class MaterializeForm(_JobRequestForm):
         return arguments
 
 
-class TrainForm(_JobRequestForm):
+class TrainForm(JobRequestForm):
     """Train a binary classifier on a materialized feature-set version of the model's team."""
 
     feature_set_version = forms.TypedChoiceField(

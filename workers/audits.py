@@ -119,6 +119,7 @@ def compute_fairness(run: AuditRun) -> dict[str, Any]:
         attributes=params["protected_attributes"],
         threshold=params["threshold"],
         bins=params["score_bins"],
+        segment=params.get("segment_column"),
     )
     run.ctx.progress(0.96, "computing the fairness figures")
     return fairness_report(
@@ -130,6 +131,7 @@ def compute_fairness(run: AuditRun) -> dict[str, Any]:
             seed=params["seed"],
         ),
         Thresholds.of(run.thresholds),
+        segment=params.get("segment_column"),
     )
 
 

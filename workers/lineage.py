@@ -2,17 +2,23 @@
 
 Registered from WorkersConfig.ready. Each function reads what exists when the event is built: a materialization's
 feature-set version and a training's model version exist only once the job registered them, so START carries the
-inputs and COMPLETE the outputs as well. The audit jobs read and write no dataset: their runs carry none.
+inputs and COMPLETE the outputs as well. An audit job (every kind of audits.choices.AuditKind, whether or not its
+job exists yet) reads the model version and the evaluation dataset version and writes its report.
 """
 
 from __future__ import annotations
 
+from audits.choices import AuditKind
+from audits.models import AuditReport
 from core.models import Job
 from lineage.emit import (
+    AuditReportFields,
     JobLineage,
+    audit_report_output,
     dataset_version_input,
     feature_set_input,
     feature_set_output,
+    model_version_input,
     model_version_output,
     register_job_lineage,
 )
@@ -21,6 +27,8 @@ from workers.tasks import chained_from
 
 MATERIALIZE_KIND = "registry.materialize_features"
 TRAIN_KIND = "registry.train_model"
+# The audit jobs' kinds (workers.audits: ``audits.<kind>``).
+AUDIT_KINDS = tuple(f"audits.{kind}" for kind in AuditKind.values)
 
 
 def materialization_lineage(job: Job) -> JobLineage:
@@ -53,6 +61,34 @@ def training_lineage(job: Job) -> JobLineage:
     )
 
 
+def audit_lineage(job: Job) -> JobLineage:
+    """Inputs: the model version audited (its ``sha256:`` node) and the evaluation dataset version. Output: the
+    report the job registered, named by its id, with its digest as the version and its verdict in a facet."""
+    version = (
+        ModelVersion.objects.filter(pk=job.target_id).select_related("model__team").first() if job.target_id else None
+    )
+    dataset = DatasetVersion.objects.filter(pk=job.params.get("dataset_version")).select_related("dataset").first()
+    inputs = [model_version_input(version)] if version is not None else []
+    inputs += [dataset_version_input(dataset)] if dataset is not None else []
+    report = AuditReport.objects.filter(job=job).select_related("model_version__model__team").first()
+    outputs = []
+    if report is not None:
+        fields = AuditReportFields(
+            team_slug=report.model_version.model.team.slug,
+            kind=report.kind,
+            report_id=report.pk,
+            digest=report.digest,
+            verdict=report.verdict,
+            checks={str(name): str(verdict) for name, verdict in (report.checks or {}).items()},
+            artifact_sha256=report.artifact_sha256,
+            dataset_fingerprint=report.dataset_fingerprint,
+        )
+        outputs.append(audit_report_output(fields))
+    return JobLineage(inputs=inputs, outputs=outputs)
+
+
 def register() -> None:
     register_job_lineage(MATERIALIZE_KIND, materialization_lineage)
     register_job_lineage(TRAIN_KIND, training_lineage)
+    for kind in AUDIT_KINDS:
+        register_job_lineage(kind, audit_lineage)

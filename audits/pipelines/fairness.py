@@ -327,7 +327,9 @@ def audit_grouping(
     """One grouping's groups (figures, intervals, status), its named metrics against the reference group with a
     verdict each, and fairlearn's between-groups summary."""
     frame, auc_frame = metric_frames(cells, attributes)
-    by_group = frame.by_group
+    # fairlearn lists every combination of the attributes' values; a combination no row holds (an empty cell of an
+    # intersection) has no size and is no group.
+    by_group = frame.by_group[frame.by_group["size"].fillna(0) > 0]
     aucs = auc_frame.by_group["auc"]
     figures: dict[tuple[str, ...], dict[str, float]] = {}
     for index_value, row in by_group.iterrows():
@@ -429,19 +431,59 @@ def overall(verdicts: Sequence[str]) -> str:
     return PASSED
 
 
-def fairness_report(cells: pd.DataFrame, params: FairnessParams, thresholds: Thresholds) -> dict[str, Any]:
+def fairness_report(
+    cells: pd.DataFrame, params: FairnessParams, thresholds: Thresholds, *, segment: str | None = None
+) -> dict[str, Any]:
     """The fairness section of an audit report from the aggregated cells: every grouping audited, a verdict per
-    named check (failed when any grouping fails it, insufficient data when any lacks data), and overall."""
+    named check (failed when any grouping fails it, insufficient data when any lacks data), and overall.
+
+    With a ``segment`` (a column of the cells, such as a region), each protected attribute is also audited within
+    each segment (``segments``): figures for the review board to see where a disparity lives. They are evidence, not
+    checks: the verdicts are the whole population's, since a segment's groups are often below the minimum size."""
     check_cells(cells, params.attributes)
     cells = cells.copy()
     for attribute in params.attributes:
         cells[attribute] = cells[attribute].astype(str)
-    audited = [audit_grouping(cells, grouping, params, thresholds) for grouping in groupings(params.attributes)]
+    whole = cells
+    if segment is not None:
+        if segment not in cells.columns:
+            raise FairnessError(f"The aggregated rows lack the segment column {segment!r}.")
+        cells[segment] = cells[segment].astype(str)
+        keys = [c for c in cells.columns if c not in (segment, COUNT)]
+        whole = cells.groupby(keys, as_index=False, observed=True)[COUNT].sum()
+    audited = [audit_grouping(whole, grouping, params, thresholds) for grouping in groupings(params.attributes)]
     checks = {name: overall([grouping["checks"][name]["verdict"] for grouping in audited]) for name in NAMED_METRICS}
-    return {
-        "rows": int(cells[COUNT].sum()),
+    report: dict[str, Any] = {
+        "rows": int(whole[COUNT].sum()),
         "groupings": audited,
         "checks": checks,
         "thresholds": thresholds.as_dict(),
         "verdict": overall(list(checks.values())),
     }
+    if segment is not None:
+        report["segments"] = {"column": segment, "by_segment": audit_segments(cells, segment, params, thresholds)}
+    return report
+
+
+def audit_segments(
+    cells: pd.DataFrame, segment: str, params: FairnessParams, thresholds: Thresholds
+) -> list[dict[str, Any]]:
+    """Each protected attribute audited within each segment's rows (largest segment first)."""
+    found = []
+    sizes = cells.groupby(segment, observed=True)[COUNT].sum().sort_values(ascending=False)
+    for value, size in sizes.items():
+        part = cells[cells[segment] == value].drop(columns=[segment])
+        entry: dict[str, Any] = {"segment": str(value), "rows": int(size), "groupings": []}
+        for attribute in params.attributes:
+            present = part.loc[part[COUNT] > 0]
+            labels = present.groupby(LABEL)[COUNT].sum()
+            if present[attribute].nunique() < 2 or labels.get(0, 0) == 0 or labels.get(1, 0) == 0:
+                entry["groupings"].append(
+                    {"attributes": [attribute], "groups": [], "comparisons": [], "status": INSUFFICIENT}
+                )
+                continue
+            audited = audit_grouping(part, (attribute,), params, thresholds)
+            audited["status"] = overall([check["verdict"] for check in audited["checks"].values()])
+            entry["groupings"].append(audited)
+        found.append(entry)
+    return found

@@ -154,35 +154,37 @@ def aggregate_cells(
     attributes: Sequence[str],
     threshold: float,
     bins: int = DEFAULT_BINS,
+    segment: str | None = None,
 ) -> pd.DataFrame:
-    """Score ``frame`` and count its rows per (attributes, label, prediction, score bin), in one pass; raises
-    ScoringError when the label is not binary or a score is not a probability."""
+    """Score ``frame`` and count its rows per (attributes, segment when given, label, prediction, score bin), in
+    one pass; raises ScoringError when the label is not binary or a score is not a probability."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-    missing = [c for c in (label, *attributes) if c not in frame.columns]
+    groups = list(dict.fromkeys([*attributes, *([segment] if segment is not None else [])]))
+    missing = [c for c in (label, *groups) if c not in frame.columns]
     if missing:
         raise ScoringError(f"The dataset lacks the column(s) {', '.join(missing)}.")
     plan = plan_scoring(interface, frame.columns)
-    needed = list(dict.fromkeys([*plan.columns, label, *attributes]))
+    needed = list(dict.fromkeys([*plan.columns, label, *groups]))
     schema = StructType(
-        [StructField(a, StringType()) for a in attributes]
+        [StructField(a, StringType()) for a in groups]
         + [StructField(LABEL, DoubleType()), StructField(SCORE, DoubleType())]
     )
-    scored = frame.select(*needed).mapInPandas(scorer(onnx_bytes, plan, label, attributes), schema)
+    scored = frame.select(*needed).mapInPandas(scorer(onnx_bytes, plan, label, groups), schema)
     score = F.col(SCORE)
     bad_score = F.isnan(score) | score.isNull() | (score < 0) | (score > 1)
     bad_label = F.col(LABEL).isNull() | ~F.col(LABEL).isin(0.0, 1.0)
     cells_frame = (
         scored.select(
-            *attributes,
+            *groups,
             F.when(bad_label, F.lit(-1)).otherwise(F.col(LABEL).cast("int")).alias(LABEL),
             F.when(bad_score, F.lit(-1)).otherwise((score >= F.lit(threshold)).cast("int")).alias(PREDICTION),
             F.when(bad_score, F.lit(-1))
             .otherwise(F.least(F.floor(score * bins).cast("int"), F.lit(bins - 1)))
             .alias(SCORE_BIN),
         )
-        .groupBy(*attributes, LABEL, PREDICTION, SCORE_BIN)
+        .groupBy(*groups, LABEL, PREDICTION, SCORE_BIN)
         .agg(F.count(F.lit(1)).alias(COUNT))
     )
     cells: Any = cells_frame.toPandas()

@@ -38,6 +38,7 @@ from registry.models import (
 )
 from registry.models.registered_models import RegisteredModelTag, load_links
 from registry.onnx_validation import JOB_SLOT_WAIT_SECONDS, OnnxValidationError, validate_onnx
+from registry.prohibited import prohibited_input
 
 # --- Registered models --------------------------------------------------------------------------------------------
 
@@ -219,6 +220,24 @@ def _register_model_version(
                     "size": staged.size,
                 },
             ) from None
+        # What the model reads is known only now, from the validated graph.
+        prohibited = prohibited_input(report.as_dict(), dataset_rows, feature_rows)
+        if prohibited is not None:
+            raise Refusal(
+                "prohibited_input",
+                prohibited.message,
+                event_type=AuditEventType.MODEL_VERSION_REFUSED,
+                field=prohibited.field,
+                metadata={
+                    "reason": "prohibited_input",
+                    "column": prohibited.column,
+                    "dataset_version": prohibited.dataset_version.pk,
+                    "feature": prohibited.feature,
+                    "filename": display_name,
+                    "sha256": staged.sha256,
+                    "size": staged.size,
+                },
+            )
         # Known before the commit: if the transaction then fails, a file that was not there before is ours to remove.
         existed = staged.store.exists(staged.sha256)
         try:

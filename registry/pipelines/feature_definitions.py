@@ -142,6 +142,17 @@ def referenced_columns(expression: str) -> list[str]:
     return names
 
 
+def feature_reads(feature: Mapping[str, Any]) -> list[str]:
+    """The source columns a feature's value is computed from (not the entity and time columns that only group and
+    window it): what its definition reads, or a target encoding's category and label. The column lineage of a
+    materialization (lineage.emit) and the registration check on prohibited inputs (registry.prohibited) read it."""
+    definition = str(feature.get("definition", ""))
+    encoding = TARGET_ENCODE.match(definition)
+    if encoding is not None:
+        return [encoding.group(1), encoding.group(2)]
+    return list(dict.fromkeys(referenced_columns(definition)))
+
+
 def features_of(view: Any) -> list[dict[str, Any]]:
     features = view["features"] if isinstance(view, Mapping) else view.features
     return [dict(item) for item in features]

@@ -121,6 +121,7 @@ def test_a_fairness_audit_records_what_it_will_audit(world: World) -> None:
         ({"protected_attributes": ["sex", "sex"]}, "protected_attributes", "distinct column names"),
         ({"protected_attributes": ["defaulted"]}, "protected_attributes", "label cannot also be"),
         ({"segment_column": "district"}, "segment_column", "'district' is not a column of"),
+        ({"segment_column": "sex"}, "segment_column", "is the label or a protected attribute"),
         ({"threshold": 1.5}, "threshold", "A number from 0 to 1"),
         ({"threshold": -0.1}, "threshold", "A number from 0 to 1"),
         ({"min_group_size": 0}, "min_group_size", "An integer from 1"),

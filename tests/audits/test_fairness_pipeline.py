@@ -93,6 +93,21 @@ def test_the_figures_agree_with_fairlearn_over_the_rows_to_1e_9():
             assert group["size"] == int((frame[attributes].astype(str).apply(tuple, axis=1) == key).sum())
 
 
+def test_an_intersection_no_row_holds_is_no_group():
+    # GIVEN rows where no woman lives in the east (the demo's four protected attributes leave many such holes)
+    frame = rows()
+    frame = frame[~((frame["sex"] == "f") & (frame["region"] == "east"))]
+    cells = aggregate(frame, ["sex", "region"])
+    # WHEN the report is computed
+    report = fairness_report(cells, FairnessParams(("sex", "region"), bootstrap_iterations=20), Thresholds())
+    # THEN the intersection lists the five combinations that hold rows, each with its size, and not the empty one
+    (intersection,) = [g for g in report["groupings"] if g["attributes"] == ["sex", "region"]]
+    groups = {(g["group"]["sex"], g["group"]["region"]): g["size"] for g in intersection["groups"]}
+    assert ("f", "east") not in groups
+    assert len(groups) == 5
+    assert sum(groups.values()) == len(frame)
+
+
 def test_the_named_metrics_agree_between_fairlearn_aif360_and_the_rows():
     frame = rows(bias=0.15)
     report = fairness_report(aggregate(frame, ["sex"]), FairnessParams(("sex",), bootstrap_iterations=20), Thresholds())
@@ -191,3 +206,40 @@ def test_importing_aif360_leaves_the_logging_configuration_unchanged():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "will be unavailable" not in done.stderr
+
+
+def test_a_segment_column_gives_each_segment_its_own_figures():
+    # GIVEN rows with a region, aggregated with it as the segment
+    frame = rows()
+    cells = aggregate(frame, ["sex", "region"])
+    # WHEN the report is computed for sex, segmented by region
+    report = fairness_report(cells, FairnessParams(("sex",), bootstrap_iterations=10), Thresholds(), segment="region")
+    whole = fairness_report(aggregate(frame, ["sex"]), FairnessParams(("sex",), bootstrap_iterations=10), Thresholds())
+    # THEN the whole population's figures and verdicts are those of the unsegmented report
+    assert report["groupings"] == whole["groupings"]
+    assert report["checks"] == whole["checks"]
+    # AND each region has figures for sex computed on its own rows, largest region first
+    segments = report["segments"]
+    assert segments["column"] == "region"
+    assert [s["segment"] for s in segments["by_segment"]] == ["north", "south", "east"]
+    for entry in segments["by_segment"]:
+        part = frame[frame["region"] == entry["segment"]]
+        assert entry["rows"] == len(part)
+        expected = plain(part, ["sex"])
+        (grouping,) = entry["groupings"]
+        for group in grouping["groups"]:
+            row = expected.loc[group["group"]["sex"]]
+            assert group["metrics"]["selection_rate"]["value"] == pytest.approx(row["selection_rate"], abs=1e-9)
+            assert group["metrics"]["auc"]["value"] == pytest.approx(row["auc"], abs=1e-9)
+
+
+def test_a_segment_where_an_attribute_has_one_group_is_insufficient_data():
+    # GIVEN a region where every row is of one sex
+    frame = rows()
+    frame.loc[frame["region"] == "east", "sex"] = "f"
+    cells = aggregate(frame, ["sex", "region"])
+    # WHEN segmented by region
+    report = fairness_report(cells, FairnessParams(("sex",), bootstrap_iterations=5), Thresholds(), segment="region")
+    # THEN that region's figures say insufficient data, never a pass
+    east = next(s for s in report["segments"]["by_segment"] if s["segment"] == "east")
+    assert east["groupings"][0]["status"] == INSUFFICIENT

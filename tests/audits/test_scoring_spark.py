@@ -45,6 +45,20 @@ def test_cells_count_every_row_as_onnx_runtime_scores_it(spark: Any):
         selected = cells[(cells["sex"] == sex) & (cells["prediction"] == 1)]["count"].sum()
         assert selected == int((scores[chosen] >= 0.5).sum())
     assert "(missing)" in set(cells["age_band"])
+    # AND with a segment column, the same rows counted per segment too
+    segmented = aggregate_cells(
+        frame,
+        scorer_bytes(),
+        INTERFACE,
+        label="defaulted",
+        attributes=["sex"],
+        threshold=0.5,
+        bins=100,
+        segment="age_band",
+    )
+    assert segmented["count"].sum() == len(rows)
+    by_band = segmented.groupby("age_band")["count"].sum()
+    assert by_band.to_dict() == rows["age_band"].fillna("(missing)").value_counts().to_dict()
 
 
 def test_nan_scores_and_a_non_binary_label_are_refused(spark: Any):

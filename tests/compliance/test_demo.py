@@ -29,6 +29,7 @@ User = get_user_model()
 @pytest.fixture
 def demo(settings: Any, tmp_path: Path) -> None:
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.DATA_LAKE_ROOT = str(tmp_path / "lake")
     for command in ("seed_demo", "seed_registry_demo", "seed_compliance_demo"):
         call_command(command, stdout=StringIO())
 
@@ -41,7 +42,7 @@ def test_the_demo_is_idempotent(demo: None) -> None:
     assert LegalHold.objects.count() == 1
 
 
-def test_dry_run_real_run_hold_and_a_release_by_two_officers(demo: None) -> None:
+def test_dry_run_real_run_hold_and_a_release_by_two_officers(demo: None, settings: Any) -> None:
     names = ("carol-compliance", "olga-compliance", "erin-engineer")
     carol, olga, erin = (User.objects.get(username=name) for name in names)
     # GIVEN the demo's scorer retired, and a year gone by
@@ -67,9 +68,11 @@ def test_dry_run_real_run_hold_and_a_release_by_two_officers(demo: None) -> None
     with pytest.raises(Refusal, match="second compliance officer"):
         actions.do_confirm_hold_release(hold, actor=carol)
     actions.do_confirm_hold_release(hold, actor=olga)
-    # ... and the next run lets the applications go. Both versions read the dataset's one location: v1's tombstone
-    # says the bytes were kept for v2, v2's that they are outside Assay's lake (an s3 bucket Assay does not delete)
+    # ... and the next run lets the applications go. Both versions read the dataset's one location in Assay's lake
+    # (seed_registry_demo writes v2's rows there): v1's tombstone says the bytes were kept for v2, v2's that they were
+    # deleted
     after = actions.run_retention(job=None, now=later)
     assert sorted(entry["record"] for entry in after["purged"]) == applications
     tombstones = Purge.objects.filter(target_type="registry.datasetversion").order_by("id")
-    assert [p.detail["bytes"] for p in tombstones] == ["kept", "not held"]
+    assert [p.detail["bytes"] for p in tombstones] == ["kept", "deleted"]
+    assert not (Path(settings.DATA_LAKE_ROOT) / "demo" / "loan-applications" / "part-0.parquet").exists()

@@ -1,5 +1,6 @@
 """The registry's demo, on top of ``seed_demo``'s people: a high-risk use case, a dataset with personal-data and
-protected columns in two versions, and a real scikit-learn model exported to ONNX, registered and sent to review.
+protected columns in two versions (the second's rows written as Parquet into the lake, so that the audit jobs can
+read them on Spark), and a real scikit-learn model exported to ONNX, registered and sent to review.
 
 Every write goes through registry.actions as a demo user, so the audit log reads like real use. Idempotent: each
 step looks for what it would create and skips it when present, so a second run (or a run after an interrupted one)
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -22,6 +24,7 @@ from registry import actions, demo
 from registry.choices import Classification, DecisionMode, LegalBasis, RiskTier, StorageFormat, VersionStatus
 from registry.models import Dataset, DatasetVersion, KpiObservation, ModelVersion, RegisteredModel, UseCase
 from registry.naming import name_keys
+from registry.pipelines.io import resolve_location
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User as AuthUser
@@ -34,6 +37,9 @@ ADMIN = "ada-admin"
 USE_CASE = "Credit limit increase"
 DATASET = "loan-applications"
 MODEL = "credit-limit-scorer"
+LOCATION = "lake://demo/loan-applications"
+# The one file of the lake folder: the rows of the latest version (the evaluation data of the demo's audits).
+DATA_FILE = "part-0.parquet"
 CHUNK = 64 * 1024
 
 KPIS = [
@@ -158,8 +164,8 @@ class Command(BaseCommand):
                     "demo data). Holds identifying and special-category data: see the flagged columns."
                 ),
                 storage_format=StorageFormat.PARQUET,
-                location="s3://assay-demo-lake/credit-risk/loan-applications/",
-                partitioning=["application_date"],
+                location=LOCATION,
+                partitioning=[],
                 residency_region="eu-west-1",
                 classification=Classification.CONFIDENTIAL,
                 legal_basis=LegalBasis.CONTRACT,
@@ -169,6 +175,10 @@ class Command(BaseCommand):
             (demo.schema_v1(), "First extract from the card platform."),
             (demo.schema_v2(), "Adds months_at_address (nullable) from the address history service."),
         )
+        file = Path(resolve_location(LOCATION, lake_root=str(settings.DATA_LAKE_ROOT))) / DATA_FILE
+        if dataset.location == LOCATION and not file.exists():
+            # The same seed writes the same bytes: a lake wiped after registration gets its data back unchanged.
+            demo.write_parquet(data, releases[-1][0], file)
         registered = dataset.versions.count()
         for schema, description in releases[registered:]:
             actions.do_register_dataset_version(
@@ -199,9 +209,9 @@ class Command(BaseCommand):
                     "above the threshold asks for a manual affordability check."
                 ),
                 limitations=(
-                    "Synthetic training data. Not calibrated for new customers or business cards. Uses no "
-                    "personal-data column, but the label carries a district-level effect that postcode proxies: "
-                    "monitor outcomes by district and by protected attribute."
+                    "Synthetic training data. Not calibrated for new customers or business cards. Reads no flagged "
+                    "column, but one input, district_default_rate, is derived from the postcode and is a proxy for "
+                    "ethnicity: the proxy audit flags it; monitor outcomes by district and by protected attribute."
                 ),
                 assumptions="Declared income is verified before the decision; the request mix stays as in training.",
                 upstream_dependencies=["card-platform applications extract", "credit bureau history feed"],
@@ -225,7 +235,10 @@ class Command(BaseCommand):
                 metrics=trained.metrics,
                 dataset_versions=[trained_on.pk],
                 authors=[ENGINEER],
-                description="Logistic regression on six repayment-capacity features; first candidate.",
+                description=(
+                    "Logistic regression on six repayment-capacity features and the district's past default rate; "
+                    "first candidate."
+                ),
             )
             self.created += 1
         if version.status == VersionStatus.REGISTERED and not version.transitions.exists():

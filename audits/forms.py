@@ -1,0 +1,79 @@
+"""The form on the model version page that starts an audit (audits.views.start_audit). It checks only the shape of
+the input and hands it to ``audits.actions.do_request_audit``, the API's action, so every rule about datasets,
+columns and thresholds is the action's and a refusal lands on the field it names (registry.forms.JobRequestForm).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from audits.choices import AuditKind
+from audits.kinds import registered
+from registry.forms import JobRequestForm
+from registry.models import DatasetVersion, ModelVersion
+
+CHOICE_LIMIT = 200
+
+
+class AuditRequestForm(JobRequestForm):
+    kind = forms.ChoiceField(label="Kind of audit")
+    dataset_version = forms.TypedChoiceField(
+        coerce=int, label="Evaluation dataset version", help_text="A dataset version of the model's team."
+    )
+    label = forms.CharField(
+        required=False, max_length=255, label="Label column", help_text="A boolean or 0/1 column: the outcome."
+    )
+    threshold = forms.FloatField(
+        required=False, label="Score threshold", help_text="Scores at or above it are positive. Blank: 0.5."
+    )
+    segment_column = forms.CharField(
+        required=False, max_length=255, label="Segment column", help_text="Figures per value of it, e.g. region."
+    )
+    protected_attributes = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Protected attributes",
+        help_text="Column names, comma-separated. Blank: the columns the dataset's schema flags as protected.",
+    )
+
+    def __init__(self, *args: Any, dataset_versions: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._set_choices("kind", [(AuditKind(spec.kind).value, AuditKind(spec.kind).label) for spec in registered()])
+        self._set_choices(
+            "dataset_version", [("", "Choose a dataset version")] + [(str(pk), t) for pk, t in dataset_versions]
+        )
+
+    def action_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        params: dict[str, Any] = {}
+        for name in ("label", "segment_column"):
+            if data.get(name):
+                params[name] = data[name].strip()
+        if data.get("threshold") is not None:
+            params["threshold"] = data["threshold"]
+        attributes = [name.strip() for name in (data.get("protected_attributes") or "").split(",") if name.strip()]
+        if attributes:
+            params["protected_attributes"] = attributes
+        return {
+            "kind": data["kind"],
+            "dataset_version": data["dataset_version"],
+            "params": params,
+            "idempotency_key": data["idempotency_key"],
+        }
+
+
+def audit_form(request: Any, version: ModelVersion, data: Any = None) -> AuditRequestForm:
+    """The form with the dataset versions this user may choose: the model's team's, newest first."""
+    versions = (
+        DatasetVersion.objects.restrict(request.user)
+        .filter(dataset__team=version.model.team)
+        .select_related("dataset")
+        .order_by("-created_at", "-pk")[:CHOICE_LIMIT]
+    )
+    choices = []
+    for dataset_version in versions:
+        rows = f" · {dataset_version.row_count:,} rows" if dataset_version.row_count is not None else ""
+        choices.append((dataset_version.pk, f"{dataset_version.dataset.name} v{dataset_version.number}{rows}"))
+    return AuditRequestForm(data, dataset_versions=choices)

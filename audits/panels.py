@@ -1,0 +1,40 @@
+"""The model version page's audits panel (registry.panels: the registry cannot import audits, so audits registers
+it when the app is ready): the version's reports, which of them count for the release gate now
+(audits.selection.current_reports), and the form that starts an audit (audits.views.start_audit)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+
+from audits.forms import audit_form
+from audits.models import AuditReport
+from audits.selection import current_reports
+from registry import panels
+from registry.models import ModelVersion
+from registry.views.shared import may_start_jobs
+
+ROWS = 20
+
+
+def model_version_panel(request: HttpRequest, version: ModelVersion) -> SafeString:
+    """The model version page's audits: its reports (which count for the gate now) and the form that starts one."""
+    reports = (
+        AuditReport.objects.restrict(request.user)
+        .filter(model_version=version)
+        .select_related("dataset_version__dataset")
+        .order_by("-created_at", "-pk")
+    )
+    counting = {report.pk for report in current_reports(version)}
+    team = version.model.team
+    context = {
+        "version": version,
+        "reports": [(report, report.pk in counting) for report in reports[:ROWS]],
+        "report_count": reports.count(),
+        "form": audit_form(request, version) if may_start_jobs(request.user, team) else None,
+    }
+    return mark_safe(render_to_string("audits/_model_version_panel.html", context, request=request))  # noqa: S308 (rendered by the template engine, every value escaped)
+
+
+panels.register_panel("model_version", model_version_panel)

@@ -1,0 +1,128 @@
+"""The demo's audits (``manage.py seed_audits_demo``, run by ``make run`` after seed_registry_demo): the audits it
+asks for, that a second run asks for nothing more, and the demo's fairness audit run on real Spark from the rows
+seed_registry_demo wrote into the lake, registering its report and emitting its OpenLineage run (the model version
+and the evaluation dataset version in, the report out). Slow: Spark in this process."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from audits import kinds
+from audits.choices import AuditKind
+from audits.models import AuditReport
+from core.choices import JobStatus
+from core.models import Job
+from lineage.emit import AUDIT_REPORT_FACET, run_id
+from lineage.models import LineageEvent, LineageRun, RunEdge
+from registry.models import ModelVersion
+from workers import audits
+from workers.runner import run_job
+
+
+def seed(command: str) -> str:
+    out, err = StringIO(), StringIO()
+    call_command(command, stdout=out, stderr=err)
+    assert err.getvalue() == "", err.getvalue()
+    return out.getvalue()
+
+
+@pytest.fixture
+def seeded(transactional_db: None, settings: Any, tmp_path: Path) -> ModelVersion:
+    settings.DATA_LAKE_ROOT = str(tmp_path / "lake")
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    call_command("seed_demo", "--quiet-logins", stdout=StringIO())
+    seed("seed_registry_demo")
+    return ModelVersion.objects.get(model__name="credit-limit-scorer")
+
+
+def test_the_demo_asks_for_each_available_audit_once(seeded: ModelVersion, tmp_path: Path) -> None:
+    # GIVEN the registry demo, whose dataset version's rows are in the lake
+    assert (tmp_path / "lake" / "demo" / "loan-applications" / "part-0.parquet").is_file()
+    # WHEN the audits' demo runs twice
+    first = seed("seed_audits_demo")
+    jobs = list(Job.objects.filter(kind__startswith="audits.").order_by("pk"))
+    second = seed("seed_audits_demo")
+    # THEN one job per available kind was asked for, by the demo engineer, on the version trained on; the second
+    # run asked for nothing more; a kind not available yet is named as skipped
+    available = [spec.job_kind for spec in kinds.registered()]
+    assert AuditKind.FAIRNESS in {spec.kind for spec in kinds.registered()}
+    assert [job.kind for job in jobs] == available
+    evaluation = seeded.dataset_versions.get()
+    for job in jobs:
+        assert job.requested_by.username == "erin-engineer"
+        assert job.target_id == str(seeded.pk)
+        assert job.params["dataset_version"] == evaluation.pk
+    fairness = next(job for job in jobs if job.kind == "audits.fairness")
+    assert fairness.params["label"] == "defaulted"
+    assert fairness.params["protected_attributes"] == ["sex", "age_band", "ethnicity", "disability_flag"]
+    assert fairness.params["threshold"] == 0.3
+    assert list(Job.objects.filter(kind__startswith="audits.").order_by("pk")) == jobs
+    for kind in AuditKind.values:
+        expected = "skipped" if f"audits.{kind}" not in available else "requested"
+        assert any(line.split()[:2] == [kind, expected] for line in first.splitlines()), first
+    assert "requested" not in second
+
+
+def test_the_audits_demo_needs_the_registry_demo(transactional_db: None) -> None:
+    with pytest.raises(CommandError, match="seed_registry_demo"):
+        seed("seed_audits_demo")
+    assert not Job.objects.exists()
+
+
+def test_the_demo_fairness_audit_runs_on_spark_and_emits_its_lineage(seeded: ModelVersion, spark: Any) -> None:
+    # GIVEN the demo's audits, asked for
+    seed("seed_audits_demo")
+    job = Job.objects.get(kind="audits.fairness")
+    # WHEN the spark worker's job function runs the fairness audit
+    run_job(job.pk, audits.audit_fairness.job_fn, task_id=job.task_id, worker="in-process")
+    job.refresh_from_db()
+    # THEN it registered one report on the demo model's artifact and the evaluation data
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    report = AuditReport.objects.get(job=job)
+    evaluation = seeded.dataset_versions.get()
+    assert report.artifact_sha256 == seeded.artifact_sha256
+    assert report.dataset_version == evaluation
+    assert report.results["rows"] == 4000
+    assert [g["attributes"] for g in report.results["groupings"]][:4] == [
+        ["sex"],
+        ["age_band"],
+        ["ethnicity"],
+        ["disability_flag"],
+    ]
+    # AND its run is in the lineage store: START then COMPLETE, reading the model version's node and the dataset
+    # version, writing the report's node with its digest as the version and its verdict in Assay's facet
+    run = LineageRun.objects.get(assay_job=job)
+    assert run.run_id == run_id(job, 1)
+    assert list(run.transitions.order_by("event_time", "pk").values_list("state", flat=True)) == [
+        "START",
+        "COMPLETE",
+    ]
+    edges = {
+        (edge.direction, edge.dataset.namespace.name, edge.dataset.name): edge
+        for edge in RunEdge.objects.filter(run=run).select_related("dataset__namespace")
+    }
+    assert set(edges) == {
+        ("input", "assay://credit-risk", f"sha256:{seeded.artifact_sha256}"),
+        ("input", "lake", "demo/loan-applications"),
+        ("output", "assay://credit-risk", f"audit-reports/fairness/{report.pk}"),
+    }
+    assert edges[("input", "lake", "demo/loan-applications")].version == evaluation.content_fingerprint
+    assert edges[("output", "assay://credit-risk", f"audit-reports/fairness/{report.pk}")].version == report.digest
+    complete = LineageEvent.objects.get(run_id=run.run_id, event_type="COMPLETE")
+    (output,) = complete.payload["outputs"]
+    facet = output["facets"][AUDIT_REPORT_FACET]
+    assert facet["digest"] == report.digest
+    assert facet["verdict"] == report.verdict
+    assert facet["checks"] == report.checks
+    assert facet["artifactSha256"] == seeded.artifact_sha256
+    assert facet["datasetFingerprint"] == report.dataset_fingerprint
+    assert facet["_schemaURL"].endswith("docs/lineage.md#the-audit-report-facet")
+    start = LineageEvent.objects.get(run_id=run.run_id, event_type="START")
+    assert start.payload["outputs"] == []
+    assert len(start.payload["inputs"]) == 2
