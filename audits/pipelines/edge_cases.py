@@ -209,9 +209,12 @@ def run_case(session: Any, plan: ScoringPlan, case: Case) -> dict[str, Any]:
     elif scores.shape != (size,):
         passed, detail = False, f"the model returned {scores.size} score(s) for {size} row(s)"
     elif not np.isfinite(scores).all():
-        passed, detail = False, f"the model returned a non-finite score: {scores[~np.isfinite(scores)][0]!r}"
+        passed, detail = False, f"the model returned a non-finite score: {float(scores[~np.isfinite(scores)][0])}"
     elif ((scores < 0) | (scores > 1)).any():
-        passed, detail = False, f"the model returned a score outside [0, 1]: {scores[(scores < 0) | (scores > 1)][0]!r}"
+        passed, detail = (
+            False,
+            f"the model returned a score outside [0, 1]: {float(scores[(scores < 0) | (scores > 1)][0])}",
+        )
     else:
         passed, detail = (
             True,

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from django.test import Client
 
 from audits.actions import do_request_audit
 from audits.kinds import spec
@@ -69,6 +70,14 @@ def lake(transactional_db: None, settings: Any, tmp_path: Path) -> Path:
     return tmp_path
 
 
+def report_page(cast: Any, report: AuditReport) -> str:
+    client = Client()
+    client.force_login(cast.compliance)
+    response = client.get(f"/audit-reports/{report.pk}/")
+    assert response.status_code == 200
+    return str(response.content.decode())
+
+
 def request(cast: Any, objects: dict[str, Any], **params: Any) -> Job:
     job, _ = do_request_audit(
         objects["model_version"],
@@ -117,6 +126,13 @@ def test_a_validation_audit_registers_its_figures_and_checks(lake: Path, cast: A
     # AND the gate's judgement of the stored figures with the same thresholds agrees with the job's
     assert spec("validation").judge(report, report.thresholds) == report.checks
     assert spec("validation").judge(report, {**report.thresholds, "auc_min": 0.99})["auc"] == "fail"
+    # AND the report page draws the real figures: charts, the failed cases, the constraint, the look-ahead unknown
+    page = report_page(cast, report)
+    for chart in ("chart-segments", "chart-calibration", "chart-cost"):
+        assert f'id="{chart}"' in page
+    assert "income: missing (NaN)" in page
+    assert 'id="validation-monotonic"' in page
+    assert "Not knowable: the model version links no training data of this dataset." in page
 
 
 def test_a_model_trained_on_the_holdout_fails_the_look_ahead_check(lake: Path, cast: Any, spark: Any) -> None:
@@ -138,6 +154,9 @@ def test_a_model_trained_on_the_holdout_fails_the_look_ahead_check(lake: Path, c
     assert debt["worst_violation"] > 0.001
     assert report.checks["monotonic"] == "fail"
     assert report.verdict == "fail"
+    page = report_page(cast, report)
+    assert "may have seen the holdout" in page
+    assert "against increasing" in page
 
 
 def test_nan_scores_fail_the_job_naming_the_cause_and_register_nothing(lake: Path, cast: Any, spark: Any) -> None:
