@@ -1,13 +1,16 @@
 """POST /audits/validation/: each persona of the cast, the job's recorded parameters, and every bad input a 400
-naming the field with no job. Nothing here runs Spark (tests/audits/test_validation_job.py does)."""
+naming the field with no job; the same audit started from the model version page's form. Nothing here runs Spark
+(tests/audits/test_validation_job.py does)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from audits.models import AuditReport
 from core.choices import AuditEventType
@@ -151,3 +154,58 @@ def test_an_evaluation_dataset_of_another_team_is_refused(world: World) -> None:
     assert response.status_code == 400
     assert f'Invalid pk "{other["dataset_version"].pk}"' in str(response.json()["error"]["fields"]["dataset_version"])
     assert Job.objects.count() == before
+
+
+def _start_form(client: Any, version: Any, **fields: Any) -> Any:
+    url = f"/models/{version.model_id}/versions/{version.number}/audits/new/"
+    page = client.get(url).content.decode()
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key
+    return client.post(url, {"idempotency_key": key.group(1), "kind": "validation", **fields})
+
+
+def test_a_validation_audit_starts_from_the_model_version_page(
+    cast: Any, artifact_root: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    # GIVEN the model version page's form, with the validation's own fields
+    objects = make_validation_credit(cast.team_a, cast.engineer_a, Path(settings.ARTIFACT_ROOT).parent / "models")
+    client = Client()
+    client.force_login(cast.engineer_a)
+    # WHEN an engineer starts a validation with a holdout and two monotonic constraints
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _start_form(
+            client,
+            objects["model_version"],
+            dataset_version=objects["dataset_version"].pk,
+            label="defaulted",
+            time_column="applied_at",
+            monotonic="income:increasing, debt:decreasing",
+        )
+    # THEN the job is queued with them
+    job = Job.objects.get(kind="audits.validation")
+    assert response.status_code == 302
+    assert job.params["time_column"] == "applied_at"
+    assert job.params["monotonic"] == {"income": "increasing", "debt": "decreasing"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"time_column": "region"}, "time_column"),
+        ({"monotonic": "income"}, "monotonic"),
+        ({"monotonic": "planet:increasing"}, "monotonic"),
+        ({"monotonic": "income:up"}, "monotonic"),
+    ],
+)
+def test_a_refused_validation_form_shows_the_error_on_its_field(
+    cast: Any, artifact_root: Path, fields: dict[str, Any], field: str
+) -> None:
+    objects = make_validation_credit(cast.team_a, cast.engineer_a, Path(settings.ARTIFACT_ROOT).parent / "models")
+    client = Client()
+    client.force_login(cast.engineer_a)
+    response = _start_form(
+        client, objects["model_version"], dataset_version=objects["dataset_version"].pk, label="defaulted", **fields
+    )
+    assert response.status_code == 400
+    assert f'id="id_{field}_error"' in response.content.decode()
+    assert not Job.objects.exists()
