@@ -38,6 +38,19 @@ class AuditRequestForm(JobRequestForm):
         help_text="Column names, comma-separated. Blank: the columns the dataset's schema flags as protected.",
     )
 
+    time_column = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Time column (validation)",
+        help_text="A date or timestamp column: its latest 20% of rows are evaluated as a holdout.",
+    )
+    monotonic = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Monotonic constraints (validation)",
+        help_text="Inputs and the direction the score must follow, e.g. income:increasing, debt:decreasing.",
+    )
+
     def __init__(self, *args: Any, dataset_versions: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._set_choices("kind", [(AuditKind(spec.kind).value, AuditKind(spec.kind).label) for spec in registered()])
@@ -53,6 +66,10 @@ class AuditRequestForm(JobRequestForm):
                 params[name] = data[name].strip()
         if data.get("threshold") is not None:
             params["threshold"] = data["threshold"]
+        if data.get("time_column"):
+            params["time_column"] = data["time_column"].strip()
+        if data.get("monotonic"):
+            params["monotonic"] = monotonic_constraints(data["monotonic"])
         attributes = [name.strip() for name in (data.get("protected_attributes") or "").split(",") if name.strip()]
         if attributes:
             params["protected_attributes"] = attributes
@@ -62,6 +79,20 @@ class AuditRequestForm(JobRequestForm):
             "params": params,
             "idempotency_key": data["idempotency_key"],
         }
+
+
+def monotonic_constraints(text: str) -> dict[str, str] | str:
+    """``income:increasing, debt:decreasing`` as the action takes it; text of another shape is handed on as it is,
+    for the action to refuse on the field."""
+    constraints: dict[str, str] = {}
+    for part in (piece.strip() for piece in text.split(",")):
+        feature, colon, direction = part.partition(":")
+        if not part:
+            continue
+        if not colon or not feature.strip():
+            return text
+        constraints[feature.strip()] = direction.strip()
+    return constraints
 
 
 def audit_form(request: Any, version: ModelVersion, data: Any = None) -> AuditRequestForm:

@@ -42,6 +42,7 @@ CHECK_THRESHOLDS = {
     "proxies": ("association_max", "nmi_max", "auc_max"),
     "calibration": ("ece_max",),
     "segments": ("segment_auc_min",),
+    "monotonic": ("monotonic_violation_max",),
 }
 PROXY_JUSTIFY_TEMPLATE = "audits/_proxy_justify.html"
 
@@ -165,6 +166,12 @@ def _validation_context(results: dict[str, Any], thresholds: dict[str, Any]) -> 
         "edge_cases": edge_cases.get("cases") or [],
         "edge_passed": edge_cases.get("passed"),
         "edge_failed": edge_cases.get("failed"),
+        "edge_statistics_from": edge_cases.get("statistics_from"),
+        "look_ahead": (holdout or {}).get("look_ahead"),
+        "monotonic": [
+            {**constraint, "worst_text": _text(constraint.get("worst_violation"))}
+            for constraint in results.get("monotonic") or []
+        ],
     }
 
 

@@ -87,3 +87,35 @@ class AuditPlanWriteSerializer(StrictSerializer):
     params = serializers.JSONField(
         required=False, default=dict, help_text="The kind's request parameters (as POST /audits/<kind>/ takes them)."
     )
+
+
+class ValidationAuditRequestSerializer(StrictSerializer):
+    """POST /audits/validation/: the model version and evaluation dataset version (ids) and the audit's parameters
+    (docs/audits.md, "Validation")."""
+
+    model_version = serializers.IntegerField(min_value=1)
+    dataset_version = serializers.IntegerField(min_value=1)
+    label = serializers.CharField(max_length=255)  # type: ignore[assignment]
+    threshold = serializers.FloatField(required=False, help_text="From 0 to 1; default 0.5.")
+    segment_column = serializers.CharField(max_length=255, required=False)
+    time_column = serializers.CharField(
+        max_length=255, required=False, help_text="A date or timestamp column: its latest rows are held out."
+    )
+    holdout_fraction = serializers.FloatField(
+        required=False, help_text="The latest share of rows held out, above 0 and at most 0.9; default 0.2."
+    )
+    monotonic = serializers.DictField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        help_text='Model features and the direction the score must follow: {"income": "increasing"}.',
+    )
+    calibration_bins = serializers.IntegerField(required=False, help_text="From 2 to 100; default 10.")
+    min_segment_size = serializers.IntegerField(required=False, help_text="Default 30.")
+    seed = serializers.IntegerField(required=False, help_text="The random edge cases' seed; default 0.")
+    idempotency_key = IdempotencyKeyField()
+
+    def audit_params(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        for name in ("model_version", "dataset_version", "idempotency_key"):
+            data.pop(name, None)
+        return data

@@ -14,5 +14,6 @@ urlpatterns = [
     path("models/<int:model_pk>/audit-plans/", audit_plans, name="audit-plan-list"),
     path("models/<int:model_pk>/audit-plans/<str:kind>/", audit_plan, name="audit-plan-detail"),
     path("audits/fairness/", views.FairnessAuditView.as_view(), name="audit-fairness"),
+    path("audits/validation/", views.ValidationAuditView.as_view(), name="audit-validation"),
     path("", include(router.urls)),
 ]

@@ -152,3 +152,43 @@ class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
         plan = get_object_or_404(self.get_queryset().select_related("model__team"), kind=kind)
         do_delete_audit_plan(plan, actor=acting_user(request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ValidationAuditView(GenericAPIView[Any]):
+    """Start a validation audit."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    serializer_class = s.ValidationAuditRequestSerializer
+
+    @extend_schema(
+        request=s.ValidationAuditRequestSerializer,
+        responses={
+            202: JobSerializer,
+            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Start a Spark job that scores the evaluation dataset version with the model version and registers a
+        validation report: performance overall, per segment and on a time-ordered holdout, calibration, business
+        cost, edge cases and monotonic constraints. Follow it at /api/v1/jobs/{id}/ (docs/audits.md)."""
+        serializer = s.ValidationAuditRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        version = (
+            ModelVersion.objects.restrict(request.user, VIEW)
+            .select_related("model__team", "model__use_case")
+            .filter(pk=data["model_version"])
+            .first()
+        )
+        if version is None:
+            raise ValidationError({"model_version": f'Invalid pk "{data["model_version"]}" - object does not exist.'})
+        job, created = do_request_audit(
+            version,
+            kind=AuditKind.VALIDATION,
+            actor=acting_user(request.user),
+            dataset_version=data["dataset_version"],
+            params=serializer.audit_params(),
+            idempotency_key=data.get("idempotency_key", ""),
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)

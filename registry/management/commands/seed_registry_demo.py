@@ -135,6 +135,10 @@ class Command(BaseCommand):
                 stakeholders=["Head of consumer credit", "Credit analysts", "Model risk management", "DPO"],
                 # Creditworthiness assessment of natural persons: high risk under the EU AI Act (Annex III 5(b)).
                 risk_tier=RiskTier.HIGH,
+                # A flagged default that would have repaid: the increase's lost margin; a missed default: the
+                # average write-off of a granted increase (EUR). The validation audit's cost curve reads them.
+                cost_false_positive=120.0,
+                cost_false_negative=1500.0,
             )
             self.created += 1
         if not KpiObservation.objects.filter(use_case=use_case).exists():
