@@ -11,11 +11,7 @@ from typing import Any
 from audits.actions import do_register_audit_report
 from audits.choices import AuditKind
 from audits.fairness import THRESHOLDS, judge
-from audits.kinds import overall
-
-
-from audits.fairness import THRESHOLDS
-from audits.kinds import registered, spec
+from audits.kinds import overall, registered, spec
 from core.jobs import dispatch_job
 from tests.audits.onnx_models import write_scorer
 from tests.registry.factories import make_dataset, make_dataset_version, make_model, make_model_version

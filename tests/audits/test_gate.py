@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audits.choices import AuditKind
 from audits.fairness import THRESHOLDS
 from audits.models import AuditReport
 from audits.selection import MAX_AGE_DAYS, Requirement, audit_verdict, current_reports, manifest_entries
