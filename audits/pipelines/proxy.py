@@ -1,0 +1,393 @@
+"""Proxy detection (docs/audits.md, "Proxy detection"): how strongly each model feature is associated with each
+protected or prohibited attribute, and how well the feature alone predicts it. A function of data: Spark in,
+a results dict out; no Django.
+
+Every figure derives from a contingency table per (feature, attribute) pair, and Spark builds all of them in one
+pass over the data: each column is first coded as a small integer (a numeric column by the quantile bin it falls
+in, the splits found by one ``approxQuantile`` over every numeric column at once; any other column by its value,
+capped at its ``max_categories`` most frequent values and an "(other)"), then one ``stack`` turns each row into
+one row per feature and a single ``groupBy(feature, code, attribute codes...)`` counts them. When the attributes
+together have too many groups to be counted jointly, the stack pairs each feature with each attribute instead.
+
+From each table: Cramér's V (uncorrected, scipy's ``association``), the normalised mutual information (arithmetic
+mean of the entropies, as scikit-learn's ``normalized_mutual_info_score``), and the AUC of the small model
+"P(attribute value | feature bin)" (in-sample, one-vs-rest per attribute value, averaged by prevalence;
+scikit-learn's ``roc_auc_score`` on the weighted cells), plus Spearman's rank correlation when the feature is
+numeric and the attribute is numeric or has two groups. A null feature value is its own bin "(missing)" (the model
+sees it, and missingness can itself be a proxy); a row whose attribute is null is left out of that attribute's
+tables (it says nothing about the attribute), and counted in ``missing``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from audits.pipelines import AuditError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+MISSING = "(missing)"
+OTHER = "(other)"
+MISSING_CODE = -1
+# The most groups the attributes may have together for their codes to be counted jointly (one row per feature);
+# beyond it each (feature, attribute) pair is its own stacked row.
+JOINT_LIMIT = 20_000
+QUANTILE_ERROR = 0.001
+FEATURE, CODE, COUNT = "_feature", "_code", "_count"
+
+THRESHOLD_NAMES = ("association_max", "nmi_max", "auc_max")
+
+
+@dataclass(frozen=True)
+class ProxyParams:
+    features: tuple[str, ...]
+    attributes: tuple[str, ...]
+    bins: int = 10
+    max_categories: int = 20
+    sample_rows: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one column is coded: ``numeric`` by the quantile bin (``splits`` between them), else ``categorical`` by
+    its value among ``values`` (the rest are "(other)"). Code -1 is a null."""
+
+    name: str
+    type: str
+    splits: tuple[float, ...] = ()
+    values: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.splits) + 1 if self.type == "numeric" else len(self.values) + 1
+
+    def labels(self) -> list[str]:
+        """The label of each code from 0 (code -1 is MISSING)."""
+        if self.type != "numeric":
+            return [*self.values, OTHER]
+        if not self.splits:
+            return ["all values"]
+        edges = [f"{s:.6g}" for s in self.splits]
+        return [f"< {edges[0]}", *(f"[{a}, {b})" for a, b in zip(edges, edges[1:], strict=False)), f">= {edges[-1]}"]
+
+    def code(self) -> Column:
+        from pyspark.sql import functions as F
+
+        column = F.col(f"`{self.name}`")
+        if self.type == "numeric":
+            if not self.splits:
+                return F.when(column.isNull(), F.lit(MISSING_CODE)).otherwise(F.lit(0))
+            above = sum((column >= F.lit(s)).cast("int") for s in self.splits)
+            return F.coalesce(above, F.lit(MISSING_CODE))  # type: ignore[arg-type]
+        lookup = F.create_map(*(item for i, v in enumerate(self.values) for item in (F.lit(v), F.lit(i))))
+        known = F.element_at(lookup, column.cast("string")) if self.values else F.lit(None)
+        return F.when(column.isNull(), F.lit(MISSING_CODE)).otherwise(F.coalesce(known, F.lit(len(self.values))))
+
+
+def is_numeric(frame: DataFrame, name: str) -> bool:
+    from pyspark.sql.types import BooleanType, NumericType
+
+    data_type = frame.schema[name].dataType
+    return isinstance(data_type, NumericType) and not isinstance(data_type, BooleanType)
+
+
+def prepare(frame: DataFrame, params: ProxyParams, rows: int) -> DataFrame:
+    """The columns the audit reads, NaN as null, sampled down to about ``sample_rows`` when asked."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    columns = list(dict.fromkeys([*params.features, *params.attributes]))
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise AuditError(f"The dataset lacks the column(s) {', '.join(missing)}.")
+    selected = []
+    for name in columns:
+        column = F.col(f"`{name}`")
+        if isinstance(frame.schema[name].dataType, DoubleType | FloatType):
+            column = F.when(F.isnan(column), F.lit(None)).otherwise(column)
+        selected.append(column.alias(name))
+    prepared = frame.select(*selected)
+    if params.sample_rows is not None and rows > params.sample_rows:
+        prepared = prepared.sample(withReplacement=False, fraction=params.sample_rows / rows, seed=params.seed)
+    return prepared
+
+
+def encodings(frame: DataFrame, params: ProxyParams) -> dict[str, Encoding]:
+    """Each column's coding: one approxQuantile over every numeric column, one count of the values of every other."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    columns = list(dict.fromkeys([*params.features, *params.attributes]))
+    numeric = [c for c in columns if is_numeric(frame, c)]
+    categorical = [c for c in columns if c not in numeric]
+    found: dict[str, Encoding] = {}
+    if numeric:
+        probabilities = [i / params.bins for i in range(1, params.bins)]
+        quantiles = frame.approxQuantile(numeric, probabilities, QUANTILE_ERROR)
+        for name, values in zip(numeric, quantiles, strict=True):
+            splits = sorted({float(v) for v in values if v is not None and math.isfinite(v)})
+            found[name] = Encoding(name, "numeric", splits=tuple(splits))
+    if categorical:
+        pairs = ", ".join(f"{i}, CAST(`{name}` AS STRING)" for i, name in enumerate(categorical))
+        stacked = frame.select(F.expr(f"stack({len(categorical)}, {pairs}) AS (_column, _value)"))
+        ranked = (
+            stacked.where(F.col("_value").isNotNull())
+            .groupBy("_column", "_value")
+            .count()
+            .withColumn(
+                "_rank",
+                F.row_number().over(Window.partitionBy("_column").orderBy(F.desc("count"), F.asc("_value"))),
+            )
+            .where(F.col("_rank") <= params.max_categories)
+            .toPandas()
+        )
+        for i, name in enumerate(categorical):
+            values = ranked[ranked["_column"] == i].sort_values("_rank")["_value"].astype(str).tolist()
+            found[name] = Encoding(name, "categorical", values=tuple(values))
+    return found
+
+
+def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params: ProxyParams) -> pd.DataFrame:
+    """Rows (feature, attribute, feature code, attribute code, count) for every pair, counted in one pass."""
+    from pyspark.sql import functions as F
+
+    features, attributes = params.features, params.attributes
+    coded = frame.select(
+        *(codings[f].code().alias(f"f{i}") for i, f in enumerate(features)),
+        *(codings[a].code().alias(f"a{j}") for j, a in enumerate(attributes)),
+    )
+    joint = math.prod(codings[a].size + 1 for a in attributes)
+    if joint <= JOINT_LIMIT:
+        # One row per (row, feature); the attributes' codes ride along and are counted jointly.
+        pairs = ", ".join(f"{i}, f{i}" for i in range(len(features)))
+        stacked = coded.select(
+            F.expr(f"stack({len(features)}, {pairs}) AS ({FEATURE}, {CODE})"), *(f"a{j}" for j in range(len(attributes)))
+        )
+        counted = stacked.groupBy(FEATURE, CODE, *(f"a{j}" for j in range(len(attributes)))).count().toPandas()
+        parts = []
+        for j in range(len(attributes)):
+            part = counted.groupby([FEATURE, CODE, f"a{j}"], as_index=False)["count"].sum()
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "feature": part[FEATURE].to_numpy(),
+                        "attribute": j,
+                        "feature_code": part[CODE].to_numpy(),
+                        "attribute_code": part[f"a{j}"].to_numpy(),
+                        "count": part["count"].to_numpy(),
+                    }
+                )
+            )
+        return pd.concat(parts, ignore_index=True)
+    # One row per (row, feature, attribute).
+    pairs = ", ".join(f"{i}, {j}, f{i}, a{j}" for i in range(len(features)) for j in range(len(attributes)))
+    stacked = coded.select(
+        F.expr(f"stack({len(features) * len(attributes)}, {pairs}) AS (feature, attribute, feature_code, attribute_code)")
+    )
+    return stacked.groupBy("feature", "attribute", "feature_code", "attribute_code").count().toPandas()
+
+
+# --- Figures from one contingency table --------------------------------------------------------------------------
+
+
+def cramers_v(table: np.ndarray) -> float:
+    """Cramér's V of a table without empty rows or columns (uncorrected, scipy)."""
+    from scipy.stats.contingency import association
+
+    if min(table.shape) < 2:
+        return 0.0
+    return float(association(table, method="cramer"))
+
+
+def normalized_mutual_information(table: np.ndarray) -> float:
+    """I(X;Y) / mean(H(X), H(Y)): scikit-learn's normalized_mutual_info_score (arithmetic) from the counts."""
+    from sklearn.metrics import mutual_info_score
+
+    def entropy(counts: np.ndarray) -> float:
+        p = counts[counts > 0] / counts.sum()
+        return float(-(p * np.log(p)).sum())
+
+    h_rows, h_columns = entropy(table.sum(axis=1)), entropy(table.sum(axis=0))
+    if h_rows == 0 and h_columns == 0:
+        return 1.0
+    if h_rows == 0 or h_columns == 0:
+        return 0.0
+    mi = float(mutual_info_score(None, None, contingency=table.astype(np.int64)))
+    return min(1.0, max(0.0, mi / ((h_rows + h_columns) / 2)))
+
+
+def small_model_auc(table: np.ndarray) -> float:
+    """The AUC of scoring each row by P(attribute value | its feature bin), one-vs-rest for each attribute value,
+    averaged by the values' prevalence (for two values both AUCs are the same). In-sample: the bins' frequencies
+    are learnt and judged on the same rows."""
+    from sklearn.metrics import roc_auc_score
+
+    bins, groups = table.shape
+    conditional = table.astype(np.float64) / table.sum(axis=1, keepdims=True)
+    weights = table.reshape(-1).astype(np.float64)
+    prevalence = table.sum(axis=0) / table.sum()
+    auc = 0.0
+    for g in range(groups):
+        truth = np.tile(np.arange(groups) == g, bins)
+        scores = np.repeat(conditional[:, g], groups)
+        keep = weights > 0
+        auc += prevalence[g] * float(roc_auc_score(truth[keep], scores[keep], sample_weight=weights[keep]))
+    return float(auc)
+
+
+def spearman(table: np.ndarray) -> float | None:
+    """Spearman's rank correlation of the ordered feature bins (rows) and the ordered attribute codes (columns),
+    ties given their mean rank: Pearson's correlation of the two midranks weighted by the counts."""
+    n = table.sum()
+
+    def midranks(counts: np.ndarray) -> np.ndarray:
+        below = np.cumsum(counts) - counts
+        return below + (counts + 1) / 2
+
+    ranks_rows, ranks_columns = midranks(table.sum(axis=1)), midranks(table.sum(axis=0))
+    mean = (float(n) + 1) / 2
+    x, y = ranks_rows - mean, ranks_columns - mean
+    covariance = float((table * np.outer(x, y)).sum())
+    spread = math.sqrt(float((table.sum(axis=1) * x**2).sum()) * float((table.sum(axis=0) * y**2).sum()))
+    return covariance / spread if spread > 0 else None
+
+
+# --- The report -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    association_max: float = 0.3
+    nmi_max: float = 0.1
+    auc_max: float = 0.7
+
+    @classmethod
+    def of(cls, values: Mapping[str, float]) -> Thresholds:
+        return cls(**{name: float(values[name]) for name in THRESHOLD_NAMES if name in values})
+
+
+def reasons(pair: Mapping[str, Any], thresholds: Thresholds) -> list[str]:
+    """Why a pair is a proxy under ``thresholds`` (empty when it is not): each figure above its threshold, and a
+    direct use. Also what audits.proxy's judge applies to a stored report."""
+    found = []
+    if pair.get("direct"):
+        found.append(f"the model reads {pair['attribute']} itself: a direct use, not a proxy")
+    for figure, name, limit in (
+        ("association", "Cramér's V", thresholds.association_max),
+        ("nmi", "normalised mutual information", thresholds.nmi_max),
+        ("auc", "AUC of predicting the attribute from the feature", thresholds.auc_max),
+    ):
+        value = pair.get(figure)
+        if value is not None and value > limit:
+            found.append(f"{name} {value:.3f} > {limit:g}")
+    return found
+
+
+def table_of(counts: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """The contingency table of one pair (feature codes by attribute codes, a null attribute left out, empty rows
+    and columns dropped) and how many rows had a null attribute."""
+    missing = int(counts.loc[counts["attribute_code"] == MISSING_CODE, "count"].sum())
+    known = counts[counts["attribute_code"] != MISSING_CODE]
+    table = known.pivot_table(index="feature_code", columns="attribute_code", values="count", aggfunc="sum")
+    values = table.fillna(0).to_numpy(dtype=np.int64)
+    if values.size:
+        values = values[values.sum(axis=1) > 0][:, values.sum(axis=0) > 0]
+    return values, missing
+
+
+def pair_figures(table: np.ndarray, *, ordinal: bool) -> dict[str, Any]:
+    return {
+        "association": cramers_v(table),
+        "nmi": normalized_mutual_information(table),
+        "auc": small_model_auc(table),
+        "spearman": spearman(table) if ordinal else None,
+    }
+
+
+def proxy_report(
+    counts: pd.DataFrame,
+    codings: Mapping[str, Encoding],
+    params: ProxyParams,
+    thresholds: Thresholds,
+    *,
+    rows: int,
+) -> dict[str, Any]:
+    """The results of a proxy audit from the counted tables (the shape in docs/audits.md), judged by
+    ``thresholds``; ``checks`` and ``verdict`` are left to the kind's judge (audits.proxy)."""
+    pairs, flagged, details = [], [], []
+    sampled = int(counts.loc[(counts["attribute"] == 0) & (counts["feature"] == 0), "count"].sum())
+    for j, attribute in enumerate(params.attributes):
+        of_attribute = counts[counts["attribute"] == j]
+        first = of_attribute[of_attribute["feature"] == 0]
+        sizes = first[first["attribute_code"] != MISSING_CODE].groupby("attribute_code")["count"].sum()
+        groups = int((sizes > 0).sum())
+        coding = codings[attribute]
+        labels = coding.labels()
+        details.append(
+            {
+                "name": attribute,
+                "type": coding.type,
+                "groups": {labels[int(code)]: int(size) for code, size in sizes.items() if size > 0},
+                "missing": int(first.loc[first["attribute_code"] == MISSING_CODE, "count"].sum()),
+                "sufficient": groups >= 2,
+            }
+        )
+        for i, feature in enumerate(params.features):
+            feature_coding = codings[feature]
+            ordinal = feature_coding.type == "numeric" and (coding.type == "numeric" or groups == 2)
+            pair: dict[str, Any] = {
+                "feature": feature,
+                "attribute": attribute,
+                "feature_type": feature_coding.type,
+                "attribute_type": coding.type,
+                "measure": "cramers_v",
+                "direct": feature == attribute,
+            }
+            table, missing = table_of(of_attribute[of_attribute["feature"] == i])
+            if groups < 2 or table.shape[0] == 0:
+                pair.update(association=None, nmi=None, auc=None, spearman=None, bins=int(table.shape[0]))
+                pair.update(flagged=False, reasons=[f"{attribute} has fewer than 2 groups with data"])
+            else:
+                pair.update(pair_figures(table, ordinal=ordinal), bins=int(table.shape[0]))
+                pair["reasons"] = reasons(pair, thresholds)
+                pair["flagged"] = bool(pair["reasons"])
+            pair["missing_attribute"] = missing
+            pairs.append(pair)
+            if pair["flagged"]:
+                flagged.append({"feature": feature, "attribute": attribute})
+    return {
+        "rows": rows,
+        "sample_rows": sampled,
+        "features": list(params.features),
+        "attributes": list(params.attributes),
+        "attribute_details": details,
+        "bins": params.bins,
+        "max_categories": params.max_categories,
+        "pairs": pairs,
+        "flagged": flagged,
+        "thresholds": {name: getattr(thresholds, name) for name in THRESHOLD_NAMES},
+    }
+
+
+def detect_proxies(frame: DataFrame, params: ProxyParams, thresholds: Thresholds) -> dict[str, Any]:
+    """The proxy audit of ``frame`` (docs/audits.md): code the columns, count the tables in one pass, figure."""
+    if not params.features:
+        raise AuditError("The model reads no column of the dataset.")
+    if not params.attributes:
+        raise AuditError("No attribute to look for proxies of.")
+    rows = frame.count()
+    if rows == 0:
+        raise AuditError("The dataset version holds no rows.")
+    prepared = prepare(frame, params, rows)
+    codings = encodings(prepared, params)
+    counts = contingency_counts(prepared, codings, params)
+    return proxy_report(counts, codings, params, thresholds, rows=rows)
+
