@@ -109,6 +109,7 @@ class AuditEventType(models.TextChoices):
     COLUMN_RECLASSIFIED = "dataset.column_reclassified", "Dataset column reclassified"
     # audits/
     AUDIT_REPORT_REGISTERED = "audit_report.registered", "Audit report registered"
+    PROXY_JUSTIFIED = "audit_report.proxy_justified", "Flagged proxy justified by a compliance officer"
     # compliance: retention policies, purges and legal holds (compliance/actions/retention.py, holds.py)
     RETENTION_POLICY_CREATED = "retention.policy_created", "Retention policy created"
     RETENTION_POLICY_CHANGED = "retention.policy_changed", "Retention policy changed (new version)"

@@ -1,5 +1,7 @@
-"""Audit reports: immutable results of an audit job, bound to the artifact and the dataset they were computed on."""
+"""Audit reports: immutable results of an audit job, bound to the artifact and the dataset they were computed on;
+and the justifications compliance officers record for the proxies a report flagged."""
 
+from audits.models.justifications import ProxyJustification
 from audits.models.reports import AuditReport
 
-__all__ = ["AuditReport"]
+__all__ = ["AuditReport", "ProxyJustification"]

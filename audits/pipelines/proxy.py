@@ -20,6 +20,7 @@ tables (it says nothing about the attribute), and counted in ``missing``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ class Encoding:
         if not self.splits:
             return ["all values"]
         edges = [f"{s:.6g}" for s in self.splits]
-        return [f"< {edges[0]}", *(f"[{a}, {b})" for a, b in zip(edges, edges[1:], strict=False)), f">= {edges[-1]}"]
+        return [f"< {edges[0]}", *(f"[{a}, {b})" for a, b in itertools.pairwise(edges)), f">= {edges[-1]}"]
 
     def code(self) -> Column:
         from pyspark.sql import functions as F
@@ -138,7 +139,7 @@ def encodings(frame: DataFrame, params: ProxyParams) -> dict[str, Encoding]:
     if categorical:
         pairs = ", ".join(f"{i}, CAST(`{name}` AS STRING)" for i, name in enumerate(categorical))
         stacked = frame.select(F.expr(f"stack({len(categorical)}, {pairs}) AS (_column, _value)"))
-        ranked = (
+        ranked: Any = (
             stacked.where(F.col("_value").isNotNull())
             .groupBy("_column", "_value")
             .count()
@@ -169,9 +170,10 @@ def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params
         # One row per (row, feature); the attributes' codes ride along and are counted jointly.
         pairs = ", ".join(f"{i}, f{i}" for i in range(len(features)))
         stacked = coded.select(
-            F.expr(f"stack({len(features)}, {pairs}) AS ({FEATURE}, {CODE})"), *(f"a{j}" for j in range(len(attributes)))
+            F.expr(f"stack({len(features)}, {pairs}) AS ({FEATURE}, {CODE})"),
+            *(f"a{j}" for j in range(len(attributes))),
         )
-        counted = stacked.groupBy(FEATURE, CODE, *(f"a{j}" for j in range(len(attributes)))).count().toPandas()
+        counted: Any = stacked.groupBy(FEATURE, CODE, *(f"a{j}" for j in range(len(attributes)))).count().toPandas()
         parts = []
         for j in range(len(attributes)):
             part = counted.groupby([FEATURE, CODE, f"a{j}"], as_index=False)["count"].sum()
@@ -190,9 +192,12 @@ def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params
     # One row per (row, feature, attribute).
     pairs = ", ".join(f"{i}, {j}, f{i}, a{j}" for i in range(len(features)) for j in range(len(attributes)))
     stacked = coded.select(
-        F.expr(f"stack({len(features) * len(attributes)}, {pairs}) AS (feature, attribute, feature_code, attribute_code)")
+        F.expr(
+            f"stack({len(features) * len(attributes)}, {pairs}) AS (feature, attribute, feature_code, attribute_code)"
+        )
     )
-    return stacked.groupBy("feature", "attribute", "feature_code", "attribute_code").count().toPandas()
+    paired: Any = stacked.groupBy("feature", "attribute", "feature_code", "attribute_code").count().toPandas()
+    return paired
 
 
 # --- Figures from one contingency table --------------------------------------------------------------------------
@@ -200,7 +205,7 @@ def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params
 
 def cramers_v(table: np.ndarray) -> float:
     """Cramér's V of a table without empty rows or columns (uncorrected, scipy)."""
-    from scipy.stats.contingency import association
+    from scipy.stats.contingency import association  # type: ignore[import-untyped]
 
     if min(table.shape) < 2:
         return 0.0
@@ -321,7 +326,7 @@ def proxy_report(
     rows: int,
 ) -> dict[str, Any]:
     """The results of a proxy audit from the counted tables (the shape in docs/audits.md), judged by
-    ``thresholds``; ``checks`` and ``verdict`` are left to the kind's judge (audits.proxy)."""
+    ``thresholds``, without ``checks`` and ``verdict`` (``verdict`` below gives the check)."""
     pairs, flagged, details = [], [], []
     sampled = int(counts.loc[(counts["attribute"] == 0) & (counts["feature"] == 0), "count"].sum())
     for j, attribute in enumerate(params.attributes):
@@ -391,3 +396,15 @@ def detect_proxies(frame: DataFrame, params: ProxyParams, thresholds: Thresholds
     counts = contingency_counts(prepared, codings, params)
     return proxy_report(counts, codings, params, thresholds, rows=rows)
 
+
+def verdict(results: Mapping[str, Any], thresholds: Thresholds, justified: set[tuple[str, str]]) -> str:
+    """The "proxies" check of a report's figures under ``thresholds``: failed when a pair is a proxy (``reasons``)
+    that no justification covers; else insufficient data when an attribute had fewer than two groups with data
+    (or there was no pair at all); else passed."""
+    pairs = results.get("pairs", [])
+    for pair in pairs:
+        if reasons(pair, thresholds) and (pair["feature"], pair["attribute"]) not in justified:
+            return "fail"
+    if not pairs or any(not detail.get("sufficient") for detail in results.get("attribute_details", [])):
+        return "insufficient_data"
+    return "pass"
