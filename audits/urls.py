@@ -4,4 +4,5 @@ from audits import views
 
 urlpatterns = [
     path("audit-reports/<int:pk>/", views.report_detail, name="audits-report-detail"),
+    path("audit-reports/<int:pk>/justify/", views.justify_proxy, name="audits-justify-proxy"),
 ]

@@ -9,5 +9,11 @@ router.register("audit-reports", views.AuditReportViewSet, basename="audit-repor
 
 urlpatterns = [
     path("audits/fairness/", views.FairnessAuditView.as_view(), name="audit-fairness"),
+    path("audits/proxy/", views.ProxyAuditView.as_view(), name="audit-proxy"),
+    path(
+        "audit-reports/<int:pk>/justifications/",
+        views.ProxyJustificationView.as_view(),
+        name="audit-report-justifications",
+    ),
     path("", include(router.urls)),
 ]
