@@ -17,9 +17,9 @@ from audits.actions import do_justify_proxy
 from audits.choices import AuditKind
 from audits.forms import ProxyJustificationForm
 from audits.models import AuditReport
+from audits.pipelines.fairness import GROUP_METRICS, NAMED_METRICS
 from core.actors import acting_user, is_compliance_officer
 from core.ui import apply_validation_error
-from audits.pipelines.fairness import GROUP_METRICS, NAMED_METRICS
 from registry.presentation import number_text
 
 GROUP_HEADINGS = ["Selection rate", "TPR", "FPR", "Precision", "Accuracy", "AUC"]
