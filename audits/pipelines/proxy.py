@@ -296,24 +296,33 @@ def reasons(pair: Mapping[str, Any], thresholds: Thresholds) -> list[str]:
     return found
 
 
-def table_of(counts: pd.DataFrame) -> tuple[np.ndarray, int]:
-    """The contingency table of one pair (feature codes by attribute codes, a null attribute left out, empty rows
-    and columns dropped) and how many rows had a null attribute."""
+def table_of(counts: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The contingency table of one pair (feature codes by attribute codes, both sorted, a null attribute left out,
+    empty rows and columns dropped) and how many rows had a null attribute."""
     missing = int(counts.loc[counts["attribute_code"] == MISSING_CODE, "count"].sum())
     known = counts[counts["attribute_code"] != MISSING_CODE]
     table = known.pivot_table(index="feature_code", columns="attribute_code", values="count", aggfunc="sum")
-    values = table.fillna(0).to_numpy(dtype=np.int64)
-    if values.size:
-        values = values[values.sum(axis=1) > 0][:, values.sum(axis=0) > 0]
-    return values, missing
+    table = table.fillna(0).astype(np.int64)
+    table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
+    return table, missing
 
 
-def pair_figures(table: np.ndarray, *, ordinal: bool) -> dict[str, Any]:
+def pair_figures(table: pd.DataFrame, *, ordinal: bool, attribute_labels: list[str] | None) -> dict[str, Any]:
+    """The figures of one table. Spearman's correlation (``ordinal``) leaves the "(missing)" feature bin out and
+    orders the attribute's groups by code when it is numeric (``attribute_labels`` None), by label when it has two
+    groups (its sign then says which group the higher values go with: the later label)."""
+    counts = table.to_numpy()
+    rank_correlation = None
+    if ordinal:
+        ordered = table.loc[table.index >= 0]
+        if attribute_labels is not None:
+            ordered = ordered[sorted(ordered.columns, key=lambda code: attribute_labels[int(code)])]
+        rank_correlation = spearman(ordered.to_numpy()) if ordered.size else None
     return {
-        "association": cramers_v(table),
-        "nmi": normalized_mutual_information(table),
-        "auc": small_model_auc(table),
-        "spearman": spearman(table) if ordinal else None,
+        "association": cramers_v(counts),
+        "nmi": normalized_mutual_information(counts),
+        "auc": small_model_auc(counts),
+        "spearman": rank_correlation,
     }
 
 
@@ -359,9 +368,13 @@ def proxy_report(
             table, missing = table_of(of_attribute[of_attribute["feature"] == i])
             if groups < 2 or table.shape[0] == 0:
                 pair.update(association=None, nmi=None, auc=None, spearman=None, bins=int(table.shape[0]))
-                pair.update(flagged=False, reasons=[f"{attribute} has fewer than 2 groups with data"])
+                why = reasons(pair, thresholds)
+                pair.update(flagged=bool(why), reasons=[*why, f"{attribute} has fewer than 2 groups with data"])
             else:
-                pair.update(pair_figures(table, ordinal=ordinal), bins=int(table.shape[0]))
+                pair.update(
+                    pair_figures(table, ordinal=ordinal, attribute_labels=None if coding.type == "numeric" else labels),
+                    bins=int(table.shape[0]),
+                )
                 pair["reasons"] = reasons(pair, thresholds)
                 pair["flagged"] = bool(pair["reasons"])
             pair["missing_attribute"] = missing
