@@ -71,16 +71,21 @@ def test_a_planted_proxy_is_flagged_and_the_figures_agree_with_sklearn_and_scipy
         ("sex", "sex"),
     }
     spend = pair(results, "spend", "sex")
-    assert spend["flagged"] and any(r.startswith("Cramér's V") for r in spend["reasons"])
-    assert spend["auc"] > 0.85 and spend["measure"] == "cramers_v" and spend["feature_type"] == "numeric"
+    assert spend["flagged"]
+    assert any(r.startswith("Cramér's V") for r in spend["reasons"])
+    assert spend["auc"] > 0.85
+    assert spend["measure"] == "cramers_v"
+    assert spend["feature_type"] == "numeric"
     for feature in ("noise", "region"):
         for attribute in ("sex", "age_band"):
             independent = pair(results, feature, attribute)
             assert not independent["flagged"], independent
-            assert independent["association"] < 0.1 and independent["auc"] < 0.56
+            assert independent["association"] < 0.1
+            assert independent["auc"] < 0.56
     # AND the model reading sex itself is flagged as a direct use, not a proxy
     direct = pair(results, "sex", "sex")
-    assert direct["direct"] and direct["reasons"][0].endswith("a direct use, not a proxy")
+    assert direct["direct"]
+    assert direct["reasons"][0].endswith("a direct use, not a proxy")
     # AND the rows whose sex is null are left out of sex's tables and counted
     assert spend["missing_attribute"] == int(rows["sex"].isna().sum()) == results["attribute_details"][0]["missing"]
     assert results["rows"] == results["sample_rows"] == N
@@ -133,17 +138,20 @@ def test_categories_are_capped_and_sampling_is_bounded(spark: Any) -> None:
     results = detect_proxies(frame, params, Thresholds())
     # the three regions count as the two most frequent and "(other)"
     codings = pipeline.encodings(pipeline.prepare(frame, params, 4000), params)
-    assert len(codings["region"].values) == 2 and codings["region"].labels()[-1] == "(other)"
+    assert len(codings["region"].values) == 2
+    assert codings["region"].labels()[-1] == "(other)"
     assert pair(results, "region", "age_band")["bins"] == 3
     # about 1000 of the 4000 rows were read
-    assert results["rows"] == 4000 and 800 < results["sample_rows"] < 1200
+    assert results["rows"] == 4000
+    assert 800 < results["sample_rows"] < 1200
 
 
 def test_an_attribute_with_one_group_is_insufficient_data_never_a_pass(spark: Any) -> None:
     rows = applications(500).assign(sex="f")
     results = detect_proxies(spark.createDataFrame(rows), PARAMS, Thresholds())
     sex = pair(results, "noise", "sex")
-    assert sex["association"] is None and sex["reasons"] == ["sex has fewer than 2 groups with data"]
+    assert sex["association"] is None
+    assert sex["reasons"] == ["sex has fewer than 2 groups with data"]
     assert not results["attribute_details"][0]["sufficient"]
     # with no proxy of the age band, the check is insufficient data; a proxy still fails it
     clean = {**results, "pairs": [p for p in results["pairs"] if p["feature"] in ("noise", "region")]}
