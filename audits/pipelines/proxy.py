@@ -40,8 +40,8 @@ MISSING_CODE = -1
 # The most groups the attributes may have together for their codes to be counted jointly (one row per feature);
 # beyond it each (feature, attribute) pair is its own stacked row.
 JOINT_LIMIT = 20_000
-QUANTILE_ERROR = 0.001
-FEATURE, CODE, COUNT = "_feature", "_code", "_count"
+# The rows the bins and the most frequent values are found on (a random sample of larger datasets).
+ENCODING_ROWS = 100_000
 
 THRESHOLD_NAMES = ("association_max", "nmi_max", "auc_max")
 
@@ -86,8 +86,11 @@ class Encoding:
         if self.type == "numeric":
             if not self.splits:
                 return F.when(column.isNull(), F.lit(MISSING_CODE)).otherwise(F.lit(0))
-            above = sum((column >= F.lit(s)).cast("int") for s in self.splits)
-            return F.coalesce(above, F.lit(MISSING_CODE))  # type: ignore[arg-type]
+            # A CASE chain stops at the first split above the value (cheaper than comparing with every split).
+            code = F.when(column.isNull(), F.lit(MISSING_CODE))
+            for i, split in enumerate(self.splits):
+                code = code.when(column < F.lit(split), F.lit(i))
+            return code.otherwise(F.lit(len(self.splits)))
         lookup = F.create_map(*(item for i, v in enumerate(self.values) for item in (F.lit(v), F.lit(i))))
         known = F.element_at(lookup, column.cast("string")) if self.values else F.lit(None)
         return F.when(column.isNull(), F.lit(MISSING_CODE)).otherwise(F.coalesce(known, F.lit(len(self.values))))
@@ -121,38 +124,27 @@ def prepare(frame: DataFrame, params: ProxyParams, rows: int) -> DataFrame:
     return prepared
 
 
-def encodings(frame: DataFrame, params: ProxyParams) -> dict[str, Encoding]:
-    """Each column's coding: one approxQuantile over every numeric column, one count of the values of every other."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
+def encodings(frame: DataFrame, params: ProxyParams, rows: int) -> dict[str, Encoding]:
+    """Each column's coding, found on a random sample of about ENCODING_ROWS of the ``rows`` brought to the driver:
+    a numeric column's quantiles, another column's most frequent values. The bins only need to be about equally
+    full; the tables are then counted on every row, so the figures are exact for the bins chosen."""
+    if rows > ENCODING_ROWS:
+        frame = frame.sample(withReplacement=False, fraction=ENCODING_ROWS / rows, seed=params.seed)
     columns = list(dict.fromkeys([*params.features, *params.attributes]))
-    numeric = [c for c in columns if is_numeric(frame, c)]
-    categorical = [c for c in columns if c not in numeric]
+    numeric = {c for c in columns if is_numeric(frame, c)}
+    sample: Any = frame.select(*(f"`{c}`" for c in columns)).toPandas()
+    probabilities = [i / params.bins for i in range(1, params.bins)]
     found: dict[str, Encoding] = {}
-    if numeric:
-        probabilities = [i / params.bins for i in range(1, params.bins)]
-        quantiles = frame.approxQuantile(numeric, probabilities, QUANTILE_ERROR)
-        for name, values in zip(numeric, quantiles, strict=True):
-            splits = sorted({float(v) for v in values if v is not None and math.isfinite(v)})
+    for name in columns:
+        values = sample[name].dropna()
+        if name in numeric:
+            quantiles = np.quantile(values.to_numpy(dtype=np.float64), probabilities) if len(values) else []
+            splits = sorted({float(v) for v in quantiles if math.isfinite(v)})
             found[name] = Encoding(name, "numeric", splits=tuple(splits))
-    if categorical:
-        pairs = ", ".join(f"{i}, CAST(`{name}` AS STRING)" for i, name in enumerate(categorical))
-        stacked = frame.select(F.expr(f"stack({len(categorical)}, {pairs}) AS (_column, _value)"))
-        ranked: Any = (
-            stacked.where(F.col("_value").isNotNull())
-            .groupBy("_column", "_value")
-            .count()
-            .withColumn(
-                "_rank",
-                F.row_number().over(Window.partitionBy("_column").orderBy(F.desc("count"), F.asc("_value"))),
-            )
-            .where(F.col("_rank") <= params.max_categories)
-            .toPandas()
-        )
-        for i, name in enumerate(categorical):
-            values = ranked[ranked["_column"] == i].sort_values("_rank")["_value"].astype(str).tolist()
-            found[name] = Encoding(name, "categorical", values=tuple(values))
+        else:
+            counts = values.astype(str).value_counts()
+            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: params.max_categories]
+            found[name] = Encoding(name, "categorical", values=tuple(str(value) for value, _ in ranked))
     return found
 
 
@@ -165,29 +157,38 @@ def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params
         *(codings[f].code().alias(f"f{i}") for i, f in enumerate(features)),
         *(codings[a].code().alias(f"a{j}") for j, a in enumerate(attributes)),
     )
-    joint = math.prod(codings[a].size + 1 for a in attributes)
+    spans = [codings[a].size + 1 for a in attributes]  # each attribute's codes from -1, shifted to start at 0
+    joint = math.prod(spans)
     if joint <= JOINT_LIMIT:
-        # One row per (row, feature); the attributes' codes ride along and are counted jointly.
-        pairs = ", ".join(f"{i}, f{i}" for i in range(len(features)))
-        stacked = coded.select(
-            F.expr(f"stack({len(features)}, {pairs}) AS ({FEATURE}, {CODE})"),
-            *(f"a{j}" for j in range(len(attributes))),
-        )
-        counted: Any = stacked.groupBy(FEATURE, CODE, *(f"a{j}" for j in range(len(attributes)))).count().toPandas()
+        # One row per (row, feature), its cell packed in one integer: feature, feature code and the attributes' codes
+        # together (one exploded column and a one-column key: the cheapest shape for Spark to count).
+        feature_span = max(codings[f].size for f in features) + 1
+        attribute_key: Column = F.lit(0).cast("long")
+        for j, span in enumerate(spans):
+            attribute_key = attribute_key * F.lit(span) + (F.col(f"a{j}") + F.lit(1))
+        keys = [
+            ((F.lit(i * feature_span) + F.col(f"f{i}") + F.lit(1)) * F.lit(joint) + F.col("_attributes")).cast("long")
+            for i in range(len(features))
+        ]
+        packed = coded.select(*(f"f{i}" for i in range(len(features))), attribute_key.alias("_attributes"))
+        counted: Any = packed.select(F.explode(F.array(*keys)).alias("_key")).groupBy("_key").count().toPandas()
+        key = counted["_key"].to_numpy(dtype=np.int64)
+        cell, attribute_codes = np.divmod(key, joint)
+        feature, feature_code = np.divmod(cell, feature_span)
         parts = []
-        for j in range(len(attributes)):
-            part = counted.groupby([FEATURE, CODE, f"a{j}"], as_index=False)["count"].sum()
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "feature": part[FEATURE].to_numpy(),
-                        "attribute": j,
-                        "feature_code": part[CODE].to_numpy(),
-                        "attribute_code": part[f"a{j}"].to_numpy(),
-                        "count": part["count"].to_numpy(),
-                    }
-                )
+        stride = joint
+        for j, span in enumerate(spans):
+            stride //= span
+            part = pd.DataFrame(
+                {
+                    "feature": feature,
+                    "attribute": j,
+                    "feature_code": feature_code - 1,
+                    "attribute_code": (attribute_codes // stride) % span - 1,
+                    "count": counted["count"].to_numpy(),
+                }
             )
+            parts.append(part.groupby(["feature", "attribute", "feature_code", "attribute_code"], as_index=False).sum())
         return pd.concat(parts, ignore_index=True)
     # One row per (row, feature, attribute).
     pairs = ", ".join(f"{i}, {j}, f{i}, a{j}" for i in range(len(features)) for j in range(len(attributes)))
@@ -405,7 +406,7 @@ def detect_proxies(frame: DataFrame, params: ProxyParams, thresholds: Thresholds
     if rows == 0:
         raise AuditError("The dataset version holds no rows.")
     prepared = prepare(frame, params, rows)
-    codings = encodings(prepared, params)
+    codings = encodings(prepared, params, rows)
     counts = contingency_counts(prepared, codings, params)
     return proxy_report(counts, codings, params, thresholds, rows=rows)
 

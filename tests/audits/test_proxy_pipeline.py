@@ -90,7 +90,7 @@ def test_a_planted_proxy_is_flagged_and_the_figures_agree_with_sklearn_and_scipy
     assert spend["missing_attribute"] == int(rows["sex"].isna().sum()) == results["attribute_details"][0]["missing"]
     assert results["rows"] == results["sample_rows"] == N
     # AND every figure is what scikit-learn and scipy give on the same binned rows
-    codings = pipeline.encodings(pipeline.prepare(frame, PARAMS, N), PARAMS)
+    codings = pipeline.encodings(pipeline.prepare(frame, PARAMS, N), PARAMS, N)
     for feature in PARAMS.features:
         codes = binned(rows, feature, codings[feature])
         for attribute in PARAMS.attributes:
@@ -137,7 +137,7 @@ def test_categories_are_capped_and_sampling_is_bounded(spark: Any) -> None:
     params = ProxyParams(features=("region", "spend"), attributes=("age_band",), max_categories=2, sample_rows=1000)
     results = detect_proxies(frame, params, Thresholds())
     # the three regions count as the two most frequent and "(other)"
-    codings = pipeline.encodings(pipeline.prepare(frame, params, 4000), params)
+    codings = pipeline.encodings(pipeline.prepare(frame, params, 4000), params, 4000)
     assert len(codings["region"].values) == 2
     assert codings["region"].labels()[-1] == "(other)"
     assert pair(results, "region", "age_band")["bins"] == 3
