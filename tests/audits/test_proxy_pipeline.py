@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import chi2_contingency, spearmanr
+from scipy.stats import chi2_contingency, spearmanr  # type: ignore[import-untyped]
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
 
 from audits.pipelines import AuditError
