@@ -2,12 +2,15 @@
 protected or prohibited attribute, and how well the feature alone predicts it. A function of data: Spark in,
 a results dict out; no Django.
 
-Every figure derives from a contingency table per (feature, attribute) pair, and Spark builds all of them in one
-pass over the data: each column is first coded as a small integer (a numeric column by the quantile bin it falls
-in, the splits found by one ``approxQuantile`` over every numeric column at once; any other column by its value,
-capped at its ``max_categories`` most frequent values and an "(other)"), then one ``stack`` turns each row into
-one row per feature and a single ``groupBy(feature, code, attribute codes...)`` counts them. When the attributes
-together have too many groups to be counted jointly, the stack pairs each feature with each attribute instead.
+Every figure derives from a contingency table per (feature, attribute) pair, and Spark counts all of them in one
+pass over the data. Each column is coded as a small integer: a numeric column by the quantile bin it falls in, any
+other by its value among its ``max_categories`` most frequent (the rest "(other)"); the splits and the values are
+found on a random sample of about ENCODING_ROWS rows (the bins need only be about equally full; the counts are
+exact for the bins chosen). Then each partition codes its rows in numpy (``mapInPandas``), packs each (feature,
+feature code, attribute codes) cell into one integer and counts them with ``np.bincount``, and one ``groupBy``
+adds the partitions' counts. When that table of cells would be too large for a partition's memory (CELL_LIMIT),
+the same cells are exploded and counted by Spark itself; when the attributes together have too many groups to be
+counted jointly (JOINT_LIMIT), each (feature, attribute) pair is stacked on its own. The three give the same counts.
 
 From each table: Cramér's V (uncorrected, scipy's ``association``), the normalised mutual information (arithmetic
 mean of the entropies, as scikit-learn's ``normalized_mutual_info_score``), and the AUC of the small model
@@ -42,6 +45,8 @@ MISSING_CODE = -1
 JOINT_LIMIT = 20_000
 # The rows the bins and the most frequent values are found on (a random sample of larger datasets).
 ENCODING_ROWS = 100_000
+# The most cells a partition counts in numpy (an int64 array of this many: 32 MB).
+CELL_LIMIT = 4_000_000
 
 THRESHOLD_NAMES = ("association_max", "nmi_max", "auc_max")
 
@@ -128,11 +133,16 @@ def encodings(frame: DataFrame, params: ProxyParams, rows: int) -> dict[str, Enc
     """Each column's coding, found on a random sample of about ENCODING_ROWS of the ``rows`` brought to the driver:
     a numeric column's quantiles, another column's most frequent values. The bins only need to be about equally
     full; the tables are then counted on every row, so the figures are exact for the bins chosen."""
+    from pyspark.sql import functions as F
+
     if rows > ENCODING_ROWS:
         frame = frame.sample(withReplacement=False, fraction=ENCODING_ROWS / rows, seed=params.seed)
     columns = list(dict.fromkeys([*params.features, *params.attributes]))
     numeric = {c for c in columns if is_numeric(frame, c)}
-    sample: Any = frame.select(*(f"`{c}`" for c in columns)).toPandas()
+    # Spark's own text of a value (booleans as "true"), as Encoding.code and the counting compare it.
+    sample: Any = frame.select(
+        *(F.col(f"`{c}`") if c in numeric else F.col(f"`{c}`").cast("string").alias(c) for c in columns)
+    ).toPandas()
     probabilities = [i / params.bins for i in range(1, params.bins)]
     found: dict[str, Encoding] = {}
     for name in columns:
@@ -148,8 +158,68 @@ def encodings(frame: DataFrame, params: ProxyParams, rows: int) -> dict[str, Enc
     return found
 
 
+def unpack(counted: pd.DataFrame, feature_span: int, spans: list[int]) -> pd.DataFrame:
+    """The packed cells' counts as rows (feature, attribute, feature code, attribute code, count), per attribute."""
+    joint = math.prod(spans)
+    key = counted["_key"].to_numpy(dtype=np.int64)
+    cell, attribute_codes = np.divmod(key, joint)
+    feature, feature_code = np.divmod(cell, feature_span)
+    parts = []
+    stride = joint
+    for j, span in enumerate(spans):
+        stride //= span
+        part = pd.DataFrame(
+            {
+                "feature": feature,
+                "attribute": j,
+                "feature_code": feature_code - 1,
+                "attribute_code": (attribute_codes // stride) % span - 1,
+                "count": counted["count"].to_numpy(dtype=np.int64),
+            }
+        )
+        parts.append(part.groupby(["feature", "attribute", "feature_code", "attribute_code"], as_index=False).sum())
+    return pd.concat(parts, ignore_index=True)
+
+
+def codes_of(values: pd.Series, coding: Encoding) -> np.ndarray:
+    """``Encoding.code`` in numpy, for a batch of one column (nulls as NaN or None): the same codes."""
+    missing = values.isna().to_numpy()
+    if coding.type == "numeric":
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        codes = np.searchsorted(np.asarray(coding.splits, dtype=np.float64), numbers, side="right")
+    else:
+        lookup = {value: i for i, value in enumerate(coding.values)}
+        codes = values.map(lookup).fillna(len(coding.values)).to_numpy(dtype=np.int64)
+    return np.where(missing, MISSING_CODE, codes).astype(np.int64)
+
+
+def cell_counter(codings: Mapping[str, Encoding], params: ProxyParams, feature_span: int, spans: list[int]) -> Any:
+    """The function mapInPandas runs on each partition: every batch's cells packed in one integer (feature, feature
+    code, the attributes' codes) and counted with ``np.bincount``; one small frame of (key, count) per partition."""
+    features, attributes = params.features, params.attributes
+    joint = math.prod(spans)
+    size = len(features) * feature_span * joint
+
+    def count(batches: Any) -> Any:
+        totals = np.zeros(size, dtype=np.int64)
+        for batch in batches:
+            attribute_key = np.zeros(len(batch), dtype=np.int64)
+            for name, span in zip(attributes, spans, strict=True):
+                attribute_key = attribute_key * span + codes_of(batch[name], codings[name]) + 1
+            keys = [
+                (i * feature_span + codes_of(batch[name], codings[name]) + 1) * joint + attribute_key
+                for i, name in enumerate(features)
+            ]
+            totals += np.bincount(np.concatenate(keys), minlength=size)
+        found = np.flatnonzero(totals)
+        yield pd.DataFrame({"_key": found.astype(np.int64), "count": totals[found]})
+
+    return count
+
+
 def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params: ProxyParams) -> pd.DataFrame:
-    """Rows (feature, attribute, feature code, attribute code, count) for every pair, counted in one pass."""
+    """Rows (feature, attribute, feature code, attribute code, count) for every pair, counted in one pass (numpy per
+    partition; else Spark's explode of the packed cells; else one stacked row per pair: the module's docstring)."""
     from pyspark.sql import functions as F
 
     features, attributes = params.features, params.attributes
@@ -159,10 +229,28 @@ def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params
     )
     spans = [codings[a].size + 1 for a in attributes]  # each attribute's codes from -1, shifted to start at 0
     joint = math.prod(spans)
+    feature_span = max(codings[f].size for f in features) + 1
+    if len(features) * feature_span * joint <= CELL_LIMIT:
+        from pyspark.sql.types import LongType, StructField, StructType
+
+        columns = list(dict.fromkeys([*features, *attributes]))
+        typed = frame.select(
+            *(
+                F.col(f"`{c}`") if codings[c].type == "numeric" else F.col(f"`{c}`").cast("string").alias(c)
+                for c in columns
+            )
+        )
+        schema = StructType([StructField("_key", LongType()), StructField("count", LongType())])
+        counted_cells: Any = (
+            typed.mapInPandas(cell_counter(codings, params, feature_span, spans), schema)
+            .groupBy("_key")
+            .agg(F.sum("count").alias("count"))
+            .toPandas()
+        )
+        return unpack(counted_cells, feature_span, spans)
     if joint <= JOINT_LIMIT:
         # One row per (row, feature), its cell packed in one integer: feature, feature code and the attributes' codes
         # together (one exploded column and a one-column key: the cheapest shape for Spark to count).
-        feature_span = max(codings[f].size for f in features) + 1
         attribute_key: Column = F.lit(0).cast("long")
         for j, span in enumerate(spans):
             attribute_key = attribute_key * F.lit(span) + (F.col(f"a{j}") + F.lit(1))
@@ -172,24 +260,7 @@ def contingency_counts(frame: DataFrame, codings: Mapping[str, Encoding], params
         ]
         packed = coded.select(*(f"f{i}" for i in range(len(features))), attribute_key.alias("_attributes"))
         counted: Any = packed.select(F.explode(F.array(*keys)).alias("_key")).groupBy("_key").count().toPandas()
-        key = counted["_key"].to_numpy(dtype=np.int64)
-        cell, attribute_codes = np.divmod(key, joint)
-        feature, feature_code = np.divmod(cell, feature_span)
-        parts = []
-        stride = joint
-        for j, span in enumerate(spans):
-            stride //= span
-            part = pd.DataFrame(
-                {
-                    "feature": feature,
-                    "attribute": j,
-                    "feature_code": feature_code - 1,
-                    "attribute_code": (attribute_codes // stride) % span - 1,
-                    "count": counted["count"].to_numpy(),
-                }
-            )
-            parts.append(part.groupby(["feature", "attribute", "feature_code", "attribute_code"], as_index=False).sum())
-        return pd.concat(parts, ignore_index=True)
+        return unpack(counted, feature_span, spans)
     # One row per (row, feature, attribute).
     pairs = ", ".join(f"{i}, {j}, f{i}, a{j}" for i in range(len(features)) for j in range(len(attributes)))
     stacked = coded.select(

@@ -120,27 +120,36 @@ def test_a_planted_proxy_is_flagged_and_the_figures_agree_with_sklearn_and_scipy
     assert pair(results, "spend", "age_band")["spearman"] is None  # three unordered groups
 
 
-def test_counting_each_pair_apart_gives_the_same_figures(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN the same rows, and attributes counted jointly (the default) or, past the joint limit, pair by pair
-    frame = spark.createDataFrame(applications(2000, seed=9))
-    jointly = detect_proxies(frame, PARAMS, Thresholds())
+def test_the_three_ways_of_counting_give_the_same_figures(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the same rows, counted in numpy per partition (the default)
+    frame = spark.createDataFrame(applications(2000, seed=9)).repartition(3)
+    in_numpy = detect_proxies(frame, PARAMS, Thresholds())
+    # WHEN the cells are too many for numpy (exploded and counted by Spark), or the attributes' groups too many to
+    # count jointly (one stacked row per pair)
+    monkeypatch.setattr(pipeline, "CELL_LIMIT", 0)
+    by_spark = detect_proxies(frame, PARAMS, Thresholds())
     monkeypatch.setattr(pipeline, "JOINT_LIMIT", 0)
-    # WHEN each (feature, attribute) pair is stacked on its own
     apart = detect_proxies(frame, PARAMS, Thresholds())
     # THEN the figures are the same
-    assert apart["pairs"] == jointly["pairs"]
+    assert by_spark["pairs"] == in_numpy["pairs"]
+    assert apart["pairs"] == in_numpy["pairs"]
 
 
-def test_categories_are_capped_and_sampling_is_bounded(spark: Any) -> None:
-    rows = applications(4000, seed=2)
+def test_categories_are_capped_booleans_read_as_spark_writes_them_and_sampling_is_bounded(spark: Any) -> None:
+    rows = applications(4000, seed=2).assign(owns_home=lambda f: np.arange(len(f)) % 2 == 0)
     frame = spark.createDataFrame(rows)
-    params = ProxyParams(features=("region", "spend"), attributes=("age_band",), max_categories=2, sample_rows=1000)
+    params = ProxyParams(
+        features=("region", "spend", "owns_home"), attributes=("age_band",), max_categories=2, sample_rows=1000
+    )
     results = detect_proxies(frame, params, Thresholds())
-    # the three regions count as the two most frequent and "(other)"
     codings = pipeline.encodings(pipeline.prepare(frame, params, 4000), params, 4000)
+    # the three regions count as the two most frequent and "(other)"
     assert len(codings["region"].values) == 2
     assert codings["region"].labels()[-1] == "(other)"
     assert pair(results, "region", "age_band")["bins"] == 3
+    # a boolean is two values, none of them "(other)"
+    assert sorted(codings["owns_home"].values) == ["false", "true"]
+    assert pair(results, "owns_home", "age_band")["bins"] == 2
     # about 1000 of the 4000 rows were read
     assert results["rows"] == 4000
     assert 800 < results["sample_rows"] < 1200
