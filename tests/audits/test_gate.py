@@ -21,6 +21,7 @@ from core.models import AuditEvent
 from governance.gate import known_checks
 from tests.audits.factories import CREDIT_SCHEMA, make_credit, make_report
 from tests.audits.onnx_models import write_scorer
+from tests.audits.proxy_reports import make_proxy_report, pair, proxy_results
 from tests.registry import factories
 from tests.registry.factories import make_dataset_version, make_model_version
 
@@ -41,21 +42,26 @@ def test_the_gate_check_is_registered_for_policies_to_require():
 
 
 def test_a_passing_report_of_this_artifact_passes_and_is_in_the_manifest(cast: Any, credit: dict[str, Any]):
-    # GIVEN a passing fairness report of the model version on the newest dataset version
+    # GIVEN a passing fairness report of the model version on the newest dataset version (and a passing proxy
+    # report: the gate asks for every kind)
     report = make_report(credit["model_version"], credit["dataset_version"], cast.engineer_a)
+    proxy = make_proxy_report(
+        credit["model_version"], credit["dataset_version"], cast.engineer_a, proxy_results([pair("debt", "sex", 0.02)])
+    )
     # THEN it counts, the gate passes, and the manifest lists it with its digest and verdict
-    assert current_reports(credit["model_version"]) == [report]
+    assert current_reports(credit["model_version"]) == [report, proxy]
     passed, reason = audit_verdict(credit["model_version"], now=timezone.now())
     assert passed, reason
     assert report.digest[:12] in reason
-    (entry,) = manifest_entries(credit["model_version"])
+    entry, _ = manifest_entries(credit["model_version"])
     assert entry["digest"] == report.digest
     assert entry["verdict"] == "pass"
     assert entry["artifact_sha256"] == credit["model_version"].artifact_sha256
     assert entry["dataset_fingerprint"] == credit["dataset_version"].content_fingerprint
     # AND the report's digest is the canonical JSON of what it says; its registration is an audit event
     assert report.digest == canonical_digest(report.body())
-    event = AuditEvent.objects.filter(event_type=AuditEventType.AUDIT_REPORT_REGISTERED).get()
+    event = AuditEvent.objects.filter(event_type=AuditEventType.AUDIT_REPORT_REGISTERED).order_by("seq").first()
+    assert event is not None
     assert event.after["digest"] == report.digest
     # AND the job's page, once the job has succeeded, links to the report
     report.job.status, report.job.result = JobStatus.SUCCEEDED, {"audit_report": report.pk}
