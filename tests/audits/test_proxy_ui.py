@@ -65,8 +65,9 @@ def test_a_compliance_officer_justifies_a_flagged_proxy_from_the_page(cast: Any,
         again.content.decode()
     )
     assert ProxyJustification.objects.count() == 1
-    # AND the justification is listed on the form's page
+    # AND the justification is listed on the form's page; the report page (which includes the form) still renders
     assert "Income is what credit is about." in client.get(f"/audit-reports/{report.pk}/justify/").content.decode()
+    assert client.get(f"/audit-reports/{report.pk}/").status_code == 200
 
 
 def test_a_reason_is_required(cast: Any, report: Any) -> None:
