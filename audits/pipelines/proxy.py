@@ -53,6 +53,10 @@ THRESHOLD_NAMES = ("association_max", "nmi_max", "auc_max")
 
 @dataclass(frozen=True)
 class ProxyParams:
+    """What to audit (audits.proxy cleans it): the model's ``features`` against the ``attributes``, numeric columns
+    in ``bins`` quantile bins, others by their ``max_categories`` most frequent values, on about ``sample_rows``
+    random rows (every row when None), seeded by ``seed``."""
+
     features: tuple[str, ...]
     attributes: tuple[str, ...]
     bins: int = 10
@@ -477,7 +481,7 @@ def detect_proxies(frame: DataFrame, params: ProxyParams, thresholds: Thresholds
     if rows == 0:
         raise AuditError("The dataset version holds no rows.")
     prepared = prepare(frame, params, rows)
-    codings = encodings(prepared, params, rows)
+    codings = encodings(prepared, params, min(rows, params.sample_rows or rows))  # about the rows prepared holds
     counts = contingency_counts(prepared, codings, params)
     return proxy_report(counts, codings, params, thresholds, rows=rows)
 
