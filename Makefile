@@ -142,3 +142,9 @@ bench-lineage: $(VENV)/.installed-demo
 .PHONY: bench-fairness
 bench-fairness: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.fairness $(ARGS)
+
+# Proxy detection benchmark (bench/proxy.py, docs/audits.md): 50 features against two protected attributes over 1M
+# rows on Spark local; ARGS="--rows 200000" for a quick run.
+.PHONY: bench-proxy
+bench-proxy: $(VENV)/.installed-demo
+	$(BIN)/python -m bench.proxy $(ARGS)

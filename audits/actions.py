@@ -5,7 +5,8 @@ version is the model's team's and readable; then the kind's own checks, audits.k
 are columns of it, that the model's inputs are, that the parameters are in range) and asks the job layer for the
 job, after commit; a refused request writes nothing (a ValidationError naming the field: a 400).
 ``do_register_audit_report`` is the only writer of reports: the job calls it once the figures are computed, so a
-job that fails or dies midway leaves no report.
+job that fails or dies midway leaves no report. ``do_justify_proxy`` records a compliance officer's reason for a
+pair a proxy report flagged.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from audits.choices import AuditKind, Verdict
 from audits.kinds import spec
-from audits.models import AuditPlan, AuditReport
+from audits.models import AuditPlan, AuditReport, ProxyJustification
+from core.actors import is_compliance_officer
 from core.audit import record_event
 from core.canonical import canonical_digest
 from core.choices import AuditEventType
@@ -204,3 +206,62 @@ def do_delete_audit_plan(plan: AuditPlan, *, actor: User) -> None:
         before={"model": str(model), "kind": plan.kind, "dataset": plan.dataset_id, "params": plan.params},
     )
     plan.delete()
+
+
+# --- Proxy justifications ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_justify_proxy(
+    report: AuditReport, *, feature: Any, attribute: Any, reason: Any, actor: User
+) -> ProxyJustification:
+    """Record why ``feature`` as a proxy of ``attribute`` in the proxy ``report`` is acceptable: only a compliance
+    officer of the model's team, only for a pair the report flagged, once per pair. A model input that is itself a
+    prohibited input cannot be justified (registration refuses such a model; this holds if one got through)."""
+    team = report.model_version.model.team
+    if not is_compliance_officer(actor, team):
+        raise PermissionDenied(f"Only compliance officers of team {team.slug} may justify a proxy.")
+    # Lock the report: two officers justifying the same pair at once are told "already justified", not a 500 (the
+    # unique constraint is the backstop).
+    report = AuditReport.objects.select_for_update().get(pk=report.pk)
+    if report.kind != AuditKind.PROXY:
+        raise ValidationError({"report": f"{report} is not a proxy detection report."})
+    flagged = {(p.get("feature"), p.get("attribute")) for p in (report.results or {}).get("flagged", [])}
+    if (feature, attribute) not in flagged:
+        raise ValidationError(
+            {"feature": f"This report did not flag {feature!r} as a proxy of {attribute!r}: nothing to justify."}
+        )
+    prohibited = {c["name"] for c in report.dataset_version.schema["columns"] if c.get("prohibited_input")}
+    if feature == attribute and attribute in prohibited:
+        raise ValidationError({"feature": f"{feature!r} is a prohibited input: its direct use cannot be justified."})
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise ValidationError({"reason": "Say why this feature is acceptable despite its association."})
+    earlier = ProxyJustification.objects.filter(report=report, feature=feature, attribute=attribute).first()
+    if earlier is not None:
+        by = earlier.justified_by.get_username() if earlier.justified_by else "a deleted user"
+        raise ValidationError(
+            {
+                "feature": f"{feature!r} as a proxy of {attribute!r} was already justified by {by} at "
+                f"{earlier.justified_at:%Y-%m-%d %H:%M} UTC."
+            }
+        )
+    justification = ProxyJustification(
+        report=report, feature=feature, attribute=attribute, reason=reason, justified_by=actor
+    )
+    justification.full_clean()
+    justification.save(force_insert=True)
+    record_event(
+        AuditEventType.PROXY_JUSTIFIED,
+        actor=actor,
+        target=justification,
+        team=team,
+        after={
+            "report": report.digest,
+            "model_version": str(report.model_version),
+            "feature": feature,
+            "attribute": attribute,
+            "reason": reason,
+        },
+    )
+    return justification

@@ -1,6 +1,8 @@
-"""The form on the model version page that starts an audit (audits.views.start_audit). It checks only the shape of
-the input and hands it to ``audits.actions.do_request_audit``, the API's action, so every rule about datasets,
-columns and thresholds is the action's and a refusal lands on the field it names (registry.forms.JobRequestForm).
+"""The audits' web forms. The form on the model version page that starts an audit (audits.views.start_audit) checks
+only the shape of the input and hands it to ``audits.actions.do_request_audit``, the API's action, so every rule
+about datasets, columns and thresholds is the action's and a refusal lands on the field it names
+(registry.forms.JobRequestForm). A compliance officer's justification of a flagged proxy: audits.actions.
+do_justify_proxy checks everything; the form only offers the report's flagged pairs.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from django import forms
 
 from audits.choices import AuditKind
 from audits.kinds import registered
+from audits.models import AuditReport
 from registry.forms import JobRequestForm
 from registry.models import DatasetVersion, ModelVersion
 
@@ -108,3 +111,22 @@ def audit_form(request: Any, version: ModelVersion, data: Any = None) -> AuditRe
         rows = f" · {dataset_version.row_count:,} rows" if dataset_version.row_count is not None else ""
         choices.append((dataset_version.pk, f"{dataset_version.dataset.name} v{dataset_version.number}{rows}"))
     return AuditRequestForm(data, dataset_versions=choices)
+
+
+class ProxyJustificationForm(forms.Form):
+    feature = forms.ChoiceField(label="Feature (model input)")
+    attribute = forms.ChoiceField(label="Protected or prohibited attribute")
+    reason = forms.CharField(
+        label="Why it is acceptable",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded with your name and the time, in the audit log; it cannot be changed afterwards.",
+    )
+
+    def __init__(self, *args: Any, report: AuditReport, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        flagged = (report.results or {}).get("flagged", [])
+        features = dict.fromkeys(str(pair.get("feature")) for pair in flagged)
+        attributes = dict.fromkeys(str(pair.get("attribute")) for pair in flagged)
+        self.fields["feature"].choices = [(name, name) for name in features]  # type: ignore[attr-defined]
+        self.fields["attribute"].choices = [(name, name) for name in attributes]  # type: ignore[attr-defined]

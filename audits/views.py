@@ -3,28 +3,29 @@ drawn in the browser by Vega-Lite) and every charted figure also in a table; res
 team's report is a 404. docs/audits.md, "Reading a report".
 
 Also the model version page's audits panel (registered in registry.panels, so the registry does not import audits)
-and the form on it that starts an audit through the same action as the API.
+and the form on it that starts an audit through the same action as the API, and the form on which a compliance
+officer justifies a proxy a report flagged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audits import charts
-from audits.actions import do_request_audit
+from audits.actions import do_justify_proxy, do_request_audit
 from audits.choices import AuditKind
-from audits.forms import AuditRequestForm, audit_form
+from audits.forms import AuditRequestForm, ProxyJustificationForm, audit_form
 from audits.models import AuditReport
 from audits.pipelines.fairness import GROUP_METRICS, NAMED_METRICS
-from core.actors import acting_user
+from core.actors import acting_user, is_compliance_officer
+from core.ui import apply_validation_error
 from registry.models import ModelVersion
 from registry.presentation import number_text
 from registry.views.shared import may_start_jobs, start_job
@@ -44,15 +45,6 @@ CHECK_THRESHOLDS = {
     "segments": ("segment_auc_min",),
     "monotonic": ("monotonic_violation_max",),
 }
-PROXY_JUSTIFY_TEMPLATE = "audits/_proxy_justify.html"
-
-
-def _template_exists(name: str) -> bool:
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 def _text(value: Any) -> Any:
@@ -197,8 +189,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "thresholds": sorted(thresholds.items()),
         "rows": results.get("rows"),
-        # The proxy justification form is the proxy kind's own template: shown once it exists.
-        "proxy_justification": report.kind == AuditKind.PROXY and _template_exists(PROXY_JUSTIFY_TEMPLATE),
+        **justify_context(request, report),
     }
     if report.kind == AuditKind.FAIRNESS:
         drawn = {chart["id"]: chart for chart in charts.fairness_charts(results, thresholds)}
@@ -236,6 +227,21 @@ def _render_start(
     return render(request, "audits/start.html", context, status=status)
 
 
+def justify_context(
+    request: HttpRequest, report: AuditReport, form: ProxyJustificationForm | None = None
+) -> dict[str, Any]:
+    """What templates/audits/_proxy_justify.html reads: the justifications recorded, and the form when the user is
+    a compliance officer of the model's team and the report flagged something (a proxy report only)."""
+    if report.kind != AuditKind.PROXY:
+        return {"justifications": [], "justify_form": None}
+    officer = is_compliance_officer(acting_user(request.user), report.model_version.model.team_id)
+    flagged = bool((report.results or {}).get("flagged"))
+    return {
+        "justifications": list(report.justifications.select_related("justified_by")),
+        "justify_form": form or (ProxyJustificationForm(report=report) if officer and flagged else None),
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def start_audit(request: HttpRequest, pk: int, number: int) -> HttpResponse:
@@ -255,3 +261,37 @@ def start_audit(request: HttpRequest, pk: int, number: int) -> HttpResponse:
         f"Audit of {version} requested: it runs on the Spark worker.",
     )
     return response or _render_start(request, version, form, status=status)
+
+
+def justify_proxy(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """A compliance officer's justification of a pair the proxy report flagged (audits.actions.do_justify_proxy):
+    on success back to the report; a refusal shown on the field it names (400), or a 403 for anyone else."""
+    report = get_object_or_404(
+        AuditReport.objects.restrict(request.user).select_related("model_version__model__team", "dataset_version"),
+        pk=pk,
+    )
+    if report.kind != AuditKind.PROXY:
+        return HttpResponse("Only a proxy detection report has proxies to justify.", status=404)
+    if not is_compliance_officer(acting_user(request.user), report.model_version.model.team_id):
+        raise PermissionDenied("Only compliance officers of the model's team may justify a proxy.")
+    form = ProxyJustificationForm(request.POST or None, report=report)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                do_justify_proxy(
+                    report,
+                    feature=data["feature"],
+                    attribute=data["attribute"],
+                    reason=data["reason"],
+                    actor=acting_user(request.user),
+                )
+            except ValidationError as error:
+                apply_validation_error(form, error)
+            else:
+                messages.success(request, f"Justified {data['feature']} as a proxy of {data['attribute']}.")
+                return redirect("audits-report-detail", pk=report.pk)
+        status = 400
+    context = {"section": "models", "report": report, **justify_context(request, report, form)}
+    return render(request, "audits/proxy_justify.html", context, status=status)

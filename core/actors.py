@@ -7,6 +7,11 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 
+from core.choices import Role
+from core.models import Membership, Team
+
+OFFICER_ROLES: tuple[str, ...] = (Role.COMPLIANCE_OFFICER,)
+
 
 def acting_user(user: AbstractBaseUser | AnonymousUser) -> User:
     """``user`` as the actor of an action; PermissionDenied for anyone not signed in (views require a signed-in
@@ -14,3 +19,14 @@ def acting_user(user: AbstractBaseUser | AnonymousUser) -> User:
     if not isinstance(user, User) or not user.is_authenticated:
         raise PermissionDenied("Sign in first.")
     return user
+
+
+def is_compliance_officer(actor: User, team: Team | int) -> bool:
+    """A compliance officer of ``team``, or a platform superuser: who may write compliance records (compliance/) and
+    justify a flagged proxy (audits/)."""
+    if not actor.is_authenticated or not actor.is_active:
+        return False
+    if actor.is_superuser:
+        return True
+    team_id = team if isinstance(team, int) else team.pk
+    return Membership.objects.filter(user=actor, team_id=team_id, role__in=OFFICER_ROLES).exists()

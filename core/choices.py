@@ -111,6 +111,7 @@ class AuditEventType(models.TextChoices):
     AUDIT_REPORT_REGISTERED = "audit_report.registered", "Audit report registered"
     AUDIT_PLAN_SET = "audit_plan.set", "Audit plan set"
     AUDIT_PLAN_DELETED = "audit_plan.deleted", "Audit plan removed"
+    PROXY_JUSTIFIED = "audit_report.proxy_justified", "Flagged proxy justified by a compliance officer"
     # compliance: retention policies, purges and legal holds (compliance/actions/retention.py, holds.py)
     RETENTION_POLICY_CREATED = "retention.policy_created", "Retention policy created"
     RETENTION_POLICY_CHANGED = "retention.policy_changed", "Retention policy changed (new version)"

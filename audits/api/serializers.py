@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from audits.models import AuditPlan, AuditReport
+from audits.models import AuditPlan, AuditReport, ProxyJustification
 from core.api.base import StrictSerializer
 from core.api.serializers import IdempotencyKeyField
 
@@ -34,11 +34,32 @@ class AuditReportSerializer(serializers.ModelSerializer[AuditReport]):
         read_only_fields = fields
 
 
+class ProxyJustificationSerializer(serializers.ModelSerializer[ProxyJustification]):
+    """A compliance officer's justification of a pair a proxy report flagged."""
+
+    justified_by = serializers.CharField(source="justified_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = ProxyJustification
+        fields = ["id", "report", "feature", "attribute", "reason", "justified_by", "justified_at"]
+        read_only_fields = fields
+
+
 class AuditReportDetailSerializer(AuditReportSerializer):
-    """A report in full: its parameters, thresholds, code version and every figure."""
+    """A report in full: its parameters, thresholds, code version, every figure, and (proxy reports) the
+    justifications recorded for the pairs it flagged."""
+
+    justifications = ProxyJustificationSerializer(many=True, read_only=True)
 
     class Meta(AuditReportSerializer.Meta):
-        fields = [*AuditReportSerializer.Meta.fields, "parameters", "thresholds", "code_version", "results"]
+        fields = [
+            *AuditReportSerializer.Meta.fields,
+            "parameters",
+            "thresholds",
+            "code_version",
+            "results",
+            "justifications",
+        ]
         read_only_fields = fields
 
 
@@ -119,3 +140,42 @@ class ValidationAuditRequestSerializer(StrictSerializer):
         for name in ("model_version", "dataset_version", "idempotency_key"):
             data.pop(name, None)
         return data
+
+
+class ProxyAuditRequestSerializer(StrictSerializer):
+    """POST /audits/proxy/: the model version and evaluation dataset version (ids) and the audit's parameters."""
+
+    model_version = serializers.IntegerField(min_value=1)
+    dataset_version = serializers.IntegerField(min_value=1)
+    attributes = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        min_length=1,
+        help_text="Default: the columns the dataset version's schema flags protected_attribute or prohibited_input.",
+    )
+    bins = serializers.IntegerField(
+        required=False, help_text="Quantile bins of a numeric column, 2 to 100; default 10."
+    )
+    max_categories = serializers.IntegerField(
+        required=False,
+        help_text="Most frequent values of another column kept, 2 to 1000 (the rest: other); default 20.",
+    )
+    sample_rows = serializers.IntegerField(
+        required=False, help_text="About this many rows, sampled at random (at least 1000); default: every row."
+    )
+    seed = serializers.IntegerField(required=False, help_text="The sample's seed; default 0.")
+    idempotency_key = IdempotencyKeyField()
+
+    def audit_params(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        for name in ("model_version", "dataset_version", "idempotency_key"):
+            data.pop(name, None)
+        return data
+
+
+class ProxyJustificationRequestSerializer(StrictSerializer):
+    """POST /audit-reports/{id}/justifications/: the flagged pair and why it is acceptable."""
+
+    feature = serializers.CharField(max_length=255)
+    attribute = serializers.CharField(max_length=255)
+    reason = serializers.CharField(max_length=4000)

@@ -15,5 +15,11 @@ urlpatterns = [
     path("models/<int:model_pk>/audit-plans/<str:kind>/", audit_plan, name="audit-plan-detail"),
     path("audits/fairness/", views.FairnessAuditView.as_view(), name="audit-fairness"),
     path("audits/validation/", views.ValidationAuditView.as_view(), name="audit-validation"),
+    path("audits/proxy/", views.ProxyAuditView.as_view(), name="audit-proxy"),
+    path(
+        "audit-reports/<int:pk>/justifications/",
+        views.ProxyJustificationView.as_view(),
+        name="audit-report-justifications",
+    ),
     path("", include(router.urls)),
 ]

@@ -18,11 +18,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audits.actions import do_delete_audit_plan, do_request_audit, do_set_audit_plan
+from audits.actions import do_delete_audit_plan, do_justify_proxy, do_request_audit, do_set_audit_plan
 from audits.api import serializers as s
 from audits.choices import AuditKind
 from audits.filtersets import AuditReportFilterSet
-from audits.models import AuditPlan, AuditReport
+from audits.models import AuditPlan, AuditReport, ProxyJustification
 from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin
 from core.api.parsers import JSONParser
@@ -43,9 +43,40 @@ class AuditReportViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[A
     def get_serializer_class(self) -> Any:
         return s.AuditReportDetailSerializer if self.action == "retrieve" else s.AuditReportSerializer
 
+    def get_queryset(self) -> Any:
+        reports = super().get_queryset()
+        return reports.prefetch_related("justifications__justified_by") if self.action == "retrieve" else reports
+
     @extend_schema(responses=s.AuditReportDetailSerializer)
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
+
+
+def request_audit(
+    request: Request,
+    kind: AuditKind,
+    serializer: s.FairnessAuditRequestSerializer | s.ProxyAuditRequestSerializer | s.ValidationAuditRequestSerializer,
+) -> Response:
+    """Check a request to start a ``kind`` audit and ask audits.actions for its job (the views below)."""
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    version = (
+        ModelVersion.objects.restrict(request.user, VIEW)
+        .select_related("model__team", "model__use_case")
+        .filter(pk=data["model_version"])
+        .first()
+    )
+    if version is None:
+        raise ValidationError({"model_version": f'Invalid pk "{data["model_version"]}" - object does not exist.'})
+    job, created = do_request_audit(
+        version,
+        kind=kind,
+        actor=acting_user(request.user),
+        dataset_version=data["dataset_version"],
+        params=serializer.audit_params(),
+        idempotency_key=data.get("idempotency_key", ""),
+    )
+    return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 class FairnessAuditView(GenericAPIView[Any]):
@@ -65,26 +96,76 @@ class FairnessAuditView(GenericAPIView[Any]):
     def post(self, request: Request) -> Response:
         """Start a Spark job that scores the evaluation dataset version with the model version and registers a
         fairness report. Follow it at /api/v1/jobs/{id}/ (docs/audits.md)."""
-        serializer = s.FairnessAuditRequestSerializer(data=request.data)
+        return request_audit(request, AuditKind.FAIRNESS, s.FairnessAuditRequestSerializer(data=request.data))
+
+
+class ProxyAuditView(GenericAPIView[Any]):
+    """Start a proxy detection audit."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    serializer_class = s.ProxyAuditRequestSerializer
+
+    @extend_schema(
+        request=s.ProxyAuditRequestSerializer,
+        responses={
+            202: JobSerializer,
+            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Start a Spark job that measures how strongly each model input is associated with each protected or
+        prohibited attribute, and registers a proxy report. Follow it at /api/v1/jobs/{id}/ (docs/audits.md)."""
+        return request_audit(request, AuditKind.PROXY, s.ProxyAuditRequestSerializer(data=request.data))
+
+
+class ProxyJustificationView(GenericAPIView[Any]):
+    """Justify a pair a proxy report flagged (compliance officers of the model's team)."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    serializer_class = s.ProxyJustificationSerializer
+    queryset = ProxyJustification.objects.all()
+
+    @extend_schema(request=s.ProxyJustificationRequestSerializer, responses={201: s.ProxyJustificationSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """Record why a flagged feature is acceptable despite its association with the attribute: the proxy check
+        then passes for that pair (also at the gate, which judges the report again). Once per pair; audited."""
+        report = get_object_or_404(
+            AuditReport.objects.restrict(request.user, VIEW).select_related("model_version__model__team"), pk=pk
+        )
+        serializer = s.ProxyJustificationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        version = (
-            ModelVersion.objects.restrict(request.user, VIEW)
-            .select_related("model__team", "model__use_case")
-            .filter(pk=data["model_version"])
-            .first()
-        )
-        if version is None:
-            raise ValidationError({"model_version": f'Invalid pk "{data["model_version"]}" - object does not exist.'})
-        job, created = do_request_audit(
-            version,
-            kind=AuditKind.FAIRNESS,
+        justification = do_justify_proxy(
+            report,
+            feature=data["feature"],
+            attribute=data["attribute"],
+            reason=data["reason"],
             actor=acting_user(request.user),
-            dataset_version=data["dataset_version"],
-            params=serializer.audit_params(),
-            idempotency_key=data.get("idempotency_key", ""),
         )
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return Response(s.ProxyJustificationSerializer(justification).data, status=status.HTTP_201_CREATED)
+
+
+class ValidationAuditView(GenericAPIView[Any]):
+    """Start a validation audit."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    serializer_class = s.ValidationAuditRequestSerializer
+
+    @extend_schema(
+        request=s.ValidationAuditRequestSerializer,
+        responses={
+            202: JobSerializer,
+            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Start a Spark job that scores the evaluation dataset version with the model version and registers a
+        validation report: performance overall, per segment and on a time-ordered holdout, calibration, business
+        cost, edge cases and monotonic constraints. Follow it at /api/v1/jobs/{id}/ (docs/audits.md)."""
+        return request_audit(request, AuditKind.VALIDATION, s.ValidationAuditRequestSerializer(data=request.data))
 
 
 KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=AuditKind.values, description="The audit kind.")
@@ -152,43 +233,3 @@ class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
         plan = get_object_or_404(self.get_queryset().select_related("model__team"), kind=kind)
         do_delete_audit_plan(plan, actor=acting_user(request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class ValidationAuditView(GenericAPIView[Any]):
-    """Start a validation audit."""
-
-    permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
-    serializer_class = s.ValidationAuditRequestSerializer
-
-    @extend_schema(
-        request=s.ValidationAuditRequestSerializer,
-        responses={
-            202: JobSerializer,
-            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
-        },
-    )
-    def post(self, request: Request) -> Response:
-        """Start a Spark job that scores the evaluation dataset version with the model version and registers a
-        validation report: performance overall, per segment and on a time-ordered holdout, calibration, business
-        cost, edge cases and monotonic constraints. Follow it at /api/v1/jobs/{id}/ (docs/audits.md)."""
-        serializer = s.ValidationAuditRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        version = (
-            ModelVersion.objects.restrict(request.user, VIEW)
-            .select_related("model__team", "model__use_case")
-            .filter(pk=data["model_version"])
-            .first()
-        )
-        if version is None:
-            raise ValidationError({"model_version": f'Invalid pk "{data["model_version"]}" - object does not exist.'})
-        job, created = do_request_audit(
-            version,
-            kind=AuditKind.VALIDATION,
-            actor=acting_user(request.user),
-            dataset_version=data["dataset_version"],
-            params=serializer.audit_params(),
-            idempotency_key=data.get("idempotency_key", ""),
-        )
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)

@@ -5,18 +5,13 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 
-from compliance.querysets import OFFICER_ROLES
-from core.models import Membership, Team
+from core.actors import is_compliance_officer
+from core.models import Team
 
 
 def is_officer(actor: User, team: Team | int) -> bool:
-    """A compliance officer of ``team``, or a platform superuser."""
-    if not actor.is_authenticated or not actor.is_active:
-        return False
-    if actor.is_superuser:
-        return True
-    team_id = team if isinstance(team, int) else team.pk
-    return Membership.objects.filter(user=actor, team_id=team_id, role__in=OFFICER_ROLES).exists()
+    """A compliance officer of ``team``, or a platform superuser (core.actors, shared with the audits)."""
+    return is_compliance_officer(actor, team)
 
 
 def require_officer(actor: User, team: Team) -> None:
