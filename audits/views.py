@@ -263,6 +263,8 @@ def start_audit(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     return response or _render_start(request, version, form, status=status)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
 def justify_proxy(request: HttpRequest, pk: int) -> HttpResponseBase:
     """A compliance officer's justification of a pair the proxy report flagged (audits.actions.do_justify_proxy):
     on success back to the report; a refusal shown on the field it names (400), or a 403 for anyone else."""

@@ -169,3 +169,22 @@ def test_a_plan_is_checked_against_the_dataset_s_newest_version(world: World) ->
     response = put_plan(world, objects["model"], {"dataset": objects["dataset"].pk, "params": PLAN})
     assert response.status_code == 400
     assert "'defaulted' is not a column of" in str(response.json()["error"]["fields"]["label"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("fairness", {"label": "defaulted", "threshold": 0.4, "segment_column": "region"}),
+        ("proxy", {"bins": 5}),
+        ("validation", {"label": "defaulted", "segment_column": "region", "monotonic": {"income": "decreasing"}}),
+    ],
+)
+def test_every_kind_cleans_its_own_cleaned_parameters_to_the_same(world: World, kind: str, params: dict[str, Any]):
+    # A plan stores cleaned parameters, and a release request cleans them again when it starts the audit: each
+    # kind's clean must take its own output unchanged.
+    from audits.kinds import spec
+
+    objects = _credit(world)
+    clean = spec(kind).clean
+    once = clean(objects["model_version"], objects["dataset_version"], params)
+    assert clean(objects["model_version"], objects["dataset_version"], once) == once
