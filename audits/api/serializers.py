@@ -63,11 +63,24 @@ class AuditReportDetailSerializer(AuditReportSerializer):
         read_only_fields = fields
 
 
-class FairnessAuditRequestSerializer(StrictSerializer):
-    """POST /audits/fairness/: the model version and evaluation dataset version (ids) and the audit's parameters."""
+class AuditRequestSerializer(StrictSerializer):
+    """What every POST /audits/<kind>/ takes: the model version and evaluation dataset version (ids), an
+    idempotency key, and the kind's parameters (``audit_params``: the rest, checked by the kind's ``clean``)."""
 
     model_version = serializers.IntegerField(min_value=1)
     dataset_version = serializers.IntegerField(min_value=1)
+    idempotency_key = IdempotencyKeyField()
+
+    def audit_params(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        for name in ("model_version", "dataset_version", "idempotency_key"):
+            data.pop(name, None)
+        return data
+
+
+class FairnessAuditRequestSerializer(AuditRequestSerializer):
+    """POST /audits/fairness/: the model version and evaluation dataset version (ids) and the audit's parameters."""
+
     # Declared fields leave the class body (DRF's metaclass), so this does not shadow Field.label at run time.
     label = serializers.CharField(max_length=255)  # type: ignore[assignment]
     protected_attributes = serializers.ListField(
@@ -81,13 +94,6 @@ class FairnessAuditRequestSerializer(StrictSerializer):
     min_group_size = serializers.IntegerField(required=False, help_text="Default 30.")
     bootstrap_iterations = serializers.IntegerField(required=False, help_text="From 0 to 10000; default 200.")
     seed = serializers.IntegerField(required=False, help_text="The bootstrap's seed; default 0.")
-    idempotency_key = IdempotencyKeyField()
-
-    def audit_params(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
-        for name in ("model_version", "dataset_version", "idempotency_key"):
-            data.pop(name, None)
-        return data
 
 
 class AuditPlanSerializer(serializers.ModelSerializer[AuditPlan]):
@@ -110,12 +116,10 @@ class AuditPlanWriteSerializer(StrictSerializer):
     )
 
 
-class ValidationAuditRequestSerializer(StrictSerializer):
+class ValidationAuditRequestSerializer(AuditRequestSerializer):
     """POST /audits/validation/: the model version and evaluation dataset version (ids) and the audit's parameters
     (docs/audits.md, "Validation")."""
 
-    model_version = serializers.IntegerField(min_value=1)
-    dataset_version = serializers.IntegerField(min_value=1)
     label = serializers.CharField(max_length=255)  # type: ignore[assignment]
     threshold = serializers.FloatField(required=False, help_text="From 0 to 1; default 0.5.")
     segment_column = serializers.CharField(max_length=255, required=False)
@@ -133,20 +137,11 @@ class ValidationAuditRequestSerializer(StrictSerializer):
     calibration_bins = serializers.IntegerField(required=False, help_text="From 2 to 100; default 10.")
     min_segment_size = serializers.IntegerField(required=False, help_text="Default 30.")
     seed = serializers.IntegerField(required=False, help_text="The random edge cases' seed; default 0.")
-    idempotency_key = IdempotencyKeyField()
-
-    def audit_params(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
-        for name in ("model_version", "dataset_version", "idempotency_key"):
-            data.pop(name, None)
-        return data
 
 
-class ProxyAuditRequestSerializer(StrictSerializer):
+class ProxyAuditRequestSerializer(AuditRequestSerializer):
     """POST /audits/proxy/: the model version and evaluation dataset version (ids) and the audit's parameters."""
 
-    model_version = serializers.IntegerField(min_value=1)
-    dataset_version = serializers.IntegerField(min_value=1)
     attributes = serializers.ListField(
         child=serializers.CharField(max_length=255),
         required=False,
@@ -164,13 +159,6 @@ class ProxyAuditRequestSerializer(StrictSerializer):
         required=False, help_text="About this many rows, sampled at random (at least 1000); default: every row."
     )
     seed = serializers.IntegerField(required=False, help_text="The sample's seed; default 0.")
-    idempotency_key = IdempotencyKeyField()
-
-    def audit_params(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
-        for name in ("model_version", "dataset_version", "idempotency_key"):
-            data.pop(name, None)
-        return data
 
 
 class ProxyJustificationRequestSerializer(StrictSerializer):

@@ -55,7 +55,7 @@ class AuditReportViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet[A
 def request_audit(
     request: Request,
     kind: AuditKind,
-    serializer: s.FairnessAuditRequestSerializer | s.ProxyAuditRequestSerializer | s.ValidationAuditRequestSerializer,
+    serializer: s.AuditRequestSerializer,
 ) -> Response:
     """Check a request to start a ``kind`` audit and ask audits.actions for its job (the views below)."""
     serializer.is_valid(raise_exception=True)
@@ -79,40 +79,34 @@ def request_audit(
     return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
-class FairnessAuditView(GenericAPIView[Any]):
-    """Start a fairness audit."""
+STARTED = {202: JobSerializer, 200: OpenApiResponse(JobSerializer, description="The job of an earlier request")}
+
+
+class StartAuditView(GenericAPIView[Any]):
+    """What the views that start an audit share: JSON in, any signed-in user (the action checks the team)."""
 
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
+
+
+class FairnessAuditView(StartAuditView):
+    """Start a fairness audit."""
+
     serializer_class = s.FairnessAuditRequestSerializer
 
-    @extend_schema(
-        request=s.FairnessAuditRequestSerializer,
-        responses={
-            202: JobSerializer,
-            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
-        },
-    )
+    @extend_schema(request=s.FairnessAuditRequestSerializer, responses=STARTED)
     def post(self, request: Request) -> Response:
         """Start a Spark job that scores the evaluation dataset version with the model version and registers a
         fairness report. Follow it at /api/v1/jobs/{id}/ (docs/audits.md)."""
         return request_audit(request, AuditKind.FAIRNESS, s.FairnessAuditRequestSerializer(data=request.data))
 
 
-class ProxyAuditView(GenericAPIView[Any]):
+class ProxyAuditView(StartAuditView):
     """Start a proxy detection audit."""
 
-    permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
     serializer_class = s.ProxyAuditRequestSerializer
 
-    @extend_schema(
-        request=s.ProxyAuditRequestSerializer,
-        responses={
-            202: JobSerializer,
-            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
-        },
-    )
+    @extend_schema(request=s.ProxyAuditRequestSerializer, responses=STARTED)
     def post(self, request: Request) -> Response:
         """Start a Spark job that measures how strongly each model input is associated with each protected or
         prohibited attribute, and registers a proxy report. Follow it at /api/v1/jobs/{id}/ (docs/audits.md)."""
@@ -147,20 +141,12 @@ class ProxyJustificationView(GenericAPIView[Any]):
         return Response(s.ProxyJustificationSerializer(justification).data, status=status.HTTP_201_CREATED)
 
 
-class ValidationAuditView(GenericAPIView[Any]):
+class ValidationAuditView(StartAuditView):
     """Start a validation audit."""
 
-    permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
     serializer_class = s.ValidationAuditRequestSerializer
 
-    @extend_schema(
-        request=s.ValidationAuditRequestSerializer,
-        responses={
-            202: JobSerializer,
-            200: OpenApiResponse(JobSerializer, description="The job of an earlier request"),
-        },
-    )
+    @extend_schema(request=s.ValidationAuditRequestSerializer, responses=STARTED)
     def post(self, request: Request) -> Response:
         """Start a Spark job that scores the evaluation dataset version with the model version and registers a
         validation report: performance overall, per segment and on a time-ordered holdout, calibration, business
