@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from audits.pipelines import AuditError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import Column, DataFrame
 
 MISSING = "(missing)"
@@ -164,6 +164,8 @@ def encodings(frame: DataFrame, params: ProxyParams, rows: int) -> dict[str, Enc
 
 def unpack(counted: pd.DataFrame, feature_span: int, spans: list[int]) -> pd.DataFrame:
     """The packed cells' counts as rows (feature, attribute, feature code, attribute code, count), per attribute."""
+    import pandas as pd
+
     joint = math.prod(spans)
     key = counted["_key"].to_numpy(dtype=np.int64)
     cell, attribute_codes = np.divmod(key, joint)
@@ -205,6 +207,8 @@ def cell_counter(codings: Mapping[str, Encoding], params: ProxyParams, feature_s
     size = len(features) * feature_span * joint
 
     def count(batches: Any) -> Any:
+        import pandas as pd
+
         totals = np.zeros(size, dtype=np.int64)
         for batch in batches:
             attribute_key = np.zeros(len(batch), dtype=np.int64)
