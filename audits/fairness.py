@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from audits import params as p
 from audits.choices import AuditKind, Verdict
 from audits.kinds import KindSpec, overall, register_kind
+from audits.pipelines.fairness import NAMED_METRICS, Thresholds
 
 if TYPE_CHECKING:
     from audits.models import AuditReport
@@ -18,25 +19,7 @@ if TYPE_CHECKING:
 
 JOB_KIND = "audits.fairness"
 DEFAULTS = {"threshold": 0.5, "min_group_size": 30, "bootstrap_iterations": 200, "seed": 0, "score_bins": 1000}
-NAMED_METRICS = (
-    "disparate_impact",
-    "statistical_parity_difference",
-    "equal_opportunity_difference",
-    "average_odds_difference",
-)
-# Which threshold bounds which named metric: disparate impact from below, the differences' absolute values above.
-BOUND_BY = {
-    "disparate_impact": "disparate_impact_min",
-    "statistical_parity_difference": "statistical_parity_max",
-    "equal_opportunity_difference": "equal_opportunity_max",
-    "average_odds_difference": "average_odds_max",
-}
-THRESHOLDS = {
-    "disparate_impact_min": 0.8,
-    "statistical_parity_max": 0.1,
-    "equal_opportunity_max": 0.1,
-    "average_odds_max": 0.1,
-}
+THRESHOLDS = Thresholds().as_dict()
 BOUNDS = {
     "disparate_impact_min": (0.0, 1.0),
     "statistical_parity_max": (0.0, 1.0),
@@ -86,11 +69,7 @@ def clean(model_version: ModelVersion, dataset_version: DatasetVersion, raw: dic
 
 def passes(metric: str, value: float | None, thresholds: Mapping[str, float]) -> bool:
     """Whether one named metric's value meets its threshold (an undefined value never does)."""
-    if value is None:
-        return False
-    bound = BOUND_BY[metric]
-    limit = float(thresholds.get(bound, THRESHOLDS[bound]))
-    return value >= limit if bound.endswith("_min") else abs(value) <= limit
+    return value is not None and Thresholds.of({**THRESHOLDS, **thresholds}).passes(metric, value)
 
 
 def judge(report: AuditReport, thresholds: Mapping[str, float]) -> dict[str, str]:

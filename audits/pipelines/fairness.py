@@ -51,6 +51,13 @@ NAMED_METRICS = (
     "equal_opportunity_difference",
     "average_odds_difference",
 )
+# Which threshold bounds which named metric: disparate impact from below, the differences' absolute values above.
+BOUND_BY = {
+    "disparate_impact": "disparate_impact_min",
+    "statistical_parity_difference": "statistical_parity_max",
+    "equal_opportunity_difference": "equal_opportunity_max",
+    "average_odds_difference": "average_odds_max",
+}
 # fairlearn and aif360 compute the named metrics from the same counts in different orders of floating-point
 # operations; a larger difference means they were not fed the same data.
 AGREEMENT = 1e-9
@@ -77,16 +84,12 @@ class Thresholds:
         return cls(**known)
 
     def passes(self, metric: str, value: float) -> bool:
+        """Whether one named metric's value meets its threshold (NaN, an undefined value, never does)."""
         if math.isnan(value):
             return False
-        if metric == "disparate_impact":
-            return value >= self.disparate_impact_min
-        limit = {
-            "statistical_parity_difference": self.statistical_parity_max,
-            "equal_opportunity_difference": self.equal_opportunity_max,
-            "average_odds_difference": self.average_odds_max,
-        }[metric]
-        return abs(value) <= limit
+        bound = BOUND_BY[metric]
+        limit = getattr(self, bound)
+        return bool(value >= limit) if bound.endswith("_min") else bool(abs(value) <= limit)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
