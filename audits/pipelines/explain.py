@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from audits.pipelines import AuditError
-from audits.pipelines.scoring import NUMPY_TYPES, ScoringPlan, open_session, plan_scoring, score_batch
+from audits.pipelines.scoring import NUMPY_TYPES, ScoringPlan, open_session, plan_scoring, run_scores, score_batch
 from registry.interface import InterfaceError, feature_columns
 
 TREE_OPS = {"TreeEnsembleClassifier", "TreeEnsembleRegressor"}
@@ -119,10 +119,7 @@ def score_matrix(session: Any, plan: ScoringPlan, features: Sequence[str], rows:
     if len(plan.feeds) == 1 and plan.feeds[0].matrix and list(plan.feeds[0].columns) == list(features):
         # One matrix input in the features' order (a scikit-learn export): fed as it is, no frame in between.
         (feed,) = plan.feeds
-        name, positive = plan.output
-        (scores,) = session.run([name], {feed.input: rows.astype(NUMPY_TYPES[feed.elem_type])})
-        scores = np.asarray(scores, dtype=np.float64)
-        return scores[:, positive] if positive is not None else scores.reshape(-1)
+        return run_scores(session, plan, {feed.input: rows.astype(NUMPY_TYPES[feed.elem_type])})
     return score_batch(session, plan, pd.DataFrame(rows, columns=list(features)))
 
 

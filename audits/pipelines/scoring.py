@@ -109,12 +109,17 @@ def feed_arrays(plan: ScoringPlan, batch: pd.DataFrame) -> dict[str, np.ndarray]
     return feeds
 
 
-def score_batch(session: Any, plan: ScoringPlan, batch: pd.DataFrame) -> np.ndarray:
-    """The positive class's score of each row of ``batch``, as float64 (one ONNX Runtime call for the batch)."""
+def run_scores(session: Any, plan: ScoringPlan, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    """The positive class's score of each row fed, as float64 (one ONNX Runtime call)."""
     name, positive = plan.output
-    (scores,) = session.run([name], feed_arrays(plan, batch))
+    (scores,) = session.run([name], feeds)
     scores = np.asarray(scores, dtype=np.float64)
     return scores[:, positive] if positive is not None else scores.reshape(-1)
+
+
+def score_batch(session: Any, plan: ScoringPlan, batch: pd.DataFrame) -> np.ndarray:
+    """The positive class's score of each row of ``batch``, as float64 (one ONNX Runtime call for the batch)."""
+    return run_scores(session, plan, feed_arrays(plan, batch))
 
 
 def open_session(onnx_bytes: bytes) -> Any:
