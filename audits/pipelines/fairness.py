@@ -244,7 +244,7 @@ def _rates(tp: Any, fp: Any, tn: Any, fn: Any) -> dict[str, Any]:
         }
 
 
-def _auc_from_bins(positives: Any, negatives: Any) -> Any:
+def auc_from_bins(positives: Any, negatives: Any) -> Any:
     """AUC from per-bin counts (last axis: bins, ascending score), ties counted half: the Mann-Whitney statistic."""
     below = np.cumsum(negatives, axis=-1) - negatives
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -281,7 +281,7 @@ def bootstrap(
         np.add.at(confusion, (*every, predicted), drawn)
         np.add.at(by_bin, (*every, bins), drawn)
         rates = _rates(confusion[..., 1, 1], confusion[..., 0, 1], confusion[..., 0, 0], confusion[..., 1, 0])
-        rates["auc"] = _auc_from_bins(by_bin[..., 1, :], by_bin[..., 0, :])
+        rates["auc"] = auc_from_bins(by_bin[..., 1, :], by_bin[..., 0, :])
         for name in GROUP_METRICS:
             replicates[name].append(rates[name])
     stacked = {name: np.concatenate(values, axis=0) for name, values in replicates.items()}

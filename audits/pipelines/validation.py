@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audits.pipelines import AuditError
+from audits.pipelines.fairness import auc_from_bins as fairness_auc_from_bins
 from audits.pipelines.scoring import MISSING, open_session, plan_scoring, score_batch
 
 if TYPE_CHECKING:
@@ -218,12 +219,11 @@ def by_bin(cells: pd.DataFrame, bins: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auc_from_bins(positives: np.ndarray, negatives: np.ndarray) -> float | None:
-    """The probability that a positive scores above a negative, ties (the same bin) one half: None with one class."""
-    total_pos, total_neg = positives.sum(), negatives.sum()
-    if total_pos == 0 or total_neg == 0:
+    """The probability that a positive scores above a negative, ties (the same bin) one half (the fairness
+    pipeline's Mann-Whitney statistic): None with one class."""
+    if positives.sum() == 0 or negatives.sum() == 0:
         return None
-    below = np.cumsum(negatives) - negatives
-    return float((positives * (below + 0.5 * negatives)).sum() / (total_pos * total_neg))
+    return float(fairness_auc_from_bins(positives, negatives))
 
 
 def calibration_table(cells: pd.DataFrame, params: ValidationParams) -> list[dict[str, Any]]:
