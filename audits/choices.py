@@ -8,6 +8,7 @@ class AuditKind(models.TextChoices):
     FAIRNESS = "fairness", "Fairness"
     PROXY = "proxy", "Proxy detection"
     VALIDATION = "validation", "Validation"
+    EXPLANATION = "explanation", "Explanation"
 
 
 class Verdict(models.TextChoices):

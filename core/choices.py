@@ -112,6 +112,7 @@ class AuditEventType(models.TextChoices):
     AUDIT_PLAN_SET = "audit_plan.set", "Audit plan set"
     AUDIT_PLAN_DELETED = "audit_plan.deleted", "Audit plan removed"
     PROXY_JUSTIFIED = "audit_report.proxy_justified", "Flagged proxy justified by a compliance officer"
+    REASON_CATALOGUE_SET = "model.reasons_set", "Reason catalogue of a model set"
     # compliance: retention policies, purges and legal holds (compliance/actions/retention.py, holds.py)
     RETENTION_POLICY_CREATED = "retention.policy_created", "Retention policy created"
     RETENTION_POLICY_CHANGED = "retention.policy_changed", "Retention policy changed (new version)"
