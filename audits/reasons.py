@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from audits.models import ReasonCatalogue
 from registry.models import DatasetVersion, RegisteredModel
 
 # The column flags that bar a feature from being given as a reason, in words: a decision is never explained to a
@@ -35,3 +36,9 @@ def model_sensitive_columns(model: RegisteredModel) -> dict[str, str]:
     audited = DatasetVersion.objects.filter(audit_reports__model_version__model=model)
     ids = set(trained.values_list("pk", flat=True)) | set(audited.values_list("pk", flat=True))
     return sensitive_columns(DatasetVersion.objects.filter(pk__in=ids).select_related("dataset").order_by("pk"))
+
+
+def current_catalogue(model: RegisteredModel | int) -> ReasonCatalogue | None:
+    """The reason catalogue in force for ``model`` (its newest version), or None when it has none."""
+    model_id = model if isinstance(model, int) else model.pk
+    return ReasonCatalogue.objects.filter(model_id=model_id).order_by("-number").first()
