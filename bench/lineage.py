@@ -46,8 +46,6 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,11 +55,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
 from bench._env import child_env, throwaway_postgres
+from bench._server import Server, load, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 10  # jobs per pipeline: the closure's depth
@@ -126,22 +124,6 @@ def _launch(options: argparse.Namespace) -> int:
 # --- Helpers ------------------------------------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def _load() -> str:
-    return " ".join(f"{value:.1f}" for value in os.getloadavg())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _facet(**fields: Any) -> dict[str, Any]:
     return {"_producer": PRODUCER, "_schemaURL": FACET_SCHEMA, **fields}
 
@@ -191,70 +173,6 @@ def _event(serial: int) -> dict[str, Any]:
     }
 
 
-class Server:
-    """gunicorn on a free port, in a process group of its own (stopped with it)."""
-
-    def __init__(self, workers: int, log: Path) -> None:
-        self.port = _free_port()
-        env = dict(os.environ)
-        env.update(
-            API_THROTTLE_LINEAGE="100000000/min",
-            API_THROTTLE_USER="100000000/min",
-            DATABASE_CONN_MAX_AGE="60",
-        )
-        self.log = log.open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "assay.wsgi",
-                f"--bind=127.0.0.1:{self.port}",
-                f"--workers={workers}",
-                "--graceful-timeout=5",
-                "--timeout=300",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def request(self, method: str, path: str, token: str, body: bytes | None = None) -> tuple[int, bytes]:
-        connection = HTTPConnection("127.0.0.1", self.port, timeout=300)
-        try:
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
-    def wait_ready(self, token: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.process.returncode}); see {self.log.name}")
-            try:
-                if self.request("GET", "/api/v1/me/", token)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer within 60 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
-
-
 def _ingest(options: argparse.Namespace, token: str, workdir: Path) -> None:
     server = Server(options.workers, workdir / "gunicorn.log")
     try:
@@ -298,7 +216,7 @@ def _ingest(options: argparse.Namespace, token: str, workdir: Path) -> None:
         sent = len(latencies)
         print(
             f"{f'single, {options.threads} clients':<34} {sent:>8,} {sent / seconds:>10,.1f} "
-            f"{statistics.median(latencies):>8.1f} {_percentile(latencies, 0.95):>8.1f}"
+            f"{statistics.median(latencies):>8.1f} {percentile(latencies, 0.95):>8.1f}"
         )
         batches = [
             json.dumps([_event(10**6 + start + index) for index in range(options.batch_size)]).encode()
@@ -321,7 +239,7 @@ def _ingest(options: argparse.Namespace, token: str, workdir: Path) -> None:
         events = len(latencies) * options.batch_size
         print(
             f"{f'batched, {options.batch_size} a request, 1 client':<34} {events:>8,} {events / seconds:>10,.1f} "
-            f"{statistics.median(latencies):>8.1f} {_percentile(latencies, 0.95):>8.1f}"
+            f"{statistics.median(latencies):>8.1f} {percentile(latencies, 0.95):>8.1f}"
         )
     finally:
         server.stop()
@@ -454,7 +372,7 @@ def _child(options: argparse.Namespace) -> int:
     call_command("migrate", verbosity=0, interactive=False)
     print(
         f"\n== Lineage benchmark on PostgreSQL ({platform.python_implementation()} {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, load {_load()}) =="
+        f"{os.cpu_count()} CPUs, load {load()}) =="
     )
     started = time.perf_counter()
     users = get_user_model()
@@ -477,7 +395,7 @@ def _child(options: argparse.Namespace) -> int:
     try:
         if not options.skip_ingest:
             _ingest(options, token, workdir)
-        print(f"(ingestion stored {LineageRun.objects.count():,} runs; load {_load()})")
+        print(f"(ingestion stored {LineageRun.objects.count():,} runs; load {load()})")
 
         # The release: environment, board, a policy requiring lineage_complete, a real ONNX version.
         environment = governance.do_create_environment(
@@ -642,14 +560,14 @@ def _child(options: argparse.Namespace) -> int:
                 times, count = timed(call)
                 print(
                     f"{edges:>10,} {runs:>8,} {label:<28} {statistics.median(times):>8.1f} "
-                    f"{_percentile(times, 0.95):>8.1f} {max(times):>8.1f} {count:>8}"
+                    f"{percentile(times, 0.95):>8.1f} {max(times):>8.1f} {count:>8}"
                 )
             times = server_time()
             print(
                 f"{edges:>10,} {runs:>8,} {'closure walk, server time':<28} {statistics.median(times):>8.2f} "
-                f"{_percentile(times, 0.95):>8.2f} {max(times):>8.2f} {'':>8}"
+                f"{percentile(times, 0.95):>8.2f} {max(times):>8.2f} {'':>8}"
             )
-        print(f"\n(load average at the end: {_load()})")
+        print(f"\n(load average at the end: {load()})")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
