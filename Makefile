@@ -148,3 +148,10 @@ bench-fairness: $(VENV)/.installed-demo
 .PHONY: bench-proxy
 bench-proxy: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.proxy $(ARGS)
+
+# Explanations benchmark (bench/explain.py, docs/audits.md): one local explanation through the API (p50/p95/p99)
+# beside shap in-process, and the global report over 10k rows beside KernelExplainer; ARGS="--requests 50" for a
+# quick run.
+.PHONY: bench-explain
+bench-explain: $(VENV)/.installed-demo
+	$(BIN)/python -m bench.explain $(ARGS)
