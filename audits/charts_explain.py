@@ -182,7 +182,13 @@ def _groups(results: Mapping[str, Any], order: list[str]) -> dict[str, Any] | No
         "width": max(200, 70 * len(order)),
         "height": {"step": 24},
         "encoding": {
-            "x": {"field": "feature", "type": "nominal", "title": None, "sort": order, "axis": {"orient": "top"}},
+            "x": {
+                "field": "feature",
+                "type": "nominal",
+                "title": None,
+                "sort": order,
+                "axis": {"orient": "top", "labelAngle": 0},
+            },
             "y": {"field": "group", "type": "nominal", "title": None, "sort": labels},
         },
         "layer": [
@@ -192,7 +198,7 @@ def _groups(results: Mapping[str, Any], order: list[str]) -> dict[str, Any] | No
                     "color": {
                         "field": "share",
                         "type": "quantitative",
-                        "title": "share of the group's importance",
+                        "title": "share of importance",
                         "scale": {"domain": [0, 1], "scheme": "blues"},
                         "legend": {"format": ".0%"},
                     }
