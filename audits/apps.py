@@ -6,7 +6,7 @@ class AuditsConfig(AppConfig):
     verbose_name = "Audits"
 
     def ready(self) -> None:
-        from audits import fairness, job_outputs, proxy, validation  # noqa: F401 (each registers its kind)
+        from audits import explanation, fairness, job_outputs, proxy, validation  # noqa: F401 (each registers its kind)
 
         job_outputs.register()
         from audits import panels  # noqa: F401 (registers the model version page's audits panel)

@@ -55,7 +55,7 @@ def group_label(group: Mapping[str, Any] | None) -> str:
     return ", ".join(f"{key}={value}" for key, value in (group or {}).items())
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if value == value and abs(value) != float("inf") else None
@@ -64,11 +64,11 @@ def _number(value: Any) -> float | None:
 def _interval(entry: Mapping[str, Any]) -> tuple[float | None, float | None]:
     interval = entry.get("interval")
     if isinstance(interval, list | tuple) and len(interval) == 2:
-        return _number(interval[0]), _number(interval[1])
+        return finite_number(interval[0]), finite_number(interval[1])
     return None, None
 
 
-def _chart(chart_id: str, title: str, spec: dict[str, Any], description: str) -> dict[str, Any]:
+def titled_chart(chart_id: str, title: str, spec: dict[str, Any], description: str) -> dict[str, Any]:
     return {"id": chart_id, "title": title, "description": description, "spec": {**spec, "config": CONFIG}}
 
 
@@ -167,7 +167,7 @@ def fairness_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any]) -
                     {
                         "label": group_label(group.get("group")),
                         "facet": heading,
-                        "value": _number(entry.get("value")),
+                        "value": finite_number(entry.get("value")),
                         "low": low,
                         "high": high,
                         "verdict": "measured" if enough else INSUFFICIENT,
@@ -180,7 +180,7 @@ def fairness_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any]) -
             scale={"domain": ["measured", INSUFFICIENT], "range": ["#0b57a4", VERDICT_COLOURS[INSUFFICIENT]]},
         )
         charts.append(
-            _chart(
+            titled_chart(
                 f"chart-groups-{index}",
                 f"Per group, by {attributes}",
                 spec,
@@ -196,7 +196,7 @@ def fairness_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any]) -
                     {
                         "label": group_label(comparison.get("group")),
                         "facet": heading,
-                        "value": _number(entry.get("value")),
+                        "value": finite_number(entry.get("value")),
                         "low": low,
                         "high": high,
                         "verdict": verdict_word(entry.get("verdict")),
@@ -211,7 +211,7 @@ def fairness_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any]) -
         if not named_rows:
             continue
         charts.append(
-            _chart(
+            titled_chart(
                 f"chart-named-{index}",
                 f"Against the reference group, by {attributes}",
                 facet_bars(named_rows, named_rules(thresholds), facets=list(NAMED_METRIC_NAMES.values()), axis_title="")
@@ -226,7 +226,7 @@ def named_rules(thresholds: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The threshold lines of the four named metrics: disparate impact from below, the differences both ways."""
     impact = NAMED_METRIC_NAMES["disparate_impact"]
     rules: list[dict[str, Any]] = [{"facet": impact, "value": 1.0, "kind": "parity"}]
-    minimum = _number(thresholds.get("disparate_impact_min"))
+    minimum = finite_number(thresholds.get("disparate_impact_min"))
     if minimum is not None:
         rules.append({"facet": impact, "value": minimum})
     for name, key in (
@@ -234,7 +234,7 @@ def named_rules(thresholds: Mapping[str, Any]) -> list[dict[str, Any]]:
         ("equal_opportunity_difference", "equal_opportunity_max"),
         ("average_odds_difference", "average_odds_max"),
     ):
-        bound = _number(thresholds.get(key))
+        bound = finite_number(thresholds.get(key))
         if bound is not None:
             rules += [{"facet": NAMED_METRIC_NAMES[name], "value": side * bound} for side in (-1, 1)]
             rules += [
@@ -247,7 +247,7 @@ def proxy_charts(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The heat map of association, feature by attribute; a flagged pair framed in red and marked."""
     cells = []
     for pair in results.get("pairs") or []:
-        association = _number(pair.get("association"))
+        association = finite_number(pair.get("association"))
         flagged = bool(pair.get("flagged"))
         text = "—" if association is None else f"{association:.2f}"
         cells.append(
@@ -300,7 +300,7 @@ def proxy_charts(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         ],
     }
     return [
-        _chart(
+        titled_chart(
             "chart-proxy-heatmap",
             "Association of each model input with each protected attribute",
             spec,
@@ -312,7 +312,7 @@ def proxy_charts(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _segment_verdict(metrics: Mapping[str, Any], status: Any, minimum: float | None) -> str:
     if status == "insufficient_data":
         return INSUFFICIENT
-    auc = _number(metrics.get("auc"))
+    auc = finite_number(metrics.get("auc"))
     if minimum is None:
         return "measured"
     if auc is None:
@@ -324,13 +324,13 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
     """Performance per segment with the segment AUC threshold; the calibration plot; the cost curve."""
     charts = []
     segments = results.get("segments") or {}
-    minimum = _number(thresholds.get("segment_auc_min"))
+    minimum = finite_number(thresholds.get("segment_auc_min"))
     rows = []
     for group in segments.get("groups") or []:
         metrics = group.get("metrics") or {}
         verdict = _segment_verdict(metrics, group.get("status"), minimum)
         for name, heading in SEGMENT_METRIC_NAMES.items():
-            value = _number(metrics.get(name))
+            value = finite_number(metrics.get(name))
             rows.append(
                 {
                     "label": str(group.get("segment")),
@@ -354,7 +354,7 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
                 "range": ["#0b57a4", VERDICT_COLOURS[INSUFFICIENT]],
             }
         charts.append(
-            _chart(
+            titled_chart(
                 "chart-segments",
                 f"AUC, precision, recall and accuracy per {segments.get('column') or 'segment'}",
                 spec,
@@ -363,12 +363,12 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
         )
     bins = [
         {
-            "mean_score": _number(entry.get("mean_score")),
-            "observed_rate": _number(entry.get("observed_rate")),
+            "mean_score": finite_number(entry.get("mean_score")),
+            "observed_rate": finite_number(entry.get("observed_rate")),
             "count": entry.get("count"),
         }
         for entry in results.get("calibration") or []
-        if _number(entry.get("mean_score")) is not None
+        if finite_number(entry.get("mean_score")) is not None
     ]
     if bins:
         unit = {"type": "quantitative", "scale": {"domain": [0, 1]}}
@@ -392,7 +392,7 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
             ],
         }
         charts.append(
-            _chart(
+            titled_chart(
                 "chart-calibration",
                 "Observed rate against mean score, per score bin",
                 spec,
@@ -401,20 +401,20 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
         )
     cost = results.get("cost") or {}
     curve = [
-        {"threshold": _number(point.get("threshold")), "expected_cost": _number(point.get("expected_cost"))}
+        {"threshold": finite_number(point.get("threshold")), "expected_cost": finite_number(point.get("expected_cost"))}
         for point in cost.get("curve") or []
     ]
     curve = [point for point in curve if point["threshold"] is not None and point["expected_cost"] is not None]
     if curve:
         marks = []
-        chosen = _number(results.get("threshold"))
+        chosen = finite_number(results.get("threshold"))
         if chosen is not None:
             marks.append(
-                {"threshold": chosen, "expected_cost": _number(cost.get("cost_at_threshold")), "what": "chosen"}
+                {"threshold": chosen, "expected_cost": finite_number(cost.get("cost_at_threshold")), "what": "chosen"}
             )
-        best = _number(cost.get("best_threshold"))
+        best = finite_number(cost.get("best_threshold"))
         if best is not None:
-            marks.append({"threshold": best, "expected_cost": _number(cost.get("best_cost")), "what": "minimum"})
+            marks.append({"threshold": best, "expected_cost": finite_number(cost.get("best_cost")), "what": "minimum"})
         what = {
             "field": "what",
             "type": "nominal",
@@ -448,7 +448,7 @@ def validation_charts(results: Mapping[str, Any], thresholds: Mapping[str, Any])
             ],
         }
         charts.append(
-            _chart(
+            titled_chart(
                 "chart-cost",
                 "Expected cost by threshold",
                 spec,

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from audits import charts
+from audits import charts, charts_explain
 from audits.actions import do_justify_proxy, do_request_audit
 from audits.choices import AuditKind
 from audits.forms import AuditRequestForm, ProxyJustificationForm, audit_form
@@ -44,7 +44,10 @@ CHECK_THRESHOLDS = {
     "calibration": ("ece_max",),
     "segments": ("segment_auc_min",),
     "monotonic": ("monotonic_violation_max",),
+    "additivity": ("additivity_error_max",),
 }
+DEPENDENCE_FIGURES = ("low", "high", "count", "mean_shap")
+OUTPUT_SPACES = {"log_odds": "log-odds (the model's margin before its logistic)", "probability": "probability"}
 
 
 def _text(value: Any) -> Any:
@@ -167,6 +170,69 @@ def _validation_context(results: dict[str, Any], thresholds: dict[str, Any]) -> 
     }
 
 
+def _explanation_context(results: dict[str, Any], thresholds: dict[str, Any]) -> dict[str, Any]:
+    explainer = results.get("explainer") or {}
+    background = results.get("background") or {}
+    features = results.get("features") or []
+    order = [str(f.get("feature")) for f in features]
+    share = charts_explain.shares({str(f.get("feature")): f.get("mean_abs_shap") for f in features}, order)
+    limit = thresholds.get("importance_shift_max")
+    groups = []
+    for attribute, entries in (results.get("importance_shift") or {}).items():
+        profiles = {
+            str(g.get("group")): g.get("mean_abs_shap") or {}
+            for g in (results.get("by_group") or {}).get(attribute, [])
+        }
+        for entry in entries:
+            distance = entry.get("distance")
+            profile = profiles.get(str(entry.get("group")), {})
+            leading = max(order, key=lambda name: profile.get(name) or 0.0) if profile and order else None
+            verdict = charts.verdict_word(None)
+            if distance is not None:
+                verdict = "measured" if limit is None else ("pass" if distance <= limit else "fail")
+            groups.append(
+                {
+                    "attribute": attribute,
+                    "group": entry.get("group"),
+                    "size": entry.get("size"),
+                    "distance": _text(distance),
+                    "verdict": verdict,
+                    "leading": leading,
+                }
+            )
+    return {
+        "explainer": {
+            "method": explainer.get("method"),
+            "output_space": OUTPUT_SPACES.get(str(explainer.get("output_space")), explainer.get("output_space")),
+            "parameters": sorted((explainer.get("parameters") or {}).items()),
+        },
+        "background": {key: background.get(key) for key in ("rows", "seed", "dataset_version", "features")},
+        "base_value": _text(results.get("base_value")),
+        "additivity": _text(results.get("additivity")),
+        "importance": [
+            {
+                "feature": f.get("feature"),
+                "mean_abs_shap": _text(f.get("mean_abs_shap")),
+                "share": charts_explain.percent(share.get(str(f.get("feature")))),
+                "quantiles": [_text(q) for q in f.get("shap_quantiles") or []],
+            }
+            for f in features
+        ],
+        "dependence": [
+            {
+                "feature": entry.get("feature"),
+                "bins": [
+                    {key: _text(b.get(key)) for key in ("low", "high", "count", "mean_shap")}
+                    for b in entry.get("bins") or []
+                ],
+            }
+            for entry in results.get("dependence") or []
+        ],
+        "group_shifts": groups,
+        "importance_shift_max": limit,
+    }
+
+
 @login_required
 @require_GET
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -211,6 +277,8 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             validation_headings=VALIDATION_HEADINGS,
             charts=charts.validation_charts(results, thresholds),
         )
+    elif report.kind == AuditKind.EXPLANATION:
+        context.update(_explanation_context(results, thresholds), charts=charts_explain.explanation_charts(results))
     return render(request, "audits/report_detail.html", context)
 
 

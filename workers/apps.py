@@ -11,6 +11,7 @@ class WorkersConfig(AppConfig):
         from core.jobs import register_finish_hook
         from workers import (  # noqa: F401 (importing each module registers its job kinds)
             audits,
+            audits_explain,
             audits_proxy,
             audits_validation,
             checks,

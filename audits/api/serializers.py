@@ -161,6 +161,34 @@ class ProxyAuditRequestSerializer(AuditRequestSerializer):
     seed = serializers.IntegerField(required=False, help_text="The sample's seed; default 0.")
 
 
+class ExplanationAuditRequestSerializer(AuditRequestSerializer):
+    """POST /audits/explanation/: the model version and evaluation dataset version (ids) and the global explanation's
+    parameters (docs/audits.md, "Explanations")."""
+
+    background_rows = serializers.IntegerField(
+        required=False, help_text="Rows the explainer masks with, 10 to 1000; default 100 (recorded in the report)."
+    )
+    sample_rows = serializers.IntegerField(required=False, help_text="Rows explained, 50 to 100000; default 2000.")
+    seed = serializers.IntegerField(required=False, help_text="The draws' and the explainer's seed; default 0.")
+    max_evals = serializers.IntegerField(
+        required=False, help_text="The permutation explainer's budget of model calls per row; default 500."
+    )
+    method = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=32,
+        help_text="tree_exact, linear or permutation; default: the explainer that fits the model.",
+    )
+    protected_attributes = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        min_length=1,
+        help_text="Default: the columns the dataset version's schema flags protected_attribute.",
+    )
+    min_group_size = serializers.IntegerField(required=False, help_text="Rows a group needs to be judged; default 30.")
+    top = serializers.IntegerField(required=False, help_text="Features whose dependence is shown, 1 to 50; default 5.")
+
+
 class ProxyJustificationRequestSerializer(StrictSerializer):
     """POST /audit-reports/{id}/justifications/: the flagged pair and why it is acceptable."""
 

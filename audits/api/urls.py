@@ -16,6 +16,7 @@ urlpatterns = [
     path("audits/fairness/", views.FairnessAuditView.as_view(), name="audit-fairness"),
     path("audits/validation/", views.ValidationAuditView.as_view(), name="audit-validation"),
     path("audits/proxy/", views.ProxyAuditView.as_view(), name="audit-proxy"),
+    path("audits/explanation/", views.ExplanationAuditView.as_view(), name="audit-explanation"),
     path(
         "audit-reports/<int:pk>/justifications/",
         views.ProxyJustificationView.as_view(),

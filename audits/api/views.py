@@ -154,6 +154,20 @@ class ValidationAuditView(StartAuditView):
         return request_audit(request, AuditKind.VALIDATION, s.ValidationAuditRequestSerializer(data=request.data))
 
 
+class ExplanationAuditView(StartAuditView):
+    """Start a global explanation audit."""
+
+    serializer_class = s.ExplanationAuditRequestSerializer
+
+    @extend_schema(request=s.ExplanationAuditRequestSerializer, responses=STARTED)
+    def post(self, request: Request) -> Response:
+        """Start a Spark job that draws a background and a sample of the evaluation dataset version, explains the
+        sample with the shap explainer that fits the model, and registers a global explanation report: importance,
+        SHAP distributions, dependence, importance per protected group, and the background the model version's
+        local explanations use. Follow it at /api/v1/jobs/{id}/ (docs/audits.md, "Explanations")."""
+        return request_audit(request, AuditKind.EXPLANATION, s.ExplanationAuditRequestSerializer(data=request.data))
+
+
 KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=AuditKind.values, description="The audit kind.")
 
 

@@ -21,7 +21,7 @@ from core.models import Job
 from lineage.emit import AUDIT_REPORT_FACET, run_id
 from lineage.models import LineageEvent, LineageRun, RunEdge
 from registry.models import ModelVersion
-from workers import audits
+from workers import audits, audits_explain
 from workers.runner import run_job
 
 
@@ -126,3 +126,30 @@ def test_the_demo_fairness_audit_runs_on_spark_and_emits_its_lineage(seeded: Mod
     start = LineageEvent.objects.get(run_id=run.run_id, event_type="START")
     assert start.payload["outputs"] == []
     assert len(start.payload["inputs"]) == 2
+
+
+def test_the_demo_explanation_audit_explains_the_credit_model_linearly(seeded: ModelVersion, spark: Any) -> None:
+    # GIVEN the demo's audits, asked for
+    seed("seed_audits_demo")
+    job = Job.objects.get(kind="audits.explanation")
+    # WHEN the spark worker's job function runs the explanation audit
+    run_job(job.pk, audits_explain.audit_explanation.job_fn, task_id=job.task_id, worker="in-process")
+    job.refresh_from_db()
+    # THEN the scaler and logistic regression were explained by the linear explainer, in log-odds, additively
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    report = AuditReport.objects.get(job=job)
+    results = report.results
+    assert results["explainer"]["method"] == "linear"
+    assert results["explainer"]["output_space"] == "log_odds"
+    assert report.checks["additivity"] == "pass"
+    assert results["rows"] == 2000
+    # AND the report carries its background: 100 rows of the model's seven features, in the interface's order
+    background = results["background"]
+    assert background["rows"] == 100
+    assert background["features"] == list(seeded.interface["metadata_props"]["features"].split(","))
+    assert background["dataset_version"] == seeded.dataset_versions.get().pk
+    assert {g for g in results["by_group"]} == {"sex", "age_band", "ethnicity", "disability_flag"}
+    # AND its run is in the lineage store, reading the model version and the data, writing the report
+    run = LineageRun.objects.get(assay_job=job)
+    outputs = RunEdge.objects.filter(run=run, direction="output").values_list("dataset__name", flat=True)
+    assert list(outputs) == [f"audit-reports/explanation/{report.pk}"]

@@ -18,6 +18,7 @@ import pytest
 
 from audits.pipelines.fairness import FairnessParams, Thresholds, fairness_report
 from core.models import Job
+from tests.audits.explanation_reports import make_explanation_report
 from tests.audits.factories import make_credit, make_report, proxy_results, validation_results
 from tests.audits.test_fairness_pipeline import aggregate, rows
 from tests.conftest import PASSWORD
@@ -117,6 +118,28 @@ def test_a_board_member_reads_proxy_and_validation_reports(ui: Any, cast: Any, s
     assert ui.page.inner_text("#edge-summary") == "2 passed, 1 failed"
     assert_fits(ui)
     shot(ui, "audit-report-validation")
+
+
+def test_a_board_member_reads_an_explanation_report(ui: Any, cast: Any, settings: Any, tmp_path: Path) -> None:
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    objects = make_credit(cast.team_a, cast.engineer_a, tmp_path / "models")
+    report = make_explanation_report(objects["model_version"], objects["dataset_version"], cast.engineer_a)
+    # GIVEN a reviewer of the team's board WHEN she opens the global explanation report
+    ui.login("rita-risk", PASSWORD)
+    ui.go(f"/audit-reports/{report.pk}/")
+    ui.assert_styled()
+    # THEN the importance bars, the beeswarm, the dependence lines and the groups' heat map are drawn
+    assert sorted(drawn_charts(ui)) == sorted(
+        ["chart-explain-importance", "chart-explain-beeswarm", "chart-explain-dependence", "chart-explain-groups"]
+    )
+    assert ui.page.inner_text("#explanation-method") == "permutation"
+    assert "50 rows" in ui.page.inner_text("#explanation-background")
+    groups = ui.page.inner_text("#explanation-groups")
+    assert "fail" in groups
+    assert "insufficient data" in groups
+    assert "income" in ui.page.inner_text("#explanation-importance")
+    assert_fits(ui)
+    shot(ui, "audit-report-explanation")
 
 
 def test_an_engineer_starts_an_audit_from_the_model_version_page(

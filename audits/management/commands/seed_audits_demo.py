@@ -1,9 +1,11 @@
-"""The audits' demo, on top of ``seed_registry_demo``'s credit model: REQUESTS a fairness, a proxy and a validation
-audit of the demo's credit-limit scorer on the loan-applications version it was trained on (the rows
+"""The audits' demo, on top of ``seed_registry_demo``'s credit model: REQUESTS a fairness, a proxy, a validation and
+an explanation audit of the demo's credit-limit scorer on the loan-applications version it was trained on (the rows
 seed_registry_demo wrote into the lake), which ``make run``'s ``spark`` worker runs and the Jobs page follows. The
 reports then show on the model version's page: the fairness figures per protected group, the proxy audit flagging
 ``district_default_rate`` against ``ethnicity`` (registry.demo: the district's past default rate follows its
-composition), and the validation figures per age band and on a time-ordered holdout.
+composition), the validation figures per age band and on a time-ordered holdout, and the global explanation (the
+scaler and logistic regression explained exactly by shap's linear explainer, in log-odds) whose background the
+model version's local explanations use.
 
 A kind whose audit is not registered (audits.kinds) is skipped and named, so this runs before every kind exists.
 The evaluation rows are the table the model was trained on (a synthetic demo has no later outcomes), and the
@@ -49,13 +51,14 @@ PARAMS: dict[str, dict[str, Any]] = {
         "segment_column": SEGMENT,
         "time_column": TIME_COLUMN,
     },
+    AuditKind.EXPLANATION: {},
 }
 
 
 class Command(BaseCommand):
     help = (
-        "Request the demo's audits (dev only): a fairness, a proxy and a validation audit of the demo credit model, "
-        "run by the spark worker. Run seed_registry_demo first."
+        "Request the demo's audits (dev only): a fairness, a proxy, a validation and an explanation audit of the demo "
+        "credit model, run by the spark worker. Run seed_registry_demo first."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
