@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from audits.models import ReasonCatalogue, ReasonDirection
-from registry.interface import feature_columns
+from registry.interface import InterfaceError, feature_columns
 from registry.models import DatasetVersion, ModelVersion, RegisteredModel
 
 # The column flags that bar a feature from being given as a reason, in words: a decision is never explained to a
@@ -66,7 +66,11 @@ def model_features(model: RegisteredModel) -> list[str]:
     of the first version that reads each (a catalogue may cover a feature an older version still in service uses)."""
     found: dict[str, str] = {}
     for interface in ModelVersion.objects.filter(model=model).order_by("number").values_list("interface", flat=True):
-        for column in feature_columns(interface if isinstance(interface, dict) else {}):
+        try:
+            columns = feature_columns(interface if isinstance(interface, dict) else {})
+        except InterfaceError:
+            continue  # a version whose inputs no column feeds names no feature a person could be told about
+        for column in columns:
             found.setdefault(column.casefold(), column)
     return list(found.values())
 
@@ -95,9 +99,14 @@ def clean_catalogue(
     spelled as the model spells it, and never one of ``model_sensitive_columns``."""
     features = model_features(model)
     if not features:
-        raise ValidationError(
-            {"model": f"{model} has no version yet: register one, then write the reasons for its features."}
-        )
+        if not ModelVersion.objects.filter(model=model).exists():
+            why = f"{model} has no version yet: register one, then write the reasons for its features."
+        else:
+            why = (
+                f"No version of {model} names its features (an input of several columns needs the ONNX metadata "
+                "property 'features'): there is nothing to give a reason about."
+            )
+        raise ValidationError({"model": why})
     errors: dict[str, str] = {}
     cleaned = []
     if not isinstance(entries, list):

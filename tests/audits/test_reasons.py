@@ -276,3 +276,17 @@ def test_a_protected_column_is_never_a_reason_and_the_refusal_says_why(world: Wo
     assert (ReasonCatalogue.objects.count(), AuditEvent.objects.count()) == (0, before)
     # AND without it the catalogue is accepted
     assert put(world, model, {**CATALOGUE, "entries": ENTRIES[:2]}, client).status_code == 201
+
+
+def test_a_model_whose_versions_name_no_features_is_refused_saying_how_to_name_them(world: World) -> None:
+    from tests.governance.factories import write_onnx
+
+    model = make_model(world.cast.team_a, world.cast.engineer_a, name="Unnamed inputs")
+    folder = Path(settings.ARTIFACT_ROOT).parent / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    make_model_version(model, world.cast.engineer_a, write_onnx(folder / "add.onnx"))
+    response = put(world, model, CATALOGUE)
+    assert response.status_code == 400
+    (message,) = response.json()["error"]["fields"]["model"]
+    assert "needs the ONNX metadata property 'features'" in message
+    assert ReasonCatalogue.objects.count() == 0
