@@ -174,6 +174,26 @@ def clean_catalogue(
     }
 
 
+def catalogue_rows(model: RegisteredModel, catalogue: ReasonCatalogue | None) -> list[dict[str, Any]]:
+    """Every feature of ``model`` with the catalogue's sentence for each direction (None: no reason text) and, for a
+    feature that may never be a reason, why: what the model's page shows, so that the gaps are visible, and what its
+    edit form offers."""
+    never = model_sensitive_columns(model)
+    texts = {
+        (entry["feature"], entry["direction"]): entry["text"] for entry in (catalogue.entries if catalogue else [])
+    }
+    return [
+        {
+            "feature": feature,
+            "never": never.get(feature.casefold()),
+            "texts": [
+                (direction, label, texts.get((feature, direction))) for direction, label in ReasonDirection.choices
+            ],
+        }
+        for feature in model_features(model)
+    ]
+
+
 def catalogue_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, list[str]]:
     """What a new catalogue changed against the one it replaces, as ``"feature (direction)"``: entries added,
     removed, and reworded (the same feature and direction, another sentence)."""

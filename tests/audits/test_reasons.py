@@ -17,10 +17,10 @@ from core.canonical import canonical_digest
 from core.choices import AuditEventType
 from core.models import AuditEvent
 from tests.api_cases import PERSONAS, TEAM_A, ApiCase, World, matrix, run_case
-from tests.audits.factories import CREDIT_SCHEMA, make_credit
-from tests.audits.onnx_models import write_scorer
+from tests.audits.factories import make_credit
+from tests.audits.reason_factories import make_flagged_credit
 from tests.registry import factories
-from tests.registry.factories import make_dataset, make_dataset_version, make_model, make_model_version
+from tests.registry.factories import make_model, make_model_version
 
 _empty_cache = factories._empty_cache
 artifact_root = factories.artifact_root
@@ -249,21 +249,7 @@ def test_a_model_without_a_version_has_no_features_to_give_reasons_for(world: Wo
 
 def test_a_protected_column_is_never_a_reason_and_the_refusal_says_why(world: World) -> None:
     # GIVEN a model trained on a dataset version whose schema flags its "debt" input as special-category data
-    cast = world.cast
-    schema = {
-        "columns": [
-            {**column, "special_category": True, "personal_data": True} if column["name"] == "debt" else column
-            for column in CREDIT_SCHEMA["columns"]
-        ]
-    }
-    dataset = make_dataset(
-        cast.team_a, cast.engineer_a, name="Flagged applications", location="lake://f", partitioning=[]
-    )
-    version = make_dataset_version(dataset, cast.engineer_a, schema=schema)
-    model = make_model(cast.team_a, cast.engineer_a, name="Flagged scorer")
-    folder = Path(settings.ARTIFACT_ROOT).parent / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    make_model_version(model, cast.engineer_a, write_scorer(folder / "flagged.onnx"), dataset_versions=[version.pk])
+    model = make_flagged_credit(world.cast.team_a, world.cast.engineer_a, Path(settings.ARTIFACT_ROOT).parent / "m")
     assert model_features(model) == ["income", "debt"]
     client = world.client("engineer_a")
     before = AuditEvent.objects.count()
@@ -290,3 +276,50 @@ def test_a_model_whose_versions_name_no_features_is_refused_saying_how_to_name_t
     (message,) = response.json()["error"]["fields"]["model"]
     assert "needs the ONNX metadata property 'features'" in message
     assert ReasonCatalogue.objects.count() == 0
+
+
+# --- The model page's panel and the edit form (the browser test: tests/browser/test_reason_pages.py) -------------
+
+
+def page_client(user: Any) -> Any:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_readers_see_the_catalogue_and_only_the_teams_engineers_may_edit_it(world: World) -> None:
+    objects = _with_catalogue(world)
+    model, cast = objects["model"], world.cast
+    # GIVEN a compliance officer of the team: the catalogue in force and its gaps, no edit button, the form refused
+    page = page_client(cast.compliance).get(f"/models/{model.pk}/").content.decode()
+    assert "Version 1 in force, set by erin-engineer" in page
+    assert "Your existing debt is high" in page
+    assert page.count("no reason text") == 1  # debt has no "lowers" sentence
+    assert 'id="edit-reasons"' not in page
+    assert page_client(cast.compliance).get(f"/models/{model.pk}/reasons/edit/").status_code == 403
+    # AND another team's engineer finds neither the page nor the form
+    assert page_client(cast.engineer_b).get(f"/models/{model.pk}/reasons/edit/").status_code == 404
+    assert page_client(cast.engineer_b).post(f"/models/{model.pk}/reasons/edit/", {}).status_code == 404
+    # WHEN the team's engineer saves the form unchanged THEN no version is written
+    engineer = page_client(cast.engineer_a)
+    form = engineer.get(f"/models/{model.pk}/reasons/edit/")
+    assert form.status_code == 200
+    fields = {
+        "text_0_raises": ENTRIES[0]["text"],
+        "text_0_lowers": ENTRIES[1]["text"],
+        "text_1_raises": ENTRIES[2]["text"],
+        "text_1_lowers": "",
+        "threshold": "0.3",
+        "positive_decision": "Declined",
+        "negative_decision": "Approved",
+        "note": "First catalogue.",
+    }
+    assert engineer.post(f"/models/{model.pk}/reasons/edit/", fields).status_code == 302
+    assert ReasonCatalogue.objects.count() == 1
+    # AND a threshold out of range is refused on its field
+    refused = engineer.post(f"/models/{model.pk}/reasons/edit/", {**fields, "threshold": "2"})
+    assert refused.status_code == 400
+    assert 'id="id_threshold_error">The score that splits the two decisions' in refused.content.decode()
+    assert ReasonCatalogue.objects.count() == 1
