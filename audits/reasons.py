@@ -44,6 +44,14 @@ def model_sensitive_columns(model: RegisteredModel) -> dict[str, str]:
     return sensitive_columns(DatasetVersion.objects.filter(pk__in=ids).select_related("dataset").order_by("pk"))
 
 
+def current_catalogue_id(model: RegisteredModel) -> int | None:
+    """The id of the catalogue in force, or None (separation of duties names its writer: governance.manifest)."""
+    found: int | None = (
+        ReasonCatalogue.objects.filter(model=model).order_by("-number").values_list("pk", flat=True).first()
+    )
+    return found
+
+
 def current_catalogue(model: RegisteredModel | int) -> ReasonCatalogue | None:
     """The reason catalogue in force for ``model`` (its newest version), or None when it has none."""
     model_id = model if isinstance(model, int) else model.pk

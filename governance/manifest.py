@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from audits.reasons import current_catalogue_id
 from audits.reasons import manifest_entry as reason_catalogue_entry
 from audits.selection import manifest_entries
 from compliance.dpia import effective_columns, flagged_columns, manifest_entry, overlay_of
@@ -274,9 +275,9 @@ def _covered_targets(release: Release) -> list[tuple[str, list[str]]]:
     ]
     if model.use_case_id is not None:
         targets.append(("registry.usecase", [model.use_case_id]))
-    catalogue = reason_catalogue_entry(model)
+    catalogue = current_catalogue_id(model)
     if catalogue is not None:
-        targets.append(("audits.reasoncatalogue", [catalogue["id"]]))
+        targets.append(("audits.reasoncatalogue", [catalogue]))
     return [(kind, [str(pk) for pk in ids]) for kind, ids in targets if ids]
 
 
