@@ -323,3 +323,23 @@ def test_readers_see_the_catalogue_and_only_the_teams_engineers_may_edit_it(worl
     assert refused.status_code == 400
     assert 'id="id_threshold_error">The score that splits the two decisions' in refused.content.decode()
     assert ReasonCatalogue.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_editors_at_once_get_consecutive_versions(cast: Any, artifact_root: Any) -> None:
+    from tests.core.test_api_concurrency import race
+
+    # GIVEN a model with a catalogue, and two engineers each rewording it
+    model = make_credit(cast.team_a, cast.engineer_a, Path(settings.ARTIFACT_ROOT).parent / "models")["model"]
+    do_set_reason_catalogue(model, actor=cast.engineer_a, **CATALOGUE)
+
+    def reword(text: str) -> Any:
+        entries = [{**ENTRIES[0], "text": text}, *ENTRIES[1:]]
+        return do_set_reason_catalogue(model, actor=cast.admin_a, **{**CATALOGUE, "entries": entries})
+
+    # WHEN both save at the same moment
+    results = race([lambda: reword("Your income is low"), lambda: reword("Your income is below what we lend on")])
+    # THEN both are written, numbered 2 and 3 under the lock on the model, each audited
+    assert all(isinstance(result, tuple) and result[1] for result in results), results
+    assert sorted(catalogue.number for catalogue, _ in results) == [2, 3]
+    assert AuditEvent.objects.filter(event_type=AuditEventType.REASON_CATALOGUE_SET).count() == 3
