@@ -140,6 +140,7 @@ def test_the_demo_sets_the_credit_models_reason_catalogue_once(seeded: ModelVers
     assert any(line.split()[:2] == ["reasons", "set"] for line in first.splitlines()), first
     assert any(line.split()[:2] == ["reasons", "unchanged"] for line in second.splitlines()), second
     catalogue = ReasonCatalogue.objects.get(model=seeded.model)
+    assert catalogue.created_by is not None
     assert (catalogue.number, catalogue.created_by.username) == (1, "erin-engineer")
     assert (catalogue.threshold, catalogue.positive_decision, catalogue.negative_decision) == (
         demo.THRESHOLD,
