@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
         "LegalHoldStatusEnum": "compliance.choices.HoldStatus",
         "SubjectRequestKindEnum": "compliance.models.subjects.SubjectRequestKind",
         "SubjectRequestStatusEnum": "compliance.models.subjects.SubjectRequestStatus",
+        "ReasonDirectionEnum": "audits.models.reasons.ReasonDirection",
     },
 }
 

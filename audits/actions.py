@@ -6,7 +6,7 @@ are columns of it, that the model's inputs are, that the parameters are in range
 job, after commit; a refused request writes nothing (a ValidationError naming the field: a 400).
 ``do_register_audit_report`` is the only writer of reports: the job calls it once the figures are computed, so a
 job that fails or dies midway leaves no report. ``do_justify_proxy`` records a compliance officer's reason for a
-pair a proxy report flagged.
+pair a proxy report flagged. ``do_set_reason_catalogue`` writes a new version of a model's reason catalogue.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from django.db import transaction
 
 from audits.choices import AuditKind, Verdict
 from audits.kinds import spec
-from audits.models import AuditPlan, AuditReport, ProxyJustification
+from audits.models import AuditPlan, AuditReport, ProxyJustification, ReasonCatalogue
+from audits.reasons import catalogue_changes, clean_catalogue, current_catalogue
 from core.actors import is_compliance_officer
 from core.audit import record_event
 from core.canonical import canonical_digest
@@ -265,3 +266,62 @@ def do_justify_proxy(
         },
     )
     return justification
+
+
+# --- Reason catalogues --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_set_reason_catalogue(
+    model: RegisteredModel,
+    *,
+    actor: User,
+    entries: Any,
+    threshold: Any,
+    positive_decision: Any,
+    negative_decision: Any,
+    note: Any = "",
+) -> tuple[ReasonCatalogue, bool]:
+    """Write the next version of ``model``'s reason catalogue (engineers and admins of its team), checked by
+    audits.reasons.clean_catalogue. Setting exactly the catalogue in force again writes nothing and returns it.
+    Returns ``(catalogue, created)``."""
+    team = model.team
+    require(actor, team)
+    cleaned = clean_catalogue(
+        model,
+        entries=entries,
+        threshold=threshold,
+        positive_decision=positive_decision,
+        negative_decision=negative_decision,
+        note=note,
+    )
+    # The lock on the model serializes two editors numbering the next version at once; the unique constraint on
+    # (model, number) is the backstop.
+    RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    previous = current_catalogue(model)
+    if previous is not None and all(getattr(previous, name) == value for name, value in cleaned.items()):
+        return previous, False
+    catalogue = ReasonCatalogue(
+        model=model, number=1 if previous is None else previous.number + 1, created_by=actor, **cleaned
+    )
+    catalogue.digest = canonical_digest(catalogue.body())
+    catalogue.full_clean()
+    catalogue.save(force_insert=True)
+    record_event(
+        AuditEventType.REASON_CATALOGUE_SET,
+        actor=actor,
+        target=catalogue,
+        team=team,
+        before=None if previous is None else {"number": previous.number, "digest": previous.digest},
+        after={
+            "model": str(model),
+            "number": catalogue.number,
+            "digest": catalogue.digest,
+            "entries": len(catalogue.entries),
+            "threshold": catalogue.threshold,
+            "positive_decision": catalogue.positive_decision,
+            "negative_decision": catalogue.negative_decision,
+            "changes": catalogue_changes([] if previous is None else previous.entries, catalogue.entries),
+        },
+    )
+    return catalogue, True

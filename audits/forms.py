@@ -2,7 +2,8 @@
 only the shape of the input and hands it to ``audits.actions.do_request_audit``, the API's action, so every rule
 about datasets, columns and thresholds is the action's and a refusal lands on the field it names
 (registry.forms.JobRequestForm). A compliance officer's justification of a flagged proxy: audits.actions.
-do_justify_proxy checks everything; the form only offers the report's flagged pairs.
+do_justify_proxy checks everything; the form only offers the report's flagged pairs. A model's reason catalogue:
+audits.actions.do_set_reason_catalogue checks everything; the form offers a box per feature and direction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from django import forms
 
 from audits.choices import AuditKind
 from audits.kinds import registered
-from audits.models import AuditReport
+from audits.models import AuditReport, ReasonCatalogue
+from audits.reasons import MAX_DECISION, MAX_NOTE
 from registry.forms import JobRequestForm
 from registry.models import DatasetVersion, ModelVersion
 
@@ -130,3 +132,56 @@ class ProxyJustificationForm(forms.Form):
         attributes = dict.fromkeys(str(pair.get("attribute")) for pair in flagged)
         self.fields["feature"].choices = [(name, name) for name in features]  # type: ignore[attr-defined]
         self.fields["attribute"].choices = [(name, name) for name in attributes]  # type: ignore[attr-defined]
+
+
+class ReasonCatalogueForm(forms.Form):
+    """A model's reason catalogue as one text box per feature and direction (a blank one: no reason text), and the
+    threshold and decisions; audits.actions.do_set_reason_catalogue checks everything, and ``field_map`` puts its
+    refusal of ``entries[3].text`` on the box that entry came from. A feature that may never be a reason has no box."""
+
+    threshold = forms.FloatField(
+        label="Threshold", help_text="The score from which the first decision applies (0 to 1)."
+    )
+    positive_decision = forms.CharField(
+        max_length=MAX_DECISION, label="Decision at or above the threshold", help_text="For example: Declined."
+    )
+    negative_decision = forms.CharField(
+        max_length=MAX_DECISION, label="Decision below the threshold", help_text="For example: Approved."
+    )
+    note = forms.CharField(
+        required=False, max_length=MAX_NOTE, widget=forms.Textarea(attrs={"rows": 2}), label="What changed, and why"
+    )
+
+    def __init__(self, data: Any = None, *, rows: list[dict[str, Any]], catalogue: ReasonCatalogue | None) -> None:
+        initial: dict[str, Any] = {}
+        if catalogue is not None:
+            initial = {
+                "threshold": catalogue.threshold,
+                "positive_decision": catalogue.positive_decision,
+                "negative_decision": catalogue.negative_decision,
+            }
+        super().__init__(data, initial=initial)
+        self.rows = []
+        for index, row in enumerate(rows):
+            boxes = []
+            for direction, label, text in row["texts"]:
+                name = f"text_{index}_{direction}"
+                if row["never"] is None:
+                    self.fields[name] = forms.CharField(
+                        required=False, label=f"{row['feature']}: {label.lower()}", initial=text, strip=True
+                    )
+                    boxes.append((direction, self[name]))
+            self.rows.append({**row, "boxes": boxes})
+
+    def entries(self) -> tuple[list[dict[str, str]], dict[str, str]]:
+        """The filled boxes as catalogue entries, and which box each entry's errors belong on."""
+        entries: list[dict[str, str]] = []
+        field_map: dict[str, str] = {}
+        for row in self.rows:
+            for direction, box in row["boxes"]:
+                text = self.cleaned_data.get(box.name) or ""
+                if text:
+                    for part in ("feature", "direction", "text"):
+                        field_map[f"entries[{len(entries)}].{part}"] = box.name
+                    entries.append({"feature": row["feature"], "direction": direction, "text": text})
+        return entries, field_map

@@ -3,8 +3,8 @@ drawn in the browser by Vega-Lite) and every charted figure also in a table; res
 team's report is a 404. docs/audits.md, "Reading a report".
 
 Also the model version page's audits panel (registered in registry.panels, so the registry does not import audits)
-and the form on it that starts an audit through the same action as the API, and the form on which a compliance
-officer justifies a proxy a report flagged.
+and the form on it that starts an audit through the same action as the API, the form on which a compliance
+officer justifies a proxy a report flagged, and the form on which a model's engineers edit its reason catalogue.
 """
 
 from __future__ import annotations
@@ -16,17 +16,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audits import charts, charts_explain
-from audits.actions import do_justify_proxy, do_request_audit
+from audits.actions import do_justify_proxy, do_request_audit, do_set_reason_catalogue
 from audits.choices import AuditKind
-from audits.forms import AuditRequestForm, ProxyJustificationForm, audit_form
+from audits.forms import AuditRequestForm, ProxyJustificationForm, ReasonCatalogueForm, audit_form
 from audits.models import AuditReport
 from audits.pipelines.fairness import GROUP_METRICS, NAMED_METRICS
+from audits.reasons import catalogue_rows, current_catalogue
 from core.actors import acting_user, is_compliance_officer
 from core.ui import apply_validation_error
-from registry.models import ModelVersion
+from registry.models import ModelVersion, RegisteredModel
 from registry.presentation import number_text
 from registry.views.shared import may_start_jobs, start_job
 
@@ -365,3 +367,39 @@ def justify_proxy(request: HttpRequest, pk: int) -> HttpResponseBase:
         status = 400
     context = {"section": "models", "report": report, **justify_context(request, report, form)}
     return render(request, "audits/proxy_justify.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_reasons(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """A model's reason catalogue as a form (engineers and admins of its team): saved as a new version through
+    audits.actions.do_set_reason_catalogue, as the API's PUT; a refusal is shown on the box it names (400)."""
+    model = get_object_or_404(RegisteredModel.objects.restrict(request.user).select_related("team"), pk=pk)
+    if not may_start_jobs(request.user, model.team):
+        raise PermissionDenied(f"Only engineers and admins of team {model.team.slug} edit its reason catalogue.")
+    catalogue = current_catalogue(model)
+    form = ReasonCatalogueForm(request.POST or None, rows=catalogue_rows(model, catalogue), catalogue=catalogue)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            entries, field_map = form.entries()
+            try:
+                saved, created = do_set_reason_catalogue(
+                    model,
+                    actor=acting_user(request.user),
+                    entries=entries,
+                    threshold=data["threshold"],
+                    positive_decision=data["positive_decision"],
+                    negative_decision=data["negative_decision"],
+                    note=data["note"],
+                )
+            except ValidationError as error:
+                apply_validation_error(form, error, field_map)
+            else:
+                said = f"Reason catalogue v{saved.number} saved." if created else "Nothing changed: no new version."
+                messages.success(request, said)
+                return redirect(f"{reverse('registry-model-detail', args=[model.pk])}#reasons")
+        status = 400
+    context = {"section": "models", "model": model, "catalogue": catalogue, "form": form}
+    return render(request, "audits/reasons_edit.html", context, status=status)

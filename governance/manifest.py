@@ -5,7 +5,8 @@
 limitations, assumptions, owner); the use case and its risk tier; each dataset version the model was trained on
 with its fingerprints and the dataset's compliance metadata (classification, residency, legal basis, and the
 columns marked personal, special-category, protected or prohibited); each feature-set version with its fingerprint;
-the audit reports and the DPIA (empty until those exist); the model version's lineage (its upstream closure's runs
+the audit reports and the DPIA (empty until those exist); the model's reason catalogue in force (what a person is
+told about a decision, audits.reasons); the model version's lineage (its upstream closure's runs
 and edges, lineage.traversal, with their digest, so that a change upstream changes the manifest); the policy
 version in force with its rules;
 the requester, the server's nonce and the request time. ``manifest_digest`` is the SHA-256 of its RFC 8785 bytes.
@@ -22,6 +23,8 @@ from typing import Any
 
 from django.db.models import Q
 
+from audits.reasons import current_catalogue_id
+from audits.reasons import manifest_entry as reason_catalogue_entry
 from audits.selection import manifest_entries
 from compliance.dpia import effective_columns, flagged_columns, manifest_entry, overlay_of
 from core.canonical import canonical_digest, to_stored_json
@@ -46,6 +49,7 @@ CHANGE_EVENTS = (
     AuditEventType.FEATURE_VIEW_UPDATED,
     AuditEventType.FEATURE_SET_VERSION_REGISTERED,
     AuditEventType.COLUMN_RECLASSIFIED,
+    AuditEventType.REASON_CATALOGUE_SET,
 )
 
 
@@ -193,6 +197,10 @@ def build_manifest(release: Release, *, closure: Closure | None = None) -> dict[
         "nonce": release.nonce,
         "requested_at": format_time(release.requested_at),
     }
+    # Only when the model has one, so that the manifests signed before reason catalogues existed stay as signed.
+    catalogue = reason_catalogue_entry(model)
+    if catalogue is not None:
+        manifest["reason_catalogue"] = catalogue
     # What a JSON column gives back unchanged on SQLite and PostgreSQL, so that the stored manifest and one rebuilt
     # from the database hash the same.
     stored: dict[str, Any] = to_stored_json(manifest)
@@ -267,13 +275,17 @@ def _covered_targets(release: Release) -> list[tuple[str, list[str]]]:
     ]
     if model.use_case_id is not None:
         targets.append(("registry.usecase", [model.use_case_id]))
+    catalogue = current_catalogue_id(model)
+    if catalogue is not None:
+        targets.append(("audits.reasoncatalogue", [catalogue]))
     return [(kind, [str(pk) for pk in ids]) for kind, ids in targets if ids]
 
 
 def conflicted_users(release: Release) -> dict[int, str]:
     """Who may not approve ``release`` (separation of duties), each with the reason: the requester, the model
     version's authors and whoever registered it, and whoever last changed an object the manifest covers (the model,
-    its use case, the dataset and feature-set versions and their datasets and views), as the audit log says.
+    its use case, its reason catalogue in force, the dataset and feature-set versions and their datasets and views),
+    as the audit log says.
 
     Conflicted people may still reject: a veto needs no independence. The policy and the board are not "covered"
     here: they are the rules the release is judged by, not its subject.

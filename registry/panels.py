@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-PAGES = ("dataset", "feature_set_version", "model_version")
+PAGES = ("dataset", "feature_set_version", "model", "model_version")
 
 Panel = Callable[[HttpRequest, Any], SafeString]
 

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from audits.models import AuditPlan, AuditReport, ProxyJustification
+from audits.models import AuditPlan, AuditReport, ProxyJustification, ReasonCatalogue, ReasonDirection
+from audits.reasons import MAX_DECISION, MAX_ENTRIES, MAX_NOTE, MAX_TEXT
 from core.api.base import StrictSerializer
 from core.api.serializers import IdempotencyKeyField
 
@@ -195,3 +197,63 @@ class ProxyJustificationRequestSerializer(StrictSerializer):
     feature = serializers.CharField(max_length=255)
     attribute = serializers.CharField(max_length=255)
     reason = serializers.CharField(max_length=4000)
+
+
+class ReasonEntrySerializer(serializers.Serializer[Any]):
+    """One entry of a reason catalogue (the schema of ``entries``; audits.reasons.clean_catalogue checks them)."""
+
+    feature = serializers.CharField(help_text="One of the model's features (matched ignoring case).")
+    direction = serializers.ChoiceField(
+        choices=ReasonDirection.choices, help_text="Which way the feature moves the score for the sentence to apply."
+    )
+    text = serializers.CharField(max_length=MAX_TEXT, help_text="The sentence shown to a person: plain text, one line.")
+
+
+@extend_schema_field(ReasonEntrySerializer(many=True))
+class ReasonEntriesField(serializers.JSONField):
+    """``entries`` as JSON, checked entry by entry by the action, which names the field at fault
+    (``entries[3].feature``)."""
+
+
+class ReasonCatalogueSerializer(serializers.ModelSerializer[ReasonCatalogue]):
+    """A version of a model's reason catalogue: what a person is told for each feature and direction."""
+
+    entries = ReasonEntriesField(read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ReasonCatalogue
+        fields = [
+            "id",
+            "model",
+            "number",
+            "entries",
+            "threshold",
+            "positive_decision",
+            "negative_decision",
+            "note",
+            "digest",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ReasonCatalogueWriteSerializer(StrictSerializer):
+    """PUT /models/{id}/reasons/: the whole catalogue, written as a new version (docs/audits.md, "Reason
+    catalogues")."""
+
+    entries = ReasonEntriesField(
+        help_text=f"At most {MAX_ENTRIES} entries, one per feature and direction, never a protected, "
+        "special-category or prohibited column."
+    )
+    threshold = serializers.FloatField(help_text="The score from which positive_decision applies, from 0 to 1.")
+    positive_decision = serializers.CharField(
+        max_length=MAX_DECISION, help_text='The decision at or above the threshold ("Declined").'
+    )
+    negative_decision = serializers.CharField(
+        max_length=MAX_DECISION, help_text='The decision below the threshold ("Approved").'
+    )
+    note = serializers.CharField(
+        max_length=MAX_NOTE, required=False, allow_blank=True, default="", help_text="What changed, and why."
+    )

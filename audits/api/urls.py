@@ -9,8 +9,14 @@ router.register("audit-reports", views.AuditReportViewSet, basename="audit-repor
 
 audit_plans = views.AuditPlanViewSet.as_view({"get": "list"})
 audit_plan = views.AuditPlanViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"})
+reasons = views.ReasonCatalogueViewSet.as_view({"get": "current", "put": "update"})
+reason_versions = views.ReasonCatalogueViewSet.as_view({"get": "list"})
+reason_version = views.ReasonCatalogueViewSet.as_view({"get": "retrieve"})
 
 urlpatterns = [
+    path("models/<int:model_pk>/reasons/", reasons, name="reason-catalogue"),
+    path("models/<int:model_pk>/reasons/versions/", reason_versions, name="reason-catalogue-versions"),
+    path("models/<int:model_pk>/reasons/versions/<int:number>/", reason_version, name="reason-catalogue-version"),
     path("models/<int:model_pk>/audit-plans/", audit_plans, name="audit-plan-list"),
     path("models/<int:model_pk>/audit-plans/<str:kind>/", audit_plan, name="audit-plan-detail"),
     path("audits/fairness/", views.FairnessAuditView.as_view(), name="audit-fairness"),

@@ -13,16 +13,24 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audits.actions import do_delete_audit_plan, do_justify_proxy, do_request_audit, do_set_audit_plan
+from audits.actions import (
+    do_delete_audit_plan,
+    do_justify_proxy,
+    do_request_audit,
+    do_set_audit_plan,
+    do_set_reason_catalogue,
+)
 from audits.api import serializers as s
 from audits.choices import AuditKind
 from audits.filtersets import AuditReportFilterSet
-from audits.models import AuditPlan, AuditReport, ProxyJustification
+from audits.models import AuditPlan, AuditReport, ProxyJustification, ReasonCatalogue
+from audits.reasons import current_catalogue
 from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin
 from core.api.parsers import JSONParser
@@ -233,3 +241,63 @@ class AuditPlanViewSet(viewsets.GenericViewSet[Any]):
         plan = get_object_or_404(self.get_queryset().select_related("model__team"), kind=kind)
         do_delete_audit_plan(plan, actor=acting_user(request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReasonCatalogueViewSet(viewsets.GenericViewSet[Any]):
+    """A model's reason catalogue (docs/audits.md, "Reason catalogues"): the version in force, its history, and a
+    new version (PUT). Readers of the model read it; engineers and admins of its team write it. A model out of sight
+    is a 404."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    queryset = ReasonCatalogue.objects.select_related("created_by")
+    serializer_class = s.ReasonCatalogueSerializer
+    filter_backends: list[Any] = []  # versions, newest first: nothing to filter
+
+    def model(self) -> RegisteredModel:
+        found: RegisteredModel = get_object_or_404(
+            RegisteredModel.objects.restrict(self.request.user, VIEW).select_related("team"),
+            pk=self.kwargs["model_pk"],
+        )
+        return found
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return ReasonCatalogue.objects.none()
+        return super().get_queryset().filter(model=self.model()).order_by("-number")
+
+    def current(self, request: Request, model_pk: int) -> Response:
+        """The catalogue in force (the newest version); a 404 saying so when the model has none."""
+        model = self.model()
+        catalogue = current_catalogue(model)
+        if catalogue is None:
+            raise NotFound(f"{model} has no reason catalogue yet: PUT /api/v1/models/{model.pk}/reasons/ writes one.")
+        return Response(s.ReasonCatalogueSerializer(catalogue).data)
+
+    @extend_schema(
+        request=s.ReasonCatalogueWriteSerializer,
+        responses={
+            201: s.ReasonCatalogueSerializer,
+            200: OpenApiResponse(s.ReasonCatalogueSerializer, description="Unchanged: the catalogue in force"),
+        },
+    )
+    def update(self, request: Request, model_pk: int) -> Response:
+        """Write a new version of the catalogue: every entry's feature must be one of the model's and never a
+        protected, special-category or prohibited column (a 400 naming the field: ``entries[3].feature``). Sending
+        the catalogue in force again writes nothing (200)."""
+        model = self.model()
+        serializer = s.ReasonCatalogueWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        catalogue, created = do_set_reason_catalogue(model, actor=acting_user(request.user), **data)
+        answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.ReasonCatalogueSerializer(catalogue).data, status=answer)
+
+    def list(self, request: Request, model_pk: int) -> Response:
+        """Every version of the catalogue, newest first."""
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.ReasonCatalogueSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, model_pk: int, number: int) -> Response:
+        """One version of the catalogue."""
+        return Response(s.ReasonCatalogueSerializer(get_object_or_404(self.get_queryset(), number=number)).data)

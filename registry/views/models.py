@@ -154,6 +154,7 @@ def _render_model(
         "status_counts": _status_counts(model),
         "transitions": history[: shared.HISTORY_SIZE],
         "history_more": len(history) > shared.HISTORY_SIZE,
+        "panels": panels.panels("model", request, model),
         "trail": audit_trail(
             request,
             model.team,

@@ -153,3 +153,31 @@ def test_the_demo_explanation_audit_explains_the_credit_model_linearly(seeded: M
     run = LineageRun.objects.get(assay_job=job)
     outputs = RunEdge.objects.filter(run=run, direction="output").values_list("dataset__name", flat=True)
     assert list(outputs) == [f"audit-reports/explanation/{report.pk}"]
+
+
+def test_the_demo_sets_the_credit_models_reason_catalogue_once(seeded: ModelVersion) -> None:
+    from audits import demo as audits_demo
+    from audits.models import ReasonCatalogue
+    from audits.reasons import catalogue_rows
+    from registry import demo
+
+    # WHEN the audits' demo runs twice
+    first, second = seed("seed_audits_demo"), seed("seed_audits_demo")
+    # THEN the credit model has one catalogue, set by the demo engineer through the action, the second run unchanged
+    assert any(line.split()[:2] == ["reasons", "set"] for line in first.splitlines()), first
+    assert any(line.split()[:2] == ["reasons", "unchanged"] for line in second.splitlines()), second
+    catalogue = ReasonCatalogue.objects.get(model=seeded.model)
+    assert catalogue.created_by is not None
+    assert (catalogue.number, catalogue.created_by.username) == (1, "erin-engineer")
+    assert (catalogue.threshold, catalogue.positive_decision, catalogue.negative_decision) == (
+        demo.THRESHOLD,
+        "Declined",
+        "Approved",
+    )
+    # AND every feature has a sentence both ways except the proxy for ethnicity, which has none, and the note says why
+    rows = {row["feature"]: [text for _, _, text in row["texts"]] for row in catalogue_rows(seeded.model, catalogue)}
+    assert list(rows) == list(demo.FEATURES)
+    assert rows.pop("district_default_rate") == [None, None]
+    assert all(all(texts) for texts in rows.values())
+    assert "proxy for ethnicity" in catalogue.note
+    assert catalogue.entries == audits_demo.reason_catalogue()["entries"]

@@ -163,3 +163,23 @@ def sign(
     """A DSSE envelope of ``user``'s approval statement, signed with ``private`` (the CLI's way)."""
     body = approval_statement(release, user, trust_keys.fingerprint(private), **overrides)
     return dsse.sign_envelope(private, payload_type, statement.statement_bytes(body))
+
+
+def set_reasons(model: Any, actor: Any, text: str, direction: str = "raises", **fields: Any) -> Any:
+    """``actor`` sets ``model``'s reason catalogue to one sentence about its first feature; when no version of the
+    model names its features (the world's ONNX input ``x`` does not), a version of the audits' credit scorer, which
+    reads ``income`` and ``debt``, is registered first. Returns ``(catalogue, created)``."""
+    from django.conf import settings
+
+    from audits.actions import do_set_reason_catalogue
+    from audits.reasons import model_features
+    from tests.audits.onnx_models import write_scorer
+    from tests.registry.factories import make_model_version
+
+    if not model_features(model):
+        folder = Path(settings.ARTIFACT_ROOT).parent / "scorers"
+        folder.mkdir(parents=True, exist_ok=True)
+        make_model_version(model, model.owner, write_scorer(folder / "scorer.onnx"))
+    entry = {"feature": model_features(model)[0], "direction": direction, "text": text}
+    defaults: dict[str, Any] = {"threshold": 0.5, "positive_decision": "Declined", "negative_decision": "Approved"}
+    return do_set_reason_catalogue(model, actor=actor, entries=[entry], **{**defaults, **fields})

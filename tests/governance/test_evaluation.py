@@ -23,8 +23,10 @@ from governance.evaluation import (
     approval_states,
     release_state,
 )
+from governance.manifest import build_manifest, manifest_diff
 from governance.models import BoardMember
 from registry import actions as registry_actions
+from tests.governance.factories import set_reasons
 from tests.serving.factories import approve, submit
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +129,25 @@ def test_a_dataset_changed_after_approval_makes_the_approvals_stale(rw):
     assert [s.codes for s in state.approvals] == [[STALE], [STALE]]
     assert all(s.stale and not s.counts for s in state.approvals)
     assert state.current_digest != rw.release.manifest_digest
+
+
+def test_a_reason_catalogue_changed_after_approval_makes_the_approvals_stale(rw):
+    # GIVEN a model with a reason catalogue, and its release approved over the manifest that carries it
+    first, _ = set_reasons(rw.version.model, rw.cast.engineer_a, "Your income is low")
+    signed = build_manifest(rw.release)
+    assert signed["reason_catalogue"]["digest"] == first.digest
+    approve(rw)
+    assert release_state(rw.release).approved
+    # WHEN an engineer rewords the sentence a person is shown
+    _, created = set_reasons(rw.version.model, rw.cast.engineer_a, "Your income is low for the limit requested")
+    assert created
+    # THEN both approvals are stale: the board reviewed other reasons than those now given
+    state = release_state(rw.release)
+    assert not state.approved
+    assert [s.codes for s in state.approvals] == [[STALE], [STALE]]
+    # AND the manifest's difference names the catalogue's new version and the reworded sentence
+    changed = {change["path"] for change in manifest_diff(signed, build_manifest(rw.release))}
+    assert {"reason_catalogue.number", "reason_catalogue.digest", "reason_catalogue.entries[0].text"} <= changed
 
 
 def _seat_admin_as_risk(rw):

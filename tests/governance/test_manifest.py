@@ -18,7 +18,7 @@ from governance.models import Release
 from registry import actions as registry_actions
 from registry.models import ModelVersion
 from tests.api_cases import World
-from tests.governance.factories import make_ready_version
+from tests.governance.factories import make_ready_version, set_reasons
 from tests.registry.factories import make_model
 
 
@@ -289,6 +289,35 @@ def test_conflicted_users_are_the_requester_the_authors_and_the_last_changers(rw
     # AND the reviewers who changed nothing are free to approve
     assert cast.reviewers["legal"].pk not in conflicted
     assert cast.reviewers["technical"].pk not in conflicted
+
+
+def test_the_reason_catalogue_is_in_the_manifest_only_once_set_and_its_writer_is_conflicted(rw: Any) -> None:
+    # GIVEN a model without a reason catalogue: its manifest has no reason_catalogue, as manifests signed before
+    # catalogues existed
+    assert "reason_catalogue" not in build_manifest(rw.release)
+    # WHEN the team's admin writes one
+    catalogue, _ = set_reasons(
+        rw.version.model,
+        rw.cast.admin_a,
+        "Your income is low",
+        threshold=0.3,
+        positive_decision="No",
+        negative_decision="Yes",
+    )
+    # THEN the manifest carries it in full, and the admin may not approve the release (they changed what it covers)
+    assert build_manifest(rw.release)["reason_catalogue"] == {
+        "id": catalogue.pk,
+        "number": 1,
+        "digest": catalogue.digest,
+        "entries": [{"feature": "income", "direction": "raises", "text": "Your income is low"}],
+        "threshold": 0.3,
+        "positive_decision": "No",
+        "negative_decision": "Yes",
+        "note": "",
+    }
+    assert conflicted_users(rw.release)[rw.cast.admin_a.pk] == (
+        f"last changed reasoncatalogue {catalogue} ({AuditEventType.REASON_CATALOGUE_SET})"
+    )
 
 
 def test_a_release_requested_by_someone_else_still_bars_the_authors(

@@ -5,7 +5,8 @@ reports then show on the model version's page: the fairness figures per protecte
 ``district_default_rate`` against ``ethnicity`` (registry.demo: the district's past default rate follows its
 composition), the validation figures per age band and on a time-ordered holdout, and the global explanation (the
 scaler and logistic regression explained exactly by shap's linear explainer, in log-odds) whose background the
-model version's local explanations use.
+model version's local explanations use. It also sets the model's reason catalogue (audits.demo: a sentence per
+feature and direction, none for the proxy ``district_default_rate``), shown on the model's page.
 
 A kind whose audit is not registered (audits.kinds) is skipped and named, so this runs before every kind exists.
 The evaluation rows are the table the model was trained on (a synthetic demo has no later outcomes), and the
@@ -26,8 +27,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from audits import demo as audits_demo
 from audits import kinds
-from audits.actions import do_request_audit
+from audits.actions import do_request_audit, do_set_reason_catalogue
 from audits.choices import AuditKind
 from core.choices import JobStatus
 from core.models import Job
@@ -76,6 +78,7 @@ class Command(BaseCommand):
         evaluation = version.dataset_versions.order_by("-pk").first()
         if evaluation is None:
             raise CommandError(f"{version} names no dataset version to audit it on.")
+        self._set_reasons(version, engineer)
         registered = {spec.kind for spec in kinds.registered()}
         for kind, params in PARAMS.items():
             if kind not in registered:
@@ -89,6 +92,18 @@ class Command(BaseCommand):
                 continue
             state = "requested" if created else str(job.status)
             self.stdout.write(f"  {kind:<10} {state:<10} {reverse('job-detail', args=[job.public_id])}")
+
+    def _set_reasons(self, version: ModelVersion, engineer: Any) -> None:
+        """The demo model's reason catalogue, through the action: a second run finds it in force and writes nothing."""
+        try:
+            catalogue, created = do_set_reason_catalogue(
+                version.model, actor=engineer, **audits_demo.reason_catalogue()
+            )
+        except ValidationError as refused:
+            self.stderr.write(f"  {'reasons':<10} not set: {'; '.join(refused.messages)}")
+            return
+        state = "set" if created else "unchanged"
+        self.stdout.write(f"  {'reasons':<10} {state:<10} catalogue v{catalogue.number} of {version.model}")
 
     def _request(
         self, version: ModelVersion, kind: str, engineer: Any, dataset_version: int, params: dict[str, Any]
