@@ -21,5 +21,7 @@ urlpatterns = [
         views.ProxyJustificationView.as_view(),
         name="audit-report-justifications",
     ),
+    path("model-versions/<int:pk>/explain/", views.ExplainView.as_view(), name="model-version-explain"),
+    path("model-versions/<int:pk>/statement/", views.StatementView.as_view(), name="model-version-statement"),
     path("", include(router.urls)),
 ]
