@@ -130,3 +130,16 @@ class ProxyJustificationForm(forms.Form):
         attributes = dict.fromkeys(str(pair.get("attribute")) for pair in flagged)
         self.fields["feature"].choices = [(name, name) for name in features]  # type: ignore[attr-defined]
         self.fields["attribute"].choices = [(name, name) for name in attributes]  # type: ignore[attr-defined]
+
+
+def statement_form(features: list[str], data: Any = None) -> forms.Form:
+    """The statement of reasons form: one number per model feature (empty is a missing value) and a reference."""
+    fields: dict[str, forms.Field] = {
+        name: forms.FloatField(required=False, label=name, help_text="Empty: a missing value.") for name in features
+    }
+    fields["reference"] = forms.CharField(
+        max_length=200, required=False, label="Reference", help_text="Printed on the statement (an application number)."
+    )
+    form_class = type("StatementForm", (forms.Form,), fields)
+    form: forms.Form = form_class(data, prefix="statement")
+    return form
