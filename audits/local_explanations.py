@@ -100,7 +100,10 @@ def value_problem(value: Any, elem_type: str) -> str | None:
             type(value), type(value).__name__
         )
         return f"must be a number, not {kind}"
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return "must be a finite number"
     if not math.isfinite(number):
         return "must be a finite number"
     if elem_type in FLOAT_LIMITS and abs(number) > FLOAT_LIMITS[elem_type]:

@@ -279,6 +279,7 @@ def test_value_problems_of_every_input_type() -> None:
     assert "beyond" in (value_problem(300, "int8") or "")
     assert "0 or 1" in (value_problem(2, "bool") or "")
     assert value_problem(None, "float32") is None
+    assert value_problem(10**400, "float64") == "must be a finite number"
 
 
 # --- reasons -------------------------------------------------------------------------------------------------------
