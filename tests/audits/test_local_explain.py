@@ -225,6 +225,14 @@ def test_a_body_over_the_limit_is_a_413(world: World, settings: Any) -> None:
     assert response.status_code == 413
 
 
+def test_the_path_without_its_trailing_slash_answers_the_same(world: World) -> None:
+    objects = explained(world)
+    response = world.client("engineer_a").post(
+        f"/api/v1/model-versions/{objects['model_version'].pk}/explain", {"rows": [ROW]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+
 def test_another_teams_version_is_a_404(world: World) -> None:
     objects = explained(world)
     response = explain(world, objects["model_version"], {"rows": [ROW]}, persona="engineer_b")
