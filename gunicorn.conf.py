@@ -34,3 +34,12 @@ threads = int(settings.WEB_THREADS)
 timeout = int(settings.WEB_TIMEOUT_SECONDS)
 graceful_timeout = 10
 accesslog = "-"
+
+
+def post_worker_init(worker: object) -> None:
+    """Compile shap's permutation explainer (numba, 7 to 15 s) in the background as each worker starts, so that the
+    first explain request of a worker does not pay for it (audits/explainers.py; a request waits for a build at most
+    EXPLAIN_BUILD_WAIT_SECONDS, then is answered 503 with Retry-After)."""
+    from audits.explainers import warm_in_background
+
+    warm_in_background()

@@ -227,6 +227,14 @@ ARTIFACT_VALIDATION_CONCURRENCY = env_int("ARTIFACT_VALIDATION_CONCURRENCY", 2, 
 # Each validating process keeps a fork server with onnx and ONNX Runtime imported and forks a fresh child per upload;
 # off, every upload gets a fresh interpreter (about 140 ms more CPU each). docs/artifacts.md.
 ARTIFACT_VALIDATION_FORK_SERVER = env_bool("ARTIFACT_VALIDATION_FORK_SERVER", True)
+# Local explanations on the decision path (audits/explainers.py, docs/audits.md "Local explanations and the statement
+# of reasons"): the most rows one explain request may carry (more: 413); how many explainers a web process keeps (an
+# LRU, one per model version and explanation report); how long a request waits for an explainer being built before
+# it is answered 503 with Retry-After (the build goes on): at most half the web timeout (check assay.E012), so that
+# the explanation itself still fits in it.
+EXPLAIN_MAX_ROWS = env_int("EXPLAIN_MAX_ROWS", 100, minimum=1)
+EXPLAIN_CACHE_SIZE = env_int("EXPLAIN_CACHE_SIZE", 16, minimum=1)
+EXPLAIN_BUILD_WAIT_SECONDS = env_int("EXPLAIN_BUILD_WAIT_SECONDS", max(1, WEB_TIMEOUT_SECONDS // 3), minimum=1)
 SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
 SPARK_EXECUTOR_MEMORY = env_str("SPARK_EXECUTOR_MEMORY", "2g")
 SPARK_DRIVER_MEMORY = env_str("SPARK_DRIVER_MEMORY", "2g")

@@ -81,6 +81,24 @@ class Client:
         body = json.dumps(payload).encode()
         return self._send("POST", self.url(path), body, {"Content-Type": "application/json"})
 
+    def post_to_file(self, path: str, payload: Mapping[str, Any], handle: IO[bytes], query: Query | None = None) -> int:
+        """POST JSON and write the answer (a document: HTML or PDF) into ``handle``; returns its size."""
+        size = 0
+
+        def receive(response: Any) -> None:
+            nonlocal size
+            while chunk := response.read(CHUNK_BYTES):
+                size += len(chunk)
+                try:
+                    handle.write(chunk)
+                except OSError as error:
+                    raise LocalFileError(f"cannot write {handle.name}: {error.strerror or error}") from None
+
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        self._send("POST", self.url(path, query), body, headers, accept="*/*", reader=receive)
+        return size
+
     def get_all(self, path: str, query: Mapping[str, Any] | None = None) -> list[Any]:
         """Every item of a paginated list, following the pages."""
         items: list[Any] = []

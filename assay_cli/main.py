@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from assay_cli import __version__, jobs, render, signing
+from assay_cli import __version__, explain, jobs, render, signing
 from assay_cli.client import CHUNK_BYTES, Client, LocalFileError, Refused, Unreachable
 from assay_cli.errors import OK, REFUSED, UNREACHABLE, USAGE, NoToken, Rejected, UsageError
 from assay_cli.render import emit
@@ -73,6 +73,8 @@ examples:
   assay release deploy 7 --idempotency-key "$CI_PIPELINE_ID"
   assay release bundle 7 --out release-7.json && assay verify-release release-7.json --artifact model.onnx
   assay job list --status running --status queued && assay job show JOB_ID --wait
+  assay explain 12 --row '{"income": 2.1, "debt": 1.4}' --top 3
+  assay statement 12 --row '{"income": 2.1, "debt": 1.4}' --reference "application 123" --pdf statement.pdf
 """
 
 
@@ -247,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     signing.add_commands(commands, command, Parser)
     jobs.add_commands(commands, models, command, Parser)
+    explain.add_commands(commands, command)
     return parser
 
 

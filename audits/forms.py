@@ -185,3 +185,16 @@ class ReasonCatalogueForm(forms.Form):
                         field_map[f"entries[{len(entries)}].{part}"] = box.name
                     entries.append({"feature": row["feature"], "direction": direction, "text": text})
         return entries, field_map
+
+
+def statement_form(features: list[str], data: Any = None) -> forms.Form:
+    """The statement of reasons form: one number per model feature (empty is a missing value) and a reference."""
+    fields: dict[str, forms.Field] = {
+        name: forms.FloatField(required=False, label=name, help_text="Empty: a missing value.") for name in features
+    }
+    fields["reference"] = forms.CharField(
+        max_length=200, required=False, label="Reference", help_text="Printed on the statement (an application number)."
+    )
+    form_class = type("StatementForm", (forms.Form,), fields)
+    form: forms.Form = form_class(data, prefix="statement")
+    return form

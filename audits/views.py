@@ -2,7 +2,8 @@
 drawn in the browser by Vega-Lite) and every charted figure also in a table; restricted in SQL like the API: another
 team's report is a 404. docs/audits.md, "Reading a report".
 
-Also the model version page's audits panel (registered in registry.panels, so the registry does not import audits)
+Also the statement of reasons for one decision (audits.statements), from the form on the model version page, and
+the model version page's audits panel (registered in registry.panels, so the registry does not import audits)
 and the form on it that starts an audit through the same action as the API, the form on which a compliance
 officer justifies a proxy a report flagged, and the form on which a model's engineers edit its reason catalogue.
 """
@@ -16,17 +17,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audits import charts, charts_explain
 from audits.actions import do_justify_proxy, do_request_audit, do_set_reason_catalogue
 from audits.choices import AuditKind
-from audits.forms import AuditRequestForm, ProxyJustificationForm, ReasonCatalogueForm, audit_form
+from audits.forms import AuditRequestForm, ProxyJustificationForm, ReasonCatalogueForm, audit_form, statement_form
+from audits.local_explanations import NotExplainable, explainable_inputs, feature_types
 from audits.models import AuditReport
 from audits.pipelines.fairness import GROUP_METRICS, NAMED_METRICS
 from audits.reasons import catalogue_rows, current_catalogue
+from audits.statements import STATEMENT_STYLESHEET, statement_context, statement_filename
 from core.actors import acting_user, is_compliance_officer
+from core.pdf import render_pdf
+from core.refusals import Busy
 from core.ui import apply_validation_error
 from registry.models import ModelVersion, RegisteredModel
 from registry.presentation import number_text
@@ -403,3 +409,39 @@ def edit_reasons(request: HttpRequest, pk: int) -> HttpResponseBase:
         status = 400
     context = {"section": "models", "model": model, "catalogue": catalogue, "form": form}
     return render(request, "audits/reasons_edit.html", context, status=status)
+
+
+def statement(request: HttpRequest, pk: int, number: int) -> HttpResponseBase:
+    """The statement of reasons for one row's decision, from the model version page's form (the same checks as the
+    API's statement endpoint); "Download PDF" posts the same row again with format=pdf."""
+    version = get_object_or_404(
+        ModelVersion.objects.restrict(request.user).select_related("model__team"), model_id=pk, number=number
+    )
+    context: dict[str, Any] = {"version": version}
+    try:
+        features = list(feature_types(explainable_inputs(version)))
+    except NotExplainable as problem:
+        context["problem"] = problem.message
+        return render(request, "audits/statement_page.html", context, status=409)
+    form = statement_form(features, request.POST if request.method == "POST" else None)
+    context["form"] = form
+    if request.method == "POST" and form.is_valid():
+        row = {name: form.cleaned_data[name] for name in features}
+        try:
+            shown = statement_context(version, row, form.cleaned_data["reference"])
+        except NotExplainable as problem:
+            form.add_error(None, problem.message)
+        except Busy as busy:
+            form.add_error(None, busy.message)
+        except ValidationError as error:
+            for where, messages_ in error.message_dict.items():
+                name = where.rpartition(".")[2]
+                form.add_error(name if name in features else None, "; ".join(messages_))
+        else:
+            if request.POST.get("format") == "pdf":
+                html = render_to_string("audits/statement.html", shown, request=request)
+                response = HttpResponse(render_pdf(html, STATEMENT_STYLESHEET), content_type="application/pdf")
+                response["Content-Disposition"] = f'attachment; filename="{statement_filename(shown)}"'
+                return response
+            context["statement"] = shown
+    return render(request, "audits/statement_page.html", context)

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.forms import Form
@@ -36,6 +35,7 @@ from compliance.dpia_querysets import DPIA_WRITER_ROLES, REVIEW
 from compliance.dpia_rules import TEXT_SECTIONS, DpiaStatus
 from compliance.models import ColumnReclassification, Dpia, DpiaTransition, DpiaVersion
 from core.actors import acting_user
+from core.pdf import render_pdf
 from core.querysets import member_team_ids
 from core.refusals import Refusal
 from core.ui import apply_validation_error, list_page, visible_teams
@@ -162,23 +162,13 @@ def dpia_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "compliance/dpia/detail.html", context)
 
 
-def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
-    """The document links to nothing: a URL in it (say, typed into a section) is never fetched by the server."""
-    raise ValueError(f"The DPIA renderer fetches nothing ({url}).")
-
-
 @login_required
 def dpia_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The version as a PDF for the file (WeasyPrint), with the print stylesheet."""
-    import weasyprint  # heavy, and needed by this page only
-
     dpia = visible_dpia(request, pk)
     version = shown_version(request, dpia)
     html = render_to_string("compliance/dpia/pdf.html", document_context(dpia, version), request=request)
-    stylesheet = finders.find("css/dpia-print.css")
-    pdf = weasyprint.HTML(string=html, url_fetcher=refuse_fetch).write_pdf(
-        stylesheets=[weasyprint.CSS(filename=str(stylesheet))]
-    )
+    pdf = render_pdf(html, "css/dpia-print.css")
     response = HttpResponse(pdf, content_type="application/pdf")
     name = f"dpia-{dpia.use_case.team.slug}-{dpia.pk}-v{version.number}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

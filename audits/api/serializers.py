@@ -257,3 +257,31 @@ class ReasonCatalogueWriteSerializer(StrictSerializer):
     note = serializers.CharField(
         max_length=MAX_NOTE, required=False, allow_blank=True, default="", help_text="What changed, and why."
     )
+
+
+class ExplainRequestSerializer(StrictSerializer):
+    """Rows to explain (each checked against the model's features by audits.local_explanations) and how many
+    principal reasons to give per row."""
+
+    rows = serializers.ListField(
+        child=serializers.JSONField(), allow_empty=False, help_text="Rows of {feature: value}; null is a missing value."
+    )
+    top = serializers.IntegerField(min_value=1, max_value=20, default=4, help_text="Principal reasons per row.")
+
+
+class StatementRequestSerializer(StrictSerializer):
+    """One decision's row, and the reference the statement carries (an application number)."""
+
+    row = serializers.JSONField(help_text="{feature: value}; null is a missing value.")
+    reference = serializers.CharField(max_length=200, allow_blank=True, default="")
+
+
+class ExplanationSerializer(serializers.Serializer[Any]):
+    """The answer of an explain request (audits.local_explanations.explain_rows; docs/audits.md): for each row its
+    score, the model's output in ``output_space`` (base_value + sum of shap equals it, within ``tolerance``), the
+    SHAP values, the decision and the principal reasons; and what computed them."""
+
+    model_version = serializers.DictField()
+    explainer = serializers.DictField()
+    catalogue = serializers.DictField()
+    results = serializers.ListField(child=serializers.DictField())

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
 from audits.api import views
@@ -27,6 +27,11 @@ urlpatterns = [
         "audit-reports/<int:pk>/justifications/",
         views.ProxyJustificationView.as_view(),
         name="audit-report-justifications",
+    ),
+    # With or without the trailing slash: a POST redirected by APPEND_SLASH would lose its body (curl users, bench/).
+    re_path(r"^model-versions/(?P<pk>[0-9]+)/explain/?$", views.ExplainView.as_view(), name="model-version-explain"),
+    re_path(
+        r"^model-versions/(?P<pk>[0-9]+)/statement/?$", views.StatementView.as_view(), name="model-version-statement"
     ),
     path("", include(router.urls)),
 ]

@@ -10,11 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,12 +33,15 @@ from audits.actions import (
 from audits.api import serializers as s
 from audits.choices import AuditKind
 from audits.filtersets import AuditReportFilterSet
+from audits.local_explanations import NotExplainable, explain_rows
 from audits.models import AuditPlan, AuditReport, ProxyJustification, ReasonCatalogue
 from audits.reasons import current_catalogue
+from audits.statements import STATEMENT_STYLESHEET, statement_context, statement_filename
 from core.actors import acting_user
 from core.api.base import RestrictedViewSetMixin
 from core.api.parsers import JSONParser
 from core.api.serializers import JobSerializer
+from core.pdf import render_pdf
 from core.querysets import VIEW
 from registry.models import ModelVersion, RegisteredModel
 
@@ -301,3 +308,98 @@ class ReasonCatalogueViewSet(viewsets.GenericViewSet[Any]):
     def retrieve(self, request: Request, model_pk: int, number: int) -> Response:
         """One version of the catalogue."""
         return Response(s.ReasonCatalogueSerializer(get_object_or_404(self.get_queryset(), number=number)).data)
+
+
+class Unexplained(exceptions.APIException):
+    """A ``NotExplainable`` as an HTTP answer: its status (409, 413), code and message."""
+
+    def __init__(self, problem: NotExplainable) -> None:
+        self.status_code = problem.status
+        super().__init__(detail=problem.message, code=problem.code)
+
+
+def explainable_version(request: Request, pk: int) -> ModelVersion:
+    """The model version, if the caller may read it (another team's is a 404, like a missing one)."""
+    found: ModelVersion = get_object_or_404(
+        ModelVersion.objects.restrict(request.user, VIEW).select_related("model__team"), pk=pk
+    )
+    return found
+
+
+class ExplainView(GenericAPIView[Any]):
+    """Local explanations of a model version's scores (docs/audits.md, "Local explanations and the statement of
+    reasons")."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    serializer_class = s.ExplainRequestSerializer
+
+    @extend_schema(
+        request=s.ExplainRequestSerializer,
+        responses={
+            200: s.ExplanationSerializer,
+            409: OpenApiResponse(description="No explanation report of this version, or no single numeric score"),
+            413: OpenApiResponse(description="More rows than EXPLAIN_MAX_ROWS"),
+            503: OpenApiResponse(description="The explainer is being built: retry after Retry-After seconds"),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Explain each row's score with the explainer of the version's newest explanation report: the SHAP value
+        of each feature, the base value, their sum checked against the model's output (with the tolerance), the
+        decision under the reason catalogue in force and the principal reasons (never a protected attribute).
+        Nothing is written."""
+        version = explainable_version(request, pk)
+        serializer = s.ExplainRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            return Response(explain_rows(version, data["rows"], top=data["top"]))
+        except NotExplainable as problem:
+            raise Unexplained(problem) from None
+
+
+class JSONErrorsOnly(DefaultContentNegotiation):
+    """The statement answers HTML or PDF itself (``?format=``, not DRF's format override); errors are JSON."""
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+FORMAT = OpenApiParameter("format", str, OpenApiParameter.QUERY, enum=["html", "pdf"], description="html (default)")
+
+
+class StatementView(GenericAPIView[Any]):
+    """A statement of reasons for one decision, as a person is given it."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    content_negotiation_class = JSONErrorsOnly
+    serializer_class = s.StatementRequestSerializer
+
+    @extend_schema(
+        request=s.StatementRequestSerializer,
+        parameters=[FORMAT],
+        responses={(200, "text/html"): OpenApiTypes.STR, (200, "application/pdf"): OpenApiTypes.BINARY},
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        """The statement of reasons of the row's decision: the decision, the date, the model version, the
+        principal reasons in the catalogue's plain language (never a protected or prohibited attribute) and the
+        catalogue's version; HTML, or PDF with ?format=pdf."""
+        version = explainable_version(request, pk)
+        serializer = s.StatementRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        wanted = request.query_params.get("format", "html")
+        if wanted not in ("html", "pdf"):
+            raise ValidationError({"format": "Ask for html or pdf."})
+        try:
+            data = serializer.validated_data
+            context = statement_context(version, data["row"], data["reference"])
+        except NotExplainable as problem:
+            raise Unexplained(problem) from None
+        if wanted == "html":
+            page = render_to_string("audits/statement.html", {**context, "link_stylesheet": True}, request=request)
+            return HttpResponse(page, content_type="text/html; charset=utf-8")
+        html = render_to_string("audits/statement.html", context, request=request)
+        response = HttpResponse(render_pdf(html, STATEMENT_STYLESHEET), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{statement_filename(context)}"'
+        return response

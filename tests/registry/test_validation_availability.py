@@ -235,6 +235,7 @@ def test_checks_refuse_a_validation_limit_the_web_timeout_cannot_hold(settings: 
     settings.ARTIFACT_VALIDATION_SECONDS = 120
     settings.WEB_THREADS = 2
     settings.ARTIFACT_VALIDATION_CONCURRENCY = 2
+    settings.EXPLAIN_BUILD_WAIT_SECONDS = 10  # within the timeout (assay.E012: tests/audits/test_local_explain.py)
 
     errors = {error.id: error.msg for error in check_validation_limits(None)}
 
