@@ -5,13 +5,17 @@ and the evaluation dataset version in, the report out). Slow: Spark in this proc
 
 from __future__ import annotations
 
+import io
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pypdf import PdfReader
+from rest_framework.test import APIClient
 
 from audits import kinds
 from audits.choices import AuditKind
@@ -20,9 +24,12 @@ from core.choices import JobStatus
 from core.models import Job
 from lineage.emit import AUDIT_REPORT_FACET, run_id
 from lineage.models import LineageEvent, LineageRun, RunEdge
+from registry import demo
 from registry.models import ModelVersion
 from workers import audits, audits_explain
 from workers.runner import run_job
+
+User = get_user_model()
 
 
 def seed(command: str) -> str:
@@ -153,6 +160,35 @@ def test_the_demo_explanation_audit_explains_the_credit_model_linearly(seeded: M
     run = LineageRun.objects.get(assay_job=job)
     outputs = RunEdge.objects.filter(run=run, direction="output").values_list("dataset__name", flat=True)
     assert list(outputs) == [f"audit-reports/explanation/{report.pk}"]
+    # AND an engineer asks for the principal reasons of one applicant's score, and gets them in the catalogue's words
+    data = demo.generate_applications()
+    applicant = max(range(len(data[demo.LABEL])), key=lambda i: data["late_payments_12m"][i])
+    row = {name: float(data[name][applicant]) for name in demo.FEATURES}
+    client = APIClient()
+    client.force_authenticate(User.objects.get(username="erin-engineer"))
+    answer = client.post(f"/api/v1/model-versions/{seeded.pk}/explain", {"rows": [row]}, format="json")
+    assert answer.status_code == 200, answer.content
+    (explained,) = answer.json()["results"]
+    shap_sum = explained["base_value"] + sum(explained["shap"].values())
+    assert abs(shap_sum - explained["output"]) <= explained["tolerance"]
+    assert explained["decision"] == "Declined"
+    texts = {reason["feature"]: reason["text"] for reason in explained["reasons"]}
+    assert texts["late_payments_12m"] == catalogue_text("late_payments_12m", "raises")
+    # AND the statement of reasons as a PDF says the decision and the reasons in plain language
+    pdf = client.post(
+        f"/api/v1/model-versions/{seeded.pk}/statement?format=pdf", {"row": row, "reference": "A-1"}, format="json"
+    )
+    assert pdf.status_code == 200, pdf.content[:300]
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages).split())
+    assert "Declined" in text
+    assert " ".join(catalogue_text("late_payments_12m", "raises").split()) in text
+
+
+def catalogue_text(feature: str, direction: str) -> str:
+    from audits import demo as audits_demo
+
+    entries = audits_demo.reason_catalogue()["entries"]
+    return next(e["text"] for e in entries if (e["feature"], e["direction"]) == (feature, direction))
 
 
 def test_the_demo_sets_the_credit_models_reason_catalogue_once(seeded: ModelVersion) -> None:
