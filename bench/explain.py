@@ -12,7 +12,8 @@ gets an explanation report registered through the audits' action with a backgrou
 the job registers), whose background the API's explainer is built from.
 
 Printed:
-- **Local**: a real gunicorn (``--workers``, default 1) serving ``assay.wsgi``; after one warm-up request per model
+- **Local**: the API's own floor first (``GET /api/v1/me/``: the token check and one row, what every call pays);
+  then a real gunicorn (``--workers``, default 1) serving ``assay.wsgi``; after one warm-up request per model
   (the per-process explainer is built then, as on a deployed node), ``--requests`` sequential single-row
   ``POST /api/v1/model-versions/{id}/explain`` calls from one client: p50, p95, p99 in ms. Beside them, the floor:
   shap's own explainer on the scikit-learn model, in this process, one row at a time (TreeExplainer on the
@@ -301,6 +302,8 @@ def _local(
     server = Server(options.workers, log, API_THROTTLE_USER="100000000/min")
     try:
         server.wait_ready(token)
+        me = _timed(functools.partial(_ok, server, "/api/v1/me/", token, None, "GET"), options.requests)
+        print(f"  the API's own floor: GET /api/v1/me/ (token check, one user) {_figures(me)}")
         for name, case in cases.items():
             path = f"/api/v1/model-versions/{case['version']}/explain"
             body = json.dumps({"rows": [case["row"]]}).encode()
@@ -322,8 +325,8 @@ def _local(
         server.stop()
 
 
-def _ok(server: Server, path: str, token: str, body: bytes) -> None:
-    status, answer = server.request("POST", path, token, body)
+def _ok(server: Server, path: str, token: str, body: bytes | None, method: str = "POST") -> None:
+    status, answer = server.request(method, path, token, body)
     if status != 200:
         raise RuntimeError(f"{path}: {status} {answer[:500]!r}")
 
