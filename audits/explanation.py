@@ -21,7 +21,7 @@ from audits import params as p
 from audits.choices import AuditKind, Verdict
 from audits.kinds import KindSpec, overall, register_kind
 from audits.pipelines.explain import ADDITIVITY, DEFAULT_MAX_EVALS
-from audits.pipelines.scoring import ScoringError, plan_scoring
+from audits.pipelines.scoring import ScoringError, score_output
 from registry.interface import InterfaceError, input_feeds
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _explainable(model_version: ModelVersion, dataset_version: DatasetVersion) -
         )
     features = p.model_columns(model_version, dataset_version)
     try:
-        plan_scoring(interface, features)
+        score_output(interface)
     except ScoringError:
         outputs = [
             f"{o.get('name')} ({o.get('elem_type') or o.get('kind')}, shape {o.get('shape')})"

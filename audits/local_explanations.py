@@ -27,6 +27,7 @@ from audits.explainers import LocalExplainer, explanation_report, local_explaine
 from audits.models import ReasonCatalogue
 from audits.models.reasons import ReasonDirection
 from audits.pipelines.explain import ADDITIVITY, ExplainError
+from audits.pipelines.scoring import ScoringError, score_output
 from audits.reasons import current_catalogue, model_sensitive_columns
 from registry.artifacts import ArtifactCorrupted, ArtifactMissing
 from registry.interface import InputFeed, InterfaceError, input_feeds
@@ -69,16 +70,16 @@ def explainable_inputs(version: ModelVersion) -> list[InputFeed]:
             "string_input",
             f"The model has a string input ({', '.join(strings)}): local explanations need numeric inputs.",
         )
-    outputs = [v for v in version.interface.get("outputs") or [] if "float" in str(v.get("elem_type", ""))]
-    wide = [v for v in outputs if len(v.get("shape") or []) == 2 and isinstance(v["shape"][-1], int)]
-    single = [v for v in outputs if len(v.get("shape") or []) == 1 or (v in wide and v["shape"][-1] in (1, 2))]
-    if not single:
+    try:
+        score_output(version.interface)  # the score the explainer reads (audits.pipelines.scoring)
+    except ScoringError:
+        outputs = [v for v in version.interface.get("outputs") or [] if "float" in str(v.get("elem_type", ""))]
         named = ", ".join(f"{v.get('name')!r} ({(v.get('shape') or ['?'])[-1]} columns)" for v in outputs)
         raise NotExplainable(
             "no_single_score",
             f"The model has no single score to explain: its float output(s) {named or '(none)'} are not one "
             "probability or score per row (a multi-class or multi-output model).",
-        )
+        ) from None
     return feeds
 
 

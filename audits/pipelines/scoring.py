@@ -81,15 +81,22 @@ def plan_scoring(interface: dict[str, Any], columns: Sequence[str]) -> ScoringPl
         raise ScoringError(
             f"The dataset's columns do not match the model's interface: it lacks {', '.join(sorted(missing))}."
         )
+    return ScoringPlan(tuple(feeds), score_output(interface))
+
+
+def score_output(interface: dict[str, Any]) -> tuple[str, int | None]:
+    """The model's score: the name of a float tensor output of the positive class's probability and its column (1
+    of a two-column output), or None for a one-column score; ``ScoringError`` when it has none (a multi-class or
+    multi-output model). An output whose name says "prob" is preferred."""
     outputs = [
         v for v in interface.get("outputs", []) if v.get("kind") == "tensor" and "float" in v.get("elem_type", "")
     ]
     for value in sorted(outputs, key=lambda v: "prob" not in str(v.get("name", "")).lower()):
         shape = value.get("shape") or []
         if len(shape) == 2 and shape[-1] == 2:
-            return ScoringPlan(tuple(feeds), (str(value["name"]), 1))
+            return str(value["name"]), 1
         if len(shape) == 1 or (len(shape) == 2 and shape[-1] == 1):
-            return ScoringPlan(tuple(feeds), (str(value["name"]), None))
+            return str(value["name"]), None
     raise ScoringError("The model has no score output: a float tensor of the positive class's probability.")
 
 
