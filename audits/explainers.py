@@ -71,20 +71,26 @@ class ExplainerCache:
         self.entries: OrderedDict[Key, Future[LocalExplainer]] = OrderedDict()
         self.builds = 0  # how many builds this cache started (read by the tests and the benchmark)
 
-    def get(self, key: Key, build: Callable[[], LocalExplainer], *, wait: float) -> LocalExplainer:
-        """The explainer of ``key``, building it with ``build`` (in a thread) when no one has; ``Busy`` when it is
-        not ready within ``wait`` seconds, the build's own error when it failed (and the next request tries again)."""
+    def get(self, key: Key, prepare: Callable[[], Callable[[], LocalExplainer]], *, wait: float) -> LocalExplainer:
+        """The explainer of ``key``. Only when no one has built or is building it, ``prepare`` runs in the caller's
+        thread (it reads what the build needs: the database) and the build it returns runs in a thread of its own.
+        ``Busy`` when the explainer is not ready within ``wait`` seconds; the build's own error when it failed (and
+        the next request tries again)."""
         with self.lock:
             future = self.entries.get(key)
-            if future is None:
-                future = Future()
-                self.entries[key] = future
-                self.builds += 1
-                while len(self.entries) > self.size:
-                    self.entries.popitem(last=False)
-                threading.Thread(target=self.run, args=(key, future, build), daemon=True, name="explainer").start()
-            else:
+            if future is not None:
                 self.entries.move_to_end(key)
+        if future is None:
+            build = prepare()  # outside the lock: it may read the database
+            with self.lock:
+                future = self.entries.get(key)  # another request may have started the build meanwhile
+                if future is None:
+                    future = Future()
+                    self.entries[key] = future
+                    self.builds += 1
+                    while len(self.entries) > self.size:
+                        self.entries.popitem(last=False)
+                    threading.Thread(target=self.run, args=(key, future, build), daemon=True, name="explainer").start()
         try:
             return future.result(timeout=wait)
         except FutureTimeout:
@@ -112,11 +118,13 @@ CACHE = ExplainerCache(settings.EXPLAIN_CACHE_SIZE)
 
 
 def explanation_report(version: ModelVersion) -> AuditReport | None:
-    """The version's newest explanation report of its own artifact (any verdict), or None."""
+    """The version's newest explanation report of its own artifact (any verdict), or None. Its ``results`` (the
+    background and the global figures) are read only when an explainer is built from it (``build_local``)."""
     return (
         AuditReport.objects.filter(
             model_version=version, kind=AuditKind.EXPLANATION, artifact_sha256=version.artifact_sha256
         )
+        .defer("results")
         .order_by("-created_at", "-pk")
         .first()
     )
@@ -169,7 +177,10 @@ def local_explainer(
     """The explainer of ``version`` built from ``report``, from the process's cache (built on first use)."""
     chosen = cache if cache is not None else CACHE
     key = (version.pk, version.artifact_sha256, report.digest)
-    return chosen.get(key, build_local(version, report, features), wait=float(settings.EXPLAIN_BUILD_WAIT_SECONDS))
+    # The report's background is read and parsed only when the explainer is not cached: not on every request.
+    return chosen.get(
+        key, lambda: build_local(version, report, features), wait=float(settings.EXPLAIN_BUILD_WAIT_SECONDS)
+    )
 
 
 # --- warming shap up when a web worker starts ------------------------------------------------------------------------

@@ -362,7 +362,9 @@ def test_concurrent_first_requests_build_once() -> None:
         return built
 
     got: list[LocalExplainer] = []
-    threads = [threading.Thread(target=lambda: got.append(cache.get((1, "a", "b"), build, wait=5))) for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: got.append(cache.get((1, "a", "b"), lambda: build, wait=5))) for _ in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -382,11 +384,11 @@ def test_a_slow_build_answers_busy_within_the_wait_and_lands_in_the_cache() -> N
 
     started = time.monotonic()
     with pytest.raises(Busy, match="being built") as busy:
-        cache.get((1, "a", "b"), build, wait=0.2)
+        cache.get((1, "a", "b"), lambda: build, wait=0.2)
     assert time.monotonic() - started < 1
     assert busy.value.retry_after == explainers.RETRY_AFTER_SECONDS
     release.set()
-    assert cache.get((1, "a", "b"), build, wait=5) is built
+    assert cache.get((1, "a", "b"), lambda: build, wait=5) is built
     assert cache.builds == 1
 
 
@@ -394,15 +396,15 @@ def test_the_cache_is_bounded_and_a_failed_build_is_retried() -> None:
     cache = ExplainerCache(2)
     made = LocalExplainer(1, "a" * 64, 1, "b" * 64, {}, explainer=None)  # type: ignore[arg-type]
     for key in range(3):
-        cache.get((key, "a", "b"), lambda: made, wait=5)
+        cache.get((key, "a", "b"), lambda: lambda: made, wait=5)
     assert list(cache.entries) == [(1, "a", "b"), (2, "a", "b")]
 
     def fail() -> LocalExplainer:
         raise ValueError("no")
 
     with pytest.raises(ValueError, match="no"):
-        cache.get((9, "a", "b"), fail, wait=5)
-    assert cache.get((9, "a", "b"), lambda: made, wait=5) is made
+        cache.get((9, "a", "b"), lambda: fail, wait=5)
+    assert cache.get((9, "a", "b"), lambda: lambda: made, wait=5) is made
 
 
 def test_a_build_wait_the_web_timeout_cannot_hold_is_a_system_check_error(settings: Any) -> None:
