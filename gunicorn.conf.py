@@ -37,9 +37,17 @@ accesslog = "-"
 
 
 def post_worker_init(worker: object) -> None:
-    """Compile shap's permutation explainer (numba, 7 to 15 s) in the background as each worker starts, so that the
-    first explain request of a worker does not pay for it (audits/explainers.py; a request waits for a build at most
-    EXPLAIN_BUILD_WAIT_SECONDS, then is answered 503 with Retry-After)."""
-    from audits.explainers import warm_in_background
+    """Get each worker ready before its first request, in the background so that it serves meanwhile: start its ONNX
+    validator fork server (registry/onnx_validation.py), so that no upload's time limit pays for the server's
+    imports; and, unless ``EXPLAIN_WARM_AT_START`` is off, compile shap's permutation explainer (numba, 7 to 15 s), so
+    that the first explain request of a worker does not pay for it (audits/explainers.py; a request waits for a build
+    at most EXPLAIN_BUILD_WAIT_SECONDS, then is answered 503 with Retry-After)."""
+    import threading
 
-    warm_in_background()
+    from registry.onnx_validation import start_fork_server
+
+    threading.Thread(target=start_fork_server, daemon=True, name="validator-start").start()
+    if settings.EXPLAIN_WARM_AT_START:
+        from audits.explainers import warm_in_background
+
+        warm_in_background()

@@ -235,6 +235,9 @@ ARTIFACT_VALIDATION_FORK_SERVER = env_bool("ARTIFACT_VALIDATION_FORK_SERVER", Tr
 EXPLAIN_MAX_ROWS = env_int("EXPLAIN_MAX_ROWS", 100, minimum=1)
 EXPLAIN_CACHE_SIZE = env_int("EXPLAIN_CACHE_SIZE", 16, minimum=1)
 EXPLAIN_BUILD_WAIT_SECONDS = env_int("EXPLAIN_BUILD_WAIT_SECONDS", max(1, WEB_TIMEOUT_SECONDS // 3), minimum=1)
+# Whether each web worker compiles shap's permutation explainer (numba, 7 to 15 s of CPU) in the background as it
+# starts; off on nodes that serve no explanations, the first permutation explain request of a worker pays instead.
+EXPLAIN_WARM_AT_START = env_bool("EXPLAIN_WARM_AT_START", True)
 SPARK_MASTER = env_str("SPARK_MASTER", "local[*]")
 SPARK_EXECUTOR_MEMORY = env_str("SPARK_EXECUTOR_MEMORY", "2g")
 SPARK_DRIVER_MEMORY = env_str("SPARK_DRIVER_MEMORY", "2g")

@@ -90,6 +90,13 @@ class AuditEventType(models.TextChoices):
     APPROVAL_REFUSED = "approval.refused", "Approval refused"
     GATE_FAILED = "gate.failed", "Deployment refused by the gate"
     DEPLOYMENT_CREATED = "deployment.created", "Deployment created"
+    # serving: traffic, retirement, the inference service (serving/actions.py, serving/inference/)
+    DEPLOYMENT_RETIRED = "deployment.retired", "Model retired from an environment (no longer served)"
+    DEPLOYMENT_TRIAL_ENDED = "deployment.trial_ended", "Canary or shadow ended"
+    INFERENCE_SCOPE_SET = "serving.scope_set", "Inference scope of a token set"
+    SERVING_LOAD_REFUSED = "serving.load_refused", "Inference service refused to load an artifact (digest mismatch)"
+    PREDICTION_LOGS_DROPPED = "serving.logs_dropped", "Prediction logs dropped (buffer overflow)"
+    PREDICTION_LOGS_ERASED = "serving.logs_erased", "Prediction log inputs of a data subject erased"
     # lineage (ingestion of OpenLineage events: lineage.actions)
     LINEAGE_EVENTS_INGESTED = "lineage.events_ingested", "Lineage events ingested"
     LINEAGE_WRITE_REFUSED = "lineage.write_refused", "Lineage events refused (namespace of another team)"

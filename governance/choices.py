@@ -30,3 +30,11 @@ class SignedVia(models.TextChoices):
 class EvaluationPurpose(models.TextChoices):
     DEPLOY = "deploy", "Deployment attempt"
     PREVIEW = "preview", "Preview"
+
+
+class DecisionRecords(models.TextChoices):
+    """When the inference service stores a decision record with the principal reasons (serving.DecisionRecord):
+    only for requests that ask (``explain: true``), or for every request, durable before the response."""
+
+    ON_REQUEST = "on_request", "When the request asks for an explanation"
+    ALWAYS = "always", "For every decision, written before the response"

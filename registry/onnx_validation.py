@@ -562,6 +562,20 @@ def fork_server_enabled() -> bool:
     )
 
 
+def start_fork_server() -> bool:
+    """Start this process's fork server now rather than on its first upload (gunicorn.conf.py's
+    ``post_worker_init``), so that no upload's time limit pays for the server's imports. False when validations do
+    not use a server, or it could not start (uploads then start it, or use fresh interpreters, as before)."""
+    if not fork_server_enabled():
+        return False
+    try:
+        SERVER._connection()
+    except _ServerGone as error:
+        logger.warning("ONNX validator fork server did not start at worker start (%s)", error)
+        return False
+    return True
+
+
 def _run_child(request: dict[str, Any], budget: _Budget) -> dict[str, Any]:
     if fork_server_enabled():
         reply = SERVER.validate(request, budget)

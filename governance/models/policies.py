@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from governance.choices import DecisionRecords
 from governance.querysets import TeamOrOrgQuerySet
 from registry.choices import RiskTier
 
@@ -61,8 +62,9 @@ class ReleasePolicyVersion(models.Model):
     names of the gate checks (governance.gate) that must pass beyond the ones that always run.
     ``audit_requirements`` the audit kinds the gate check ``audits_passed`` requires, each with how old its report
     may be and the thresholds it is judged by (``{"fairness": {"max_age_days": 180, "thresholds":
-    {"disparate_impact_min": 0.8}}}``; docs/audits.md, "Release policies and the gate"). Database triggers refuse
-    any UPDATE.
+    {"disparate_impact_min": 0.8}}}``; docs/audits.md, "Release policies and the gate"). ``decision_records`` says
+    when the inference service stores a decision record with the principal reasons of a deployment's decisions
+    (``always``: for every request, durable before the response). Database triggers refuse any UPDATE.
     """
 
     policy = models.ForeignKey(ReleasePolicy, on_delete=models.PROTECT, related_name="versions")
@@ -72,6 +74,9 @@ class ReleasePolicyVersion(models.Model):
     approval_valid_days = models.PositiveSmallIntegerField()
     required_checks = models.JSONField(default=list, blank=True)
     audit_requirements = models.JSONField(default=dict, blank=True)
+    decision_records = models.CharField(
+        max_length=16, choices=DecisionRecords.choices, default=DecisionRecords.ON_REQUEST
+    )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

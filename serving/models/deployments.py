@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from serving.choices import DeploymentRole
 from serving.querysets import DeploymentQuerySet
 
 
@@ -13,7 +14,10 @@ class Deployment(models.Model):
     ``replaces`` is the one it took over from, and ``is_rollback`` marks a return to an earlier release (which
     went through the gate again). ``model`` and ``model_version`` repeat the release's so that history per model
     and environment is one indexed query. ``idempotency_key`` makes a repeated deploy request return the first
-    deployment instead of making a second. Database triggers refuse any UPDATE.
+    deployment instead of making a second. ``role`` says what it does there (serving.choices.DeploymentRole): a
+    primary takes over from the primary before it; a canary answers ``traffic_percent`` of the requests beside the
+    primary; a shadow scores every request beside it and is never returned. What serves now is ``Route``, written in
+    the same transaction. Database triggers refuse any UPDATE.
     """
 
     environment = models.ForeignKey("governance.Environment", on_delete=models.PROTECT, related_name="deployments")
@@ -25,6 +29,8 @@ class Deployment(models.Model):
     model_version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="deployments")
     replaces = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     is_rollback = models.BooleanField(default=False)
+    role = models.CharField(max_length=16, choices=DeploymentRole.choices, default=DeploymentRole.PRIMARY)
+    traffic_percent = models.PositiveSmallIntegerField(default=100)
     deployed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     deployed_at = models.DateTimeField()
     idempotency_key = models.CharField(max_length=128, blank=True)
@@ -39,6 +45,12 @@ class Deployment(models.Model):
                 fields=["environment", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
                 name="deployment_unique_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=(Q(role=DeploymentRole.PRIMARY) & Q(traffic_percent=100))
+                | (Q(role=DeploymentRole.CANARY) & Q(traffic_percent__gte=1) & Q(traffic_percent__lte=50))
+                | (Q(role=DeploymentRole.SHADOW) & Q(traffic_percent=0)),
+                name="deployment_role_traffic",
             ),
         ]
 
