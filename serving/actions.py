@@ -27,7 +27,8 @@ from governance.models import Environment, GateEvaluation, Release
 from registry.actions import record_release_transition
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
-from serving.models import Deployment
+from serving.choices import DeploymentRole
+from serving.models import Deployment, Route
 
 
 # The steps a model version takes to "deployed", from each status it may be in when its release passes the gate.
@@ -81,7 +82,72 @@ def _mark_version_deployed(version: ModelVersion, *, actor: User, release: Relea
     record_release_transition(version, actor=actor, to_status=VersionStatus.DEPLOYED, reason=reason)
 
 
-def _deploy(release: Release, *, actor: User, key: str, redeploy: bool, artifact: Any) -> Deployment:
+def _clean_traffic(role: str, traffic_percent: int | None) -> int:
+    if role == DeploymentRole.PRIMARY:
+        if traffic_percent not in (None, 100):
+            raise ValidationError({"traffic_percent": "A primary deployment takes the traffic no canary takes."})
+        return 100
+    if role == DeploymentRole.SHADOW:
+        if traffic_percent not in (None, 0):
+            raise ValidationError({"traffic_percent": "A shadow is never returned: it takes no share of traffic."})
+        return 0
+    if role == DeploymentRole.CANARY:
+        if traffic_percent is None or isinstance(traffic_percent, bool) or not 1 <= traffic_percent <= 50:
+            raise ValidationError({"traffic_percent": "A canary takes between 1 and 50 percent of the traffic."})
+        return traffic_percent
+    raise ValidationError({"role": f"Unknown role {role!r}: primary, canary or shadow."})
+
+
+def _route_before(release: Release, model: RegisteredModel, role: str) -> Route | None:
+    """The model's route in the release's environment (locked by the model row the caller holds), checked for a
+    canary or shadow: those run beside a primary, of another version than the ones serving."""
+    route = Route.objects.filter(model_id=model.pk, environment_id=release.environment_id).first()
+    if role == DeploymentRole.PRIMARY:
+        return route
+    if route is None or route.primary_id is None:
+        raise ValidationError({"role": f"A {role} runs beside a primary: {model.name} serves nothing here yet."})
+    serving = Deployment.objects.filter(pk__in=[route.primary_id, route.canary_id, route.shadow_id])
+    if serving.filter(model_version_id=release.model_version_id).exists():
+        raise ValidationError(
+            {"role": f"Version {release.model_version.number} already serves here; a {role} is another version."}
+        )
+    return route
+
+
+def _write_route(route: Route | None, deployment: Deployment, *, actor: User) -> Route:
+    """Point the route at ``deployment`` in its role; a new primary ends a canary or shadow of its own version (a
+    promotion). The revision moves on every change, which is how the inference service sees it."""
+    now = deployment.deployed_at
+    if route is None:
+        route = Route(environment_id=deployment.environment_id, model_id=deployment.model_id, revision=0)
+    if deployment.role == DeploymentRole.PRIMARY:
+        route.primary = deployment
+        version_id = deployment.model_version_id
+        if route.canary_id and Deployment.objects.filter(pk=route.canary_id, model_version_id=version_id).exists():
+            route.canary = None
+        if route.shadow_id and Deployment.objects.filter(pk=route.shadow_id, model_version_id=version_id).exists():
+            route.shadow = None
+    elif deployment.role == DeploymentRole.CANARY:
+        route.canary = deployment
+    else:
+        route.shadow = deployment
+    route.revision += 1
+    route.changed_at = now
+    route.changed_by = actor
+    route.save()
+    return route
+
+
+def _deploy(
+    release: Release,
+    *,
+    actor: User,
+    key: str,
+    redeploy: bool,
+    artifact: Any,
+    role: str = DeploymentRole.PRIMARY,
+    traffic_percent: int | None = None,
+) -> Deployment:
     # The race: two deploy requests of one release (a retried click, two CI jobs) both pass the gate and both create
     # a deployment. Locking the release row makes the second wait for the first to commit, then read the release as
     # deployed (and its idempotency key as used). Locking the model row serializes deployments of *different*
@@ -92,11 +158,15 @@ def _deploy(release: Release, *, actor: User, key: str, redeploy: bool, artifact
     earlier = _replayed(release, key)
     if earlier is not None:
         return earlier
-    previous = (
-        Deployment.objects.filter(model_id=model.pk, environment_id=release.environment_id)
-        .order_by("-deployed_at", "-id")
-        .first()
-    )
+    traffic = _clean_traffic(role, traffic_percent)
+    route = _route_before(release, model, role)
+    # What this deployment takes over from: the primary for a primary, the canary or shadow for those.
+    previous_id = getattr(route, f"{role}_id", None) if route is not None else None
+    if route is None and role == DeploymentRole.PRIMARY:
+        # Deployed before routes existed: the newest deployment is the primary.
+        newest = Deployment.objects.filter(model_id=model.pk, environment_id=release.environment_id)
+        previous_id = newest.order_by("-deployed_at", "-id").values_list("pk", flat=True).first()
+    previous = Deployment.objects.filter(pk=previous_id).first() if previous_id else None
     if redeploy and previous is not None and previous.release_id == release.pk:
         raise ValidationError({"release": f"Release {release.pk} is the one serving in this environment now."})
     run = run_gate(release, actor=actor, purpose=EvaluationPurpose.DEPLOY, redeploy=redeploy, artifact=artifact)
@@ -112,6 +182,8 @@ def _deploy(release: Release, *, actor: User, key: str, redeploy: bool, artifact
         model_version=release.model_version,
         replaces=previous,
         is_rollback=redeploy,
+        role=role,
+        traffic_percent=traffic,
         deployed_by=actor,
         deployed_at=timezone.now(),
         idempotency_key=key,
@@ -128,6 +200,7 @@ def _deploy(release: Release, *, actor: User, key: str, redeploy: bool, artifact
         release.status = ReleaseStatus.DEPLOYED
         release.save(update_fields=["status"])
     _mark_version_deployed(release.model_version, actor=actor, release=release)
+    route = _write_route(route, deployment, actor=actor)
     record_event(
         AuditEventType.DEPLOYMENT_CREATED,
         actor=actor,
@@ -144,13 +217,24 @@ def _deploy(release: Release, *, actor: User, key: str, redeploy: bool, artifact
             "gate_evaluation": evaluation.pk,
             "replaces": previous.pk if previous else None,
             "is_rollback": redeploy,
+            "role": role,
+            "traffic_percent": traffic,
+            "route_revision": route.revision,
             "idempotency_key": key,
         },
     )
     return deployment
 
 
-def _deploy_through_gate(release: Release, *, actor: User, key: str, redeploy: bool) -> Deployment:
+def _deploy_through_gate(
+    release: Release,
+    *,
+    actor: User,
+    key: str,
+    redeploy: bool,
+    role: str = DeploymentRole.PRIMARY,
+    traffic_percent: int | None = None,
+) -> Deployment:
     # The artifact is re-hashed (governance.gate.probe_artifact, the gate's artifact_integrity check) before any
     # lock is taken: reading hundreds of megabytes while holding the release row (or, on SQLite, the database's
     # write lock) would stall every other writer. Bytes changed between this read and the commit are not caught by
@@ -163,7 +247,15 @@ def _deploy_through_gate(release: Release, *, actor: User, key: str, redeploy: b
     artifact = probe_artifact(version.artifact_sha256, version.artifact_size)
     try:
         with transaction.atomic():
-            return _deploy(release, actor=actor, key=key, redeploy=redeploy, artifact=artifact)
+            return _deploy(
+                release,
+                actor=actor,
+                key=key,
+                redeploy=redeploy,
+                artifact=artifact,
+                role=role,
+                traffic_percent=traffic_percent,
+            )
     except _Refused as refused:
         with transaction.atomic():
             # The release row first, as every writer of a release does, and only then the audit chain's lock: the
@@ -188,13 +280,23 @@ def _deploy_through_gate(release: Release, *, actor: User, key: str, redeploy: b
         raise GateRefused(evaluation) from None
 
 
-def do_deploy(release: Release, *, actor: User, idempotency_key: str = "") -> Deployment:
+def do_deploy(
+    release: Release,
+    *,
+    actor: User,
+    idempotency_key: str = "",
+    role: str = DeploymentRole.PRIMARY,
+    traffic_percent: int | None = None,
+) -> Deployment:
     """Deploy ``release`` to its environment if the gate passes; raise ``GateRefused`` (with the stored evaluation)
     if not. The same ``idempotency_key`` again returns the deployment it made; used for another release of the same
-    environment it raises ``IdempotencyConflict``."""
+    environment it raises ``IdempotencyConflict``. ``role`` canary (with ``traffic_percent``, 1 to 50) or shadow
+    runs the release beside the primary serving now; the model's ``Route`` says what serves."""
     _require_deployer(actor, release)
     key = clean_idempotency_key(idempotency_key)
-    return _deploy_through_gate(release, actor=actor, key=key, redeploy=False)
+    return _deploy_through_gate(
+        release, actor=actor, key=key, redeploy=False, role=role, traffic_percent=traffic_percent
+    )
 
 
 def do_rollback(

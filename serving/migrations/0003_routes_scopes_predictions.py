@@ -32,6 +32,26 @@ FROZEN = {
 }  # fmt: skip
 
 
+def routes_of_earlier_deployments(apps, schema_editor):
+    """Before routes, the newest deployment of a model in an environment was the one serving: it is the primary."""
+    Deployment = apps.get_model("serving", "Deployment")
+    Route = apps.get_model("serving", "Route")
+    seen = set()
+    for deployment in Deployment.objects.order_by("-deployed_at", "-id"):
+        key = (deployment.environment_id, deployment.model_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        Route.objects.create(
+            environment_id=deployment.environment_id,
+            model_id=deployment.model_id,
+            primary_id=deployment.pk,
+            revision=1,
+            changed_at=deployment.deployed_at,
+            changed_by_id=deployment.deployed_by_id,
+        )
+
+
 def drop_deployment_trigger(apps, schema_editor):
     immutable.drop_trigger(schema_editor, DEPLOYMENT)
 
@@ -319,6 +339,7 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=("environment", "model"), name="route_unique_environment_model"),
         ),
         migrations.RunPython(create_new_trigger, drop_deployment_trigger),
+        migrations.RunPython(routes_of_earlier_deployments, migrations.RunPython.noop),
         migrations.RunPython(
             lambda apps, schema_editor: immutable.install_frozen(schema_editor, FROZEN),
             lambda apps, schema_editor: immutable.remove_frozen(schema_editor, FROZEN),
