@@ -359,3 +359,44 @@ def checks(items: Sequence[Any], passed: bool) -> str:
         else f"NOT verified: {failed} of {len(items)} checks failed."
     )
     return "\n".join(lines)
+
+
+def trial_deployed(data: Any, release_id: int) -> str:
+    if not isinstance(data, Mapping):
+        return f"Deployed release {release_id}."
+    share = f"{data.get('traffic_percent')}% of the requests" if data.get("role") == "canary" else "no requests"
+    return (
+        f"Deployed release {release_id} as a {data.get('role', '?')}: {data.get('model_name', '?')} "
+        f"v{data.get('model_version', '?')} in {data.get('environment', '?')} answers {share} beside the primary "
+        f"(deployment {data.get('id', '?')}, gate evaluation {data.get('gate_evaluation', '?')})\n"
+        f"  compare it on the web: /environments/{data.get('environment')}/models/{data.get('model', '?')}/compare/"
+    )
+
+
+def route_deployment(done: str, data: Mapping[str, Any]) -> str:
+    return (
+        f"{done}: {data.get('model_name', '?')} in {data.get('environment', '?')} serves v{data.get('model_version')} "
+        f"of release {data.get('release')} as its primary (deployment {data.get('id')}, gate evaluation "
+        f"{data.get('gate_evaluation')}).\n  The inference service picks it up within seconds."
+    )
+
+
+def _served(item: Any, extra: str = "") -> str:
+    if not isinstance(item, Mapping):
+        return "-"
+    return f"v{item.get('model_version')} (release {item.get('release')}{extra})"
+
+
+def route_list(routes: Sequence[Any]) -> str:
+    if not routes:
+        return "Nothing is deployed there."
+    lines = [f"{'ENVIRONMENT':<14} {'MODEL':<28} {'PRIMARY':<20} {'CANARY':<24} {'SHADOW':<20} REV"]
+    for route in routes:
+        canary = route.get("canary")
+        share = f", {canary.get('traffic_percent')}%" if isinstance(canary, Mapping) else ""
+        primary = _served(route.get("primary")) if route.get("primary") else "retired"
+        lines.append(
+            f"{route.get('environment', '?'):<14} {route.get('team', '?') + '/' + route.get('model_name', '?'):<28} "
+            f"{primary:<20} {_served(canary, share):<24} {_served(route.get('shadow')):<20} {route.get('revision')}"
+        )
+    return "\n".join(lines)
