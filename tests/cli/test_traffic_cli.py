@@ -56,7 +56,8 @@ def test_canary_routes_promote_and_one_command_rollback(cli: Cli, served: dict[s
     assert "Rolled back: " in back.out
     assert "serves v1 of release" in back.out
     assert "The inference service picks it up within seconds." in back.out
-    route = Route.objects.get()
+    route = Route.objects.select_related("primary__model_version").get()
+    assert route.primary is not None
     assert (route.primary.model_version.number, route.canary_id, route.revision) == (1, None, 4)
 
 
