@@ -1,20 +1,30 @@
-"""Deployment history per environment: what serves now, and every deployment with who, when, which release and
-whether it was a rollback. Read-only: deployments are only made through the gate (serving.actions.do_deploy).
+"""Deployment history per environment: what serves now (each model's route: primary, canary, shadow), and every
+deployment with who, when, which release, in which role and whether it was a rollback; the comparison of a canary
+or shadow with its primary, with the buttons that promote, end the trial or roll back. Those buttons post to
+``route_change``, which calls the serving actions (the gate for anything deployed); nothing here writes a model.
 
 Every page reads through ``restrict(user)``; list pages run a fixed number of queries whatever the number of rows.
 """
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, OuterRef, Q, Subquery
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Max, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from core.actors import acting_user
+from core.querysets import CHANGE
 from core.ui import list_page
 from governance.models import Environment
-from serving.models import Deployment
+from registry.models import RegisteredModel
+from serving import actions
+from serving.comparison import DEFAULT_WINDOW, WINDOWS, compare, trial_roles
+from serving.models import Deployment, Route
 
 PAGE_SIZE = 50
 
@@ -47,9 +57,20 @@ def environment_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "gate_evaluation",
         )
     )
-    # The newest deployment of each model in this environment is the one serving (serving.models.Deployment).
-    newest = Deployment.objects.filter(environment=environment, model=OuterRef("model")).order_by("-deployed_at", "-id")
-    current = visible.filter(pk=Subquery(newest.values("pk")[:1])).order_by("model__name", "model__team__slug")
+    # What serves is each model's route; a retired one (no primary) serves nothing and is only in the history.
+    current = list(
+        Route.objects.restrict(request.user)
+        .filter(environment=environment, primary__isnull=False)
+        .select_related(
+            "model__team",
+            "primary__model_version",
+            "primary__deployed_by",
+            "primary__model",
+            "canary__model_version",
+            "shadow__model_version",
+        )
+        .order_by("model__name", "model__team__slug")
+    )
     model = request.GET.get("model", "")
     history = visible.order_by("-deployed_at", "-id")
     if model.isdigit():
@@ -60,6 +81,88 @@ def environment_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "current": current,
         **list_page(request, history, PAGE_SIZE),
         "model_filter": model,
-        "filtered_model": next((d.model for d in current if str(d.model_id) == model), None),
+        "filtered_model": next((r.model for r in current if str(r.model_id) == model), None),
     }
     return render(request, "serving/environment_detail.html", context)
+
+
+def _route_for(request: HttpRequest, slug: str, pk: int) -> Route:
+    environment = get_object_or_404(Environment.objects.restrict(request.user), slug=slug)
+    route: Route = get_object_or_404(
+        Route.objects.restrict(request.user).select_related(
+            "environment",
+            "model__team",
+            "primary__model_version",
+            "primary__release",
+            "canary__model_version",
+            "canary__release",
+            "shadow__model_version",
+            "shadow__release",
+        ),
+        environment=environment,
+        model_id=pk,
+    )
+    return route
+
+
+@login_required
+@require_GET
+def route_compare(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """A model's trial (canary or shadow) against its primary in one environment, over a chosen window."""
+    route = _route_for(request, slug, pk)
+    roles = trial_roles(route)
+    role = request.GET.get("role", "")
+    role = role if role in roles else (roles[0] if roles else "")
+    window = request.GET.get("window", DEFAULT_WINDOW)
+    window = window if window in WINDOWS else DEFAULT_WINDOW
+    comparison = compare(route, role, window) if role and route.primary_id else None
+    context = {
+        "section": "deployments",
+        "route": route,
+        "environment": route.environment,
+        "roles": roles,
+        "role": role,
+        "windows": [(key, label) for key, (label, _) in WINDOWS.items()],
+        "window": window,
+        "comparison": comparison,
+        "charts": [comparison.chart()] if comparison and (comparison.primary.rows or comparison.trial.rows) else [],
+        "can_change": RegisteredModel.objects.restrict(request.user, CHANGE).filter(pk=route.model_id).exists(),
+    }
+    return render(request, "serving/compare.html", context)
+
+
+ROUTE_CHANGES = ("promote", "end-trial", "rollback")
+
+
+@login_required
+@require_POST
+def route_change(request: HttpRequest, slug: str, pk: int, change: str) -> HttpResponse:
+    """The comparison page's buttons: promote the trial, end it, or roll back to the previous primary, each through
+    its action (which checks the permission again and writes the audit event). The outcome is a message on the
+    comparison page, a refusal of the gate with every failed check."""
+    if change not in ROUTE_CHANGES:
+        raise Http404("No such change.")
+    route = _route_for(request, slug, pk)
+    model, environment = route.model, route.environment
+    if not RegisteredModel.objects.restrict(request.user, CHANGE).filter(pk=model.pk).exists():
+        raise PermissionDenied("Only engineers and admins of the model's team promote, end trials and roll back.")
+    actor = acting_user(request.user)
+    try:
+        if change == "promote":
+            deployment = actions.do_promote(model, environment, actor=actor, role=request.POST.get("role", ""))
+            done = f"Promoted: v{deployment.model_version.number} is the primary now."
+        elif change == "end-trial":
+            role = request.POST.get("role", "")
+            actions.do_end_trial(model, environment, actor=actor, role=role)
+            done = f"Ended the {role}: the primary answers every request."
+        else:
+            deployment = actions.do_rollback(model, environment, actor=actor)
+            done = f"Rolled back: v{deployment.model_version.number} is the primary again."
+    except actions.GateRefused as refused:
+        failed = "; ".join(f"{check['name']}: {check['reason']}" for check in refused.failed)
+        messages.error(request, f"The deployment gate refused: {failed}")
+    except ValidationError as invalid:
+        messages.error(request, " ".join(invalid.messages))
+    else:
+        messages.success(request, done)
+    return redirect(reverse("serving-route-compare", args=[environment.slug, model.pk]))
