@@ -94,7 +94,7 @@ def test_a_shadow_pairs_with_the_answers_by_request_and_row(rw, tmp_path):
     assert result.primary.bins[4] == 1  # 0.2
     assert result.trial.bins[16] == 1  # 0.8
     assert sum(result.trial.bins) == 4
-    assert (result.threshold, result.threshold_source) == (0.5, "default (no reason catalogue)")
+    assert (result.threshold, result.threshold_source) == (0.5, "the default: no reason catalogue")
     # AND the 30-day window takes the older row in
     assert compare(route_of(rw), DeploymentRole.SHADOW, "30d").trial.rows == 5
 
