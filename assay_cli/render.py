@@ -390,13 +390,21 @@ def _served(item: Any, extra: str = "") -> str:
 def route_list(routes: Sequence[Any]) -> str:
     if not routes:
         return "Nothing is deployed there."
-    lines = [f"{'ENVIRONMENT':<14} {'MODEL':<28} {'PRIMARY':<20} {'CANARY':<24} {'SHADOW':<20} REV"]
+    rows = [("ENVIRONMENT", "MODEL", "PRIMARY", "CANARY", "SHADOW", "REV")]
     for route in routes:
         canary = route.get("canary")
         share = f", {canary.get('traffic_percent')}%" if isinstance(canary, Mapping) else ""
-        primary = _served(route.get("primary")) if route.get("primary") else "retired"
-        lines.append(
-            f"{route.get('environment', '?'):<14} {route.get('team', '?') + '/' + route.get('model_name', '?'):<28} "
-            f"{primary:<20} {_served(canary, share):<24} {_served(route.get('shadow')):<20} {route.get('revision')}"
+        rows.append(
+            (
+                str(route.get("environment", "?")),
+                f"{route.get('team', '?')}/{route.get('model_name', '?')}",
+                _served(route.get("primary")) if route.get("primary") else "retired",
+                _served(canary, share),
+                _served(route.get("shadow")),
+                str(route.get("revision")),
+            )
         )
-    return "\n".join(lines)
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)), row[5]]) for row in rows
+    )
