@@ -89,3 +89,44 @@ def overwrite_artifact(version: ModelVersion, data: bytes | None = None) -> Path
     path.write_bytes(replacement)
     os.chmod(path, 0o444)
     return path
+
+
+def deploy(rw: ReleaseWorld) -> Any:
+    """The world's release approved and deployed (the primary of its model in the world's environment)."""
+    from serving.actions import do_deploy
+
+    approve(rw)
+    return do_deploy(rw.release, actor=rw.cast.engineer_a)
+
+
+def make_prediction(deployment: Any, **fields: Any) -> Any:
+    """A prediction log row of ``deployment``, written directly as the inference service's logbook would (the
+    inputs' digest is computed from ``inputs``); ``fields`` override any column."""
+    import uuid
+
+    from django.utils import timezone
+
+    from core.canonical import canonical_digest
+    from serving.models import PredictionLog
+
+    inputs = fields.pop("inputs", [{"x": [1.0, 2.0, 3.0], "w": [0.5, 0.5, 0.5]}])
+    values: dict[str, Any] = {
+        "request_id": uuid.uuid4(),
+        "logged_at": timezone.now(),
+        "environment_id": deployment.environment_id,
+        "model_id": deployment.model_id,
+        "deployment": deployment,
+        "model_version_id": deployment.model_version_id,
+        "role": deployment.role,
+        "returned": deployment.role != "shadow",
+        "caller": "svc-scoring",
+        "rows": len(inputs) if isinstance(inputs, list) else 1,
+        "inputs": inputs,
+        "inputs_sha256": canonical_digest(inputs),
+        "outputs": [{"y": [1.5, 2.5, 3.5]}],
+        "scores": [],
+        "latency_us": 850,
+        "quality": {},
+    }
+    values.update(fields)
+    return PredictionLog.objects.create(**values)
