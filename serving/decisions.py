@@ -40,6 +40,7 @@ from audits.local_explanations import decision_rule as catalogue_rule
 from audits.models import AuditReport, ReasonCatalogue
 from audits.pipelines.explain import ExplainError
 from audits.reasons import current_catalogue, model_sensitive_columns
+from audits.statements import recorded_statement_context
 from registry.artifacts import ArtifactCorrupted, ArtifactMissing
 from registry.models import ModelVersion
 from serving.models import DecisionRecord, PredictionLog
@@ -183,3 +184,18 @@ def store_decision_records(
             )
         )
     return DecisionRecord.objects.bulk_create(records)
+
+
+def decision_statement_context(record: DecisionRecord) -> dict[str, Any]:
+    """What the statement of reasons of a recorded decision shows (audits.statements): the decision as recorded,
+    dated when it was made, under the record's uid as reference."""
+    return recorded_statement_context(
+        record.model_version,
+        decision=record.decision,
+        score=record.score,
+        reasons=list(record.reasons or []),
+        catalogue=record.reason_catalogue,
+        report=record.explanation_report,
+        reference=str(record.uid),
+        issued=record.created_at,
+    )
