@@ -73,7 +73,7 @@ class Decision:
     decision: str
     score: float
     reasons: list[dict[str, Any]]
-    explanation_report_id: int
+    explanation_report_id: int | None
     reason_catalogue_id: int | None
     positive: bool
     withheld: int = 0
