@@ -6,18 +6,23 @@ model, and the tamperer's tools (an artifact overwritten in the store).
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 import onnx
+from django.utils import timezone
 from onnx import TensorProto, helper
 
+from core.canonical import canonical_digest
 from core.choices import BoardRole
 from governance import actions as governance
 from governance.models import Approval, Release
 from registry import actions as registry
 from registry.artifacts import ArtifactStore
 from registry.models import ModelVersion
+from serving.actions import do_deploy
+from serving.models import PredictionLog
 from tests.governance.factories import ReleaseWorld, sign
 from tests.registry.factories import chunks_of
 
@@ -93,8 +98,6 @@ def overwrite_artifact(version: ModelVersion, data: bytes | None = None) -> Path
 
 def deploy(rw: ReleaseWorld) -> Any:
     """The world's release approved and deployed (the primary of its model in the world's environment)."""
-    from serving.actions import do_deploy
-
     approve(rw)
     return do_deploy(rw.release, actor=rw.cast.engineer_a)
 
@@ -102,13 +105,6 @@ def deploy(rw: ReleaseWorld) -> Any:
 def make_prediction(deployment: Any, **fields: Any) -> Any:
     """A prediction log row of ``deployment``, written directly as the inference service's logbook would (the
     inputs' digest is computed from ``inputs``); ``fields`` override any column."""
-    import uuid
-
-    from django.utils import timezone
-
-    from core.canonical import canonical_digest
-    from serving.models import PredictionLog
-
     inputs = fields.pop("inputs", [{"x": [1.0, 2.0, 3.0], "w": [0.5, 0.5, 0.5]}])
     values: dict[str, Any] = {
         "request_id": uuid.uuid4(),

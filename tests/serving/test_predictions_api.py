@@ -220,3 +220,19 @@ def test_the_statement_of_a_record_is_the_recorded_decision_in_html_and_pdf(worl
     bad = client.get(f"/api/v1/decisions/{record.uid}/statement/?format=docx")
     assert bad.status_code == 400
     assert "format" in assert_error_shape(bad).get("fields", {})
+
+
+def test_a_record_without_catalogue_or_report_still_has_its_statement(world, logs):
+    # GIVEN a decision recorded with the default rule and no explanation report named
+    second = logs["second"]
+    (record,) = store_decision_records([(second, Decision("negative", 0.3, [], None, None, False))])
+    client = world.client("engineer_a")
+    # WHEN it and its statement are read
+    body = client.get(f"/api/v1/decisions/{record.uid}/").json()
+    statement = client.get(f"/api/v1/decisions/{record.uid}/statement/")
+    # THEN they say so plainly
+    assert (body["reason_catalogue"], body["explanation_report"]) == (None, None)
+    assert statement.status_code == 200
+    page = statement.content.decode()
+    assert "No single factor pushed the score toward this decision." in page
+    assert "the model has no reason catalogue" in page
