@@ -116,6 +116,8 @@ def decide(
     if rule is None:
         explainable_inputs(version)  # says why a model cannot be explained, when that is the reason
         raise no_explanation_report(version)
+    if rule.model_version_id != version.pk:
+        raise ValueError(f"The decision rule of model version {rule.model_version_id} is not {version.pk}'s.")
     features = rule.features
     matrix = check_rows(list(rows), rule.types)
     try:

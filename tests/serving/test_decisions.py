@@ -150,3 +150,12 @@ def test_an_unsaved_prediction_gets_no_record(cast, rw, artifact_root):
     with pytest.raises(ValueError, match="saved prediction"):
         store_decision_records([(PredictionLog(), Decision("Approved", 0.1, [], 1, None, False))])
     assert DecisionRecord.objects.count() == 0
+
+
+def test_another_versions_rule_is_not_used(cast, artifact_root):
+    # GIVEN two explained versions
+    first, second = explained(cast)["model_version"], explained(cast, catalogue=False)["model_version"]
+    # WHEN the second is decided with the first's rule
+    # THEN it is refused: a rule is its version's
+    with pytest.raises(ValueError, match="is not"):
+        decide(second, [ROW], rule=decision_rule(first))
