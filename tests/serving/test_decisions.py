@@ -153,8 +153,9 @@ def test_an_unsaved_prediction_gets_no_record(cast, rw, artifact_root):
 
 
 def test_another_versions_rule_is_not_used(cast, artifact_root):
-    # GIVEN two explained versions
-    first, second = explained(cast)["model_version"], explained(cast, catalogue=False)["model_version"]
+    # GIVEN an explained version and a string-input one of the same team
+    first = explained(cast)["model_version"]
+    second = make_explained_model(cast.team_a, cast.engineer_a, folder(), kind="string")["model_version"]
     # WHEN the second is decided with the first's rule
     # THEN it is refused: a rule is its version's
     with pytest.raises(ValueError, match="is not"):
