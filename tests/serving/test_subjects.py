@@ -189,3 +189,17 @@ def test_retention_keeps_young_logs_and_logs_under_hold(cast, logs):
     assert len(report["skipped"]) == 4
     assert all(entry["code"] == "held" for entry in report["skipped"])
     assert PredictionLog.objects.filter(inputs__isnull=True).count() == 0
+
+
+def test_the_officers_request_page_shows_the_logs_erased_and_the_records_kept(client, cast, logs):
+    # GIVEN a subject's erasure, searched and done
+    request = make_request(cast, identifier=SUBJECT)
+    search(request, cast.compliance)
+    erase(request, cast.compliance)
+    client.force_login(cast.compliance)
+    # WHEN the officer opens the request's page
+    page = client.get(f"/compliance/subject-requests/{request.pk}/").content.decode()
+    # THEN the logs are listed as erased with what was done, and the decision records as kept with why
+    assert "inputs emptied (erased_at stamped)" in page
+    assert "files now" not in page
+    assert KEPT_DECISIONS.split(":")[0] in page
