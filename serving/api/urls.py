@@ -6,6 +6,8 @@ from serving.api import views
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("deployments", views.DeploymentViewSet, basename="deployment")
+router.register("predictions", views.PredictionViewSet, basename="prediction")
+router.register("decisions", views.DecisionRecordViewSet, basename="decision")
 
 # The gate's routes under a release sit beside governance's release viewset (its own module) rather than in it.
 urlpatterns = [
