@@ -20,3 +20,8 @@ class ServingConfig(AppConfig):
         register_facts(PredictionLog, prediction_facts)
         register_subject_finder(PREDICTIONS, PredictionLogsFinder())
         register_subject_finder(DECISIONS, DecisionRecordsFinder())
+
+        # Links from a finished batch-scoring job's page to the dataset version it registered.
+        from serving import job_outputs
+
+        job_outputs.register()

@@ -2,6 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from serving.api import views
+from serving.api.batch import BatchScoringView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -15,5 +16,6 @@ urlpatterns = [
     path("releases/<int:pk>/deploy/", views.ReleaseDeployView.as_view(), name="release-deploy"),
     path("releases/<int:pk>/bundle/", views.ReleaseBundleView.as_view(), name="release-bundle"),
     path("models/<int:pk>/rollback/", views.ModelRollbackView.as_view(), name="model-rollback"),
+    path("batch-scoring/", BatchScoringView.as_view(), name="batch-scoring"),
     path("", include(router.urls)),
 ]
