@@ -22,6 +22,7 @@ help:
 	@echo "make bench  audit log and API benchmarks"
 	@echo "make bench-registry  registry benchmark against MLflow (ARGS='--quick' for a smoke run)"
 	@echo "make bench-gate  deployment gate benchmark (ARGS='--sizes 2000 --samples 50' for a quick run)"
+	@echo "make bench-serving  inference service beside the ONNX Runtime floor and MLflow (ARGS='--requests 200 --per-client 100')"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -156,3 +157,10 @@ bench-proxy: $(VENV)/.installed-demo
 .PHONY: bench-explain
 bench-explain: $(VENV)/.installed-demo
 	$(BIN)/python -m bench.explain $(ARGS)
+
+# Serving benchmark (bench/serving.py, docs/serving.md "Benchmark"): the inference service beside a minimal ONNX Runtime
+# HTTP server and `mlflow models serve` of the same 20-feature model (MLflow in bench/.mlflow-venv);
+# ARGS="--requests 200 --per-client 100" for a quick run.
+.PHONY: bench-serving
+bench-serving: $(VENV)/.installed-demo
+	$(BIN)/python -m bench.serving $(ARGS)

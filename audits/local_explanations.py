@@ -55,6 +55,16 @@ class NotExplainable(Exception):
         self.status = status
 
 
+def no_explanation_report(version: ModelVersion) -> NotExplainable:
+    """The refusal of a version that has no explanation report of its artifact (explain, statement, serving's
+    decision records)."""
+    return NotExplainable(
+        "no_explanation_report",
+        f"Model version {version.pk} has no explanation report of its artifact: request an explanation audit of "
+        f"this version first (POST /api/v1/audits/explanation/ with model_version {version.pk}).",
+    )
+
+
 # --- the model and the rows ------------------------------------------------------------------------------------------
 
 
@@ -231,11 +241,7 @@ def explain_rows(version: ModelVersion, rows: Any, *, top: int = DEFAULT_TOP, fi
     matrix = check_rows(rows, types, field=field)
     report = explanation_report(version)
     if report is None:
-        raise NotExplainable(
-            "no_explanation_report",
-            f"Model version {version.pk} has no explanation report of its artifact: request an explanation audit of "
-            f"this version first (POST /api/v1/audits/explanation/ with model_version {version.pk}).",
-        )
+        raise no_explanation_report(version)
     features = list(types)
     try:
         local = local_explainer(version, report, features)

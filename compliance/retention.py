@@ -110,16 +110,17 @@ def target_of_record(record: models.Model) -> RetentionTarget:
     raise LookupError(f"No retention target covers {record._meta.label}.")
 
 
-def _live(queryset: models.QuerySet[Any], model: type[models.Model]) -> models.QuerySet[Any]:
+def live(queryset: models.QuerySet[Any], model: type[models.Model]) -> models.QuerySet[Any]:
     """``queryset`` without the records that have a tombstone, done or pending: they have no bytes to lose. One
-    NOT EXISTS on the tombstones' unique (target_type, target_id) index."""
+    NOT EXISTS on the tombstones' unique (target_type, target_id) index. Public for the targets higher apps
+    register, as ``team_filter`` is."""
     tombstone = Purge.objects.filter(
         target_type=model._meta.label_lower, target_id=Cast(OuterRef("pk"), output_field=models.CharField())
     )
     return queryset.exclude(Exists(tombstone))
 
 
-def _team_filter(queryset: models.QuerySet[Any], lookup: str, team_ids: list[int] | None) -> models.QuerySet[Any]:
+def team_filter(queryset: models.QuerySet[Any], lookup: str, team_ids: list[int] | None) -> models.QuerySet[Any]:
     return queryset if team_ids is None else queryset.filter(**{f"{lookup}__in": team_ids})
 
 
@@ -149,8 +150,8 @@ def _dataset_candidate(version: DatasetVersion) -> Candidate:
 
 
 def _dataset_candidates(team_ids: list[int] | None) -> Iterator[Candidate]:
-    queryset = _team_filter(DatasetVersion.objects.select_related("dataset"), "dataset__team_id", team_ids)
-    for version in _live(queryset, DatasetVersion).order_by("pk").iterator():
+    queryset = team_filter(DatasetVersion.objects.select_related("dataset"), "dataset__team_id", team_ids)
+    for version in live(queryset, DatasetVersion).order_by("pk").iterator():
         yield _dataset_candidate(version)
 
 
@@ -176,7 +177,7 @@ def _dataset_erase(candidate: Candidate, on_expiry: str) -> dict[str, Any]:
     location = version.dataset.location
     # Every version of a dataset reads the dataset's one location: its files go with the last live version.
     sharing = list(
-        _live(DatasetVersion.objects.filter(dataset_id=version.dataset_id).exclude(pk=version.pk), DatasetVersion)
+        live(DatasetVersion.objects.filter(dataset_id=version.dataset_id).exclude(pk=version.pk), DatasetVersion)
         .values_list("number", flat=True)
         .order_by("number")
     )
@@ -206,7 +207,7 @@ def _feature_candidate(version: FeatureSetVersion) -> Candidate:
 
 def _feature_candidates(team_ids: list[int] | None) -> Iterator[Candidate]:
     queryset = FeatureSetVersion.objects.select_related("feature_view").exclude(storage_location="")
-    for version in _live(_team_filter(queryset, "feature_view__team_id", team_ids), FeatureSetVersion).order_by("pk"):
+    for version in live(team_filter(queryset, "feature_view__team_id", team_ids), FeatureSetVersion).order_by("pk"):
         yield _feature_candidate(version)
 
 
@@ -257,7 +258,7 @@ def _model_candidate(version: ModelVersion) -> Candidate:
 def _model_candidates(team_ids: list[int] | None) -> Iterator[Candidate]:
     # Only retired versions: a version that may still be deployed keeps its artifact whatever a policy says.
     queryset = ModelVersion.objects.select_related("model").filter(status=VersionStatus.RETIRED)
-    for version in _live(_team_filter(queryset, "model__team_id", team_ids), ModelVersion).order_by("pk"):
+    for version in live(team_filter(queryset, "model__team_id", team_ids), ModelVersion).order_by("pk"):
         yield _model_candidate(version)
 
 
@@ -271,7 +272,7 @@ def _model_erase(candidate: Candidate, on_expiry: str) -> dict[str, Any]:
     assert isinstance(version, ModelVersion)
     # Content-addressed: another live version with the same bytes keeps the file.
     sharing = list(
-        _live(
+        live(
             ModelVersion.objects.filter(artifact_sha256=version.artifact_sha256).exclude(pk=version.pk), ModelVersion
         ).values_list("pk", flat=True)
     )
@@ -297,7 +298,7 @@ def _job_candidate(job: Job) -> Candidate:
 
 def _job_candidates(team_ids: list[int] | None) -> Iterator[Candidate]:
     queryset = Job.objects.filter(status__in=FINISHED_JOB_STATUSES, team__isnull=False)
-    for job in _live(_team_filter(queryset, "team_id", team_ids), Job).order_by("pk").iterator():
+    for job in live(team_filter(queryset, "team_id", team_ids), Job).order_by("pk").iterator():
         yield _job_candidate(job)
 
 

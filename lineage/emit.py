@@ -183,6 +183,15 @@ def dataset_version_input(version: DatasetVersion) -> InputDataset:
     )
 
 
+def dataset_version_output(version: DatasetVersion) -> OutputDataset:
+    """A registry dataset version a job wrote (batch scoring's predictions): as ``dataset_version_input`` names it."""
+    name = dataset_version_name(version)
+    columns = (version.schema or {}).get("columns") or []
+    return OutputDataset(
+        namespace=name.namespace, name=name.name, facets=base_facets(name, version.dataset.location, columns)
+    )
+
+
 def feature_set_dataset(version: FeatureSetVersion) -> tuple[DatasetName, dict[str, Any]]:
     name = feature_set_version_name(version)
     uri = f"{name.namespace}/{name.name}"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Self
 from django.db.models import Q
 
 from core.querysets import ALL_ROLES, VIEW, RestrictedQuerySet, member_team_ids
+from governance.models import ReleasePolicy
 from governance.querysets import boards_of
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ class RouteQuerySet(RestrictedQuerySet):
     to the environment (as deployments)."""
 
     def restrict(self, user: User | AnonymousUser, action: str = VIEW) -> Self:
-        from governance.models import ReleasePolicy
-
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_superuser:

@@ -1,30 +1,29 @@
 """Deployment history per environment: what serves now (each model's route: primary, canary, shadow), and every
-deployment with who, when, which release, in which role and whether it was a rollback; the comparison of a canary
-or shadow with its primary, with the buttons that promote, end the trial or roll back. Those buttons post to
-``route_change``, which calls the serving actions (the gate for anything deployed); nothing here writes a model.
+deployment with who, when, which release, in which role and whether it was a rollback. Read-only: deployments are
+only made through the gate (serving.actions.do_deploy). Also the prediction log of a model in an environment and the
+page of a decision record (written by the inference service). The comparison page is serving.route_views.
 
 Every page reads through ``restrict(user)``; list pages run a fixed number of queries whatever the number of rows.
 """
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max, Q
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+import uuid
+from typing import Any
 
-from core.actors import acting_user
-from core.querysets import CHANGE
-from core.ui import list_page
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Max, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from core.ui import filter_with, list_page
 from governance.models import Environment
 from registry.models import RegisteredModel
-from serving import actions
-from serving.comparison import DEFAULT_WINDOW, WINDOWS, compare, trial_roles
-from serving.models import Deployment, Route
+from serving.choices import DeploymentRole
+from serving.decisions import decision_statement_context
+from serving.filtersets import PredictionFilterSet
+from serving.models import DecisionRecord, Deployment, PredictionLog, Route
 
 PAGE_SIZE = 50
 
@@ -86,83 +85,78 @@ def environment_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "serving/environment_detail.html", context)
 
 
-def _route_for(request: HttpRequest, slug: str, pk: int) -> Route:
-    environment = get_object_or_404(Environment.objects.restrict(request.user), slug=slug)
-    route: Route = get_object_or_404(
-        Route.objects.restrict(request.user).select_related(
-            "environment",
-            "model__team",
-            "primary__model_version",
-            "primary__release",
-            "canary__model_version",
-            "canary__release",
-            "shadow__model_version",
-            "shadow__release",
-        ),
-        environment=environment,
-        model_id=pk,
-    )
-    return route
+# --- Prediction logs and decision records --------------------------------------------------------------------------
+
+QUALITY_LABELS = {"missing": "missing", "out_of_range": "out of range", "unseen": "unseen category"}
+
+
+def quality_flags(quality: Any) -> list[str]:
+    """A log's data quality as short flags ("income: 2 missing"), in a stable order."""
+    flags = []
+    for check, label in QUALITY_LABELS.items():
+        counts = (quality or {}).get(check) or {}
+        flags += [f"{feature}: {count} {label}" for feature, count in sorted(counts.items())]
+    return flags
 
 
 @login_required
 @require_GET
-def route_compare(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """A model's trial (canary or shadow) against its primary in one environment, over a chosen window."""
-    route = _route_for(request, slug, pk)
-    roles = trial_roles(route)
-    role = request.GET.get("role", "")
-    role = role if role in roles else (roles[0] if roles else "")
-    window = request.GET.get("window", DEFAULT_WINDOW)
-    window = window if window in WINDOWS else DEFAULT_WINDOW
-    comparison = compare(route, role, window) if role and route.primary_id else None
+def prediction_log(request: HttpRequest, slug: str, model_id: int) -> HttpResponse:
+    """The prediction log of one model in one environment, newest first: every deployment's (primary, canary,
+    shadow), filterable by deployment, role and time, each row with its data quality flags."""
+    environment = get_object_or_404(Environment.objects.restrict(request.user), slug=slug)
+    model = get_object_or_404(RegisteredModel.objects.restrict(request.user), pk=model_id)
+    visible = (
+        PredictionLog.objects.restrict(request.user)
+        .filter(environment=environment, model=model)
+        .select_related("model_version", "decision")
+        .order_by("-logged_at", "-id")
+    )
+    filterset, rows, valid = filter_with(request, PredictionFilterSet, visible)
+    listed = list_page(request, rows, PAGE_SIZE)
+    for prediction in listed["page"].object_list:
+        prediction.flags = quality_flags(prediction.quality)
+    deployments = (
+        Deployment.objects.restrict(request.user)
+        .filter(environment=environment, model=model)
+        .select_related("model_version")
+        .order_by("-deployed_at", "-id")
+    )
     context = {
         "section": "deployments",
-        "route": route,
-        "environment": route.environment,
-        "roles": roles,
-        "role": role,
-        "windows": [(key, label) for key, (label, _) in WINDOWS.items()],
-        "window": window,
-        "comparison": comparison,
-        "charts": [comparison.chart()] if comparison and (comparison.primary.rows or comparison.trial.rows) else [],
-        "can_change": RegisteredModel.objects.restrict(request.user, CHANGE).filter(pk=route.model_id).exists(),
+        "environment": environment,
+        "model": model,
+        "filterset": filterset,
+        "form": filterset.form,
+        "valid": valid,
+        **listed,
+        "roles": DeploymentRole.choices,
+        "deployment_choices": [(str(d.pk), f"#{d.pk} · v{d.model_version.number} ({d.role})") for d in deployments],
     }
-    return render(request, "serving/compare.html", context)
-
-
-ROUTE_CHANGES = ("promote", "end-trial", "rollback")
+    return render(request, "serving/prediction_log.html", context, status=200 if valid else 400)
 
 
 @login_required
-@require_POST
-def route_change(request: HttpRequest, slug: str, pk: int, change: str) -> HttpResponse:
-    """The comparison page's buttons: promote the trial, end it, or roll back to the previous primary, each through
-    its action (which checks the permission again and writes the audit event). The outcome is a message on the
-    comparison page, a refusal of the gate with every failed check."""
-    if change not in ROUTE_CHANGES:
-        raise Http404("No such change.")
-    route = _route_for(request, slug, pk)
-    model, environment = route.model, route.environment
-    if not RegisteredModel.objects.restrict(request.user, CHANGE).filter(pk=model.pk).exists():
-        raise PermissionDenied("Only engineers and admins of the model's team promote, end trials and roll back.")
-    actor = acting_user(request.user)
-    try:
-        if change == "promote":
-            deployment = actions.do_promote(model, environment, actor=actor, role=request.POST.get("role", ""))
-            done = f"Promoted: v{deployment.model_version.number} is the primary now."
-        elif change == "end-trial":
-            role = request.POST.get("role", "")
-            actions.do_end_trial(model, environment, actor=actor, role=role)
-            done = f"Ended the {role}: the primary answers every request."
-        else:
-            deployment = actions.do_rollback(model, environment, actor=actor)
-            done = f"Rolled back: v{deployment.model_version.number} is the primary again."
-    except actions.GateRefused as refused:
-        failed = "; ".join(f"{check['name']}: {check['reason']}" for check in refused.failed)
-        messages.error(request, f"The deployment gate refused: {failed}")
-    except ValidationError as invalid:
-        messages.error(request, " ".join(invalid.messages))
-    else:
-        messages.success(request, done)
-    return redirect(reverse("serving-route-compare", args=[environment.slug, model.pk]))
+@require_GET
+def decision_record(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
+    """One recorded decision: what was decided, by which version, for which logged request, and its statement of
+    reasons as recorded."""
+    record = get_object_or_404(
+        DecisionRecord.objects.restrict(request.user).select_related(
+            "prediction__environment",
+            "prediction__model__team",
+            "prediction__deployment",
+            "model_version__model__team",
+            "explanation_report",
+            "reason_catalogue",
+        ),
+        uid=uid,
+    )
+    context = {
+        "section": "deployments",
+        "record": record,
+        "prediction": record.prediction,
+        "flags": quality_flags(record.prediction.quality),
+        "statement": decision_statement_context(record),
+    }
+    return render(request, "serving/decision_record.html", context)

@@ -14,6 +14,7 @@ class WorkersConfig(AppConfig):
             audits_explain,
             audits_proxy,
             audits_validation,
+            batch_scoring,
             checks,
             lineage,
             runner,

@@ -3,7 +3,8 @@
 Registered from WorkersConfig.ready. Each function reads what exists when the event is built: a materialization's
 feature-set version and a training's model version exist only once the job registered them, so START carries the
 inputs and COMPLETE the outputs as well. An audit job (every kind of audits.choices.AuditKind, whether or not its
-job exists yet) reads the model version and the evaluation dataset version and writes its report.
+job exists yet) reads the model version and the evaluation dataset version and writes its report. A batch scoring
+reads the dataset version and the model version and writes the predictions' dataset version.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from lineage.emit import (
     JobLineage,
     audit_report_output,
     dataset_version_input,
+    dataset_version_output,
     feature_set_input,
     feature_set_output,
     model_version_input,
@@ -23,6 +25,7 @@ from lineage.emit import (
     register_job_lineage,
 )
 from registry.models import DatasetVersion, FeatureSetVersion, ModelVersion
+from serving.batch import BATCH_SCORE_KIND, registered_output
 from workers.tasks import chained_from
 
 MATERIALIZE_KIND = "registry.materialize_features"
@@ -87,8 +90,21 @@ def audit_lineage(job: Job) -> JobLineage:
     return JobLineage(inputs=inputs, outputs=outputs)
 
 
+def batch_scoring_lineage(job: Job) -> JobLineage:
+    """Inputs: the dataset version scored and the model version that scored it (its ``sha256:`` node). Output: the
+    dataset version of the predictions, once registered."""
+    params = job.params
+    source = DatasetVersion.objects.filter(pk=params.get("dataset_version")).select_related("dataset").first()
+    version = ModelVersion.objects.filter(pk=params.get("model_version")).select_related("model__team").first()
+    inputs = [dataset_version_input(source)] if source is not None else []
+    inputs += [model_version_input(version)] if version is not None else []
+    made = registered_output(job)
+    return JobLineage(inputs=inputs, outputs=[dataset_version_output(made)] if made is not None else [])
+
+
 def register() -> None:
     register_job_lineage(MATERIALIZE_KIND, materialization_lineage)
     register_job_lineage(TRAIN_KIND, training_lineage)
     for kind in AUDIT_KINDS:
         register_job_lineage(kind, audit_lineage)
+    register_job_lineage(BATCH_SCORE_KIND, batch_scoring_lineage)

@@ -74,12 +74,15 @@ def do_register_dataset_version(
     row_count: int | None = None,
     description: str = "",
     allow_breaking_change: bool = False,
+    fingerprint_source: FingerprintSource = FingerprintSource.SUPPLIED,
 ) -> DatasetVersion:
     """Register the next version of ``dataset``; a breaking schema change needs ``allow_breaking_change``.
 
-    The fingerprint is supplied by the client: Assay cannot reach the data from a request (it never fetches a
-    location), so ``fingerprint_source`` says so. A breaking change without the flag is a ``Refusal``, recorded
-    (DATASET_VERSION_REFUSED, with the evolution report) after the registration rolled back.
+    From a request the fingerprint is supplied by the client: Assay cannot reach the data from a request (it never
+    fetches a location), so ``fingerprint_source`` says so. A job that wrote the data itself (batch scoring,
+    serving.batch) registers the fingerprint it computed (``FingerprintSource.COMPUTED``, registry.pipelines.io's
+    ``content_fingerprint``), which every later read is held to. A breaking change without the flag is a
+    ``Refusal``, recorded (DATASET_VERSION_REFUSED, with the evolution report) after the registration rolled back.
     """
     with refusals_recorded(actor=actor, team=dataset.team, target=dataset):
         return _register_dataset_version(
@@ -90,6 +93,7 @@ def do_register_dataset_version(
             row_count=row_count,
             description=description,
             allow_breaking_change=allow_breaking_change,
+            fingerprint_source=fingerprint_source,
         )
 
 
@@ -103,6 +107,7 @@ def _register_dataset_version(
     row_count: int | None,
     description: str,
     allow_breaking_change: bool,
+    fingerprint_source: FingerprintSource,
 ) -> DatasetVersion:
     require(actor, dataset.team)
     # The lock serializes version numbers per dataset: two registrations at once would otherwise both read the
@@ -135,7 +140,7 @@ def _register_dataset_version(
         schema=parsed.to_json(),
         schema_fingerprint=fingerprint_schema(parsed),
         content_fingerprint=(content_fingerprint or "").lower(),
-        fingerprint_source=FingerprintSource.SUPPLIED,
+        fingerprint_source=FingerprintSource(fingerprint_source),
         row_count=row_count,
         evolution=evolution.to_json(),
         breaking_change=evolution.is_breaking,

@@ -9,7 +9,7 @@ from core.api.serializers import IdempotencyKeyField
 from core.idempotency import IDEMPOTENCY_KEY_HELP
 from governance.models import GateEvaluation
 from serving.choices import DeploymentRole
-from serving.models import Deployment, Route
+from serving.models import DecisionRecord, Deployment, PredictionLog, Route
 
 TRIAL_ROLES = [DeploymentRole.CANARY.value, DeploymentRole.SHADOW.value]
 
@@ -193,3 +193,96 @@ class GateRefusalSerializer(serializers.Serializer[Any]):
         checks = GateCheckSerializer(many=True, required=False)
 
     error = Error()
+
+
+class PredictionSerializer(serializers.ModelSerializer[Any]):
+    """One logged scoring (serving.models.PredictionLog): ``inputs`` is null when the dataset's classification
+    forbade keeping them or the subject's erasure emptied them (``erased_at``); ``inputs_sha256`` always stays.
+    ``quality`` counts per input the rows with missing, out-of-range and unseen values. ``decision_record`` is the
+    uid of the decision record made for it, if any."""
+
+    environment: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.CharField(source="model.team.slug", read_only=True)
+    model = serializers.IntegerField(source="model_id", read_only=True)
+    model_name = serializers.CharField(source="model.name", read_only=True)
+    deployment = serializers.IntegerField(source="deployment_id", read_only=True)
+    model_version = serializers.IntegerField(source="model_version.number", read_only=True)
+    model_version_id = serializers.IntegerField(read_only=True)
+    decision_record = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PredictionLog
+        fields = [
+            "id",
+            "request_id",
+            "logged_at",
+            "environment",
+            "team",
+            "model",
+            "model_name",
+            "deployment",
+            "model_version",
+            "model_version_id",
+            "role",
+            "returned",
+            "caller",
+            "routing_key_digest",
+            "subject_digest",
+            "rows",
+            "inputs",
+            "inputs_sha256",
+            "outputs",
+            "scores",
+            "latency_us",
+            "quality",
+            "erased_at",
+            "decision_record",
+        ]
+        read_only_fields = fields
+
+    def get_decision_record(self, prediction: PredictionLog) -> str | None:
+        record = getattr(prediction, "decision", None)
+        return str(record.uid) if record is not None else None
+
+
+class DecisionRecordSerializer(serializers.ModelSerializer[Any]):
+    """A recorded decision (serving.models.DecisionRecord): the decision, its score, the principal reasons (each
+    feature, its value, SHAP value, direction and the catalogue's sentence; never a protected attribute), the
+    explanation report and reason catalogue they came from, and the prediction log row."""
+
+    prediction = serializers.IntegerField(source="prediction_id", read_only=True)
+    request_id = serializers.UUIDField(source="prediction.request_id", read_only=True)
+    environment = serializers.CharField(source="prediction.environment.slug", read_only=True)
+    team = serializers.CharField(source="prediction.model.team.slug", read_only=True)
+    model = serializers.IntegerField(source="prediction.model_id", read_only=True)
+    model_name = serializers.CharField(source="prediction.model.name", read_only=True)
+    model_version = serializers.IntegerField(source="model_version.number", read_only=True)
+    model_version_id = serializers.IntegerField(read_only=True)
+    explanation_report = serializers.IntegerField(source="explanation_report_id", allow_null=True, read_only=True)
+    reason_catalogue = serializers.IntegerField(source="reason_catalogue.number", allow_null=True, read_only=True)
+    statement = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DecisionRecord
+        fields = [
+            "uid",
+            "prediction",
+            "request_id",
+            "environment",
+            "team",
+            "model",
+            "model_name",
+            "model_version",
+            "model_version_id",
+            "decision",
+            "score",
+            "reasons",
+            "explanation_report",
+            "reason_catalogue",
+            "created_at",
+            "statement",
+        ]
+        read_only_fields = fields
+
+    def get_statement(self, record: DecisionRecord) -> str:
+        return f"/api/v1/decisions/{record.uid}/statement/"

@@ -2,11 +2,14 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from serving.api import views
+from serving.api.batch import BatchScoringView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("deployments", views.DeploymentViewSet, basename="deployment")
 router.register("routes", views.RouteViewSet, basename="route")
+router.register("predictions", views.PredictionViewSet, basename="prediction")
+router.register("decisions", views.DecisionRecordViewSet, basename="decision")
 
 MODEL_ENV = "models/<int:pk>/environments/<slug:slug>/"
 
@@ -20,5 +23,6 @@ urlpatterns = [
     path(f"{MODEL_ENV}end-trial/", views.EndTrialView.as_view(), name="model-environment-end-trial"),
     path(f"{MODEL_ENV}retire/", views.RetireView.as_view(), name="model-environment-retire"),
     path(f"{MODEL_ENV}rollback/", views.EnvironmentRollbackView.as_view(), name="model-environment-rollback"),
+    path("batch-scoring/", BatchScoringView.as_view(), name="batch-scoring"),
     path("", include(router.urls)),
 ]

@@ -13,17 +13,23 @@ import logging
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audits.api.views import FORMAT, JSONErrorsOnly
+from audits.statements import STATEMENT_STYLESHEET
 from core.actors import acting_user
-from core.api.base import ApiViewMixin, ReadOnlyRestrictedViewSet
+from core.api.base import ApiViewMixin, ReadOnlyRestrictedViewSet, RestrictedViewSetMixin
+from core.pdf import render_pdf
 from core.querysets import CHANGE, VIEW
 from governance.actions.releases import do_export_bundle
 from governance.choices import EvaluationPurpose
@@ -33,8 +39,9 @@ from registry.actions import do_record_artifact_corruption
 from registry.models import RegisteredModel
 from serving import actions
 from serving.api import serializers as s
-from serving.filtersets import DeploymentFilterSet, RouteFilterSet
-from serving.models import Deployment, Route
+from serving.decisions import decision_statement_context
+from serving.filtersets import DeploymentFilterSet, PredictionFilterSet, RouteFilterSet
+from serving.models import DecisionRecord, Deployment, PredictionLog, Route
 
 logger = logging.getLogger(__name__)
 
@@ -372,3 +379,59 @@ class EnvironmentRollbackView(ModelEnvironmentView):
         inference service within seconds."""
         model, environment = self.target()
         return _rollback(request, model, environment, self.body())
+
+
+# --- Prediction logs and decision records (read-only: the inference service writes them) ---------------------------
+
+
+class PredictionViewSet(ReadOnlyRestrictedViewSet):
+    """Prediction logs, newest first: every scoring of a request by a deployment, with its data quality. Visible
+    to the members of the model's team. Filter by ``deployment``, ``model``, ``environment`` (slug), ``role``,
+    ``request_id``, ``logged_after``/``logged_before`` and ``subject`` (a data subject's identifier, compared by
+    its keyed hash)."""
+
+    queryset = PredictionLog.objects.select_related("environment", "model__team", "model_version", "decision").order_by(
+        "-logged_at", "-id"
+    )
+    serializer_class = s.PredictionSerializer
+    filterset_class = PredictionFilterSet
+    ordering_fields = ["logged_at"]
+
+
+class DecisionRecordViewSet(RestrictedViewSetMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]):
+    """Decision records by uid (the uid an explained response carried), and their statement of reasons."""
+
+    queryset = DecisionRecord.objects.select_related(
+        "prediction__environment",
+        "prediction__model__team",
+        "model_version__model__team",
+        "explanation_report",
+        "reason_catalogue",
+    )
+    serializer_class = s.DecisionRecordSerializer
+    lookup_field = "uid"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[FORMAT],
+        responses={(200, "text/html"): OpenApiTypes.STR, (200, "application/pdf"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=JSONErrorsOnly)
+    def statement(self, request: Request, uid: str) -> HttpResponse:
+        """The statement of reasons of the recorded decision, as it was made (not recomputed): the decision, the
+        model version, the principal reasons in the catalogue's plain language and the catalogue's version; HTML,
+        or PDF with ?format=pdf."""
+        record: DecisionRecord = self.get_object()
+        wanted = request.query_params.get("format", "html")
+        if wanted not in ("html", "pdf"):
+            raise serializers.ValidationError({"format": "Ask for html or pdf."})
+        context = decision_statement_context(record)
+        if wanted == "html":
+            page = render_to_string("audits/statement.html", {**context, "link_stylesheet": True}, request=request)
+            return HttpResponse(page, content_type="text/html; charset=utf-8")
+        html = render_to_string("audits/statement.html", context, request=request)
+        response = HttpResponse(render_pdf(html, STATEMENT_STYLESHEET), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="statement-{record.uid}.pdf"'
+        return response

@@ -6,18 +6,23 @@ model, and the tamperer's tools (an artifact overwritten in the store).
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 import onnx
+from django.utils import timezone
 from onnx import TensorProto, helper
 
+from core.canonical import canonical_digest
 from core.choices import BoardRole
 from governance import actions as governance
 from governance.models import Approval, Release
 from registry import actions as registry
 from registry.artifacts import ArtifactStore
 from registry.models import ModelVersion
+from serving.actions import do_deploy
+from serving.models import PredictionLog
 from tests.governance.factories import ReleaseWorld, sign
 from tests.registry.factories import chunks_of
 
@@ -89,3 +94,35 @@ def overwrite_artifact(version: ModelVersion, data: bytes | None = None) -> Path
     path.write_bytes(replacement)
     os.chmod(path, 0o444)
     return path
+
+
+def deploy(rw: ReleaseWorld) -> Any:
+    """The world's release approved and deployed (the primary of its model in the world's environment)."""
+    approve(rw)
+    return do_deploy(rw.release, actor=rw.cast.engineer_a)
+
+
+def make_prediction(deployment: Any, **fields: Any) -> Any:
+    """A prediction log row of ``deployment``, written directly as the inference service's logbook would (the
+    inputs' digest is computed from ``inputs``); ``fields`` override any column."""
+    inputs = fields.pop("inputs", [{"x": [1.0, 2.0, 3.0], "w": [0.5, 0.5, 0.5]}])
+    values: dict[str, Any] = {
+        "request_id": uuid.uuid4(),
+        "logged_at": timezone.now(),
+        "environment_id": deployment.environment_id,
+        "model_id": deployment.model_id,
+        "deployment": deployment,
+        "model_version_id": deployment.model_version_id,
+        "role": deployment.role,
+        "returned": deployment.role != "shadow",
+        "caller": "svc-scoring",
+        "rows": len(inputs) if isinstance(inputs, list) else 1,
+        "inputs": inputs,
+        "inputs_sha256": canonical_digest(inputs),
+        "outputs": [{"y": [1.5, 2.5, 3.5]}],
+        "scores": [],
+        "latency_us": 850,
+        "quality": {},
+    }
+    values.update(fields)
+    return PredictionLog.objects.create(**values)
