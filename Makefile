@@ -87,6 +87,7 @@ run: $(VENV)/.installed-demo $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py seed_release_demo
 	$(BIN)/python manage.py seed_audits_demo
 	$(BIN)/python manage.py seed_churn_demo
+	$(BIN)/python manage.py seed_serving_demo
 	@echo
 	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery workers for jobs and Spark jobs, beat; Ctrl-C stops them all)"
 	@echo

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from assay_cli import __version__, explain, jobs, render, signing
+from assay_cli import __version__, explain, jobs, render, signing, traffic
 from assay_cli.client import CHUNK_BYTES, Client, LocalFileError, Refused, Unreachable
 from assay_cli.errors import OK, REFUSED, UNREACHABLE, USAGE, NoToken, Rejected, UsageError
 from assay_cli.render import emit
@@ -71,6 +71,9 @@ examples:
   assay release request --model-version 12 --environment production
   assay release sign 7 --key ~/.assay/signing-key.pem --role legal --decision approve --comment "DPIA checked"
   assay release deploy 7 --idempotency-key "$CI_PIPELINE_ID"
+  assay deploy canary 8 --percent 10 && assay routes --env production
+  assay promote team-a/"Churn scorer" --env production
+  assay rollback team-a/"Churn scorer" --env production
   assay release bundle 7 --out release-7.json && assay verify-release release-7.json --artifact model.onnx
   assay job list --status running --status queued && assay job show JOB_ID --wait
   assay explain 12 --row '{"income": 2.1, "debt": 1.4}' --top 3
@@ -250,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     signing.add_commands(commands, command, Parser)
     jobs.add_commands(commands, models, command, Parser)
     explain.add_commands(commands, command)
+    traffic.add_commands(commands, command, Parser)
     return parser
 
 

@@ -359,3 +359,52 @@ def checks(items: Sequence[Any], passed: bool) -> str:
         else f"NOT verified: {failed} of {len(items)} checks failed."
     )
     return "\n".join(lines)
+
+
+def trial_deployed(data: Any, release_id: int) -> str:
+    if not isinstance(data, Mapping):
+        return f"Deployed release {release_id}."
+    share = f"{data.get('traffic_percent')}% of the requests" if data.get("role") == "canary" else "no requests"
+    return (
+        f"Deployed release {release_id} as a {data.get('role', '?')}: {data.get('model_name', '?')} "
+        f"v{data.get('model_version', '?')} in {data.get('environment', '?')} answers {share} beside the primary "
+        f"(deployment {data.get('id', '?')}, gate evaluation {data.get('gate_evaluation', '?')})\n"
+        f"  compare it on the web: /environments/{data.get('environment')}/models/{data.get('model', '?')}/compare/"
+    )
+
+
+def route_deployment(done: str, data: Mapping[str, Any]) -> str:
+    return (
+        f"{done}: {data.get('model_name', '?')} in {data.get('environment', '?')} serves v{data.get('model_version')} "
+        f"of release {data.get('release')} as its primary (deployment {data.get('id')}, gate evaluation "
+        f"{data.get('gate_evaluation')}).\n  The inference service picks it up within seconds."
+    )
+
+
+def _served(item: Any, extra: str = "") -> str:
+    if not isinstance(item, Mapping):
+        return "-"
+    return f"v{item.get('model_version')} (release {item.get('release')}{extra})"
+
+
+def route_list(routes: Sequence[Any]) -> str:
+    if not routes:
+        return "Nothing is deployed there."
+    rows = [("ENVIRONMENT", "MODEL", "PRIMARY", "CANARY", "SHADOW", "REV")]
+    for route in routes:
+        canary = route.get("canary")
+        share = f", {canary.get('traffic_percent')}%" if isinstance(canary, Mapping) else ""
+        rows.append(
+            (
+                str(route.get("environment", "?")),
+                f"{route.get('team', '?')}/{route.get('model_name', '?')}",
+                _served(route.get("primary")) if route.get("primary") else "retired",
+                _served(canary, share),
+                _served(route.get("shadow")),
+                str(route.get("revision")),
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)), row[5]]) for row in rows
+    )

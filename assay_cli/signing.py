@@ -319,13 +319,13 @@ def cmd_release_deploy(client: Client, args: argparse.Namespace) -> int:
         deployed = client.post(f"releases/{args.id}/deploy/", payload)
     except Refused as refused:
         if refused.status == 409:
-            refused.hints.extend(f"FAIL {name}: {reason}" for name, reason in _failed_checks(refused.body))
+            refused.hints.extend(f"FAIL {name}: {reason}" for name, reason in failed_checks(refused.body))
         raise
     emit(args, deployed, lambda: render.deployed(deployed, args.id))
     return OK
 
 
-def _failed_checks(body: Any) -> list[tuple[str, str]]:
+def failed_checks(body: Any) -> list[tuple[str, str]]:
     """(name, reason) of each failed gate check of a 409 (``{"error": {"checks": [...]}}``)."""
     error = body.get("error") if isinstance(body, dict) else None
     checks = error.get("checks") if isinstance(error, dict) else None

@@ -1,11 +1,14 @@
 """Deployments: the only way a model version reaches an environment is through the gate (governance.gate).
 
-``do_deploy`` and ``do_rollback`` follow the rules of every action (core.actions), with one difference in their
-transactions, on purpose: a refused deployment must leave its record behind. The deployment itself is made in a
-transaction that is rolled back when the gate refuses; the gate's evaluation, the ``gate.failed`` event (and an
-``artifact.corrupted`` event when the bytes no longer match) are then written in a transaction of their own, and
-``GateRefused`` carries the stored evaluation to the caller. Call them outside any transaction of your own: inside
-one, your rollback would take that record with it.
+``do_deploy``, ``do_rollback`` and ``do_promote`` follow the rules of every action (core.actions), with one
+difference in their transactions, on purpose: a refused deployment must leave its record behind. The deployment
+itself is made in a transaction that is rolled back when the gate refuses; the gate's evaluation, the
+``gate.failed`` event (and an ``artifact.corrupted`` event when the bytes no longer match) are then written in a
+transaction of their own, and ``GateRefused`` carries the stored evaluation to the caller. Call them outside any
+transaction of your own: inside one, your rollback would take that record with it.
+
+``do_end_trial`` and ``do_retire`` stop serving something: they need no gate and are ordinary atomic actions. Every
+action here changes the model's ``Route`` (and its ``revision``) in its own transaction, under the model row's lock.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import record_event
@@ -24,7 +28,7 @@ from core.querysets import CHANGE
 from governance.choices import EvaluationPurpose, ReleaseStatus
 from governance.gate import GateRun, probe_artifact, record_gate, run_gate
 from governance.models import Environment, GateEvaluation, Release
-from registry.actions import record_release_transition
+from registry.actions import do_change_version_status, record_release_transition
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 from serving.choices import DeploymentRole
@@ -131,11 +135,27 @@ def _write_route(route: Route | None, deployment: Deployment, *, actor: User) ->
         route.canary = deployment
     else:
         route.shadow = deployment
+    return _save_route(route, actor=actor, at=now)
+
+
+def _save_route(route: Route, *, actor: User, at: Any = None) -> Route:
+    """Save a changed route: the revision moves on every change, which is how the inference service sees it."""
     route.revision += 1
-    route.changed_at = now
+    route.changed_at = at or timezone.now()
     route.changed_by = actor
     route.save()
     return route
+
+
+def _trial_of(route: Route | None, release: Release, model: RegisteredModel) -> Deployment:
+    """The canary or shadow of ``release`` on the route: the deployment a promotion takes over from."""
+    trials = [route.canary_id, route.shadow_id] if route is not None else []
+    trial = Deployment.objects.filter(pk__in=[pk for pk in trials if pk], release_id=release.pk).first()
+    if trial is None:
+        raise ValidationError(
+            {"role": f"Release {release.pk} no longer runs as a canary or shadow of {model.name}: nothing to promote."}
+        )
+    return trial
 
 
 def _deploy(
@@ -147,6 +167,7 @@ def _deploy(
     artifact: Any,
     role: str = DeploymentRole.PRIMARY,
     traffic_percent: int | None = None,
+    promoting: bool = False,
 ) -> Deployment:
     # The race: two deploy requests of one release (a retried click, two CI jobs) both pass the gate and both create
     # a deployment. Locking the release row makes the second wait for the first to commit, then read the release as
@@ -160,6 +181,9 @@ def _deploy(
         return earlier
     traffic = _clean_traffic(role, traffic_percent)
     route = _route_before(release, model, role)
+    # A promotion is of the trial running now: one ended (or replaced) while this request waited for the locks is
+    # not promoted behind its back.
+    trial = _trial_of(route, release, model) if promoting else None
     # What this deployment takes over from: the primary for a primary, the canary or shadow for those.
     previous_id = getattr(route, f"{role}_id", None) if route is not None else None
     if route is None and role == DeploymentRole.PRIMARY:
@@ -181,7 +205,7 @@ def _deploy(
         model=model,
         model_version=release.model_version,
         replaces=previous,
-        is_rollback=redeploy,
+        is_rollback=redeploy and not promoting,
         role=role,
         traffic_percent=traffic,
         deployed_by=actor,
@@ -216,7 +240,8 @@ def _deploy(
             "manifest_digest": evaluation.manifest_digest,
             "gate_evaluation": evaluation.pk,
             "replaces": previous.pk if previous else None,
-            "is_rollback": redeploy,
+            "is_rollback": deployment.is_rollback,
+            "promotes": trial.pk if trial else None,
             "role": role,
             "traffic_percent": traffic,
             "route_revision": route.revision,
@@ -234,6 +259,7 @@ def _deploy_through_gate(
     redeploy: bool,
     role: str = DeploymentRole.PRIMARY,
     traffic_percent: int | None = None,
+    promoting: bool = False,
 ) -> Deployment:
     # The artifact is re-hashed (governance.gate.probe_artifact, the gate's artifact_integrity check) before any
     # lock is taken: reading hundreds of megabytes while holding the release row (or, on SQLite, the database's
@@ -255,6 +281,7 @@ def _deploy_through_gate(
                 artifact=artifact,
                 role=role,
                 traffic_percent=traffic_percent,
+                promoting=promoting,
             )
     except _Refused as refused:
         with transaction.atomic():
@@ -300,13 +327,24 @@ def do_deploy(
 
 
 def do_rollback(
-    model: RegisteredModel, environment: Environment, *, actor: User, to_release: Release, idempotency_key: str = ""
+    model: RegisteredModel,
+    environment: Environment,
+    *,
+    actor: User,
+    to_release: Release | None = None,
+    idempotency_key: str = "",
 ) -> Deployment:
-    """Put an earlier release of ``model`` back into ``environment``. The release must have been deployed there
-    before and must not be the one serving now; it goes through the gate again, so its approvals must still count
-    (unexpired, not stale, keys unrevoked). The new deployment is marked ``is_rollback``."""
-    _require_deployer(actor, to_release)
+    """Put an earlier release of ``model`` back into ``environment`` as its primary. The release must have been
+    deployed there before and must not be the one serving now; it goes through the gate again, so its approvals must
+    still count (unexpired, not stale, keys unrevoked). The new deployment is marked ``is_rollback``.
+
+    Without ``to_release``: the previous primary's release (``previous_primary``), which makes rollback one command.
+    """
+    _require_model_deployer(actor, model)
     key = clean_idempotency_key(idempotency_key)
+    if to_release is None:
+        to_release = previous_primary(model, environment)
+    _require_deployer(actor, to_release)
     release = Release.objects.select_related("model_version", "environment").get(pk=to_release.pk)
     if release.model_version.model_id != model.pk:
         raise ValidationError({"release": f"Release {release.pk} is not a release of model {model.name}."})
@@ -317,3 +355,162 @@ def do_rollback(
     if not Deployment.objects.filter(release_id=release.pk).exists():
         raise ValidationError({"release": f"Release {release.pk} was never deployed: there is nothing to return to."})
     return _deploy_through_gate(release, actor=actor, key=key, redeploy=True)
+
+
+def previous_primary(model: RegisteredModel, environment: Environment) -> Release:
+    """The release a one-command rollback returns to: the primary that the one serving now took over from
+    (``replaces``, skipping any canary or shadow on the way); for a retired model, the primary that served last."""
+    route = Route.objects.filter(model_id=model.pk, environment_id=environment.pk).select_related("primary").first()
+    if route is not None and route.primary is not None:
+        earlier = route.primary.replaces
+        while earlier is not None and earlier.role != DeploymentRole.PRIMARY:
+            earlier = earlier.replaces
+    else:
+        earlier = Deployment.objects.filter(
+            model_id=model.pk, environment_id=environment.pk, role=DeploymentRole.PRIMARY
+        ).first()
+    if earlier is None:
+        raise ValidationError(
+            {"release": f"{model.name} has no earlier primary in {environment.slug} to return to; name a release."}
+        )
+    release: Release = earlier.release
+    return release
+
+
+def _require_model_deployer(actor: User, model: RegisteredModel) -> None:
+    if not RegisteredModel.objects.restrict(actor, CHANGE).filter(pk=model.pk).exists():
+        raise PermissionDenied("Only engineers and admins of the model's team deploy, promote and retire it.")
+
+
+def _locked_route(model: RegisteredModel, environment: Environment) -> tuple[RegisteredModel, Route | None]:
+    """The model row locked (the lock ``_deploy`` takes second, after a release's: nothing here takes a release's
+    lock after it), then the model's route in ``environment``."""
+    model = RegisteredModel.objects.select_for_update(of=("self",)).select_related("team").get(pk=model.pk)
+    route = Route.objects.filter(model_id=model.pk, environment_id=environment.pk).first()
+    return model, route
+
+
+def do_promote(
+    model: RegisteredModel,
+    environment: Environment,
+    *,
+    actor: User,
+    role: str = "",
+    idempotency_key: str = "",
+) -> Deployment:
+    """Make the release of the canary (or the shadow) running beside the primary the new primary, through the gate
+    again (its approvals must still count: a stale or revoked one refuses the promotion and the route stays as it
+    was). The trial of that version ends with it (``_write_route``). ``role`` picks the canary or the shadow when
+    both run; alone, the one running is promoted."""
+    _require_model_deployer(actor, model)
+    key = clean_idempotency_key(idempotency_key)
+    if role not in ("", DeploymentRole.CANARY, DeploymentRole.SHADOW):
+        raise ValidationError({"role": f"Promote a canary or a shadow, not {str(role)!r}."})
+    route = Route.objects.filter(model_id=model.pk, environment_id=environment.pk).first()
+    running = {
+        name: pk
+        for name, pk in (
+            (DeploymentRole.CANARY, route.canary_id if route else None),
+            (DeploymentRole.SHADOW, route.shadow_id if route else None),
+        )
+        if pk and (not role or name == role)
+    }
+    if not running:
+        what = f"no {role}" if role else "no canary or shadow"
+        raise ValidationError({"role": f"{model.name} has {what} in {environment.slug}: nothing to promote."})
+    if len(running) > 1:
+        raise ValidationError({"role": "Both a canary and a shadow run here: say which to promote."})
+    trial = Deployment.objects.select_related("release").get(pk=next(iter(running.values())))
+    _require_deployer(actor, trial.release)
+    return _deploy_through_gate(trial.release, actor=actor, key=key, redeploy=True, promoting=True)
+
+
+@transaction.atomic
+def do_end_trial(model: RegisteredModel, environment: Environment, *, actor: User, role: str) -> Route:
+    """Stop the canary or the shadow of ``model`` in ``environment``: the primary takes all the traffic again. No
+    gate: stopping serving something needs no approval. Recorded as ``deployment.trial_ended``."""
+    if role not in (DeploymentRole.CANARY, DeploymentRole.SHADOW):
+        raise ValidationError({"role": f"End a canary or a shadow, not {str(role)!r}."})
+    _require_model_deployer(actor, model)
+    model, route = _locked_route(model, environment)
+    trial_id = getattr(route, f"{role}_id", None) if route is not None else None
+    if route is None or trial_id is None:
+        raise ValidationError({"role": f"{model.name} has no {role} in {environment.slug}."})
+    trial = Deployment.objects.select_related("model_version").get(pk=trial_id)
+    setattr(route, role, None)
+    route = _save_route(route, actor=actor)
+    record_event(
+        AuditEventType.DEPLOYMENT_TRIAL_ENDED,
+        actor=actor,
+        target=trial,
+        team=model.team,
+        before={"role": role, "deployment": trial.pk, "traffic_percent": trial.traffic_percent},
+        after={
+            "environment": environment.slug,
+            "model": model.name,
+            "model_version": trial.model_version.number,
+            "route_revision": route.revision,
+        },
+    )
+    return route
+
+
+@transaction.atomic
+def do_retire(model: RegisteredModel, environment: Environment, *, actor: User, reason: str) -> Route:
+    """Stop serving ``model`` in ``environment``: the primary, canary and shadow are cleared (the route stays, with
+    no primary, so the inference service drops it). Recorded as ``deployment.retired`` with the reason.
+
+    A version that serves nowhere any more becomes ``deprecated`` (not ``retired``): a retired version can never
+    pass the gate again, whereas a retirement from one environment is undone by a rollback, which needs the version
+    deployable. Retiring the version for good stays the registry's own status change.
+    """
+    _require_model_deployer(actor, model)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError({"reason": "Say why the model stops being served here."})
+    model, route = _locked_route(model, environment)
+    if route is None or route.primary_id is None:
+        raise ValidationError({"environment": f"{model.name} is not served in {environment.slug}: nothing to retire."})
+    ended = {
+        role: pk
+        for role, pk in (
+            (DeploymentRole.PRIMARY, route.primary_id),
+            (DeploymentRole.CANARY, route.canary_id),
+            (DeploymentRole.SHADOW, route.shadow_id),
+        )
+        if pk
+    }
+    primary = Deployment.objects.get(pk=route.primary_id)
+    route.primary = route.canary = route.shadow = None
+    route = _save_route(route, actor=actor)
+    record_event(
+        AuditEventType.DEPLOYMENT_RETIRED,
+        actor=actor,
+        target=primary,
+        team=model.team,
+        before={str(role): pk for role, pk in ended.items()},
+        after={
+            "environment": environment.slug,
+            "model": model.name,
+            "reason": reason.strip(),
+            "route_revision": route.revision,
+        },
+    )
+    _deprecate_idle_versions(list(ended.values()), actor=actor, environment=environment)
+    return route
+
+
+def _deprecate_idle_versions(deployment_ids: list[int], *, actor: User, environment: Environment) -> None:
+    version_ids = set(Deployment.objects.filter(pk__in=deployment_ids).values_list("model_version_id", flat=True))
+    still = Deployment.objects.filter(model_version_id__in=version_ids).filter(
+        Q(pk__in=Route.objects.exclude(primary=None).values("primary_id"))
+        | Q(pk__in=Route.objects.exclude(canary=None).values("canary_id"))
+        | Q(pk__in=Route.objects.exclude(shadow=None).values("shadow_id"))
+    )
+    idle = version_ids - set(still.values_list("model_version_id", flat=True))
+    for version in ModelVersion.objects.filter(pk__in=idle, status=VersionStatus.DEPLOYED).order_by("pk"):
+        do_change_version_status(
+            version,
+            actor=actor,
+            to_status=VersionStatus.DEPRECATED,
+            reason=f"Retired from {environment.slug}; it serves in no environment now.",
+        )

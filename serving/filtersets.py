@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 
 from core.api.filters import FilterSet
 from serving.choices import DeploymentRole
-from serving.models import Deployment, PredictionLog
+from serving.models import Deployment, PredictionLog, Route
 from serving.subjects import subject_digest
 
 
@@ -14,9 +14,19 @@ class DeploymentFilterSet(FilterSet):
     model = django_filters.NumberFilter(field_name="model_id", label="Registered model id")
     release = django_filters.NumberFilter(field_name="release_id", label="Release id")
     is_rollback = django_filters.BooleanFilter()
+    role = django_filters.ChoiceFilter(choices=DeploymentRole.choices)
 
     class Meta:
         model = Deployment
+        fields: list[str] = []
+
+
+class RouteFilterSet(FilterSet):
+    environment = django_filters.CharFilter(field_name="environment__slug", label="Environment slug")
+    model = django_filters.NumberFilter(field_name="model_id", label="Registered model id")
+
+    class Meta:
+        model = Route
         fields: list[str] = []
 
 

@@ -1,6 +1,7 @@
-"""Deployment history per environment: what serves now, and every deployment with who, when, which release and
-whether it was a rollback. Read-only: deployments are only made through the gate (serving.actions.do_deploy). Also
-the prediction log of a model in an environment and the page of a decision record (written by the inference service).
+"""Deployment history per environment: what serves now (each model's route: primary, canary, shadow), and every
+deployment with who, when, which release, in which role and whether it was a rollback. Read-only: deployments are
+only made through the gate (serving.actions.do_deploy). Also the prediction log of a model in an environment and the
+page of a decision record (written by the inference service). The comparison page is serving.route_views.
 
 Every page reads through ``restrict(user)``; list pages run a fixed number of queries whatever the number of rows.
 """
@@ -11,7 +12,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -22,7 +23,7 @@ from registry.models import RegisteredModel
 from serving.choices import DeploymentRole
 from serving.decisions import decision_statement_context
 from serving.filtersets import PredictionFilterSet
-from serving.models import DecisionRecord, Deployment, PredictionLog
+from serving.models import DecisionRecord, Deployment, PredictionLog, Route
 
 PAGE_SIZE = 50
 
@@ -55,9 +56,20 @@ def environment_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "gate_evaluation",
         )
     )
-    # The newest deployment of each model in this environment is the one serving (serving.models.Deployment).
-    newest = Deployment.objects.filter(environment=environment, model=OuterRef("model")).order_by("-deployed_at", "-id")
-    current = visible.filter(pk=Subquery(newest.values("pk")[:1])).order_by("model__name", "model__team__slug")
+    # What serves is each model's route; a retired one (no primary) serves nothing and is only in the history.
+    current = list(
+        Route.objects.restrict(request.user)
+        .filter(environment=environment, primary__isnull=False)
+        .select_related(
+            "model__team",
+            "primary__model_version",
+            "primary__deployed_by",
+            "primary__model",
+            "canary__model_version",
+            "shadow__model_version",
+        )
+        .order_by("model__name", "model__team__slug")
+    )
     model = request.GET.get("model", "")
     history = visible.order_by("-deployed_at", "-id")
     if model.isdigit():
@@ -68,7 +80,7 @@ def environment_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "current": current,
         **list_page(request, history, PAGE_SIZE),
         "model_filter": model,
-        "filtered_model": next((d.model for d in current if str(d.model_id) == model), None),
+        "filtered_model": next((r.model for r in current if str(r.model_id) == model), None),
     }
     return render(request, "serving/environment_detail.html", context)
 

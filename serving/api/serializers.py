@@ -8,7 +8,10 @@ from core.api.base import StrictSerializer
 from core.api.serializers import IdempotencyKeyField
 from core.idempotency import IDEMPOTENCY_KEY_HELP
 from governance.models import GateEvaluation
-from serving.models import DecisionRecord, Deployment, PredictionLog
+from serving.choices import DeploymentRole
+from serving.models import DecisionRecord, Deployment, PredictionLog, Route
+
+TRIAL_ROLES = [DeploymentRole.CANARY.value, DeploymentRole.SHADOW.value]
 
 
 class GateCheckSerializer(serializers.Serializer[Any]):
@@ -68,6 +71,8 @@ class DeploymentSerializer(serializers.ModelSerializer[Any]):
             "artifact_sha256",
             "replaces",
             "is_rollback",
+            "role",
+            "traffic_percent",
             "gate_evaluation",
             "deployed_by",
             "deployed_at",
@@ -76,7 +81,7 @@ class DeploymentSerializer(serializers.ModelSerializer[Any]):
         read_only_fields = fields
 
 
-class DeployRequestSerializer(StrictSerializer):
+class IdempotentRequestSerializer(StrictSerializer):
     idempotency_key = IdempotencyKeyField(
         allow_blank=True,
         help_text="Send the same key again to get the same deployment back instead of a second one "
@@ -84,11 +89,97 @@ class DeployRequestSerializer(StrictSerializer):
     )
 
 
-class RollbackRequestSerializer(DeployRequestSerializer):
+class DeployRequestSerializer(IdempotentRequestSerializer):
+    role = serializers.ChoiceField(
+        choices=DeploymentRole.choices,
+        default=DeploymentRole.PRIMARY.value,
+        help_text="primary (default) takes over from the primary; canary answers traffic_percent of the requests "
+        "beside it; shadow scores every request beside it and is never returned.",
+    )
+    traffic_percent = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="A canary's share of traffic, 1 to 50 percent (required for a canary; 100 for a primary, 0 for a "
+        "shadow, which are implied).",
+    )
+
+
+class RollbackRequestSerializer(IdempotentRequestSerializer):
     environment = serializers.SlugField(help_text="The environment to roll back, by slug.")
     release = serializers.IntegerField(
-        min_value=1, help_text="The earlier release of this model, deployed there before, to return to."
+        min_value=1,
+        required=False,
+        help_text="The earlier release of this model, deployed there before, to return to (default: the primary "
+        "that the one serving now took over from).",
     )
+
+
+class EnvironmentRollbackRequestSerializer(IdempotentRequestSerializer):
+    release = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="The earlier release to return to (default: the primary that the one serving now took over from; "
+        "for a retired model, the primary that served last).",
+    )
+
+
+class PromoteRequestSerializer(IdempotentRequestSerializer):
+    role = serializers.ChoiceField(
+        choices=TRIAL_ROLES,
+        required=False,
+        help_text="Which trial to promote when both a canary and a shadow run (default: the one running).",
+    )
+
+
+class EndTrialRequestSerializer(StrictSerializer):
+    role = serializers.ChoiceField(choices=TRIAL_ROLES, help_text="The trial to stop: canary or shadow.")
+
+
+class RetireRequestSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the model stops being served here (audited).")
+
+
+class RoutedDeploymentSerializer(serializers.ModelSerializer[Any]):
+    """A deployment as the route shows it: what serves, from which release."""
+
+    release = serializers.IntegerField(source="release_id", read_only=True)
+    model_version = serializers.IntegerField(source="model_version.number", read_only=True)
+    artifact_sha256 = serializers.CharField(source="model_version.artifact_sha256", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = ["id", "release", "model_version", "artifact_sha256", "traffic_percent", "deployed_at"]
+        read_only_fields = fields
+
+
+class RouteSerializer(serializers.ModelSerializer[Any]):
+    """What serves a model in an environment now. ``primary`` null: retired, nothing is served."""
+
+    environment: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    model = serializers.IntegerField(source="model_id", read_only=True)
+    model_name = serializers.CharField(source="model.name", read_only=True)
+    team = serializers.CharField(source="model.team.slug", read_only=True)
+    primary = RoutedDeploymentSerializer(read_only=True, allow_null=True)
+    canary = RoutedDeploymentSerializer(read_only=True, allow_null=True)
+    shadow = RoutedDeploymentSerializer(read_only=True, allow_null=True)
+    changed_by: Any = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Route
+        fields = [
+            "id",
+            "environment",
+            "model",
+            "model_name",
+            "team",
+            "primary",
+            "canary",
+            "shadow",
+            "revision",
+            "changed_at",
+            "changed_by",
+        ]
+        read_only_fields = fields
 
 
 class GateRefusalSerializer(serializers.Serializer[Any]):

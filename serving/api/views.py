@@ -1,4 +1,5 @@
-"""The gate's and serving's REST API: a release's gate preview, deploy and bundle, deployment history, rollback.
+"""The gate's and serving's REST API: a release's gate preview, deploy and bundle, deployment history, routes, and
+a model's promote, end-trial, retire and rollback in an environment.
 
 The release sub-routes (``/releases/{id}/gate/``, ``deploy/``, ``bundle/``) are views of their own, beside
 governance's release viewset rather than inside it. Views validate input and call the actions (serving.actions,
@@ -39,8 +40,8 @@ from registry.models import RegisteredModel
 from serving import actions
 from serving.api import serializers as s
 from serving.decisions import decision_statement_context
-from serving.filtersets import DeploymentFilterSet, PredictionFilterSet
-from serving.models import DecisionRecord, Deployment, PredictionLog
+from serving.filtersets import DeploymentFilterSet, PredictionFilterSet, RouteFilterSet
+from serving.models import DecisionRecord, Deployment, PredictionLog, Route
 
 logger = logging.getLogger(__name__)
 
@@ -155,14 +156,21 @@ class ReleaseDeployView(ReleaseSubView):
         },
     )
     def post(self, request: Request, pk: str) -> Response:
-        """Deploy the release to its environment through the gate. The same ``idempotency_key`` again returns the
-        same deployment (201 again) instead of making a second."""
+        """Deploy the release to its environment through the gate, as its primary (default), a canary taking
+        ``traffic_percent`` (1 to 50) of the requests beside the primary, or a shadow scored beside it and never
+        returned. A canary or shadow needs a primary of another version serving. The same ``idempotency_key``
+        again returns the same deployment (201 again) instead of making a second."""
         release = self.deployable()
         body = s.DeployRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
+            data = body.validated_data
             deployment = actions.do_deploy(
-                release, actor=acting_user(request.user), idempotency_key=body.validated_data.get("idempotency_key", "")
+                release,
+                actor=acting_user(request.user),
+                idempotency_key=data.get("idempotency_key", ""),
+                role=data["role"],
+                traffic_percent=data.get("traffic_percent"),
             )
         except actions.GateRefused as refused:
             return _refusal_response(refused)
@@ -209,17 +217,32 @@ class ModelRollbackView(ApiViewMixin, GenericAPIView[Any]):
         },
     )
     def post(self, request: Request, pk: str) -> Response:
-        """Return the model in ``environment`` to an earlier ``release`` that was deployed there before. It goes
-        through the gate again: its approvals must still count."""
-        model = get_object_or_404(RegisteredModel.objects.restrict(request.user, VIEW), pk=pk)
-        if not RegisteredModel.objects.restrict(request.user, CHANGE).filter(pk=model.pk).exists():
-            raise PermissionDenied("Only engineers and admins of the model's team deploy and roll back its releases.")
+        """Return the model in ``environment`` to an earlier ``release`` that was deployed there before (default:
+        the primary that the one serving now took over from). It goes through the gate again: its approvals must
+        still count."""
+        model = _deployable_model(request, pk)
         body = s.RollbackRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         environment = Environment.objects.filter(slug=data["environment"]).first()
         if environment is None:
             raise serializers.ValidationError({"environment": [f"No environment {data['environment']!r}."]})
+        return _rollback(request, model, environment, data)
+
+
+def _deployable_model(request: Request, pk: Any) -> RegisteredModel:
+    """The model in the URL: a 404 when the caller cannot see it, a 403 when they see it but may not deploy it."""
+    model: RegisteredModel = get_object_or_404(
+        RegisteredModel.objects.restrict(request.user, VIEW).select_related("team"), pk=pk
+    )
+    if not RegisteredModel.objects.restrict(request.user, CHANGE).filter(pk=model.pk).exists():
+        raise PermissionDenied("Only engineers and admins of the model's team deploy, promote and retire it.")
+    return model
+
+
+def _rollback(request: Request, model: RegisteredModel, environment: Environment, data: dict[str, Any]) -> Response:
+    release = None
+    if data.get("release") is not None:
         release = (
             Release.objects.restrict(request.user, VIEW)
             .filter(pk=data["release"], model_version__model_id=model.pk)
@@ -227,12 +250,86 @@ class ModelRollbackView(ApiViewMixin, GenericAPIView[Any]):
         )
         if release is None:
             raise serializers.ValidationError({"release": [f"Model {model.pk} has no release {data['release']}."]})
+    try:
+        deployment = actions.do_rollback(
+            model,
+            environment,
+            actor=acting_user(request.user),
+            to_release=release,
+            idempotency_key=data.get("idempotency_key", ""),
+        )
+    except actions.GateRefused as refused:
+        return _refusal_response(refused)
+    except actions.IdempotencyConflict as conflict:
+        raise IdempotencyConflict(str(conflict)) from None
+    return Response(s.DeploymentSerializer(_deployments().get(pk=deployment.pk)).data, status=201)
+
+
+def _routes() -> QuerySet[Route]:
+    return Route.objects.select_related(
+        "environment",
+        "model__team",
+        "changed_by",
+        "primary__model_version",
+        "canary__model_version",
+        "shadow__model_version",
+    )
+
+
+@extend_schema(responses=s.RouteSerializer)
+class RouteViewSet(ReadOnlyRestrictedViewSet):
+    """What serves where now: per model and environment, the primary, the canary (with its share) and the shadow.
+    A route whose ``primary`` is null was retired. Filter by ``environment`` (slug) and ``model`` (id)."""
+
+    queryset = _routes()
+    serializer_class = s.RouteSerializer
+    filterset_class = RouteFilterSet
+    ordering_fields = ["changed_at"]
+
+
+class ModelEnvironmentView(ApiViewMixin, GenericAPIView[Any]):
+    """A change to what serves one model (``pk``) in one environment (``slug``): the model is a 404 when the caller
+    cannot see it and a 403 when they may not deploy it, both before the body is read; an unknown slug is a 404."""
+
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    def target(self) -> tuple[RegisteredModel, Environment]:
+        model = _deployable_model(self.request, self.kwargs["pk"])
+        environment = get_object_or_404(Environment.objects.all(), slug=self.kwargs["slug"])
+        return model, environment
+
+    def body(self) -> dict[str, Any]:
+        serializer = self.get_serializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = serializer.validated_data
+        return data
+
+    def route(self, route: Route) -> Response:
+        return Response(s.RouteSerializer(_routes().get(pk=route.pk)).data)
+
+
+class PromoteView(ModelEnvironmentView):
+    serializer_class = s.PromoteRequestSerializer
+
+    @extend_schema(
+        operation_id="models_environment_promote",
+        responses={
+            201: s.DeploymentSerializer,
+            409: OpenApiResponse(s.GateRefusalSerializer, description="The gate refused the trial's release."),
+        },
+    )
+    def post(self, request: Request, pk: str, slug: str) -> Response:
+        """Make the canary's (or the shadow's) release the primary, through the gate again; the trial ends. A
+        refusal leaves the route as it was."""
+        model, environment = self.target()
+        data = self.body()
         try:
-            deployment = actions.do_rollback(
+            deployment = actions.do_promote(
                 model,
                 environment,
                 actor=acting_user(request.user),
-                to_release=release,
+                role=data.get("role", ""),
                 idempotency_key=data.get("idempotency_key", ""),
             )
         except actions.GateRefused as refused:
@@ -240,6 +337,48 @@ class ModelRollbackView(ApiViewMixin, GenericAPIView[Any]):
         except actions.IdempotencyConflict as conflict:
             raise IdempotencyConflict(str(conflict)) from None
         return Response(s.DeploymentSerializer(_deployments().get(pk=deployment.pk)).data, status=201)
+
+
+class EndTrialView(ModelEnvironmentView):
+    serializer_class = s.EndTrialRequestSerializer
+
+    @extend_schema(operation_id="models_environment_end_trial", responses={200: s.RouteSerializer})
+    def post(self, request: Request, pk: str, slug: str) -> Response:
+        """Stop the canary or the shadow (``role``): the primary takes every request again. No gate."""
+        model, environment = self.target()
+        data = self.body()
+        route = actions.do_end_trial(model, environment, actor=acting_user(request.user), role=data["role"])
+        return self.route(route)
+
+
+class RetireView(ModelEnvironmentView):
+    serializer_class = s.RetireRequestSerializer
+
+    @extend_schema(operation_id="models_environment_retire", responses={200: s.RouteSerializer})
+    def post(self, request: Request, pk: str, slug: str) -> Response:
+        """Stop serving the model in the environment (primary, canary and shadow), with a ``reason``. A rollback
+        brings the last primary back through the gate."""
+        model, environment = self.target()
+        data = self.body()
+        route = actions.do_retire(model, environment, actor=acting_user(request.user), reason=data["reason"])
+        return self.route(route)
+
+
+class EnvironmentRollbackView(ModelEnvironmentView):
+    serializer_class = s.EnvironmentRollbackRequestSerializer
+
+    @extend_schema(
+        operation_id="models_environment_rollback",
+        responses={
+            201: s.DeploymentSerializer,
+            409: OpenApiResponse(s.GateRefusalSerializer, description="The gate refused the earlier release."),
+        },
+    )
+    def post(self, request: Request, pk: str, slug: str) -> Response:
+        """Return to the previous primary (or ``release``) through the gate again: one command, picked up by the
+        inference service within seconds."""
+        model, environment = self.target()
+        return _rollback(request, model, environment, self.body())
 
 
 # --- Prediction logs and decision records (read-only: the inference service writes them) ---------------------------

@@ -8,14 +8,16 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from core.choices import AuditEventType, BoardRole
 from core.models import AuditEvent
 from governance.models import GateEvaluation
-from serving.actions import GateRefused, do_deploy
-from serving.models import Deployment
+from serving.actions import GateRefused, do_deploy, do_end_trial, do_promote
+from serving.choices import DeploymentRole
+from serving.models import Deployment, Route
 from tests.core.test_api_concurrency import race
-from tests.serving.factories import approve, submit
+from tests.serving.factories import approve, new_version, request, submit
 
 DEPLOYERS = 4
 
@@ -78,3 +80,33 @@ def test_a_final_approval_racing_deploys_ends_in_one_deployment(rw):
     else:
         do_deploy(rw.release, actor=rw.cast.engineer_a)
     assert Deployment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_promotion_racing_the_end_of_its_trial_and_another_promotion_has_one_outcome(rw, tmp_path):
+    # GIVEN version 1 serving and version 2 as a canary
+    approve(rw)
+    first = do_deploy(rw.release, actor=rw.cast.engineer_a)
+    second = request(rw, new_version(rw, tmp_path, 2))
+    approve(rw, second)
+    canary = do_deploy(second, actor=rw.cast.engineer_a, role=DeploymentRole.CANARY, traffic_percent=10)
+    model, environment = rw.version.model, rw.environment
+    # WHEN two promotions and the end of the canary arrive at the same moment
+    results = race(
+        [
+            partial(do_promote, model, environment, actor=rw.cast.engineer_a),
+            partial(do_promote, model, environment, actor=rw.cast.admin_a),
+            partial(do_end_trial, model, environment, actor=rw.cast.admin_a, role=DeploymentRole.CANARY),
+        ]
+    )
+    # THEN exactly one of them changed the route; the others were refused, naming the role
+    succeeded = [result for result in results if not isinstance(result, Exception)]
+    assert len(succeeded) == 1, results
+    assert all(isinstance(result, ValidationError) for result in results if result not in succeeded), results
+    route = Route.objects.get()
+    assert route.canary_id is None
+    assert route.revision == 3
+    promoted = list(Deployment.objects.filter(role=DeploymentRole.PRIMARY, release=second).values_list("pk", flat=True))
+    assert route.primary_id == (promoted[0] if promoted else first.pk)
+    assert len(promoted) + AuditEvent.objects.filter(event_type=AuditEventType.DEPLOYMENT_TRIAL_ENDED).count() == 1
+    assert canary.pk not in {route.primary_id, route.shadow_id}

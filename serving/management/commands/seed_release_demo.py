@@ -149,7 +149,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("seed_release_demo refuses to run with ASSAY_ENV=production: it writes demo data.")
-        version = ModelVersion.objects.filter(model__team__slug=TEAM, model__name=MODEL).order_by("-number").first()
+        # Version 1: seed_serving_demo adds a version 2 (the canary candidate), which this demo must not pick up.
+        version = ModelVersion.objects.filter(model__team__slug=TEAM, model__name=MODEL).order_by("number").first()
         if version is None:
             raise CommandError("Run seed_demo and seed_registry_demo first: the demo model is missing.")
         passphrase: str = options["passphrase"]
