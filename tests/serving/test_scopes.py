@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -67,7 +69,7 @@ def test_bad_scopes_are_refused_naming_the_field(rw):
     other = make_model(rw.cast.team_b, rw.cast.engineer_b, name="Other")
     personal, _ = core_actions.do_create_token(actor=rw.cast.admin_a, name="mine")
     production = [rw.environment]
-    cases = [
+    cases: list[tuple[Any, dict[str, Any], str, str]] = [
         (token, {"environments": [], "models": []}, "environments", "at least one environment"),
         (token, {"environments": production, "models": [other]}, "models", "Not models of team team-a: Other"),
         (token, {"environments": production, "models": [], "requests_per_second": 0}, "requests_per_second", "1"),
