@@ -391,3 +391,40 @@ def do_set_inference_scope(
         after=_scope_state(scope),
     )
     return scope
+
+
+# --- What the inference service reports (no user acts: the service does) ------------------------------------------
+
+
+@transaction.atomic
+def do_record_load_refused(deployment: Deployment, *, expected_sha256: str, found: str, reason: str) -> None:
+    """The inference service refused to load ``deployment``'s artifact: its bytes are not the approved ones (or
+    are gone). It keeps serving what it served before; this event and an alert say so."""
+    record_event(
+        AuditEventType.SERVING_LOAD_REFUSED,
+        actor=None,
+        target=deployment,
+        team=deployment.model.team,
+        metadata={
+            "environment": deployment.environment.slug,
+            "model": deployment.model.name,
+            "model_version": deployment.model_version.number,
+            "role": deployment.role,
+            "expected_sha256": expected_sha256,
+            "found": found,
+            "reason": reason,
+        },
+    )
+
+
+@transaction.atomic
+def do_record_logs_dropped(count: int, *, since: Any, process: str) -> None:
+    """``count`` prediction logs did not fit the inference process's buffer since ``since`` and were dropped."""
+    record_event(
+        AuditEventType.PREDICTION_LOGS_DROPPED,
+        actor=None,
+        target_type="serving.inferenceprocess",
+        target_id=process,
+        target_repr=f"inference process {process}",
+        metadata={"dropped": count, "since": since, "process": process},
+    )
