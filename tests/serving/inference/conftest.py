@@ -282,3 +282,15 @@ def service(
     served = Service(base, process, log_path, tmp / "data", rw, deployment, token, staging_token, folder=tmp)
     wait_for(lambda: served.serving_version() == rw.version.number, "the deployment to be served")
     return served
+
+
+def deploy_version(rw: ReleaseWorld, folder: Path, tag: int, role: str = "primary", traffic: int | None = None) -> Any:
+    """A new version of the world's model (weights ``tag``), approved and deployed in ``role`` through the gate."""
+    release = release_of_new_version(rw, folder, tag)
+    return do_deploy(release, actor=rw.cast.engineer_a, role=role, traffic_percent=traffic)
+
+
+def logs_of(request_id: str) -> list[Any]:
+    from serving.models import PredictionLog
+
+    return list(PredictionLog.objects.filter(request_id=request_id).select_related("model_version").order_by("id"))
