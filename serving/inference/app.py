@@ -225,6 +225,7 @@ class InferenceService:
             "assay_inference_logs_written_total": self.logbook.written,
             "assay_inference_logs_dropped_total": self.logbook.dropped,
             "assay_inference_logs_spooled_total": self.logbook.spooled,
+            "assay_inference_logs_rejected_total": self.logbook.rejected,
             "assay_inference_logs_spool_files": len(self.logbook.spool_files),
         }
         text = "".join(f"{name} {value}\n" for name, value in lines.items())

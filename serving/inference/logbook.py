@@ -9,6 +9,7 @@ silently:
 - while the database is down, batches go to the spool (ASSAY_DATA_DIR/prediction-spool/*.jsonl, each file written,
   fsynced and renamed into place) and are replayed, oldest first, when it is back; a replay skips rows already in
   the table (a crash between the insert's commit and the file's removal would otherwise write them twice);
+- rows the table refuses (what they point to is gone) go to the spool's ``rejected/`` folder, counted and logged;
 - a deployment whose release policy asks for decision records ``always`` has its row written before the answer
   (``write_now``: the database, or the spool with fsync when the database is down).
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.canonical import canonical_digest, to_stored_json
@@ -62,8 +63,12 @@ def inputs_digest(inputs: Any) -> str:
     return canonical_digest(to_stored_json(inputs))
 
 
-def write_rows(rows: list[Row], *, skip_existing: bool = False) -> None:
-    """Insert ``rows`` in one transaction; with ``skip_existing``, leave out those already stored (a replay)."""
+def write_rows(rows: list[Row], *, skip_existing: bool = False) -> list[Row]:
+    """Insert ``rows`` in one transaction; with ``skip_existing``, leave out those already stored (a replay).
+
+    Returns the rows the table refuses whatever is tried (IntegrityError: what they point to is gone, a deployment
+    of a database restored from an older backup); a row whose token was deleted since is kept without it. Raises the
+    database's other errors (it is down): the caller keeps the rows."""
     if skip_existing:
         stored = set(
             PredictionLog.objects.filter(request_id__in={row["request_id"] for row in rows}).values_list(
@@ -71,8 +76,25 @@ def write_rows(rows: list[Row], *, skip_existing: bool = False) -> None:
             )
         )
         rows = [row for row in rows if (uuid.UUID(str(row["request_id"])), row["deployment_id"]) not in stored]
-    with transaction.atomic():
-        PredictionLog.objects.bulk_create([PredictionLog(**stored_row(row)) for row in rows])
+    try:
+        with transaction.atomic():
+            PredictionLog.objects.bulk_create([PredictionLog(**stored_row(row)) for row in rows])
+        return []
+    except IntegrityError:
+        pass
+    refused = []
+    for row in rows:  # one by one, to keep every row that can be kept
+        attempts = [row, {**row, "token_id": None}] if row.get("token_id") is not None else [row]
+        for attempt in attempts:
+            try:
+                with transaction.atomic():
+                    PredictionLog.objects.create(**stored_row(attempt))
+                break
+            except IntegrityError:
+                continue
+        else:
+            refused.append(row)
+    return refused
 
 
 def _decode(line: str) -> Row:
@@ -89,7 +111,7 @@ class Logbook:
         batch: int,
         flush_seconds: float,
         spool_dir: Path,
-        sink: Callable[..., None] = write_rows,
+        sink: Callable[..., list[Row]] = write_rows,
         on_dropped: Callable[[int, datetime], None] | None = None,
     ) -> None:
         self.capacity = capacity
@@ -102,6 +124,7 @@ class Logbook:
         self.written = 0
         self.spooled = 0
         self.replayed = 0
+        self.rejected = 0  # rows the table refused (IntegrityError), kept in the spool's rejected/ folder
         self._unreported = 0
         self._unreported_since: datetime | None = None
         self._reported_at = -DROP_REPORT_SECONDS
@@ -135,8 +158,9 @@ class Logbook:
         """Make ``rows`` durable before returning: in the database, or in the spool (fsync) while it is down.
         Blocking: call it off the event loop. Raises OSError only when neither can take them."""
         try:
-            self.sink(rows)
-            self.written += len(rows)
+            refused = self.sink(rows)
+            self.written += len(rows) - len(refused)
+            self._reject(refused)
         except DatabaseError as error:
             connection.close()
             log.warning("inference: durable log spooled (database unavailable): %s", error)
@@ -197,13 +221,14 @@ class Logbook:
             self._spool(batch)  # keep the order: nothing new reaches the table before the spool is replayed
             return
         try:
-            self.sink(batch)
+            refused = self.sink(batch)
         except DatabaseError as error:
             self._down(error)
             self._spool(batch)
             return
         self._db_down_at = None
-        self.written += len(batch)
+        self.written += len(batch) - len(refused)
+        self._reject(refused)
 
     def _down(self, error: Exception) -> None:
         if self._db_down_at is None:
@@ -216,36 +241,52 @@ class Logbook:
         for path in self.spool_files:
             rows = [_decode(line) for line in path.read_text().splitlines() if line.strip()]
             try:
-                self.sink(rows, skip_existing=True)
+                refused = self.sink(rows, skip_existing=True)
             except DatabaseError as error:
                 self._down(error)
                 return False
+            self._reject(refused)
             path.unlink()
             self._db_down_at = None
-            self.replayed += len(rows)
-            self.written += len(rows)
+            self.replayed += len(rows) - len(refused)
+            self.written += len(rows) - len(refused)
             log.info("inference: %s spooled prediction logs written from %s", len(rows), path.name)
         return True
 
-    def _spool(self, rows: list[Row]) -> None:
+    def _reject(self, rows: list[Row]) -> None:
+        """Rows the table refuses are not dropped: they go to the spool's ``rejected/`` folder, counted, with an
+        ERROR, for an operator to look at."""
+        if not rows:
+            return
+        self.rejected += len(rows)
+        log.error(
+            "inference: ALERT %s prediction logs refused by the database (what they point to is gone); kept in %s",
+            len(rows),
+            self.spool_dir / "rejected",
+        )
+        self._spool(rows, folder=self.spool_dir / "rejected")
+
+    def _spool(self, rows: list[Row], folder: Path | None = None) -> None:
+        folder = folder or self.spool_dir
         with self._spool_lock:
-            self.spool_dir.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             self._sequence += 1
             name = f"{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}"
-            partial = self.spool_dir / f"{name}.partial"
+            partial = folder / f"{name}.partial"
             with partial.open("w") as handle:
                 for row in rows:
                     stored = {**row, "logged_at": row["logged_at"].isoformat()}  # to the microsecond
                     handle.write(json.dumps(stored, cls=DjangoJSONEncoder) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            partial.rename(self.spool_dir / f"{name}.jsonl")
-            directory = os.open(self.spool_dir, os.O_RDONLY)
+            partial.rename(folder / f"{name}.jsonl")
+            directory = os.open(folder, os.O_RDONLY)
             try:
                 os.fsync(directory)
             finally:
                 os.close(directory)
-            self.spooled += len(rows)
+            if folder == self.spool_dir:
+                self.spooled += len(rows)
 
     def _report_drops(self) -> None:
         if not self._unreported or self.on_dropped is None:

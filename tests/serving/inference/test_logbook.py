@@ -30,11 +30,11 @@ class Outage:
         self.down = False
         self.attempts = 0
 
-    def __call__(self, rows: list[dict[str, Any]], **options: Any) -> None:
+    def __call__(self, rows: list[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
         self.attempts += 1
         if self.down:
             raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
-        write_rows(rows, **options)
+        return write_rows(rows, **options)
 
 
 @pytest.fixture
@@ -179,3 +179,22 @@ def test_the_writer_thread_drains_the_buffer_and_stop_flushes_what_is_left(
     logbook.submit([row(deployment, n) for n in range(30)])
     logbook.stop()
     assert PredictionLog.objects.count() == 30
+
+
+def test_rows_the_table_refuses_are_kept_aside_not_lost(deployment: Deployment, logbook: Logbook) -> None:
+    """GIVEN a batch in which one row names a deployment that no longer exists and one a deleted token
+    WHEN it is written
+    THEN the others are in the table (the one of the deleted token without it), and the refused row is in the
+    spool's rejected/ folder, counted."""
+    good = row(deployment, 1)
+    orphan = row(deployment, 2, deployment_id=deployment.pk + 1000)
+    tokenless = row(deployment, 3, token_id=987654)
+    logbook.submit([good, orphan, tokenless])
+    logbook.flush()
+    stored = {str(log.request_id): log for log in PredictionLog.objects.all()}
+    assert set(stored) == {good["request_id"], tokenless["request_id"]}
+    assert stored[tokenless["request_id"]].token_id is None
+    assert logbook.rejected == 1
+    (rejected,) = (logbook.spool_dir / "rejected").glob("*.jsonl")
+    assert orphan["request_id"] in rejected.read_text()
+    assert logbook.spool_files == []
