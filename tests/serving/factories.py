@@ -12,6 +12,7 @@ from typing import Any
 import onnx
 from onnx import TensorProto, helper
 
+from core import actions as core_actions
 from core.choices import BoardRole
 from governance import actions as governance
 from governance.models import Approval, Release
@@ -93,8 +94,6 @@ def overwrite_artifact(version: ModelVersion, data: bytes | None = None) -> Path
 
 def service_token(cast: Any, *, username: str = "svc-scoring", team: Any = None) -> tuple[Any, str]:
     """A service account of team A (or ``team``) and a token of it: the row and the plaintext the client holds."""
-    from core import actions as core_actions
-
     team = team or cast.team_a
     account = core_actions.do_create_service_account(team, actor=cast.superuser, username=username)
     token, plaintext = core_actions.do_create_token(actor=cast.superuser, name="scoring", owner=account.user)

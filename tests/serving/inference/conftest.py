@@ -18,13 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnx
 import pytest
 from django.conf import settings
+from onnx import TensorProto, helper, numpy_helper
 
+from registry import actions as registry
 from serving.actions import do_deploy, do_set_inference_scope
-from serving.models import Deployment
+from serving.models import Deployment, PredictionLog
 from tests.governance.factories import ReleaseWorld, make_environment
-from tests.serving.factories import approve, service_token
+from tests.registry.factories import chunks_of
+from tests.serving.factories import approve, request, service_token
 from tests.workers.conftest import database_url
 
 REPO = Path(__file__).resolve().parents[3]
@@ -41,10 +46,6 @@ def write_scorer(path: Path, tag: int = 1) -> Path:
     """A small classifier as converters export them: one float matrix input ``X`` [N, 3] whose columns the
     ``features`` metadata names (age, income, debt), outputs ``probabilities`` [N, 2] (softmax of X·W + b) and
     ``label`` [N]. ``tag`` changes the weights: versions of different tags answer differently."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     weights = numpy_helper.from_array(np.array([[0.0, 0.01], [0.0, -0.001], [0.0, 0.002 * tag]], np.float32), "W")
     bias = numpy_helper.from_array(np.array([0.0, -0.1 * tag], np.float32), "b")
     graph = helper.make_graph(
@@ -75,19 +76,16 @@ def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_scorer(tmp_path_factory.mktemp("scorer") / "scorer-1.onnx", 1)
 
 
-def release_of_new_version(rw: ReleaseWorld, folder: Path, tag: int) -> Any:
-    """Another version of the world's model (the scorer with weights ``tag``), requested and approved."""
-    from registry import actions as registry
-    from tests.registry.factories import chunks_of
-    from tests.serving.factories import request
-
+def release_of_new_version(rw: ReleaseWorld, folder: Path, tag: int, dataset_versions: list[int] | None = None) -> Any:
+    """Another version of the world's model (the scorer with weights ``tag``, trained on the world's dataset version
+    unless ``dataset_versions`` says otherwise), requested and approved."""
     path = write_scorer(folder / f"scorer-{tag}.onnx", tag)
     version = registry.do_register_model_version(
         rw.version.model,
         actor=rw.cast.engineer_a,
         chunks=chunks_of(path),
         filename=path.name,
-        dataset_versions=list(rw.version.dataset_versions.values_list("pk", flat=True)),
+        dataset_versions=dataset_versions or list(rw.version.dataset_versions.values_list("pk", flat=True)),
     )
     release = request(rw, version)
     approve(rw, release)
@@ -291,6 +289,4 @@ def deploy_version(rw: ReleaseWorld, folder: Path, tag: int, role: str = "primar
 
 
 def logs_of(request_id: str) -> list[Any]:
-    from serving.models import PredictionLog
-
     return list(PredictionLog.objects.filter(request_id=request_id).select_related("model_version").order_by("id"))
