@@ -245,9 +245,11 @@ class InferenceService:
         raw = raw.strip()
         now = time.monotonic()
         try:
-            caller = self.tokens.fresh(raw, now)
+            caller, stale = self.tokens.lookup(raw, now)
             if caller is None:
                 caller = await asyncio.to_thread(self.tokens.verify, raw)
+            elif stale:
+                self.tokens.refresh_in_background(raw)
         except Unauthenticated as error:
             raise HttpError(401, str(error), challenge) from None
         except NotAllowed as error:

@@ -2,22 +2,26 @@
 rule) with an inference scope (serving.models.InferenceScope).
 
 A verdict is kept for INFERENCE_TOKEN_CACHE_SECONDS, keyed by a digest of the presented token, so that the request
-path asks the database nothing in the steady state; a revocation or a scope change therefore bites within that
-time. While the database is down, a token verified before keeps its last verdict (the service keeps answering the
-callers it knows); an unknown one is answered 503.
+path asks the database nothing in the steady state. Past that time a known token is still answered at once while a
+background thread verifies it again, so a revocation or a scope change bites within that time plus one
+verification. While the database is down, a token verified before keeps its last verdict (the service keeps
+answering the callers it knows); an unknown one is answered 503.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from core.tokens import TokenRefused, verify_token
 from serving.models import InferenceScope
+
+log = logging.getLogger("assay.inference")
 
 
 class Unauthenticated(Exception):
@@ -94,21 +98,27 @@ class TokenCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._verdicts: dict[str, _Verdict] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     @staticmethod
     def key(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
 
-    def fresh(self, raw: str, now: float) -> Caller | None:
-        """The cached caller of ``raw`` if its verdict is fresh (raising its refusal if it was refused); None when
-        the database must be asked (``verify``)."""
+    def lookup(self, raw: str, now: float) -> tuple[Caller | None, bool]:
+        """The cached caller of ``raw`` and whether its verdict is stale (a refusal still fresh is raised); ``(None,
+        False)`` when the database must be asked before answering (``verify``). A stale caller is answered at once
+        and verified again in the background (``refresh_in_background``): only a token never seen waits on the
+        database, so that a slow or unreachable database does not slow down the callers the service knows."""
         verdict = self._verdicts.get(self.key(raw))
-        if verdict is None or now - verdict.at > self.ttl:
-            return None
+        if verdict is None:
+            return None, False
+        fresh = now - verdict.at <= self.ttl
         if verdict.refusal is not None:
-            raise verdict.refusal
-        return verdict.caller
+            if fresh:
+                raise verdict.refusal
+            return None, False
+        return verdict.caller, not fresh
 
     def verify(self, raw: str) -> Caller:
         """Ask the database (blocking: run it off the event loop) and remember the verdict."""
@@ -119,12 +129,36 @@ class TokenCache:
             self._remember(key, _Verdict(time.monotonic(), None, refusal))
             raise
         except DatabaseError:
+            connection.close()  # a broken connection is not reused; the next attempt connects afresh
             known = self._verdicts.get(key)
             if known is not None and known.caller is not None:
+                # Keep the last verdict for another period rather than asking the database on every request.
+                self._remember(key, _Verdict(time.monotonic(), known.caller, None))
                 return known.caller
             raise AuthUnavailable("The token cannot be verified now (the database is unavailable).") from None
         self._remember(key, _Verdict(time.monotonic(), caller, None))
         return caller
+
+    def refresh_in_background(self, raw: str) -> None:
+        """Verify ``raw`` again in a thread of its own, once at a time per token."""
+        key = self.key(raw)
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        threading.Thread(target=self._refresh, args=(raw, key), name="inference-token", daemon=True).start()
+
+    def _refresh(self, raw: str, key: str) -> None:
+        try:
+            self.verify(raw)
+        except (Unauthenticated, NotAllowed, AuthUnavailable):
+            pass  # remembered: the next request meets it
+        except Exception:
+            log.exception("inference: token verification failed")
+        finally:
+            connection.close()
+            with self._lock:
+                self._refreshing.discard(key)
 
     def _remember(self, key: str, verdict: _Verdict) -> None:
         with self._lock:

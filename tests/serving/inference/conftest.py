@@ -274,7 +274,10 @@ def service(
     deployment = do_deploy(rw.release, actor=cast.engineer_a)
     staging = make_environment(cast.superuser, "staging", rank=5)
     token_row, token = service_token(cast)
-    do_set_inference_scope(token_row, actor=cast.admin_a, environments=[rw.environment], models=[])
+    # A rate no test reaches but the rate-limit test's own token.
+    do_set_inference_scope(
+        token_row, actor=cast.admin_a, environments=[rw.environment], models=[], requests_per_second=10000, burst=10000
+    )
     staging_row, staging_token = service_token(cast, username="svc-staging")
     do_set_inference_scope(staging_row, actor=cast.admin_a, environments=[staging], models=[])
     served = Service(base, process, log_path, tmp / "data", rw, deployment, token, staging_token, folder=tmp)
