@@ -256,9 +256,13 @@ def service_process(
 
 
 @pytest.fixture
-def artifact_root(service_process: tuple[str, Any, Path, Path], settings: Any) -> Path:
-    """The store the service process reads (overrides governance's per-test store)."""
-    settings.ARTIFACT_ROOT = service_process[3] / "artifacts"
+def artifact_root(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Path:
+    """The store the service process reads when the test uses the service (overrides governance's per-test store,
+    which the in-process tests keep)."""
+    if "service" in request.fixturenames:
+        settings.ARTIFACT_ROOT = request.getfixturevalue("service_process")[3] / "artifacts"
+    else:
+        settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     return Path(settings.ARTIFACT_ROOT)
 
 
