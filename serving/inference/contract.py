@@ -345,8 +345,8 @@ def rows_feeds(contract: Contract, rows: Any, *, max_rows: int) -> dict[str, np.
             else:
                 feeds[feed.input] = _array([[values[i] for i in indexes] for values in checked], feed.elem_type)
         else:
-            column = _array([values[indexes[0]] for values in checked], feed.elem_type)
-            feeds[feed.input] = column.reshape(-1, 1) if feed.rank == 2 else column
+            vector = _array([values[indexes[0]] for values in checked], feed.elem_type)
+            feeds[feed.input] = vector.reshape(-1, 1) if feed.rank == 2 else vector
     return feeds
 
 
