@@ -52,10 +52,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 SERVER_NAME = "assay-inference"
 PROTOCOL_VERSION = "2"
 _MODEL_PATH = re.compile(
-    r"^/(?P<env>[a-z0-9-]+)/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[0-9]+))?(?P<action>/ready|/infer)?$"
+    r"^/(?P<env>[A-Za-z0-9_-]+)/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[0-9]+))?(?P<action>/ready|/infer)?$"
 )
-_ROWS_PATH = re.compile(r"^/(?P<env>[a-z0-9-]+)/models/(?P<name>[^/]+)/predict$")
-_SERVER_PATH = re.compile(r"^/(?P<env>[a-z0-9-]+)/v2/?$")
+_ROWS_PATH = re.compile(r"^/(?P<env>[A-Za-z0-9_-]+)/models/(?P<name>[^/]+)/predict$")
+_SERVER_PATH = re.compile(r"^/(?P<env>[A-Za-z0-9_-]+)/v2/?$")
 
 
 class HttpError(Exception):

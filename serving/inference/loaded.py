@@ -63,6 +63,7 @@ class LoadedVersion:
 class LoadedRoute:
     route_id: int
     revision: int
+    stamp: tuple[int, Any]  # (revision, changed_at): what the poller compares
     environment_id: int
     environment: str
     model_id: int
@@ -168,21 +169,38 @@ class Routes:
 
     def refresh(self) -> None:
         """One query for every route's revision; the routes that moved are read and loaded; then one swap."""
-        revisions = dict(Route.objects.values_list("pk", "revision"))
+        # The revision and the time of the change: a database restored from a backup may repeat a revision.
+        revisions = {
+            pk: (revision, changed_at)
+            for pk, revision, changed_at in Route.objects.values_list("pk", "revision", "changed_at")
+        }
         now = time.monotonic()
         loaded = dict(self._loaded)
         for route_id in set(loaded) - set(revisions):
             del loaded[route_id]
-        for route_id, revision in revisions.items():
+        for route_id, stamp in revisions.items():
             current = loaded.get(route_id)
-            if current is not None and current.revision == revision:
+            if current is not None and current.stamp == stamp:
                 continue
-            if self._refused_until.get((route_id, revision), 0.0) > now:
+            revision = stamp[0]
+            key = (route_id, revision)
+            if self._refused_until.get(key, 0.0) > now:
                 continue
             try:
                 fresh = self._load_route(route_id, current)
             except LoadRefused as refused:
                 self._refuse(refused, route_id, revision)
+                continue
+            except DatabaseError:
+                raise
+            except Exception:
+                # A model ONNX Runtime cannot build a session for (it passed validation with another version of
+                # it, say): this route keeps what it served, the others load.
+                self.load_refusals += 1
+                self._refused_until[key] = now + RETRY_REFUSED_SECONDS
+                log.exception(
+                    "inference: ALERT route %s (revision %s) not loaded; still serving the previous", route_id, revision
+                )
                 continue
             self._refused_until.pop((route_id, revision), None)
             if fresh is None:
@@ -209,12 +227,17 @@ class Routes:
         )
         key = (deployment.pk, refused.found)
         if key not in self._reported:
-            do_record_load_refused(
-                deployment,
-                expected_sha256=deployment.model_version.artifact_sha256,
-                found=refused.found,
-                reason=str(refused),
-            )
+            try:
+                do_record_load_refused(
+                    deployment,
+                    expected_sha256=deployment.model_version.artifact_sha256,
+                    found=refused.found,
+                    reason=str(refused),
+                )
+            except DatabaseError as error:  # recorded at the next attempt
+                log.warning("inference: serving.load_refused not recorded yet: %s", error)
+                connection.close()
+                return
             self._reported.add(key)
 
     # --- Loading ---
@@ -237,6 +260,7 @@ class Routes:
         return LoadedRoute(
             route_id=route.pk,
             revision=route.revision,
+            stamp=(route.revision, route.changed_at),
             environment_id=route.environment_id,
             environment=route.environment.slug,
             model_id=route.model_id,
