@@ -6,6 +6,7 @@ each accepts ``NAME_FILE`` in place of ``NAME`` so that secrets can be mounted a
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -75,7 +76,9 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
         number = float(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
-    if number != number or (minimum is not None and number < minimum):  # NaN, or below the minimum
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a finite number.")
+    if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name}={number} is below its minimum of {minimum}.")
     return number
 
