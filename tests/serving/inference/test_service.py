@@ -196,6 +196,14 @@ def test_unknown_environments_and_models_are_404(service: Service) -> None:
     assert service.call("GET", "/production/v3/anything").status == 404
 
 
+def test_a_model_is_also_found_by_its_team_qualified_name_and_wrong_methods_are_405(service: Service) -> None:
+    qualified = service.call("GET", "/production/v2/models/team-a.Limit%20scorer")
+    assert (qualified.status, qualified.body["versions"]) == (200, ["1"])
+    wrong = service.call("GET", "/production/models/Limit%20scorer/predict")
+    assert (wrong.status, wrong.headers["allow"]) == (405, "POST")
+    assert service.call("POST", MODEL, {}).status == 405
+
+
 def test_a_registered_but_undeployed_version_is_never_served(service: Service) -> None:
     """GIVEN version 2 registered, approved, but not deployed
     WHEN a client asks for version 2 by its path, or scores without one
@@ -275,6 +283,9 @@ def test_a_token_over_its_rate_is_answered_429_with_retry_after(service: Service
 def test_an_explanation_is_refused_until_decision_records_are_wired(service: Service) -> None:
     reply = service.predict([ROW], explain=True)
     assert (reply.status, reply.body["error"]) == (409, "Explanations are not available for this deployment.")
+    reply = service.infer({**oip(), "parameters": {"explain": True}})
+    assert reply.status == 409
+    assert service.predict([ROW], explain="yes").body["error"] == "'explain' must be true or false."
 
 
 def test_scope_events_are_audited(service: Service) -> None:
