@@ -6,6 +6,7 @@ each accepts ``NAME_FILE`` in place of ``NAME`` so that secrets can be mounted a
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -62,6 +63,21 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         number = int(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not an integer.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below its minimum of {minimum}.")
+    return number
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a finite number.")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name}={number} is below its minimum of {minimum}.")
     return number

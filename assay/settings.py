@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from assay.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_optional,
@@ -249,6 +250,30 @@ DATA_LAKE_ROOT = env_path_or_uri("DATA_LAKE_ROOT", DATA_DIR / "lake")
 SPARK_JOB_POLL_SECONDS = env_int("SPARK_JOB_POLL_SECONDS", 2, minimum=1)
 # The Celery queue of the Spark jobs (features, training): one worker process per machine takes it (Procfile).
 SPARK_QUEUE = env_str("SPARK_QUEUE", "spark")
+
+# The inference service (serving/inference/, docs/serving.md "The inference service"): its own process (Procfile
+# ``inference``) on INFERENCE_PORT, INFERENCE_WORKERS processes. It reads the routes every INFERENCE_REFRESH_SECONDS
+# (a new deployment, rollback or retirement serves within that); a body over INFERENCE_MAX_BODY_BYTES is answered 413
+# before it is read (by its Content-Length, or as soon as the bytes streamed pass it), more than INFERENCE_MAX_ROWS
+# rows 413 too. A verified token is trusted for INFERENCE_TOKEN_CACHE_SECONDS without asking the database again (a
+# revocation takes that long to bite; while the database is down a known token keeps its last verdict).
+INFERENCE_PORT = env_int("INFERENCE_PORT", 8001, minimum=1)
+INFERENCE_WORKERS = env_int("INFERENCE_WORKERS", 1, minimum=1)
+INFERENCE_REFRESH_SECONDS = env_float("INFERENCE_REFRESH_SECONDS", 2.0, minimum=0.05)
+INFERENCE_MAX_BODY_BYTES = env_int("INFERENCE_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+INFERENCE_MAX_ROWS = env_int("INFERENCE_MAX_ROWS", 1000, minimum=1)
+INFERENCE_TOKEN_CACHE_SECONDS = env_float("INFERENCE_TOKEN_CACHE_SECONDS", 5.0, minimum=0.0)
+# ONNX Runtime threads per model session: one, so that a worker process is one core's worth and throughput grows
+# with INFERENCE_WORKERS instead of sessions fighting over the cores.
+INFERENCE_INTRA_OP_THREADS = env_int("INFERENCE_INTRA_OP_THREADS", 1, minimum=1)
+# The prediction logbook (serving/inference/logbook.py): at most PREDICTION_LOG_BUFFER rows wait in memory (beyond:
+# dropped, counted and audited as serving.logs_dropped at most once a minute); a writer thread inserts them in batches
+# of PREDICTION_LOG_BATCH at least every PREDICTION_LOG_FLUSH_SECONDS. While the database is down, batches are
+# spooled to ASSAY_DATA_DIR/prediction-spool/ (fsync) and written when it returns.
+PREDICTION_LOG_BUFFER = env_int("PREDICTION_LOG_BUFFER", 10000, minimum=1)
+PREDICTION_LOG_BATCH = env_int("PREDICTION_LOG_BATCH", 500, minimum=1)
+PREDICTION_LOG_FLUSH_SECONDS = env_float("PREDICTION_LOG_FLUSH_SECONDS", 0.5, minimum=0.01)
+PREDICTION_SPOOL_DIR = env_path("PREDICTION_SPOOL_DIR", DATA_DIR / "prediction-spool")
 
 # Argon2id parameters that seal new web-signing keys under the reviewer's passphrase (governance.keywrap): memory in
 # KiB, passes, lanes. Each sealed key records its own, so raising them later leaves older keys usable.

@@ -24,6 +24,7 @@ from django.utils import timezone
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.idempotency import clean_idempotency_key
+from core.models import ApiToken, Team
 from core.querysets import CHANGE
 from governance.choices import EvaluationPurpose, ReleaseStatus
 from governance.gate import GateRun, probe_artifact, record_gate, run_gate
@@ -32,7 +33,7 @@ from registry.actions import do_change_version_status, record_release_transition
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
 from serving.choices import DeploymentRole
-from serving.models import Deployment, Route
+from serving.models import Deployment, InferenceScope, Route
 
 
 # The steps a model version takes to "deployed", from each status it may be in when its release passes the gate.
@@ -514,3 +515,113 @@ def _deprecate_idle_versions(deployment_ids: list[int], *, actor: User, environm
             to_status=VersionStatus.DEPRECATED,
             reason=f"Retired from {environment.slug}; it serves in no environment now.",
         )
+
+
+# --- Inference scopes ---------------------------------------------------------------------------------------------
+
+
+def _scope_state(scope: InferenceScope | None) -> dict[str, Any] | None:
+    if scope is None:
+        return None
+    return {
+        "environments": sorted(scope.environments.values_list("slug", flat=True)),
+        "models": sorted(scope.registered_models.values_list("name", flat=True)),
+        "requests_per_second": scope.requests_per_second,
+        "burst": scope.burst,
+    }
+
+
+@transaction.atomic
+def do_set_inference_scope(
+    token: ApiToken,
+    *,
+    actor: User,
+    environments: list[Environment],
+    models: list[RegisteredModel],
+    requests_per_second: int = 100,
+    burst: int = 200,
+) -> InferenceScope:
+    """Say what the service-account ``token`` may score against in the inference service: ``environments`` (at
+    least one) and ``models`` (none: every model of the account's team), at most ``requests_per_second`` with
+    bursts of ``burst``. Only admins of the account's team set it; setting it again replaces the scope."""
+    token = (
+        ApiToken.objects.select_related("user__service_account__team").select_for_update(of=("self",)).get(pk=token.pk)
+    )
+    account = getattr(token.user, "service_account", None)
+    if account is None:
+        raise ValidationError({"token": "Only a service account's token scores in the inference service."})
+    if not Team.objects.restrict(actor, CHANGE).filter(pk=account.team_id).exists():
+        raise PermissionDenied(f"Only admins of team {account.team.slug} set the scope of its service accounts.")
+    if not token.is_active:
+        raise ValidationError({"token": f"Token {token.key_id} is {token.state}: it scores nothing."})
+    if not environments:
+        raise ValidationError({"environments": "Name at least one environment the token may score in."})
+    foreign = [model.name for model in models if model.team_id != account.team_id]
+    if foreign:
+        raise ValidationError({"models": f"Not models of team {account.team.slug}: {', '.join(sorted(foreign))}."})
+    for field, value in (("requests_per_second", requests_per_second), ("burst", burst)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError({field: "A whole number of at least 1."})
+    if burst < requests_per_second:
+        raise ValidationError({"burst": f"At least requests_per_second ({requests_per_second})."})
+    before = InferenceScope.objects.filter(token_id=token.pk).first()
+    before_state = _scope_state(before)
+    if before is not None:
+        before.delete()
+    scope = InferenceScope(
+        token=token,
+        requests_per_second=requests_per_second,
+        burst=burst,
+        created_at=timezone.now(),
+        created_by=actor,
+    )
+    scope.full_clean(exclude=["token"])
+    scope.save()
+    scope.environments.set(environments)
+    scope.registered_models.set(models)
+    record_event(
+        AuditEventType.INFERENCE_SCOPE_SET,
+        actor=actor,
+        target=token,
+        team=account.team,
+        before=before_state,
+        after=_scope_state(scope),
+    )
+    return scope
+
+
+# --- What the inference service reports (no user acts: the service does) ------------------------------------------
+
+
+@transaction.atomic
+def do_record_load_refused(deployment: Deployment, *, expected_sha256: str, found: str, reason: str) -> None:
+    """The inference service refused to load ``deployment``'s artifact: its bytes are not the approved ones (or
+    are gone). It keeps serving what it served before; this event and an alert say so."""
+    record_event(
+        AuditEventType.SERVING_LOAD_REFUSED,
+        actor=None,
+        target=deployment,
+        team=deployment.model.team,
+        metadata={
+            "environment": deployment.environment.slug,
+            "model": deployment.model.name,
+            "model_version": deployment.model_version.number,
+            "role": deployment.role,
+            "expected_sha256": expected_sha256,
+            "found": found,
+            "reason": reason,
+        },
+    )
+
+
+@transaction.atomic
+def do_record_logs_dropped(count: int, *, since: Any, process: str) -> None:
+    """``count`` prediction logs did not fit the inference process's buffer since ``since`` and were dropped."""
+    record_event(
+        AuditEventType.PREDICTION_LOGS_DROPPED,
+        actor=None,
+        target_type="serving.inferenceprocess",
+        target_id=process,
+        target_repr=f"inference process {process}",
+        metadata={"dropped": count, "since": since, "process": process},
+    )

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, NoReturn
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from core.api.throttling import FailedAuthenticationThrottle
 from core.models import ApiToken
+from core.tokens import TokenRefused, verify_token
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User as AuthUser
     from drf_spectacular.openapi import AutoSchema
-
-# last_used_at is written at most once a minute per token, so reads do not become writes on every call.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 # Query parameters that clients commonly (and wrongly) use to carry a token.
 _TOKEN_PARAMS = ("token", "access_token", "api_key")
@@ -41,26 +37,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError:
             self._fail(request, "Malformed token.")
-        parsed = ApiToken.parse(raw)
-        if parsed is None:
-            self._fail(request, "Malformed token.")
-        key_id, secret = parsed
-        token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
-        # One message for unknown, wrong, revoked and expired tokens would hide why a client fails; these states
-        # are not secrets to the holder of the key id (and a wrong secret is "invalid", revealing nothing).
-        if token is None or not token.matches(secret):
-            self._fail(request, "Invalid token.")
-        if token.revoked_at is not None:
-            self._fail(request, "This token has been revoked.")
-        now = timezone.now()
-        if token.expires_at <= now:
-            self._fail(request, "This token has expired.")
-        if not token.user.is_active:
-            self._fail(request, "This account is disabled.")
-        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-            # A conditional update, so that concurrent requests write it once, not once each.
-            ApiToken.objects.filter(pk=token.pk, last_used_at=token.last_used_at).update(last_used_at=now)
-            token.last_used_at = now
+        try:
+            token = verify_token(raw)
+        except TokenRefused as refused:
+            self._fail(request, str(refused))
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -68,6 +68,17 @@ def test_env_int_refuses_values_below_minimum(monkeypatch: pytest.MonkeyPatch) -
         env.env_int("ASSAY_T_INT", 5, minimum=1)
 
 
+def test_env_float_reads_defaults_and_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_T_FLOAT", " 0.5 ")
+    assert env.env_float("ASSAY_T_FLOAT", 2.0) == 0.5
+    monkeypatch.delenv("ASSAY_T_FLOAT")
+    assert env.env_float("ASSAY_T_FLOAT", 2.0) == 2.0
+    for raw, message in [("half", "is not a number"), ("nan", "is not a finite number"), ("0.01", "below its minimum")]:
+        monkeypatch.setenv("ASSAY_T_FLOAT", raw)
+        with pytest.raises(ImproperlyConfigured, match=message):
+            env.env_float("ASSAY_T_FLOAT", 1.0, minimum=0.05)
+
+
 def test_env_list_reads_items_and_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSAY_T_LIST", "a.example, b.example ,c")
     assert env.env_list("ASSAY_T_LIST", []) == ["a.example", "b.example", "c"]

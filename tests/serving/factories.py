@@ -14,6 +14,7 @@ import onnx
 from django.utils import timezone
 from onnx import TensorProto, helper
 
+from core import actions as core_actions
 from core.canonical import canonical_digest
 from core.choices import BoardRole
 from governance import actions as governance
@@ -126,3 +127,11 @@ def make_prediction(deployment: Any, **fields: Any) -> Any:
     }
     values.update(fields)
     return PredictionLog.objects.create(**values)
+
+
+def service_token(cast: Any, *, username: str = "svc-scoring", team: Any = None) -> tuple[Any, str]:
+    """A service account of team A (or ``team``) and a token of it: the row and the plaintext the client holds."""
+    team = team or cast.team_a
+    account = core_actions.do_create_service_account(team, actor=cast.superuser, username=username)
+    token, plaintext = core_actions.do_create_token(actor=cast.superuser, name="scoring", owner=account.user)
+    return token, plaintext
