@@ -79,6 +79,25 @@ class Decision:
     withheld: int = 0
     uid: uuid.UUID = field(default_factory=uuid.uuid4)
 
+    def as_json(self) -> dict[str, Any]:
+        """What a prediction log row carries to the writer (and the spool, while the database is down)."""
+        return {
+            "uid": str(self.uid),
+            "decision": self.decision,
+            "score": self.score,
+            "reasons": self.reasons,
+            "explanation_report_id": self.explanation_report_id,
+            "reason_catalogue_id": self.reason_catalogue_id,
+            "positive": self.positive,
+            "withheld": self.withheld,
+        }
+
+    @classmethod
+    def of_json(cls, value: Any) -> Decision | None:
+        if not value:
+            return None
+        return cls(**{**value, "uid": uuid.UUID(str(value["uid"]))})
+
 
 def decision_rule(version: ModelVersion) -> DecisionRule | None:
     """The rule of ``version``'s decisions, or None when it has no explanation report of its artifact or cannot be

@@ -9,7 +9,7 @@ from core.api.serializers import IdempotencyKeyField
 from core.idempotency import IDEMPOTENCY_KEY_HELP
 from governance.models import GateEvaluation
 from serving.choices import DeploymentRole
-from serving.models import DecisionRecord, Deployment, PredictionLog, Route
+from serving.models import DecisionRecord, Deployment, InferenceScope, PredictionLog, Route
 
 TRIAL_ROLES = [DeploymentRole.CANARY.value, DeploymentRole.SHADOW.value]
 
@@ -286,3 +286,39 @@ class DecisionRecordSerializer(serializers.ModelSerializer[Any]):
 
     def get_statement(self, record: DecisionRecord) -> str:
         return f"/api/v1/decisions/{record.uid}/statement/"
+
+
+class InferenceScopeSerializer(serializers.ModelSerializer[Any]):
+    """What a service-account token may score against in the inference service."""
+
+    token = serializers.IntegerField(source="token_id", read_only=True)
+    environments: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True
+    )
+    models: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        source="registered_models", many=True, read_only=True
+    )
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+
+    class Meta:
+        model = InferenceScope
+        fields = ["token", "environments", "models", "requests_per_second", "burst", "created_at", "created_by"]
+        read_only_fields = fields
+
+
+class InferenceScopeRequestSerializer(StrictSerializer):
+    environments = serializers.ListField(
+        child=serializers.SlugField(max_length=64),
+        min_length=1,
+        max_length=50,
+        help_text="The environments (slugs) the token may score in: at least one.",
+    )
+    models = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=500,
+        default=list,
+        help_text="The registered models (ids, of the service account's team) it may score; none: every model of "
+        "the team.",
+    )
+    requests_per_second = serializers.IntegerField(min_value=1, max_value=100_000, default=100)
+    burst = serializers.IntegerField(min_value=1, max_value=1_000_000, default=200)

@@ -24,5 +24,6 @@ urlpatterns = [
     path(f"{MODEL_ENV}retire/", views.RetireView.as_view(), name="model-environment-retire"),
     path(f"{MODEL_ENV}rollback/", views.EnvironmentRollbackView.as_view(), name="model-environment-rollback"),
     path("batch-scoring/", BatchScoringView.as_view(), name="batch-scoring"),
+    path("tokens/<int:pk>/inference-scope/", views.TokenInferenceScopeView.as_view(), name="token-inference-scope"),
     path("", include(router.urls)),
 ]

@@ -29,6 +29,7 @@ from audits.api.views import FORMAT, JSONErrorsOnly
 from audits.statements import STATEMENT_STYLESHEET
 from core.actors import acting_user
 from core.api.base import ApiViewMixin, ReadOnlyRestrictedViewSet, RestrictedViewSetMixin
+from core.models import ApiToken
 from core.pdf import render_pdf
 from core.querysets import CHANGE, VIEW
 from governance.actions.releases import do_export_bundle
@@ -41,7 +42,7 @@ from serving import actions
 from serving.api import serializers as s
 from serving.decisions import decision_statement_context
 from serving.filtersets import DeploymentFilterSet, PredictionFilterSet, RouteFilterSet
-from serving.models import DecisionRecord, Deployment, PredictionLog, Route
+from serving.models import DecisionRecord, Deployment, InferenceScope, PredictionLog, Route
 
 logger = logging.getLogger(__name__)
 
@@ -379,6 +380,64 @@ class EnvironmentRollbackView(ModelEnvironmentView):
         inference service within seconds."""
         model, environment = self.target()
         return _rollback(request, model, environment, self.body())
+
+
+# --- Inference scopes of service-account tokens ----------------------------------------------------------------------
+
+
+class TokenInferenceScopeView(ApiViewMixin, GenericAPIView[Any]):
+    """What a service-account token may score against in the inference service. The token is a 404 to whoever
+    cannot see it (its owner, and admins of its service account's team, see it); setting the scope is for the
+    team's admins (403 otherwise). Unknown environments or models are a 400 naming the field; nothing is written."""
+
+    queryset = InferenceScope.objects.all()  # what the view serves (the token is looked up through restrict)
+    serializer_class = s.InferenceScopeRequestSerializer
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    def token(self) -> ApiToken:
+        return get_object_or_404(ApiToken.objects.restrict(self.request.user), pk=self.kwargs["pk"])
+
+    @extend_schema(operation_id="tokens_inference_scope_retrieve", responses={200: s.InferenceScopeSerializer})
+    def get(self, request: Request, pk: str) -> Response:
+        """The token's scope; 404 when it has none (it then scores nothing)."""
+        scope = get_object_or_404(
+            InferenceScope.objects.prefetch_related("environments", "registered_models"), token=self.token()
+        )
+        return Response(s.InferenceScopeSerializer(scope).data)
+
+    @extend_schema(
+        operation_id="tokens_inference_scope_set",
+        request=s.InferenceScopeRequestSerializer,
+        responses={200: s.InferenceScopeSerializer},
+    )
+    def put(self, request: Request, pk: str) -> Response:
+        """Set (replace) the token's scope: ``environments`` (slugs, at least one), ``models`` (ids; none: every
+        model of the team), ``requests_per_second`` and ``burst``. Audited; the inference service applies it within
+        its token cache time."""
+        token = self.token()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        slugs = list(dict.fromkeys(data["environments"]))
+        environments = list(Environment.objects.filter(slug__in=slugs))
+        unknown = sorted(set(slugs) - {environment.slug for environment in environments})
+        if unknown:
+            raise serializers.ValidationError({"environments": [f"No environment {unknown[0]!r}."]})
+        ids = list(dict.fromkeys(data["models"]))
+        models = list(RegisteredModel.objects.restrict(request.user).filter(pk__in=ids))
+        missing = sorted(set(ids) - {model.pk for model in models})
+        if missing:
+            raise serializers.ValidationError({"models": [f"No model {missing[0]} that you can see."]})
+        scope = actions.do_set_inference_scope(
+            token,
+            actor=acting_user(request.user),
+            environments=environments,
+            models=models,
+            requests_per_second=data["requests_per_second"],
+            burst=data["burst"],
+        )
+        return Response(s.InferenceScopeSerializer(scope).data)
 
 
 # --- Prediction logs and decision records (read-only: the inference service writes them) ---------------------------

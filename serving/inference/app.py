@@ -31,10 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from audits.local_explanations import NotExplainable
 from core.models import ApiToken
+from core.refusals import Busy
 from serving.choices import DeploymentRole
+from serving.decisions import Decision, decide
 from serving.inference import contract as contracts
 from serving.inference.auth import AuthUnavailable, Caller, NotAllowed, TokenCache, Unauthenticated
 from serving.inference.limits import RateLimits
@@ -88,6 +92,9 @@ class Scoring:
     rows: int
     feeds_of: Callable[[contracts.Contract], dict[str, Any]]
     answer: Callable[[LoadedVersion, list[Any]], dict[str, Any]]
+    # The request's {feature: value} rows (data quality, the explainer): the rows form's as received, OIP's from its
+    # checked feeds.
+    rows_of: Callable[[contracts.Contract, dict[str, Any]], list[dict[str, Any]]]
     explain: bool = False
 
 
@@ -355,6 +362,7 @@ class InferenceService:
             rows=rows,
             feeds_of=lambda contract: contracts.oip_feeds(contract, inputs, max_rows=self.max_rows),
             answer=answer,
+            rows_of=contracts.feed_rows,
             explain=bool(parameters.get("explain", False)),
         )
 
@@ -392,6 +400,7 @@ class InferenceService:
             rows=len(rows) if isinstance(rows, list) else 0,
             feeds_of=lambda contract: contracts.rows_feeds(contract, rows, max_rows=self.max_rows),
             answer=answer,
+            rows_of=lambda contract, feeds: rows if isinstance(rows, list) else [],
             explain=explain,
         )
 
@@ -406,23 +415,31 @@ class InferenceService:
             raise HttpError(400, str(error)) from None
         except contracts.TooManyRows as error:
             raise HttpError(413, str(error)) from None
-        if scoring.explain:
-            # MERGE(records): serving.decisions.decide(...) answers here with the decision and its reasons, and
-            # stores the decision record; until it is wired, no deployment explains.
-            raise HttpError(409, "Explanations are not available for this deployment.")
+        feature_rows = scoring.rows_of(loaded.contract, feeds)
+        decisions = None
+        if scoring.explain or loaded.decision_records_always:
+            decisions = await self._decide(loaded, feature_rows)
         results = _run(loaded, feeds)
         body = scoring.answer(loaded, results)
-        row = self._log_row(scoring, loaded, scoring.inputs, body, results, returned=True)
-        if loaded.decision_records_always:
-            # The policy asks for a record of every decision, durable before the answer.
-            # MERGE(records): with serving.decisions wired, decide(...) stores the decision record here too.
+        if decisions is None:
+            self.logbook.submit([self._log_row(scoring, loaded, scoring.inputs, feature_rows, body, results)])
+        else:
+            # A decision record is the decision of one row: each row is logged on its own, with its record, durable
+            # before the answer names the records.
+            rows = self._decided_rows(scoring, loaded, feature_rows, body, results, decisions)
             try:
-                await asyncio.to_thread(self.logbook.write_now, [row])
+                await asyncio.to_thread(self.logbook.write_now, rows)
             except OSError as error:
                 log.error("inference: durable prediction log could not be written: %s", error)
                 raise HttpError(503, "The decision cannot be recorded now; it was not answered.") from None
-        else:
-            self.logbook.submit([row])
+            explained = [
+                {"decision_record": str(d.uid), "decision": d.decision, "score": d.score, "reasons": d.reasons}
+                for d in decisions
+            ]
+            if "parameters" in body:  # OIP: what is not a tensor goes in the parameters
+                body["parameters"]["decisions"] = explained
+            else:
+                body["decisions"] = explained
         headers = {"assay-request-id": str(scoring.request_id)}
         shadow = route.shadow if scoring.pinned is None else None
         after = None
@@ -432,6 +449,52 @@ class InferenceService:
                 self._shadow(scoring, shadow, scoring.inputs)
 
         return Response(200, body, headers, after)
+
+    @staticmethod
+    async def _decide(loaded: LoadedVersion, rows: list[dict[str, Any]]) -> list[Decision]:
+        """Each row's decision with its principal reasons (serving.decisions), off the event loop: the explainer's
+        first build in this process may take seconds (503 with Retry-After past EXPLAIN_BUILD_WAIT_SECONDS)."""
+        if not rows:
+            raise HttpError(409, "This model's inputs are not rows of features: its decisions cannot be explained.")
+        try:
+            return await asyncio.to_thread(decide, loaded.version, rows, rule=loaded.decision_rule)
+        except NotExplainable as error:
+            raise HttpError(error.status, error.message) from None
+        except ValidationError as error:
+            messages = getattr(error, "message_dict", {"rows": error.messages})
+            field, texts = next(iter(messages.items()))
+            raise HttpError(400, f"{field}: {' '.join(texts)}") from None
+        except Busy as error:
+            raise HttpError(503, error.message, {"retry-after": str(error.retry_after)}) from None
+
+    def _decided_rows(
+        self,
+        scoring: Scoring,
+        loaded: LoadedVersion,
+        feature_rows: list[dict[str, Any]],
+        body: dict[str, Any],
+        results: list[Any],
+        decisions: list[Decision],
+    ) -> list[Row]:
+        whole = self._log_row(scoring, loaded, scoring.inputs, [], body, results)
+        predictions = contracts.predictions(loaded.contract, results, len(feature_rows))
+        scores = whole["scores"]
+        rows = []
+        for index, (features, decision) in enumerate(zip(feature_rows, decisions, strict=True)):
+            rows.append(
+                {
+                    **whole,
+                    "rows": 1,
+                    # The row as the rows form takes it (an OIP request's, from its checked tensors).
+                    "inputs": [features] if loaded.keep_inputs else None,
+                    "inputs_sha256": "" if loaded.keep_inputs else inputs_digest([features]),
+                    "outputs": [predictions[index]],
+                    "scores": scores[index : index + 1],
+                    "quality": loaded.profile.assess([features]),
+                    "decision": decision.as_json(),
+                }
+            )
+        return rows
 
     @staticmethod
     def _choose(route: LoadedRoute, key: str) -> LoadedVersion:
@@ -452,17 +515,19 @@ class InferenceService:
         results = _run(shadow, feeds)
         body = scoring.answer(shadow, results)
         scoring.started = started
-        self.logbook.submit([self._log_row(scoring, shadow, inputs, body, results, returned=False)])
+        rows = scoring.rows_of(shadow.contract, feeds)
+        self.logbook.submit([self._log_row(scoring, shadow, inputs, rows, body, results, returned=False)])
 
     def _log_row(
         self,
         scoring: Scoring,
         loaded: LoadedVersion,
         inputs: Any,
+        feature_rows: list[dict[str, Any]],
         body: dict[str, Any],
         results: list[Any],
         *,
-        returned: bool,
+        returned: bool = True,
     ) -> Row:
         route = scoring.route
         keep = loaded.keep_inputs
@@ -488,16 +553,9 @@ class InferenceService:
             "outputs": outputs,
             "scores": body.get("scores", contracts.scores(loaded.contract, results)),
             "latency_us": int((time.perf_counter() - scoring.started) * 1_000_000),
-            "quality": assess_quality(loaded, scoring.inputs),
+            # Against the version's training statistics (serving.quality), read once when the version was loaded.
+            "quality": loaded.profile.assess(feature_rows),
         }
-
-
-def assess_quality(loaded: LoadedVersion, inputs: Any) -> dict[str, Any]:
-    """The request's data quality against the version's training statistics.
-
-    MERGE(records): serving.quality.training_profile(version).assess(rows) goes here (its profile cached on the
-    LoadedVersion); until it is wired, no quality is recorded."""
-    return {}
 
 
 def _run(loaded: LoadedVersion, feeds: dict[str, Any]) -> list[Any]:

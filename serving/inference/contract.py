@@ -350,6 +350,21 @@ def rows_feeds(contract: Contract, rows: Any, *, max_rows: int) -> dict[str, np.
     return feeds
 
 
+def feed_rows(contract: Contract, feeds: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The ``{feature: value}`` rows of checked feeds (either form's), for what reads rows: data quality and the
+    explainer. Empty when the model's inputs are not columns of rows (``contract.feeds`` is None)."""
+    if contract.feeds is None:
+        return []
+    columns: dict[str, list[Any]] = {}
+    for feed in contract.feeds:
+        array = feeds[feed.input]
+        matrix = array.reshape(array.shape[0], -1) if array.ndim else array.reshape(1, -1)
+        for number, column in enumerate(feed.columns):
+            columns[column] = matrix[:, number].tolist()
+    count = min((len(values) for values in columns.values()), default=0)
+    return [{column: values[i] for column, values in columns.items()} for i in range(count)]
+
+
 def predictions(contract: Contract, results: Sequence[Any], count: int) -> list[dict[str, Any]]:
     """One ``{output: value}`` per row of the rows form."""
     rows: list[dict[str, Any]] = [{} for _ in range(count)]

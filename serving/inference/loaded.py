@@ -27,9 +27,12 @@ from django.db import DatabaseError, connection
 from governance.choices import DecisionRecords
 from registry.artifacts import ArtifactCorrupted, ArtifactMissing, ArtifactStore
 from registry.choices import Classification
+from registry.models import ModelVersion
 from serving.actions import do_record_load_refused
+from serving.decisions import DecisionRule, decision_rule
 from serving.inference.contract import Contract
 from serving.models import Deployment, Route
+from serving.quality import Profile, training_profile
 
 log = logging.getLogger("assay.inference")
 
@@ -54,6 +57,9 @@ class LoadedVersion:
     keep_inputs: bool  # False: the training data's classification forbids copying inputs into logs
     decision_records_always: bool  # the release's policy: a durable log (and decision record) before each answer
     interface: dict[str, Any]
+    version: ModelVersion  # read once at load; deciding reads no database through it
+    profile: Profile  # the training statistics the data quality of each request is judged by
+    decision_rule: DecisionRule | None  # None: not explainable (an explain request is answered 409 saying why)
 
     def run(self, feeds: dict[str, Any]) -> list[Any]:
         return list(self.session.run(list(self.output_names), feeds))
@@ -300,4 +306,7 @@ class Routes:
             keep_inputs=not restricted,
             decision_records_always=deployment.release.policy_version.decision_records == DecisionRecords.ALWAYS,
             interface=version.interface,
+            version=version,
+            profile=training_profile(version),
+            decision_rule=decision_rule(version),
         )

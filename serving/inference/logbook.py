@@ -36,6 +36,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.canonical import canonical_digest, to_stored_json
+from serving.decisions import Decision, store_decision_records
 from serving.models import PredictionLog
 
 log = logging.getLogger("assay.inference")
@@ -51,6 +52,7 @@ def stored_row(row: Row) -> Row:
     no NaN, no unsafe integers), and the digest of the inputs, taken here, off the request path, when the request
     left it to the writer (an empty ``inputs_sha256``)."""
     stored = dict(row)
+    stored.pop("decision", None)  # the decision record's, written beside the row (write_rows)
     for name in ("inputs", "outputs", "scores"):
         stored[name] = to_stored_json(row[name]) if row[name] is not None else None
     if not stored["inputs_sha256"]:
@@ -78,7 +80,8 @@ def write_rows(rows: list[Row], *, skip_existing: bool = False) -> list[Row]:
         rows = [row for row in rows if (uuid.UUID(str(row["request_id"])), row["deployment_id"]) not in stored]
     try:
         with transaction.atomic():
-            PredictionLog.objects.bulk_create([PredictionLog(**stored_row(row)) for row in rows])
+            logged = PredictionLog.objects.bulk_create([PredictionLog(**stored_row(row)) for row in rows])
+            _record_decisions(rows, logged)
         return []
     except IntegrityError:
         pass
@@ -88,13 +91,26 @@ def write_rows(rows: list[Row], *, skip_existing: bool = False) -> list[Row]:
         for attempt in attempts:
             try:
                 with transaction.atomic():
-                    PredictionLog.objects.create(**stored_row(attempt))
+                    _record_decisions([attempt], [PredictionLog.objects.create(**stored_row(attempt))])
                 break
             except IntegrityError:
                 continue
         else:
             refused.append(row)
     return refused
+
+
+def _record_decisions(rows: list[Row], logged: list[PredictionLog]) -> None:
+    """The decision records of the rows that carry a ``decision`` (serving.decisions.Decision as JSON: one scored
+    row per log row), in the transaction of the rows themselves: a record never exists without its log row, nor a
+    logged explained decision without its record."""
+    decided = []
+    for row, prediction in zip(rows, logged, strict=True):
+        decision = Decision.of_json(row.get("decision"))
+        if decision is not None:
+            decided.append((prediction, decision))
+    if decided:
+        store_decision_records(decided)
 
 
 def _decode(line: str) -> Row:

@@ -81,3 +81,45 @@ def test_bad_scopes_are_refused_naming_the_field(rw):
             do_set_inference_scope(token_row, actor=rw.cast.superuser, **arguments)
         assert field in refused.value.message_dict, (field, refused.value)
     assert not InferenceScope.objects.exists()
+
+
+def test_the_scope_api_sets_and_shows_a_scope_and_refuses_what_it_cannot_take(rw: Any, api_as: Any) -> None:
+    """GIVEN a service account of team A and its token
+    WHEN team A's admin PUTs its scope over the API, and then people and bodies that must be refused try
+    THEN the admin gets 200 and the scope back (GET too); engineers, who do not see service accounts' tokens, 404
+    (as the token API answers them); an unknown
+    environment, a model of another team, an empty environment list or an unknown field 400 naming the field; and
+    nothing but the admin's scope is ever written."""
+    token, _ = service_token(rw.cast)
+    url = f"/api/v1/tokens/{token.pk}/inference-scope/"
+    admin = api_as(rw.cast.admin_a)
+    assert admin.get(url).status_code == 404  # no scope yet: the token scores nothing
+    body = {"environments": ["production"], "models": [rw.version.model.pk], "requests_per_second": 5, "burst": 9}
+    response = admin.put(url, body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json() | {"created_at": None} == {
+        "token": token.pk,
+        "environments": ["production"],
+        "models": [rw.version.model.pk],
+        "requests_per_second": 5,
+        "burst": 9,
+        "created_at": None,
+        "created_by": rw.cast.admin_a.username,
+    }
+    assert admin.get(url).json()["burst"] == 9
+    assert api_as(rw.cast.engineer_a).put(url, body, format="json").status_code == 404
+    assert api_as(rw.cast.engineer_b).put(url, body, format="json").status_code == 404
+    assert api_as(rw.cast.admin_a).get(f"/api/v1/tokens/{token.pk + 100}/inference-scope/").status_code == 404
+    other_team = make_model(rw.cast.team_b, rw.cast.engineer_b, name="Other team's model")
+    for bad, field in (
+        ({**body, "environments": ["nowhere"]}, "environments"),
+        ({**body, "environments": []}, "environments"),
+        ({**body, "models": [other_team.pk]}, "models"),
+        ({**body, "burst": 2}, "burst"),
+        ({**body, "team": "b"}, "team"),
+    ):
+        response = admin.put(url, bad, format="json")
+        assert response.status_code == 400, (bad, response.content)
+        assert field in response.json()["error"]["fields"], response.json()
+    assert AuditEvent.objects.filter(event_type=AuditEventType.INFERENCE_SCOPE_SET).count() == 1
+    assert InferenceScope.objects.get().burst == 9

@@ -34,6 +34,7 @@ from registry import actions as registry
 from registry import demo
 from registry.management.commands.seed_registry_demo import ADMIN, ENGINEER, MODEL, TEAM
 from registry.models import ModelVersion
+from serving.actions import do_set_inference_scope
 from serving.management.commands.seed_release_demo import DEMO_SIGNING_PASSPHRASE
 
 User = get_user_model()
@@ -89,8 +90,17 @@ class Command(BaseCommand):
                     description="The loan-servicing application: scores limit-increase requests.",
                 )
                 created += 1
-            _, plaintext = core_actions.do_create_token(actor=admin, owner=account.user, name="inference (demo)")
+            token, plaintext = core_actions.do_create_token(actor=admin, owner=account.user, name="inference (demo)")
             created += 1
+            # Scoring in staging only, any model of the team, at a rate a demo never meets.
+            do_set_inference_scope(
+                token,
+                actor=admin,
+                environments=[Environment.objects.get(slug="staging")],
+                models=[],
+                requests_per_second=200,
+                burst=400,
+            )
         # Written readable by its owner only, and never echoed: a token in a terminal's scrollback is a leaked one.
         descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -91,34 +91,18 @@ def always_record(routes: Routes) -> None:
     routes.snapshot = Snapshot.of([dataclasses.replace(route, primary=primary)])
 
 
-def test_where_the_policy_asks_for_records_the_log_is_in_the_table_before_the_answer(world: dict[str, Any]) -> None:
-    """GIVEN a deployment whose policy asks for decision records always, and a log writer that never runs
-    WHEN a request is scored
-    THEN its log row is in the table when the answer comes back."""
-    always_record(world["routes"])
-    status, body = call(
-        world["app"], "POST", "/production/models/Limit scorer/predict", {"rows": [ROW]}, world["token"]
-    )
-    assert status == 200, body
-    log = PredictionLog.objects.get(request_id=body["request_id"])
-    assert log.inputs == [ROW]
-    assert world["app"].logbook.depth == 0
-
-
-def test_where_the_policy_asks_for_records_and_the_database_is_down_the_log_is_on_disk_before_the_answer(
+def test_where_the_policy_asks_for_records_a_version_without_an_explanation_report_is_not_answered(
     world: dict[str, Any],
 ) -> None:
-    """GIVEN the same deployment, and the database refusing connections
+    """GIVEN a deployment whose policy asks for decision records always, of a version no explanation report covers
     WHEN a request is scored
-    THEN it is answered, and its log row is in an fsynced spool file when the answer comes back."""
+    THEN 409 says the version has no explanation report (a record without its reasons is no record), and nothing
+    is logged. Recorded decisions where the policy asks: test_decisions_served.py."""
     always_record(world["routes"])
-    world["sink"].down = True
-    status, body = call(
-        world["app"], "POST", "/production/models/Limit scorer/predict", {"rows": [ROW]}, world["token"]
-    )
-    assert status == 200, body
-    (spooled,) = world["app"].logbook.spool_files
-    assert body["request_id"] in spooled.read_text()
+    status, body = predict(world)
+    assert status == 409, body
+    assert "has no explanation report" in body["error"]
+    assert world["app"].logbook.depth == 0
     assert not PredictionLog.objects.exists()
 
 

@@ -280,9 +280,13 @@ def test_a_token_over_its_rate_is_answered_429_with_retry_after(service: Service
     assert "Rate limit of 1 requests per second (bursts of 2)" in refused.body["error"]
 
 
-def test_an_explanation_is_refused_until_decision_records_are_wired(service: Service) -> None:
+def test_an_explanation_of_a_version_without_an_explanation_report_is_refused(service: Service) -> None:
+    """GIVEN a deployed version no explanation report covers
+    WHEN a request asks for an explanation, in either form
+    THEN 409 says the version has no explanation report (explained decisions: test_decisions_served.py)."""
     reply = service.predict([ROW], explain=True)
-    assert (reply.status, reply.body["error"]) == (409, "Explanations are not available for this deployment.")
+    assert reply.status == 409
+    assert "has no explanation report" in reply.body["error"]
     reply = service.infer({**oip(), "parameters": {"explain": True}})
     assert reply.status == 409
     assert service.predict([ROW], explain="yes").body["error"] == "'explain' must be true or false."
