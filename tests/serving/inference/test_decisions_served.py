@@ -4,6 +4,7 @@ linked to its prediction log row, and the log row holds the request's data quali
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ PREDICT = "/production/models/Limit scorer/predict"
 
 
 @pytest.fixture
-def explained_app(rw: Any, tmp_path: Path) -> dict[str, Any]:
+def explained_app(rw: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The world's model with a second version, a credit model with an explanation report and a reason catalogue,
     deployed as the primary through the gate; the service in this process, its log writer never started."""
     explainers.CACHE.clear()
