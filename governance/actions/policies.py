@@ -21,6 +21,7 @@ from core.models import Team
 from governance import gate
 from governance.actions.boards import require_manager
 from governance.audit_policy import clean_audit_requirements
+from governance.choices import DecisionRecords
 from governance.models import BoardMember, Environment, ReleasePolicy, ReleasePolicyVersion, ReviewBoard
 from registry.choices import RiskTier
 
@@ -66,6 +67,7 @@ def clean_rules(
     approval_valid_days: Any,
     required_checks: Any,
     audit_requirements: Any = None,
+    decision_records: Any = None,
 ) -> dict[str, Any]:
     """The rules of a policy version, validated; a ValidationError names every field at fault.
 
@@ -73,9 +75,13 @@ def clean_rules(
     number of distinct approvers; it may be smaller than the roles' sum, in which case the sum decides. The rules
     must be achievable by the board as it is now: distinct members able to fill every role slot (a person counts
     once, in one role) and at least ``max(min_total, sum of the counts)`` members in all. ``audit_requirements``
-    are checked by governance.audit_policy.clean_audit_requirements.
+    are checked by governance.audit_policy.clean_audit_requirements. ``decision_records`` (governance.choices.
+    DecisionRecords; default ``on_request``) says when the inference service records decisions with their reasons.
     """
     errors: dict[str, str] = {}
+    records = DecisionRecords.ON_REQUEST if decision_records is None else decision_records
+    if records not in DecisionRecords.values:
+        errors["decision_records"] = f"One of {', '.join(DecisionRecords.values)}."
     roles: dict[str, int] = {}
     if not isinstance(required_roles, dict):
         errors["required_roles"] = 'An object mapping board roles to counts, e.g. {"legal": 1, "technical": 2}.'
@@ -145,6 +151,7 @@ def clean_rules(
         "approval_valid_days": approval_valid_days,
         "required_checks": checks,
         "audit_requirements": audits,
+        "decision_records": records,
     }
 
 
@@ -179,6 +186,7 @@ def do_create_policy(
     approval_valid_days: Any,
     required_checks: Any = (),
     audit_requirements: Any = None,
+    decision_records: Any = None,
     note: str = "",
 ) -> ReleasePolicy:
     """Create a policy for (team or organisation, environment, risk tier) and its version 1."""
@@ -206,6 +214,7 @@ def do_create_policy(
         approval_valid_days=approval_valid_days,
         required_checks=required_checks,
         audit_requirements=audit_requirements,
+        decision_records=decision_records,
     )
     policy = ReleasePolicy(
         team=team, name=name, environment=environment, risk_tier=risk_tier, board=board, created_by=actor
@@ -239,6 +248,7 @@ def do_add_policy_version(
     approval_valid_days: Any,
     required_checks: Any = (),
     audit_requirements: Any = None,
+    decision_records: Any = None,
     note: str = "",
 ) -> ReleasePolicyVersion:
     """Write the policy's next version; releases requested from now on are judged by it."""
@@ -250,5 +260,6 @@ def do_add_policy_version(
         approval_valid_days=approval_valid_days,
         required_checks=required_checks,
         audit_requirements=audit_requirements,
+        decision_records=decision_records,
     )
     return _write_version(policy, actor=actor, rules=rules, note=note)

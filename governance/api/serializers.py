@@ -11,6 +11,7 @@ from rest_framework import serializers
 from core.api.base import StrictModelSerializer, StrictSerializer
 from core.choices import BoardRole
 from core.models import Team
+from governance.choices import DecisionRecords
 from governance.models import (
     Approval,
     BoardMember,
@@ -109,6 +110,12 @@ class PolicyVersionSerializer(StrictModelSerializer):
         help_text='Audit kind -> {"max_age_days": 1..3650 (default 180), "thresholds": {name: value}}: the audits the '
         "gate check audits_passed requires (docs/audits.md).",
     )
+    decision_records = serializers.ChoiceField(
+        choices=DecisionRecords.choices,
+        required=False,
+        help_text="When the inference service records a decision with its reasons: on_request (explain: true) or "
+        "always (every decision, durable before the answer).",
+    )
     created_by = username_field()
 
     class Meta:
@@ -122,6 +129,7 @@ class PolicyVersionSerializer(StrictModelSerializer):
             "approval_valid_days",
             "required_checks",
             "audit_requirements",
+            "decision_records",
             "note",
             "created_by",
             "created_at",
@@ -173,6 +181,7 @@ class PolicyCreateSerializer(PolicySerializer):
     approval_valid_days = serializers.IntegerField(write_only=True)
     required_checks = serializers.JSONField(write_only=True, required=False)
     audit_requirements = serializers.JSONField(write_only=True, required=False)
+    decision_records = serializers.ChoiceField(choices=DecisionRecords.choices, write_only=True, required=False)
     note = serializers.CharField(write_only=True, required=False, allow_blank=True)
 
     class Meta(PolicySerializer.Meta):
@@ -183,6 +192,7 @@ class PolicyCreateSerializer(PolicySerializer):
             "approval_valid_days",
             "required_checks",
             "audit_requirements",
+            "decision_records",
             "note",
         ]
 

@@ -171,6 +171,39 @@ def test_audit_requirements_over_the_api(cast: Any, env: Any, board: Any, client
     assert "name at least one audit kind" in response.json()["error"]["fields"]["audit_requirements"][0]
 
 
+def test_a_policy_says_when_decisions_are_recorded(cast: Any, env: Any, board: Any, client: Any):
+    """GIVEN a compliance officer writing a policy over the API
+    WHEN decision_records is not one of its values, then "always", then left out of a new version
+    THEN 400 names the field; the policy's version says always; the next version says on_request (the default)."""
+    client.force_login(cast.compliance)
+    body = {
+        "team": "team-a",
+        "name": "Recorded",
+        "environment": env.slug,
+        "risk_tier": "high",
+        "board": board.pk,
+        "required_roles": {"legal": 1},
+        "min_total": 1,
+        "approval_valid_days": 30,
+        "decision_records": "sometimes",
+    }
+    response = client.post("/api/v1/release-policies/", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "decision_records" in response.json()["error"]["fields"]
+    response = client.post(
+        "/api/v1/release-policies/", {**body, "decision_records": "always"}, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["current_version"]["decision_records"] == "always"
+    response = client.post(
+        f"/api/v1/release-policies/{response.json()['id']}/versions/",
+        {"required_roles": {"legal": 1}, "min_total": 1, "approval_valid_days": 3},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["decision_records"] == "on_request"
+
+
 # --- Thresholds an audit job judges by ----------------------------------------------------------------------------
 
 
