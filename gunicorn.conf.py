@@ -34,6 +34,9 @@ threads = int(settings.WEB_THREADS)
 timeout = int(settings.WEB_TIMEOUT_SECONDS)
 graceful_timeout = 10
 accesslog = "-"
+# No control socket: gunicorn 27 puts it at $HOME/.gunicorn/gunicorn.ctl, one per user, which a second gunicorn on the
+# machine (the inference service's, a test's) would contend for; nothing here uses it.
+control_socket_disable = True
 
 
 def post_worker_init(worker: object) -> None:

@@ -355,6 +355,8 @@ SPECTACULAR_SETTINGS = {
         "SubjectRequestKindEnum": "compliance.models.subjects.SubjectRequestKind",
         "SubjectRequestStatusEnum": "compliance.models.subjects.SubjectRequestStatus",
         "ReasonDirectionEnum": "audits.models.reasons.ReasonDirection",
+        "DeploymentRoleEnum": "serving.choices.DeploymentRole",
+        "TrialRoleEnum": "serving.api.serializers.TRIAL_ROLES",
     },
 }
 
