@@ -32,13 +32,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from audits.local_explanations import NotExplainable
 from core.models import ApiToken
 from core.refusals import Busy
 from serving.choices import DeploymentRole
-from serving.decisions import Decision, decide
+from serving.decisions import Decision, DecisionRule, decide, decision_rule
 from serving.inference import contract as contracts
 from serving.inference.auth import AuthUnavailable, Caller, NotAllowed, TokenCache, Unauthenticated
 from serving.inference.limits import RateLimits
@@ -48,6 +49,8 @@ from serving.inference.routing import key_digest, takes_canary
 from serving.subjects import subject_digest
 
 log = logging.getLogger("assay.inference")
+# How often a version loaded without an explanation report looks for one again when asked to explain.
+RULE_RETRY_SECONDS = 30.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -110,6 +113,9 @@ class InferenceService:
         self.max_rows = max_rows
         self.requests = 0
         self.refused: dict[int, int] = {}
+        # Decision rules found after a version was loaded (its explanation report came later): version id -> (the
+        # rule or None, when it was last looked for).
+        self._late_rules: dict[int, tuple[DecisionRule | None, float]] = {}
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -450,14 +456,32 @@ class InferenceService:
 
         return Response(200, body, headers, after)
 
-    @staticmethod
-    async def _decide(loaded: LoadedVersion, rows: list[dict[str, Any]]) -> list[Decision]:
+    def _rule(self, loaded: LoadedVersion) -> DecisionRule | None:
+        """The version's decision rule: the one read at load, or, when it had no explanation report then (the audit
+        job finishes after the deployment), the one found since, looked for at most every RULE_RETRY_SECONDS.
+        Blocking (a database read): called off the event loop."""
+        if loaded.decision_rule is not None:
+            return loaded.decision_rule
+        rule, checked = self._late_rules.get(loaded.version_id, (None, -math.inf))
+        if rule is None and time.monotonic() - checked >= RULE_RETRY_SECONDS:
+            try:
+                rule = decision_rule(loaded.version)
+            finally:
+                connection.close()  # a worker thread's connection: not kept past its use
+            self._late_rules[loaded.version_id] = (rule, time.monotonic())
+        return rule
+
+    async def _decide(self, loaded: LoadedVersion, rows: list[dict[str, Any]]) -> list[Decision]:
         """Each row's decision with its principal reasons (serving.decisions), off the event loop: the explainer's
         first build in this process may take seconds (503 with Retry-After past EXPLAIN_BUILD_WAIT_SECONDS)."""
         if not rows:
             raise HttpError(409, "This model's inputs are not rows of features: its decisions cannot be explained.")
+
+        def decided() -> list[Decision]:
+            return decide(loaded.version, rows, rule=self._rule(loaded))
+
         try:
-            return await asyncio.to_thread(decide, loaded.version, rows, rule=loaded.decision_rule)
+            return await asyncio.to_thread(decided)
         except NotExplainable as error:
             raise HttpError(error.status, error.message) from None
         except ValidationError as error:
@@ -466,6 +490,9 @@ class InferenceService:
             raise HttpError(400, f"{field}: {' '.join(texts)}") from None
         except Busy as error:
             raise HttpError(503, error.message, {"retry-after": str(error.retry_after)}) from None
+        except DatabaseError:
+            # Looking for an explanation report that came after the load needs the database.
+            raise HttpError(503, "The explanation cannot be found now; try again.", {"retry-after": "5"}) from None
 
     def _decided_rows(
         self,

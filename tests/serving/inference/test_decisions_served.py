@@ -4,6 +4,7 @@ linked to its prediction log row, and the log row holds the request's data quali
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ import pytest
 from audits import explainers
 from registry import actions as registry
 from serving.actions import do_deploy, do_set_inference_scope
+from serving.inference import app as app_module
 from serving.inference.app import InferenceService
 from serving.inference.auth import TokenCache
-from serving.inference.loaded import Routes
+from serving.inference.loaded import Routes, Snapshot
 from serving.inference.logbook import Logbook
 from serving.models import DecisionRecord, PredictionLog
 from tests.audits.explain_factories import SCHEMA, make_catalogue, make_explanation_report, onnx_model
@@ -144,3 +146,23 @@ def test_with_the_database_down_a_recorded_decision_waits_on_disk_and_is_written
     record = DecisionRecord.objects.select_related("prediction").get(uid=uid)
     assert str(record.prediction.request_id) == body["request_id"]
     assert record.reasons == body["decisions"][0]["reasons"]
+
+
+def test_an_explanation_report_that_comes_after_the_load_is_found(
+    explained_app: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN the version loaded before its explanation report existed (the audit job finishes after the deployment)
+    WHEN an explanation is asked for
+    THEN the service looks for the report again (at most every RULE_RETRY_SECONDS) and explains with it, without
+    waiting for the route to change."""
+    routes = explained_app["routes"]
+    (route,) = routes._loaded.values()
+    routes.snapshot = Snapshot.of(
+        [dataclasses.replace(route, primary=dataclasses.replace(route.primary, decision_rule=None))]
+    )
+    monkeypatch.setattr(app_module, "RULE_RETRY_SECONDS", 0.0)
+    status, body = call(
+        explained_app["app"], "POST", PREDICT, {"rows": [APPLICANT], "explain": True}, explained_app["token"]
+    )
+    assert status == 200, body
+    assert DecisionRecord.objects.filter(uid=body["decisions"][0]["decision_record"]).exists()
