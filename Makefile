@@ -89,7 +89,7 @@ run: $(VENV)/.installed-demo $(VENV)/.installed-cli $(JAVA)
 	$(BIN)/python manage.py seed_churn_demo
 	$(BIN)/python manage.py seed_serving_demo
 	@echo
-	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery workers for jobs and Spark jobs, beat; Ctrl-C stops them all)"
+	@echo "Assay: http://$(HOST):$(PORT)/  (web server, Celery workers for jobs and Spark jobs, beat, the inference service on port $${INFERENCE_PORT:-8001}; Ctrl-C stops them all)"
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/python -m assay.run --procfile Procfile --port $(PORT)
 
