@@ -4,13 +4,14 @@ instant the answer leaves, which a client of a real server cannot observe withou
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connections
 
 from serving.actions import do_deploy, do_set_inference_scope
 from serving.inference.app import InferenceService
@@ -44,7 +45,17 @@ def call(app: InferenceService, method: str, path: str, body: Any, token: str) -
         "query_string": b"",
         "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json")],
     }
-    asyncio.run(app(scope, receive, send))
+
+    # In a thread of its own: a test earlier in this process (Playwright's sync API) may have left an event loop
+    # running in this one, where asyncio.run refuses to start another.
+    def run() -> None:
+        try:
+            asyncio.run(app(scope, receive, send))
+        finally:
+            connections.close_all()  # this thread's, if the app opened one
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
     return sent[0]["status"], json.loads(sent[1]["body"])
 
 
