@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
+
+from bench._server import ROOT
 
 
 def child_env(data_dir: str, database_url: str | None, **extra: str) -> dict[str, str]:
@@ -42,3 +48,21 @@ def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_child(module: str, forwarded: list[str]) -> int:
+    """Run ``python -m <module> --child <forwarded>`` in a throwaway data folder, on a throwaway PostgreSQL database
+    when ``DATABASE_URL`` names a server (else the embedded SQLite); its exit status. The data folder goes however it
+    ends."""
+    name = module.rsplit(".", 1)[-1]
+    data_dir = tempfile.mkdtemp(prefix=f"assay-bench-{name}-")
+    args = [sys.executable, "-m", module, "--child", *forwarded]
+    try:
+        server_url = os.environ.get("DATABASE_URL", "")
+        if server_url.startswith(("postgres://", "postgresql://")):
+            with throwaway_postgres(server_url, f"assay_bench_{name}") as database_url:
+                env = child_env(data_dir, database_url)
+                return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
+        return subprocess.run(args, cwd=ROOT, env=child_env(data_dir, None), check=False).returncode
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)

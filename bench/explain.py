@@ -35,17 +35,14 @@ import functools
 import json
 import os
 import platform
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench._env import child_env, throwaway_postgres
-from bench._server import ROOT, Server, load, percentile
+from bench._env import run_child
+from bench._server import Server, load, percentile
 
 FEATURES = [f"f{index:02d}" for index in range(20)]
 SEED = 7
@@ -76,17 +73,7 @@ def _forwarded(options: argparse.Namespace) -> list[str]:
 
 
 def _launch(options: argparse.Namespace) -> int:
-    data_dir = tempfile.mkdtemp(prefix="assay-bench-explain-")
-    args = [sys.executable, "-m", "bench.explain", "--child", *_forwarded(options)]
-    try:
-        server_url = os.environ.get("DATABASE_URL", "")
-        if server_url.startswith(("postgres://", "postgresql://")):
-            with throwaway_postgres(server_url, "assay_bench_explain") as database_url:
-                env = child_env(data_dir, database_url)
-                return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
-        return subprocess.run(args, cwd=ROOT, env=child_env(data_dir, None), check=False).returncode
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    return run_child("bench.explain", _forwarded(options))
 
 
 # --- The models ---------------------------------------------------------------------------------------------------

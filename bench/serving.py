@@ -40,10 +40,8 @@ import json
 import multiprocessing
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -52,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._env import child_env, throwaway_postgres
+from bench._env import run_child
 from bench._server import ROOT, free_port, load, percentile
 
 FEATURES = [f"f{index:02d}" for index in range(20)]
@@ -88,17 +86,7 @@ def _forwarded(options: argparse.Namespace) -> list[str]:
 
 
 def _launch(options: argparse.Namespace) -> int:
-    data_dir = tempfile.mkdtemp(prefix="assay-bench-serving-")
-    args = [sys.executable, "-m", "bench.serving", "--child", *_forwarded(options)]
-    try:
-        server_url = os.environ.get("DATABASE_URL", "")
-        if server_url.startswith(("postgres://", "postgresql://")):
-            with throwaway_postgres(server_url, "assay_bench_serving") as database_url:
-                env = child_env(data_dir, database_url)
-                return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
-        return subprocess.run(args, cwd=ROOT, env=child_env(data_dir, None), check=False).returncode
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    return run_child("bench.serving", _forwarded(options))
 
 
 # --- Measuring (pure: no Django, no server of its own) --------------------------------------------------------------
