@@ -34,3 +34,25 @@ class OnExpiry(models.TextChoices):
 class PurgeState(models.TextChoices):
     PENDING = "pending", "Pending (bytes may be partly deleted)"
     DONE = "done", "Done"
+
+
+class GrantStatus(models.TextChoices):
+    """Where a data access grant stands. ``approved`` needs both sides; until its ``expires_at`` it covers use."""
+
+    REQUESTED = "requested", "Awaiting approval"
+    APPROVED = "approved", "Approved by both sides"
+    REFUSED = "refused", "Refused"
+    REVOKED = "revoked", "Revoked"
+    WITHDRAWN = "withdrawn", "Withdrawn by the requesting team"
+
+
+class GrantSide(models.TextChoices):
+    """Who judges a grant: an admin of the team that owns the dataset, and a compliance officer."""
+
+    OWNER = "owner", "Owning team's admin"
+    COMPLIANCE = "compliance", "Compliance officer"
+
+
+class GrantDecision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REFUSE = "refuse", "Refuse"

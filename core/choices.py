@@ -24,6 +24,36 @@ class TokenKind(models.TextChoices):
     SERVICE = "service", "Service account"
 
 
+class MembershipSource(models.TextChoices):
+    """Who keeps a membership: a team admin (``local``) or the organisation's identity provider (``sso``), whose
+    memberships follow the groups it asserts at each sign-in (core.sso)."""
+
+    LOCAL = "local", "Granted in Assay"
+    SSO = "sso", "From the identity provider's groups"
+
+
+class NotificationDelivery(models.TextChoices):
+    """How a user receives one kind of notification by email."""
+
+    IMMEDIATE = "immediate", "Email at once"
+    DIGEST = "digest", "In the daily digest"
+    OFF = "off", "Not by email"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    DIGESTED = "digested", "Sent in a digest"
+    FAILED = "failed", "Failed (retries exhausted)"
+    SKIPPED = "skipped", "Not sent (email off, or no address)"
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Delivered (2xx)"
+    FAILED = "failed", "Failed (retries exhausted)"
+
+
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -138,3 +168,18 @@ class AuditEventType(models.TextChoices):
     SUBJECT_REQUEST_CLOSED = "subject_request.closed", "Data-subject request closed"
     SUBJECT_REPORT_EXPORTED = "subject_request.report_exported", "Data-subject report downloaded"
     DATASET_ROWS_ERASED = "dataset.rows_erased", "Dataset version's rows erased for a data subject"
+    # core: notifications and webhooks (core/notifications.py, core/actions)
+    NOTIFICATION_PREFERENCES_SET = "notification.preferences_set", "Notification preferences set"
+    WEBHOOK_CREATED = "webhook.created", "Webhook endpoint created"
+    WEBHOOK_DELETED = "webhook.deleted", "Webhook endpoint deleted"
+    # core: single sign-on (core/sso.py)
+    SSO_MAPPING_CREATED = "sso.mapping_created", "Identity-provider group mapping created"
+    SSO_MAPPING_DELETED = "sso.mapping_deleted", "Identity-provider group mapping deleted"
+    SSO_LOGIN_REFUSED = "auth.sso_refused", "Single sign-on refused"
+    USER_DEACTIVATED = "user.deactivated", "User deactivated (disabled at the identity provider)"
+    # compliance: data access grants between teams (compliance/actions/grants.py)
+    DATA_GRANT_REQUESTED = "data_grant.requested", "Data access grant requested"
+    DATA_GRANT_APPROVED = "data_grant.approved", "Data access grant approved by one side"
+    DATA_GRANT_REFUSED = "data_grant.refused", "Data access grant refused"
+    DATA_GRANT_REVOKED = "data_grant.revoked", "Data access grant revoked"
+    DATA_ACCESS_REFUSED = "data_grant.access_refused", "Use of another team's dataset refused (no grant)"

@@ -1,6 +1,8 @@
-"""Compliance records: DPIAs, retention policies and their runs, legal holds, data-subject requests."""
+"""Compliance records: DPIAs, retention policies and their runs, legal holds, data-subject requests, data access
+grants between teams."""
 
 from compliance.models.dpia import ColumnReclassification, Dpia, DpiaTransition, DpiaVersion
+from compliance.models.grants import DataAccessGrant, DataAccessGrantDecision
 from compliance.models.holds import LegalHold, LegalHoldEvent
 from compliance.models.retention import Purge, RetentionPolicy, RetentionPolicyVersion
 from compliance.models.subjects import (
@@ -15,6 +17,8 @@ from compliance.models.subjects import (
 
 __all__ = [
     "ColumnReclassification",
+    "DataAccessGrant",
+    "DataAccessGrantDecision",
     "DatasetFilesErasure",
     "Dpia",
     "DpiaTransition",

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from core.choices import BoardRole, Role
+from core.choices import BoardRole, MembershipSource, Role
 from core.querysets import RestrictedQuerySet
 
 
@@ -35,13 +35,16 @@ class Team(models.Model):
 class Membership(models.Model):
     """One role a user holds in one team. A user holds as many memberships as roles; reviewers name a board role.
 
-    ``granted_by`` is who granted it; revoking deletes the row (the audit log keeps the history).
+    ``granted_by`` is who granted it; revoking deletes the row (the audit log keeps the history). ``source`` says
+    who keeps it: ``local`` rows are a team admin's; ``sso`` rows follow the identity provider's groups through the
+    group mappings (core.sso) and go when the provider stops asserting the group.
     """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=32, choices=Role.choices)
     board_role = models.CharField(max_length=32, choices=BoardRole.choices, blank=True)
+    source = models.CharField(max_length=8, choices=MembershipSource.choices, default=MembershipSource.LOCAL)
     created_at = models.DateTimeField(auto_now_add=True)
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
