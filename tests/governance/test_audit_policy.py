@@ -23,6 +23,7 @@ from governance.gate import evaluate_gate
 from governance.manifest import build_manifest
 from governance.models import ReleasePolicyVersion
 from registry.models import DatasetVersion
+from tests.audits.explanation_reports import make_explanation_report
 from tests.audits.factories import fairness_results, make_report
 from tests.governance.factories import make_board, make_environment, make_policy
 from tests.registry.factories import make_dataset_version, make_model, make_use_case
@@ -348,3 +349,37 @@ def test_the_gate_refuses_a_release_until_its_required_audit_passes_the_policy(r
 def test_a_policy_without_audit_requirements_keeps_its_manifest_shape(rw: Any):
     # Releases under policies that require no audits keep the manifest they were signed with.
     assert "audit_requirements" not in build_manifest(rw.release)["policy"]["requirements"]
+
+
+def test_the_gate_refuses_a_policy_that_records_every_decision_without_an_explanation_report(rw: Any):
+    """GIVEN a policy whose decisions are recorded always (each with its principal reasons)
+    WHEN a release of a version with no explanation report goes to the gate
+    THEN ``decisions_explainable`` fails, naming the missing report; once an explanation report of the artifact is
+    registered it passes. Under the default policy (on request) the check passes without one."""
+    engineer = rw.cast.engineer_a
+    check = _check(rw.release, engineer, "decisions_explainable")
+    assert check["passed"], check["reason"]
+    assert "on request only" in check["reason"]
+    actions.do_add_policy_version(
+        rw.policy,
+        actor=rw.cast.compliance,
+        required_roles={"legal": 1, "technical": 1},
+        min_total=2,
+        approval_valid_days=30,
+        decision_records="always",
+    )
+    actions.do_withdraw_release(rw.release, actor=engineer, reason="New policy")
+    release = actions.do_request_release(rw.version, actor=engineer, environment=rw.environment)
+    approve(rw, release)
+    check = _check(release, engineer, "decisions_explainable")
+    assert not check["passed"]
+    assert f"model version {rw.version.number} has no explanation report" in check["reason"]
+    report = make_explanation_report(rw.version, _dataset_version(rw), engineer)
+    check = _check(release, engineer, "decisions_explainable")
+    assert check["passed"], check["reason"]
+    assert f"explanation report {report.pk}" in check["reason"]
+
+
+def _check(release: Any, actor: Any, name: str) -> dict[str, Any]:
+    evaluation = evaluate_gate(release, actor=actor, purpose=EvaluationPurpose.PREVIEW)
+    return next(check for check in evaluation.checks if check["name"] == name)

@@ -19,6 +19,8 @@ from tests.serving.factories import approve, overwrite_artifact
 pytestmark = pytest.mark.django_db
 
 BUILT_IN = ["release_open", "policy_current", "quorum", "manifest_current", "artifact_integrity"]
+# Every check that runs for every release: the built-ins, then the ones the apps register with always=True.
+ALWAYS_RUN = [*BUILT_IN, "decisions_explainable"]
 
 
 def verdicts(evaluation: Any) -> dict[str, bool]:
@@ -61,7 +63,7 @@ def test_an_approved_release_passes_every_check_and_the_evaluation_is_stored(rw)
     # THEN every built-in check passed, each with its reason, and the evaluation is a stored row
     assert evaluation.pk
     assert evaluation.passed
-    assert verdicts(evaluation) == dict.fromkeys(BUILT_IN, True)
+    assert verdicts(evaluation) == dict.fromkeys(ALWAYS_RUN, True)
     assert all(check["reason"] for check in evaluation.checks)
     assert "re-hashed" in reason(evaluation, "artifact_integrity")
     assert evaluation.manifest_digest == rw.release.manifest_digest
@@ -79,6 +81,7 @@ def test_an_unsigned_release_fails_quorum_and_manifest_and_reports_the_rest(rw):
         "quorum": False,
         "manifest_current": False,
         "artifact_integrity": True,
+        "decisions_explainable": True,
     }
     assert "missing 1 legal, 1 technical" in reason(evaluation, "quorum")
     assert "nobody has signed yet" in reason(evaluation, "manifest_current")
@@ -107,7 +110,7 @@ def test_artifact_bytes_replaced_on_disk_fail_the_rehash_and_are_recorded(rw):
     # THEN the gate fails on the re-hash, names the digest found, and artifact.corrupted is written
     evaluation = evaluate_gate(rw.release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.DEPLOY)
     assert not evaluation.passed
-    assert verdicts(evaluation) == {**dict.fromkeys(BUILT_IN, True), "artifact_integrity": False}
+    assert verdicts(evaluation) == {**dict.fromkeys(ALWAYS_RUN, True), "artifact_integrity": False}
     assert "no longer matches its digest" in reason(evaluation, "artifact_integrity")
     event = AuditEvent.objects.get(event_type=AuditEventType.ARTIFACT_CORRUPTED)
     assert event.metadata["sha256"] == rw.version.artifact_sha256
@@ -194,7 +197,7 @@ def test_a_required_check_contributed_by_another_app_runs_and_can_fail(rw, extra
     release = _require(rw, "example_check")
     evaluation = evaluate_gate(release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
     assert evaluation.passed
-    assert [c["name"] for c in evaluation.checks] == [*BUILT_IN, "example_check"]
+    assert [c["name"] for c in evaluation.checks] == [*ALWAYS_RUN, "example_check"]
     assert calls == [release.pk]
     outcome["result"] = (False, "The model card lacks its limitations.")
     evaluation = evaluate_gate(release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
@@ -208,7 +211,7 @@ def test_a_required_check_that_raises_fails_closed_and_the_others_still_run(rw, 
     outcome["result"] = RuntimeError("model card service unreachable")
     evaluation = evaluate_gate(release, actor=rw.cast.engineer_a, purpose=EvaluationPurpose.PREVIEW)
     assert not evaluation.passed
-    assert verdicts(evaluation) == {**dict.fromkeys(BUILT_IN, True), "example_check": False}
+    assert verdicts(evaluation) == {**dict.fromkeys(ALWAYS_RUN, True), "example_check": False}
     assert "could not run: RuntimeError: model card service unreachable" in reason(evaluation, "example_check")
 
 

@@ -26,7 +26,14 @@ pytestmark = pytest.mark.django_db
 TEAM_A_AND_ROOT = ("superuser", *TEAM_A)
 WRITERS = ("superuser", "admin_a", "engineer_a")
 ONNX: list[Path] = []
-CHECK_NAMES = ["release_open", "policy_current", "quorum", "manifest_current", "artifact_integrity"]
+CHECK_NAMES = [
+    "release_open",
+    "policy_current",
+    "quorum",
+    "manifest_current",
+    "artifact_integrity",
+    "decisions_explainable",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -164,6 +171,7 @@ def test_a_refused_deploy_is_a_409_listing_every_check_with_its_record(world: Wo
         "quorum": False,
         "manifest_current": True,
         "artifact_integrity": False,
+        "decisions_explainable": True,
     }
     assert all(check["reason"] for check in checks)
     # AND the evaluation is stored, gate.failed and artifact.corrupted are written, nothing is deployed
@@ -291,7 +299,7 @@ def test_the_gate_preview_stores_nothing_and_can_skip_the_rehash(world: World) -
     assert body["passed"] is True
     assert [check["name"] for check in body["checks"]] == CHECK_NAMES
     cheap = client.get(url + "?rehash=false").json()
-    assert "not re-hashed" in cheap["checks"][-1]["reason"]
+    assert "not re-hashed" in check_named(cheap, "artifact_integrity")["reason"]
     response = client.get(url + "?rehash=maybe")
     assert response.status_code == 400
     assert "rehash" in assert_error_shape(response)["fields"]
@@ -303,7 +311,7 @@ def test_a_gate_preview_that_finds_the_artifact_corrupted_records_it(world: Worl
     overwrite_artifact(objects["rw"].version)
     body = world.client("auditor").get(f"/api/v1/releases/{objects['release'].pk}/gate/").json()
     assert body["passed"] is False
-    assert body["checks"][-1]["passed"] is False
+    assert check_named(body, "artifact_integrity")["passed"] is False
     event = AuditEvent.objects.get(event_type=AuditEventType.ARTIFACT_CORRUPTED)
     assert event.actor_id == world.cast.auditor.pk
 
@@ -322,3 +330,8 @@ def test_the_schema_documents_the_endpoints(world: World) -> None:
     ):
         assert path in paths, sorted(paths)
     assert "409" in paths["/api/v1/releases/{id}/deploy/"]["post"]["responses"]
+
+
+def check_named(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """The check called ``name`` in a gate answer's ``checks``."""
+    return next(check for check in body["checks"] if check["name"] == name)
