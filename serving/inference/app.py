@@ -31,17 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from audits.local_explanations import NotExplainable
 from core.models import ApiToken
-from core.refusals import Busy
 from serving.choices import DeploymentRole
-from serving.decisions import Decision, DecisionRule, decide, decision_rule
 from serving.inference import contract as contracts
 from serving.inference.auth import AuthUnavailable, Caller, NotAllowed, TokenCache, Unauthenticated
+from serving.inference.errors import HttpError
+from serving.inference.explained import Decider, decided_rows
 from serving.inference.limits import RateLimits
 from serving.inference.loaded import LoadedRoute, LoadedVersion, Routes
 from serving.inference.logbook import Logbook, Row, inputs_digest
@@ -49,8 +46,6 @@ from serving.inference.routing import key_digest, takes_canary
 from serving.subjects import subject_digest
 
 log = logging.getLogger("assay.inference")
-# How often a version loaded without an explanation report looks for one again when asked to explain.
-RULE_RETRY_SECONDS = 30.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -63,13 +58,6 @@ _MODEL_PATH = re.compile(
 )
 _ROWS_PATH = re.compile(r"^/(?P<env>[A-Za-z0-9_-]+)/models/(?P<name>[^/]+)/predict$")
 _SERVER_PATH = re.compile(r"^/(?P<env>[A-Za-z0-9_-]+)/v2/?$")
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
 
 
 @dataclass
@@ -113,9 +101,7 @@ class InferenceService:
         self.max_rows = max_rows
         self.requests = 0
         self.refused: dict[int, int] = {}
-        # Decision rules found after a version was loaded (its explanation report came later): version id -> (the
-        # rule or None, when it was last looked for).
-        self._late_rules: dict[int, tuple[DecisionRule | None, float]] = {}
+        self.decider = Decider()
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -424,7 +410,7 @@ class InferenceService:
         feature_rows = scoring.rows_of(loaded.contract, feeds)
         decisions = None
         if scoring.explain or loaded.decision_records_always:
-            decisions = await self._decide(loaded, feature_rows)
+            decisions = await self.decider.decide(loaded, feature_rows)
         results = _run(loaded, feeds)
         body = scoring.answer(loaded, results)
         if decisions is None:
@@ -432,7 +418,8 @@ class InferenceService:
         else:
             # A decision record is the decision of one row: each row is logged on its own, with its record, durable
             # before the answer names the records.
-            rows = self._decided_rows(scoring, loaded, feature_rows, body, results, decisions)
+            whole = self._log_row(scoring, loaded, scoring.inputs, [], body, results)
+            rows = decided_rows(whole, loaded, feature_rows, results, decisions)
             try:
                 await asyncio.to_thread(self.logbook.write_now, rows)
             except OSError as error:
@@ -455,73 +442,6 @@ class InferenceService:
                 self._shadow(scoring, shadow, scoring.inputs)
 
         return Response(200, body, headers, after)
-
-    def _rule(self, loaded: LoadedVersion) -> DecisionRule | None:
-        """The version's decision rule: the one read at load, or, when it had no explanation report then (the audit
-        job finishes after the deployment), the one found since, looked for at most every RULE_RETRY_SECONDS.
-        Blocking (a database read): called off the event loop."""
-        if loaded.decision_rule is not None:
-            return loaded.decision_rule
-        rule, checked = self._late_rules.get(loaded.version_id, (None, -math.inf))
-        if rule is None and time.monotonic() - checked >= RULE_RETRY_SECONDS:
-            try:
-                rule = decision_rule(loaded.version)
-            finally:
-                connection.close()  # a worker thread's connection: not kept past its use
-            self._late_rules[loaded.version_id] = (rule, time.monotonic())
-        return rule
-
-    async def _decide(self, loaded: LoadedVersion, rows: list[dict[str, Any]]) -> list[Decision]:
-        """Each row's decision with its principal reasons (serving.decisions), off the event loop: the explainer's
-        first build in this process may take seconds (503 with Retry-After past EXPLAIN_BUILD_WAIT_SECONDS)."""
-        if not rows:
-            raise HttpError(409, "This model's inputs are not rows of features: its decisions cannot be explained.")
-
-        def decided() -> list[Decision]:
-            return decide(loaded.version, rows, rule=self._rule(loaded))
-
-        try:
-            return await asyncio.to_thread(decided)
-        except NotExplainable as error:
-            raise HttpError(error.status, error.message) from None
-        except ValidationError as error:
-            messages = getattr(error, "message_dict", {"rows": error.messages})
-            field, texts = next(iter(messages.items()))
-            raise HttpError(400, f"{field}: {' '.join(texts)}") from None
-        except Busy as error:
-            raise HttpError(503, error.message, {"retry-after": str(error.retry_after)}) from None
-        except DatabaseError:
-            # Looking for an explanation report that came after the load needs the database.
-            raise HttpError(503, "The explanation cannot be found now; try again.", {"retry-after": "5"}) from None
-
-    def _decided_rows(
-        self,
-        scoring: Scoring,
-        loaded: LoadedVersion,
-        feature_rows: list[dict[str, Any]],
-        body: dict[str, Any],
-        results: list[Any],
-        decisions: list[Decision],
-    ) -> list[Row]:
-        whole = self._log_row(scoring, loaded, scoring.inputs, [], body, results)
-        predictions = contracts.predictions(loaded.contract, results, len(feature_rows))
-        scores = whole["scores"]
-        rows = []
-        for index, (features, decision) in enumerate(zip(feature_rows, decisions, strict=True)):
-            rows.append(
-                {
-                    **whole,
-                    "rows": 1,
-                    # The row as the rows form takes it (an OIP request's, from its checked tensors).
-                    "inputs": [features] if loaded.keep_inputs else None,
-                    "inputs_sha256": "" if loaded.keep_inputs else inputs_digest([features]),
-                    "outputs": [predictions[index]],
-                    "scores": scores[index : index + 1],
-                    "quality": loaded.profile.assess([features]),
-                    "decision": decision.as_json(),
-                }
-            )
-        return rows
 
     @staticmethod
     def _choose(route: LoadedRoute, key: str) -> LoadedVersion:

@@ -14,7 +14,7 @@ import pytest
 from audits import explainers
 from registry import actions as registry
 from serving.actions import do_deploy, do_set_inference_scope
-from serving.inference import app as app_module
+from serving.inference import explained
 from serving.inference.app import InferenceService
 from serving.inference.auth import TokenCache
 from serving.inference.loaded import Routes, Snapshot
@@ -160,7 +160,7 @@ def test_an_explanation_report_that_comes_after_the_load_is_found(
     routes.snapshot = Snapshot.of(
         [dataclasses.replace(route, primary=dataclasses.replace(route.primary, decision_rule=None))]
     )
-    monkeypatch.setattr(app_module, "RULE_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(explained, "RULE_RETRY_SECONDS", 0.0)
     status, body = call(
         explained_app["app"], "POST", PREDICT, {"rows": [APPLICANT], "explain": True}, explained_app["token"]
     )
