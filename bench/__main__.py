@@ -8,16 +8,10 @@ PostgreSQL server. The user's own database is never touched.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-from bench._env import child_env, throwaway_postgres
+from bench._env import run_backends
 
-ROOT = Path(__file__).resolve().parent.parent
 UNTHROTTLED = "1000000/min"  # the API measurements must not hit the per-user rate limit
 
 
@@ -36,51 +30,15 @@ def _options(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _run_child(options: argparse.Namespace, env: dict[str, str]) -> int:
-    args = [
-        sys.executable,
-        "-m",
-        "bench.audit",
+def main(argv: list[str]) -> int:
+    options = _options(argv)
+    forwarded = [
         f"--sizes={options.sizes}",
         f"--sample={options.sample}",
         f"--threads={options.threads}",
         f"--requests={options.requests}",
     ]
-    return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
-
-
-def _postgres(options: argparse.Namespace, server_url: str) -> int:
-    data_dir = tempfile.mkdtemp(prefix="assay-bench-")
-    try:
-        with throwaway_postgres(server_url, "assay_bench") as database_url:
-            return _run_child(options, child_env(data_dir, database_url, API_THROTTLE_USER=UNTHROTTLED))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _sqlite(options: argparse.Namespace) -> int:
-    data_dir = tempfile.mkdtemp(prefix="assay-bench-")
-    try:
-        return _run_child(options, child_env(data_dir, None, API_THROTTLE_USER=UNTHROTTLED))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def main(argv: list[str]) -> int:
-    options = _options(argv)
-    server_url = os.environ.get("DATABASE_URL", "")
-    is_postgres = server_url.startswith(("postgres://", "postgresql://"))
-    failures = 0
-    if options.backend in ("all", "sqlite"):
-        failures += _sqlite(options) != 0
-    if options.backend == "postgresql" and not is_postgres:
-        print("--backend postgresql needs DATABASE_URL=postgres://user@host:port/db (a server to create a database on)")
-        return 2
-    if options.backend in ("all", "postgresql") and is_postgres:
-        failures += _postgres(options, server_url) != 0
-    elif options.backend == "all":
-        print("\n(PostgreSQL skipped: set DATABASE_URL=postgres://... to measure it too.)")
-    return 1 if failures else 0
+    return run_backends("bench.audit", forwarded, options.backend, child=False, API_THROTTLE_USER=UNTHROTTLED)
 
 
 if __name__ == "__main__":

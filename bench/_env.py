@@ -50,19 +50,48 @@ def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_child(module: str, forwarded: list[str]) -> int:
-    """Run ``python -m <module> --child <forwarded>`` in a throwaway data folder, on a throwaway PostgreSQL database
-    when ``DATABASE_URL`` names a server (else the embedded SQLite); its exit status. The data folder goes however it
-    ends."""
+def postgres_server() -> str:
+    """``DATABASE_URL`` when it names a PostgreSQL server (to create throwaway databases on), else ""."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else ""
+
+
+def run_child(module: str, forwarded: list[str], *, backend: str = "auto", child: bool = True, **extra: str) -> int:
+    """Run ``python -m <module> [--child] <forwarded>`` in a throwaway data folder; its exit status. ``backend``:
+    ``sqlite`` (the embedded default), ``postgresql`` (a throwaway database on the server ``DATABASE_URL`` names),
+    or ``auto`` (PostgreSQL when there is a server, else SQLite). ``extra`` are more settings for the child. The data
+    folder and the database go however it ends."""
     name = module.rsplit(".", 1)[-1]
     data_dir = tempfile.mkdtemp(prefix=f"assay-bench-{name}-")
-    args = [sys.executable, "-m", module, "--child", *forwarded]
+    args = [sys.executable, "-m", module, *(["--child"] if child else []), *forwarded]
+    server_url = postgres_server()
     try:
-        server_url = os.environ.get("DATABASE_URL", "")
-        if server_url.startswith(("postgres://", "postgresql://")):
+        if backend == "postgresql" or (backend == "auto" and server_url):
+            if not server_url:
+                raise ValueError(
+                    "a PostgreSQL run needs DATABASE_URL=postgres://... (a server to create a database on)"
+                )
             with throwaway_postgres(server_url, f"assay_bench_{name}") as database_url:
-                env = child_env(data_dir, database_url)
+                env = child_env(data_dir, database_url, **extra)
                 return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
-        return subprocess.run(args, cwd=ROOT, env=child_env(data_dir, None), check=False).returncode
+        return subprocess.run(args, cwd=ROOT, env=child_env(data_dir, None, **extra), check=False).returncode
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_backends(module: str, forwarded: list[str], backend: str, *, child: bool = True, **extra: str) -> int:
+    """``run_child`` on each backend the ``--backend`` option names: ``all`` (SQLite, then PostgreSQL when
+    ``DATABASE_URL`` names a server), ``sqlite`` or ``postgresql``; 0 when every run succeeded, 2 when PostgreSQL
+    is asked for without a server."""
+    server_url = postgres_server()
+    if backend == "postgresql" and not server_url:
+        print("--backend postgresql needs DATABASE_URL=postgres://user@host:port/db (a server to create a database on)")
+        return 2
+    failures = 0
+    if backend in ("all", "sqlite"):
+        failures += run_child(module, forwarded, backend="sqlite", child=child, **extra) != 0
+    if backend in ("all", "postgresql") and server_url:
+        failures += run_child(module, forwarded, backend="postgresql", child=child, **extra) != 0
+    elif backend == "all":
+        print("\n(PostgreSQL skipped: set DATABASE_URL=postgres://... to measure it too.)")
+    return 1 if failures else 0

@@ -45,7 +45,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +52,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench._env import child_env, throwaway_postgres
+from bench._env import run_backends
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_MODELS = 100
@@ -74,11 +73,6 @@ def _options(argv: list[str]) -> argparse.Namespace:
 # --- The launcher: one child process per backend, each on a throwaway database -----------------------------------
 
 
-def _run_child(argv: list[str], env: dict[str, str]) -> int:
-    args = [sys.executable, "-m", "bench.gate", "--child", *argv]
-    return subprocess.run(args, cwd=ROOT, env=env, check=False).returncode
-
-
 def _launch(options: argparse.Namespace) -> int:
     passed = [
         f"--sizes={options.sizes}",
@@ -86,28 +80,7 @@ def _launch(options: argparse.Namespace) -> int:
         f"--artifact-mb={options.artifact_mb}",
         f"--rehash-runs={options.rehash_runs}",
     ]
-    server_url = os.environ.get("DATABASE_URL", "")
-    is_postgres = server_url.startswith(("postgres://", "postgresql://"))
-    failures = 0
-    if options.backend in ("all", "sqlite"):
-        data_dir = tempfile.mkdtemp(prefix="assay-bench-gate-")
-        try:
-            failures += _run_child(passed, child_env(data_dir, None)) != 0
-        finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    if options.backend == "postgresql" and not is_postgres:
-        print("--backend postgresql needs DATABASE_URL=postgres://user@host:port/db (a server to create a database on)")
-        return 2
-    if options.backend in ("all", "postgresql") and is_postgres:
-        data_dir = tempfile.mkdtemp(prefix="assay-bench-gate-")
-        try:
-            with throwaway_postgres(server_url, "assay_bench_gate") as database_url:
-                failures += _run_child(passed, child_env(data_dir, database_url)) != 0
-        finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    elif options.backend == "all":
-        print("\n(PostgreSQL skipped: set DATABASE_URL=postgres://... to measure it too.)")
-    return 1 if failures else 0
+    return run_backends("bench.gate", passed, options.backend)
 
 
 # --- The child: seeds, builds the release, measures ---------------------------------------------------------------

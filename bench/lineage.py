@@ -47,7 +47,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -58,10 +57,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench._env import child_env, throwaway_postgres
+from bench._env import postgres_server, run_child
 from bench._server import Server, load, percentile
 
-ROOT = Path(__file__).resolve().parent.parent
 STEPS = 10  # jobs per pipeline: the closure's depth
 EDGES_PER_RUN = 8  # 5 inputs, 3 outputs
 DATASETS_PER_STEP = 8  # 3 outputs, 5 raw inputs (the 5th read only by the first step)
@@ -107,18 +105,11 @@ def _forwarded(options: argparse.Namespace) -> list[str]:
 
 
 def _launch(options: argparse.Namespace) -> int:
-    server_url = os.environ.get("DATABASE_URL", "")
-    if not server_url.startswith(("postgres://", "postgresql://")):
+    if not postgres_server():
         print("The lineage benchmark runs on PostgreSQL: set DATABASE_URL=postgres://user@host:port/db (a server to")
         print("create a throwaway database on), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres")
         return 2
-    data_dir = tempfile.mkdtemp(prefix="assay-bench-lineage-")
-    try:
-        with throwaway_postgres(server_url, "assay_bench_lineage") as database_url:
-            args = [sys.executable, "-m", "bench.lineage", "--child", *_forwarded(options)]
-            return subprocess.run(args, cwd=ROOT, env=child_env(data_dir, database_url), check=False).returncode
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    return run_child("bench.lineage", _forwarded(options), backend="postgresql")
 
 
 # --- Helpers ------------------------------------------------------------------------------------------------------
