@@ -46,7 +46,7 @@ def add_commands(
     materialize.add_argument(
         "--spine-dataset-version", type=int, metavar="ID", help="rows (entity, time, labels) to compute features at"
     )
-    _job_options(materialize)
+    job_options(materialize)
 
     train = command(
         models,
@@ -60,7 +60,7 @@ def add_commands(
     train.add_argument("--algorithm", required=True, choices=ALGORITHMS)
     train.add_argument("--params", type=Path, help='JSON file of hyper-parameters: {"maxIter": 20, "search": {...}}')
     train.add_argument("--feature", dest="features", action="append", help="a feature to use (repeat; default all)")
-    _job_options(train)
+    job_options(train)
 
     job = commands.add_parser("job", help="follow background jobs")
     job_commands = job.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True, parser_class=parser_class)
@@ -76,7 +76,7 @@ def add_commands(
     show.add_argument("--wait", action="store_true", help="follow it until it ends")
 
 
-def _job_options(parser: argparse.ArgumentParser) -> None:
+def job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idempotency-key", metavar="KEY", help="the same key again returns the first job")
     parser.add_argument("--wait", action="store_true", help="follow the job until it ends; exit 1 if it fails")
 
@@ -85,7 +85,7 @@ def cmd_features_materialize(client: Client, args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {"dataset_version": args.dataset_version}
     if args.spine_dataset_version:
         payload["spine_dataset_version"] = args.spine_dataset_version
-    return _start(client, args, f"feature-views/{args.view}/materialize/", payload)
+    return start_job(client, args, f"feature-views/{args.view}/materialize/", payload)
 
 
 def cmd_model_train(client: Client, args: argparse.Namespace) -> int:
@@ -101,7 +101,7 @@ def cmd_model_train(client: Client, args: argparse.Namespace) -> int:
             raise UsageError(f"--params: {args.params} is not a readable JSON file: {error}") from None
     if args.features:
         payload["features"] = args.features
-    return _start(client, args, f"models/{args.model}/train/", payload)
+    return start_job(client, args, f"models/{args.model}/train/", payload)
 
 
 def _positive(text: str) -> int:
@@ -156,7 +156,7 @@ def cmd_job_show(client: Client, args: argparse.Namespace) -> int:
     return OK if job["status"] != "failed" else REFUSED
 
 
-def _start(client: Client, args: argparse.Namespace, path: str, payload: dict[str, Any]) -> int:
+def start_job(client: Client, args: argparse.Namespace, path: str, payload: dict[str, Any]) -> int:
     if args.idempotency_key:
         payload["idempotency_key"] = args.idempotency_key
     job = client.post(path, payload)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from assay_cli import __version__, explain, jobs, render, signing, traffic
+from assay_cli import __version__, batch, explain, jobs, render, signing, traffic
 from assay_cli.client import CHUNK_BYTES, Client, LocalFileError, Refused, Unreachable
 from assay_cli.errors import OK, REFUSED, UNREACHABLE, USAGE, NoToken, Rejected, UsageError
 from assay_cli.render import emit
@@ -254,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_commands(commands, models, command, Parser)
     explain.add_commands(commands, command)
     traffic.add_commands(commands, command, Parser)
+    batch.add_commands(commands, command)
     return parser
 
 

@@ -102,3 +102,32 @@ def test_refusals_name_the_reason_and_exit_1_or_2(cli: Cli, served: dict[str, An
     assert "FAIL quorum:" in refused.err
     assert Route.objects.get().primary_id == served["first"].pk
     assert Deployment.objects.count() == 2
+
+
+def test_batch_score_asks_for_the_served_version_and_shows_the_server_s_reason(
+    cli: Cli, served: dict[str, Any]
+) -> None:
+    """GIVEN version 1 serving in production, a model whose ONNX metadata does not name its input's columns
+    WHEN engineer A batch-scores its training data by TEAM/NAME and --env
+    THEN the server's refusal is shown with its reason (exit 1): the job would not know which column feeds what.
+    AND MODEL without --env, or both MODEL and --deployment, are refused before anything is sent (exit 2); an unknown
+    deployment is the server's 404 (exit 1). (A job that runs: tests/serving/test_batch_scoring.py, through the API
+    this command calls.)"""
+    dataset_version = served["rw"].version.dataset_versions.get()
+    scored = cli(
+        "batch-score", served["ref"], "--env", "production", "--dataset-version", str(dataset_version.pk),
+        "--output", "Scored applications",
+    )  # fmt: skip
+    assert scored.code == 1, scored.out
+    assert "refused (400)" in scored.err
+    assert "set the ONNX metadata property 'features'" in scored.err
+    usage = cli("batch-score", served["ref"], "--dataset-version", str(dataset_version.pk), "--output", "X")
+    assert usage.code == 2
+    assert "MODEL and --env go together" in usage.err
+    both = cli("batch-score", "--deployment", "1", "--env", "production", "--dataset-version", "1", "--output", "X")
+    assert both.code == 2
+    assert "Name either MODEL with --env, or --deployment ID." in both.err
+    version = str(dataset_version.pk)
+    missing = cli("batch-score", "--deployment", "999999", "--dataset-version", version, "--output", "X")
+    assert missing.code == 1
+    assert "(404)" in missing.err
