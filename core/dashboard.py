@@ -8,12 +8,12 @@ so each of them registers its sections from its ``AppConfig.ready`` (as with ``r
 
     def awaiting(request: HttpRequest, viewer: Viewer) -> SafeString:
         rows = Release.objects.restrict(viewer.user).filter(...)[:ROWS]   # restricted in SQL, a handful
-        return render_section(request, "awaiting-signatures", "governance/dash_awaiting.html", {"rows": rows})
+        return render_section(request, "awaiting-signatures", "governance/dash/awaiting.html", {"rows": rows})
 
     register_section(Section("awaiting-signatures", applies=is_officer, render=awaiting, order=10))
 
-``applies`` says from the viewer's roles whether the section is for them (no query: the roles are read once per
-page); ``render`` returns HTML the template engine rendered (every value escaped), or "" for nothing. Whatever a
+``applies`` says whether the section is for the viewer, from the team roles read once per page (``is_officer``,
+``is_builder``) or by a rule of the app's own at a fixed cost (governance: a seat on a board); ``render`` returns HTML the template engine rendered (every value escaped), or "" for nothing. Whatever a
 section applies to, it reads through ``Model.objects.restrict(viewer.user)``, so a user sees only what they may
 see; and it reads a fixed number of rows with a fixed number of queries, so the page costs the same however long
 the lists behind it grow.
