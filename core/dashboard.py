@@ -13,10 +13,10 @@ so each of them registers its sections from its ``AppConfig.ready`` (as with ``r
     register_section(Section("awaiting-signatures", applies=is_officer, render=awaiting, order=10))
 
 ``applies`` says whether the section is for the viewer, from the team roles read once per page (``is_officer``,
-``is_builder``) or by a rule of the app's own at a fixed cost (governance: a seat on a board); ``render`` returns HTML the template engine rendered (every value escaped), or "" for nothing. Whatever a
-section applies to, it reads through ``Model.objects.restrict(viewer.user)``, so a user sees only what they may
-see; and it reads a fixed number of rows with a fixed number of queries, so the page costs the same however long
-the lists behind it grow.
+``is_builder``) or by a rule of the app's own at a fixed cost (governance: a seat on a board); ``render`` returns
+HTML the template engine rendered (every value escaped), or "" for nothing. Whatever a section applies to, it reads
+through ``Model.objects.restrict(viewer.user)``, so a user sees only what they may see; and it reads a fixed number
+of rows with a fixed number of queries, so the page costs the same however long the lists behind it grow.
 """
 
 from __future__ import annotations
