@@ -29,3 +29,8 @@ class ComplianceConfig(AppConfig):
         register_erasure_keeper(NAME, legal_holds_keeper)
         register_output_links(SEARCH_JOB, job_output_links)
         register_output_links(ERASE_JOB, job_output_links)
+
+        # What comes due (DPIA reviews, grant expiries) on the dashboard: core cannot import compliance.
+        from compliance import dashboard
+
+        dashboard.register()

@@ -6,4 +6,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from core import checks  # noqa: F401
+        from core import (
+            checks,  # noqa: F401
+            dashboard_sections,
+        )
+
+        dashboard_sections.register()

@@ -25,6 +25,7 @@ from core import actions, audit
 from core.actors import acting_user
 from core.api.permissions import is_audit_reader
 from core.choices import AuditEventType, BoardRole, JobStatus, Role
+from core.dashboard import Viewer, sections_for
 from core.filtersets import AuditEventFilterSet
 from core.forms import CreateTokenForm, GrantMembershipForm, SignInForm
 from core.jobs import BrokerUnavailable, dispatch_job, do_cancel_job, output_links
@@ -137,8 +138,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     teams: OrderedDict[Team, list[Membership]] = OrderedDict()
     for membership in Membership.objects.filter(user_id=user.pk or 0).select_related("team").order_by("team__slug"):
         teams.setdefault(membership.team, []).append(membership)
+    viewer = Viewer(user, frozenset(m.role for memberships in teams.values() for m in memberships))
     context: dict[str, Any] = {
         "section": "dashboard",
+        "sections": sections_for(request, viewer),
         "teams": teams.items(),
         "jobs": Job.objects.restrict(user).select_related("team", "requested_by")[:8],
         "is_audit_reader": is_audit_reader(user),

@@ -11,7 +11,6 @@ fixed number of queries whatever the number of rows (tests/governance/test_ui.py
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -30,6 +29,7 @@ from core.querysets import CHANGE
 from core.refusals import Refusal
 from core.ui import apply_validation_error, is_filtered, list_page, paginate, query_without_page, visible_teams
 from governance import actions
+from governance import queue as queue_module
 from governance.actions.keys import NOT_BOARD_MEMBER, holds_board_role, require_board_member
 from governance.audit_policy import release_audits
 from governance.choices import EvaluationPurpose, KeyKind, ReleaseStatus
@@ -52,7 +52,6 @@ from governance.models import (
     ReviewBoard,
     SigningKey,
 )
-from governance.querysets import SIGN
 from registry.choices import RiskTier
 from registry.presentation import PRIVACY_FLAGS, contract_rows, flat_metrics
 
@@ -356,67 +355,13 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 # --- The review queue ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class QueueRow:
-    release: Release
-    state: ReleaseState
-    my_roles: list[str]
-    awaited_roles: list[str]
-    conflict: str
-    signed_now: bool
-    resign: bool
-
-
-def _my_seats(user: Any) -> dict[int, list[str]]:
-    seats: dict[int, list[str]] = {}
-    for board_id, role in BoardMember.objects.filter(user_id=user.pk or 0).values_list("board_id", "board_role"):
-        seats.setdefault(board_id, []).append(role)
-    return seats
-
-
 @login_required
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
     """Open releases before a board the user sits on, that await a role the user holds, and that the user has not
-    signed in their current form. Whether a role is still awaited and whether a signature is current are the
-    evaluation's answers (governance.evaluation.release_state), so each candidate is judged once: the page costs a
-    fixed number of queries plus a fixed number per open release of the user's boards."""
-    user = request.user
-    seats = _my_seats(user)
-    candidates = (
-        Release.objects.restrict(user, SIGN)
-        .filter(status=ReleaseStatus.OPEN)
-        .select_related(
-            "model_version__model__team",
-            "model_version__model__use_case",
-            "environment",
-            "requested_by",
-            "policy_version__policy__board",
-        )
-        .order_by("requested_at", "id")
-    )
-    waiting: list[QueueRow] = []
-    done: list[QueueRow] = []
-    for release in candidates:
-        my_roles = seats.get(release.policy_version.policy.board_id, [])
-        if not my_roles:  # a platform administrator sees every release, but signs none without a seat
-            continue
-        state = release_state(release)
-        signed_now = any(
-            s.approval.signer_id == user.pk and s.approval.manifest_digest == state.current_digest
-            for s in state.approvals
-        )
-        awaited = [role for role in my_roles if state.roles_needed.get(role)]
-        if not awaited and state.approvers_needed and not state.roles_needed:
-            awaited = list(my_roles)
-        conflict = conflicted_users(release).get(user.pk or 0, "") if awaited and not signed_now else ""
-        resign = not signed_now and any(s.approval.signer_id == user.pk and s.stale for s in state.approvals)
-        row = QueueRow(release, state, my_roles, awaited, conflict, signed_now, resign)
-        if signed_now or not awaited or state.rejected:
-            done.append(row)
-        else:
-            waiting.append(row)
-    context = {"section": "reviews", "waiting": waiting, "done": done, "has_seats": bool(seats)}
+    signed in their current form (governance.queue, shared with the dashboard)."""
+    queue = queue_module.review_queue(request.user)
+    context = {"section": "reviews", "waiting": queue.waiting, "done": queue.done, "has_seats": queue.has_seats}
     return render(request, "governance/review_queue.html", context)
 
 

@@ -6,6 +6,7 @@ class RegistryConfig(AppConfig):
     verbose_name = "Registry"
 
     def ready(self) -> None:
-        from registry import job_outputs
+        from registry import dashboard, job_outputs
 
         job_outputs.register()
+        dashboard.register()

@@ -25,3 +25,11 @@ class ServingConfig(AppConfig):
         from serving import job_outputs
 
         job_outputs.register()
+
+        # The dashboard's "deployed where" and the model page's deployments: core and the registry cannot import
+        # serving.
+        from registry.panels import register_panel
+        from serving import dashboard
+
+        dashboard.register()
+        register_panel("model", dashboard.model_deployments_panel)
