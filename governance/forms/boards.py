@@ -16,7 +16,7 @@ from core.models import Team
 from governance.models.boards import MAX_REGION_LENGTH, MAX_REGIONS
 from governance.querysets import MANAGER_ROLES
 
-ORGANISATION = ""  # the team choice that means "the organisation's" (no team)
+ORGANISATION = "-"  # the team choice that means "the organisation's" (no team), as in the policy list's filter
 MAX_DESCRIPTION = 4000
 MAX_RANK = 1000
 
