@@ -187,7 +187,7 @@ def policy_version_create(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("You may read this policy, but not change it.")
     current = ReleasePolicyVersion.objects.filter(policy=policy).order_by("-number").first()
     initial = PolicyRulesForm.initial_from(current) if current else {}
-    form = PolicyRulesForm(request.POST or None, initial=initial)
+    form = PolicyRulesForm(request.POST or None, initial=initial, risk_tier=policy.risk_tier)
     actor = acting_user(request.user)
 
     def write() -> ReleasePolicyVersion:

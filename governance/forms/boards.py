@@ -32,7 +32,7 @@ def managed_teams(user: User) -> QuerySet[Team]:
 def team_choices(user: User) -> list[tuple[str, str]]:
     """The owners a user may create a board or policy for: the teams they manage and, for a platform
     administrator, the organisation."""
-    choices = [(team.slug, f"Team {team.name}") for team in managed_teams(user)]
+    choices = [(team.slug, f"{team.name} ({team.slug})") for team in managed_teams(user)]
     if user.is_superuser:
         choices.insert(0, (ORGANISATION, "The organisation (every team's policies may name it)"))
     return choices

@@ -79,31 +79,32 @@ class PolicyRulesForm(forms.Form):
     required_roles = forms.Field(required=False, disabled=True, widget=forms.HiddenInput)
     audit_requirements = forms.Field(required=False, disabled=True, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, risk_tier: str | None = None, **kwargs: Any) -> None:
+        """``risk_tier``: the policy's, when known, so that an empty threshold shows the default it stands for."""
         super().__init__(*args, **kwargs)
         checks = self.fields["required_checks"]
         assert isinstance(checks, forms.MultipleChoiceField)
-        checks.choices = [(check.name, f"{check.name}: {check.description}") for check in optional_checks()]
+        checks.choices = [(check.name, check.description) for check in optional_checks()]
         for role, label in BoardRole.choices:
             self.fields[role_field(role)] = forms.IntegerField(
                 label=label, min_value=0, max_value=MAX_ROLE_COUNT, initial=0, required=False
             )
         for kind_spec in registered():
-            self._add_audit_fields(kind_spec)
+            self._add_audit_fields(kind_spec, risk_tier)
 
-    def _add_audit_fields(self, kind_spec: KindSpec) -> None:
+    def _add_audit_fields(self, kind_spec: KindSpec, risk_tier: str | None) -> None:
         kind = kind_spec.kind.value
         self.fields[audit_field(kind)] = forms.BooleanField(
             label=f"Require a {kind_spec.kind.label} audit", required=False
         )
         self.fields[audit_field(kind, "max_age_days")] = forms.IntegerField(
-            label="Report at most this many days old",
+            label="Max. report age (days)",
             min_value=1,
             max_value=MAX_AGE_LIMIT,
             required=False,
             widget=forms.NumberInput(attrs={"placeholder": str(MAX_AGE_DAYS)}),
         )
-        for name, default in sorted(kind_spec.thresholds.items()):
+        for name, default in sorted(kind_spec.default_thresholds(risk_tier).items()):
             low, high = kind_spec.bounds[name]
             self.fields[audit_field(kind, name)] = forms.FloatField(
                 label=name.replace("_", " "),
@@ -111,7 +112,7 @@ class PolicyRulesForm(forms.Form):
                 max_value=high,
                 required=False,
                 widget=forms.NumberInput(attrs={"step": "any", "placeholder": f"{default:g}"}),
-                help_text=f"{low:g} to {high:g}; empty: the default for the risk tier.",
+                help_text=f"{low:g} to {high:g}.",
             )
 
     # --- What the template lays out ---------------------------------------------------------------------------
