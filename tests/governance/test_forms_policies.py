@@ -18,7 +18,7 @@ from core.models import AuditEvent
 from governance import actions
 from governance.forms.policies import PolicyRulesForm
 from governance.models import ReleasePolicy, ReleasePolicyVersion
-from tests.governance.factories import ReleaseWorld
+from tests.governance.factories import ReleaseWorld, make_board, make_environment, make_policy, make_ready_version
 
 pytestmark = pytest.mark.django_db
 
@@ -244,7 +244,7 @@ def test_a_compliance_officer_creates_a_policy_with_its_first_version(rw):
     assert AuditEvent.objects.filter(event_type=AuditEventType.POLICY_CREATED).count() == 2
 
 
-def test_a_team_policy_over_the_organisations_shows_the_releases_it_takes_over(rw):
+def test_a_duplicate_is_refused_and_an_organisation_policy_under_a_team_policy_affects_nothing(rw):
     """GIVEN team A's open release under team A's policy WHEN the platform administrator previews team A's policy
     again (a duplicate) THEN it is refused on the risk tier; WHEN she previews an organisation policy for the same
     environment and tier THEN no release is affected (team A's own policy still beats it)."""
@@ -323,3 +323,41 @@ def test_an_engineer_of_another_team_gets_a_404(rw):
 def test_the_manager_sees_the_buttons(rw):
     page = client_for(rw.cast.admin_a).get(f"/policies/{rw.policy.pk}/").content.decode()
     assert 'id="new-version"' in page
+
+
+# --- A team policy over the organisation's ------------------------------------------------------------------------
+
+
+def test_a_team_policy_lists_the_releases_it_takes_over_from_the_organisations(cast, artifact_root, onnx_path):
+    """GIVEN team A's open release judged by the organisation's policy (team A has none of its own) WHEN team A's
+    compliance officer previews a team policy for the same environment and tier THEN the release is listed as
+    taken over, with the policy and rules that change for it; nothing is saved until she confirms."""
+    environment = make_environment(cast.superuser)
+    org_board = make_board(cast.superuser, None, dict(cast.reviewers), slug="org-board")
+    make_policy(cast.superuser, None, environment, org_board, name="Organisation high-risk")
+    release = actions.do_request_release(
+        make_ready_version(cast, onnx_path), actor=cast.engineer_a, environment=environment
+    )
+    team_board = make_board(cast.compliance, cast.team_a, {"legal": cast.reviewers["legal"]}, slug="team-board")
+    client = client_for(cast.compliance)
+    data = rules(role_technical="0", min_total="1") | {
+        "name": "Team A high-risk",
+        "team": "team-a",
+        "environment": environment.slug,
+        "risk_tier": "high",
+        "board": str(team_board.pk),
+    }
+
+    preview = client.post("/policies/new/", {**data, "step": "preview"})
+
+    assert preview.status_code == 200, preview.context["form"].errors
+    [row] = preview.context["impact"].releases
+    assert row.release.pk == release.pk
+    assert row.was_current
+    changes = {change.rule: (change.before, change.after) for change in row.changes}
+    assert changes["Policy"] == ("Organisation high-risk", "Team A high-risk")
+    assert changes["Roles"] == ("1 x Legal, 1 x Technical", "1 x Legal")
+    assert not ReleasePolicy.objects.filter(name="Team A high-risk").exists()
+    saved = client.post("/policies/new/", {**data, "step": "save", "previewed": preview.context["digest"]})
+    assert saved.status_code == 302
+    assert ReleasePolicy.objects.get(name="Team A high-risk").team == cast.team_a
