@@ -124,12 +124,13 @@ def _policy_form_page(
     write: Callable[[], ReleasePolicyVersion],
     scope: Callable[[], tuple[Environment, str, Team | None]],
     context: dict[str, Any],
+    base: int | None = None,
 ) -> HttpResponse | ReleasePolicyVersion:
     """The two steps of a policy change: the saved version, or the page to show (the form with its errors, or the
     preview with the confirm button)."""
     impact: PolicyImpact | None = None
     if request.method == "POST" and form.is_valid():
-        digest = form.digest()
+        digest = form.digest(base)
         try:
             if request.POST.get("step") == SAVE and form.cleaned_data["previewed"] == digest:
                 return write()
@@ -197,7 +198,9 @@ def policy_version_create(request: HttpRequest, pk: int) -> HttpResponse:
         return policy.environment, policy.risk_tier, policy.team
 
     context = {"section": "policies", "policy": policy, "current": current}
-    result = _policy_form_page(request, form, write=write, scope=scope, context=context)
+    result = _policy_form_page(
+        request, form, write=write, scope=scope, context=context, base=current.number if current else None
+    )
     if isinstance(result, ReleasePolicyVersion):
         messages.success(request, f"Saved version {result.number} of {policy.name}.")
         return redirect("governance-policy-detail", policy.pk)

@@ -165,9 +165,11 @@ class PolicyRulesForm(forms.Form):
             "note": data["note"],
         }
 
-    def digest(self) -> str:
-        """What the preview showed, as a digest: a confirmation saves only the rules that were previewed."""
-        return canonical_digest(self.submitted())
+    def digest(self, base: int | None = None) -> str:
+        """What the preview showed, as a digest: a confirmation saves only the rules that were previewed, over the
+        version ``base`` that was in force then (another version written meanwhile, or the same confirmation sent
+        twice, is previewed again rather than saved on top of it)."""
+        return canonical_digest({"rules": self.submitted(), "base": base})
 
     def submitted(self) -> dict[str, Any]:
         return self.rules()

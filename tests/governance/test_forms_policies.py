@@ -46,13 +46,13 @@ def rules(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def digest_of(data: dict[str, Any]) -> str:
+def digest_of(data: dict[str, Any], base: int = 1) -> str:
     """What the preview page puts in its confirm form."""
     form = PolicyRulesForm(
         MultiValueDict({key: value if isinstance(value, list) else [value] for key, value in data.items()})
     )
     assert form.is_valid(), form.errors
-    return form.digest()
+    return form.digest(base)
 
 
 def versions(policy: Any) -> list[int]:
@@ -117,6 +117,18 @@ def test_a_confirmation_of_rules_other_than_the_previewed_ones_is_previewed_agai
     assert response.status_code == 200
     assert response.context["impact"] is not None
     assert versions(rw.policy) == [1]
+
+
+def test_a_confirmation_sent_twice_saves_one_version(rw):
+    """GIVEN a previewed change WHEN the confirmation is sent twice (a double click) THEN one version is saved and
+    the second confirmation, made over version 1, is previewed again over version 2."""
+    client = client_for(rw.cast.compliance)
+    confirm = rules(step="save", previewed=digest_of(rules()))
+    assert client.post(url(rw), confirm).status_code == 302
+    again = client.post(url(rw), confirm)
+    assert again.status_code == 200
+    assert again.context["impact"].number == 3
+    assert versions(rw.policy) == [1, 2]
 
 
 def test_a_withdrawn_release_is_not_listed(rw):
