@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from django.utils.datastructures import MultiValueDict
 
+from core.audit import verify_chain
 from core.choices import AuditEventType
 from core.models import AuditEvent
 from governance import actions
@@ -107,6 +108,7 @@ def test_a_change_shows_the_open_releases_it_affects_before_it_is_saved(rw):
     )
     assert version.created_by == rw.cast.compliance
     assert AuditEvent.objects.filter(event_type=AuditEventType.POLICY_VERSION_CREATED).count() == 2
+    assert verify_chain().intact  # the preview's rolled-back append left no gap in the chain
 
 
 def test_a_confirmation_of_rules_other_than_the_previewed_ones_is_previewed_again(rw):
