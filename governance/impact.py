@@ -58,7 +58,7 @@ def _roles(value: Any) -> str:
         return "none"
     order = {role: index for index, role in enumerate(BoardRole.values)}
     items = sorted(value.items(), key=lambda item: order.get(item[0], 99))
-    return ", ".join(f"{count} x {ROLE_LABELS.get(role, role)}" for role, count in items)
+    return ", ".join(f"{count} \N{MULTIPLICATION SIGN} {ROLE_LABELS.get(role, role)}" for role, count in items)
 
 
 def _audits(value: Any) -> str:

@@ -120,7 +120,7 @@ def test_a_compliance_officer_manages_boards_and_policies_in_the_browser(ui: Any
     row = ui.page.locator(f"#affected-releases tr[data-release='{rw.release.pk}']")
     assert row.count() == 1
     assert "Least number of approvers: 2 → 3" in text_of(row)
-    assert "1 x Risk" in text_of(row)
+    assert "1 \N{MULTIPLICATION SIGN} Risk" in text_of(row)
     ui.shot("governance-policy-preview")
     assert_fits(ui)
     assert list(ReleasePolicyVersion.objects.filter(policy=rw.policy).values_list("number", flat=True)) == [1]

@@ -22,6 +22,7 @@ from governance.models import ReleasePolicy, ReleasePolicyVersion
 from tests.governance.factories import ReleaseWorld, make_board, make_environment, make_policy, make_ready_version
 
 pytestmark = pytest.mark.django_db
+X = "\N{MULTIPLICATION SIGN}"  # the pages write "2 <times> Legal"
 
 
 def client_for(user: Any) -> Client:
@@ -370,7 +371,7 @@ def test_a_team_policy_lists_the_releases_it_takes_over_from_the_organisations(c
     assert row.was_current
     changes = {change.rule: (change.before, change.after) for change in row.changes}
     assert changes["Policy"] == ("Organisation high-risk", "Team A high-risk")
-    assert changes["Roles"] == ("1 x Legal, 1 x Technical", "1 x Legal")
+    assert changes["Roles"] == (f"1 {X} Legal, 1 {X} Technical", f"1 {X} Legal")
     assert not ReleasePolicy.objects.filter(name="Team A high-risk").exists()
     saved = client.post("/policies/new/", {**data, "step": "save", "previewed": preview.context["digest"]})
     assert saved.status_code == 302
