@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,7 +27,7 @@ from core.choices import BoardRole, Role
 from core.models import Membership
 from core.querysets import CHANGE
 from core.refusals import Refusal
-from core.ui import apply_validation_error, is_filtered, list_page, paginate, query_without_page, visible_teams
+from core.ui import apply_validation_error, list_page, paginate, query_without_page, visible_teams
 from governance import actions
 from governance import queue as queue_module
 from governance.actions.keys import NOT_BOARD_MEMBER, holds_board_role, require_board_member
@@ -47,9 +47,6 @@ from governance.models import (
     Environment,
     GateEvaluation,
     Release,
-    ReleasePolicy,
-    ReleasePolicyVersion,
-    ReviewBoard,
     SigningKey,
 )
 from registry.choices import RiskTier
@@ -70,149 +67,6 @@ def role_rows(required_roles: Any) -> list[dict[str, Any]]:
         {"role": role, "label": BOARD_ROLE_LABELS.get(role, role), "count": count}
         for role, count in sorted(required_roles.items(), key=lambda item: (order.get(item[0], 99), item[0]))
     ]
-
-
-# --- Boards -------------------------------------------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def board_list(request: HttpRequest) -> HttpResponse:
-    boards = (
-        ReviewBoard.objects.restrict(request.user)
-        .select_related("team")
-        .annotate(
-            member_count=Count("members__user", distinct=True),
-            seat_count=Count("members", distinct=True),
-            policy_count=Count("policies", distinct=True),
-        )
-        .prefetch_related(Prefetch("members", queryset=BoardMember.objects.only("id", "board_id", "board_role")))
-        .order_by("team__slug", "name", "pk")
-    )
-    page = paginate(request, boards, PAGE_SIZE)
-    rows = []
-    for board in page.object_list:
-        seats: dict[str, int] = {}
-        for member in board.members.all():
-            seats[member.board_role] = seats.get(member.board_role, 0) + 1
-        rows.append({"board": board, "roles": role_rows(seats)})
-    context = {"section": "boards", "page": page, "rows": rows, "query": query_without_page(request)}
-    return render(request, "governance/board_list.html", context)
-
-
-@login_required
-@require_GET
-def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    board = get_object_or_404(ReviewBoard.objects.restrict(request.user).select_related("team", "created_by"), pk=pk)
-    seats = (
-        BoardMember.objects.restrict(request.user)
-        .filter(board=board)
-        .select_related("user", "added_by")
-        .order_by("user__username", "board_role")
-    )
-    people: dict[int, dict[str, Any]] = {}
-    for seat in seats:
-        person = people.setdefault(seat.user_id, {"user": seat.user, "seats": []})
-        person["seats"].append(seat)
-    by_role = [
-        {"role": value, "label": label, "members": [s.user for s in seats if s.board_role == value]}
-        for value, label in BoardRole.choices
-    ]
-    policies = (
-        ReleasePolicy.objects.restrict(request.user)
-        .filter(board=board)
-        .select_related("team", "environment")
-        .annotate(latest_number=Max("versions__number"))
-    )
-    context = {
-        "section": "boards",
-        "board": board,
-        "people": list(people.values()),
-        "by_role": by_role,
-        "policies": policies,
-        "open_releases": Release.objects.restrict(request.user)
-        .filter(policy_version__policy__board=board, status=ReleaseStatus.OPEN)
-        .select_related("model_version__model", "environment", "requested_by")[:20],
-    }
-    return render(request, "governance/board_detail.html", context)
-
-
-# --- Policies -----------------------------------------------------------------------------------------------------
-
-
-def _current_versions() -> Prefetch:
-    # Versions are few per policy and immutable: all of them in one query, newest first, and the page takes the first.
-    return Prefetch(
-        "versions", queryset=ReleasePolicyVersion.objects.order_by("-number"), to_attr="versions_newest_first"
-    )
-
-
-@login_required
-@require_GET
-def policy_list(request: HttpRequest) -> HttpResponse:
-    policies = (
-        ReleasePolicy.objects.restrict(request.user)
-        .select_related("team", "environment", "board")
-        .prefetch_related(_current_versions())
-        .order_by("environment__rank", "environment__slug", "risk_tier", "team__slug", "name", "pk")
-    )
-    environment = request.GET.get("environment", "")
-    team = request.GET.get("team", "")
-    risk_tier = request.GET.get("risk_tier", "")
-    valid = True
-    if environment:
-        policies = policies.filter(environment__slug=environment)
-    if team == "-":
-        policies = policies.filter(team__isnull=True)
-    elif team:
-        policies = policies.filter(team__slug=team)
-    if risk_tier in POLICY_TIERS:
-        policies = policies.filter(risk_tier=risk_tier)
-    elif risk_tier:
-        valid, policies = False, policies.none()
-    page = paginate(request, policies, PAGE_SIZE)
-    rows = []
-    for policy in page.object_list:
-        current = policy.versions_newest_first[0] if policy.versions_newest_first else None
-        rows.append(
-            {"policy": policy, "current": current, "roles": role_rows(current.required_roles if current else {})}
-        )
-    context = {
-        "section": "policies",
-        "page": page,
-        "rows": rows,
-        "query": query_without_page(request),
-        "filtered": is_filtered(request),
-        "environments": Environment.objects.restrict(request.user).values_list("slug", "name"),
-        "teams": visible_teams(request),
-        "risk_tiers": [(value, label) for value, label in RiskTier.choices if value in POLICY_TIERS],
-        "selected": {"environment": environment, "team": team, "risk_tier": risk_tier},
-        "valid": valid,
-    }
-    return render(request, "governance/policy_list.html", context, status=200 if valid else 400)
-
-
-@login_required
-@require_GET
-def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    policy = get_object_or_404(
-        ReleasePolicy.objects.restrict(request.user).select_related("team", "environment", "board", "created_by"),
-        pk=pk,
-    )
-    versions = (
-        ReleasePolicyVersion.objects.restrict(request.user)
-        .filter(policy=policy)
-        .select_related("created_by")
-        .annotate(release_count=Count("releases"))
-        .order_by("-number")
-    )
-    context = {
-        "section": "policies",
-        "policy": policy,
-        "versions": [{"version": v, "roles": role_rows(v.required_roles)} for v in versions],
-        "board_visible": ReviewBoard.objects.restrict(request.user).filter(pk=policy.board_id).exists(),
-    }
-    return render(request, "governance/policy_detail.html", context)
 
 
 # --- Releases -----------------------------------------------------------------------------------------------------

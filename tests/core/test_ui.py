@@ -601,7 +601,14 @@ def test_others_cannot_cancel(cast, team_a_job):
 
 # --- The shared UI parts (core.ui and templates/partials) --------------------------------------------------------
 
-VIEW_MODULES = ("core/views.py", "governance/views.py", "serving/views.py", "registry/views")
+VIEW_MODULES = (
+    "core/views.py",
+    "governance/views.py",
+    "governance/board_views.py",
+    "governance/policy_views.py",
+    "serving/views.py",
+    "registry/views",
+)
 
 
 def test_list_helpers_keep_the_filter_and_drop_the_page():
