@@ -355,7 +355,9 @@ def _sync_sso_memberships(user: Any, groups: list[str]) -> None:
             do_revoke_membership(membership, actor=None)
     for key, team in wanted.items():
         if key not in held:
-            do_grant_membership(team, actor=None, user=user, role=key[1], board_role=key[2], source=MembershipSource.SSO)
+            do_grant_membership(
+                team, actor=None, user=user, role=key[1], board_role=key[2], source=MembershipSource.SSO
+            )
 
 
 @transaction.atomic
@@ -368,9 +370,12 @@ def do_sso_sign_in(
     A first sign-in whose email an existing account already uses is refused rather than linked: the provider's
     word about an address is no proof that its holder owns the local account (docs/sso.md)."""
     # Lock the identity row: two sign-ins of one person at once would otherwise both create a user.
-    identity = ExternalIdentity.objects.select_for_update().select_related("user").filter(
-        issuer=issuer, subject=subject
-    ).first()
+    identity = (
+        ExternalIdentity.objects.select_for_update()
+        .select_related("user")
+        .filter(issuer=issuer, subject=subject)
+        .first()
+    )
     email = str(claims.get("email", ""))[:254]
     if identity is None:
         if email and User.objects.filter(email__iexact=email).exists():

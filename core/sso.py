@@ -34,6 +34,7 @@ from core.models import ExternalIdentity
 
 log = logging.getLogger(__name__)
 
+
 class SsoRefused(Exception):
     """A sign-in or re-check the provider's answer does not support. ``reason`` is a stable code for the audit
     log; ``message`` is what the sign-in page shows."""
@@ -207,9 +208,13 @@ class SsoBackend(OIDCAuthenticationBackend):
         try:
             key = self.retrieve_matching_jwk(token)
         except (jwt.InvalidTokenError, KeyError) as exc:
-            raise SsoRefused("bad_signature", "The sign-in token is not signed by a key the provider publishes.") from exc
+            raise SsoRefused(
+                "bad_signature", "The sign-in token is not signed by a key the provider publishes."
+            ) from exc
         except SuspiciousOperation as exc:
-            raise SsoRefused("bad_signature", "The sign-in token is not signed by a key the provider publishes.") from exc
+            raise SsoRefused(
+                "bad_signature", "The sign-in token is not signed by a key the provider publishes."
+            ) from exc
         return verify_id_token(token, key, nonce=kwargs.get("nonce"))
 
     def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> Any:

@@ -30,7 +30,7 @@ class AuthenticateView(OIDCAuthenticationRequestView):
             raise Http404("Single sign-on is not configured.")
         try:
             self.OIDC_OP_AUTH_ENDPOINT = provider_config().authorization_endpoint
-        except Exception as exc:  # noqa: BLE001 (any failure to read the provider's configuration is one outcome)
+        except Exception as exc:
             refuse(request, SsoRefused("provider_error", f"The identity provider could not be reached ({exc})."))
             return _back_to_sign_in(request)
         return super().get(request)

@@ -60,9 +60,7 @@ class SignInView(auth_views.LoginView):
         if not settings.LOCAL_SIGN_IN:
             # Password sign-in is off (single sign-on only): the form is not shown, and a posted one is refused
             # before any backend sees the password.
-            response = render(
-                request, "registration/login.html", self.get_context_data(form=None), status=403
-            )
+            response = render(request, "registration/login.html", self.get_context_data(form=None), status=403)
             return response
         return super().post(request, *args, **kwargs)
 

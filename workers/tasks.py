@@ -518,7 +518,6 @@ def scheduled_sso_recheck() -> None:
     """Beat's periodic entry: one re-check task per active single-sign-on user with a refresh token."""
     if not sso.sso_enabled():
         return
-    for identity_id in ExternalIdentity.objects.filter(user__is_active=True).exclude(refresh_token_sealed="").values_list(
-        "pk", flat=True
-    ):
+    due = ExternalIdentity.objects.filter(user__is_active=True).exclude(refresh_token_sealed="")
+    for identity_id in due.values_list("pk", flat=True):
         recheck_sso_identity.delay(identity_id)

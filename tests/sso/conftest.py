@@ -21,8 +21,8 @@ from core.sso import forget_discovery
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "assay-test"
-CLIENT_SECRET = "assay-test-secret-0123456789"  # noqa: S105 (the test provider's client)
-PROVIDER_PASSWORD = "provider-pass-2026"  # noqa: S105
+CLIENT_SECRET = "assay-test-secret-0123456789"
+PROVIDER_PASSWORD = "provider-pass-2026"
 RP_CALLBACK = "http://testserver/oidc/callback/"
 
 
@@ -62,7 +62,7 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
     port = _free_port()
     folder = tmp_path_factory.mktemp("oidc-provider")
     log = (folder / "provider.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
+    process = subprocess.Popen(
         [sys.executable, "-m", "tests.sso.provider.run", str(port), str(folder)],
         cwd=REPO,
         stdout=log,
@@ -134,4 +134,3 @@ def provider_sign_in(client: Client, provider: Provider, username: str, password
         assert response.status_code == 302, (response.status_code, response.text[:500])
         location = response.headers["Location"]
     raise AssertionError("the code flow did not come back to Assay")
-

@@ -41,13 +41,14 @@ def _api(secret: str) -> int:
 
 def test_api_tokens_keep_working_while_the_provider_vouches(cast: Any, sso: Provider) -> None:
     actions.do_create_group_mapping(actor=cast.superuser, idp_group="ml", team=cast.team_a, role=Role.ENGINEER)
-    user, identity, secret = _signed_in(cast, sso, "tess", ["ml"])
+    _user, identity, secret = _signed_in(cast, sso, "tess", ["ml"])
     before = identity.refresh_token_sealed
 
     assert recheck_sso_identity(identity.pk) == "kept"
 
     identity.refresh_from_db()
-    assert unseal(identity.refresh_token_sealed) and identity.refresh_token_sealed != before  # rotated and kept
+    assert unseal(identity.refresh_token_sealed)
+    assert identity.refresh_token_sealed != before
     assert _api(secret) == 200
 
 
@@ -60,9 +61,12 @@ def test_a_user_disabled_at_the_provider_is_deactivated_and_their_token_refused(
 
     user.refresh_from_db()
     identity.refresh_from_db()
-    assert not user.is_active and identity.refresh_token_sealed == ""
+    assert not user.is_active
+    assert identity.refresh_token_sealed == ""
     (event,) = AuditEvent.objects.filter(event_type=AuditEventType.USER_DEACTIVATED)
-    assert event.target_repr == "uma" and event.metadata["reason"] == "refresh_refused" and event.actor_id is None
+    assert event.target_repr == "uma"
+    assert event.metadata["reason"] == "refresh_refused"
+    assert event.actor_id is None
     assert _api(secret) == 401
     # A second check has nothing to do and writes nothing.
     assert recheck_identity(identity.pk) == "skipped"
@@ -77,7 +81,8 @@ def test_django_oauth_toolkit_still_refreshes_a_user_only_marked_inactive(cast: 
 
     assert recheck_identity(identity.pk) == "kept"
     user.refresh_from_db()
-    assert user.is_active and _api(secret) == 200
+    assert user.is_active
+    assert _api(secret) == 200
 
 
 def test_the_recheck_follows_the_groups_too(cast: Any, sso: Provider) -> None:
@@ -102,5 +107,6 @@ def test_an_unreachable_provider_changes_nothing(cast: Any, sso: Provider, setti
     assert recheck_identity(identity.pk) == "provider_unreachable"
 
     user.refresh_from_db()
-    assert user.is_active and _api(secret) == 200
+    assert user.is_active
+    assert _api(secret) == 200
     assert not AuditEvent.objects.filter(event_type=AuditEventType.USER_DEACTIVATED).exists()

@@ -21,7 +21,8 @@ User = get_user_model()
 
 
 def _assert_refused(client: Client, response: Any, reason: str, shown: str) -> None:
-    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert response.status_code == 302
+    assert response["Location"] == "/login/"
     refusal = AuditEvent.objects.filter(event_type=AuditEventType.SSO_LOGIN_REFUSED).get()
     assert refusal.metadata["reason"] == reason
     assert not ExternalIdentity.objects.exists()
@@ -89,7 +90,8 @@ def test_an_unreachable_provider_is_a_refusal_not_an_error(cast: Any, sso: Provi
 def test_the_sign_in_page_offers_the_provider_when_configured(db: None, sso: Provider, settings: Any) -> None:
     settings.OIDC_PROVIDER_NAME = "Example Corp"
     page = Client().get("/login/").content.decode()
-    assert "Sign in with Example Corp" in page and 'name="password"' in page
+    assert "Sign in with Example Corp" in page
+    assert 'name="password"' in page
 
 
 def test_without_sso_there_is_no_button_and_the_flow_is_404(db: None) -> None:
@@ -98,11 +100,14 @@ def test_without_sso_there_is_no_button_and_the_flow_is_404(db: None) -> None:
     assert Client().get("/oidc/callback/?code=x&state=y").status_code == 404
 
 
-def test_local_sign_in_off_hides_the_form_and_refuses_a_posted_password(cast: Any, sso: Provider, settings: Any) -> None:
+def test_local_sign_in_off_hides_the_form_and_refuses_a_posted_password(
+    cast: Any, sso: Provider, settings: Any
+) -> None:
     settings.LOCAL_SIGN_IN = False
     client = Client()
     page = client.get("/login/").content.decode()
-    assert 'name="password"' not in page and "Password sign-in is turned off" in page
+    assert 'name="password"' not in page
+    assert "Password sign-in is turned off" in page
 
     response = client.post("/login/", {"username": cast.engineer_a.username, "password": "whatever-it-is"})
 
@@ -112,7 +117,7 @@ def test_local_sign_in_off_hides_the_form_and_refuses_a_posted_password(cast: An
 
 @override_settings(LOCAL_SIGN_IN=False, OIDC_ISSUER="")
 def test_check_nobody_can_sign_in() -> None:
-    with pytest.raises(Exception, match="assay.E020"):
+    with pytest.raises(Exception, match=r"assay\.E020"):
         call_command("check", fail_level="ERROR")
 
 

@@ -41,10 +41,13 @@ def test_first_sign_in_creates_the_user_with_their_mapped_memberships(cast: Any,
 
     response = provider_sign_in(client, sso, "nina")
 
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302
+    assert response["Location"] == "/"
     identity = ExternalIdentity.objects.select_related("user").get(issuer=sso.issuer, subject=sub)
     user = identity.user
-    assert user.username == "nina" and user.email == "nina@idp.example" and not user.has_usable_password()
+    assert user.username == "nina"
+    assert user.email == "nina@idp.example"
+    assert not user.has_usable_password()
     assert identity.groups == ["ml-engineers", "risk-board"]
     assert unseal(identity.refresh_token_sealed)  # kept for the re-check, sealed at rest
     assert "nina" not in identity.refresh_token_sealed
@@ -54,7 +57,8 @@ def test_first_sign_in_creates_the_user_with_their_mapped_memberships(cast: Any,
         ("team-b", Role.REVIEWER, BoardRole.values[0], MembershipSource.SSO),
     }
     created = [event for event in _events(AuditEventType.USER_CREATED) if event.target_repr == "nina"]
-    assert len(created) == 1 and created[0].actor_id is None
+    assert len(created) == 1
+    assert created[0].actor_id is None
     granted = [e for e in _events(AuditEventType.MEMBERSHIP_GRANTED) if e.after and e.after.get("source") == "sso"]
     assert len(granted) == 2
     assert AuditEvent.objects.filter(event_type=AuditEventType.LOGIN_SUCCEEDED, actor_id=user.pk).count() == 1
@@ -96,7 +100,8 @@ def test_claims_can_never_make_anyone_superuser_or_staff(cast: Any, sso: Provide
     provider_sign_in(Client(), sso, "mallory")
 
     user = User.objects.get(username="mallory")
-    assert not user.is_superuser and not user.is_staff
+    assert not user.is_superuser
+    assert not user.is_staff
     assert list(Membership.objects.filter(user=user).values_list("role", flat=True)) == [Role.ENGINEER]
 
 
@@ -110,7 +115,8 @@ def test_an_existing_local_account_with_the_same_email_is_not_taken_over(cast: A
 
     response = provider_sign_in(client, sso, "pat")
 
-    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert response.status_code == 302
+    assert response["Location"] == "/login/"
     assert not ExternalIdentity.objects.exists()
     assert not User.objects.filter(username="pat").exists()
     (refusal,) = _events(AuditEventType.SSO_LOGIN_REFUSED)

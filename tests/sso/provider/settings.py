@@ -12,7 +12,7 @@ FOLDER = Path(os.environ["SSO_PROVIDER_DIR"])
 PORT = int(os.environ["SSO_PROVIDER_PORT"])
 ISSUER = f"http://127.0.0.1:{PORT}/o"
 
-SECRET_KEY = "test-provider-only"  # noqa: S105 (test infrastructure on the loopback interface)
+SECRET_KEY = "test-provider-only"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [
