@@ -485,6 +485,10 @@ def do_create_group_mapping(*, actor: Any, idp_group: str, team: Team, role: str
     _check_mapping_group(idp_group)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}: a mapping grants a team role, nothing more."})
+    if role == Role.REVIEWER and not board_role:
+        raise ValidationError({"board_role": "A reviewer needs a board role."})
+    if role != Role.REVIEWER and board_role:
+        raise ValidationError({"board_role": "Only reviewers hold a board role."})
     mapping = GroupMapping(idp_group=idp_group.strip(), team=team, role=role, board_role=board_role, created_by=actor)
     mapping.full_clean()
     mapping.save()

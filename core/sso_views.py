@@ -6,14 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from core import actions
 from core.choices import AuditEventType
+from core.forms import GroupMappingForm
+from core.models import GroupMapping
 from core.sso import SsoRefused, provider_config, refuse, sso_enabled
+from core.ui import apply_validation_error
 
 
 class AuthenticateView(OIDCAuthenticationRequestView):
@@ -71,3 +77,54 @@ def _back_to_sign_in(request: HttpRequest) -> HttpResponseBase:
     message = getattr(request, "sso_refusal", "") or "Single sign-on did not complete. Try again."
     messages.error(request, message)
     return redirect("login")
+
+
+# --- Group mappings (platform administrators) ----------------------------------------------------------------------
+
+
+def _require_platform_admin(request: HttpRequest) -> None:
+    if not request.user.is_superuser:
+        raise PermissionDenied("Only platform administrators edit the identity provider's group mappings.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_mappings(request: HttpRequest) -> HttpResponse:
+    """The mappings, and the form that adds one (core.actions.do_create_group_mapping)."""
+    _require_platform_admin(request)
+    form = GroupMappingForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                mapping = actions.do_create_group_mapping(
+                    actor=request.user,
+                    idp_group=data["idp_group"],
+                    team=data["team"],
+                    role=data["role"],
+                    board_role=data["board_role"],
+                )
+            except ValidationError as exc:
+                apply_validation_error(form, exc)
+            else:
+                messages.success(request, f"Mapped {mapping}.")
+                return redirect("group-mappings")
+        status = 400
+    context = {
+        "section": "teams",
+        "mappings": GroupMapping.objects.select_related("team", "created_by"),
+        "form": form,
+        "sso_enabled": sso_enabled(),
+    }
+    return render(request, "core/group_mappings.html", context, status=status)
+
+
+@login_required
+@require_POST
+def group_mapping_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_platform_admin(request)
+    mapping = get_object_or_404(GroupMapping.objects.select_related("team"), pk=pk)
+    actions.do_delete_group_mapping(mapping, actor=request.user)
+    messages.success(request, f"Removed the mapping {mapping}. Its members lose the role at their next sign-in.")
+    return redirect("group-mappings")
