@@ -198,6 +198,12 @@ class SsoBackend(OIDCAuthenticationBackend):
             return refuse(request, SsoRefused("provider_error", "The identity provider could not be reached."))
         return user
 
+    def get_user(self, user_id: Any) -> Any:
+        # The library's get_user returns inactive users too, which would keep a deactivated person's browser session
+        # alive; Django's ModelBackend refuses them, as we must.
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.token_info = super().get_token(payload)
         return self.token_info
