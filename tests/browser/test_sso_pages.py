@@ -14,7 +14,7 @@ from core import actions
 from core.choices import AuditEventType, Role
 from core.models import AuditEvent, ExternalIdentity, Membership
 from tests.conftest import PASSWORD
-from tests.sso.conftest import PROVIDER_PASSWORD, RP_CALLBACK, oidc_provider, sso  # noqa: F401 (fixtures)
+from tests.sso.fixtures import PROVIDER_PASSWORD, RP_CALLBACK
 from workers.tasks import recheck_sso_identity
 
 User = get_user_model()

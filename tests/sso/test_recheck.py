@@ -18,7 +18,7 @@ from core import actions
 from core.choices import AuditEventType, Role
 from core.models import AuditEvent, ExternalIdentity, Membership
 from core.sso import recheck_identity, unseal
-from tests.sso.conftest import Provider, provider_sign_in
+from tests.sso.fixtures import Provider, provider_sign_in
 from workers.tasks import recheck_sso_identity
 
 pytestmark = pytest.mark.django_db

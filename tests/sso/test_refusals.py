@@ -14,7 +14,7 @@ from core import actions
 from core.checks import check_single_sign_on
 from core.choices import AuditEventType, Role
 from core.models import AuditEvent, ExternalIdentity, Membership
-from tests.sso.conftest import Provider, provider_sign_in
+from tests.sso.fixtures import Provider, provider_sign_in
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

@@ -16,7 +16,7 @@ from core.choices import AuditEventType, BoardRole, MembershipSource, Role
 from core.models import AuditEvent, ExternalIdentity, Membership
 from core.sso import unseal
 from tests.conftest import make_user
-from tests.sso.conftest import Provider, provider_sign_in
+from tests.sso.fixtures import Provider, provider_sign_in
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -149,3 +149,23 @@ def test_a_deactivated_user_cannot_sign_in_again(cast: Any, sso: Provider) -> No
     assert response["Location"] == "/login/"
     assert _events(AuditEventType.SSO_LOGIN_REFUSED)[-1].metadata["reason"] == "account_deactivated"
     assert "deactivated" in client.get("/login/").content.decode()
+
+
+def test_an_expired_browser_session_is_re_checked_silently_at_the_provider(cast: Any, sso: Provider) -> None:
+    sso.user("sid", groups=[])
+    client = Client()
+    provider_sign_in(client, sso, "sid")
+    session = client.session
+    session["oidc_id_token_expiration"] = 0
+    session.save()
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{sso.issuer}/authorize/")
+    assert "prompt=none" in response["Location"]
+    # The API is never redirected, and a password session has nothing to re-check at the provider.
+    assert client.get("/api/v1/me/").status_code == 200
+    local = Client()
+    local.force_login(cast.engineer_a, backend="django.contrib.auth.backends.ModelBackend")
+    assert local.get("/").status_code == 200

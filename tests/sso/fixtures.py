@@ -1,5 +1,6 @@
 """A real OpenID Connect provider for the single sign-on tests: django-oauth-toolkit in a second process
-(tests/sso/provider), one per xdist worker on a free port, waited for through its discovery document."""
+(tests/sso/provider), one per xdist worker on a free port, waited for through its discovery document. A plugin of
+tests/conftest.py, so that the browser and worker tests use the same provider."""
 
 from __future__ import annotations
 
