@@ -369,7 +369,8 @@ def do_sso_sign_in(
 
     A first sign-in whose email an existing account already uses is refused rather than linked: the provider's
     word about an address is no proof that its holder owns the local account (docs/sso.md)."""
-    # Lock the identity row: two sign-ins of one person at once would otherwise both create a user.
+    # Lock the identity row so that two sign-ins of one person apply their groups one after the other. Two first
+    # sign-ins at once both find none: the unique (issuer, subject) constraint fails the second, which rolls back.
     identity = (
         ExternalIdentity.objects.select_for_update()
         .select_related("user")

@@ -213,11 +213,8 @@ class SsoBackend(OIDCAuthenticationBackend):
             raise SsoRefused("invalid_token", "The provider sent no sign-in token.")
         try:
             key = self.retrieve_matching_jwk(token)
-        except (jwt.InvalidTokenError, KeyError) as exc:
-            raise SsoRefused(
-                "bad_signature", "The sign-in token is not signed by a key the provider publishes."
-            ) from exc
-        except SuspiciousOperation as exc:
+        except (jwt.InvalidTokenError, KeyError, SuspiciousOperation) as exc:
+            # No key of the provider's JWKS carries the token's kid and algorithm.
             raise SsoRefused(
                 "bad_signature", "The sign-in token is not signed by a key the provider publishes."
             ) from exc
