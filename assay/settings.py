@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Silent re-authentication at the provider of browser sessions that signed in through it (core.sso).
+    "core.sso.SsoSessionRefresh",
 ]
 
 ROOT_URLCONF = "assay.urls"
@@ -186,6 +188,44 @@ AXES_VERBOSE = False
 # axes.W006 asks to lock by IP address too. Behind a reverse proxy every client shares REMOTE_ADDR, so locking an
 # address would lock everyone out; the account is what we protect, and X-Forwarded-For is not ours to trust.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# --- Single sign-on (core/sso.py, docs/sso.md) -----------------------------------------------------------------
+# The organisation's OpenID Connect provider. OIDC_ISSUER turns single sign-on on; endpoints left empty are read from
+# the issuer's discovery document (ISSUER/.well-known/openid-configuration) when first needed. The core.E01x checks
+# refuse an incomplete or unsafe configuration.
+OIDC_ISSUER = env_str("OIDC_ISSUER", "").rstrip("/")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "your organisation")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+# Asymmetric signatures only, checked against the provider's published keys (JWKS): a shared-secret HS256 ID token
+# could be minted by anyone holding the client secret.
+OIDC_RP_SIGN_ALGO = env_choice("OIDC_RP_SIGN_ALGO", "rs256", ("rs256", "rs384", "rs512", "es256", "es384")).upper()
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 5, minimum=1)
+OIDC_STORE_ID_TOKEN = False
+OIDC_STORE_ACCESS_TOKEN = False
+OIDC_CALLBACK_CLASS = "core.sso_views.CallbackView"
+OIDC_AUTHENTICATE_CLASS = "core.sso_views.AuthenticateView"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+# The claim that lists the user's groups (Keycloak and Okta: "groups"; Entra ID: "groups" or "roles").
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# Groups that no mapping may name: an organisation's administrator groups never map to anything in Assay.
+SSO_SUPERUSER_GROUPS = env_list("SSO_SUPERUSER_GROUPS", [])
+# How often beat re-checks every single-sign-on user at the provider (refresh grant); a user the provider refuses is
+# deactivated and their API tokens stop working. SessionRefresh re-checks browser sessions after
+# OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS.
+SSO_RECHECK_EVERY_MINUTES = env_int("SSO_RECHECK_EVERY_MINUTES", 60, minimum=1)
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", 15 * 60, minimum=60)
+# Password sign-in beside single sign-on. Off: the password form is not shown and a password POST is refused.
+LOCAL_SIGN_IN = env_bool("LOCAL_SIGN_IN", True)
+# Always listed: it answers only the provider's callback, and only while OIDC_ISSUER is set.
+AUTHENTICATION_BACKENDS.append("core.sso.SsoBackend")
 
 # --- Internationalisation -----------------------------------------------------------------------------------------
 
@@ -480,4 +520,5 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "assay.schedule.audit_checkpoint", "schedule": AUDIT_CHECKPOINT_EVERY_MINUTES * 60},
     "lineage-deliveries": {"task": "assay.schedule.lineage_deliveries", "schedule": LINEAGE_DELIVERY_SWEEP_SECONDS},
     "retention": {"task": "assay.schedule.retention", "schedule": RETENTION_EVERY_MINUTES * 60},
+    "sso-recheck": {"task": "assay.schedule.sso_recheck", "schedule": SSO_RECHECK_EVERY_MINUTES * 60},
 }

@@ -6,6 +6,7 @@ handler404 = "core.api.views.not_found_handler"
 handler500 = "core.api.views.server_error_handler"
 
 urlpatterns = [
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("lineage.api.urls")),

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record_event
-from core.choices import AuditEventType, BoardRole, Role, TokenKind
-from core.models import ApiToken, Membership, ServiceAccount, Team
+from core.choices import AuditEventType, BoardRole, MembershipSource, Role, TokenKind
+from core.models import ApiToken, ExternalIdentity, GroupMapping, Membership, ServiceAccount, Team
 from core.models.tokens import digest_secret
 from core.querysets import CHANGE
 
@@ -124,8 +124,12 @@ def do_update_team(team: Team, *, actor: Any, name: str | None = None, descripti
 
 
 @transaction.atomic
-def do_grant_membership(team: Team, *, actor: Any, user: Any, role: str, board_role: str = "") -> Membership:
-    _require(actor, team)
+def do_grant_membership(
+    team: Team, *, actor: Any | None, user: Any, role: str, board_role: str = "", source: str = MembershipSource.LOCAL
+) -> Membership:
+    """Grant ``role`` in ``team``. ``source=sso`` rows are granted by the sign-in itself (``actor=None``, on the
+    provider's word through a platform admin's group mapping) and follow the provider's groups thereafter."""
+    _require_membership_writer(actor, team, source)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
     if board_role and board_role not in BoardRole.values:
@@ -136,7 +140,7 @@ def do_grant_membership(team: Team, *, actor: Any, user: Any, role: str, board_r
         raise ValidationError({"board_role": "Only reviewers hold a board role."})
     if hasattr(user, "service_account") and role not in (Role.ENGINEER, Role.AUDITOR):
         raise ValidationError({"role": "A service account may only be an engineer or an auditor."})
-    membership = Membership(team=team, user=user, role=role, board_role=board_role, granted_by=actor)
+    membership = Membership(team=team, user=user, role=role, board_role=board_role, granted_by=actor, source=source)
     membership.full_clean()
     membership.save()
     record_event(
@@ -144,14 +148,17 @@ def do_grant_membership(team: Team, *, actor: Any, user: Any, role: str, board_r
         actor=actor,
         target=membership,
         team=team,
-        after={"user": user.get_username(), "role": role, "board_role": board_role},
+        after={"user": user.get_username(), "role": role, "board_role": board_role, "source": source},
     )
     return membership
 
 
 @transaction.atomic
-def do_revoke_membership(membership: Membership, *, actor: Any) -> None:
-    _require(actor, membership.team)
+def do_revoke_membership(membership: Membership, *, actor: Any | None) -> None:
+    """Revoke a membership. ``actor=None`` is the sign-in removing an ``sso`` row whose group the provider no longer
+    asserts; it may leave a team without an admin (platform administrators still run it), because keeping a role the
+    provider withdrew would be worse."""
+    _require_membership_writer(actor, membership.team, membership.source)
     # Lock the team: two admins revoking each other at once would each see the other remain and leave none.
     team = Team.objects.select_for_update().get(pk=membership.team_id)
     current = Membership.objects.select_related("user").filter(pk=membership.pk).first()
@@ -161,13 +168,28 @@ def do_revoke_membership(membership: Membership, *, actor: Any) -> None:
     # Superusers too: a team without an admin can be run only by platform administrators, which is not a state
     # to reach by accident. Grant the new admin first.
     if (
-        membership.role == Role.ADMIN
+        actor is not None
+        and membership.role == Role.ADMIN
         and not Membership.objects.filter(team=team, role=Role.ADMIN).exclude(pk=membership.pk).exists()
     ):
         raise ValidationError({"role": "A team keeps at least one admin; grant another before revoking this one."})
-    before = {"user": membership.user.get_username(), "role": membership.role, "board_role": membership.board_role}
+    before = {
+        "user": membership.user.get_username(),
+        "role": membership.role,
+        "board_role": membership.board_role,
+        "source": membership.source,
+    }
     record_event(AuditEventType.MEMBERSHIP_REVOKED, actor=actor, target=membership, team=team, before=before)
     membership.delete()
+
+
+def _require_membership_writer(actor: Any | None, team: Team, source: str) -> None:
+    if actor is None:
+        # Only the provider's sign-in acts without a person, and only on the rows it keeps.
+        if source != MembershipSource.SSO:
+            raise PermissionDenied("Only the identity provider's sign-in changes memberships without an actor.")
+        return
+    _require(actor, team)
 
 
 # --- Service accounts and tokens ----------------------------------------------------------------------------------
@@ -289,3 +311,213 @@ def do_record_auth_event(event_type: AuditEventType, *, actor: Any | None, usern
         target_repr=username[:255],
         metadata={"remote_addr": remote_addr},
     )
+
+
+# --- Single sign-on (core/sso.py, docs/sso.md) --------------------------------------------------------------------
+
+# Group names no mapping may use, whatever the provider calls its administrators: there is no superuser or staff
+# role in Assay to map to, and a mapping named like one reads as if there were. SSO_SUPERUSER_GROUPS adds the
+# organisation's own.
+RESERVED_GROUPS = frozenset(
+    {"superuser", "superusers", "staff", "root", "admin", "admins", "administrators", "platform-admin"}
+)
+
+
+class SsoSignInRefused(Exception):
+    """The provider vouched for someone Assay will not sign in; ``reason`` is the audit log's code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _sso_username(claims: dict[str, Any], subject: str) -> str:
+    base = str(claims.get("preferred_username") or str(claims.get("email", "")).split("@")[0] or subject)
+    base = "".join(char for char in base if char.isalnum() or char in "@.+-_")[:120] or "sso-user"
+    candidate, suffix = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    return candidate
+
+
+def _sync_sso_memberships(user: Any, groups: list[str]) -> None:
+    """Make the user's ``sso`` memberships those the mappings of ``groups`` grant. Local memberships are a team
+    admin's and stay; a grant that a local membership already covers is not duplicated."""
+    wanted = {
+        (mapping.team_id, mapping.role, mapping.board_role): mapping.team
+        for mapping in GroupMapping.objects.select_related("team").filter(idp_group__in=groups)
+    }
+    held = {(m.team_id, m.role, m.board_role): m for m in Membership.objects.filter(user=user).select_related("team")}
+    for key, membership in held.items():
+        if membership.source == MembershipSource.SSO and key not in wanted:
+            do_revoke_membership(membership, actor=None)
+    for key, team in wanted.items():
+        if key not in held:
+            do_grant_membership(
+                team, actor=None, user=user, role=key[1], board_role=key[2], source=MembershipSource.SSO
+            )
+
+
+@transaction.atomic
+def do_sso_sign_in(
+    *, issuer: str, subject: str, claims: dict[str, Any], groups: list[str], refresh_token_sealed: str
+) -> Any:
+    """The user the provider vouched for as ``(issuer, subject)``, created on first sign-in, with their memberships
+    following ``groups``. Nothing in ``claims`` reaches is_superuser or is_staff.
+
+    A first sign-in whose email an existing account already uses is refused rather than linked: the provider's
+    word about an address is no proof that its holder owns the local account (docs/sso.md)."""
+    # Lock the identity row so that two sign-ins of one person apply their groups one after the other. Two first
+    # sign-ins at once both find none: the unique (issuer, subject) constraint fails the second, which rolls back.
+    identity = (
+        ExternalIdentity.objects.select_for_update()
+        .select_related("user")
+        .filter(issuer=issuer, subject=subject)
+        .first()
+    )
+    email = str(claims.get("email", ""))[:254]
+    if identity is None:
+        if email and User.objects.filter(email__iexact=email).exists():
+            raise SsoSignInRefused(
+                "email_in_use",
+                "An Assay account already uses this email address. A platform administrator must link it before "
+                "you can sign in with the identity provider.",
+            )
+        user = User(
+            username=_sso_username(claims, subject),
+            email=email,
+            first_name=str(claims.get("given_name", ""))[:150],
+            last_name=str(claims.get("family_name", ""))[:150],
+        )
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        identity = ExternalIdentity(user=user, issuer=issuer, subject=subject)
+        record_event(
+            AuditEventType.USER_CREATED,
+            actor=None,
+            target=user,
+            after={"username": user.username, "email": email, "is_superuser": False, "issuer": issuer},
+            metadata={"source": "sso", "subject": subject},
+        )
+    else:
+        user = identity.user
+        if not user.is_active:
+            raise SsoSignInRefused("account_deactivated", "Your Assay account is deactivated.")
+        if email and email != user.email and not User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+            user.email = email
+            user.save(update_fields=["email"])
+    identity.groups = groups
+    identity.last_checked_at = timezone.now()
+    if refresh_token_sealed:
+        identity.refresh_token_sealed = refresh_token_sealed
+    identity.full_clean(exclude=["user"])
+    identity.save()
+    _sync_sso_memberships(user, groups)
+    return user
+
+
+@transaction.atomic
+def do_sso_recheck_passed(identity: ExternalIdentity, *, groups: list[str], refresh_token_sealed: str) -> None:
+    """The provider still vouches for the user: keep its rotated refresh token and follow its groups."""
+    identity = ExternalIdentity.objects.select_for_update().select_related("user").get(pk=identity.pk)
+    identity.groups = groups
+    identity.last_checked_at = timezone.now()
+    identity.refresh_token_sealed = refresh_token_sealed
+    identity.save(update_fields=["groups", "last_checked_at", "refresh_token_sealed"])
+    _sync_sso_memberships(identity.user, groups)
+
+
+@transaction.atomic
+def do_record_sso_refusal(*, reason: str, subject: str, remote_addr: str) -> None:
+    record_event(
+        AuditEventType.SSO_LOGIN_REFUSED,
+        actor=None,
+        target_type="auth.user",
+        target_id=subject[:64],
+        target_repr=subject[:255] or "(unknown)",
+        metadata={"reason": reason, "remote_addr": remote_addr},
+    )
+
+
+@transaction.atomic
+def do_deactivate_user(user: Any, *, reason: str) -> bool:
+    """The provider no longer vouches for ``user``: deactivate them (their sessions and API tokens stop working,
+    core.tokens) and forget the refresh token. Returns whether this call deactivated them."""
+    # Conditional update: of two re-checks at once only one deactivates and writes the event.
+    changed = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False)
+    if not changed:
+        return False
+    ExternalIdentity.objects.filter(user=user).update(refresh_token_sealed="", last_checked_at=timezone.now())
+    user.is_active = False
+    record_event(
+        AuditEventType.USER_DEACTIVATED,
+        actor=None,
+        target=user,
+        before={"is_active": True},
+        after={"is_active": False},
+        metadata={"reason": reason},
+    )
+    return True
+
+
+def _check_mapping_group(idp_group: str) -> None:
+    name = idp_group.strip()
+    if not name:
+        raise ValidationError({"idp_group": "Name the provider's group."})
+    reserved = {group.lower() for group in (*RESERVED_GROUPS, *settings.SSO_SUPERUSER_GROUPS)}
+    if name.lower() in reserved:
+        raise ValidationError(
+            {
+                "idp_group": f"The group {name!r} is reserved for platform administrators: no mapping may name it, "
+                "and no mapping can make anyone a superuser."
+            }
+        )
+
+
+@transaction.atomic
+def do_create_group_mapping(*, actor: Any, idp_group: str, team: Team, role: str, board_role: str = "") -> GroupMapping:
+    """Members of the provider's ``idp_group`` will hold ``role`` in ``team`` from their next sign-in. Platform
+    administrators only; the roles are the team roles, so no mapping reaches superuser or staff."""
+    if not actor.is_superuser:
+        raise PermissionDenied("Only platform administrators edit group mappings.")
+    _check_mapping_group(idp_group)
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}: a mapping grants a team role, nothing more."})
+    if role == Role.REVIEWER and not board_role:
+        raise ValidationError({"board_role": "A reviewer needs a board role."})
+    if role != Role.REVIEWER and board_role:
+        raise ValidationError({"board_role": "Only reviewers hold a board role."})
+    mapping = GroupMapping(idp_group=idp_group.strip(), team=team, role=role, board_role=board_role, created_by=actor)
+    mapping.full_clean()
+    mapping.save()
+    record_event(
+        AuditEventType.SSO_MAPPING_CREATED,
+        actor=actor,
+        target=mapping,
+        team=team,
+        after={"idp_group": mapping.idp_group, "team": team.slug, "role": role, "board_role": board_role},
+    )
+    return mapping
+
+
+@transaction.atomic
+def do_delete_group_mapping(mapping: GroupMapping, *, actor: Any) -> None:
+    """Existing memberships stay until each member's next sign-in or re-check, which removes them."""
+    if not actor.is_superuser:
+        raise PermissionDenied("Only platform administrators edit group mappings.")
+    record_event(
+        AuditEventType.SSO_MAPPING_DELETED,
+        actor=actor,
+        target=mapping,
+        team=mapping.team,
+        before={
+            "idp_group": mapping.idp_group,
+            "team": mapping.team.slug,
+            "role": mapping.role,
+            "board_role": mapping.board_role,
+        },
+    )
+    mapping.delete()

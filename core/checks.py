@@ -92,3 +92,57 @@ def check_trusted_public_keys(app_configs: Sequence[AppConfig] | None, **kwargs:
 def check_validation_limits(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     """The web server's timeout and threads are set together with the validator's limits (docs/artifacts.md)."""
     return [Error(message, id=ident, hint=hint) for ident, message, hint in validation_limit_problems(settings)]
+
+
+@register(Tags.security)
+def check_single_sign_on(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
+    """Single sign-on half configured, or configured unsafely (docs/sso.md)."""
+    messages: list[CheckMessage] = []
+    issuer = settings.OIDC_ISSUER
+    if not issuer:
+        if not settings.LOCAL_SIGN_IN:
+            messages.append(
+                Error(
+                    "LOCAL_SIGN_IN is off and single sign-on is not configured: nobody can sign in to the web UI.",
+                    id="assay.E020",
+                    hint="Set OIDC_ISSUER (and the client id and secret), or turn LOCAL_SIGN_IN back on.",
+                )
+            )
+        return messages
+    if not settings.OIDC_RP_CLIENT_ID or not settings.OIDC_RP_CLIENT_SECRET:
+        messages.append(
+            Error(
+                "OIDC_ISSUER is set but OIDC_RP_CLIENT_ID or OIDC_RP_CLIENT_SECRET is empty.",
+                id="assay.E021",
+                hint="Register Assay as a confidential client at the provider; OIDC_RP_CLIENT_SECRET_FILE works too.",
+            )
+        )
+    endpoints = [
+        settings.OIDC_OP_AUTHORIZATION_ENDPOINT,
+        settings.OIDC_OP_TOKEN_ENDPOINT,
+        settings.OIDC_OP_USER_ENDPOINT,
+        settings.OIDC_OP_JWKS_ENDPOINT,
+    ]
+    if settings.PRODUCTION and any(not url.startswith("https://") for url in [issuer, *filter(None, endpoints)]):
+        messages.append(
+            Error(
+                "The OIDC issuer and endpoints must use https:// in production.",
+                id="assay.E022",
+                hint="Tokens and the client secret cross these connections.",
+            )
+        )
+    if any(endpoints) and not all(endpoints):
+        messages.append(
+            Warning(
+                "Some OIDC_OP_*_ENDPOINT settings are set and others are not: the missing ones come from discovery.",
+                id="assay.W020",
+                hint="Set all four, or none to read them all from the issuer's discovery document.",
+            )
+        )
+    if "openid" not in settings.OIDC_RP_SCOPES.split():
+        messages.append(
+            Error("OIDC_RP_SCOPES must include 'openid'.", id="assay.E023", hint="For example: openid email profile")
+        )
+    if not settings.OIDC_GROUPS_CLAIM.strip():
+        messages.append(Error("OIDC_GROUPS_CLAIM is empty.", id="assay.E024", hint="Most providers use 'groups'."))
+    return messages

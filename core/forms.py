@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 
 from core.choices import BoardRole, Role
+from core.models import Team
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User as AuthUser
@@ -73,3 +74,18 @@ def _max_ttl(value: int) -> None:
     # The limit is a setting read at request time, so it is checked here rather than fixed at import.
     if value > settings.API_TOKEN_MAX_TTL_DAYS:
         raise forms.ValidationError(f"At most {settings.API_TOKEN_MAX_TTL_DAYS} days.")
+
+
+class GroupMappingForm(forms.Form):
+    idp_group = forms.CharField(
+        label="Provider group",
+        max_length=255,
+        help_text="The group's name exactly as the provider's groups claim says it.",
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.order_by("slug"), to_field_name="slug")
+    role = forms.ChoiceField(choices=Role.choices)
+    board_role = forms.ChoiceField(
+        choices=[("", "— none —"), *BoardRole.choices],
+        required=False,
+        help_text="Reviewers only: the seat they hold on the review board.",
+    )

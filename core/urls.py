@@ -1,12 +1,14 @@
 from django.urls import path
 
-from core import views
+from core import sso_views, views
 
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", views.SignOutView.as_view(), name="logout"),
     path("", views.dashboard, name="dashboard"),
     path("teams/", views.team_list, name="team-list"),
+    path("platform/group-mappings/", sso_views.group_mappings, name="group-mappings"),
+    path("platform/group-mappings/<int:pk>/delete/", sso_views.group_mapping_delete, name="group-mapping-delete"),
     path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
     path("teams/<slug:slug>/members/", views.membership_grant, name="membership-grant"),
     path("teams/<slug:slug>/members/<int:pk>/revoke/", views.membership_revoke, name="membership-revoke"),

@@ -31,6 +31,7 @@ from core.forms import CreateTokenForm, GrantMembershipForm, SignInForm
 from core.jobs import BrokerUnavailable, dispatch_job, do_cancel_job, output_links
 from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, Team
 from core.querysets import CHANGE
+from core.sso import sso_enabled
 from core.ui import apply_validation_error, filter_with, list_page, visible_teams
 
 AUDIT_PAGE_SIZE = 50
@@ -55,6 +56,23 @@ class SignInView(auth_views.LoginView):
 
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.LOCAL_SIGN_IN:
+            # Password sign-in is off (single sign-on only): the form is not shown, and a posted one is refused
+            # before any backend sees the password.
+            response = render(request, "registration/login.html", self.get_context_data(form=None), status=403)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            local_sign_in=settings.LOCAL_SIGN_IN,
+            sso_enabled=sso_enabled(),
+            sso_provider=settings.OIDC_PROVIDER_NAME,
+        )
+        return context
 
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()

@@ -18,6 +18,9 @@ from core.choices import BoardRole, Role
 from core.models import Team
 
 User = get_user_model()
+# The real OpenID Connect provider of the single sign-on tests (also used by the browser and worker tests).
+pytest_plugins = ["tests.sso.fixtures"]
+
 PASSWORD = "correct horse battery staple"
 TESTS = Path(__file__).resolve().parent
 

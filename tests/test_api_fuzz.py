@@ -140,7 +140,7 @@ def wsgi_app() -> Iterator[Any]:
 
 def _collections() -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, str], tuple[Any, str, str]]]:
     from compliance.models import Dpia, LegalHold, RetentionPolicy
-    from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, ServiceAccount, Team
+    from core.models import ApiToken, AuditCheckpoint, AuditEvent, GroupMapping, Job, Membership, ServiceAccount, Team
     from governance.models import BoardMember, Environment, Release, ReleasePolicy, ReviewBoard, SigningKey
     from registry.models import (
         Dataset,
@@ -168,6 +168,7 @@ def _collections() -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, str], tu
         "routes": (Route, "pk"),
         "environments": (Environment, "slug"),
         "feature-views": (FeatureView, "pk"),
+        "group-mappings": (GroupMapping, "pk"),
         "jobs": (Job, "public_id"),
         "memberships": (Membership, "pk"),
         "model-versions": (ModelVersion, "pk"),

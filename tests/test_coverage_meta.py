@@ -19,6 +19,8 @@ APPS = ("core", "registry", "lineage", "audits", "compliance", "governance", "se
 
 # Models reached only through another object's API, each with the reason.
 NO_OWN_API = {
+    "core.externalidentity": "the provider's account behind a user, written only by the sign-in and its re-check "
+    "(core.sso); it holds a sealed refresh token, which no API should serve",
     "compliance.dpiaversion": "served inside the DPIA detail ('latest', 'versions'); written by the DPIA's actions",
     "compliance.dpiatransition": "served inside the DPIA version ('transitions'); written by the workflow actions",
     "core.joblogline": "served inside the job detail (/api/v1/jobs/<id>/ 'log')",

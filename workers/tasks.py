@@ -27,10 +27,10 @@ from django.db import models
 
 from compliance.actions import run_retention
 from compliance.subject_datasets import files_digest_after_erasure
-from core import audit
+from core import audit, sso
 from core.canonical import canonical_digest
 from core.jobs import dispatch_job
-from core.models import Job
+from core.models import ExternalIdentity, Job
 from core.querysets import CHANGE
 from core.refusals import Refusal
 from lineage import forwarding
@@ -502,3 +502,22 @@ def _model_version_result(version: ModelVersion) -> dict[str, Any]:
         "artifact_sha256": version.artifact_sha256,
         "metrics": version.metrics,
     }
+
+
+# --- Single sign-on re-check (core.sso, docs/sso.md) ----------------------------------------------------------------
+
+
+@shared_task(name="assay.sso.recheck_identity", ignore_result=True)
+def recheck_sso_identity(identity_id: int) -> str:
+    """Ask the provider whether it still vouches for one single-sign-on user; deactivate them when it does not."""
+    return sso.recheck_identity(int(identity_id))
+
+
+@shared_task(name="assay.schedule.sso_recheck", ignore_result=True)
+def scheduled_sso_recheck() -> None:
+    """Beat's periodic entry: one re-check task per active single-sign-on user with a refresh token."""
+    if not sso.sso_enabled():
+        return
+    due = ExternalIdentity.objects.filter(user__is_active=True).exclude(refresh_token_sealed="")
+    for identity_id in due.values_list("pk", flat=True):
+        recheck_sso_identity.delay(identity_id)

@@ -66,3 +66,12 @@ class IsSuperuserToCreate(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return getattr(view, "action", None) != "create" or bool(request.user and request.user.is_superuser)
+
+
+class IsSuperuser(BasePermission):
+    """Platform administrators only (group mappings: who the identity provider's groups make what)."""
+
+    message = "Only platform administrators may do this."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_superuser)

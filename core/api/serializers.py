@@ -19,7 +19,17 @@ from core.idempotency import (
     validate_idempotency_key,
 )
 from core.jobs import output_links
-from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, JobLogLine, Membership, ServiceAccount, Team
+from core.models import (
+    ApiToken,
+    AuditCheckpoint,
+    AuditEvent,
+    GroupMapping,
+    Job,
+    JobLogLine,
+    Membership,
+    ServiceAccount,
+    Team,
+)
 
 User = get_user_model()
 
@@ -88,8 +98,8 @@ class MembershipSerializer(StrictModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["id", "team", "user", "role", "board_role", "created_at", "granted_by"]
-        read_only_fields = ["id", "created_at", "granted_by"]
+        fields = ["id", "team", "user", "role", "board_role", "source", "created_at", "granted_by"]
+        read_only_fields = ["id", "source", "created_at", "granted_by"]
         validators: list[Any] = []  # uniqueness is the action's (and the database's) to enforce
 
 
@@ -291,3 +301,22 @@ class IdempotencyKeyField(serializers.CharField):
 
 class JobRequestSerializer(StrictSerializer):
     idempotency_key = IdempotencyKeyField()
+
+
+class GroupMappingSerializer(StrictModelSerializer):
+    """Members of the provider's ``idp_group`` hold ``role`` (and ``board_role`` for reviewers) in ``team`` from
+    their next sign-in. The roles are team roles: nothing here reaches superuser or staff, and a field such as
+    ``is_superuser`` is refused by name."""
+
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all()
+    )
+    role = serializers.ChoiceField(choices=Role.choices)
+    board_role = serializers.ChoiceField(choices=BoardRole.choices, required=False, allow_blank=True, default="")
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = GroupMapping
+        fields = ["id", "idp_group", "team", "role", "board_role", "created_at", "created_by"]
+        read_only_fields = ["id", "created_at", "created_by"]
+        validators: list[Any] = []  # uniqueness is the action's (and the database's) to enforce

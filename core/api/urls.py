@@ -13,6 +13,7 @@ router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 router.register("audit-checkpoints", views.AuditCheckpointViewSet, basename="audit-checkpoint")
 router.register("audit-verifications", views.AuditVerificationViewSet, basename="audit-verification")
 router.register("jobs", views.JobViewSet, basename="job")
+router.register("group-mappings", views.GroupMappingViewSet, basename="group-mapping")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),

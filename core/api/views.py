@@ -26,10 +26,16 @@ from core.api.base import (
     RestrictedViewSetMixin,
     TeamScopedCreateMixin,
 )
-from core.api.permissions import IsAuditReader, IsNotServiceAccount, IsSuperuserToCreate, RestrictedObjectPermission
+from core.api.permissions import (
+    IsAuditReader,
+    IsNotServiceAccount,
+    IsSuperuser,
+    IsSuperuserToCreate,
+    RestrictedObjectPermission,
+)
 from core.filtersets import AuditEventFilterSet, JobFilterSet, MembershipFilterSet
 from core.jobs import dispatch_job, do_cancel_job
-from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, ServiceAccount, Team
+from core.models import ApiToken, AuditCheckpoint, AuditEvent, GroupMapping, Job, Membership, ServiceAccount, Team
 from core.querysets import CHANGE
 
 User = get_user_model()
@@ -293,3 +299,34 @@ def server_error_handler(request: HttpRequest) -> HttpResponse:
             status=500,
         )
     return defaults.server_error(request)
+
+
+class GroupMappingViewSet(
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Any],
+):
+    """Identity-provider groups mapped to team roles (single sign-on, docs/sso.md). Platform administrators only."""
+
+    serializer_class = s.GroupMappingSerializer
+    permission_classes = [IsAuthenticated, IsSuperuser]
+    filter_backends = FILTER_BACKENDS
+    ordering_fields = ["idp_group", "created_at"]
+
+    def get_queryset(self) -> QuerySet[GroupMapping]:
+        return GroupMapping.objects.select_related("team", "created_by")
+
+    def perform_create(self, serializer: BaseSerializer[GroupMapping]) -> None:
+        data = serializer.validated_data
+        serializer.instance = actions.do_create_group_mapping(
+            actor=self.request.user,
+            idp_group=data["idp_group"],
+            team=data["team"],
+            role=data["role"],
+            board_role=data.get("board_role", ""),
+        )
+
+    def perform_destroy(self, instance: GroupMapping) -> None:
+        actions.do_delete_group_mapping(instance, actor=self.request.user)

@@ -12,7 +12,8 @@ from core.choices import BoardRole, Role
 class ExternalIdentity(models.Model):
     """The identity provider's account behind a user: ``issuer`` and ``subject`` (the ID token's ``iss``/``sub``)
     name it for good, whatever its email or name becomes. ``groups`` are the groups it asserted at the last sign-in
-    check (``last_checked_at``), which the memberships of source ``sso`` follow."""
+    check (``last_checked_at``), which the memberships of source ``sso`` follow.
+    ``refresh_token_sealed`` is the provider's refresh token, encrypted with a key derived from SECRET_KEY."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identity")
     issuer = models.CharField(max_length=255)
@@ -20,6 +21,9 @@ class ExternalIdentity(models.Model):
     groups = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # The provider's refresh token, sealed (core.sso.seal) so that a database dump does not hand it out; the periodic
+    # re-check spends it to learn whether the provider still vouches for the user. Empty: nothing to re-check with.
+    refresh_token_sealed = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["issuer", "subject"]

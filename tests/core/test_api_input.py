@@ -274,7 +274,7 @@ def test_a_reviewer_with_a_board_role_is_granted_with_an_event(cast, api_as):
     assert response.status_code == 201, response.content
     event = AuditEvent.objects.latest("seq")
     assert event.event_type == AuditEventType.MEMBERSHIP_GRANTED
-    assert event.after == {"user": "bob-engineer", "role": "reviewer", "board_role": "risk"}
+    assert event.after == {"user": "bob-engineer", "role": "reviewer", "board_role": "risk", "source": "local"}
     assert (event.actor_name, event.team_slug) == ("alice-admin", "team-a")
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from core import actions
 from core.choices import AuditEventType, Role
 from core.jobs import dispatch_job
-from core.models import ApiToken, AuditCheckpoint, AuditEvent, Job, Membership, ServiceAccount, Team
+from core.models import ApiToken, AuditCheckpoint, AuditEvent, GroupMapping, Job, Membership, ServiceAccount, Team
 from tests.api_cases import PERSONAS, REVIEWERS, TEAM_A, ApiCase, World, matrix, run_case
 
 User = get_user_model()
@@ -23,6 +23,13 @@ NOT_AUDIT_READERS = ("engineer_a", "engineer_b", *REVIEWERS)
 
 def only(status: int, personas: tuple[str, ...] | list[str]) -> dict[str, int]:
     return dict.fromkeys(personas, status)
+
+
+def _group_mapping(world: World) -> dict[str, Any]:
+    mapping = actions.do_create_group_mapping(
+        actor=world.cast.superuser, idp_group="ml-engineers", team=world.cast.team_a, role=Role.ENGINEER
+    )
+    return {"mapping": mapping}
 
 
 def _engineer_a_membership(world: World) -> dict[str, Any]:
@@ -382,6 +389,58 @@ CASES = [
         statuses={"superuser": 200, "engineer_b": 200},
         default=404,
         event=AuditEventType.JOB_CANCEL_REQUESTED,
+    ),
+    # --- group mappings (single sign-on) ---------------------------------------------------------------------------
+    ApiCase(
+        "group_mappings.list",
+        "get",
+        lambda w: "/api/v1/group-mappings/",
+        setup=_group_mapping,
+        statuses={"superuser": 200},
+        listed=lambda w: '"idp_group":"ml-engineers"',
+        visible_to=("superuser",),
+    ),
+    ApiCase(
+        "group_mappings.create",
+        "post",
+        lambda w: "/api/v1/group-mappings/",
+        data=lambda w: {"idp_group": "auditors", "team": "team-a", "role": Role.AUDITOR},
+        statuses={"superuser": 201},
+        event=AuditEventType.SSO_MAPPING_CREATED,
+        counted=(GroupMapping,),
+    ),
+    ApiCase(
+        "group_mappings.create_reserved_group",
+        "post",
+        lambda w: "/api/v1/group-mappings/",
+        data=lambda w: {"idp_group": "Superuser", "team": "team-a", "role": Role.ADMIN},
+        statuses={"superuser": 400},
+        counted=(GroupMapping,),
+    ),
+    ApiCase(
+        "group_mappings.create_superuser_role",
+        "post",
+        lambda w: "/api/v1/group-mappings/",
+        data=lambda w: {"idp_group": "it", "team": "team-a", "role": "superuser"},
+        statuses={"superuser": 400},
+        counted=(GroupMapping,),
+    ),
+    ApiCase(
+        "group_mappings.create_is_superuser",
+        "post",
+        lambda w: "/api/v1/group-mappings/",
+        data=lambda w: {"idp_group": "it", "team": "team-a", "role": Role.ADMIN, "is_superuser": True},
+        statuses={"superuser": 400},
+        counted=(GroupMapping,),
+    ),
+    ApiCase(
+        "group_mappings.delete",
+        "delete",
+        lambda w: f"/api/v1/group-mappings/{w.mapping.pk}/",
+        setup=_group_mapping,
+        statuses={"superuser": 204},
+        event=AuditEventType.SSO_MAPPING_DELETED,
+        counted=(GroupMapping,),
     ),
 ]
 

@@ -259,7 +259,7 @@ def test_team_admin_grants_a_membership_through_the_form(cast):
     assert (membership.role, membership.board_role, membership.granted_by) == (Role.REVIEWER, "risk", cast.admin_a)
     event = events(AuditEventType.MEMBERSHIP_GRANTED).last()
     assert event.actor_name == "alice-admin"
-    assert event.after == {"user": "bob-engineer", "role": "reviewer", "board_role": "risk"}
+    assert event.after == {"user": "bob-engineer", "role": "reviewer", "board_role": "risk", "source": "local"}
     page = client.get(response["Location"]).content.decode()
     assert "Granted reviewer to bob-engineer." in page
 
