@@ -25,3 +25,6 @@ class ServingConfig(AppConfig):
         from serving import job_outputs
 
         job_outputs.register()
+
+        # Its notification kinds (core.notifications.register_kind on import).
+        from serving import notifications  # noqa: F401
