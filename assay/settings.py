@@ -358,6 +358,9 @@ SPECTACULAR_SETTINGS = {
         "ReasonDirectionEnum": "audits.models.reasons.ReasonDirection",
         "DeploymentRoleEnum": "serving.choices.DeploymentRole",
         "TrialRoleEnum": "serving.api.serializers.TRIAL_ROLES",
+        "NotificationDeliveryEnum": "core.choices.NotificationDelivery",
+        "NotificationStatusEnum": "core.choices.NotificationStatus",
+        "WebhookStatusEnum": "core.choices.WebhookStatus",
     },
 }
 

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from core.api import views
+from core.api import notifications, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -13,8 +13,16 @@ router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 router.register("audit-checkpoints", views.AuditCheckpointViewSet, basename="audit-checkpoint")
 router.register("audit-verifications", views.AuditVerificationViewSet, basename="audit-verification")
 router.register("jobs", views.JobViewSet, basename="job")
+router.register("notifications", notifications.NotificationViewSet, basename="notification")
+router.register("webhooks", notifications.WebhookEndpointViewSet, basename="webhook")
+router.register("webhook-deliveries", notifications.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
+    path(
+        "notification-preferences/",
+        notifications.NotificationPreferencesView.as_view(),
+        name="notification-preferences",
+    ),
     path("", include(router.urls)),
 ]
