@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import models
 from django.utils import timezone
 
@@ -138,7 +139,7 @@ def send_digests(*, now: datetime | None = None) -> int:
     return sent
 
 
-def digest_message(rows: list[Notification], *, connection: object) -> EmailMessage:
+def digest_message(rows: list[Notification], *, connection: BaseEmailBackend) -> EmailMessage:
     recipient = rows[0].recipient
     parts = [f"{len(rows)} notification{'s' if len(rows) != 1 else ''} from Assay since your last digest.\n"]
     for row in rows:

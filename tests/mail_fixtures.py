@@ -34,7 +34,7 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        self.received.append((list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[list[str], EmailMessage]]:

@@ -50,7 +50,7 @@ class NotificationSerializer(StrictModelSerializer):
 
 class KindSettingSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField()
-    label = serializers.CharField()
+    title = serializers.CharField(help_text="The kind's name on the preferences page.")
     description = serializers.CharField()
     default = serializers.ChoiceField(choices=NotificationDelivery.choices)
     delivery = serializers.ChoiceField(choices=NotificationDelivery.choices)
@@ -65,7 +65,9 @@ class PreferencesSerializer(StrictSerializer):
 
 
 class WebhookEndpointSerializer(StrictModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -74,7 +76,7 @@ class WebhookEndpointSerializer(StrictModelSerializer):
 
 
 class WebhookCreateSerializer(StrictSerializer):
-    team = serializers.SlugRelatedField(
+    team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=Team.objects.all(),
         required=False,
@@ -140,7 +142,7 @@ def kind_settings(user: Any) -> list[dict[str, Any]]:
     return [
         {
             "kind": kind.name,
-            "label": kind.label,
+            "title": kind.label,
             "description": kind.description,
             "default": kind.default_delivery,
             "delivery": chosen[kind.name],
