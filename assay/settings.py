@@ -440,6 +440,8 @@ NOTIFICATION_BACKOFF_SECONDS = env_int("NOTIFICATION_BACKOFF_SECONDS", 60, minim
 NOTIFICATION_MAX_BACKOFF_SECONDS = env_int("NOTIFICATION_MAX_BACKOFF_SECONDS", 3600, minimum=0)
 NOTIFICATION_SWEEP_SECONDS = env_int("NOTIFICATION_SWEEP_SECONDS", 60, minimum=1)
 NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 7, minimum=0)
+if NOTIFICATION_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"NOTIFICATION_DIGEST_HOUR must be 0 to 23, not {NOTIFICATION_DIGEST_HOUR}.")
 # Webhooks go only to hosts on this list ("hooks.example.com", ".example.com" for its subdomains, "*" for any public
 # host); empty (the default) sends none. Every URL must also pass core.urlpolicy, at save and by resolved address at
 # send time. A receiver gets TIMEOUT seconds to connect and again to answer; redirects are never followed.
