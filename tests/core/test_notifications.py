@@ -14,6 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from assay.celery import app
 from core import actions, mailer, notifications, webhooks
 from core.choices import AuditEventType, NotificationDelivery, NotificationStatus, WebhookStatus
 from core.models import AuditEvent, Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
@@ -386,3 +387,26 @@ def test_only_admins_manage_a_teams_webhooks(cast: Any, settings: Any) -> None:
     endpoint, _ = actions.do_create_webhook(actor=cast.superuser, team=None, name="org", url=url, kinds=[PING.name])
     assert endpoint.team is None
     assert NotificationStatus.PENDING == "pending"
+
+
+def test_beat_sweeps_and_sends_the_digest_through_registered_tasks(settings: Any) -> None:
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["notification-deliveries"]["task"] == "assay.schedule.notification_deliveries"
+    assert schedule["notification-digest"]["task"] == "assay.schedule.notification_digest"
+    app.loader.import_default_modules()
+    for name in (
+        notifications.EMAIL_TASK,
+        notifications.WEBHOOK_TASK,
+        "assay.schedule.notification_deliveries",
+        "assay.schedule.notification_digest",
+    ):
+        assert name in app.tasks, name
+    # The apps' kinds are registered at start-up (their AppConfig.ready)
+    names = {kind.name for kind in notifications.kinds()}
+    assert {
+        "governance.release_awaiting_role",
+        "governance.approval_stale",
+        "governance.release_approved",
+        "governance.release_refused",
+        "serving.release_deployed",
+    } <= names
