@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from assay.env import (
@@ -397,6 +398,9 @@ SPECTACULAR_SETTINGS = {
         "ReasonDirectionEnum": "audits.models.reasons.ReasonDirection",
         "DeploymentRoleEnum": "serving.choices.DeploymentRole",
         "TrialRoleEnum": "serving.api.serializers.TRIAL_ROLES",
+        "NotificationDeliveryEnum": "core.choices.NotificationDelivery",
+        "NotificationStatusEnum": "core.choices.NotificationStatus",
+        "WebhookStatusEnum": "core.choices.WebhookStatus",
     },
 }
 
@@ -449,6 +453,43 @@ OPENLINEAGE_API_KEY = env_str("OPENLINEAGE_API_KEY", "")
 LINEAGE_DELIVERY_BACKOFF_SECONDS = env_int("LINEAGE_DELIVERY_BACKOFF_SECONDS", 30, minimum=1)
 LINEAGE_DELIVERY_MAX_BACKOFF_SECONDS = env_int("LINEAGE_DELIVERY_MAX_BACKOFF_SECONDS", 3600, minimum=1)
 LINEAGE_DELIVERY_SWEEP_SECONDS = env_int("LINEAGE_DELIVERY_SWEEP_SECONDS", 60, minimum=1)
+
+# --- Notifications (docs/notifications.md) -------------------------------------------------------------------------
+# Email through Django's email framework. With EMAIL_HOST set, SMTP; without it (a first run on a bare machine), each
+# message is written as a file under the data folder's mail/ (EMAIL_FILE_PATH), so that nothing needs a mail server.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_FILE_PATH = str(env_path("EMAIL_FILE_PATH", DATA_DIR / "mail"))
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Assay <assay@localhost>")
+# The address the web UI is reached at, for the absolute links in emails and webhook payloads.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A failed email or webhook is tried again after BACKOFF seconds, doubling per attempt up to MAX_BACKOFF, and marked
+# failed after MAX_ATTEMPTS; beat looks for due deliveries every SWEEP seconds and sends the digest daily at
+# DIGEST_HOUR (UTC).
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATION_BACKOFF_SECONDS = env_int("NOTIFICATION_BACKOFF_SECONDS", 60, minimum=0)
+NOTIFICATION_MAX_BACKOFF_SECONDS = env_int("NOTIFICATION_MAX_BACKOFF_SECONDS", 3600, minimum=0)
+NOTIFICATION_SWEEP_SECONDS = env_int("NOTIFICATION_SWEEP_SECONDS", 60, minimum=1)
+NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 7, minimum=0)
+if NOTIFICATION_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"NOTIFICATION_DIGEST_HOUR must be 0 to 23, not {NOTIFICATION_DIGEST_HOUR}.")
+# Webhooks go only to hosts on this list ("hooks.example.com", ".example.com" for its subdomains, "*" for any public
+# host); empty (the default) sends none. Every URL must also pass core.urlpolicy, at save and by resolved address at
+# send time. A receiver gets TIMEOUT seconds to connect and again to answer; redirects are never followed.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Tests only (never read from the environment): let webhooks reach loopback addresses, where the tests' receiver
+# listens. Production refuses them (core.urlpolicy).
+WEBHOOK_ALLOW_LOOPBACK = False
 
 # --- Security headers ---------------------------------------------------------------------------------------------
 
@@ -521,4 +562,12 @@ CELERY_BEAT_SCHEDULE = {
     "lineage-deliveries": {"task": "assay.schedule.lineage_deliveries", "schedule": LINEAGE_DELIVERY_SWEEP_SECONDS},
     "retention": {"task": "assay.schedule.retention", "schedule": RETENTION_EVERY_MINUTES * 60},
     "sso-recheck": {"task": "assay.schedule.sso_recheck", "schedule": SSO_RECHECK_EVERY_MINUTES * 60},
+    "notification-deliveries": {
+        "task": "assay.schedule.notification_deliveries",
+        "schedule": NOTIFICATION_SWEEP_SECONDS,
+    },
+    "notification-digest": {
+        "task": "assay.schedule.notification_digest",
+        "schedule": crontab(hour=NOTIFICATION_DIGEST_HOUR, minute=0),
+    },
 }

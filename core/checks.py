@@ -75,6 +75,14 @@ def check_production_backends(app_configs: Sequence[AppConfig] | None, **kwargs:
                 hint="Set CELERY_BROKER_URL to a Redis server (redis://...).",
             )
         )
+    if settings.EMAIL_BACKEND.rsplit(".", 2)[-2] in ("filebased", "console"):
+        messages.append(
+            Warning(
+                "Notifications are written to files (or the console), not emailed.",
+                id="assay.W003",
+                hint="Set EMAIL_HOST (and EMAIL_PORT, credentials) to an SMTP server (docs/notifications.md).",
+            )
+        )
     return messages
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from core import sso_views, views
+from core import notification_views, sso_views, views
 
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
@@ -20,4 +20,8 @@ urlpatterns = [
     path("jobs/<uuid:public_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("notifications/", notification_views.inbox, name="notifications"),
+    path("notifications/read/", notification_views.mark_all_read, name="notifications-read-all"),
+    path("notifications/<int:pk>/read/", notification_views.mark_read, name="notification-read"),
+    path("notifications/preferences/", notification_views.preferences, name="notification-preferences"),
 ]

@@ -14,3 +14,5 @@ class GovernanceConfig(AppConfig):
 
         dashboard.register()
         register_panel("model", panels.model_releases_panel)
+        # Its notification kinds (core.notifications.register_kind on import).
+        from governance import notifications  # noqa: F401

@@ -25,6 +25,7 @@ from openlineage.client.transport import get_default_factory
 from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
 
 from assay.celery import app
+from core import outbox
 from lineage.choices import DeliveryState
 from lineage.models import LineageDelivery
 
@@ -122,24 +123,24 @@ def send_delivery_task(delivery_id: int) -> None:
 
 def backoff(attempts: int) -> timedelta:
     """How long after its ``attempts``-th failure a delivery is tried again: doubling, capped."""
-    seconds = settings.LINEAGE_DELIVERY_BACKOFF_SECONDS * 2 ** min(max(attempts - 1, 0), 30)
-    return timedelta(seconds=min(seconds, settings.LINEAGE_DELIVERY_MAX_BACKOFF_SECONDS))
+    return outbox.backoff(
+        attempts,
+        base_seconds=settings.LINEAGE_DELIVERY_BACKOFF_SECONDS,
+        max_seconds=settings.LINEAGE_DELIVERY_MAX_BACKOFF_SECONDS,
+    )
 
 
 def deliver(delivery_id: int, *, transport: Transport | None = None) -> bool:
     """Send one pending delivery that is due; returns True when the backend accepted it.
 
-    The delivery is leased first with a conditional update (``next_attempt_at`` pushed past the send), which closes
-    the race between the after-commit task and a sweep sending the same event at once; the outcome is recorded
-    after the send, outside any transaction (a slow backend holds no lock).
+    The delivery is leased first (core.outbox.lease), which closes the race between the after-commit task and a
+    sweep sending the same event at once; the outcome is recorded after the send, outside any transaction (a slow
+    backend holds no lock).
     """
-    now = timezone.now()
-    leased = (
-        LineageDelivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING)
-        .filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
-        .update(next_attempt_at=now + SEND_LEASE)
+    leased = outbox.lease(
+        LineageDelivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING), duration=SEND_LEASE
     )
-    if not leased:
+    if leased is None:
         return False
     delivery = LineageDelivery.objects.get(pk=delivery_id)
     try:
@@ -181,8 +182,7 @@ def record_success(delivery: LineageDelivery) -> None:
 def deliver_due(*, limit: int = SWEEP_BATCH) -> tuple[int, int]:
     """Send the pending deliveries that are due, oldest first: (delivered, failed). One transport for the sweep."""
     due = list(
-        LineageDelivery.objects.filter(state=DeliveryState.PENDING)
-        .filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=timezone.now()))
+        LineageDelivery.objects.filter(outbox.due(), state=DeliveryState.PENDING)
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -26,12 +26,15 @@ from core.choices import AuditEventType
 from core.idempotency import clean_idempotency_key
 from core.models import ApiToken, Team
 from core.querysets import CHANGE
+from governance import notifications as governance_notifications
 from governance.choices import EvaluationPurpose, ReleaseStatus
+from governance.evaluation import release_state
 from governance.gate import GateRun, probe_artifact, record_gate, run_gate
 from governance.models import Environment, GateEvaluation, Release
 from registry.actions import do_change_version_status, record_release_transition
 from registry.choices import VersionStatus
 from registry.models import ModelVersion, RegisteredModel
+from serving import notifications
 from serving.choices import DeploymentRole
 from serving.models import Deployment, InferenceScope, Route
 
@@ -249,6 +252,7 @@ def _deploy(
             "idempotency_key": key,
         },
     )
+    notifications.notify_deployed(deployment)
     return deployment
 
 
@@ -305,6 +309,12 @@ def _deploy_through_gate(
                     "failed": [{"name": check["name"], "reason": check["reason"]} for check in refused.run.failed],
                 },
             )
+            if any(check["name"] == "manifest_current" for check in refused.run.failed):
+                # The gate found the manifest changed since it was signed: the signers and the board hear of it.
+                governance_notifications.notify_stale(
+                    refused.run.release,
+                    release_state(refused.run.release, current_digest=refused.run.manifest_digest),
+                )
         raise GateRefused(evaluation) from None
 
 

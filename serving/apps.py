@@ -33,3 +33,5 @@ class ServingConfig(AppConfig):
 
         dashboard.register()
         register_panel("model", dashboard.model_deployments_panel)
+        # Its notification kinds (core.notifications.register_kind on import).
+        from serving import notifications  # noqa: F401

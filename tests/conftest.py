@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from core import actions, audit_triggers
 from core.choices import BoardRole, Role
 from core.models import Team
+from tests.mail_fixtures import smtp_server, webhook_receiver  # noqa: F401 (fixtures for every test)
 
 User = get_user_model()
 # The real OpenID Connect provider of the single sign-on tests (also used by the browser and worker tests).

@@ -140,7 +140,19 @@ def wsgi_app() -> Iterator[Any]:
 
 def _collections() -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, str], tuple[Any, str, str]]]:
     from compliance.models import Dpia, LegalHold, RetentionPolicy
-    from core.models import ApiToken, AuditCheckpoint, AuditEvent, GroupMapping, Job, Membership, ServiceAccount, Team
+    from core.models import (
+        ApiToken,
+        AuditCheckpoint,
+        AuditEvent,
+        GroupMapping,
+        Job,
+        Membership,
+        Notification,
+        ServiceAccount,
+        Team,
+        WebhookDelivery,
+        WebhookEndpoint,
+    )
     from governance.models import BoardMember, Environment, Release, ReleasePolicy, ReviewBoard, SigningKey
     from registry.models import (
         Dataset,
@@ -173,6 +185,7 @@ def _collections() -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, str], tu
         "memberships": (Membership, "pk"),
         "model-versions": (ModelVersion, "pk"),
         "models": (RegisteredModel, "pk"),
+        "notifications": (Notification, "pk"),
         "release-policies": (ReleasePolicy, "pk"),
         "releases": (Release, "pk"),
         "service-accounts": (ServiceAccount, "pk"),
@@ -180,6 +193,8 @@ def _collections() -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, str], tu
         "teams": (Team, "slug"),
         "tokens": (ApiToken, "pk"),
         "use-cases": (UseCase, "pk"),
+        "webhooks": (WebhookEndpoint, "pk"),
+        "webhook-deliveries": (WebhookDelivery, "pk"),
     }
     # (parent collection, child collection) -> (child model, its parent's key, attribute the URL names it by).
     nested = {

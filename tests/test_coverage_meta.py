@@ -33,6 +33,7 @@ NO_OWN_API = {
     "lineage.columnedge": "column lineage: /api/v1/lineage/column",
     "compliance.legalholdevent": "served inside the hold's detail ('events'); written by the hold's actions",
     "compliance.retentionpolicyversion": "served inside the policy ('versions'); POST .../policies/<id>/versions/",
+    "core.notificationpreference": "served as your map of kind to delivery: /api/v1/notification-preferences/",
 }
 
 

@@ -17,6 +17,7 @@ class WorkersConfig(AppConfig):
             batch_scoring,
             checks,
             lineage,
+            notifications,
             runner,
             signals,
             subject_jobs,

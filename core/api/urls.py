@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from core.api import views
+from core.api import notifications, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -14,8 +14,16 @@ router.register("audit-checkpoints", views.AuditCheckpointViewSet, basename="aud
 router.register("audit-verifications", views.AuditVerificationViewSet, basename="audit-verification")
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("group-mappings", views.GroupMappingViewSet, basename="group-mapping")
+router.register("notifications", notifications.NotificationViewSet, basename="notification")
+router.register("webhooks", notifications.WebhookEndpointViewSet, basename="webhook")
+router.register("webhook-deliveries", notifications.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
+    path(
+        "notification-preferences/",
+        notifications.NotificationPreferencesView.as_view(),
+        name="notification-preferences",
+    ),
     path("", include(router.urls)),
 ]

@@ -24,7 +24,7 @@ from assay_trust.errors import EnvelopeError, KeyFormatError, SignatureError, St
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.refusals import Refusal, refusals_recorded
-from governance import keywrap
+from governance import keywrap, notifications
 from governance.actions.keys import refuse_private_keys
 from governance.actions.releases import move_version_on_quorum
 from governance.choices import Decision, KeyKind, ReleaseStatus, SignedVia
@@ -185,9 +185,13 @@ def _verify_and_store(release: Release, *, actor: User, envelope: Any, via: str)
             "via": via,
         },
     )
-    approving = approval.decision == Decision.APPROVE and version.status == VersionStatus.IN_REVIEW
-    if approving and release_state(release, current_digest=digest).approved:
+    state = release_state(release, current_digest=digest)
+    if approval.decision == Decision.APPROVE and version.status == VersionStatus.IN_REVIEW and state.approved:
         move_version_on_quorum(release, actor=actor)
+    # Told in this transaction, sent after commit: the requester of the verdict, and the signers whose approvals
+    # this signature shows went stale (it signed a newer manifest than theirs).
+    notifications.notify_decided(release, state, approval=approval)
+    notifications.notify_stale(release, state)
     return approval
 
 

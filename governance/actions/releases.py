@@ -21,6 +21,7 @@ from core.choices import AuditEventType
 from core.jobs import BrokerUnavailable
 from core.models import Job
 from core.querysets import CHANGE, VIEW
+from governance import notifications
 from governance.audit_policy import release_audit_key, release_requirements
 from governance.choices import ReleaseStatus
 from governance.manifest import build_manifest, manifest_digest, subject_name
@@ -120,6 +121,7 @@ def do_request_release(
             reason=f"Release {release.pk} to {environment.slug} requested.",
         )
     start_planned_audits(release, actor=actor)
+    notifications.notify_awaiting(release)
     return release
 
 

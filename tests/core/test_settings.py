@@ -191,6 +191,7 @@ def _production(**overrides: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "assay.example.org",
         "DATABASE_URL": "postgres://assay@db.internal:5432/assay",
         "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+        "EMAIL_HOST": "smtp.internal",
     }
     variables.update(overrides)
     return {k: v for k, v in variables.items() if v}
@@ -270,11 +271,14 @@ def test_deploy_check_warns_about_embedded_backends_in_production(tmp_path: Path
     result = _run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         tmp_path,
-        **_production(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", CELERY_BROKER_URL="filesystem://"),
+        **_production(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", CELERY_BROKER_URL="filesystem://", EMAIL_HOST=""
+        ),
     )
     assert result.returncode != 0
     assert "assay.W001" in result.stderr
     assert "assay.W002" in result.stderr
+    assert "assay.W003" in result.stderr
 
 
 # --- The system checks ----------------------------------------------------------------------------------------------
@@ -341,6 +345,13 @@ def test_backend_checks_warn_on_sqlite_and_filesystem_broker() -> None:
     sqlite = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "x.sqlite3"}}
     with override_settings(DATABASES=sqlite, CELERY_BROKER_URL="filesystem://"):
         assert _ids(checks.check_production_backends(None)) == ["assay.W001", "assay.W002"]
+
+
+def test_backend_checks_warn_when_notifications_are_not_emailed() -> None:
+    postgres = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "assay"}}
+    filebased = "django.core.mail.backends.filebased.EmailBackend"
+    with override_settings(DATABASES=postgres, CELERY_BROKER_URL="redis://127.0.0.1:6379/0", EMAIL_BACKEND=filebased):
+        assert _ids(checks.check_production_backends(None)) == ["assay.W003"]
 
 
 def test_backend_checks_quiet_on_postgresql_and_redis() -> None:
