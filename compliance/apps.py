@@ -29,3 +29,10 @@ class ComplianceConfig(AppConfig):
         register_erasure_keeper(NAME, legal_holds_keeper)
         register_output_links(SEARCH_JOB, job_output_links)
         register_output_links(ERASE_JOB, job_output_links)
+
+        # Another team's dataset is usable by a team only while an approved, unexpired data access grant covers it
+        # (registry.access; docs/grants.md).
+        from compliance.grants import granted_dataset_ids
+        from registry.access import register_dataset_access
+
+        register_dataset_access(granted_dataset_ids)

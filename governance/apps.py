@@ -7,4 +7,4 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         # Gate checks that read the apps below (governance.gate.register_check on import).
-        from governance.checks import audits, dpia, lineage  # noqa: F401
+        from governance.checks import audits, data_access, dpia, lineage  # noqa: F401
