@@ -31,6 +31,7 @@ NO_OWN_API = {
     "lineage.columnedge": "column lineage: /api/v1/lineage/column",
     "compliance.legalholdevent": "served inside the hold's detail ('events'); written by the hold's actions",
     "compliance.retentionpolicyversion": "served inside the policy ('versions'); POST .../policies/<id>/versions/",
+    "compliance.dataaccessgrantdecision": "served inside the grant ('decisions'); POST .../data-grants/<id>/approve/",
 }
 
 
