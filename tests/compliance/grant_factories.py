@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from compliance import actions
-from tests.registry.factories import make_dataset, make_dataset_version, make_use_case
+from tests.registry.factories import make_events_dataset, make_use_case
 
 
 @dataclass
@@ -22,8 +22,7 @@ class Borrow:
 
 
 def make_borrow(cast: Any) -> Borrow:
-    dataset = make_dataset(cast.team_a, cast.engineer_a, name="Shared events")
-    version = make_dataset_version(dataset, cast.engineer_a)
+    dataset, version = make_events_dataset(cast.team_a, cast.engineer_a, name="Shared events")
     use_case = make_use_case(cast.team_b, cast.engineer_b, owner=cast.engineer_b, name="Churn outreach")
     return Borrow(cast, dataset, version, use_case)
 
