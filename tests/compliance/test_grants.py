@@ -255,7 +255,7 @@ def test_team_b_borrows_team_a_dataset_and_the_gate_shows_the_expired_grant(
     checks = {check["name"]: check for check in expired.checks}
     assert not expired.passed
     assert not checks["data_access"]["passed"]
-    assert f"grant #{grant.pk} for dataset Shared events of team team-a expired" in checks["data_access"]["reason"]
+    assert f"Grant #{grant.pk} for dataset Shared events of team team-a expired" in checks["data_access"]["reason"]
     assert checks["manifest_current"]["passed"]
     assert current_digest(release) == digest
     monkeypatch.undo()
