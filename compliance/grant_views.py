@@ -132,7 +132,8 @@ def grant_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
             actions.do_decide_grant(
                 grant, actor=actor, side=data.get("side", ""), decision=decision, comment=data.get("comment", "")
             )
-            messages.success(request, f"Your {decision} of the {data.get('side')} side is recorded.")
+            word = "approval" if decision == GrantDecision.APPROVE else "refusal"
+            messages.success(request, f"Your {word} for the {data.get('side')} side is recorded.")
         elif step == "revoke":
             actions.do_revoke_grant(grant, actor=actor, reason=data.get("comment", ""))
             messages.success(request, "The grant is revoked: the team may no longer use the dataset.")
