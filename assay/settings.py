@@ -440,6 +440,8 @@ JOB_DISPATCH_CHECK_TIMEOUT = env_int("JOB_DISPATCH_CHECK_TIMEOUT", 2, minimum=1)
 AUDIT_CHECKPOINT_EVERY_MINUTES = env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 60, minimum=1)
 # How often beat applies the retention policies (compliance.retention job; docs/retention.md). Daily by default.
 RETENTION_EVERY_MINUTES = env_int("RETENTION_EVERY_MINUTES", 24 * 60, minimum=1)
+# The longest a data access grant may run before it must be requested again (docs/grants.md).
+DATA_GRANT_MAX_DAYS = env_int("DATA_GRANT_MAX_DAYS", 365, minimum=1)
 
 # --- OpenLineage forwarding (docs/lineage.md, "Emitting") ---------------------------------------------------------
 # The client's standard variables: an openlineage.yml (OPENLINEAGE_CONFIG) wins over OPENLINEAGE_URL, as in the

@@ -28,11 +28,13 @@ from core.choices import AuditEventType
 from core.idempotency import clean_idempotency_key
 from core.jobs import dispatch_job
 from core.models import Job
+from registry.access import records_access_refusals, usable_dataset_versions
 from registry.actions.jobs import check_readable
 from registry.actions.rules import require, same_team
 from registry.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel
 
 
+@records_access_refusals
 @transaction.atomic
 def do_request_audit(
     model_version: ModelVersion,
@@ -44,7 +46,7 @@ def do_request_audit(
     idempotency_key: Any = "",
 ) -> tuple[Job, bool]:
     """Ask for a job that runs the ``kind`` audit of ``model_version`` on ``dataset_version`` (an id of a dataset
-    version of the model's team), its ``params`` checked by the kind's ``clean`` (audits.kinds)."""
+    version the model's team may use), its ``params`` checked by the kind's ``clean`` (audits.kinds)."""
     team = model_version.model.team
     require(actor, team)
     key = clean_idempotency_key(idempotency_key)
@@ -54,9 +56,8 @@ def do_request_audit(
         raise ValidationError({"kind": f"{kind!r} is not a kind of audit."}) from None
     if isinstance(dataset_version, bool) or not isinstance(dataset_version, int) or dataset_version < 1:
         raise ValidationError({"dataset_version": "The id of a dataset version (a positive integer)."})
-    (version,) = same_team(
-        DatasetVersion.objects.select_related("dataset"), "dataset__team", team, [dataset_version], "dataset_version"
-    )
+    # Another team's dataset only while a data access grant covers it (registry.access).
+    (version,) = usable_dataset_versions(team, [dataset_version], "dataset_version")
     check_readable(version, "dataset_version")
     cleaned = kind_spec.clean(model_version, version, params)
     return dispatch_job(

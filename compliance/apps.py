@@ -34,3 +34,9 @@ class ComplianceConfig(AppConfig):
         from compliance import dashboard
 
         dashboard.register()
+        # Another team's dataset is usable by a team only while an approved, unexpired data access grant covers it
+        # (registry.access; docs/grants.md).
+        from compliance.grants import granted_dataset_ids
+        from registry.access import register_dataset_access
+
+        register_dataset_access(granted_dataset_ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance import views
+from compliance import grant_views, views
 
 # Names carry a "compliance-" prefix: the API's router already uses "legal-hold-list"...
 urlpatterns = [
@@ -30,5 +30,12 @@ urlpatterns = [
         views.hold_step,
         {"step": "confirm"},
         name="compliance-hold-confirm",
+    ),
+    path("compliance/data-grants/", grant_views.grants, name="compliance-grants"),
+    path("compliance/data-grants/<int:pk>/", grant_views.grant_detail, name="compliance-grant"),
+    path(
+        "compliance/data-grants/<int:pk>/<str:step>/",
+        grant_views.grant_step,
+        name="compliance-grant-step",
     ),
 ]

@@ -9,7 +9,7 @@ class GovernanceConfig(AppConfig):
         # Gate checks that read the apps below (governance.gate.register_check on import).
         # The dashboard's sections and the model page's releases: core and the registry cannot import governance.
         from governance import dashboard, panels
-        from governance.checks import audits, dpia, explanations, lineage  # noqa: F401
+        from governance.checks import audits, data_access, dpia, explanations, lineage  # noqa: F401
         from registry.panels import register_panel
 
         dashboard.register()

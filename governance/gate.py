@@ -63,21 +63,29 @@ class GateCheck:
     description: str
     function: CheckFunction
     always: bool = False
+    # Runs, besides, for every release whose stored manifest this says yes to (``data_access``: other teams' data).
+    applies: Callable[[dict[str, Any]], bool] | None = None
 
 
 _CHECKS: dict[str, GateCheck] = {}
 
 
-def register_check(name: str, description: str, *, always: bool = False) -> Callable[[CheckFunction], CheckFunction]:
+def register_check(
+    name: str,
+    description: str,
+    *,
+    always: bool = False,
+    applies: Callable[[dict[str, Any]], bool] | None = None,
+) -> Callable[[CheckFunction], CheckFunction]:
     """Register ``function(context) -> (passed, reason)`` as the gate check ``name``. ``always``: it runs for every
-    release; otherwise only when a policy version lists it in ``required_checks``. Names are stable: a policy
-    stores them."""
+    release; ``applies``: it runs for every release whose manifest (as requested) it says yes to; otherwise only
+    when a policy version lists it in ``required_checks``. Names are stable: a policy stores them."""
 
     def decorate(function: CheckFunction) -> CheckFunction:
         existing = _CHECKS.get(name)
         if existing is not None and existing.function is not function:
             raise ValueError(f"A gate check named {name!r} is already registered ({existing.function.__module__}).")
-        _CHECKS[name] = GateCheck(name=name, description=description, function=function, always=always)
+        _CHECKS[name] = GateCheck(name=name, description=description, function=function, always=always, applies=applies)
         return function
 
     return decorate
@@ -313,9 +321,14 @@ class GateRun:
 
 
 def checks_for(release: Release) -> list[tuple[str, GateCheck | None]]:
-    """The checks the release's policy asks for, in order: every ``always`` check, then the policy's
-    ``required_checks`` (``None`` for a name nobody registered)."""
-    names = [name for name, check in _CHECKS.items() if check.always]
+    """The checks the release's policy asks for, in order: every ``always`` check and every check that ``applies``
+    to its manifest, then the policy's ``required_checks`` (``None`` for a name nobody registered)."""
+    manifest = release.manifest or {}
+    names = [
+        name
+        for name, check in _CHECKS.items()
+        if check.always or (check.applies is not None and check.applies(manifest))
+    ]
     for name in release.policy_version.required_checks or []:
         if isinstance(name, str) and name not in names:
             names.append(name)

@@ -9,7 +9,8 @@ the audit reports and the DPIA (empty until those exist); the model's reason cat
 told about a decision, audits.reasons); the model version's lineage (its upstream closure's runs
 and edges, lineage.traversal, with their digest, so that a change upstream changes the manifest); the policy
 version in force with its rules;
-the requester, the server's nonce and the request time. ``manifest_digest`` is the SHA-256 of its RFC 8785 bytes.
+the data access grants it relies on for other teams' datasets (governance.grants, only when there are any); the
+requester, the server's nonce and the request time. ``manifest_digest`` is the SHA-256 of its RFC 8785 bytes.
 
 Rebuilt later with the release's own nonce and time, it gives the same digest unless something it covers changed;
 an approval counts only while the digest it signed is the current one (governance.evaluation). docs/releases.md
@@ -30,6 +31,7 @@ from compliance.dpia import effective_columns, flagged_columns, manifest_entry, 
 from core.canonical import canonical_digest, to_stored_json
 from core.choices import AuditEventType
 from core.models import AuditEvent
+from governance.grants import grants_section
 from governance.models import Release
 from lineage.traversal import Closure, upstream_closure
 
@@ -197,6 +199,10 @@ def build_manifest(release: Release, *, closure: Closure | None = None) -> dict[
         "nonce": release.nonce,
         "requested_at": format_time(release.requested_at),
     }
+    # Only when the model was built from another team's data, so that other manifests stay as signed.
+    grants = grants_section(version, format_time)
+    if grants:
+        manifest["grants"] = grants
     # Only when the model has one, so that the manifests signed before reason catalogues existed stay as signed.
     catalogue = reason_catalogue_entry(model)
     if catalogue is not None:

@@ -139,7 +139,7 @@ def wsgi_app() -> Iterator[Any]:
 
 
 def _collections() -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, str], tuple[Any, str, str]]]:
-    from compliance.models import Dpia, LegalHold, RetentionPolicy
+    from compliance.models import DataAccessGrant, Dpia, LegalHold, RetentionPolicy
     from core.models import (
         ApiToken,
         AuditCheckpoint,
@@ -170,6 +170,7 @@ def _collections() -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, str], tu
         "audit-checkpoints": (AuditCheckpoint, "pk"),
         "audit-events": (AuditEvent, "seq"),
         "boards": (ReviewBoard, "pk"),
+        "data-grants": (DataAccessGrant, "pk"),
         "datasets": (Dataset, "pk"),
         "deployments": (Deployment, "pk"),
         "decisions": (DecisionRecord, "uid"),

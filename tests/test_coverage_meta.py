@@ -34,6 +34,7 @@ NO_OWN_API = {
     "compliance.legalholdevent": "served inside the hold's detail ('events'); written by the hold's actions",
     "compliance.retentionpolicyversion": "served inside the policy ('versions'); POST .../policies/<id>/versions/",
     "core.notificationpreference": "served as your map of kind to delivery: /api/v1/notification-preferences/",
+    "compliance.dataaccessgrantdecision": "served inside the grant ('decisions'); POST .../data-grants/<id>/approve/",
 }
 
 

@@ -27,6 +27,7 @@ from audits.pipelines.scoring import aggregate_cells
 from core.models import Job
 from governance.audit_policy import audit_thresholds
 from registry import artifacts
+from registry.access import is_usable
 from registry.models import DatasetVersion, ModelVersion
 from workers.runner import JobContext, JobFailed, job_task
 from workers.tasks import check_still_allowed, job_user, read_checked, spark_work
@@ -65,8 +66,11 @@ def run_audit(
         raise JobFailed("The model version is gone; nothing was audited.")
     params = job.params
     dataset = DatasetVersion.objects.filter(pk=params.get("dataset_version")).select_related("dataset__team").first()
-    if dataset is None or dataset.dataset.team_id != version.model.team_id:
-        raise JobFailed("The evaluation dataset version is gone or not the model's team's; nothing was audited.")
+    if dataset is None or not is_usable(dataset.dataset, version.model.team):
+        # Another team's dataset only while a data access grant still covers it (registry.access).
+        raise JobFailed(
+            "The evaluation dataset version is gone, or not one the model's team may use now; nothing was audited."
+        )
     actor = job_user(job)
     check_still_allowed(job, version.model)
     try:

@@ -34,6 +34,7 @@ from core.models import ExternalIdentity, Job
 from core.querysets import CHANGE
 from core.refusals import Refusal
 from lineage import forwarding
+from registry.access import is_usable
 from registry.actions import (
     do_pin_dataset_files,
     do_record_data_change,
@@ -168,6 +169,10 @@ def materialize_features(job: Job, ctx: JobContext) -> dict[str, Any]:
             raise JobFailed("The spine's dataset version is gone; nothing was materialized.")
     if source is None:
         raise JobFailed("The source dataset version is gone; nothing was materialized.")
+    for row in (source, spine):
+        if row is not None and not is_usable(row.dataset, view.team):
+            # A data access grant expired or was revoked since the job was requested (registry.access).
+            raise JobFailed(f"Team {view.team.slug} may no longer use {row}; nothing was materialized.")
     actor = job_user(job)
     check_still_allowed(job, view)
     # The definitions as they were when the job was requested: the view may have been edited since.

@@ -1,13 +1,14 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from compliance.api import holds, retention
+from compliance.api import grants, holds, retention
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("compliance/retention/policies", retention.RetentionPolicyViewSet, basename="retention-policy")
 router.register("compliance/retention/purges", retention.PurgeViewSet, basename="retention-purge")
 router.register("compliance/holds", holds.LegalHoldViewSet, basename="legal-hold")
+router.register("data-grants", grants.DataAccessGrantViewSet, basename="data-grant")
 
 urlpatterns = [
     path("compliance/retention/targets/", retention.RetentionTargetsView.as_view(), name="retention-targets"),

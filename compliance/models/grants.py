@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from compliance.choices import GrantDecision, GrantSide, GrantStatus
-from core.querysets import RestrictedQuerySet
+from compliance.querysets import GrantDecisionQuerySet, GrantQuerySet
 
 
 class DataAccessGrant(models.Model):
@@ -32,7 +32,8 @@ class DataAccessGrant(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
-    objects = RestrictedQuerySet.as_manager()
+    # Both teams' members see it (compliance.querysets.GrantQuerySet).
+    objects = GrantQuerySet.as_manager()
     team_lookup = "team_id"
 
     class Meta:
@@ -60,7 +61,7 @@ class DataAccessGrantDecision(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(auto_now_add=True)
 
-    objects = RestrictedQuerySet.as_manager()
+    objects = GrantDecisionQuerySet.as_manager()
     team_lookup = "grant__team_id"
 
     class Meta:

@@ -24,9 +24,11 @@ from core.querysets import CHANGE, VIEW
 from governance import notifications
 from governance.audit_policy import release_audit_key, release_requirements
 from governance.choices import ReleaseStatus
+from governance.grants import foreign_datasets
 from governance.manifest import build_manifest, manifest_digest, subject_name
 from governance.models import Environment, Release, SigningKey
 from governance.policies import policy_in_force
+from registry.access import records_access_refusals, require_usable
 from registry.actions import do_change_version_status, record_release_transition
 from registry.choices import RiskTier, VersionStatus
 from registry.models import ModelVersion
@@ -37,6 +39,7 @@ MAX_JUSTIFICATION_CHARS = 4000
 logger = logging.getLogger(__name__)
 
 
+@records_access_refusals
 @transaction.atomic
 def do_request_release(
     model_version: ModelVersion, *, actor: User, environment: Environment, justification: str = ""
@@ -45,7 +48,8 @@ def do_request_release(
 
     Needs a use case with a risk tier that is not prohibited, and a policy in force for (team, environment, tier).
     Builds the manifest from the database with a fresh server nonce; a registered version moves to ``in_review``.
-    One open release per version and environment.
+    One open release per version and environment. Another team's dataset among its inputs needs a data access
+    grant covering it now (AccessRefused otherwise, recorded).
     """
     team = model_version.model.team
     if not teams_for(actor, CHANGE).filter(pk=team.pk).exists():
@@ -67,6 +71,9 @@ def do_request_release(
         raise ValidationError({"model_version": f"Use case {use_case} is a prohibited practice: it is never released."})
     if version.status == VersionStatus.RETIRED:
         raise ValidationError({"model_version": f"{version} is retired."})
+    for dataset in foreign_datasets(version):
+        # A release of another team's data only while a data access grant covers it (registry.access).
+        require_usable(dataset, team, field="model_version")
     policy_version = policy_in_force(team, environment, use_case.risk_tier)
     if policy_version is None:
         raise ValidationError(

@@ -14,12 +14,12 @@ from core.audit import record_event
 from core.canonical import canonical_digest
 from core.choices import AuditEventType
 from core.models import Job, Team
+from registry.access import records_access_refusals, require_usable, usable_dataset_versions
 from registry.actions.rules import (
     apply_changes,
     changed_fields,
     require,
     require_member,
-    same_team_dataset_versions,
     snapshot,
 )
 from registry.choices import Aggregation
@@ -100,8 +100,9 @@ def _check_feature_view(view: FeatureView) -> None:
     view.entity = _identifier(view.entity, "entity", "entity")
     view.features = _clean_features(view.features)
     require_member(view.team, view.owner if view.owner_id else None, "owner")
-    if view.source_dataset_id is not None and view.source_dataset.team_id != view.team_id:
-        raise ValidationError({"source_dataset": f'Invalid pk "{view.source_dataset_id}" - object does not exist.'})
+    if view.source_dataset_id is not None:
+        # Another team's dataset only while a data access grant covers it (registry.access).
+        require_usable(view.source_dataset, view.team, field="source_dataset")
     latest = DatasetVersion.objects.filter(dataset_id=view.source_dataset_id).order_by("-number").first()
     if latest is not None:
         # Checked against the newest version of the source: a typo here would surface only when a job runs.
@@ -124,6 +125,7 @@ def _check_feature_view(view: FeatureView) -> None:
     view.full_clean(validate_unique=False)
 
 
+@records_access_refusals
 @transaction.atomic
 def do_create_feature_view(team: Team, *, actor: User, **fields: Any) -> FeatureView:
     require(actor, team)
@@ -141,6 +143,7 @@ def do_create_feature_view(team: Team, *, actor: User, **fields: Any) -> Feature
     return view
 
 
+@records_access_refusals
 @transaction.atomic
 def do_update_feature_view(view: FeatureView, *, actor: User, **changes: Any) -> FeatureView:
     """Change a view's definitions or documentation. Versions already registered keep the definitions they pinned."""
@@ -221,6 +224,7 @@ def _check_output(job: Job | None, view: FeatureView, output: dict[str, Any]) ->
         raise ValidationError({"row_count": "Must be a non-negative integer."})
 
 
+@records_access_refusals
 @transaction.atomic
 def do_register_feature_set_version(
     view: FeatureView,
@@ -237,7 +241,8 @@ def do_register_feature_set_version(
 ) -> FeatureSetVersion:
     """Pin the view's current definitions and the dataset versions they were built from, as the next version.
 
-    At least one pinned version must be of the view's source dataset; all must belong to the view's team.
+    At least one pinned version must be of the view's source dataset; each must be of a dataset the view's team may
+    use (its own, or another team's under a data access grant: registry.access).
 
     A materialization job registers what it wrote: ``job`` (of the view's team), the ``features`` it computed (the
     definitions it read when it started, which the view may have changed since; the view's current ones by
@@ -260,7 +265,7 @@ def do_register_feature_set_version(
         {"storage_location": storage_location, "output_fingerprint": output_fingerprint, "row_count": row_count},
     )
     definitions = view.features if features is None else _clean_features(features)
-    pinned = same_team_dataset_versions(view.team, dataset_versions)
+    pinned = usable_dataset_versions(view.team, dataset_versions, "dataset_versions")
     if not any(version.dataset_id == view.source_dataset_id for version in pinned):
         raise ValidationError({"dataset_versions": "Pin at least one version of the view's source dataset."})
     _check_statistics(statistics or {}, {feature["name"] for feature in definitions})

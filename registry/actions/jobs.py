@@ -1,7 +1,8 @@
 """Requests for the registry's Spark jobs: materializing a feature view, training a model.
 
 Each checks everything that can be checked without reading the data (who asks, that the inputs belong to the
-target's team and fit together, that the definitions, the label and the parameters are valid) and then asks the job
+target's team or are another team's that a data access grant covers (registry.access), that they fit together,
+that the definitions, the label and the parameters are valid) and then asks the job
 layer for the job (core.jobs.dispatch_job: the job row and its audit event in this transaction, the message after
 commit). A refused request writes nothing. The job re-reads its rows when it runs and checks the data itself
 (registry.pipelines.io). Each returns ``(job, created)``: the same ``idempotency_key`` from the same user returns
@@ -20,6 +21,7 @@ from django.db import transaction
 from core.idempotency import clean_idempotency_key
 from core.jobs import dispatch_job
 from core.models import Job
+from registry.access import records_access_refusals, require_usable_versions, usable_dataset_versions
 from registry.actions.rules import require, same_team
 from registry.models import DatasetVersion, FeatureSetVersion, FeatureView, RegisteredModel
 from registry.models.validators import validate_location
@@ -65,6 +67,7 @@ def check_readable(version: DatasetVersion, field: str) -> None:
         raise ValidationError({field: f"{version}: {error.message}"}) from None
 
 
+@records_access_refusals
 @transaction.atomic
 def do_request_materialization(
     feature_view: FeatureView,
@@ -87,13 +90,8 @@ def do_request_materialization(
     """
     require(actor, feature_view.team)
     key = clean_idempotency_key(idempotency_key)
-    (source,) = same_team(
-        DatasetVersion.objects.select_related("dataset"),
-        "dataset__team",
-        feature_view.team,
-        [_pk(dataset_version, "dataset_version")],
-        "dataset_version",
-    )
+    # Another team's dataset only while a data access grant covers it (registry.access).
+    (source,) = usable_dataset_versions(feature_view.team, [_pk(dataset_version, "dataset_version")], "dataset_version")
     if source.dataset_id != feature_view.source_dataset_id:
         raise ValidationError(
             {
@@ -105,12 +103,8 @@ def do_request_materialization(
     check_readable(source, "dataset_version")
     spine = None
     if spine_dataset_version is not None:
-        (spine,) = same_team(
-            DatasetVersion.objects.select_related("dataset"),
-            "dataset__team",
-            feature_view.team,
-            [_pk(spine_dataset_version, "spine_dataset_version")],
-            "spine_dataset_version",
+        (spine,) = usable_dataset_versions(
+            feature_view.team, [_pk(spine_dataset_version, "spine_dataset_version")], "spine_dataset_version"
         )
         check_readable(spine, "spine_dataset_version")
         missing = []
@@ -171,6 +165,7 @@ def _clean_then_train(value: Any, feature_view: FeatureView) -> dict[str, Any]:
     return {**value, "model": model.pk, "params": params}
 
 
+@records_access_refusals
 @transaction.atomic
 def do_request_training(
     model: RegisteredModel,
@@ -200,6 +195,10 @@ def do_request_training(
         model.team,
         [_pk(feature_set_version, "feature_set_version")],
         "feature_set_version",
+    )
+    # Trained on another team's data only while a grant still covers every dataset the feature set was built from.
+    require_usable_versions(
+        model.team, feature_set.dataset_versions.select_related("dataset__team"), "feature_set_version"
     )
     if not feature_set.storage_location:
         raise ValidationError(

@@ -18,12 +18,12 @@ from core.querysets import CHANGE
 from core.refusals import Refusal, refusals_recorded
 from core.transactions import outside_transaction
 from registry import artifacts
+from registry.access import records_access_refusals, usable_dataset_versions
 from registry.actions.rules import (
     create_named,
     max_artifact_bytes,
     require,
     require_member,
-    same_team_dataset_versions,
     same_team_feature_set_versions,
     update_named,
 )
@@ -114,6 +114,7 @@ def _team_members(team: Team, usernames: Iterable[str]) -> list[Any]:
     return [members[name] for name in wanted]
 
 
+@records_access_refusals
 @outside_transaction  # it validates the file before it takes any lock: a caller's transaction would hold one
 def do_register_model_version(
     model: RegisteredModel,
@@ -189,7 +190,7 @@ def _register_model_version(
         validate_constraints=False,
     )
     dataset_ids, feature_ids = list(dataset_versions), list(feature_set_versions)
-    dataset_rows = same_team_dataset_versions(model.team, dataset_ids) if dataset_ids else []
+    dataset_rows = usable_dataset_versions(model.team, dataset_ids, "dataset_versions") if dataset_ids else []
     feature_rows = same_team_feature_set_versions(model.team, feature_ids) if feature_ids else []
     author_rows = _team_members(model.team, authors if authors is not None else [actor.get_username()])
     try:

@@ -471,8 +471,9 @@ class FeatureViewViewSet(RegistryViewSet):
         serializer = super().get_serializer(*args, **kwargs)
         fields = getattr(serializer, "fields", {})
         if "source_dataset" in fields:
-            # Another team's dataset reads as absent; the action checks it is the view's own team's.
-            fields["source_dataset"].queryset = Dataset.objects.restrict(self.request.user, VIEW)
+            # The datasets of the user's teams, and those of other teams that the grant catalogue lists (every
+            # dataset: registry.access); the action refuses another team's unless a data access grant covers it.
+            fields["source_dataset"].queryset = Dataset.objects.all()
         return serializer
 
     def perform_create(self, serializer: Any) -> None:

@@ -218,14 +218,15 @@ def _spine_without_time(world: World) -> Any:
     )
 
 
-def test_another_team_s_dataset_version_reads_as_missing(world: World) -> None:
+def test_another_team_s_dataset_version_without_a_grant_is_refused(world: World) -> None:
     objects = _view(world)
     _, other_version = make_events_dataset(world.cast.team_b, world.cast.engineer_b)
     response = post(
         world, f"/api/v1/feature-views/{objects['view'].pk}/materialize/", {"dataset_version": other_version.pk}
     )
-    assert response.status_code == 400
-    assert f'Invalid pk "{other_version.pk}" - object does not exist.' in str(response.json())
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "no_data_grant"
+    assert not Job.objects.exists()
 
 
 def test_a_definition_naming_a_missing_column_is_refused_before_any_job(world: World) -> None:

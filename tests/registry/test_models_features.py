@@ -12,7 +12,8 @@ from django.db import DatabaseError, transaction
 from core.choices import AuditEventType
 from core.models import AuditEvent
 from registry import actions
-from registry.models import FeatureSetVersion
+from registry.access import AccessRefused
+from registry.models import FeatureSetVersion, FeatureView
 from tests.registry import factories
 from tests.registry.factories import (
     FEATURES,
@@ -83,13 +84,15 @@ def test_feature_view_names_are_unique_per_team(cast):
     assert list(invalid.value.message_dict) == ["name"]
 
 
-def test_the_source_dataset_must_be_the_teams_own(cast):
+def test_the_source_dataset_must_be_the_teams_own_or_granted(cast):
+    # GIVEN team B's dataset and no data access grant for team A
     theirs, _ = make_events_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b)
-    with pytest.raises(
-        ValidationError, match=r"'source_dataset': \['Invalid pk \"\d+\" - object does not exist\.'\]"
-    ) as refused:
+    # WHEN team A builds a feature view over it THEN refused (403) naming the field, the refusal recorded
+    with pytest.raises(AccessRefused, match=r"^source_dataset: dataset .* belongs to team team-b") as refused:
         make_feature_view(cast.team_a, cast.engineer_a, theirs)
-    assert "does not exist" in refused.value.message_dict["source_dataset"][0]
+    assert (refused.value.status, refused.value.field) == (403, "source_dataset")
+    assert AuditEvent.objects.filter(event_type=AuditEventType.DATA_ACCESS_REFUSED).count() == 1
+    assert not FeatureView.objects.exists()
 
 
 def test_a_feature_set_version_pins_definitions_and_inputs(cast):
@@ -122,13 +125,14 @@ def test_a_feature_set_version_must_pin_its_source_and_only_its_teams_data(cast)
     with pytest.raises(ValidationError, match=r"Pin at least one version of the view's source dataset\.") as refused:
         actions.do_register_feature_set_version(view, actor=cast.engineer_a, dataset_versions=[other_version.pk])
     assert "source dataset" in refused.value.message_dict["dataset_versions"][0]
-    with pytest.raises(
-        ValidationError, match=r"'dataset_versions': \['Invalid pk \"\d+\" - object does not exist\.'\]"
-    ) as refused:
+    with pytest.raises(AccessRefused, match=r"^dataset_versions: dataset .* belongs to team team-b"):
         actions.do_register_feature_set_version(
             view, actor=cast.engineer_a, dataset_versions=[dataset_version.pk, theirs.pk]
         )
-    assert refused.value.message_dict["dataset_versions"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
+    with pytest.raises(
+        ValidationError, match=r"'dataset_versions': \['Invalid pk \"999999\" - object does not exist\.'\]"
+    ):
+        actions.do_register_feature_set_version(view, actor=cast.engineer_a, dataset_versions=[999999])
     with pytest.raises(ValidationError, match=r"'unknown' is not a feature of this view\.") as refused:
         actions.do_register_feature_set_version(
             view, actor=cast.engineer_a, dataset_versions=[dataset_version.pk], statistics={"unknown": {"mean": 1}}

@@ -117,17 +117,16 @@ def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(cast, models, ar
     assert stored_files(artifact_root) == []
 
 
-def test_another_teams_dataset_version_reads_as_missing(cast, models, artifact_root):
-    # GIVEN a dataset version of team B
+def test_another_teams_dataset_version_without_a_grant_is_refused(cast, models, artifact_root):
+    # GIVEN a dataset version of team B and no data access grant for team A
     theirs = make_dataset_version(make_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b), cast.engineer_b)
     model = make_model(cast.team_a, cast.engineer_a)
     # WHEN team A registers a version trained on it
-    with pytest.raises(
-        ValidationError, match=r"'dataset_versions': \['Invalid pk \"\d+\" - object does not exist\.'\]"
-    ) as refused:
+    with pytest.raises(Refusal, match=r"^dataset_versions: dataset .* belongs to team team-b") as refused:
         make_model_version(model, cast.engineer_a, models.logistic, dataset_versions=[theirs.pk])
-    # THEN it reads exactly like an id that does not exist, and nothing is stored
-    assert refused.value.message_dict["dataset_versions"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
+    # THEN refused (403) naming the field, the refusal recorded, and nothing stored
+    assert (refused.value.status, refused.value.reason) == (403, "no_data_grant")
+    assert AuditEvent.objects.filter(event_type=AuditEventType.DATA_ACCESS_REFUSED).count() == 1
     assert not ModelVersion.objects.exists()
     assert stored_files(artifact_root) == []
 
