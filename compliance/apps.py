@@ -40,3 +40,5 @@ class ComplianceConfig(AppConfig):
         from registry.access import register_dataset_access
 
         register_dataset_access(granted_dataset_ids)
+        # Its notification kinds (core.notifications.register_kind on import).
+        from compliance import notifications  # noqa: F401

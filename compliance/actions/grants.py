@@ -21,6 +21,7 @@ from django.utils import timezone
 from compliance.choices import GrantDecision, GrantSide, GrantStatus
 from compliance.grants import may_end, may_judge, may_withdraw
 from compliance.models import DataAccessGrant, DataAccessGrantDecision
+from compliance.notifications import notify_awaiting, notify_decided
 from core.audit import record_event
 from core.choices import AuditEventType
 from core.models import Team
@@ -110,6 +111,7 @@ def do_request_grant(
     grant.save()
     grant = DataAccessGrant.objects.select_related("dataset", "owner_team", "team", "use_case").get(pk=grant.pk)
     record_event(AuditEventType.DATA_GRANT_REQUESTED, actor=actor, target=grant, team=team, after=grant_summary(grant))
+    notify_awaiting(grant)
     return grant
 
 
@@ -169,6 +171,8 @@ def do_decide_grant(
         after={"status": grant.status},
         metadata={"side": side, "decision": decision, "comment": note, "owner_team": grant.owner_team.slug},
     )
+    notify_awaiting(grant)  # the other side, when this one approved
+    notify_decided(grant, actor=actor, note=note)
     return grant
 
 
@@ -185,6 +189,7 @@ def _end(grant: DataAccessGrant, *, actor: User, to_status: str, reason: str, st
         after={"status": grant.status},
         metadata={"step": step, "reason": reason, "owner_team": grant.owner_team.slug},
     )
+    notify_decided(grant, actor=actor, note=reason)
     return grant
 
 
