@@ -15,11 +15,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from compliance import actions
-from compliance.models import LegalHold, Purge, RetentionPolicy
+from compliance.models import DataAccessGrant, LegalHold, Purge, RetentionPolicy
 from core.choices import AuditEventType
-from core.models import AuditEvent
+from core.models import AuditEvent, Notification
 from core.refusals import Refusal
 from registry import actions as registry_actions
+from registry.access import is_usable
 from registry.models import DatasetVersion, ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,20 @@ def test_the_demo_is_idempotent(demo: None) -> None:
     assert "Compliance demo present." in out.getvalue()
     assert RetentionPolicy.objects.count() == 3
     assert LegalHold.objects.count() == 1
+    assert DataAccessGrant.objects.count() == 1
+
+
+def test_the_fraud_team_borrows_the_loan_applications_through_an_approved_grant(demo: None) -> None:
+    """GIVEN the demo WHEN the fraud team's engineer looks THEN the loan applications are usable by the fraud team
+    through a grant both sides approved (ada-admin for credit-risk, carol-compliance), and the requester was told."""
+    grant = DataAccessGrant.objects.select_related("dataset", "team", "requested_by").get()
+    assert (grant.dataset.name, grant.team.slug, grant.status) == ("loan-applications", "fraud", "approved")
+    assert sorted(grant.decisions.values_list("side", "decided_by__username")) == [
+        ("compliance", "carol-compliance"),
+        ("owner", "ada-admin"),
+    ]
+    assert is_usable(grant.dataset, grant.team)
+    assert Notification.objects.filter(recipient=grant.requested_by, kind="compliance.grant_decided").exists()
 
 
 def test_dry_run_real_run_hold_and_a_release_by_two_officers(demo: None, settings: Any) -> None:

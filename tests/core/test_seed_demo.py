@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from core import audit
 from core.choices import AuditEventType, BoardRole, Role
 from core.management.commands.seed_demo import DEMO_PASSWORD
-from core.models import ApiToken, AuditCheckpoint, AuditEvent, Membership, ServiceAccount, Team
+from core.models import ApiToken, AuditCheckpoint, AuditEvent, GroupMapping, Membership, ServiceAccount, Team
 
 User = get_user_model()
 TOKEN = re.compile(r"\bassay_[A-Za-z0-9_-]{40,}")
@@ -106,6 +106,8 @@ def test_writes_are_audited_and_the_chain_is_signed() -> None:
     assert types.count(AuditEventType.SERVICE_ACCOUNT_CREATED) == 1
     assert types.count(AuditEventType.TOKEN_CREATED) == 1
     assert types.count(AuditEventType.AUDIT_CHECKPOINT_SIGNED) == 1
+    # The identity provider's groups a demo maps (docs/sso.md), each through the platform admin's action.
+    assert types.count(AuditEventType.SSO_MAPPING_CREATED) == GroupMapping.objects.count() == 4
 
     # The chain is intact and the checkpoint verifies against it.
     assert audit.verify_chain().intact

@@ -1,29 +1,34 @@
 """The retention and legal-hold demo, on top of seed_demo's people and seed_registry_demo's credit data: credit-risk's
 retention policies (its confidential dataset files kept 60 days, so that the loan applications show on the
 "expiring in 90 days" list; job logs 90 days after the job; retired model artifacts a year), a legal hold on the
-loan-applications dataset that keeps its versions through every retention run, and a second compliance officer,
-since releasing a hold takes two.
+loan-applications dataset that keeps its versions through every retention run, a second compliance officer,
+since releasing a hold takes two, and a data access grant: the fraud team borrows the loan applications for a
+use case of its own (requested by felix-engineer, approved by ada-admin for the owning team and carol-compliance).
 
 Every write goes through compliance.actions as a demo user. Idempotent; refused in production, like seed_demo.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
+from django.utils import timezone
 
 from compliance import actions
-from compliance.choices import HoldScope, HoldStatus
-from compliance.models import LegalHold, RetentionPolicy
+from compliance.choices import GrantSide, GrantStatus, HoldScope, HoldStatus
+from compliance.models import DataAccessGrant, LegalHold, RetentionPolicy
 from core import actions as core_actions
 from core.choices import Role
 from core.management.commands.seed_demo import ADMIN, DEMO_PASSWORD
 from core.models import Membership, Team
-from registry.models import Dataset
+from registry import actions as registry_actions
+from registry.choices import DecisionMode, RiskTier
+from registry.models import Dataset, UseCase
 from registry.naming import name_keys
 
 User = get_user_model()
@@ -33,6 +38,11 @@ OFFICER = "carol-compliance"
 SECOND_OFFICER = "olga-compliance"
 DATASET = "loan-applications"
 CASE = "LIT-2026-014"
+BORROWER = "fraud"
+BORROWER_ENGINEER = "felix-engineer"
+OWNER_ADMIN = "ada-admin"
+BORROWER_USE_CASE = "Application fraud screening"
+GRANT_DAYS = 90
 # (kind, classification, keep days, counted from, note)
 POLICIES = (
     ("dataset_version_files", "confidential", 60, "created", "Applications of refused requests: 60 days (demo)."),
@@ -82,11 +92,46 @@ class Command(BaseCommand):
                 reason="Class action over refused credit-limit increases: keep every application until judgment.",
             )
             created += 1
+        grant, made = self._grant(dataset, officer)
+        created += made
         self.stdout.write(f"Compliance demo: {created} new object(s)." if created else "Compliance demo present.")
         self.stdout.write(f"  retention {reverse('compliance-retention')}?within=90")
         state = "in force" if hold.status != HoldStatus.RELEASED else "released"
         self.stdout.write(f"  hold      {reverse('compliance-hold', args=[hold.pk])} ({state})")
         self.stdout.write(f"  a second compliance officer, to confirm a release: {SECOND_OFFICER} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  grant     {reverse('compliance-grant', args=[grant.pk])} ({grant.status})")
+
+    def _grant(self, dataset: Dataset, officer: Any) -> tuple[DataAccessGrant, int]:
+        """The fraud team's approved grant to use the loan applications, requested and decided by demo users."""
+        borrower = Team.objects.get(slug=BORROWER)
+        existing = DataAccessGrant.objects.filter(team=borrower, dataset=dataset).first()
+        if existing is not None:
+            return existing, 0
+        engineer = User.objects.get(username=BORROWER_ENGINEER)
+        use_case = UseCase.objects.filter(team=borrower, name_key=name_keys(BORROWER_USE_CASE)[0]).first()
+        if use_case is None:
+            use_case = registry_actions.do_create_use_case(
+                borrower,
+                actor=engineer,
+                name=BORROWER_USE_CASE,
+                objective="Flag credit applications that look fabricated before an analyst reads them.",
+                decision_mode=DecisionMode.DECISION_SUPPORT,
+                risk_tier=RiskTier.HIGH,
+                owner=engineer,
+            )
+        grant = actions.do_request_grant(
+            borrower,
+            actor=engineer,
+            dataset=dataset,
+            use_case=use_case,
+            purpose="Train the application-fraud screen on past applications and their outcomes.",
+            expires_at=timezone.now() + timedelta(days=GRANT_DAYS),
+        )
+        owner_admin = User.objects.get(username=OWNER_ADMIN)
+        actions.do_decide_grant(grant, actor=owner_admin, side=GrantSide.OWNER, decision="approve")
+        grant = actions.do_decide_grant(grant, actor=officer, side=GrantSide.COMPLIANCE, decision="approve")
+        assert grant.status == GrantStatus.APPROVED
+        return grant, 1
 
     def _second_officer(self, team: Team) -> int:
         if Membership.objects.filter(team=team, user__username=SECOND_OFFICER).exists():

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from core import actions, audit
 from core.choices import BoardRole, Role
-from core.models import AuditCheckpoint, Membership, ServiceAccount, Team
+from core.models import AuditCheckpoint, GroupMapping, Membership, ServiceAccount, Team
 
 User = get_user_model()
 
@@ -28,6 +28,14 @@ TEAMS = {
     "credit-risk": ("Credit risk", "Scorecards and probability-of-default models for consumer lending."),
     "fraud": ("Fraud", "Card and account-takeover fraud detection."),
 }
+
+
+DEMO_GROUP_MAPPINGS = (
+    ("ml-credit-risk", "credit-risk", Role.ENGINEER),
+    ("ml-fraud", "fraud", Role.ENGINEER),
+    ("compliance-office", "credit-risk", Role.COMPLIANCE_OFFICER),
+    ("compliance-office", "fraud", Role.COMPLIANCE_OFFICER),
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,12 @@ class Command(BaseCommand):
             )
             _, token = actions.do_create_token(actor=team_admin, owner=account.user, name="ci", ttl_days=30)
             created += 2
+        # What an identity provider's groups would grant at sign-in (docs/sso.md): shown on the group mappings page,
+        # used once OIDC_ISSUER names a provider.
+        for group, slug, role in DEMO_GROUP_MAPPINGS:
+            if not GroupMapping.objects.filter(idp_group=group, team=teams[slug], role=role).exists():
+                actions.do_create_group_mapping(actor=admin, idp_group=group, team=teams[slug], role=role)
+                created += 1
         if not AuditCheckpoint.objects.exists():
             audit.sign_checkpoint(actor=admin)
             created += 1
