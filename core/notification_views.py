@@ -15,6 +15,7 @@ from core.choices import NotificationDelivery
 from core.models import Notification
 from core.notifications import kinds
 from core.ui import apply_validation_error, list_page
+from core.webhook_views import may_manage_webhooks
 
 PAGE_SIZE = 25
 
@@ -39,7 +40,12 @@ class NotificationPreferencesForm(forms.Form):
 def inbox(request: HttpRequest) -> HttpResponse:
     rows = Notification.objects.filter(recipient_id=request.user.pk or 0)
     unread = rows.filter(read_at__isnull=True).count()
-    context = {"section": "notifications", "unread": unread, **list_page(request, rows, PAGE_SIZE)}
+    context = {
+        "section": "notifications",
+        "unread": unread,
+        "manages_webhooks": may_manage_webhooks(request.user),
+        **list_page(request, rows, PAGE_SIZE),
+    }
     return render(request, "core/notifications.html", context)
 
 

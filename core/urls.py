@@ -1,6 +1,6 @@
 from django.urls import path
 
-from core import notification_views, sso_views, views
+from core import notification_views, sso_views, views, webhook_views
 
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
@@ -24,4 +24,6 @@ urlpatterns = [
     path("notifications/read/", notification_views.mark_all_read, name="notifications-read-all"),
     path("notifications/<int:pk>/read/", notification_views.mark_read, name="notification-read"),
     path("notifications/preferences/", notification_views.preferences, name="notification-preferences"),
+    path("notifications/webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("notifications/webhooks/<int:pk>/delete/", webhook_views.webhook_delete, name="webhook-delete"),
 ]

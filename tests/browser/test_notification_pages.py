@@ -104,3 +104,27 @@ def test_a_reviewer_follows_the_emailed_link_and_signs(
         row.locator("button:text-is('Mark read')").click()
     assert ui.page.locator("tr.row--unread").count() == 0
     assert ui.csp_violations() == []
+
+
+def test_a_team_admin_adds_a_webhook_and_copies_its_secret(ui: Any, cast: Any, settings: Any) -> None:
+    """GIVEN team A's admin WHEN she opens Webhooks from her inbox and adds an endpoint to an internal address THEN
+    the refusal is on the URL; WHEN she gives a public one THEN the secret is shown once and the endpoint listed."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["*"]
+    ui.login("alice-admin", PASSWORD)
+    ui.page.goto(f"{ui.base_url}/notifications/")
+    with ui.page.expect_navigation():
+        ui.page.click("a:text-is('Webhooks')")
+    ui.page.fill("#id_name", "Risk bridge")
+    ui.page.fill("#id_url", "https://10.1.2.3/hook")
+    ui.page.check("input[value='governance.release_awaiting_role']")
+    with ui.page.expect_navigation():
+        ui.page.click("#webhook-form button[type=submit]")
+    assert "10.1.2.3" in text_of(ui.page.locator("#id_url_error"))
+    ui.shot("webhooks-refused-url")
+    ui.page.fill("#id_url", "https://hooks.example.com/assay")
+    with ui.page.expect_navigation():
+        ui.page.click("#webhook-form button[type=submit]")
+    secret = text_of(ui.page.locator("#webhook-secret code"))
+    assert len(secret) >= 40
+    assert "Risk bridge" in text_of(ui.page.locator("#webhook-list"))
+    ui.shot("webhooks-created")

@@ -603,6 +603,7 @@ def test_others_cannot_cancel(cast, team_a_job):
 
 VIEW_MODULES = (
     "core/views.py",
+    "core/webhook_views.py",
     "governance/views.py",
     "governance/board_views.py",
     "governance/policy_views.py",
