@@ -27,6 +27,7 @@ from governance import dashboard as governance_dashboard
 from registry.models import UseCase
 from serving.actions import GateRefused, do_deploy
 from tests.compliance.dpia_factories import SCREENING, in_days, make_approved, make_personal_dataset
+from tests.compliance.grant_factories import make_borrow, request_grant
 from tests.governance.conftest import _empty_cache, _small_kdf, artifact_root, onnx_path, rw
 from tests.governance.factories import ReleaseWorld, make_environment, make_policy
 from tests.governance.test_ui import add_releases
@@ -46,6 +47,7 @@ OFFICER_SECTIONS = {
 }
 BUILDER_SECTIONS = {"my-releases", "my-jobs"}
 QUEUE = {"review-queue"}
+GRANT_DECIDERS = {"grants-awaiting"}
 
 
 def client_for(user: Any) -> Client:
@@ -86,9 +88,9 @@ def scene(cast: Any, rw: ReleaseWorld, tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("persona", "expected"),
     [
-        ("superuser", OFFICER_SECTIONS),
-        ("compliance", OFFICER_SECTIONS),
-        ("admin_a", BUILDER_SECTIONS),
+        ("superuser", OFFICER_SECTIONS | GRANT_DECIDERS),
+        ("compliance", OFFICER_SECTIONS | GRANT_DECIDERS),
+        ("admin_a", BUILDER_SECTIONS | GRANT_DECIDERS),
         ("engineer_a", BUILDER_SECTIONS),
         ("engineer_b", BUILDER_SECTIONS),
         ("auditor", set()),
@@ -246,3 +248,18 @@ def test_a_section_name_is_taken_once() -> None:
 def test_a_viewer_holds_roles_by_membership_not_by_being_superuser(cast: Any) -> None:
     assert not Viewer(cast.superuser, frozenset()).holds("engineer")
     assert Viewer(cast.superuser, frozenset()).is_superuser
+
+
+def test_a_grant_request_awaits_the_owning_team_s_admin_and_officer_on_their_dashboards(cast: Any):
+    """GIVEN team B's request to use team A's dataset WHEN team A's admin and compliance officer open the dashboard
+    THEN it awaits each of them, linked to the grant's page; once the admin approved, only the officer's awaits;
+    the requester's own team sees no card of it."""
+    grant = request_grant(make_borrow(cast))
+    for person in (cast.admin_a, cast.compliance):
+        row = row_of(client_for(person).get("/"), f'data-grant="{grant.pk}"')
+        assert row.startswith("team-b asks to use Shared events")
+    assert f"/compliance/data-grants/{grant.pk}/" in client_for(cast.admin_a).get("/").content.decode()
+    compliance_actions.do_decide_grant(grant, actor=cast.admin_a, side="owner", decision="approve")
+    assert f'data-grant="{grant.pk}"' not in client_for(cast.admin_a).get("/").content.decode()
+    assert f'data-grant="{grant.pk}"' in client_for(cast.compliance).get("/").content.decode()
+    assert "grants-awaiting" not in _names(client_for(cast.engineer_b).get("/"))
