@@ -142,8 +142,10 @@ def test_an_evaluation_dataset_of_another_team_is_refused(world: World) -> None:
     other = make_credit(world.cast.team_b, world.cast.engineer_b, Path(settings.ARTIFACT_ROOT).parent / "b")
     before = Job.objects.count()
     response = request_audit(world, objects, dataset_version=other["dataset_version"].pk)
-    assert response.status_code == 400
-    assert "dataset_version" in response.json()["error"]["fields"]
+    # without a data access grant: refused (403, the field named; docs/grants.md), nothing queued
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "no_data_grant"
+    assert response.json()["error"]["message"].startswith("dataset_version: ")
     assert Job.objects.count() == before
 
 

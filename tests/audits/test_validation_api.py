@@ -148,11 +148,13 @@ def test_an_evaluation_dataset_of_another_team_is_refused(world: World) -> None:
     # GIVEN team B's dataset version, with the same columns
     objects = _credit(world)
     other = make_validation_credit(world.cast.team_b, world.cast.engineer_b, Path(settings.ARTIFACT_ROOT).parent / "b")
-    # WHEN team A's engineer validates their model on it THEN it reads as a missing version: nothing is queued
+    # WHEN team A's engineer validates their model on it without a data access grant THEN refused (403, the field
+    # named; docs/grants.md): nothing is queued
     before = Job.objects.count()
     response = request_audit(objects, world.client("engineer_a"), dataset_version=other["dataset_version"].pk)
-    assert response.status_code == 400
-    assert f'Invalid pk "{other["dataset_version"].pk}"' in str(response.json()["error"]["fields"]["dataset_version"])
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "no_data_grant"
+    assert response.json()["error"]["message"].startswith("dataset_version: ")
     assert Job.objects.count() == before
 
 

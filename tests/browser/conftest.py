@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.governance.factories import ReleaseWorld, make_release_world, write_onnx
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -83,6 +85,11 @@ class UI:
         font = self.page.eval_on_selector("body", "el => getComputedStyle(el).fontFamily")
         assert "system-ui" in font
 
+    def assert_fits(self) -> None:
+        """No horizontal scrolling of the page itself (wide tables scroll inside their card)."""
+        overflow = self.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the window"
+
     def csp_violations(self) -> list[str]:
         return [line for line in self.console if "Content Security Policy" in line]
 
@@ -118,3 +125,20 @@ def ui(browser: Any, live_server: Any) -> Iterator[UI]:
     errors = [line for line in tab.console if line.startswith("error:") and "status of 4" not in line]
     assert not errors, f"console errors: {errors}"
     assert not tab.failed, f"failed requests: {tab.failed}"
+
+
+@pytest.fixture(scope="module")
+def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small valid ONNX model (tests.governance.factories.write_onnx), written once per module."""
+    return write_onnx(tmp_path_factory.mktemp("onnx") / "add.onnx")
+
+
+@pytest.fixture
+def rw(cast: Any, onnx_path: Path, settings: Any, tmp_path: Path) -> ReleaseWorld:
+    """Team A's release world (tests.governance.factories), its artifacts in this test's folder."""
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    # Web-signing keys sealed with tiny Argon2id parameters: the browser tests check the flow, not the cost.
+    settings.SIGNING_KEY_KDF_MEMORY_KIB = 64
+    settings.SIGNING_KEY_KDF_ITERATIONS = 1
+    settings.SIGNING_KEY_KDF_LANES = 1
+    return make_release_world(cast, onnx_path)

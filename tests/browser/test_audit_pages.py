@@ -36,11 +36,6 @@ def shot(ui: Any, name: str) -> None:
     ui.shot(name)
 
 
-def assert_fits(ui: Any) -> None:
-    overflow = ui.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the window"
-
-
 def drawn_charts(ui: Any) -> list[str]:
     """Wait until every chart of the page is drawn or has failed; the ids of those drawn as SVG."""
     ui.page.wait_for_function(
@@ -81,7 +76,7 @@ def test_a_board_member_reads_a_fairness_report(ui: Any, cast: Any, settings: An
     # Two intersections have fewer than 320 rows: said in words, in the table and beside the chart.
     assert "insufficient data" in ui.page.inner_text("#insufficient-3")
     assert "sex=m, region=east" in ui.page.inner_text("#insufficient-3")
-    assert_fits(ui)
+    ui.assert_fits()
     assert not ui.csp_violations()
     shot(ui, "audit-report")
 
@@ -106,7 +101,7 @@ def test_a_board_member_reads_proxy_and_validation_reports(ui: Any, cast: Any, s
     assert "0.71" in table
     assert "flagged" in table
     assert ui.page.inner_text("#proxy-flagged-count") == "1 flagged pair"
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "audit-report-proxy")
 
     ui.go(f"/audit-reports/{validation.pk}/")
@@ -116,7 +111,7 @@ def test_a_board_member_reads_proxy_and_validation_reports(ui: Any, cast: Any, s
     assert "0.61" in segments
     assert "income monotonic" in ui.page.inner_text("#validation-edge-cases")
     assert ui.page.inner_text("#edge-summary") == "2 passed, 1 failed"
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "audit-report-validation")
 
 
@@ -138,7 +133,7 @@ def test_a_board_member_reads_an_explanation_report(ui: Any, cast: Any, settings
     assert "fail" in groups
     assert "insufficient data" in groups
     assert "income" in ui.page.inner_text("#explanation-importance")
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "audit-report-explanation")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from serving.actions import do_deploy
 from tests.conftest import PASSWORD
-from tests.governance.factories import ReleaseWorld, make_release_world, write_onnx
+from tests.governance.factories import ReleaseWorld, make_release_world
 from tests.serving.factories import approve, new_version, request
 
 pytestmark = pytest.mark.browser
@@ -20,16 +20,6 @@ pytestmark = pytest.mark.browser
 
 def text_of(locator: Any) -> str:
     return " ".join(locator.inner_text().split())
-
-
-def assert_fits(ui: Any) -> None:
-    overflow = ui.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the window"
-
-
-@pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_onnx(tmp_path_factory.mktemp("onnx") / "add.onnx")
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def test_a_compliance_officer_sees_what_awaits_and_what_is_deployed(ui: Any, sce
     for name in ("coming-due", "unclassified", "gate-failures", "expiring-approvals"):
         assert ui.page.locator(f"#dash-{name}").count() == 1
     assert ui.page.locator("#dash-my-releases").count() == 0
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("dashboard-compliance")
     # The release's link leads to its page
     with ui.page.expect_navigation():
@@ -79,7 +69,7 @@ def test_a_reviewer_sees_her_queue_and_follows_it(ui: Any, scene: Any) -> None:
     row = text_of(queue.locator(f"tr[data-release='{waiting.pk}']"))
     assert row.startswith(f"#{waiting.pk} Limit scorer v2 → Production Legal")
     assert ui.page.locator("#dash-awaiting-signatures").count() == 0
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("dashboard-reviewer")
     with ui.page.expect_navigation():
         queue.locator("a:text-is('Your review queue')").click()

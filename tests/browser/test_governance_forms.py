@@ -6,14 +6,13 @@ test-artifacts/screenshots."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from governance.models import BoardMember, Environment, ReleasePolicy, ReleasePolicyVersion, ReviewBoard
 from tests.conftest import PASSWORD
-from tests.governance.factories import ReleaseWorld, make_release_world, write_onnx
+from tests.governance.factories import ReleaseWorld
 
 pytestmark = pytest.mark.browser
 
@@ -26,22 +25,6 @@ def submit(ui: Any, selector: str) -> None:
     with ui.page.expect_navigation():
         ui.page.click(selector)
     ui.page.wait_for_load_state("networkidle")
-
-
-def assert_fits(ui: Any) -> None:
-    overflow = ui.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the window"
-
-
-@pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_onnx(tmp_path_factory.mktemp("onnx") / "add.onnx")
-
-
-@pytest.fixture
-def rw(cast: Any, onnx_path: Path, settings: Any, tmp_path: Path) -> ReleaseWorld:
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    return make_release_world(cast, onnx_path)
 
 
 def test_a_compliance_officer_manages_boards_and_policies_in_the_browser(ui: Any, rw: ReleaseWorld) -> None:
@@ -71,7 +54,7 @@ def test_a_compliance_officer_manages_boards_and_policies_in_the_browser(ui: Any
     submit(ui, "#seat-form button[type=submit]")
     assert "is not a member of team team-a" in text_of(ui.page.locator("#id_username_error"))
     ui.shot("governance-board-seat-refused")
-    assert_fits(ui)
+    ui.assert_fits()
     assert sorted(BoardMember.objects.filter(board=board).values_list("board_role", flat=True)) == [
         "legal",
         "risk",
@@ -122,7 +105,7 @@ def test_a_compliance_officer_manages_boards_and_policies_in_the_browser(ui: Any
     assert "Least number of approvers: 2 → 3" in text_of(row)
     assert "1 \N{MULTIPLICATION SIGN} Risk" in text_of(row)
     ui.shot("governance-policy-preview")
-    assert_fits(ui)
+    ui.assert_fits()
     assert list(ReleasePolicyVersion.objects.filter(policy=rw.policy).values_list("number", flat=True)) == [1]
     submit(ui, "#confirm-save")
     assert ui.page.url.endswith(f"/policies/{rw.policy.pk}/")

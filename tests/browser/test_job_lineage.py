@@ -14,7 +14,7 @@ from core.jobs import dispatch_job
 from lineage import forwarding
 from lineage.emit import run_id
 from lineage.models import LineageDelivery
-from tests.browser.test_registry_pages import assert_fits, text_of
+from tests.browser.test_registry_pages import text_of
 from tests.conftest import PASSWORD
 from tests.lineage.job_kinds import KIND, lineage_reader
 from tests.lineage.receiver import Receiver
@@ -50,7 +50,7 @@ def test_the_job_page_shows_the_forwarding_delay_then_the_delivery(ui: Any, cast
     deliveries = text_of(ui.page.locator("#job-lineage-deliveries tbody"))
     assert deliveries.count("Pending") == 2
     assert "ConnectionError" in deliveries
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("jobs-lineage-pending")
 
     # WHEN the backend is back and the sweep runs

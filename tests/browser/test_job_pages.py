@@ -16,7 +16,7 @@ from core.choices import JobStatus
 from core.models import Job
 from registry.management.commands import seed_churn_demo as demo
 from registry.models import FeatureSetVersion
-from tests.browser.test_registry_pages import assert_fits, text_of
+from tests.browser.test_registry_pages import text_of
 from tests.conftest import PASSWORD
 from tests.registry.factories import fingerprint, make_dataset, make_dataset_version, make_feature_view
 
@@ -77,7 +77,7 @@ def test_an_engineer_materializes_a_feature_view_from_the_ui(ui: Any, cast: Any,
 
     # WHEN the engineer asks for the materialization at the labels' rows, then a training job
     ui.page.select_option("#id_spine_dataset_version", str(churn_view["spine"].pk))
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("jobs-feature-view-form")
     with ui.page.expect_navigation():
         ui.page.click("#materialize-form button[type=submit]")
@@ -125,7 +125,7 @@ def test_an_engineer_materializes_a_feature_view_from_the_ui(ui: Any, cast: Any,
     assert text_of(row).startswith(f"v1 {version.row_count}")
     assert row.locator(f"a[href='/jobs/{job.public_id}/']").count() == 1
     assert "Succeeded" in text_of(ui.page.locator("#feature-view-jobs"))
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("jobs-feature-view-materialized")
     with ui.page.expect_navigation():
         row.locator("a:text-is('v1')").click()
@@ -133,5 +133,5 @@ def test_an_engineer_materializes_a_feature_view_from_the_ui(ui: Any, cast: Any,
     assert statistics.count() == len(demo.FEATURES)
     assert text_of(statistics.first).startswith("events_30d 1 count · 30d")
     assert ui.page.locator("#version-job a").get_attribute("href") == f"/jobs/{job.public_id}/"
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("jobs-feature-set-version")

@@ -13,7 +13,7 @@ import pytest
 
 from governance import actions
 from tests.conftest import PASSWORD
-from tests.governance.factories import ReleaseWorld, make_release_world, sign, write_onnx
+from tests.governance.factories import ReleaseWorld, sign
 
 pytestmark = pytest.mark.browser
 
@@ -25,17 +25,6 @@ CLIPPED = """el => el.scrollWidth - el.clientWidth"""
 def shot(ui: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     ui.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_onnx(tmp_path_factory.mktemp("onnx") / "add.onnx")
-
-
-@pytest.fixture
-def rw(cast: Any, onnx_path: Path, settings: Any, tmp_path: Path) -> ReleaseWorld:
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    return make_release_world(cast, onnx_path)
 
 
 @pytest.mark.parametrize("width", [1400, 1280])

@@ -4,7 +4,6 @@ for a release awaiting her role (through a real SMTP server), follows its link a
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from core.choices import AuditEventType
 from core.models import AuditEvent, NotificationPreference
 from governance import actions
 from tests.conftest import PASSWORD
-from tests.governance.factories import ReleaseWorld, make_release_world, write_onnx
+from tests.governance.factories import ReleaseWorld
 from tests.mail_fixtures import Mailbox, body_of
 
 pytestmark = pytest.mark.browser
@@ -24,20 +23,6 @@ PASSPHRASE = "a long signing passphrase"
 
 def text_of(locator: Any) -> str:
     return " ".join(locator.inner_text().split())
-
-
-@pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_onnx(tmp_path_factory.mktemp("onnx") / "add.onnx")
-
-
-@pytest.fixture
-def rw(cast: Any, onnx_path: Path, settings: Any, tmp_path: Path) -> ReleaseWorld:
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    settings.SIGNING_KEY_KDF_MEMORY_KIB = 64
-    settings.SIGNING_KEY_KDF_ITERATIONS = 1
-    settings.SIGNING_KEY_KDF_LANES = 1
-    return make_release_world(cast, onnx_path)
 
 
 def test_a_user_chooses_what_is_emailed_to_them(ui: Any, cast: Any, rw: ReleaseWorld) -> None:

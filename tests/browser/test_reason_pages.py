@@ -13,7 +13,7 @@ import pytest
 
 from audits.models import ReasonCatalogue
 from tests.audits.reason_factories import make_flagged_credit
-from tests.browser.test_audit_pages import assert_fits, shot
+from tests.browser.test_audit_pages import shot
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -44,7 +44,7 @@ def test_an_engineer_edits_the_reason_catalogue_and_a_refusal_shows_on_its_box(
     # THEN the refusal shows on that box, and nothing is written
     assert "no HTML" in ui.page.inner_text("#id_text_0_raises_error")
     assert not ReasonCatalogue.objects.exists()
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "reasons-refused")
     # WHEN she writes plain sentences and saves
     ui.page.fill("#id_text_0_raises", "Your income is low relative to the amount requested")
@@ -59,5 +59,5 @@ def test_an_engineer_edits_the_reason_catalogue_and_a_refusal_shows_on_its_box(
     assert ReasonCatalogue.objects.get().entries == [
         {"feature": "income", "direction": "raises", "text": "Your income is low relative to the amount requested"}
     ]
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "reasons-saved")

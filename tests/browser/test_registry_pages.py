@@ -40,12 +40,6 @@ def world(cast: Any, onnx_model: Path, settings: Any, tmp_path: Path) -> Registr
     return build_registry(cast, onnx_model)
 
 
-def assert_fits(ui: Any) -> None:
-    """No horizontal scrolling of the page itself (wide tables scroll inside their card)."""
-    overflow = ui.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the window"
-
-
 def test_models_from_the_list_to_a_version(ui: Any, cast: Any, world: RegistryWorld) -> None:
     ui.login("carol-compliance", PASSWORD)
     with ui.page.expect_navigation():
@@ -56,7 +50,7 @@ def test_models_from_the_list_to_a_version(ui: Any, cast: Any, world: RegistryWo
     assert ui.page.inner_text("#model-count") == "2"
     latest = ui.page.locator("tr", has_text="Churn scorer").locator("[data-version-status=in_review]")
     assert latest.inner_text() == "In review"
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-model-list")
 
     # Filter by status through the form
@@ -75,7 +69,7 @@ def test_models_from_the_list_to_a_version(ui: Any, cast: Any, world: RegistryWo
     assert "Fairness checks passed on age bands." in text_of(history.nth(2))
     trail = ui.page.locator("#audit-trail tbody tr")
     assert trail.count() == 7
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-model-detail")
 
     with ui.page.expect_navigation():
@@ -87,7 +81,7 @@ def test_models_from_the_list_to_a_version(ui: Any, cast: Any, world: RegistryWo
     assert interface["inputs"][0]["name"] in inputs.first.inner_text()
     assert ui.page.inner_text("#artifact-sha256") == world.mv2.artifact_sha256
     assert "test.recall" in ui.page.locator("table[aria-labelledby=metrics-heading]").inner_text()
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-model-version")
 
     # The lineage link leads to the dataset version it was trained on
@@ -98,7 +92,7 @@ def test_models_from_the_list_to_a_version(ui: Any, cast: Any, world: RegistryWo
     for path in ["/models/", f"/models/{world.model.pk}/", f"/models/{world.model.pk}/versions/2/"]:
         ui.page.set_viewport_size({"width": 390, "height": 844})
         ui.go(path)
-        assert_fits(ui)
+        ui.assert_fits()
     ui.shot("registry-model-version-narrow")
 
 
@@ -109,13 +103,13 @@ def test_dataset_schema_markers_and_evolution(ui: Any, cast: Any, world: Registr
     row = ui.page.locator("table.table--datasets tbody tr", has_text="Customers")
     assert "Confidential" in row.inner_text()
     assert "1 breaking" in row.inner_text()
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-dataset-list")
 
     with ui.page.expect_navigation():
         row.locator("a", has_text="Customers").click()
     assert ui.page.locator("table.table--versions tbody tr").count() == 2
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-dataset-detail")
 
     ui.go(f"/datasets/{world.dataset.pk}/versions/2/")
@@ -132,13 +126,13 @@ def test_dataset_schema_markers_and_evolution(ui: Any, cast: Any, world: Registr
     review = ui.page.locator("tr[data-change-kind=flag_removed] .badge--review")
     assert review.inner_text() == "Needs review"
     assert "Registered with the explicit breaking-change flag" in ui.page.inner_text("[data-evolution-summary]")
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-dataset-version")
 
     # On a phone the schema table scrolls inside its card; the page itself does not
     ui.page.set_viewport_size({"width": 390, "height": 844})
     ui.go(f"/datasets/{world.dataset.pk}/versions/2/")
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-dataset-version-narrow")
 
 
@@ -151,7 +145,7 @@ def test_use_case_objective_kpis_and_risk(ui: Any, cast: Any, world: RegistryWor
         ui.page.click("#use-case-filter button[type=submit]")
     assert ui.page.inner_text("#use-case-count") == "1"
     ui.go("/use-cases/")
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-use-case-list")
 
     with ui.page.expect_navigation():
@@ -169,11 +163,11 @@ def test_use_case_objective_kpis_and_risk(ui: Any, cast: Any, world: RegistryWor
     stroke = kpi.locator("polyline").evaluate("el => getComputedStyle(el).stroke")
     assert stroke == "rgb(11, 87, 164)"
     assert ui.page.locator("article[data-kpi=retained_revenue] svg").count() == 0
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-use-case-detail")
     ui.page.set_viewport_size({"width": 390, "height": 844})
     ui.go(f"/use-cases/{world.use_case.pk}/")
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("registry-use-case-detail-narrow")
 
 

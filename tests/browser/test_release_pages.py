@@ -15,7 +15,7 @@ import pytest
 from governance import actions
 from serving.actions import do_deploy
 from tests.conftest import PASSWORD
-from tests.governance.factories import ReleaseWorld, make_release_world, sign, write_onnx
+from tests.governance.factories import ReleaseWorld, sign
 
 pytestmark = pytest.mark.browser
 
@@ -31,26 +31,6 @@ def text_of(locator: Any) -> str:
 def shot(ui: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     ui.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def assert_fits(ui: Any) -> None:
-    overflow = ui.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the window"
-
-
-@pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_onnx(tmp_path_factory.mktemp("onnx") / "add.onnx")
-
-
-@pytest.fixture
-def rw(cast: Any, onnx_path: Path, settings: Any, tmp_path: Path) -> ReleaseWorld:
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    # Web-signing keys sealed with tiny Argon2id parameters: the browser test checks the flow, not the cost.
-    settings.SIGNING_KEY_KDF_MEMORY_KIB = 64
-    settings.SIGNING_KEY_KDF_ITERATIONS = 1
-    settings.SIGNING_KEY_KDF_LANES = 1
-    return make_release_world(cast, onnx_path)
 
 
 def test_reviewer_signs_in_the_browser_and_the_queue_empties(ui: Any, cast: Any, rw: ReleaseWorld) -> None:
@@ -78,7 +58,7 @@ def test_reviewer_signs_in_the_browser_and_the_queue_empties(ui: Any, cast: Any,
         ui.page.click("#web-key-form button[type=submit]")
     assert ui.page.locator("#my-keys tbody tr").count() == 1
     assert "Web signing Active" in text_of(ui.page.locator("#my-keys tbody tr"))
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "keys")
 
     # The queue lists the release, awaiting the legal role
@@ -87,7 +67,7 @@ def test_reviewer_signs_in_the_browser_and_the_queue_empties(ui: Any, cast: Any,
     assert ui.page.inner_text("#queue-count") == "1"
     row = ui.page.locator(f"#review-queue tr[data-release='{release.pk}']")
     assert "Legal" in text_of(row)
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "review-queue")
 
     with ui.page.expect_navigation():
@@ -95,7 +75,7 @@ def test_reviewer_signs_in_the_browser_and_the_queue_empties(ui: Any, cast: Any,
     assert ui.page.url == f"{ui.base_url}/releases/{release.pk}/"
     assert ui.page.inner_text("#manifest-digest") == release.manifest_digest
     assert ui.page.locator("[data-check=quorum].check--fail").count() == 1
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "release-page")
 
     # A mistyped passphrase: the precise error on the field, nothing signed
@@ -132,7 +112,7 @@ def test_reviewer_signs_in_the_browser_and_the_queue_empties(ui: Any, cast: Any,
 
     ui.page.set_viewport_size({"width": 390, "height": 844})
     ui.go(f"/releases/{release.pk}/")
-    assert_fits(ui)
+    ui.assert_fits()
     shot(ui, "release-page-narrow")
 
 
@@ -154,7 +134,7 @@ def test_compliance_officer_reads_boards_policies_and_deployments(ui: Any, cast:
             ui.page.click(f".site-nav a:text-is('{label}')")
         assert ui.page.url == ui.base_url + path
         assert ui.page.locator(".site-nav a[aria-current=page]").inner_text() == label
-        assert_fits(ui)
+        ui.assert_fits()
         shot(ui, name)
 
     ui.go(f"/boards/{rw.board.pk}/")

@@ -12,7 +12,7 @@ import pytest
 from compliance.models import SubjectRequest
 from core.choices import JobStatus
 from core.models import Job
-from tests.browser.test_registry_pages import assert_fits, text_of
+from tests.browser.test_registry_pages import text_of
 from tests.compliance.factories import SUBJECT, make_customers, run, write_customers
 from tests.conftest import PASSWORD
 
@@ -52,7 +52,7 @@ def test_an_officer_records_searches_and_erases_from_the_ui(ui: Any, cast: Any, 
     hits = text_of(ui.page.locator(".table--subject-hits tbody"))
     assert f"{version} dataset_rows part-0.parquet 2" in hits
     assert f"{version} dataset_rows part-1.parquet 1" in hits
-    assert_fits(ui)
+    ui.assert_fits()
     ui.shot("subjects-report")
 
     # WHEN the officer confirms the erasure and it runs

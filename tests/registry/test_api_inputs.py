@@ -238,18 +238,24 @@ def test_client_filenames_are_display_only(cast, engineer, models, artifact_root
     assert stored_files(artifact_root) == [artifacts.ArtifactStore.default().path_for(sha256)]
 
 
-def test_a_version_against_another_teams_dataset_is_400_like_a_missing_one(
+def test_a_version_against_another_teams_dataset_needs_a_grant_and_a_missing_one_is_400(
     cast, engineer, models, artifact_root, big_bodies
 ):
+    """Another team's dataset version without a data access grant is refused (403, the field named, the refusal
+    recorded: docs/grants.md); a version that does not exist reads as missing (400). Nothing is stored either way."""
     theirs = make_dataset_version(make_dataset(cast.team_b, cast.engineer_b, owner=cast.engineer_b), cast.engineer_b)
     missing = theirs.pk + 1000
     model = make_model(cast.team_a, cast.engineer_a)
-    for pk in (theirs.pk, missing):
-        response = upload(engineer, model, models.logistic, dataset_versions=[pk])
-        assert response.status_code == 400, response.content
-        assert assert_error_shape(response)["fields"]["dataset_versions"] == [
-            f'Invalid pk "{pk}" - object does not exist.'
-        ]
+    response = upload(engineer, model, models.logistic, dataset_versions=[theirs.pk])
+    assert response.status_code == 403, response.content
+    assert assert_error_shape(response)["code"] == "no_data_grant"
+    assert response.json()["error"]["message"].startswith("dataset_versions: ")
+    assert AuditEvent.objects.filter(event_type=AuditEventType.DATA_ACCESS_REFUSED).count() == 1
+    response = upload(engineer, model, models.logistic, dataset_versions=[missing])
+    assert response.status_code == 400, response.content
+    assert assert_error_shape(response)["fields"]["dataset_versions"] == [
+        f'Invalid pk "{missing}" - object does not exist.'
+    ]
     assert not ModelVersion.objects.exists()
     assert stored_files(artifact_root) == []
 
